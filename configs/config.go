@@ -1,0 +1,123 @@
+// Package configs defines pbxha's configuration file: its schema, the embedded
+// default, loading with viper (YAML plus PBXHA_ environment overrides) and
+// validation that reports every problem with file, key and reason.
+package configs
+
+import "time"
+
+// Config is the whole pbxha.yaml. Only cmd/pbxha and this package know it;
+// every other package takes its own small config struct.
+type Config struct {
+	Node     Node    `mapstructure:"node" yaml:"node" json:"node"`
+	Log      Log     `mapstructure:"log" yaml:"log" json:"log"`
+	Control  Control `mapstructure:"control" yaml:"control" json:"control"`
+	Metrics  Metrics `mapstructure:"metrics" yaml:"metrics" json:"metrics"`
+	StateDir string  `mapstructure:"state_dir" yaml:"state_dir" json:"state_dir"`
+	History  int     `mapstructure:"history" yaml:"history" json:"history"`
+	Probes   Probes  `mapstructure:"probes" yaml:"probes" json:"probes"`
+}
+
+// Node names this server of the pair.
+type Node struct {
+	Name    string `mapstructure:"name" yaml:"name" json:"name"`          // default: the host name
+	Cluster string `mapstructure:"cluster" yaml:"cluster" json:"cluster"` // pair name, shared by both nodes
+}
+
+// Log selects the log format and level.
+type Log struct {
+	Format string `mapstructure:"format" yaml:"format" json:"format"` // text | json
+	Level  string `mapstructure:"level" yaml:"level" json:"level"`    // debug | info | warn | error
+}
+
+// Control is the local control API.
+type Control struct {
+	Socket string `mapstructure:"socket" yaml:"socket" json:"socket"` // unix socket path, created mode 0660
+}
+
+// Metrics is the optional Prometheus listener.
+type Metrics struct {
+	Listen string `mapstructure:"listen" yaml:"listen" json:"listen"` // host:port; empty disables it
+}
+
+// Probes lists the checks, by kind.
+type Probes struct {
+	SIP  []SIPProbe  `mapstructure:"sip" yaml:"sip" json:"sip"`
+	ESL  []ESLProbe  `mapstructure:"esl" yaml:"esl" json:"esl"`
+	PG   []PGProbe   `mapstructure:"pg" yaml:"pg" json:"pg"`
+	AMI  []AMIProbe  `mapstructure:"ami" yaml:"ami" json:"ami"`
+	TCP  []TCPProbe  `mapstructure:"tcp" yaml:"tcp" json:"tcp"`
+	Exec []ExecProbe `mapstructure:"exec" yaml:"exec" json:"exec"`
+}
+
+// Schedule is shared by every probe kind (squashed into each).
+type Schedule struct {
+	Name     string        `mapstructure:"name" yaml:"name" json:"name"`             // unique across all probes
+	Interval time.Duration `mapstructure:"interval" yaml:"interval" json:"interval"` // time between check starts
+	Timeout  time.Duration `mapstructure:"timeout" yaml:"timeout" json:"timeout"`    // must be shorter than interval
+	Rise     int           `mapstructure:"rise" yaml:"rise" json:"rise"`             // consecutive passes to turn ok
+	Fall     int           `mapstructure:"fall" yaml:"fall" json:"fall"`             // consecutive failures to turn failed
+	Critical bool          `mapstructure:"critical" yaml:"critical" json:"critical"` // failed here means the node failed
+}
+
+// TLS configures a TLS client.
+type TLS struct {
+	CAFile     string `mapstructure:"ca_file" yaml:"ca_file" json:"ca_file"`
+	ServerName string `mapstructure:"server_name" yaml:"server_name" json:"server_name"`
+	Insecure   bool   `mapstructure:"insecure" yaml:"insecure" json:"insecure"`
+}
+
+// SIPProbe is an OPTIONS ping.
+type SIPProbe struct {
+	Schedule        `mapstructure:",squash" yaml:",inline"`
+	Target          string `mapstructure:"target" yaml:"target" json:"target"`                               // sip:host:port;transport=udp|tcp|tls
+	Accept          string `mapstructure:"accept" yaml:"accept" json:"accept"`                               // codes/classes that pass: "200", "2xx,401,403,404"
+	Degraded        string `mapstructure:"degraded" yaml:"degraded" json:"degraded"`                         // codes that mean degraded: "503"
+	FromUser        string `mapstructure:"from_user" yaml:"from_user" json:"from_user"`                      // From user part
+	UserAgent       string `mapstructure:"user_agent" yaml:"user_agent" json:"user_agent"`                   // User-Agent header
+	LocalHost       string `mapstructure:"local_host" yaml:"local_host" json:"local_host"`                   // host in Via/From; default: the source address towards the target
+	FreshConnection bool   `mapstructure:"fresh_connection" yaml:"fresh_connection" json:"fresh_connection"` // TCP/TLS: dial anew for every check
+	TLS             TLS    `mapstructure:"tls" yaml:"tls" json:"tls"`
+}
+
+// ESLProbe checks FreeSWITCH through its event socket.
+type ESLProbe struct {
+	Schedule         `mapstructure:",squash" yaml:",inline"`
+	Address          string   `mapstructure:"address" yaml:"address" json:"address"`                                  // host:port, default 127.0.0.1:8021
+	Password         string   `mapstructure:"password" yaml:"password" json:"-"`                                      // ESL password
+	PasswordFile     string   `mapstructure:"password_file" yaml:"password_file" json:"password_file"`                // read the password from a file instead
+	Profiles         []string `mapstructure:"profiles" yaml:"profiles" json:"profiles"`                               // sofia profiles that must be RUNNING
+	CountCalls       bool     `mapstructure:"count_calls" yaml:"count_calls" json:"count_calls"`                      // also run "show calls count"
+	MaxSessionsShare float64  `mapstructure:"max_sessions_share" yaml:"max_sessions_share" json:"max_sessions_share"` // degraded above this share of max sessions (0..1)
+	MinIdleCPU       float64  `mapstructure:"min_idle_cpu" yaml:"min_idle_cpu" json:"min_idle_cpu"`                   // degraded below this idle CPU percentage
+}
+
+// PGProbe checks PostgreSQL: role, write check on a primary, replication positions.
+type PGProbe struct {
+	Schedule       `mapstructure:",squash" yaml:",inline"`
+	DSN            string        `mapstructure:"dsn" yaml:"dsn" json:"-"`                                          // libpq URL or key=value string
+	ExpectRole     string        `mapstructure:"expect_role" yaml:"expect_role" json:"expect_role"`                // primary | standby | any
+	Table          string        `mapstructure:"table" yaml:"table" json:"table"`                                  // heartbeat table for the write check
+	FreshConnEvery time.Duration `mapstructure:"fresh_conn_every" yaml:"fresh_conn_every" json:"fresh_conn_every"` // open a new connection this often to notice a hung postmaster; 0 disables
+}
+
+// AMIProbe checks Asterisk through the manager interface.
+type AMIProbe struct {
+	Schedule   `mapstructure:",squash" yaml:",inline"`
+	Address    string `mapstructure:"address" yaml:"address" json:"address"` // host:port, default 127.0.0.1:5038
+	Username   string `mapstructure:"username" yaml:"username" json:"username"`
+	Secret     string `mapstructure:"secret" yaml:"secret" json:"-"`
+	SecretFile string `mapstructure:"secret_file" yaml:"secret_file" json:"secret_file"`
+	MaxCalls   int    `mapstructure:"max_calls" yaml:"max_calls" json:"max_calls"` // degraded at or above this many calls; 0 disables
+}
+
+// TCPProbe connects to host:port.
+type TCPProbe struct {
+	Schedule `mapstructure:",squash" yaml:",inline"`
+	Address  string `mapstructure:"address" yaml:"address" json:"address"`
+}
+
+// ExecProbe runs a Nagios-style plugin.
+type ExecProbe struct {
+	Schedule `mapstructure:",squash" yaml:",inline"`
+	Command  []string `mapstructure:"command" yaml:"command" json:"command"` // argv; no shell
+}
