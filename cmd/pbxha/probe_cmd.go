@@ -1,0 +1,12 @@
+package main
+
+import "github.com/spf13/cobra"
+
+func newProbeCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "probe",
+		Short: "Run one-shot health checks against a target, like ping",
+	}
+	cmd.AddCommand()
+	return cmd
+}
