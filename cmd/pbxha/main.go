@@ -58,6 +58,7 @@ func newRootCmd(g *globals) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	root.AddCommand(
 		newVersionCmd(g),
+		newProbeCmd(g),
 	)
 	return root
 }
