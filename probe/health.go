@@ -1,0 +1,50 @@
+package probe
+
+// Health is a node's verdict from all its probes after hysteresis.
+type Health int
+
+// Health values. HealthUnknown holds while a critical probe has no verdict yet
+// (start-up).
+const (
+	HealthUnknown Health = iota
+	Healthy
+	HealthDegraded
+	HealthFailed
+)
+
+// String returns the lowercase name used in logs, status output and JSON.
+func (h Health) String() string {
+	switch h {
+	case Healthy:
+		return "healthy"
+	case HealthDegraded:
+		return "degraded"
+	case HealthFailed:
+		return "failed"
+	default:
+		return "unknown"
+	}
+}
+
+// MarshalText encodes the health as its String form.
+func (h Health) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+// Aggregate folds settled probe states into node health: failed when a
+// critical probe failed; unknown while a critical probe has no verdict yet;
+// degraded when a critical probe is degraded or a non-critical probe is not
+// ok; healthy otherwise. A node with no probes is healthy: nothing says
+// otherwise.
+func Aggregate(states []CheckState) Health {
+	h := Healthy
+	for _, s := range states {
+		switch {
+		case s.Critical && s.State == Failed:
+			return HealthFailed
+		case s.Critical && s.State == Unknown:
+			h = HealthUnknown
+		case h == Healthy && s.State != OK:
+			h = HealthDegraded
+		}
+	}
+	return h
+}
