@@ -1,0 +1,120 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func startServer(t *testing.T, st Status) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "run", "pbxha.sock")
+	ln, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, ln, NewHandler(func() Status { return st }), slog.New(slog.DiscardHandler)) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return path
+}
+
+func TestStatusRoundTrip(t *testing.T) {
+	want := Status{SchemaVersion: SchemaVersion, Node: "node-a", Role: "primary", Health: "healthy",
+		Probes: []Probe{{Name: "sip", Kind: "sip", State: "ok", Last: &Result{Status: "ok", Code: 200, LatencyMS: 0.4}}}}
+	path := startServer(t, want)
+
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != SocketMode {
+		t.Errorf("got socket mode %o, want %o", got, SocketMode)
+	}
+	got, err := NewClient(path).Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Node != want.Node || len(got.Probes) != 1 || got.Probes[0].Last.Code != 200 {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
+func TestListenRefusesLiveSocketAndReplacesStale(t *testing.T) {
+	path := startServer(t, Status{})
+	if ln, err := Listen(path); err == nil {
+		ln.Close()
+		t.Fatal("second Listen on a live socket succeeded, want an error")
+	}
+
+	stale := filepath.Join(t.TempDir(), "stale.sock")
+	ln, err := net.Listen("unix", stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close() // leaves the file behind, like a daemon killed with SIGKILL
+	ln2, err := Listen(stale)
+	if err != nil {
+		t.Fatalf("Listen over a stale socket: %v", err)
+	}
+	ln2.Close()
+}
+
+func TestNoDaemon(t *testing.T) {
+	_, err := NewClient(filepath.Join(t.TempDir(), "none.sock")).Status(t.Context())
+	if !errors.Is(err, ErrNoDaemon) {
+		t.Fatalf("got %v, want ErrNoDaemon", err)
+	}
+}
+
+func TestGarbageOnSocketIsDropped(t *testing.T) {
+	path := startServer(t, Status{Node: "still-here"})
+	garbage := [][]byte{
+		[]byte("\x00\x01\x02\xff\xfe garbage\r\n\r\n"),
+		[]byte("GET /v1/status HTTP/9.9\r\nHost: \x7f\r\n\r\n"),
+		[]byte("POST /v1/status HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n"),
+		[]byte("GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+	}
+	for _, g := range garbage {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.Write(g)
+		io.Copy(io.Discard, c) // the server answers 400/404/405 or closes
+		c.Close()
+	}
+	got, err := NewClient(path).Status(t.Context())
+	if err != nil || got.Node != "still-here" {
+		t.Fatalf("after garbage: got %+v, %v; want the status", got, err)
+	}
+}
+
+func TestUnknownEndpoint(t *testing.T) {
+	path := startServer(t, Status{})
+	c := NewClient(path)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://pbxha/v1/nope", nil)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("got %d, want 404", resp.StatusCode)
+	}
+}

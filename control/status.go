@@ -1,0 +1,59 @@
+// Package control is pbxha's local control API: an HTTP/JSON service on a
+// unix socket that the daemon serves and that `pbxha status` and other
+// operator commands call. It owns the documented JSON schema of the status.
+package control
+
+import "time"
+
+// SchemaVersion is the version of the Status JSON document. It changes only
+// when a field is removed or changes meaning; new fields may appear at any time.
+const SchemaVersion = 1
+
+// Status is the document GET /v1/status returns.
+type Status struct {
+	SchemaVersion int       `json:"schema_version"`
+	Node          string    `json:"node"`
+	Cluster       string    `json:"cluster"`
+	Mode          string    `json:"mode"`   // "single": no peer configured
+	Role          string    `json:"role"`   // primary, standby, fault, maintenance, init
+	Health        string    `json:"health"` // healthy, degraded, failed, unknown
+	Version       string    `json:"version"`
+	PID           int       `json:"pid"`
+	StartedAt     time.Time `json:"started_at"`
+	Now           time.Time `json:"now"` // the daemon's clock when it answered
+	Config        Config    `json:"config"`
+	Probes        []Probe   `json:"probes"`
+}
+
+// Config tells where the running configuration came from.
+type Config struct {
+	Source          string    `json:"source"` // file path, or "embedded default"
+	LoadedAt        time.Time `json:"loaded_at"`
+	LastReloadError string    `json:"last_reload_error,omitempty"`
+}
+
+// Probe is one check's settled state and recent results.
+type Probe struct {
+	Name                string    `json:"name"`
+	Kind                string    `json:"kind"`
+	Target              string    `json:"target"`
+	Critical            bool      `json:"critical"`
+	State               string    `json:"state"` // ok, degraded, failed, unknown
+	Since               time.Time `json:"since"` // when state last changed
+	ConsecutiveFailures int       `json:"consecutive_failures"`
+	Checks              int       `json:"checks"`
+	Last                *Result   `json:"last,omitempty"`
+	History             []Result  `json:"history"` // oldest first
+}
+
+// Result is one check's outcome.
+type Result struct {
+	Status    string             `json:"status"` // ok, degraded, failed, unknown
+	Code      int                `json:"code,omitempty"`
+	Detail    string             `json:"detail,omitempty"`
+	Class     string             `json:"class,omitempty"` // timeout, refused, transport, bad_response, tls, auth, config
+	Error     string             `json:"error,omitempty"`
+	Start     time.Time          `json:"start"`
+	LatencyMS float64            `json:"latency_ms"`
+	Values    map[string]float64 `json:"values,omitempty"`
+}
