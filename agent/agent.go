@@ -1,0 +1,183 @@
+// Package agent runs one pbxha node: it schedules the node's probes, logs
+// every settled state change, swaps probes on a config reload and answers the
+// control API's status. In single-node mode (no peer configured yet) the node
+// is primary by definition.
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/pbxha/pbxha/control"
+	"github.com/pbxha/pbxha/probe"
+)
+
+// Config is what the agent needs to know about the node.
+type Config struct {
+	Node     string
+	Cluster  string
+	History  int    // results kept per probe
+	Source   string // where the config came from, for status
+	Version  string // pbxha version, for status
+	Checks   []probe.Check
+	Close    func() // releases the checks' probes (connections, sockets); may be nil
+	OnResult func(probe.Check, probe.Result, probe.CheckState)
+}
+
+// Agent runs one node. Its methods may be called concurrently.
+type Agent struct {
+	log     *slog.Logger
+	started time.Time
+	reloads chan Config
+
+	mu        sync.Mutex
+	cfg       Config
+	loadedAt  time.Time
+	reloadErr string
+	mon       *probe.Monitor
+}
+
+// New returns an agent for cfg; Run starts it.
+func New(cfg Config, logger *slog.Logger) *Agent {
+	now := time.Now()
+	a := &Agent{log: logger, started: now, reloads: make(chan Config), cfg: cfg, loadedAt: now}
+	a.mon = probe.NewMonitor(cfg.Checks, a.monitorOptions(cfg), nil)
+	return a
+}
+
+// Run runs the probes until ctx is done, switching to a new set of probes on
+// each Reload. It returns after every check in flight has returned and the
+// probes have been closed.
+func (a *Agent) Run(ctx context.Context) {
+	for {
+		a.mu.Lock()
+		cfg, mon := a.cfg, a.mon
+		a.mu.Unlock()
+
+		mctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { mon.Run(mctx); close(done) }()
+
+		var next *Config
+		select {
+		case <-ctx.Done():
+		case c := <-a.reloads:
+			next = &c
+		}
+		stop()
+		<-done
+		if cfg.Close != nil {
+			cfg.Close()
+		}
+		if next == nil {
+			return
+		}
+		newMon := probe.NewMonitor(next.Checks, a.monitorOptions(*next), mon)
+		a.mu.Lock()
+		a.cfg, a.mon, a.loadedAt, a.reloadErr = *next, newMon, time.Now(), ""
+		a.mu.Unlock()
+		a.log.Info("config reloaded", "source", next.Source, "probes", len(next.Checks))
+	}
+}
+
+func (a *Agent) monitor() *probe.Monitor {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.mon
+}
+
+func (a *Agent) monitorOptions(cfg Config) probe.Options {
+	return probe.Options{
+		History:  cfg.History,
+		OnResult: cfg.OnResult,
+		OnChange: func(c probe.Change) {
+			args := []any{"probe", c.Check, "kind", c.Kind, "from", c.From.String(), "to", c.To.String()}
+			if c.Result.Detail != "" {
+				args = append(args, "detail", c.Result.Detail)
+			}
+			if c.Result.Err != nil {
+				args = append(args, "class", c.Result.Class, "err", c.Result.Err)
+			}
+			level := slog.LevelInfo
+			if c.To == probe.Failed || c.To == probe.Degraded {
+				level = slog.LevelWarn
+			}
+			a.log.Log(context.Background(), level, "probe state changed", args...)
+			a.log.Debug("node health", "health", a.monitor().Health().String())
+		},
+	}
+}
+
+// Reload switches to cfg's probes. Probes that stay the same keep their
+// state. It blocks until Run has taken the new config, or ctx is done.
+func (a *Agent) Reload(ctx context.Context, cfg Config) error {
+	select {
+	case a.reloads <- cfg:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ReloadFailed records a reload that was refused (the old config stays), so
+// that status shows it.
+func (a *Agent) ReloadFailed(err error) {
+	a.mu.Lock()
+	a.reloadErr = err.Error()
+	a.mu.Unlock()
+}
+
+// Health returns the node's current health.
+func (a *Agent) Health() probe.Health { return a.monitor().Health() }
+
+// Status builds the control API's status document.
+func (a *Agent) Status() control.Status {
+	a.mu.Lock()
+	cfg, loadedAt, reloadErr, mon := a.cfg, a.loadedAt, a.reloadErr, a.mon
+	a.mu.Unlock()
+	states := mon.Snapshot()
+	st := control.Status{
+		SchemaVersion: control.SchemaVersion,
+		Node:          cfg.Node,
+		Cluster:       cfg.Cluster,
+		Mode:          "single",
+		Role:          "primary",
+		Health:        probe.Aggregate(states).String(),
+		Version:       cfg.Version,
+		PID:           os.Getpid(),
+		StartedAt:     a.started,
+		Now:           time.Now(),
+		Config:        control.Config{Source: cfg.Source, LoadedAt: loadedAt, LastReloadError: reloadErr},
+		Probes:        make([]control.Probe, 0, len(states)),
+	}
+	for _, s := range states {
+		p := control.Probe{
+			Name: s.Name, Kind: s.Kind, Target: s.Target, Critical: s.Critical,
+			State: s.State.String(), Since: s.Since, ConsecutiveFailures: s.Failures, Checks: s.Checks,
+			History: make([]control.Result, 0, len(s.History)),
+		}
+		if s.Last != nil {
+			r := toResult(*s.Last)
+			p.Last = &r
+		}
+		for _, r := range s.History {
+			p.History = append(p.History, toResult(r))
+		}
+		st.Probes = append(st.Probes, p)
+	}
+	return st
+}
+
+func toResult(r probe.Result) control.Result {
+	out := control.Result{
+		Status: r.Status.String(), Code: r.Code, Detail: r.Detail, Class: r.Class,
+		Start: r.Start, LatencyMS: float64(r.Latency) / float64(time.Millisecond), Values: r.Values,
+	}
+	if r.Err != nil {
+		out.Error = r.Err.Error()
+	}
+	return out
+}

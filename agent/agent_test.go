@@ -1,0 +1,73 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/pbxha/pbxha/probe"
+)
+
+func check(name string, st probe.Status) probe.Check {
+	return probe.Check{
+		Name: name, Kind: "tcp", Target: name + ":1", Interval: time.Second, Timeout: 100 * time.Millisecond,
+		Rise: 1, Fall: 1, Critical: true,
+		Probe: probe.Func(func(context.Context) probe.Result {
+			return probe.Result{Status: st, Detail: name, Latency: 2 * time.Millisecond}
+		}),
+	}
+}
+
+func TestAgentStatusAndReload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var closedA, closedB atomic.Int32
+		a := New(Config{Node: "node-a", Cluster: "c", History: 3, Source: "test.yaml",
+			Checks: []probe.Check{check("one", probe.OK)}, Close: func() { closedA.Add(1) }},
+			slog.New(slog.DiscardHandler))
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { a.Run(ctx); close(done) }()
+
+		time.Sleep(5 * time.Second)
+		st := a.Status()
+		if st.Health != "healthy" || st.Role != "primary" || st.Mode != "single" || len(st.Probes) != 1 {
+			t.Fatalf("got %+v, want one healthy probe in single mode", st)
+		}
+		p := st.Probes[0]
+		if p.State != "ok" || len(p.History) != 3 || p.Last == nil || p.Last.LatencyMS != 2 {
+			t.Errorf("got probe %+v, want ok, 3 results, latency 2ms", p)
+		}
+
+		a.ReloadFailed(errors.New("bad.yaml: log.format: must be text or json"))
+		if got := a.Status().Config.LastReloadError; got == "" {
+			t.Error("got no reload error in status, want the refused reload's error")
+		}
+
+		err := a.Reload(ctx, Config{Node: "node-a", History: 3, Source: "test.yaml",
+			Checks: []probe.Check{check("one", probe.OK), check("two", probe.Failed)}, Close: func() { closedB.Add(1) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if closedA.Load() != 1 {
+			t.Errorf("got old probes closed %d times after reload, want 1", closedA.Load())
+		}
+		st = a.Status()
+		if len(st.Probes) != 2 || st.Probes[0].Checks < 4 || st.Config.LastReloadError != "" {
+			t.Errorf("after reload got %+v, want probe one carried over and the reload error cleared", st)
+		}
+		time.Sleep(5 * time.Second)
+		if got := a.Status().Health; got != "failed" {
+			t.Errorf("got health %s with a failed critical probe, want failed", got)
+		}
+		cancel()
+		<-done
+		if closedB.Load() != 1 {
+			t.Errorf("got new probes closed %d times at shutdown, want 1", closedB.Load())
+		}
+	})
+}
