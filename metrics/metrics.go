@@ -1,0 +1,150 @@
+// Package metrics exports pbxha's probe results and node health in the
+// Prometheus text format on an optional HTTP listener (localhost by default),
+// together with /healthz for the sidecar's own liveness.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/pbxha/pbxha/probe"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds pbxha's collectors in a registry of its own. Its methods may be
+// called concurrently.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	up       *prometheus.GaugeVec
+	state    *prometheus.GaugeVec
+	checks   *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	failures *prometheus.GaugeVec
+	values   *prometheus.GaugeVec
+	health   prometheus.GaugeFunc
+	info     *prometheus.GaugeVec
+}
+
+// New returns the collectors, registered with process and Go runtime metrics.
+// health is read at every scrape.
+func New(health func() probe.Health) *Metrics {
+	labels := []string{"probe", "kind"}
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pbxha_probe_up", Help: "1 if the probe's last check passed, else 0.",
+		}, labels),
+		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pbxha_probe_state", Help: "Settled state after rise/fall: 0 unknown, 1 ok, 2 degraded, 3 failed.",
+		}, labels),
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pbxha_probe_checks_total", Help: "Checks run, by result status.",
+		}, append(labels, "status")),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "pbxha_probe_duration_seconds",
+			Help:    "Check latency (round-trip time for SIP, ESL and AMI; commit latency for PostgreSQL).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, labels),
+		failures: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pbxha_probe_consecutive_failures", Help: "Consecutive checks that did not pass.",
+		}, labels),
+		values: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pbxha_probe_value", Help: "A number the probe read, by key: sessions, calls, lag_bytes, ... (see README).",
+		}, append(labels, "key")),
+		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pbxha_node_info", Help: "Always 1; labels name the node, its cluster, role and pbxha version.",
+		}, []string{"node", "cluster", "role", "version"}),
+	}
+	m.health = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "pbxha_node_health", Help: "Node health: 0 unknown, 1 healthy, 2 degraded, 3 failed.",
+	}, func() float64 { return float64(health()) })
+	m.reg.MustRegister(m.up, m.state, m.checks, m.duration, m.failures, m.values, m.health, m.info,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// SetInfo sets the node info labels, replacing earlier ones.
+func (m *Metrics) SetInfo(node, cluster, role, version string) {
+	m.info.Reset()
+	m.info.WithLabelValues(node, cluster, role, version).Set(1)
+}
+
+// Observe records one check result and the check's state after it. It has
+// the signature of probe.Options.OnResult.
+func (m *Metrics) Observe(c probe.Check, r probe.Result, st probe.CheckState) {
+	up := 0.0
+	if r.Status == probe.OK {
+		up = 1
+	}
+	m.up.WithLabelValues(c.Name, c.Kind).Set(up)
+	m.state.WithLabelValues(c.Name, c.Kind).Set(float64(st.State))
+	m.checks.WithLabelValues(c.Name, c.Kind, r.Status.String()).Inc()
+	m.duration.WithLabelValues(c.Name, c.Kind).Observe(r.Latency.Seconds())
+	m.failures.WithLabelValues(c.Name, c.Kind).Set(float64(st.Failures))
+	for k, v := range r.Values {
+		m.values.WithLabelValues(c.Name, c.Kind, k).Set(v)
+	}
+}
+
+// ResetProbes drops every per-probe series, so that probes removed by a
+// config reload disappear; the remaining ones return with their next check.
+func (m *Metrics) ResetProbes() {
+	m.up.Reset()
+	m.state.Reset()
+	m.checks.Reset()
+	m.duration.Reset()
+	m.failures.Reset()
+	m.values.Reset()
+}
+
+// Handler serves /metrics and /healthz.
+func (m *Metrics) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	return mux
+}
+
+// Listen opens the metrics listener on addr (host:port).
+func Listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// Serve answers on ln until ctx is done.
+func (m *Metrics) Serve(ctx context.Context, ln net.Listener, logger *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           m.Handler(),
+		ReadHeaderTimeout: 2 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.With("component", "metrics").Handler(), slog.LevelDebug),
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("metrics: serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("metrics: serve %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
