@@ -15,6 +15,13 @@ type Config struct {
 	StateDir string  `mapstructure:"state_dir" yaml:"state_dir" json:"state_dir"`
 	History  int     `mapstructure:"history" yaml:"history" json:"history"`
 	Probes   Probes  `mapstructure:"probes" yaml:"probes" json:"probes"`
+
+	// Source names where the file came from: its path, or "embedded default".
+	Source string `mapstructure:"-" yaml:"-" json:"-"`
+	// Env lists the PBXHA_ environment variables that overrode keys, sorted.
+	Env []string `mapstructure:"-" yaml:"-" json:"-"`
+
+	origins map[string]string // key path -> source of its value; absent means the default
 }
 
 // Node names this server of the pair.

@@ -1,0 +1,361 @@
+package configs
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pbxha/pbxha/sipcheck"
+)
+
+// Limits that validation enforces.
+const (
+	MinInterval   = 10 * time.Millisecond
+	MaxHistory    = 1000
+	maxSocketPath = 107 // sun_path holds 108 bytes with the terminating NUL
+)
+
+// Validate checks the configuration and returns an *Error listing every
+// problem, or nil. Load and Parse call it; call it again after changing a
+// Config by hand.
+func (c *Config) Validate() error {
+	ps := &problems{}
+	c.validate(ps, false)
+	return ps.err()
+}
+
+// checker reports problems about keys, naming the source each key's value
+// came from (the file, an environment variable, or the file for defaults).
+type checker struct {
+	ps           *problems
+	file         string
+	origins      map[string]string
+	markDefaults bool // values not in origins are defaults (true right after loading)
+}
+
+// validate adds c's problems to ps. markDefaults says that c is fresh from
+// the loader, so that a value without an origin is known to be a default.
+func (c *Config) validate(ps *problems, markDefaults bool) {
+	file := c.Source
+	if file == "" {
+		file = "config"
+	}
+	ck := &checker{ps: ps, file: file, origins: c.origins, markDefaults: markDefaults}
+	ck.top(c)
+	ck.probes(&c.Probes)
+}
+
+func (ck *checker) bad(key, format string, args ...any) {
+	src, ok := ck.origins[key]
+	if !ok {
+		src = ck.file
+	}
+	ck.ps.add(src, key, format, args...)
+}
+
+// show renders a value for a message, marking values that are defaults, so
+// an operator knows the key is not in the file.
+func (ck *checker) show(key string, v any) string {
+	s := fmt.Sprint(v)
+	if _, ok := ck.origins[key]; !ok && ck.markDefaults {
+		s += " (the default)"
+	}
+	return s
+}
+
+var (
+	nodeNameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+	probeNameRE = regexp.MustCompile(`^[a-z0-9_.-]+$`)
+	pgTableRE   = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+)
+
+func (ck *checker) top(c *Config) {
+	if !nodeNameRE.MatchString(c.Node.Name) {
+		ck.bad("node.name", "%q must be 1-63 letters, digits, \"_\", \".\" or \"-\", starting with a letter or digit (empty means the host name)", c.Node.Name)
+	}
+	if !nodeNameRE.MatchString(c.Node.Cluster) {
+		ck.bad("node.cluster", "%q must be 1-63 letters, digits, \"_\", \".\" or \"-\", starting with a letter or digit", c.Node.Cluster)
+	}
+	oneOf(ck, "log.format", c.Log.Format, "text", "json")
+	oneOf(ck, "log.level", c.Log.Level, "debug", "info", "warn", "error")
+	switch s := c.Control.Socket; {
+	case !filepath.IsAbs(s):
+		ck.bad("control.socket", "%q must be an absolute path", s)
+	case len(s) > maxSocketPath:
+		ck.bad("control.socket", "path is %d bytes long; a unix socket path holds at most %d", len(s), maxSocketPath)
+	case strings.HasSuffix(s, "/"):
+		ck.bad("control.socket", "%q names a directory; name the socket file", s)
+	}
+	if l := c.Metrics.Listen; l != "" {
+		if _, _, err := splitHostPort(l, true); err != nil {
+			ck.bad("metrics.listen", "%q %v (e.g. 127.0.0.1:9464; empty turns metrics off)", l, err)
+		}
+	}
+	if !filepath.IsAbs(c.StateDir) {
+		ck.bad("state_dir", "%q must be an absolute path", c.StateDir)
+	}
+	if c.History < 1 || c.History > MaxHistory {
+		ck.bad("history", "%d must be from 1 to %d", c.History, MaxHistory)
+	}
+}
+
+func oneOf(ck *checker, key, val string, allowed ...string) {
+	if !slices.Contains(allowed, val) {
+		ck.bad(key, "%q must be one of %s", val, strings.Join(allowed, ", "))
+	}
+}
+
+// probes checks every probe and the names across kinds.
+func (ck *checker) probes(p *Probes) {
+	names := map[string]string{} // name -> key of the probe that has it
+	name := func(key string, s *Schedule) {
+		k := key + ".name"
+		switch {
+		case s.Name == "":
+			ck.bad(k, "must not be empty; leave the key out to name the probe after its kind")
+			return
+		case !probeNameRE.MatchString(s.Name):
+			ck.bad(k, "%q must be lowercase letters, digits, \"_\", \".\" or \"-\"", s.Name)
+			return
+		}
+		if other, dup := names[s.Name]; dup {
+			ck.bad(k, "%q is already the name of %s; probe names must be unique", s.Name, other)
+			return
+		}
+		names[s.Name] = key
+	}
+	total := 0
+	for i := range p.SIP {
+		key := fmt.Sprintf("probes.sip[%d]", i)
+		name(key, &p.SIP[i].Schedule)
+		ck.schedule(key, &p.SIP[i].Schedule)
+		ck.sip(key, &p.SIP[i])
+	}
+	for i := range p.ESL {
+		key := fmt.Sprintf("probes.esl[%d]", i)
+		name(key, &p.ESL[i].Schedule)
+		ck.schedule(key, &p.ESL[i].Schedule)
+		ck.esl(key, &p.ESL[i])
+	}
+	for i := range p.PG {
+		key := fmt.Sprintf("probes.pg[%d]", i)
+		name(key, &p.PG[i].Schedule)
+		ck.schedule(key, &p.PG[i].Schedule)
+		ck.pg(key, &p.PG[i])
+	}
+	for i := range p.AMI {
+		key := fmt.Sprintf("probes.ami[%d]", i)
+		name(key, &p.AMI[i].Schedule)
+		ck.schedule(key, &p.AMI[i].Schedule)
+		ck.ami(key, &p.AMI[i])
+	}
+	for i := range p.TCP {
+		key := fmt.Sprintf("probes.tcp[%d]", i)
+		name(key, &p.TCP[i].Schedule)
+		ck.schedule(key, &p.TCP[i].Schedule)
+		ck.address(key+".address", p.TCP[i].Address)
+	}
+	for i := range p.Exec {
+		key := fmt.Sprintf("probes.exec[%d]", i)
+		name(key, &p.Exec[i].Schedule)
+		ck.schedule(key, &p.Exec[i].Schedule)
+		ck.exec(key, &p.Exec[i])
+	}
+	total = len(p.SIP) + len(p.ESL) + len(p.PG) + len(p.AMI) + len(p.TCP) + len(p.Exec)
+	if total == 0 {
+		ck.bad("probes", "no probe is configured; add at least one (a sip probe of the local PBX is the usual start)")
+	}
+}
+
+func (ck *checker) schedule(key string, s *Schedule) {
+	iv, to := key+".interval", key+".timeout"
+	if s.Interval < MinInterval {
+		ck.bad(iv, "%s must be at least %s", ck.show(iv, s.Interval), MinInterval)
+	}
+	switch {
+	case s.Timeout <= 0:
+		ck.bad(to, "%s must be positive", ck.show(to, s.Timeout))
+	case s.Timeout >= s.Interval && s.Interval >= MinInterval:
+		ck.bad(to, "%s must be shorter than interval %s", ck.show(to, s.Timeout), ck.show(iv, s.Interval))
+	}
+	if s.Rise < 1 {
+		ck.bad(key+".rise", "%d must be at least 1", s.Rise)
+	}
+	if s.Fall < 1 {
+		ck.bad(key+".fall", "%d must be at least 1", s.Fall)
+	}
+}
+
+func (ck *checker) sip(key string, p *SIPProbe) {
+	t, err := sipcheck.ParseTarget(p.Target)
+	switch {
+	case p.Target == "":
+		ck.bad(key+".target", `is required, e.g. "sip:127.0.0.1:5060;transport=udp"`)
+	case unbracketedIPv6(p.Target):
+		ck.bad(key+".target", "%q has an IPv6 address that is not in brackets, e.g. sip:[2001:db8::1]:5060", p.Target)
+	case err != nil:
+		ck.bad(key+".target", "%v", err)
+	case !isHostName(t.Host) && !isIPv6(t.Host):
+		ck.bad(key+".target", "%q: %q is not an IP address or host name", p.Target, t.Host)
+	}
+	accept, aerr := sipcheck.ParseCodes(p.Accept)
+	switch {
+	case aerr != nil:
+		ck.bad(key+".accept", "%v", aerr)
+	case accept.IsEmpty():
+		ck.bad(key+".accept", `must list at least one status code, e.g. "200"`)
+	}
+	degraded, derr := sipcheck.ParseCodes(p.Degraded)
+	if derr != nil {
+		ck.bad(key+".degraded", "%v", derr)
+	}
+	if aerr == nil && derr == nil {
+		if c := accept.Overlap(degraded); c != 0 {
+			ck.bad(key+".degraded", "%d is also in accept %q; a code can pass or degrade, not both", c, p.Accept)
+		}
+	}
+	if strings.ContainsAny(p.FromUser, " \t\r\n@:;<>\"") {
+		ck.bad(key+".from_user", "%q must not contain spaces, quotes or any of @:;<>", p.FromUser)
+	}
+	if strings.ContainsAny(p.UserAgent, "\r\n") {
+		ck.bad(key+".user_agent", "must be a single line")
+	}
+	if p.LocalHost != "" && !isHostName(p.LocalHost) && !isIPv6(p.LocalHost) {
+		ck.bad(key+".local_host", "%q must be an IP address or host name without a port", p.LocalHost)
+	}
+	if err == nil && p.Target != "" && t.Transport == sipcheck.TransportUDP {
+		if p.FreshConnection {
+			ck.bad(key+".fresh_connection", "applies to tcp and tls targets only, and %q uses udp", p.Target)
+		}
+		if p.TLS != (TLS{}) {
+			ck.bad(key+".tls", "is set but %q uses udp; add ;transport=tls or write a sips: URI", p.Target)
+		}
+	}
+	ck.tls(key+".tls", &p.TLS)
+}
+
+func (ck *checker) tls(key string, t *TLS) {
+	if t.CAFile != "" && !filepath.IsAbs(t.CAFile) {
+		ck.bad(key+".ca_file", "%q must be an absolute path", t.CAFile)
+	}
+	if t.Insecure && t.CAFile != "" {
+		ck.bad(key+".insecure", "true skips certificate checks, so ca_file %q would be ignored; set one or the other", t.CAFile)
+	}
+	if t.ServerName != "" && !isHostName(t.ServerName) && !isIPv6(t.ServerName) {
+		ck.bad(key+".server_name", "%q must be a host name", t.ServerName)
+	}
+}
+
+func (ck *checker) address(key, addr string) {
+	if addr == "" {
+		ck.bad(key, "is required, e.g. 127.0.0.1:5060")
+		return
+	}
+	host, _, err := splitHostPort(addr, true)
+	if err == nil && host == "" {
+		err = fmt.Errorf("has no host")
+	}
+	if err != nil {
+		ck.bad(key, "%q %v", addr, err)
+	}
+}
+
+// secret checks that exactly one of a secret and a file holding it is set.
+func (ck *checker) secret(key, name, value, fileName, file string) {
+	switch {
+	case value != "" && file != "":
+		ck.bad(key+"."+fileName, "and %s are both set; keep one", name)
+	case value == "" && file == "":
+		ck.bad(key+"."+name, "is required; set %s or %s", name, fileName)
+	case file != "" && !filepath.IsAbs(file):
+		ck.bad(key+"."+fileName, "%q must be an absolute path", file)
+	}
+}
+
+func (ck *checker) esl(key string, p *ESLProbe) {
+	ck.address(key+".address", p.Address)
+	ck.secret(key, "password", p.Password, "password_file", p.PasswordFile)
+	seen := map[string]bool{}
+	for i, prof := range p.Profiles {
+		k := fmt.Sprintf("%s.profiles[%d]", key, i)
+		switch {
+		case prof == "" || strings.ContainsAny(prof, " \t\r\n"):
+			ck.bad(k, "%q must be a sofia profile name without spaces", prof)
+		case seen[prof]:
+			ck.bad(k, "%q is listed twice", prof)
+		}
+		seen[prof] = true
+	}
+	if s := p.MaxSessionsShare; !(s >= 0 && s <= 1) {
+		ck.bad(key+".max_sessions_share", "%v must be from 0 to 1 (a share of max-sessions; 0 turns the check off)", s)
+	}
+	if c := p.MinIdleCPU; !(c >= 0 && c <= 100) {
+		ck.bad(key+".min_idle_cpu", "%v must be a percentage from 0 to 100 (0 turns the check off)", c)
+	}
+}
+
+func (ck *checker) pg(key string, p *PGProbe) {
+	switch {
+	case strings.TrimSpace(p.DSN) == "":
+		ck.bad(key+".dsn", `is required, e.g. "postgres://pbxha@127.0.0.1:5432/pbx?sslmode=disable"`)
+	default:
+		if _, err := pgconn.ParseConfig(p.DSN); err != nil {
+			ck.bad(key+".dsn", "does not parse: %v", unwrapAll(err))
+		}
+	}
+	oneOf(ck, key+".expect_role", p.ExpectRole, "primary", "standby", "any")
+	if !pgTableRE.MatchString(p.Table) {
+		ck.bad(key+".table", "%q must be a plain lowercase identifier (letters, digits, \"_\", at most 63)", p.Table)
+	}
+	if p.FreshConnEvery < 0 {
+		ck.bad(key+".fresh_conn_every", "%s must not be negative (0 turns fresh connections off)", p.FreshConnEvery)
+	}
+}
+
+func (ck *checker) ami(key string, p *AMIProbe) {
+	ck.address(key+".address", p.Address)
+	if p.Username == "" {
+		ck.bad(key+".username", "is required (a user from Asterisk's manager.conf)")
+	}
+	ck.secret(key, "secret", p.Secret, "secret_file", p.SecretFile)
+	if p.MaxCalls < 0 {
+		ck.bad(key+".max_calls", "%d must not be negative (0 turns the check off)", p.MaxCalls)
+	}
+}
+
+func (ck *checker) exec(key string, p *ExecProbe) {
+	if len(p.Command) == 0 || p.Command[0] == "" {
+		ck.bad(key+".command", `is required: the program and its arguments as a list, e.g. ["/usr/lib/nagios/plugins/check_procs", "-C", "freeswitch"]`)
+		return
+	}
+	if strings.ContainsAny(p.Command[0], " \t") {
+		ck.bad(key+".command[0]", "%q contains spaces; the command runs without a shell, so give each argument as its own list item", p.Command[0])
+	}
+}
+
+// unwrapAll returns the innermost error text, dropping wrappers that would
+// repeat the DSN (and with it a password).
+func unwrapAll(err error) error {
+	for {
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok || u.Unwrap() == nil {
+			return err
+		}
+		err = u.Unwrap()
+	}
+}
+
+// unbracketedIPv6 reports whether a sip: URI has more than one colon in its
+// host part, the mark of an IPv6 address written without brackets.
+func unbracketedIPv6(target string) bool {
+	_, rest, _ := strings.Cut(target, ":")
+	hostport, _, _ := strings.Cut(rest, ";")
+	if at := strings.LastIndex(hostport, "@"); at >= 0 {
+		hostport = hostport[at+1:]
+	}
+	return !strings.HasPrefix(hostport, "[") && strings.Count(hostport, ":") > 1
+}
