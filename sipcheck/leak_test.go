@@ -1,0 +1,133 @@
+package sipcheck
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pbxha/pbxha/internal/testenv"
+	"github.com/pbxha/pbxha/probe"
+)
+
+// startTestPBX builds and runs test/testpbx as its own process, so that
+// only the prober's goroutines, sockets and memory live in this process.
+// It is stopped by PID when the test ends.
+func startTestPBX(t *testing.T) string {
+	t.Helper()
+	goBin := testenv.LookPath(t, "go", filepath.Join(runtime.GOROOT(), "bin"))
+	bin := filepath.Join(t.TempDir(), "testpbx")
+	build := exec.Command(goBin, "build", "-o", bin, "../test/testpbx")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build testpbx: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-transport", "udp,tcp")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	line := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			line <- sc.Text()
+		}
+		close(line)
+	}()
+	select {
+	case l := <-line:
+		// "ready udp=127.0.0.1:PORT tcp=127.0.0.1:PORT"
+		_, rest, ok := strings.Cut(l, "udp=")
+		if !strings.HasPrefix(l, "ready ") || !ok {
+			t.Fatalf("got testpbx line %q, want ready udp=...", l)
+		}
+		addr, _, _ := strings.Cut(rest, " ")
+		return addr
+	case <-time.After(30 * time.Second):
+		t.Fatal("testpbx did not print ready within 30s")
+	}
+	return ""
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// TestNoGrowthOverManyProbes runs 10,000 checks (2,000 on fresh
+// connections) and requires goroutines, file descriptors and heap to stay
+// where they were after a warm-up.
+func TestNoGrowthOverManyProbes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10,000 probes; skipped with -short")
+	}
+	addr := startTestPBX(t)
+	cases := []struct {
+		name  string
+		cfg   Config
+		count int
+	}{
+		{"udp", Config{Target: "sip:" + addr + ";transport=udp"}, 10000},
+		{"tcp pooled", Config{Target: "sip:" + addr + ";transport=tcp"}, 10000},
+		{"tcp fresh", Config{Target: "sip:" + addr + ";transport=tcp", FreshConnection: true}, 2000},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newProber(t, tc.cfg)
+			run := func(n int) {
+				for i := range n {
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					r := p.Check(ctx)
+					cancel()
+					if r.Status != probe.OK {
+						t.Fatalf("check %d: got %s (%v), want ok", i, r.Status, r.Err)
+					}
+				}
+			}
+			run(100) // warm-up: pooled connection, buffers
+			g0, fd0, h0 := runtime.NumGoroutine(), openFDs(t), heapInUse()
+			run(tc.count)
+			settled := func() bool { return runtime.NumGoroutine() <= g0+1 && openFDs(t) <= fd0+1 }
+			deadline := time.Now().Add(10 * time.Second)
+			for !settled() && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			g1, fd1, h1 := runtime.NumGoroutine(), openFDs(t), heapInUse()
+			t.Logf("goroutines %d -> %d, fds %d -> %d, heap in use %d KiB -> %d KiB", g0, g1, fd0, fd1, h0>>10, h1>>10)
+			if g1 > g0+1 {
+				t.Errorf("got %d goroutines after %d checks, want at most %d", g1, tc.count, g0+1)
+			}
+			if fd1 > fd0+1 {
+				t.Errorf("got %d open fds after %d checks, want at most %d", fd1, tc.count, fd0+1)
+			}
+			if h1 > h0+4<<20 {
+				t.Errorf("got heap in use %d KiB after %d checks, want under %d KiB", h1>>10, tc.count, (h0+4<<20)>>10)
+			}
+		})
+	}
+}
