@@ -1,0 +1,468 @@
+// Package pgtest starts real PostgreSQL clusters for tests: a primary and
+// streaming standbys on free loopback ports in throwaway directories, with
+// helpers to run SQL, hang processes with SIGSTOP and stop servers.
+//
+// PostgreSQL refuses to run as root, so under root the servers run as the
+// "postgres" system user (created by Debian's postgresql package) and their
+// directories belong to it. Without the binaries the tests skip, or fail
+// under CI=true (see internal/testenv).
+package pgtest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pbxha/pbxha/internal/testenv"
+)
+
+// StartTimeout bounds initdb, pg_basebackup and a server's start-up.
+const StartTimeout = 90 * time.Second
+
+// Options tunes a primary started by StartPrimary.
+type Options struct {
+	// Settings are extra postgresql.conf lines ("synchronous_commit = on"),
+	// appended after the harness defaults so they win. Standbys inherit them.
+	Settings []string
+	// Fsync keeps fsync on; by default it is off to save time.
+	Fsync bool
+}
+
+// Cluster is one running PostgreSQL server (postmaster and its children).
+type Cluster struct {
+	Name    string // "primary", "standby1"...
+	DataDir string
+	Port    int
+
+	env     *env
+	primary *Cluster // the upstream of a standby, nil for a primary
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	done    chan struct{} // closed when the postmaster has exited
+	standby int           // standbys started from this cluster
+}
+
+// env is what every cluster of one StartPrimary shares.
+type env struct {
+	bin  string // directory of initdb, postgres, pg_basebackup
+	root string // directory holding the data dirs and logs
+	cred *syscall.Credential
+	uid  int
+	gid  int
+}
+
+// StartPrimary initialises and starts a primary configured for streaming
+// replication. Everything it starts is stopped and removed in t.Cleanup.
+func StartPrimary(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	e := newEnv(t)
+	c := &Cluster{Name: "primary", DataDir: filepath.Join(e.root, "primary"), env: e}
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+	defer cancel()
+	if out, err := e.command(ctx, "initdb", "-D", c.DataDir, "-U", "postgres", "--auth=trust",
+		"-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions").CombinedOutput(); err != nil {
+		t.Fatalf("pgtest: initdb %s: %v\n%s", c.DataDir, err, out)
+	}
+	conf := []string{
+		"listen_addresses = '127.0.0.1'",
+		"unix_socket_directories = '" + e.root + "'",
+		"shared_buffers = 16MB",
+		"max_connections = 40",
+		"autovacuum = off",
+		"wal_level = replica",
+		"max_wal_senders = 8",
+		"max_replication_slots = 8",
+		"hot_standby = on",
+		"wal_receiver_status_interval = 1s",
+		"log_min_messages = warning",
+		"log_line_prefix = '%m [%p] '",
+	}
+	if !opts.Fsync {
+		conf = append(conf, "fsync = off", "full_page_writes = off", "synchronous_commit = off")
+	}
+	conf = append(conf, opts.Settings...)
+	c.appendConf(t, conf...)
+	c.Start(t)
+	return c
+}
+
+// StartStandby clones c with pg_basebackup -R and starts the clone as a
+// streaming standby of c, named standby1, standby2... (its cluster_name, so
+// also its application_name in c's pg_stat_replication).
+func (c *Cluster) StartStandby(t testing.TB) *Cluster {
+	t.Helper()
+	c.mu.Lock()
+	c.standby++
+	name := fmt.Sprintf("standby%d", c.standby)
+	c.mu.Unlock()
+	s := &Cluster{Name: name, DataDir: filepath.Join(c.env.root, name), env: c.env, primary: c}
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+	defer cancel()
+	if out, err := c.env.command(ctx, "pg_basebackup", "-h", "127.0.0.1", "-p", strconv.Itoa(c.Port),
+		"-U", "postgres", "-D", s.DataDir, "-R", "-X", "stream", "-c", "fast", "--no-sync").CombinedOutput(); err != nil {
+		t.Fatalf("pgtest: pg_basebackup of %s into %s: %v\n%s", c.Name, s.DataDir, err, out)
+	}
+	s.appendConf(t, "cluster_name = '"+name+"'")
+	s.Start(t)
+	return s
+}
+
+// Start starts the server and waits until it accepts connections: on a free
+// port the first time, on the same port again after Stop. StartPrimary and
+// StartStandby call it; call it after Stop to restart the same data
+// directory. The server is stopped in t.Cleanup.
+func (c *Cluster) Start(t testing.TB) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cmd != nil {
+		t.Fatalf("pgtest: start %s: already running", c.Name)
+	}
+	if c.Port == 0 {
+		c.Port = freePort(t)
+	}
+	logf, err := os.OpenFile(filepath.Join(c.env.root, c.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatalf("pgtest: start %s: %v", c.Name, err)
+	}
+	defer logf.Close()
+	cmd := c.env.command(context.Background(), "postgres", "-D", c.DataDir, "-p", strconv.Itoa(c.Port))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT // an aborted test run leaves no server behind
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("pgtest: start %s: %v", c.Name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	c.cmd, c.done = cmd, done
+	t.Cleanup(func() { c.stop(t, syscall.SIGQUIT) })
+
+	deadline := time.Now().Add(StartTimeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if c.readyLocked() {
+			return
+		}
+		select {
+		case <-done:
+			t.Fatalf("pgtest: start %s: postgres exited (%v); log:\n%s", c.Name, cmd.ProcessState, c.Log())
+		case <-tick.C:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pgtest: start %s: not ready within %s; log:\n%s", c.Name, StartTimeout, c.Log())
+		}
+	}
+}
+
+// readyLocked reports whether postmaster.pid says "ready" for this postmaster
+// (PostgreSQL 10 and later write the state on line 8).
+func (c *Cluster) readyLocked() bool {
+	b, err := os.ReadFile(filepath.Join(c.DataDir, "postmaster.pid"))
+	if err != nil {
+		return false
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 8 || strings.TrimSpace(lines[0]) != strconv.Itoa(c.cmd.Process.Pid) {
+		return false
+	}
+	return strings.TrimSpace(lines[7]) == "ready"
+}
+
+// Stop shuts the server down at once (immediate mode, like pg_ctl stop -m
+// immediate) and waits until the postmaster has exited. Stopping a stopped
+// cluster does nothing.
+func (c *Cluster) Stop(t testing.TB) {
+	t.Helper()
+	c.stop(t, syscall.SIGQUIT)
+}
+
+// StopFast shuts the server down cleanly (pg_ctl stop -m fast).
+func (c *Cluster) StopFast(t testing.TB) {
+	t.Helper()
+	c.stop(t, syscall.SIGINT)
+}
+
+func (c *Cluster) stop(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cmd == nil {
+		return
+	}
+	pid := c.cmd.Process.Pid
+	// A hung cluster must be woken to shut down.
+	for _, p := range append(children(pid), pid) {
+		_ = syscall.Kill(p, syscall.SIGCONT)
+	}
+	_ = syscall.Kill(pid, sig)
+	select {
+	case <-c.done:
+	case <-time.After(30 * time.Second):
+		kids := children(pid)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		for _, p := range kids {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+		<-c.done
+		t.Errorf("pgtest: stop %s: postmaster %d lingered; killed", c.Name, pid)
+	}
+	c.cmd, c.done = nil, nil
+}
+
+// PID returns the postmaster's process id, read from postmaster.pid.
+func (c *Cluster) PID(t testing.TB) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(c.DataDir, "postmaster.pid"))
+	if err != nil {
+		t.Fatalf("pgtest: pid of %s: %v", c.Name, err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatalf("pgtest: pid of %s: postmaster.pid: %v", c.Name, err)
+	}
+	return pid
+}
+
+// Scope selects the processes Signal reaches.
+type Scope int
+
+// Scopes of Signal.
+const (
+	Postmaster Scope = iota // the postmaster only
+	Whole                   // the postmaster and all its children (backends, walwriter...)
+)
+
+// Signal sends sig to the postmaster, or to every process of the cluster.
+// SIGSTOP on Whole hangs the server completely; on Postmaster it only stops
+// new connections from being accepted.
+func (c *Cluster) Signal(t testing.TB, sig syscall.Signal, scope Scope) {
+	t.Helper()
+	pid := c.PID(t)
+	pids := []int{pid}
+	if scope == Whole {
+		pids = append(pids, children(pid)...)
+	}
+	for _, p := range pids {
+		if err := syscall.Kill(p, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+			t.Fatalf("pgtest: signal %s to %s pid %d: %v", sig, c.Name, p, err)
+		}
+	}
+}
+
+// children lists the direct children of pid from /proc.
+func children(pid int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) >= 2 && f[1] == strconv.Itoa(pid) {
+			out = append(out, p)
+		}
+	}
+	sort.Ints(out)
+	return out
+}
+
+// DSN returns a URL for the postgres superuser over TCP on loopback.
+func (c *Cluster) DSN() string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.Port)
+}
+
+// Conn opens a connection that is closed in t.Cleanup.
+func (c *Cluster) Conn(t testing.TB) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.DSN())
+	if err != nil {
+		t.Fatalf("pgtest: connect %s: %v", c.Name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = conn.Close(ctx)
+	})
+	return conn
+}
+
+// Exec runs sql on a new connection and fails the test on error.
+func (c *Cluster) Exec(t testing.TB, sql string, args ...any) {
+	t.Helper()
+	if err := c.TryExec(sql, args...); err != nil {
+		t.Fatalf("pgtest: %s: %v", c.Name, err)
+	}
+}
+
+// TryExec runs sql on a new connection and returns its error.
+func (c *Cluster) TryExec(sql string, args ...any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.DSN())
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		return fmt.Errorf("exec %q: %w", sql, err)
+	}
+	return nil
+}
+
+// QueryRow runs sql on a new connection and scans its single row into dest.
+func (c *Cluster) QueryRow(t testing.TB, sql string, args []any, dest ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.DSN())
+	if err != nil {
+		t.Fatalf("pgtest: %s: connect: %v", c.Name, err)
+	}
+	defer conn.Close(context.Background())
+	if err := conn.QueryRow(ctx, sql, args...).Scan(dest...); err != nil {
+		t.Fatalf("pgtest: %s: %q: %v", c.Name, sql, err)
+	}
+}
+
+// Log returns the server log so far.
+func (c *Cluster) Log() string {
+	b, _ := os.ReadFile(filepath.Join(c.env.root, c.Name+".log"))
+	return string(b)
+}
+
+// appendConf appends lines to postgresql.conf.
+func (c *Cluster) appendConf(t testing.TB, lines ...string) {
+	t.Helper()
+	path := filepath.Join(c.DataDir, "postgresql.conf")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatalf("pgtest: %s: %v", c.Name, err)
+	}
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, "\n# pgtest")
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatalf("pgtest: %s: %v", c.Name, err)
+	}
+}
+
+// newEnv finds the binaries and makes the directory for one set of clusters.
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	e := &env{bin: binDir(t), uid: os.Getuid(), gid: os.Getgid()}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			testenv.Unavailable(t, "running as root and no postgres system user to run PostgreSQL as")
+		}
+		e.uid, _ = strconv.Atoi(u.Uid)
+		e.gid, _ = strconv.Atoi(u.Gid)
+		e.cred = &syscall.Credential{Uid: uint32(e.uid), Gid: uint32(e.gid)}
+	}
+	// Not t.TempDir: under root that is 0700 and the postgres user could not
+	// enter it.
+	root, err := os.MkdirTemp("", "pgtest-")
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := os.RemoveAll(root); err != nil {
+			t.Errorf("pgtest: remove %s: %v", root, err)
+		}
+	})
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if err := os.Chown(root, e.uid, e.gid); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	e.root = root
+	return e
+}
+
+// binDir locates the PostgreSQL server binaries: pg_config --bindir, else the
+// newest /usr/lib/postgresql/*/bin.
+func binDir(t testing.TB) string {
+	t.Helper()
+	has := func(dir string) bool {
+		fi, err := os.Stat(filepath.Join(dir, "postgres"))
+		return err == nil && !fi.IsDir()
+	}
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		if dir := strings.TrimSpace(string(out)); has(dir) {
+			return dir
+		}
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	slices.SortFunc(dirs, func(a, b string) int { return pgMajor(b) - pgMajor(a) })
+	for _, d := range dirs {
+		if has(d) {
+			return d
+		}
+	}
+	testenv.Unavailable(t, "PostgreSQL server binaries (initdb, postgres) are not installed")
+	return ""
+}
+
+// pgMajor returns the version number in /usr/lib/postgresql/N/bin.
+func pgMajor(dir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
+	return n
+}
+
+// command prepares a PostgreSQL program to run as the server's user.
+func (e *env) command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, filepath.Join(e.bin, name), args...)
+	cmd.Dir = e.root
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "PGHOST="+e.root)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: e.cred}
+	return cmd
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("pgtest: free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
