@@ -1,0 +1,102 @@
+package amitest
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The functions below render messages exactly as Asterisk's main/manager.c
+// does: astman_send_response_full for Reply, action_ping, action_corestatus,
+// action_coresettings, and the FullyBooted event sent after a login that asked
+// for events.
+
+// Banner is the greeting line, "Asterisk Call Manager/<AMI version>\r\n".
+func Banner(st Status) string {
+	return "Asterisk Call Manager/" + orDefault(st.AMIVersion, "9.0.0") + "\r\n"
+}
+
+// Reply is a plain response: Response, ActionID when the action had one,
+// Message.
+func Reply(response, id, message string) string {
+	var b strings.Builder
+	b.WriteString("Response: " + response + "\r\n")
+	if id != "" {
+		b.WriteString("ActionID: " + id + "\r\n")
+	}
+	b.WriteString("Message: " + message + "\r\n\r\n")
+	return b.String()
+}
+
+// Pong is the answer to Ping at time now.
+func Pong(id string, now time.Time) string {
+	return fmt.Sprintf("Response: Success\r\n%sPing: Pong\r\nTimestamp: %d.%06d\r\n\r\n",
+		idLine(id), now.Unix(), now.Nanosecond()/1000)
+}
+
+// CoreStatus is the answer to CoreStatus.
+func CoreStatus(id string, st Status) string {
+	loc := st.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	start, reload := st.Startup.In(loc), st.Reload.In(loc)
+	var b strings.Builder
+	b.WriteString("Response: Success\r\n" + idLine(id))
+	if !st.Legacy {
+		b.WriteString("CoreStartupDate: " + start.Format("2006-01-02") + "\r\n")
+	}
+	b.WriteString("CoreStartupTime: " + start.Format("15:04:05") + "\r\n")
+	if !st.Legacy {
+		b.WriteString("CoreReloadDate: " + reload.Format("2006-01-02") + "\r\n")
+	}
+	b.WriteString("CoreReloadTime: " + reload.Format("15:04:05") + "\r\n")
+	fmt.Fprintf(&b, "CoreCurrentCalls: %d\r\n", st.CurrentCalls)
+	if st.ProcessedCalls >= 0 && !st.Legacy {
+		fmt.Fprintf(&b, "CoreProcessedCalls: %d\r\n", st.ProcessedCalls)
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+// CoreSettings is the answer to CoreSettings.
+func CoreSettings(id string, st Status) string {
+	return "Response: Success\r\n" + idLine(id) +
+		"AMIversion: " + orDefault(st.AMIVersion, "9.0.0") + "\r\n" +
+		"AsteriskVersion: " + orDefault(st.AsteriskVersion, "20.5.0") + "\r\n" +
+		"SystemName: \r\n" +
+		"CoreMaxCalls: 0\r\n" +
+		"CoreMaxLoadAvg: 0.000000\r\n" +
+		"CoreRunUser: asterisk\r\n" +
+		"CoreRunGroup: asterisk\r\n" +
+		"CoreMaxFilehandles: 0\r\n" +
+		"CoreRealTimeEnabled: No\r\n" +
+		"CoreCDRenabled: Yes\r\n" +
+		"CoreHTTPenabled: No\r\n" +
+		"\r\n"
+}
+
+// FullyBooted is the event Asterisk sends right after a login with events on.
+func FullyBooted(st Status, now time.Time) string {
+	return fmt.Sprintf("Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: %d\r\nLastReload: %d\r\nStatus: Fully Booted\r\n\r\n",
+		max(0, int64(now.Sub(st.Startup)/time.Second)), max(0, int64(now.Sub(st.Reload)/time.Second)))
+}
+
+// DeviceStateEvent is an ordinary call-related event.
+func DeviceStateEvent() string {
+	return "Event: DeviceStateChange\r\nPrivilege: call,all\r\nDevice: PJSIP/1001\r\nState: INUSE\r\n\r\n"
+}
+
+func idLine(id string) string {
+	if id == "" {
+		return ""
+	}
+	return "ActionID: " + id + "\r\n"
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
