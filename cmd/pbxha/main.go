@@ -59,6 +59,10 @@ func newRootCmd(g *globals) *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(g),
 		newProbeCmd(g),
+		newRunCmd(g),
+		newStatusCmd(g),
+		newDemoCmd(g),
+		newConfigCmd(g),
 	)
 	return root
 }

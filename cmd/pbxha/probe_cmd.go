@@ -7,6 +7,13 @@ func newProbeCmd(g *globals) *cobra.Command {
 		Use:   "probe",
 		Short: "Run one-shot health checks against a target, like ping",
 	}
-	cmd.AddCommand()
+	cmd.AddCommand(
+		newProbeSIPCmd(g),
+		newProbeESLCmd(g),
+		newProbePGCmd(g),
+		newProbeAMICmd(g),
+		newProbeTCPCmd(g),
+		newProbeExecCmd(g),
+	)
 	return cmd
 }

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/pbxha/pbxha/ami"
+	"github.com/pbxha/pbxha/esl"
+
+	"github.com/pbxha/pbxha/configs"
+	"github.com/pbxha/pbxha/probe"
+	"github.com/pbxha/pbxha/sipcheck"
+)
+
+// checkSet is the probes built from one config, with what releases them.
+type checkSet struct {
+	checks  []probe.Check
+	closers []io.Closer
+}
+
+// Close releases every probe's connections and sockets.
+func (s *checkSet) Close() {
+	for _, c := range s.closers {
+		c.Close()
+	}
+}
+
+func (s *checkSet) add(sc configs.Schedule, kind, target string, p probe.Probe) {
+	s.checks = append(s.checks, probe.Check{
+		Name: sc.Name, Kind: kind, Target: target,
+		Interval: sc.Interval, Timeout: sc.Timeout, Rise: sc.Rise, Fall: sc.Fall, Critical: sc.Critical,
+		Probe: p,
+	})
+	if c, ok := p.(io.Closer); ok {
+		s.closers = append(s.closers, c)
+	}
+}
+
+// buildChecks turns a validated config into probes. An error names the
+// config file and the probe's key; probes already built are closed.
+func buildChecks(cfg *configs.Config, logger *slog.Logger) (*checkSet, error) {
+	s := &checkSet{}
+	var errs []error
+	fail := func(kind string, i int, err error) {
+		errs = append(errs, fmt.Errorf("%s: probes.%s[%d]: %w", cfg.Source, kind, i, err))
+	}
+	for i, c := range cfg.Probes.SIP {
+		p, err := sipcheck.New(sipConfig(c), logger.With("probe", c.Name))
+		if err != nil {
+			fail("sip", i, err)
+			continue
+		}
+		s.add(c.Schedule, "sip", c.Target, p)
+	}
+	for i, c := range cfg.Probes.ESL {
+		pw, err := secret(c.Password, c.PasswordFile)
+		if err != nil {
+			fail("esl", i, fmt.Errorf("password_file: %w", err))
+			continue
+		}
+		p, err := esl.New(esl.Config{
+			Address: c.Address, Password: pw, Profiles: c.Profiles, CountCalls: c.CountCalls,
+			MaxSessionsShare: c.MaxSessionsShare, MinIdleCPU: c.MinIdleCPU, Timeout: c.Timeout,
+			Logger: logger.With("probe", c.Name),
+		})
+		if err != nil {
+			fail("esl", i, err)
+			continue
+		}
+		s.add(c.Schedule, "esl", c.Address, p)
+	}
+	for i, c := range cfg.Probes.PG {
+		p, err := probe.NewPG(probe.PGConfig{
+			DSN: c.DSN, ExpectRole: probe.PGRole(c.ExpectRole), Table: c.Table, Node: cfg.Node.Name,
+			FreshConnEvery: c.FreshConnEvery,
+		}, logger.With("probe", c.Name))
+		if err != nil {
+			fail("pg", i, err)
+			continue
+		}
+		s.add(c.Schedule, "pg", p.Target(), p)
+		s.closers = append(s.closers, closerFunc(p.Close))
+	}
+	for i, c := range cfg.Probes.AMI {
+		sec, err := secret(c.Secret, c.SecretFile)
+		if err != nil {
+			fail("ami", i, fmt.Errorf("secret_file: %w", err))
+			continue
+		}
+		p, err := ami.New(ami.Config{Address: c.Address, Username: c.Username, Secret: sec, MaxCalls: c.MaxCalls})
+		if err != nil {
+			fail("ami", i, err)
+			continue
+		}
+		s.add(c.Schedule, "ami", c.Address, p)
+	}
+	for i, c := range cfg.Probes.TCP {
+		p, err := probe.NewTCP(probe.TCPConfig{Address: c.Address})
+		if err != nil {
+			fail("tcp", i, err)
+			continue
+		}
+		s.add(c.Schedule, "tcp", c.Address, p)
+	}
+	for i, c := range cfg.Probes.Exec {
+		p, err := probe.NewExec(probe.ExecConfig{Command: c.Command})
+		if err != nil {
+			fail("exec", i, err)
+			continue
+		}
+		s.add(c.Schedule, "exec", strings.Join(c.Command, " "), p)
+	}
+	if len(errs) > 0 {
+		s.Close()
+		return nil, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+// closerFunc adapts a Close without an error result to io.Closer.
+type closerFunc func()
+
+func (f closerFunc) Close() error { f(); return nil }
+
+// secret returns value, or the contents of file (without a trailing line
+// break) when file is set.
+func secret(value, file string) (string, error) {
+	if file == "" {
+		return value, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	v := strings.TrimRight(string(b), "\r\n")
+	if v == "" {
+		return "", fmt.Errorf("%s is empty", file)
+	}
+	return v, nil
+}
+
+func sipConfig(c configs.SIPProbe) sipcheck.Config {
+	return sipcheck.Config{
+		Target: c.Target, Accept: c.Accept, Degraded: c.Degraded, FromUser: c.FromUser, UserAgent: c.UserAgent,
+		LocalHost: c.LocalHost, FreshConnection: c.FreshConnection,
+		TLS: sipcheck.TLSConfig{CAFile: c.TLS.CAFile, ServerName: c.TLS.ServerName, Insecure: c.TLS.Insecure},
+	}
+}
