@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -63,7 +65,8 @@ func runDemo(ctx context.Context, g *globals, duration time.Duration) error {
 		cfg.Probes.SIP[i].Target = pbx.URI("udp")
 	}
 
-	w := g.stdout
+	// The daemon's logs and the demo's own lines share one stream.
+	w := &lockedWriter{w: g.stdout}
 	start := time.Now()
 	say := func(format string, args ...any) {
 		fmt.Fprintf(w, "demo  %5.1fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
@@ -136,4 +139,16 @@ func statusLine(st control.Status) string {
 		}
 	}
 	return b.String()
+}
+
+// lockedWriter serialises writes from several goroutines to one stream.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
