@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pbxha/pbxha/control"
@@ -33,6 +34,10 @@ type Agent struct {
 	started time.Time
 	reloads chan Config
 
+	ready     chan struct{} // closed once every check has a result
+	readyOnce sync.Once
+	progress  atomic.Int64 // unix nanoseconds of the newest check result
+
 	mu        sync.Mutex
 	cfg       Config
 	loadedAt  time.Time
@@ -43,7 +48,7 @@ type Agent struct {
 // New returns an agent for cfg; Run starts it.
 func New(cfg Config, logger *slog.Logger) *Agent {
 	now := time.Now()
-	a := &Agent{log: logger, started: now, reloads: make(chan Config), cfg: cfg, loadedAt: now}
+	a := &Agent{log: logger, started: now, reloads: make(chan Config), cfg: cfg, loadedAt: now, ready: make(chan struct{})}
 	a.mon = probe.NewMonitor(cfg.Checks, a.monitorOptions(cfg), nil)
 	return a
 }
@@ -92,7 +97,13 @@ func (a *Agent) monitor() *probe.Monitor {
 func (a *Agent) monitorOptions(cfg Config) probe.Options {
 	return probe.Options{
 		History:  cfg.History,
-		OnResult: cfg.OnResult,
+		OnResult: func(c probe.Check, r probe.Result, st probe.CheckState) {
+			a.progress.Store(time.Now().UnixNano())
+			a.checkReady()
+			if cfg.OnResult != nil {
+				cfg.OnResult(c, r, st)
+			}
+		},
 		OnChange: func(c probe.Change) {
 			args := []any{"probe", c.Check, "kind", c.Kind, "from", c.From.String(), "to", c.To.String()}
 			if c.Result.Detail != "" {
@@ -109,6 +120,38 @@ func (a *Agent) monitorOptions(cfg Config) probe.Options {
 			a.log.Debug("node health", "health", a.monitor().Health().String())
 		},
 	}
+}
+
+// Ready is closed once every check has completed at least once (at once for
+// a node without probes): the node's health then means something.
+func (a *Agent) Ready() <-chan struct{} {
+	a.checkReady()
+	return a.ready
+}
+
+func (a *Agent) checkReady() {
+	select {
+	case <-a.ready:
+		return
+	default:
+	}
+	for _, s := range a.monitor().Snapshot() {
+		if s.Checks == 0 {
+			return
+		}
+	}
+	a.readyOnce.Do(func() { close(a.ready) })
+}
+
+// LastProgress returns when the newest check result arrived (zero before the
+// first). A probe loop that stops producing results is stuck; the systemd
+// watchdog keep-alive is sent only while this advances.
+func (a *Agent) LastProgress() time.Time {
+	n := a.progress.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
 }
 
 // Reload switches to cfg's probes. Probes that stay the same keep their

@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/pbxha/pbxha/agent"
 	"github.com/pbxha/pbxha/configs"
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/metrics"
 	"github.com/pbxha/pbxha/probe"
+	"github.com/pbxha/pbxha/sdnotify"
 	"github.com/pbxha/pbxha/sipcheck"
 	"github.com/spf13/cobra"
 )
@@ -85,6 +87,18 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		a = agent.New(agentConfig(cfg, checks, nil), logger)
 	}
 
+	notifier, err := sdnotify.FromEnv()
+	if err != nil {
+		logger.Warn("not notifying systemd", "err", err)
+		notifier, _ = sdnotify.New("", "", "", 0)
+	}
+	defer notifier.Close()
+	notifyDone := make(chan struct{})
+	go func() {
+		notifySystemd(ctx, notifier, a, maxInterval(checks), logger)
+		close(notifyDone)
+	}()
+
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- control.Serve(ctx, ln, control.NewHandler(a.Status), logger) }()
 
@@ -96,11 +110,20 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	logger.Info("pbxha started", "version", version, "config", cfg.Source, "probes", len(checks.checks),
 		"socket", cfg.Control.Socket, "pid", os.Getpid())
 	a.Run(ctx)
+	<-notifyDone
 	if err := <-serveDone; err != nil {
 		logger.Error("control API stopped", "err", err)
 	}
 	logger.Info("pbxha stopped")
 	return nil
+}
+
+func maxInterval(s *checkSet) time.Duration {
+	var m time.Duration
+	for _, c := range s.checks {
+		m = max(m, c.Interval)
+	}
+	return max(m, time.Second)
 }
 
 func agentConfig(cfg *configs.Config, checks *checkSet, m *metrics.Metrics) agent.Config {
