@@ -1,0 +1,129 @@
+// Package event defines pbxha's events — every transition worth telling an
+// operator about — and a Publisher that hands them to the event log and the
+// alert outbox without ever blocking the code that emits them.
+package event
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
+
+// Severity ranks events for filters and for dropping under pressure.
+type Severity int
+
+// Severities, from least to most urgent.
+const (
+	Info Severity = iota
+	Warning
+	Critical
+)
+
+// String returns "info", "warning" or "critical".
+func (s Severity) String() string {
+	switch s {
+	case Warning:
+		return "warning"
+	case Critical:
+		return "critical"
+	default:
+		return "info"
+	}
+}
+
+// MarshalText encodes the severity as its String form.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText decodes "info", "warning" or "critical".
+func (s *Severity) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "info":
+		*s = Info
+	case "warning":
+		*s = Warning
+	case "critical":
+		*s = Critical
+	default:
+		return fmt.Errorf("event: severity %q: want info, warning or critical", b)
+	}
+	return nil
+}
+
+// Kinds of events. Details keys per kind are documented in README.
+const (
+	ProbeState          = "probe_state"           // a probe's settled state changed
+	HealthChange        = "health_change"         // the node's health changed
+	PBXDown             = "pbx_down"              // the PBX process died
+	PBXHung             = "pbx_hung"              // the PBX process lived but its service failed for hang_grace
+	PBXRestarted        = "pbx_restarted"         // the PBX was started again (details: downtime_ms)
+	RestartLimitReached = "restart_limit_reached" // too many restarts in the window: node fault
+	RoleChange          = "role_change"           // the node's role changed
+	Failover            = "failover"              // an unplanned takeover finished (details: timeline)
+	Switchover          = "switchover"            // a planned takeover finished
+	SplitBrain          = "split_brain"           // two primaries met
+	PeerPathLost        = "peer_path_lost"        // one heartbeat path went silent
+	Maintenance         = "maintenance"           // maintenance mode switched on or off
+	ConfigReload        = "config_reload"         // a SIGHUP reload was applied or refused
+	Test                = "test"                  // sent by `pbxha alert test`
+)
+
+// Event is one transition. ID stays the same across delivery retries so that
+// receivers can de-duplicate.
+type Event struct {
+	ID       string         `json:"id"`
+	Kind     string         `json:"kind"`
+	Severity Severity       `json:"severity"`
+	Node     string         `json:"node"`
+	Cluster  string         `json:"cluster"`
+	Time     time.Time      `json:"time"`
+	Summary  string         `json:"summary"`           // one line for people
+	Details  map[string]any `json:"details,omitempty"` // kind-specific, JSON-encodable
+	Resolved bool           `json:"resolved,omitempty"` // the condition this kind reports has ended (probe back to ok, ...)
+}
+
+// NewID returns a new event ID: sortable by time, unique across nodes.
+func NewID(now time.Time) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // crypto/rand never fails on Linux
+	return fmt.Sprintf("%016x-%s", now.UnixNano(), hex.EncodeToString(b[:]))
+}
+
+// Sink receives published events. Publish must not block: a sink that does
+// slow work (disk, network) queues the event and does it elsewhere.
+type Sink interface {
+	Publish(Event)
+}
+
+// Publisher stamps events with ID, node, cluster and time and hands them to
+// every sink. It is safe for concurrent use.
+type Publisher struct {
+	Node, Cluster string
+	Sinks         []Sink
+	Now           func() time.Time // default time.Now
+}
+
+// Publish fills in the event's ID, node, cluster and time (where empty) and
+// hands it to every sink. It returns the completed event.
+func (p *Publisher) Publish(e Event) Event {
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	if e.Time.IsZero() {
+		e.Time = now()
+	}
+	if e.ID == "" {
+		e.ID = NewID(e.Time)
+	}
+	if e.Node == "" {
+		e.Node = p.Node
+	}
+	if e.Cluster == "" {
+		e.Cluster = p.Cluster
+	}
+	for _, s := range p.Sinks {
+		s.Publish(e)
+	}
+	return e
+}
