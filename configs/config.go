@@ -15,6 +15,7 @@ type Config struct {
 	StateDir string  `mapstructure:"state_dir" yaml:"state_dir" json:"state_dir"`
 	History  int     `mapstructure:"history" yaml:"history" json:"history"`
 	Probes   Probes  `mapstructure:"probes" yaml:"probes" json:"probes"`
+	PBX      PBX     `mapstructure:"pbx" yaml:"pbx" json:"pbx"`
 
 	// Source names where the file came from: its path, or "embedded default".
 	Source string `mapstructure:"-" yaml:"-" json:"-"`
@@ -127,4 +128,39 @@ type TCPProbe struct {
 type ExecProbe struct {
 	Schedule `mapstructure:",squash" yaml:",inline"`
 	Command  []string `mapstructure:"command" yaml:"command" json:"command"` // argv; no shell
+}
+
+// PBX is the local PBX process.
+type PBX struct {
+	Supervise Supervise `mapstructure:"supervise" yaml:"supervise" json:"supervise"`
+}
+
+// Supervise says how pbxha keeps the local PBX process running.
+type Supervise struct {
+	Mode string `mapstructure:"mode" yaml:"mode" json:"mode"` // exec | pidfile | systemd | none
+
+	// exec: pbxha starts the PBX itself.
+	Command []string `mapstructure:"command" yaml:"command" json:"command"` // argv, no shell
+	Env     []string `mapstructure:"env" yaml:"env" json:"env"`             // KEY=VALUE on top of pbxha's environment
+	Dir     string   `mapstructure:"dir" yaml:"dir" json:"dir"`             // working directory
+	User    string   `mapstructure:"user" yaml:"user" json:"user"`          // run as this user (pbxha runs as root)
+	Group   string   `mapstructure:"group" yaml:"group" json:"group"`       // and group
+
+	// pidfile: someone else starts the PBX.
+	PIDFile      string   `mapstructure:"pidfile" yaml:"pidfile" json:"pidfile"`
+	Match        string   `mapstructure:"match" yaml:"match" json:"match"` // text in the process's command line or executable path that identifies the PBX
+	StartCommand []string `mapstructure:"start_command" yaml:"start_command" json:"start_command"`
+	StopCommand  []string `mapstructure:"stop_command" yaml:"stop_command" json:"stop_command"`
+
+	// systemd: the PBX is a unit.
+	Unit string `mapstructure:"unit" yaml:"unit" json:"unit"`
+
+	StopTimeout    time.Duration `mapstructure:"stop_timeout" yaml:"stop_timeout" json:"stop_timeout"`          // SIGTERM, then SIGKILL after this
+	HangGrace      time.Duration `mapstructure:"hang_grace" yaml:"hang_grace" json:"hang_grace"`                // critical probe failed this long while the process lives: hung; 0 disables
+	BackoffInitial time.Duration `mapstructure:"backoff_initial" yaml:"backoff_initial" json:"backoff_initial"` // wait before a restart, growing by backoff_factor
+	BackoffMax     time.Duration `mapstructure:"backoff_max" yaml:"backoff_max" json:"backoff_max"`
+	BackoffFactor  float64       `mapstructure:"backoff_factor" yaml:"backoff_factor" json:"backoff_factor"`
+	MaxRestarts    int           `mapstructure:"max_restarts" yaml:"max_restarts" json:"max_restarts"` // more restarts than this within window: node fault
+	Window         time.Duration `mapstructure:"window" yaml:"window" json:"window"`
+	StopOnExit     bool          `mapstructure:"stop_on_exit" yaml:"stop_on_exit" json:"stop_on_exit"` // stop the PBX when pbxha stops (default: leave it running)
 }

@@ -37,6 +37,11 @@ func defaults() Config {
 		Control:  Control{Socket: DefaultSocket},
 		StateDir: DefaultState,
 		History:  DefaultHistory,
+		PBX: PBX{Supervise: Supervise{
+			Mode: "none", StopTimeout: 10 * time.Second, HangGrace: 10 * time.Second,
+			BackoffInitial: time.Second, BackoffMax: 30 * time.Second, BackoffFactor: 2,
+			MaxRestarts: 5, Window: 10 * time.Minute,
+		}},
 	}
 }
 

@@ -63,6 +63,7 @@ func TestValidFixtures(t *testing.T) {
 		Metrics:  Metrics{Listen: "[::1]:9464"},
 		StateDir: "/srv/pbxha",
 		History:  1000,
+		PBX:      defaults().PBX,
 	}
 	sip0 := DefaultSIP()
 	sip0.Name, sip0.Target, sip0.Critical, sip0.Rise, sip0.Fall = "sip-0", "sips:pbx.example.com:5061", false, 1, 1
