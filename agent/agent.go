@@ -96,7 +96,7 @@ func (a *Agent) monitor() *probe.Monitor {
 
 func (a *Agent) monitorOptions(cfg Config) probe.Options {
 	return probe.Options{
-		History:  cfg.History,
+		History: cfg.History,
 		OnResult: func(c probe.Check, r probe.Result, st probe.CheckState) {
 			a.progress.Store(time.Now().UnixNano())
 			a.checkReady()

@@ -77,8 +77,8 @@ type Event struct {
 	Node     string         `json:"node"`
 	Cluster  string         `json:"cluster"`
 	Time     time.Time      `json:"time"`
-	Summary  string         `json:"summary"`           // one line for people
-	Details  map[string]any `json:"details,omitempty"` // kind-specific, JSON-encodable
+	Summary  string         `json:"summary"`            // one line for people
+	Details  map[string]any `json:"details,omitempty"`  // kind-specific, JSON-encodable
 	Resolved bool           `json:"resolved,omitempty"` // the condition this kind reports has ended (probe back to ok, ...)
 }
 
