@@ -6,6 +6,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pbxha/pbxha/control"
+	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/probe"
 )
 
@@ -28,11 +30,17 @@ type Config struct {
 	OnResult func(probe.Check, probe.Result, probe.CheckState)
 }
 
+// Publisher stamps and distributes events; *event.Publisher implements it.
+type Publisher interface {
+	Publish(event.Event) event.Event
+}
+
 // Agent runs one node. Its methods may be called concurrently.
 type Agent struct {
 	log     *slog.Logger
 	started time.Time
 	reloads chan Config
+	events  Publisher
 
 	ready     chan struct{} // closed once every check has a result
 	readyOnce sync.Once
@@ -43,12 +51,14 @@ type Agent struct {
 	loadedAt  time.Time
 	reloadErr string
 	mon       *probe.Monitor
+	health    probe.Health // last health seen by probeChanged
 }
 
 // New returns an agent for cfg; Run starts it.
-func New(cfg Config, logger *slog.Logger) *Agent {
+// events, when non-nil, receives every event the agent emits.
+func New(cfg Config, logger *slog.Logger, events Publisher) *Agent {
 	now := time.Now()
-	a := &Agent{log: logger, started: now, reloads: make(chan Config), cfg: cfg, loadedAt: now, ready: make(chan struct{})}
+	a := &Agent{log: logger, started: now, reloads: make(chan Config), cfg: cfg, loadedAt: now, ready: make(chan struct{}), events: events}
 	a.mon = probe.NewMonitor(cfg.Checks, a.monitorOptions(cfg), nil)
 	return a
 }
@@ -85,6 +95,9 @@ func (a *Agent) Run(ctx context.Context) {
 		a.cfg, a.mon, a.loadedAt, a.reloadErr = *next, newMon, time.Now(), ""
 		a.mu.Unlock()
 		a.log.Info("config reloaded", "source", next.Source, "probes", len(next.Checks))
+		a.publish(event.Event{Kind: event.ConfigReload, Severity: event.Info,
+			Summary: fmt.Sprintf("config reloaded from %s: %d probes", next.Source, len(next.Checks)),
+			Details: map[string]any{"source": next.Source, "probes": len(next.Checks)}})
 	}
 }
 
@@ -104,21 +117,74 @@ func (a *Agent) monitorOptions(cfg Config) probe.Options {
 				cfg.OnResult(c, r, st)
 			}
 		},
-		OnChange: func(c probe.Change) {
-			args := []any{"probe", c.Check, "kind", c.Kind, "from", c.From.String(), "to", c.To.String()}
-			if c.Result.Detail != "" {
-				args = append(args, "detail", c.Result.Detail)
-			}
-			if c.Result.Err != nil {
-				args = append(args, "class", c.Result.Class, "err", c.Result.Err)
-			}
-			level := slog.LevelInfo
-			if c.To == probe.Failed || c.To == probe.Degraded {
-				level = slog.LevelWarn
-			}
-			a.log.Log(context.Background(), level, "probe state changed", args...)
-			a.log.Debug("node health", "health", a.monitor().Health().String())
-		},
+		OnChange: a.probeChanged,
+	}
+}
+
+// probeChanged logs a settled-state change, publishes it as an event, and
+// follows it with a health_change event when the node's health moved.
+func (a *Agent) probeChanged(c probe.Change) {
+	args := []any{"probe", c.Check, "kind", c.Kind, "from", c.From.String(), "to", c.To.String()}
+	if c.Result.Detail != "" {
+		args = append(args, "detail", c.Result.Detail)
+	}
+	if c.Result.Err != nil {
+		args = append(args, "class", c.Result.Class, "err", c.Result.Err)
+	}
+	level, sev := slog.LevelInfo, event.Info
+	switch c.To {
+	case probe.Degraded:
+		level, sev = slog.LevelWarn, event.Warning
+	case probe.Failed:
+		level, sev = slog.LevelWarn, event.Critical
+	}
+	a.log.Log(context.Background(), level, "probe state changed", args...)
+	details := map[string]any{"probe": c.Check, "kind": c.Kind, "from": c.From.String(), "to": c.To.String()}
+	if c.Result.Detail != "" {
+		details["detail"] = c.Result.Detail
+	}
+	if c.Result.Err != nil {
+		details["class"], details["error"] = c.Result.Class, c.Result.Err.Error()
+	}
+	a.publish(event.Event{
+		Kind: event.ProbeState, Severity: sev, Details: details, Resolved: c.To == probe.OK,
+		Summary: fmt.Sprintf("probe %s %s → %s%s", c.Check, c.From, c.To, suffix(c.Result.Detail)),
+	})
+
+	health := a.monitor().Health()
+	a.mu.Lock()
+	prev := a.health
+	a.health = health
+	a.mu.Unlock()
+	if health == prev {
+		return
+	}
+	a.log.Info("node health changed", "from", prev.String(), "health", health.String())
+	hsev := event.Info
+	switch health {
+	case probe.HealthDegraded:
+		hsev = event.Warning
+	case probe.HealthFailed:
+		hsev = event.Critical
+	}
+	a.publish(event.Event{
+		Kind: event.HealthChange, Severity: hsev, Resolved: health == probe.Healthy,
+		Summary: fmt.Sprintf("node health %s → %s", prev, health),
+		Details: map[string]any{"from": prev.String(), "to": health.String()},
+	})
+}
+
+func suffix(detail string) string {
+	if detail == "" {
+		return ""
+	}
+	return " (" + detail + ")"
+}
+
+// publish hands e to the configured event sink, if any.
+func (a *Agent) publish(e event.Event) {
+	if a.events != nil {
+		a.events.Publish(e)
 	}
 }
 
@@ -171,6 +237,8 @@ func (a *Agent) ReloadFailed(err error) {
 	a.mu.Lock()
 	a.reloadErr = err.Error()
 	a.mu.Unlock()
+	a.publish(event.Event{Kind: event.ConfigReload, Severity: event.Warning,
+		Summary: "config reload refused; the running config stays", Details: map[string]any{"error": err.Error()}})
 }
 
 // Health returns the node's current health.

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/probe"
 )
 
@@ -25,9 +28,10 @@ func check(name string, st probe.Status) probe.Check {
 func TestAgentStatusAndReload(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var closedA, closedB atomic.Int32
+		rec := &recorder{}
 		a := New(Config{Node: "node-a", Cluster: "c", History: 3, Source: "test.yaml",
 			Checks: []probe.Check{check("one", probe.OK)}, Close: func() { closedA.Add(1) }},
-			slog.New(slog.DiscardHandler))
+			slog.New(slog.DiscardHandler), rec)
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
 		go func() { a.Run(ctx); close(done) }()
@@ -66,8 +70,35 @@ func TestAgentStatusAndReload(t *testing.T) {
 		}
 		cancel()
 		<-done
+		var kinds []string
+		for _, e := range rec.all() {
+			kinds = append(kinds, e.Kind+":"+e.Severity.String())
+		}
+		want := []string{"probe_state:info", "health_change:info", "config_reload:warning", "config_reload:info",
+			"probe_state:critical", "health_change:critical"}
+		if !slices.Equal(kinds, want) {
+			t.Errorf("got events %v, want %v", kinds, want)
+		}
 		if closedB.Load() != 1 {
 			t.Errorf("got new probes closed %d times at shutdown, want 1", closedB.Load())
 		}
 	})
+}
+
+type recorder struct {
+	mu     sync.Mutex
+	events []event.Event
+}
+
+func (r *recorder) Publish(e event.Event) event.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+	return e
+}
+
+func (r *recorder) all() []event.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.events)
 }

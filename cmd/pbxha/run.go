@@ -12,6 +12,7 @@ import (
 	"github.com/pbxha/pbxha/agent"
 	"github.com/pbxha/pbxha/configs"
 	"github.com/pbxha/pbxha/control"
+	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/metrics"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/sdnotify"
@@ -64,6 +65,8 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		return &exitError{code: exitFailure, err: err}
 	}
 
+	events := &event.Publisher{Node: cfg.Node.Name, Cluster: cfg.Node.Cluster}
+
 	// The metrics read the agent's health and the agent feeds the metrics:
 	// build both, then start serving.
 	var a *agent.Agent
@@ -77,14 +80,14 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		}
 		m = metrics.New(func() probe.Health { return a.Health() })
 		m.SetInfo(cfg.Node.Name, cfg.Node.Cluster, "primary", version)
-		a = agent.New(agentConfig(cfg, checks, m), logger)
+		a = agent.New(agentConfig(cfg, checks, m), logger, events)
 		go func() {
 			if err := m.Serve(ctx, mln, logger); err != nil {
 				logger.Error("metrics listener stopped", "err", err)
 			}
 		}()
 	} else {
-		a = agent.New(agentConfig(cfg, checks, nil), logger)
+		a = agent.New(agentConfig(cfg, checks, nil), logger, events)
 	}
 
 	notifier, err := sdnotify.FromEnv()
