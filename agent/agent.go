@@ -28,6 +28,14 @@ type Config struct {
 	Checks   []probe.Check
 	Close    func() // releases the checks' probes (connections, sockets); may be nil
 	OnResult func(probe.Check, probe.Result, probe.CheckState)
+
+	// PBX, when set, reports the supervised PBX for status.
+	PBX func() control.PBX
+	// OnServiceFailed, when set, is called whenever "a critical probe is
+	// failed" turns true or false: the supervisor's hang detection.
+	OnServiceFailed func(bool)
+	// OnMaintenance, when set, is called when maintenance mode changes.
+	OnMaintenance func(bool)
 }
 
 // Publisher stamps and distributes events; *event.Publisher implements it.
@@ -52,6 +60,8 @@ type Agent struct {
 	reloadErr string
 	mon       *probe.Monitor
 	health    probe.Health // last health seen by probeChanged
+	svcFailed bool         // a critical probe is failed, as last reported
+	maint     bool
 }
 
 // New returns an agent for cfg; Run starts it.
@@ -151,11 +161,16 @@ func (a *Agent) probeChanged(c probe.Change) {
 		Summary: fmt.Sprintf("probe %s %s → %s%s", c.Check, c.From, c.To, suffix(c.Result.Detail)),
 	})
 
-	health := a.monitor().Health()
+	states := a.monitor().Snapshot()
+	failed := criticalFailed(states)
+	health := probe.Aggregate(states)
 	a.mu.Lock()
-	prev := a.health
-	a.health = health
+	prev, prevFailed, onFailed := a.health, a.svcFailed, a.cfg.OnServiceFailed
+	a.health, a.svcFailed = health, failed
 	a.mu.Unlock()
+	if failed != prevFailed && onFailed != nil {
+		onFailed(failed)
+	}
 	if health == prev {
 		return
 	}
@@ -172,6 +187,37 @@ func (a *Agent) probeChanged(c probe.Change) {
 		Summary: fmt.Sprintf("node health %s → %s", prev, health),
 		Details: map[string]any{"from": prev.String(), "to": health.String()},
 	})
+}
+
+func criticalFailed(states []probe.CheckState) bool {
+	for _, s := range states {
+		if s.Critical && s.State == probe.Failed {
+			return true
+		}
+	}
+	return false
+}
+
+// SetMaintenance switches maintenance mode: while on, nothing acts
+// automatically (the PBX is not restarted). It publishes a maintenance event.
+func (a *Agent) SetMaintenance(on bool) error {
+	a.mu.Lock()
+	changed := a.maint != on
+	a.maint = on
+	hook := a.cfg.OnMaintenance
+	a.mu.Unlock()
+	if !changed {
+		return nil
+	}
+	if hook != nil {
+		hook(on)
+	}
+	state := map[bool]string{true: "on", false: "off"}[on]
+	a.log.Warn("maintenance mode "+state, "maintenance", on)
+	a.publish(event.Event{Kind: event.Maintenance, Severity: event.Warning, Resolved: !on,
+		Summary: "maintenance mode " + state + ": automatic action " + map[bool]string{true: "frozen", false: "resumed"}[on],
+		Details: map[string]any{"maintenance": on}})
+	return nil
 }
 
 func suffix(detail string) string {
@@ -247,15 +293,29 @@ func (a *Agent) Health() probe.Health { return a.monitor().Health() }
 // Status builds the control API's status document.
 func (a *Agent) Status() control.Status {
 	a.mu.Lock()
-	cfg, loadedAt, reloadErr, mon := a.cfg, a.loadedAt, a.reloadErr, a.mon
+	cfg, loadedAt, reloadErr, mon, maint := a.cfg, a.loadedAt, a.reloadErr, a.mon, a.maint
 	a.mu.Unlock()
 	states := mon.Snapshot()
+	var pbx *control.PBX
+	if cfg.PBX != nil {
+		p := cfg.PBX()
+		pbx = &p
+	}
+	role := "primary"
+	switch {
+	case maint:
+		role = "maintenance"
+	case pbx != nil && pbx.State == "fault":
+		role = "fault"
+	}
 	st := control.Status{
 		SchemaVersion: control.SchemaVersion,
 		Node:          cfg.Node,
 		Cluster:       cfg.Cluster,
 		Mode:          "single",
-		Role:          "primary",
+		Role:          role,
+		Maintenance:   maint,
+		PBX:           pbx,
 		Health:        probe.Aggregate(states).String(),
 		Version:       cfg.Version,
 		PID:           os.Getpid(),

@@ -40,13 +40,9 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	if err != nil {
 		return st, fmt.Errorf("control: status %s: %w", c.socket, err)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.do(req, "status")
 	if err != nil {
-		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "dial" {
-			return st, fmt.Errorf("control: status %s: %w: %w", c.socket, ErrNoDaemon, op.Err)
-		}
-		return st, fmt.Errorf("control: status %s: %w", c.socket, err)
+		return st, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
@@ -61,3 +57,61 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	}
 	return st, nil
 }
+
+// do sends req; a socket that does not answer gives an error wrapping
+// ErrNoDaemon.
+func (c *Client) do(req *http.Request, op string) (*http.Response, error) {
+	resp, err := c.http.Do(req)
+	if err == nil {
+		return resp, nil
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		return nil, fmt.Errorf("control: %s %s: %w: %w", op, c.socket, ErrNoDaemon, oe.Err)
+	}
+	return nil, fmt.Errorf("control: %s %s: %w", op, c.socket, err)
+}
+
+// PBX asks the daemon to restart, stop, start or reset the supervised PBX and
+// waits for the answer.
+func (c *Client) PBX(ctx context.Context, action string) error {
+	return c.post(ctx, "/v1/pbx/"+action)
+}
+
+// Maintenance switches the daemon's maintenance mode.
+func (c *Client) Maintenance(ctx context.Context, on bool) error {
+	state := "off"
+	if on {
+		state = "on"
+	}
+	return c.post(ctx, "/v1/maintenance/"+state)
+}
+
+func (c *Client) post(ctx context.Context, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://pbxha"+path, nil)
+	if err != nil {
+		return fmt.Errorf("control: %s %s: %w", path, c.socket, err)
+	}
+	resp, err := c.do(req, path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode == http.StatusOK {
+		return nil
+	}
+	var e apiError
+	if json.Unmarshal(body, &e) == nil && e.Error != "" {
+		return &ActionError{Code: resp.StatusCode, Msg: e.Error}
+	}
+	return &ActionError{Code: resp.StatusCode, Msg: resp.Status}
+}
+
+// ActionError is the daemon's refusal of an action.
+type ActionError struct {
+	Code int    // HTTP status: 400 bad request, 404 nothing to act on, 500 the action failed
+	Msg  string // the daemon's reason
+}
+
+func (e *ActionError) Error() string { return e.Msg }

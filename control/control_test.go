@@ -3,12 +3,15 @@ package control
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -22,7 +25,9 @@ func startServer(t *testing.T, st Status) string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, ln, NewHandler(func() Status { return st }), slog.New(slog.DiscardHandler)) }()
+	go func() {
+		done <- Serve(ctx, ln, NewHandler(API{Status: func() Status { return st }}), slog.New(slog.DiscardHandler))
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -116,5 +121,55 @@ func TestUnknownEndpoint(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 404 {
 		t.Errorf("got %d, want 404", resp.StatusCode)
+	}
+}
+
+func TestActions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.sock")
+	ln, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	api := API{
+		Status: func() Status { return Status{} },
+		PBX: func(_ context.Context, action string) error {
+			got = append(got, action)
+			if action == "start" {
+				return errors.New("supervisor: start: a PBX is already running (pid 42)")
+			}
+			return nil
+		},
+		Maintenance: func(on bool) error { got = append(got, fmt.Sprint("maintenance ", on)); return nil },
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, ln, NewHandler(api), slog.New(slog.DiscardHandler)) }()
+	defer func() { cancel(); <-done }()
+
+	c := NewClient(path)
+	if err := c.PBX(t.Context(), "restart"); err != nil {
+		t.Errorf("restart: %v", err)
+	}
+	var ae *ActionError
+	if err := c.PBX(t.Context(), "start"); !errors.As(err, &ae) || ae.Code != 500 || !strings.Contains(ae.Msg, "already running") {
+		t.Errorf("start: got %v, want the supervisor's refusal with 500", err)
+	}
+	if err := c.PBX(t.Context(), "explode"); !errors.As(err, &ae) || ae.Code != 400 {
+		t.Errorf("unknown action: got %v, want 400", err)
+	}
+	if err := c.Maintenance(t.Context(), true); err != nil {
+		t.Errorf("maintenance on: %v", err)
+	}
+	if want := []string{"restart", "start", "maintenance true"}; !slices.Equal(got, want) {
+		t.Errorf("got calls %v, want %v", got, want)
+	}
+
+	// Without a supervisor, PBX actions are refused with a reason.
+	path2 := filepath.Join(t.TempDir(), "b.sock")
+	ln2, _ := Listen(path2)
+	go Serve(ctx, ln2, NewHandler(API{Status: func() Status { return Status{} }}), slog.New(slog.DiscardHandler))
+	if err := NewClient(path2).PBX(t.Context(), "restart"); !errors.As(err, &ae) || ae.Code != 404 || !strings.Contains(ae.Msg, "not supervised") {
+		t.Errorf("no supervisor: got %v, want 404 not supervised", err)
 	}
 }

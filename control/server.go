@@ -10,15 +10,24 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 )
 
 // SocketMode is the permission of the control socket: owner and group may use it.
 const SocketMode = 0o660
 
-// StatusFunc returns the current status. It is called once per request and
-// may be called concurrently.
-type StatusFunc func() Status
+// API is what the daemon exposes. Status is required; an action left nil
+// answers 404 with a reason. Every function may be called concurrently.
+type API struct {
+	// Status returns the current status document.
+	Status func() Status
+	// PBX runs an operator action on the supervised PBX: "restart", "stop",
+	// "start" or "reset". It blocks until the action is carried out or ctx ends.
+	PBX func(ctx context.Context, action string) error
+	// Maintenance switches maintenance mode: no automatic action while on.
+	Maintenance func(on bool) error
+}
 
 // Listen opens the control socket at path, creating its directory (mode 0750)
 // when missing. A stale socket left by a dead daemon is replaced; a socket on
@@ -50,18 +59,52 @@ func Listen(path string) (net.Listener, error) {
 
 // NewHandler returns the HTTP handler of the control API:
 //
-//	GET /v1/status   the Status document
+//	GET  /v1/status                       the Status document
+//	POST /v1/pbx/{restart|stop|start|reset}  an operator action on the PBX
+//	POST /v1/maintenance/{on|off}         switch maintenance mode
 //
-// Anything else gets a JSON error and a 404 or 405.
-func NewHandler(status StatusFunc) http.Handler {
+// Actions answer {"ok": true} or an error document with 400 (bad request),
+// 404 (nothing to act on) or 500 (the action failed). Anything else gets a
+// JSON error and a 404 or 405.
+func NewHandler(api API) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, status())
+		writeJSON(w, http.StatusOK, api.Status())
+	})
+	mux.HandleFunc("POST /v1/pbx/{action}", func(w http.ResponseWriter, r *http.Request) {
+		action := r.PathValue("action")
+		switch {
+		case api.PBX == nil:
+			writeJSON(w, http.StatusNotFound, apiError{Error: "the PBX is not supervised (pbx.supervise.mode is none)"})
+		case action != "restart" && action != "stop" && action != "start" && action != "reset":
+			writeJSON(w, http.StatusBadRequest, apiError{Error: "unknown pbx action " + strconv.Quote(action) + "; want restart, stop, start or reset"})
+		default:
+			answer(w, api.PBX(r.Context(), action))
+		}
+	})
+	mux.HandleFunc("POST /v1/maintenance/{state}", func(w http.ResponseWriter, r *http.Request) {
+		state := r.PathValue("state")
+		switch {
+		case api.Maintenance == nil:
+			writeJSON(w, http.StatusNotFound, apiError{Error: "maintenance mode is not available"})
+		case state != "on" && state != "off":
+			writeJSON(w, http.StatusBadRequest, apiError{Error: "maintenance takes on or off, not " + strconv.Quote(state)})
+		default:
+			answer(w, api.Maintenance(state == "on"))
+		}
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})
 	return mux
+}
+
+func answer(w http.ResponseWriter, err error) {
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
 type apiError struct {

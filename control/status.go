@@ -20,9 +20,25 @@ type Status struct {
 	Version       string    `json:"version"`
 	PID           int       `json:"pid"`
 	StartedAt     time.Time `json:"started_at"`
-	Now           time.Time `json:"now"` // the daemon's clock when it answered
+	Now           time.Time `json:"now"`         // the daemon's clock when it answered
+	Maintenance   bool      `json:"maintenance"` // automatic action is frozen
 	Config        Config    `json:"config"`
+	PBX           *PBX      `json:"pbx,omitempty"` // the supervised PBX process; omitted with pbx.supervise.mode none
 	Probes        []Probe   `json:"probes"`
+}
+
+// PBX is the supervised PBX process.
+type PBX struct {
+	Mode             string     `json:"mode"`  // exec, pidfile, systemd
+	State            string     `json:"state"` // running, starting, stopped, backoff, fault, unknown
+	PID              int        `json:"pid,omitempty"`
+	StartedAt        *time.Time `json:"started_at,omitempty"`
+	RestartsInWindow int        `json:"restarts_in_window"`
+	MaxRestarts      int        `json:"max_restarts"`
+	Window           string     `json:"window"`              // e.g. "10m0s"
+	LastExit         string     `json:"last_exit,omitempty"` // "exit status 1", "signal KILL"
+	FaultReason      string     `json:"fault_reason,omitempty"`
+	NextRestart      *time.Time `json:"next_restart,omitempty"`
 }
 
 // Config tells where the running configuration came from.

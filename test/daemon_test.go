@@ -324,3 +324,44 @@ func TestBadConfigExitsTwo(t *testing.T) {
 		t.Error("control socket exists: something started despite the bad config")
 	}
 }
+
+// TestMaintenanceAndPBXActions drives the operator commands against the real
+// daemon: maintenance mode shows in status, and pbx actions without a
+// supervisor are refused with a reason (exit 1).
+func TestMaintenanceAndPBXActions(t *testing.T) {
+	pbxha, testpbx := build(t)
+	_, addr := startTestPBX(t, testpbx)
+	dir := t.TempDir()
+	cfgPath, socket := filepath.Join(dir, "pbxha.yaml"), filepath.Join(dir, "pbxha.sock")
+	writeConfig(t, cfgPath, socket, addr, "")
+	start(t, nil, pbxha, "run", "-c", cfgPath)
+	waitFor(t, 20*time.Second, "daemon answering", func() bool { _, err := status(t, socket); return err == nil })
+
+	if out, err := exec.Command(pbxha, "maintenance", "on", "-c", cfgPath).CombinedOutput(); err != nil {
+		t.Fatalf("maintenance on: %v\n%s", err, out)
+	}
+	st, err := status(t, socket)
+	if err != nil || !st.Maintenance || st.Role != "maintenance" {
+		t.Errorf("after maintenance on got maintenance %v role %q (%v), want true, maintenance", st.Maintenance, st.Role, err)
+	}
+	out, _ := exec.Command(pbxha, "status", "-c", cfgPath).Output()
+	if !strings.Contains(string(out), "maintenance mode: automatic action is frozen") {
+		t.Errorf("status table does not say maintenance:\n%s", out)
+	}
+	if out, err := exec.Command(pbxha, "maintenance", "off", "--socket", socket).CombinedOutput(); err != nil {
+		t.Fatalf("maintenance off: %v\n%s", err, out)
+	}
+	if st, _ := status(t, socket); st.Maintenance || st.Role != "primary" {
+		t.Errorf("after maintenance off got maintenance %v role %q, want false, primary", st.Maintenance, st.Role)
+	}
+
+	cmd := exec.Command(pbxha, "pbx", "restart", "--socket", socket)
+	out, err = cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "not supervised") {
+		t.Errorf("pbx restart without supervisor: got %v %q, want exit 1 saying not supervised", err, out)
+	}
+	if err := exec.Command(pbxha, "pbx", "explode", "--socket", socket).Run(); !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Errorf("pbx explode: got %v, want exit 2", err)
+	}
+}

@@ -63,6 +63,8 @@ func newRootCmd(g *globals) *cobra.Command {
 		newStatusCmd(g),
 		newDemoCmd(g),
 		newConfigCmd(g),
+		newPBXCmd(g),
+		newMaintenanceCmd(g),
 	)
 	return root
 }

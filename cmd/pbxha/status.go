@@ -110,6 +110,29 @@ func statusError(socket string, err error) error {
 func writeStatusTable(w io.Writer, st control.Status) {
 	fmt.Fprintf(w, "node %s  cluster %s  mode %s  role %s  health %s\n", st.Node, st.Cluster, st.Mode, st.Role, st.Health)
 	fmt.Fprintf(w, "pid %d  up %s  version %s  config %s\n", st.PID, age(st.Now.Sub(st.StartedAt)), st.Version, st.Config.Source)
+	if p := st.PBX; p != nil {
+		fmt.Fprintf(w, "pbx %s  %s", p.Mode, p.State)
+		if p.PID != 0 {
+			fmt.Fprintf(w, "  pid %d", p.PID)
+		}
+		if p.StartedAt != nil && p.State == "running" {
+			fmt.Fprintf(w, "  up %s", age(st.Now.Sub(*p.StartedAt)))
+		}
+		fmt.Fprintf(w, "  restarts %d/%d in %s", p.RestartsInWindow, p.MaxRestarts, p.Window)
+		if p.LastExit != "" {
+			fmt.Fprintf(w, "  last exit %s", p.LastExit)
+		}
+		if p.FaultReason != "" {
+			fmt.Fprintf(w, "  fault: %s", p.FaultReason)
+		}
+		if p.NextRestart != nil {
+			fmt.Fprintf(w, "  next restart in %s", age(p.NextRestart.Sub(st.Now)))
+		}
+		fmt.Fprintln(w)
+	}
+	if st.Maintenance {
+		fmt.Fprintln(w, "maintenance mode: automatic action is frozen (pbxha maintenance off resumes it)")
+	}
 	if st.Config.LastReloadError != "" {
 		fmt.Fprintf(w, "last reload refused: %s\n", firstLine(st.Config.LastReloadError))
 	}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pbxha/pbxha/control"
+	"github.com/spf13/cobra"
+)
+
+func newPBXCmd(g *globals) *cobra.Command {
+	var socket string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "pbx restart|stop|start|reset",
+		Short: "Operate the supervised PBX through the running daemon",
+		Long: `Operate the PBX that the running daemon supervises (pbx.supervise.mode exec,
+pidfile or systemd):
+
+  restart  stop the PBX (SIGTERM, SIGKILL after stop_timeout) and start it again
+  stop     stop it and keep it stopped: no automatic restart until start
+  start    start it (refused while a PBX process is already running)
+  reset    clear the restart count and a fault, so automatic restarts resume
+
+Exit codes: 0 done, 1 the daemon refused or the action failed, 2 usage, 3 no daemon.`,
+		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		ValidArgs: []string{"restart", "stop", "start", "reset"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return daemonAction(cmd.Context(), g, socket, timeout, func(ctx context.Context, c *control.Client) error {
+				return c.PBX(ctx, args[0])
+			}, "pbx "+args[0]+": done")
+		},
+	}
+	cmd.Flags().StringVar(&socket, "socket", "", "control socket (default: control.socket from the config)")
+	cmd.Flags().DurationVar(&timeout, "timeout", time.Minute, "how long to wait for the daemon to carry it out")
+	return cmd
+}
+
+func newMaintenanceCmd(g *globals) *cobra.Command {
+	var socket string
+	cmd := &cobra.Command{
+		Use:   "maintenance on|off",
+		Short: "Freeze (on) or resume (off) every automatic action",
+		Long: `Maintenance mode freezes every automatic action: while on, the PBX is not
+restarted whatever the probes say. Probes keep running and status keeps
+reporting; the role reads "maintenance".
+
+Exit codes: 0 done, 1 refused, 2 usage, 3 no daemon.`,
+		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		ValidArgs: []string{"on", "off"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			on := args[0] == "on"
+			return daemonAction(cmd.Context(), g, socket, 10*time.Second, func(ctx context.Context, c *control.Client) error {
+				return c.Maintenance(ctx, on)
+			}, "maintenance "+args[0])
+		},
+	}
+	cmd.Flags().StringVar(&socket, "socket", "", "control socket (default: control.socket from the config)")
+	return cmd
+}
+
+// daemonAction runs one control API action and prints done on success.
+func daemonAction(ctx context.Context, g *globals, socketFlag string, timeout time.Duration,
+	act func(context.Context, *control.Client) error, done string) error {
+	socket, err := controlSocket(g, socketFlag)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err = act(ctx, control.NewClient(socket))
+	switch {
+	case err == nil:
+		fmt.Fprintln(g.stdout, done)
+		return nil
+	case errors.Is(err, control.ErrNoDaemon):
+		return statusError(socket, err)
+	}
+	return &exitError{code: exitFailure, err: err}
+}
