@@ -103,7 +103,9 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	}()
 
 	serveDone := make(chan error, 1)
-	go func() { serveDone <- control.Serve(ctx, ln, control.NewHandler(control.API{Status: a.Status, Maintenance: a.SetMaintenance}), logger) }()
+	go func() {
+		serveDone <- control.Serve(ctx, ln, control.NewHandler(control.API{Status: a.Status, Maintenance: a.SetMaintenance}), logger)
+	}()
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
