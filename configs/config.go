@@ -16,6 +16,7 @@ type Config struct {
 	History  int     `mapstructure:"history" yaml:"history" json:"history"`
 	Probes   Probes  `mapstructure:"probes" yaml:"probes" json:"probes"`
 	PBX      PBX     `mapstructure:"pbx" yaml:"pbx" json:"pbx"`
+	Alerts   Alerts  `mapstructure:"alerts" yaml:"alerts" json:"alerts"`
 
 	// Source names where the file came from: its path, or "embedded default".
 	Source string `mapstructure:"-" yaml:"-" json:"-"`
@@ -163,4 +164,29 @@ type Supervise struct {
 	MaxRestarts    int           `mapstructure:"max_restarts" yaml:"max_restarts" json:"max_restarts"` // more restarts than this within window: node fault
 	Window         time.Duration `mapstructure:"window" yaml:"window" json:"window"`
 	StopOnExit     bool          `mapstructure:"stop_on_exit" yaml:"stop_on_exit" json:"stop_on_exit"` // stop the PBX when pbxha stops (default: leave it running)
+}
+
+// Alerts configures webhook alerts and their durable outbox.
+type Alerts struct {
+	Endpoints      []Endpoint    `mapstructure:"endpoints" yaml:"endpoints" json:"endpoints"`
+	MaxAge         time.Duration `mapstructure:"max_age" yaml:"max_age" json:"max_age"`                         // undelivered events older than this are dropped
+	BackoffInitial time.Duration `mapstructure:"backoff_initial" yaml:"backoff_initial" json:"backoff_initial"` // first retry delay, doubling with jitter
+	BackoffMax     time.Duration `mapstructure:"backoff_max" yaml:"backoff_max" json:"backoff_max"`
+	MaxQueued      int           `mapstructure:"max_queued" yaml:"max_queued" json:"max_queued"`             // per endpoint; beyond it the oldest low-severity events go first
+	FlapWindow     time.Duration `mapstructure:"flap_window" yaml:"flap_window" json:"flap_window"`          // probe flapping within this window...
+	FlapThreshold  int           `mapstructure:"flap_threshold" yaml:"flap_threshold" json:"flap_threshold"` // ...more than this many changes becomes one summary alert
+	ExternalURL    string        `mapstructure:"external_url" yaml:"external_url" json:"external_url"`       // link put into slack and alertmanager payloads
+}
+
+// Endpoint is one webhook receiver.
+type Endpoint struct {
+	Name        string        `mapstructure:"name" yaml:"name" json:"name"`
+	URL         string        `mapstructure:"url" yaml:"url" json:"url"`
+	Format      string        `mapstructure:"format" yaml:"format" json:"format"`                   // json | slack | alertmanager
+	Kinds       []string      `mapstructure:"kinds" yaml:"kinds" json:"kinds"`                      // event kinds to send; empty: all
+	MinSeverity string        `mapstructure:"min_severity" yaml:"min_severity" json:"min_severity"` // info | warning | critical
+	Timeout     time.Duration `mapstructure:"timeout" yaml:"timeout" json:"timeout"`
+	Headers     []string      `mapstructure:"headers" yaml:"headers" json:"headers"` // "Name: value"
+	Secret      string        `mapstructure:"secret" yaml:"secret" json:"-"`         // HMAC-SHA256 signing key
+	SecretFile  string        `mapstructure:"secret_file" yaml:"secret_file" json:"secret_file"`
 }

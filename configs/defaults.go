@@ -37,6 +37,10 @@ func defaults() Config {
 		Control:  Control{Socket: DefaultSocket},
 		StateDir: DefaultState,
 		History:  DefaultHistory,
+		Alerts: Alerts{
+			MaxAge: 24 * time.Hour, BackoffInitial: time.Second, BackoffMax: 5 * time.Minute,
+			MaxQueued: 10000, FlapWindow: 5 * time.Minute, FlapThreshold: 4,
+		},
 		PBX: PBX{Supervise: Supervise{
 			Mode: "none", StopTimeout: 10 * time.Second, HangGrace: 10 * time.Second,
 			BackoffInitial: time.Second, BackoffMax: 30 * time.Second, BackoffFactor: 2,
@@ -104,13 +108,24 @@ func defaultProbe(kind string) any {
 		return DefaultTCP()
 	case "exec":
 		return DefaultExec()
+	case "endpoints":
+		return DefaultEndpoint()
 	}
 	return nil
+}
+
+// DefaultEndpoint returns an alert endpoint with every default filled in and
+// no URL.
+func DefaultEndpoint() Endpoint {
+	return Endpoint{Format: "json", MinSeverity: "info", Timeout: 5 * time.Second}
 }
 
 // defaultName is the name of the i-th of n probes of a kind that has none:
 // the kind alone, or kind-i when the list has several.
 func defaultName(kind string, i, n int) string {
+	if kind == "endpoints" {
+		kind = "endpoint"
+	}
 	if n == 1 {
 		return kind
 	}

@@ -38,53 +38,80 @@ func envOverrides(settings map[string]any, environ []string, bound map[string]st
 	return applied
 }
 
-// applyListEnv sets probes.<kind>[<i>].<key> from PBXHA_PROBES_<KIND>_<I>_<KEY>.
-// It returns why the variable names no key, or "" when it was applied.
+// listSections are the sections whose lists of mappings environment
+// variables can address by index: PBXHA_PROBES_SIP_0_TIMEOUT,
+// PBXHA_ALERTS_ENDPOINTS_1_URL.
+var listSections = []struct {
+	section string
+	typ     reflect.Type
+}{
+	{"probes", reflect.TypeFor[Probes]()},
+	{"alerts", reflect.TypeFor[Alerts]()},
+}
+
+// applyListEnv sets <section>.<list>[<i>].<key> from
+// PBXHA_<SECTION>_<LIST>_<I>_<KEY>. It returns why the variable names no key,
+// or "" when it was applied.
 func applyListEnv(settings map[string]any, name, raw string) string {
 	const none = "names no config key; see `pbxha config default` for the keys (write PBXHA_SECTION_KEY, or PBXHA_PROBES_KIND_INDEX_KEY for a probe)"
-	rest, ok := strings.CutPrefix(name, EnvPrefix+"PROBES_")
-	if !ok {
-		return none
-	}
-	for _, f := range fieldsOf(reflect.TypeFor[Probes]()) {
-		after, ok := strings.CutPrefix(rest, strings.ToUpper(f.key)+"_")
+	for _, ls := range listSections {
+		rest, ok := strings.CutPrefix(name, EnvPrefix+strings.ToUpper(ls.section)+"_")
 		if !ok {
 			continue
 		}
-		idx, suffix, ok := strings.Cut(after, "_")
-		i, err := strconv.Atoi(idx)
-		if !ok || err != nil || strconv.Itoa(i) != idx {
-			return none
-		}
-		var key string
-		for _, k := range scalarKeys(f.typ.Elem(), "") {
-			if strings.ToUpper(strings.ReplaceAll(k, ".", "_")) == suffix {
-				key = k
+		for _, f := range fieldsOf(ls.typ) {
+			if !isList(f.typ) {
+				continue
 			}
-		}
-		if key == "" {
-			return none
-		}
-		probes, _ := settings["probes"].(map[string]any)
-		list, _ := probes[f.key].([]any)
-		if i >= len(list) {
-			return fmt.Sprintf("probes.%s[%d] does not exist: the config has %d %s probe(s); an environment variable can only override a probe that the file defines",
-				f.key, i, len(list), f.key)
-		}
-		elem, ok := list[i].(map[string]any)
-		if !ok {
-			if list[i] != nil {
-				return fmt.Sprintf("probes.%s[%d] is not a mapping in the file, so it has no key to override", f.key, i)
+			after, ok := strings.CutPrefix(rest, strings.ToUpper(f.key)+"_")
+			if !ok {
+				continue
 			}
-			elem = map[string]any{}
-			list[i] = elem
+			return applyListElemEnv(settings, ls.section, f, after, name, raw, none)
 		}
-		if !setPath(elem, strings.Split(key, "."), envValue{name: name, raw: raw}) {
-			return fmt.Sprintf("probes.%s[%d].%s cannot be set: a parent key in the file is not a mapping", f.key, i, key)
-		}
-		return ""
 	}
 	return none
+}
+
+// applyListElemEnv applies one variable to element I of list f of section;
+// after is the variable's name after PBXHA_<SECTION>_<LIST>_.
+func applyListElemEnv(settings map[string]any, section string, f field, after, name, raw, none string) string {
+	idx, suffix, ok := strings.Cut(after, "_")
+	i, err := strconv.Atoi(idx)
+	if !ok || err != nil || strconv.Itoa(i) != idx {
+		return none
+	}
+	var key string
+	for _, k := range scalarKeys(f.typ.Elem(), "") {
+		if strings.ToUpper(strings.ReplaceAll(k, ".", "_")) == suffix {
+			key = k
+		}
+	}
+	if key == "" {
+		return none
+	}
+	sec, _ := settings[section].(map[string]any)
+	list, _ := sec[f.key].([]any)
+	what := "probe"
+	if section != "probes" {
+		what = "entry"
+	}
+	if i >= len(list) {
+		return fmt.Sprintf("%s.%s[%d] does not exist: the config has %d %s %s(s); an environment variable can only override a %s that the file defines",
+			section, f.key, i, len(list), f.key, what, what)
+	}
+	elem, ok := list[i].(map[string]any)
+	if !ok {
+		if list[i] != nil {
+			return fmt.Sprintf("%s.%s[%d] is not a mapping in the file, so it has no key to override", section, f.key, i)
+		}
+		elem = map[string]any{}
+		list[i] = elem
+	}
+	if !setPath(elem, strings.Split(key, "."), envValue{name: name, raw: raw}) {
+		return fmt.Sprintf("%s.%s[%d].%s cannot be set: a parent key in the file is not a mapping", section, f.key, i, key)
+	}
+	return ""
 }
 
 // setPath stores val at the nested key path in m, creating mappings on the

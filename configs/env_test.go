@@ -138,3 +138,20 @@ func TestEnvNamesUnique(t *testing.T) {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }
+
+func TestEnvOverridesAlertEndpoint(t *testing.T) {
+	t.Setenv("PBXHA_ALERTS_ENDPOINTS_0_MIN_SEVERITY", "critical")
+	t.Setenv("PBXHA_ALERTS_MAX_AGE", "1h")
+	cfg, err := Load("testdata/valid-alerts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := cfg.Alerts.Endpoints[0]
+	if e.Name != "endpoint" || e.MinSeverity != "critical" || e.Timeout != DefaultEndpoint().Timeout || cfg.Alerts.MaxAge != time.Hour {
+		t.Errorf("got endpoint %+v, max_age %s; want name endpoint, min_severity critical from env, default timeout, max_age 1h", e, cfg.Alerts.MaxAge)
+	}
+	t.Setenv("PBXHA_ALERTS_ENDPOINTS_1_URL", "https://x.example.com/")
+	if _, err := Load("testdata/valid-alerts.yaml"); err == nil || !strings.Contains(err.Error(), "alerts.endpoints[1] does not exist") {
+		t.Errorf("got %v, want an error naming the missing endpoint", err)
+	}
+}

@@ -2,6 +2,7 @@ package configs
 
 import (
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -48,6 +49,7 @@ func (c *Config) validate(ps *problems, markDefaults bool) {
 	ck.top(c)
 	ck.probes(&c.Probes)
 	ck.supervise("pbx.supervise", &c.PBX.Supervise)
+	ck.alerts("alerts", &c.Alerts)
 }
 
 func (ck *checker) bad(key, format string, args ...any) {
@@ -422,4 +424,73 @@ func (ck *checker) supervise(key string, s *Supervise) {
 	if s.Window <= 0 {
 		ck.bad(key+".window", "%s must be positive", ck.show(key+".window", s.Window))
 	}
+}
+
+var eventKinds = []string{"probe_state", "health_change", "pbx_down", "pbx_hung", "pbx_restarted",
+	"restart_limit_reached", "role_change", "failover", "switchover", "split_brain", "peer_path_lost",
+	"maintenance", "config_reload", "test"}
+
+func (ck *checker) alerts(key string, a *Alerts) {
+	positive := func(k string, d time.Duration) {
+		if d <= 0 {
+			ck.bad(key+"."+k, "%s must be positive", ck.show(key+"."+k, d))
+		}
+	}
+	positive("max_age", a.MaxAge)
+	positive("backoff_initial", a.BackoffInitial)
+	positive("flap_window", a.FlapWindow)
+	if a.BackoffMax < a.BackoffInitial {
+		ck.bad(key+".backoff_max", "%s must not be shorter than backoff_initial %s", a.BackoffMax, a.BackoffInitial)
+	}
+	if a.MaxQueued < 1 {
+		ck.bad(key+".max_queued", "%d must be at least 1", a.MaxQueued)
+	}
+	if a.FlapThreshold < 2 {
+		ck.bad(key+".flap_threshold", "%d must be at least 2", a.FlapThreshold)
+	}
+	if u := a.ExternalURL; u != "" && !isHTTPURL(u) {
+		ck.bad(key+".external_url", "%q must be an http:// or https:// URL", u)
+	}
+	names := map[string]bool{}
+	for i := range a.Endpoints {
+		e := &a.Endpoints[i]
+		k := fmt.Sprintf("%s.endpoints[%d]", key, i)
+		switch {
+		case !probeNameRE.MatchString(e.Name):
+			ck.bad(k+".name", "%q must be lowercase letters, digits, \"_\", \".\" or \"-\"", e.Name)
+		case names[e.Name]:
+			ck.bad(k+".name", "%q is already the name of another endpoint", e.Name)
+		}
+		names[e.Name] = true
+		if !isHTTPURL(e.URL) {
+			ck.bad(k+".url", "%q must be an http:// or https:// URL", e.URL)
+		}
+		oneOf(ck, k+".format", e.Format, "json", "slack", "alertmanager")
+		oneOf(ck, k+".min_severity", e.MinSeverity, "info", "warning", "critical")
+		for j, kind := range e.Kinds {
+			if !slices.Contains(eventKinds, kind) {
+				ck.bad(fmt.Sprintf("%s.kinds[%d]", k, j), "%q is not an event kind; the kinds are %s", kind, strings.Join(eventKinds, ", "))
+			}
+		}
+		if e.Timeout <= 0 {
+			ck.bad(k+".timeout", "%s must be positive", ck.show(k+".timeout", e.Timeout))
+		}
+		for j, h := range e.Headers {
+			name, _, ok := strings.Cut(h, ":")
+			if !ok || strings.TrimSpace(name) == "" || strings.ContainsAny(h, "\r\n") || strings.ContainsAny(strings.TrimSpace(name), " \t") {
+				ck.bad(fmt.Sprintf("%s.headers[%d]", k, j), "%q must be \"Name: value\" on one line", h)
+			}
+		}
+		switch {
+		case e.Secret != "" && e.SecretFile != "":
+			ck.bad(k+".secret_file", "and secret are both set; keep one")
+		case e.SecretFile != "" && !filepath.IsAbs(e.SecretFile):
+			ck.bad(k+".secret_file", "%q must be an absolute path", e.SecretFile)
+		}
+	}
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
