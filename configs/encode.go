@@ -82,6 +82,18 @@ func (c *Config) Redacted() *Config {
 	for i := range r.Probes.PG {
 		r.Probes.PG[i].DSN = RedactDSN(r.Probes.PG[i].DSN)
 	}
+	r.Alerts.Endpoints = append([]Endpoint(nil), c.Alerts.Endpoints...)
+	for i := range r.Alerts.Endpoints {
+		e := &r.Alerts.Endpoints[i]
+		e.Secret = redact(e.Secret)
+		e.Headers = append([]string(nil), e.Headers...)
+		for j, h := range e.Headers {
+			// Header values often carry tokens (Authorization: Bearer ...).
+			if name, _, ok := strings.Cut(h, ":"); ok {
+				e.Headers[j] = name + ": " + Redacted
+			}
+		}
+	}
 	return &r
 }
 

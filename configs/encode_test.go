@@ -88,3 +88,15 @@ func TestRedactDSN(t *testing.T) {
 		})
 	}
 }
+
+func TestRedactedAlertEndpoints(t *testing.T) {
+	c := &Config{Alerts: Alerts{Endpoints: []Endpoint{{Name: "am", Secret: "hunter2", Headers: []string{"Authorization: Bearer tok"}}}}}
+	r := c.Redacted()
+	e := r.Alerts.Endpoints[0]
+	if e.Secret != Redacted || e.Headers[0] != "Authorization: "+Redacted {
+		t.Errorf("got %+v, want secret and header value redacted", e)
+	}
+	if c.Alerts.Endpoints[0].Secret != "hunter2" || c.Alerts.Endpoints[0].Headers[0] != "Authorization: Bearer tok" {
+		t.Error("Redacted changed the original config")
+	}
+}
