@@ -54,6 +54,9 @@ func (s *Severity) UnmarshalText(b []byte) error {
 const (
 	ProbeState          = "probe_state"           // a probe's settled state changed
 	HealthChange        = "health_change"         // the node's health changed
+	PBXStarted          = "pbx_started"           // the PBX was started (first start, or by an operator)
+	PBXStopped          = "pbx_stopped"           // an operator stopped the PBX
+	PBXReset            = "pbx_reset"             // an operator cleared the restart count and the fault
 	PBXDown             = "pbx_down"              // the PBX process died
 	PBXHung             = "pbx_hung"              // the PBX process lived but its service failed for hang_grace
 	PBXRestarted        = "pbx_restarted"         // the PBX was started again (details: downtime_ms)

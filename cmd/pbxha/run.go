@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/sdnotify"
 	"github.com/pbxha/pbxha/sipcheck"
+	"github.com/pbxha/pbxha/supervisor"
 	"github.com/spf13/cobra"
 )
 
@@ -45,6 +48,17 @@ Exit codes: 0 clean shutdown, 1 runtime failure (socket in use...), 2 bad config
 	}
 }
 
+// daemon is one running pbxha: the parts that live from start to stop.
+type daemon struct {
+	g      *globals
+	log    *slog.Logger
+	level  *slog.LevelVar
+	events *event.Publisher
+	agent  *agent.Agent
+	m      *metrics.Metrics       // nil without metrics.listen
+	sup    *supervisor.Supervisor // nil with pbx.supervise.mode none
+}
+
 // runDaemon runs pbxha on cfg until ctx is done. SIGHUP reloads from the
 // same config path.
 func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
@@ -54,7 +68,12 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	}
 	logger = logger.With("node", cfg.Node.Name)
 	sipcheck.RouteLibraryLogs(logger.With("component", "sipgo"))
+	d := &daemon{g: g, log: logger, level: level, events: &event.Publisher{Node: cfg.Node.Name, Cluster: cfg.Node.Cluster}}
 
+	// Build everything that can fail on the config before anything starts.
+	if d.sup, err = newSupervisor(cfg, logger, d.events); err != nil {
+		return usageErr(err)
+	}
 	checks, err := buildChecks(cfg, logger)
 	if err != nil {
 		return usageErr(err)
@@ -64,61 +83,58 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		checks.Close()
 		return &exitError{code: exitFailure, err: err}
 	}
-
-	events := &event.Publisher{Node: cfg.Node.Name, Cluster: cfg.Node.Cluster}
-
-	// The metrics read the agent's health and the agent feeds the metrics:
-	// build both, then start serving.
-	var a *agent.Agent
-	var m *metrics.Metrics
+	var mln net.Listener
 	if cfg.Metrics.Listen != "" {
-		mln, err := metrics.Listen(cfg.Metrics.Listen)
-		if err != nil {
+		if mln, err = metrics.Listen(cfg.Metrics.Listen); err != nil {
 			ln.Close()
 			checks.Close()
 			return &exitError{code: exitFailure, err: err}
 		}
-		m = metrics.New(func() probe.Health { return a.Health() })
-		m.SetInfo(cfg.Node.Name, cfg.Node.Cluster, "primary", version)
-		a = agent.New(agentConfig(cfg, checks, m), logger, events)
-		go func() {
-			if err := m.Serve(ctx, mln, logger); err != nil {
+		// The metrics read the agent's health, and the agent feeds them.
+		d.m = metrics.New(func() probe.Health { return d.agent.Health() })
+		d.m.SetInfo(cfg.Node.Name, cfg.Node.Cluster, "primary", version)
+	}
+	d.agent = agent.New(d.agentConfig(cfg, checks), logger, d.events)
+
+	var wg sync.WaitGroup
+	if mln != nil {
+		wg.Go(func() {
+			if err := d.m.Serve(ctx, mln, logger); err != nil {
 				logger.Error("metrics listener stopped", "err", err)
 			}
-		}()
-	} else {
-		a = agent.New(agentConfig(cfg, checks, nil), logger, events)
+		})
 	}
-
+	api := control.API{Status: d.agent.Status, Maintenance: d.agent.SetMaintenance}
+	if d.sup != nil {
+		api.PBX = pbxAction(d.sup)
+		wg.Go(func() {
+			if err := d.sup.Run(ctx); err != nil {
+				logger.Error("PBX supervisor stopped", "err", err)
+			}
+		})
+	}
+	wg.Go(func() {
+		if err := control.Serve(ctx, ln, control.NewHandler(api), logger); err != nil {
+			logger.Error("control API stopped", "err", err)
+		}
+	})
 	notifier, err := sdnotify.FromEnv()
 	if err != nil {
 		logger.Warn("not notifying systemd", "err", err)
 		notifier, _ = sdnotify.New("", "", "", 0)
 	}
 	defer notifier.Close()
-	notifyDone := make(chan struct{})
-	go func() {
-		notifySystemd(ctx, notifier, a, maxInterval(checks), logger)
-		close(notifyDone)
-	}()
-
-	serveDone := make(chan error, 1)
-	go func() {
-		serveDone <- control.Serve(ctx, ln, control.NewHandler(control.API{Status: a.Status, Maintenance: a.SetMaintenance}), logger)
-	}()
+	wg.Go(func() { notifySystemd(ctx, notifier, d.agent, maxInterval(checks), logger) })
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go reloadOnHUP(ctx, hup, g, cfg, a, m, level, logger)
+	wg.Go(func() { d.reloadOnHUP(ctx, hup, cfg) })
 
 	logger.Info("pbxha started", "version", version, "config", cfg.Source, "probes", len(checks.checks),
-		"socket", cfg.Control.Socket, "pid", os.Getpid())
-	a.Run(ctx)
-	<-notifyDone
-	if err := <-serveDone; err != nil {
-		logger.Error("control API stopped", "err", err)
-	}
+		"pbx", cfg.PBX.Supervise.Mode, "socket", cfg.Control.Socket, "pid", os.Getpid())
+	d.agent.Run(ctx)
+	wg.Wait()
 	logger.Info("pbxha stopped")
 	return nil
 }
@@ -131,46 +147,55 @@ func maxInterval(s *checkSet) time.Duration {
 	return max(m, time.Second)
 }
 
-func agentConfig(cfg *configs.Config, checks *checkSet, m *metrics.Metrics) agent.Config {
+// agentConfig is the agent's view of cfg, wired to the daemon's other parts.
+func (d *daemon) agentConfig(cfg *configs.Config, checks *checkSet) agent.Config {
 	ac := agent.Config{
 		Node: cfg.Node.Name, Cluster: cfg.Node.Cluster, History: cfg.History, Source: cfg.Source,
 		Version: version, Checks: checks.checks, Close: checks.Close,
 	}
-	if m != nil {
-		ac.OnResult = m.Observe
+	if d.m != nil {
+		ac.OnResult = d.m.Observe
+	}
+	if d.sup != nil {
+		sup, sc := d.sup, cfg.PBX.Supervise
+		ac.PBX = func() control.PBX { return pbxStatus(sup, sc) }
+		ac.OnServiceFailed = sup.ServiceFailed
+		ac.OnMaintenance = sup.SetMaintenance
 	}
 	return ac
 }
 
 // reloadOnHUP reloads the config on every SIGHUP. A config with problems is
 // refused, logged, and shown in status; the running one stays.
-func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, g *globals, running *configs.Config,
-	a *agent.Agent, m *metrics.Metrics, level *slog.LevelVar, logger *slog.Logger) {
+func (d *daemon) reloadOnHUP(ctx context.Context, hup <-chan os.Signal, running *configs.Config) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
 		}
-		logger.Info("SIGHUP: reloading config")
-		next, err := loadConfig(g)
+		d.log.Info("SIGHUP: reloading config")
+		next, err := loadConfig(d.g)
 		if err == nil {
-			err = setLevel(level, next.Log.Level)
+			err = setLevel(d.level, next.Log.Level)
 		}
 		var checks *checkSet
 		if err == nil {
-			checks, err = buildChecks(next, logger)
+			checks, err = buildChecks(next, d.log)
 		}
 		if err != nil {
-			logger.Error("config reload refused; keeping the running config", "err", err)
-			a.ReloadFailed(err)
+			d.log.Error("config reload refused; keeping the running config", "err", err)
+			d.agent.ReloadFailed(err)
 			continue
 		}
-		warnRestartOnly(logger, running, next)
-		if m != nil {
-			m.ResetProbes()
+		warnRestartOnly(d.log, running, next)
+		if d.m != nil {
+			d.m.ResetProbes()
 		}
-		if err := a.Reload(ctx, agentConfig(next, checks, m)); err != nil {
+		// The supervisor keeps its running config: a PBX is not restarted
+		// by a reload. pbx.supervise changes need a restart of pbxha.
+		next.PBX = running.PBX
+		if err := d.agent.Reload(ctx, d.agentConfig(next, checks)); err != nil {
 			checks.Close()
 			return
 		}
@@ -185,6 +210,7 @@ func warnRestartOnly(logger *slog.Logger, old, next *configs.Config) {
 		{"control.socket", old.Control.Socket, next.Control.Socket},
 		{"metrics.listen", old.Metrics.Listen, next.Metrics.Listen},
 		{"node.name", old.Node.Name, next.Node.Name},
+		{"pbx.supervise", fmt.Sprint(old.PBX.Supervise), fmt.Sprint(next.PBX.Supervise)},
 	} {
 		if d.old != d.next {
 			logger.Warn("setting changed but takes effect only at the next start", "key", d.key, "running", d.old, "file", d.next)

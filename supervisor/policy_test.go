@@ -1,0 +1,112 @@
+package supervisor
+
+import (
+	"testing"
+	"time"
+)
+
+func TestPolicyNext(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	pol := policy{initial: time.Second, max: 8 * time.Second, factor: 2, maxRestarts: 3, window: time.Minute}
+	tests := []struct {
+		name      string
+		pol       policy
+		restarts  []time.Time
+		downAt    time.Time
+		now       time.Time
+		wantAt    time.Time
+		wantFault bool
+		wantIn    int
+	}{
+		{"first death waits initial", pol, nil, at(0), at(0), at(time.Second), false, 0},
+		{"second waits initial*factor", pol, []time.Time{at(-10 * time.Second)}, at(0), at(0), at(2 * time.Second), false, 1},
+		{"third waits factor^2", pol, []time.Time{at(-20 * time.Second), at(-10 * time.Second)}, at(0), at(0), at(4 * time.Second), false, 2},
+		{"back-off capped at max", policy{initial: time.Second, max: 3 * time.Second, factor: 10, maxRestarts: 9, window: time.Minute},
+			[]time.Time{at(-20 * time.Second), at(-10 * time.Second)}, at(0), at(0), at(3 * time.Second), false, 2},
+		{"old restarts outside the window do not count", pol, []time.Time{at(-2 * time.Minute), at(-90 * time.Second)}, at(0), at(0), at(time.Second), false, 0},
+		{"limit reached: fault until the oldest leaves the window", pol,
+			[]time.Time{at(-50 * time.Second), at(-30 * time.Second), at(-10 * time.Second)}, at(0), at(0), at(10 * time.Second), true, 3},
+		{"limit with more than max in window waits for enough to leave", pol,
+			[]time.Time{at(-55 * time.Second), at(-50 * time.Second), at(-30 * time.Second), at(-10 * time.Second)}, at(0), at(0), at(10 * time.Second), true, 4},
+		{"window passed: tries again", pol,
+			[]time.Time{at(-61 * time.Second), at(-30 * time.Second), at(-10 * time.Second)}, at(-time.Second), at(0), at(3 * time.Second), false, 2},
+		{"zero initial: at once", policy{initial: 0, max: time.Second, factor: 2, maxRestarts: 3, window: time.Minute}, []time.Time{at(-time.Second)}, at(0), at(0), at(0), false, 1},
+		{"back-off already served while down", pol, nil, at(-5 * time.Second), at(0), at(0), false, 0},
+		{"back-off counts from a late restart too", pol, []time.Time{at(-100 * time.Millisecond)}, at(-200 * time.Millisecond), at(0), at(1900 * time.Millisecond), false, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.pol.next(tc.restarts, tc.downAt, tc.now)
+			if !got.At.Equal(tc.wantAt) || got.Fault != tc.wantFault || got.InWindow != tc.wantIn {
+				t.Errorf("got at %v fault %v in-window %d (%s), want at %v fault %v in-window %d",
+					got.At.Sub(t0), got.Fault, got.InWindow, got.Reason, tc.wantAt.Sub(t0), tc.wantFault, tc.wantIn)
+			}
+		})
+	}
+}
+
+// TestPolicyNoStorm replays a PBX that dies at once after every start,
+// with fake time: it is started at most maxRestarts times per window.
+func TestPolicyNoStorm(t *testing.T) {
+	pol := policy{initial: 0, max: time.Second, factor: 2, maxRestarts: 5, window: 10 * time.Minute}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	end := now.Add(time.Hour)
+	var restarts []time.Time
+	for i := 0; i < 10000 && now.Before(end); i++ {
+		pl := pol.next(restarts, now, now)
+		now = pl.At
+		if !pl.Fault {
+			restarts = append(restarts, now)
+		}
+	}
+	for i := range restarts {
+		if n := len(pol.inWindow(restarts[:i+1], restarts[i])); n > pol.maxRestarts {
+			t.Fatalf("restart %d at %v: got %d restarts within the window, want <= %d", i, restarts[i], n, pol.maxRestarts)
+		}
+	}
+	if got, want := len(restarts), 5*7; got > want {
+		t.Errorf("restarts in an hour: got %d, want <= %d", got, want)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string // substrings of the error; nil: valid
+	}{
+		{"exec ok", Config{Mode: ModeExec, Command: []string{"/bin/true"}, StateDir: "/tmp/x"}, nil},
+		{"none ok", Config{Mode: ModeNone}, nil},
+		{"no mode", Config{}, []string{"Mode: required"}},
+		{"bad mode", Config{Mode: "docker"}, []string{`Mode: "docker" is not one of`}},
+		{"exec needs command and state dir", Config{Mode: ModeExec}, []string{"Command: required", "StateDir: required"}},
+		{"exec unknown user", Config{Mode: ModeExec, Command: []string{"x"}, StateDir: "/x", User: "no-such-user-pbxha"}, []string{`User/Group: user "no-such-user-pbxha"`}},
+		{"pidfile needs file, match, start", Config{Mode: ModePIDFile}, []string{"PIDFile: required", "Match: required", "StartCommand: required"}},
+		{"systemd needs unit", Config{Mode: ModeSystemd}, []string{"Unit: required"}},
+		{"systemd unit like a flag", Config{Mode: ModeSystemd, Unit: "--all"}, []string{"must not start with '-'"}},
+		{"negative durations", Config{Mode: ModeNone, StopTimeout: -1, HangGrace: -1}, []string{"StopTimeout: -1ns is negative", "HangGrace: -1ns is negative"}},
+		{"factor below 1", Config{Mode: ModeNone, BackoffFactor: 0.5}, []string{"BackoffFactor: 0.5 is below 1"}},
+		{"max below initial", Config{Mode: ModeNone, BackoffInitial: time.Minute, BackoffMax: time.Second}, []string{"BackoffMax: 1s is below BackoffInitial 1m0s"}},
+		{"negative max restarts", Config{Mode: ModeNone, MaxRestarts: -1}, []string{"MaxRestarts: -1 is negative"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.cfg, nil, nil)
+			if tc.want == nil {
+				if err != nil {
+					t.Errorf("got %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("got nil, want errors %q", tc.want)
+			}
+			for _, w := range tc.want {
+				if !contains(err.Error(), w) {
+					t.Errorf("got %q, want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}

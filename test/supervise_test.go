@@ -1,0 +1,124 @@
+package test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pbxha/pbxha/control"
+)
+
+func pbxOf(t *testing.T, socket string) *control.PBX {
+	st, err := status(t, socket)
+	if err != nil {
+		return nil
+	}
+	return st.PBX
+}
+
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command in parentheses; a zombie is dead.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && i+2 < len(s) && s[i+2] != 'Z'
+}
+
+// TestDaemonSupervisesPBX runs the real daemon in exec mode around the test
+// PBX process: a killed PBX is restarted, a hung one (SIGSTOP) is found by
+// the SIP probe, killed and restarted, an operator restart works, and when
+// pbxha stops the PBX keeps running.
+func TestDaemonSupervisesPBX(t *testing.T) {
+	pbxha, testpbx := build(t)
+	dir := t.TempDir()
+	addr := freePort(t) // the PBX listens on UDP and TCP with this port
+	cfgPath, socket := filepath.Join(dir, "pbxha.yaml"), filepath.Join(dir, "pbxha.sock")
+	cfg := fmt.Sprintf(`node: {name: node-a}
+control: {socket: %[1]s}
+state_dir: %[2]s
+probes:
+  sip:
+    - {name: pbx, target: "sip:%[3]s;transport=udp", interval: 200ms, timeout: 150ms, rise: 1, fall: 2}
+pbx:
+  supervise:
+    mode: exec
+    command: ["%[4]s", "-listen", "%[3]s", "-transport", "udp,tcp"]
+    hang_grace: 1s
+    stop_timeout: 2s
+    backoff_initial: 100ms
+    max_restarts: 10
+`, socket, dir, addr, testpbx)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := start(t, nil, pbxha, "run", "-c", cfgPath)
+	var lastPID int
+	t.Cleanup(func() {
+		if lastPID != 0 && alive(lastPID) {
+			_ = syscall.Kill(lastPID, syscall.SIGKILL)
+		}
+	})
+	running := func(what string, notPID int) int {
+		t.Helper()
+		var pid int
+		waitFor(t, 30*time.Second, what, func() bool {
+			p := pbxOf(t, socket)
+			if p == nil || p.State != "running" || p.PID == 0 || p.PID == notPID {
+				return false
+			}
+			pid = p.PID
+			return probeState(t, socket, "pbx") == "ok"
+		})
+		lastPID = pid
+		return pid
+	}
+	pid := running("the PBX started and answering", 0)
+
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	pid2 := running("the PBX restarted after SIGKILL", pid)
+	if p := pbxOf(t, socket); p.RestartsInWindow != 1 || p.LastExit != "signal KILL" {
+		t.Errorf("after SIGKILL got %+v, want 1 restart, last exit signal KILL", p)
+	}
+
+	if err := syscall.Kill(pid2, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	pid3 := running("the hung PBX killed and restarted", pid2)
+	if alive(pid2) {
+		t.Errorf("hung PBX pid %d still alive", pid2)
+	}
+
+	out, err := exec.Command(pbxha, "pbx", "restart", "--socket", socket).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pbxha pbx restart: %v\n%s", err, out)
+	}
+	pid4 := running("the PBX restarted by the operator", pid3)
+	table, _ := exec.Command(pbxha, "status", "--socket", socket).Output()
+	if !strings.Contains(string(table), fmt.Sprintf("pbx exec  running  pid %d", pid4)) {
+		t.Errorf("status lacks the PBX line:\n%s", table)
+	}
+
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-d.done
+	if !alive(pid4) {
+		t.Fatalf("PBX pid %d died with pbxha; it must keep running", pid4)
+	}
+	logs := d.output()
+	for _, want := range []string{"pbx pbx_down", "pbx pbx_hung", "pbx pbx_restarted"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("daemon log lacks %q", want)
+		}
+	}
+}
