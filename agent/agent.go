@@ -31,6 +31,8 @@ type Config struct {
 
 	// PBX, when set, reports the supervised PBX for status.
 	PBX func() control.PBX
+	// Alerts, when set, reports webhook delivery for status.
+	Alerts func() control.Alerts
 	// OnServiceFailed, when set, is called whenever "a critical probe is
 	// failed" turns true or false: the supervisor's hang detection.
 	OnServiceFailed func(bool)
@@ -149,7 +151,7 @@ func (a *Agent) probeChanged(c probe.Change) {
 		level, sev = slog.LevelWarn, event.Critical
 	}
 	a.log.Log(context.Background(), level, "probe state changed", args...)
-	details := map[string]any{"probe": c.Check, "kind": c.Kind, "from": c.From.String(), "to": c.To.String()}
+	details := map[string]any{"probe": c.Check, "kind": c.Kind, "from": c.From.String(), "state": c.To.String()}
 	if c.Result.Detail != "" {
 		details["detail"] = c.Result.Detail
 	}
@@ -301,6 +303,11 @@ func (a *Agent) Status() control.Status {
 		p := cfg.PBX()
 		pbx = &p
 	}
+	var alerts *control.Alerts
+	if cfg.Alerts != nil {
+		al := cfg.Alerts()
+		alerts = &al
+	}
 	role := "primary"
 	switch {
 	case maint:
@@ -316,6 +323,7 @@ func (a *Agent) Status() control.Status {
 		Role:          role,
 		Maintenance:   maint,
 		PBX:           pbx,
+		Alerts:        alerts,
 		Health:        probe.Aggregate(states).String(),
 		Version:       cfg.Version,
 		PID:           os.Getpid(),

@@ -23,7 +23,8 @@ type Status struct {
 	Now           time.Time `json:"now"`         // the daemon's clock when it answered
 	Maintenance   bool      `json:"maintenance"` // automatic action is frozen
 	Config        Config    `json:"config"`
-	PBX           *PBX      `json:"pbx,omitempty"` // the supervised PBX process; omitted with pbx.supervise.mode none
+	PBX           *PBX      `json:"pbx,omitempty"`    // the supervised PBX process; omitted with pbx.supervise.mode none
+	Alerts        *Alerts   `json:"alerts,omitempty"` // webhook delivery; omitted without endpoints
 	Probes        []Probe   `json:"probes"`
 }
 
@@ -72,4 +73,21 @@ type Result struct {
 	Start     time.Time          `json:"start"`
 	LatencyMS float64            `json:"latency_ms"`
 	Values    map[string]float64 `json:"values,omitempty"`
+}
+
+// Alerts is the state of webhook delivery.
+type Alerts struct {
+	Outbox    int             `json:"outbox"` // events waiting for delivery, all endpoints
+	Endpoints []AlertEndpoint `json:"endpoints"`
+}
+
+// AlertEndpoint is one webhook receiver's delivery state.
+type AlertEndpoint struct {
+	Name        string     `json:"name"`
+	Queued      int        `json:"queued"`
+	Delivered   uint64     `json:"delivered"`
+	Dropped     uint64     `json:"dropped"` // overflowed, expired (max_age) or rejected (400/413/415/422)
+	LastSuccess *time.Time `json:"last_success,omitempty"`
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
 }

@@ -71,6 +71,24 @@ func New(health func() probe.Health) *Metrics {
 	return m
 }
 
+// AlertCounters reads webhook delivery totals at scrape time.
+type AlertCounters struct {
+	Outbox    func() float64 // events waiting for delivery
+	Delivered func() float64 // events answered 2xx, all endpoints
+	Dropped   func() float64 // events dropped: overflow, max_age, rejected payloads, full hand-off
+	Failures  func() float64 // failed delivery attempts
+}
+
+// AlertFuncs registers the webhook delivery metrics.
+func (m *Metrics) AlertFuncs(c AlertCounters) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pbxha_alert_outbox_events", Help: "Events waiting in the alert outbox."}, c.Outbox),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pbxha_alert_delivered_total", Help: "Events delivered to an endpoint (2xx)."}, c.Delivered),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pbxha_alert_dropped_total", Help: "Events dropped undelivered: queue overflow, max_age, rejected payload."}, c.Dropped),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pbxha_alert_failures_total", Help: "Failed delivery attempts (each retry counts)."}, c.Failures),
+	)
+}
+
 // SetInfo sets the node info labels, replacing earlier ones.
 func (m *Metrics) SetInfo(node, cluster, role, version string) {
 	m.info.Reset()

@@ -65,6 +65,8 @@ func newRootCmd(g *globals) *cobra.Command {
 		newConfigCmd(g),
 		newPBXCmd(g),
 		newMaintenanceCmd(g),
+		newAlertCmd(g),
+		newEventsCmd(g),
 	)
 	return root
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pbxha/pbxha/agent"
+	"github.com/pbxha/pbxha/alert"
 	"github.com/pbxha/pbxha/configs"
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/event"
@@ -57,6 +58,7 @@ type daemon struct {
 	agent  *agent.Agent
 	m      *metrics.Metrics       // nil without metrics.listen
 	sup    *supervisor.Supervisor // nil with pbx.supervise.mode none
+	alerts *alert.Dispatcher      // nil without alerts.endpoints
 }
 
 // runDaemon runs pbxha on cfg until ctx is done. SIGHUP reloads from the
@@ -73,6 +75,21 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	// Build everything that can fail on the config before anything starts.
 	if d.sup, err = newSupervisor(cfg, logger, d.events); err != nil {
 		return usageErr(err)
+	}
+	if d.alerts, err = newDispatcher(cfg, logger); err != nil {
+		return usageErr(err)
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		return &exitError{code: exitFailure, err: fmt.Errorf("%s: state_dir: %w", cfg.Source, err)}
+	}
+	evlog, err := event.OpenLog(eventLogPath(cfg), eventLogSize, logger.With("component", "eventlog"))
+	if err != nil {
+		return &exitError{code: exitFailure, err: fmt.Errorf("%s: state_dir: %w", cfg.Source, err)}
+	}
+	defer evlog.Close()
+	d.events.Sinks = append(d.events.Sinks, evlog)
+	if d.alerts != nil {
+		d.events.Sinks = append(d.events.Sinks, d.alerts)
 	}
 	checks, err := buildChecks(cfg, logger)
 	if err != nil {
@@ -93,6 +110,9 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		// The metrics read the agent's health, and the agent feeds them.
 		d.m = metrics.New(func() probe.Health { return d.agent.Health() })
 		d.m.SetInfo(cfg.Node.Name, cfg.Node.Cluster, "primary", version)
+		if d.alerts != nil {
+			d.m.AlertFuncs(alertCounters(d.alerts))
+		}
 	}
 	d.agent = agent.New(d.agentConfig(cfg, checks), logger, d.events)
 
@@ -103,6 +123,10 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 				logger.Error("metrics listener stopped", "err", err)
 			}
 		})
+	}
+	if d.alerts != nil {
+		// Delivery runs apart from probes and decisions and never blocks them.
+		wg.Go(func() { d.alerts.Run(ctx) })
 	}
 	api := control.API{Status: d.agent.Status, Maintenance: d.agent.SetMaintenance}
 	if d.sup != nil {
@@ -156,6 +180,9 @@ func (d *daemon) agentConfig(cfg *configs.Config, checks *checkSet) agent.Config
 	if d.m != nil {
 		ac.OnResult = d.m.Observe
 	}
+	if d.alerts != nil {
+		ac.Alerts = func() control.Alerts { return alertsStatus(d.alerts) }
+	}
 	if d.sup != nil {
 		sup, sc := d.sup, cfg.PBX.Supervise
 		ac.PBX = func() control.PBX { return pbxStatus(sup, sc) }
@@ -192,9 +219,9 @@ func (d *daemon) reloadOnHUP(ctx context.Context, hup <-chan os.Signal, running 
 		if d.m != nil {
 			d.m.ResetProbes()
 		}
-		// The supervisor keeps its running config: a PBX is not restarted
-		// by a reload. pbx.supervise changes need a restart of pbxha.
-		next.PBX = running.PBX
+		// The supervisor and alert delivery keep their running config: a
+		// reload never restarts the PBX nor reopens the outbox.
+		next.PBX, next.Alerts = running.PBX, running.Alerts
 		if err := d.agent.Reload(ctx, d.agentConfig(next, checks)); err != nil {
 			checks.Close()
 			return
@@ -211,6 +238,7 @@ func warnRestartOnly(logger *slog.Logger, old, next *configs.Config) {
 		{"metrics.listen", old.Metrics.Listen, next.Metrics.Listen},
 		{"node.name", old.Node.Name, next.Node.Name},
 		{"pbx.supervise", fmt.Sprint(old.PBX.Supervise), fmt.Sprint(next.PBX.Supervise)},
+		{"alerts", fmt.Sprint(old.Alerts), fmt.Sprint(next.Alerts)},
 	} {
 		if d.old != d.next {
 			logger.Warn("setting changed but takes effect only at the next start", "key", d.key, "running", d.old, "file", d.next)

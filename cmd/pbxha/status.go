@@ -130,6 +130,19 @@ func writeStatusTable(w io.Writer, st control.Status) {
 		}
 		fmt.Fprintln(w)
 	}
+	if a := st.Alerts; a != nil {
+		fmt.Fprintf(w, "alerts  outbox %d", a.Outbox)
+		for _, e := range a.Endpoints {
+			fmt.Fprintf(w, "  %s: %d delivered", e.Name, e.Delivered)
+			if e.LastSuccess != nil {
+				fmt.Fprintf(w, ", last ok %s ago", age(st.Now.Sub(*e.LastSuccess)))
+			}
+			if e.LastError != "" && (e.LastSuccess == nil || e.LastErrorAt.After(*e.LastSuccess)) {
+				fmt.Fprintf(w, ", last error %s ago: %s", age(st.Now.Sub(*e.LastErrorAt)), firstLine(e.LastError))
+			}
+		}
+		fmt.Fprintln(w)
+	}
 	if st.Maintenance {
 		fmt.Fprintln(w, "maintenance mode: automatic action is frozen (pbxha maintenance off resumes it)")
 	}

@@ -1,0 +1,231 @@
+package alert
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"time"
+
+	"github.com/pbxha/pbxha/event"
+)
+
+// Format is the payload shape an endpoint expects.
+type Format string
+
+// Formats an endpoint may use.
+const (
+	FormatJSON         Format = "json"         // pbxha's own versioned schema
+	FormatSlack        Format = "slack"        // Slack incoming webhook; Mattermost and Rocket.Chat accept it too
+	FormatAlertmanager Format = "alertmanager" // the Alertmanager webhook payload, version 4
+)
+
+// Defaults applied by New and Send where a field is zero.
+const (
+	DefaultTimeout        = 5 * time.Second
+	DefaultMaxAge         = 24 * time.Hour
+	DefaultBackoffInitial = time.Second
+	DefaultBackoffMax     = 5 * time.Minute
+	DefaultMaxQueued      = 10000
+	DefaultFlapWindow     = 5 * time.Minute
+	DefaultFlapThreshold  = 4
+)
+
+// Endpoint is one webhook receiver.
+type Endpoint struct {
+	Name        string            // unique; names the outbox folder, logs and status
+	URL         string            // http or https
+	Format      Format            // default FormatJSON
+	Kinds       []string          // event kinds to send; empty: every kind
+	MinSeverity event.Severity    // events below it are not sent
+	Timeout     time.Duration     // for one POST, connect to last byte; default 5s
+	Headers     map[string]string // added to every request (Authorization...)
+	Secret      string            // HMAC-SHA256 key for X-Pbxha-Signature; empty: unsigned
+}
+
+// Config configures a Dispatcher.
+type Config struct {
+	Endpoints []Endpoint
+	Dir       string // outbox directory, one folder per endpoint inside (the daemon uses <state_dir>/outbox)
+
+	MaxAge         time.Duration // an undelivered event is dropped this long after it was queued; default 24h
+	BackoffInitial time.Duration // first retry delay; default 1s
+	BackoffMax     time.Duration // retry delays double up to this; default 5m
+	MaxQueued      int           // events queued per endpoint before the oldest lowest-severity is dropped; default 10000
+
+	FlapWindow    time.Duration // default 5m
+	FlapThreshold int           // probe_state changes of one probe within FlapWindow before damping starts; default 4
+
+	ExternalURL string // optional link to this node (status page, Grafana...) used by the slack and alertmanager formats
+}
+
+var endpointName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// Validate reports every problem in c, each naming the field: an endpoint with
+// no or a duplicate name, a URL that is not absolute http(s), an unknown
+// format or kind, a negative duration or count, no outbox directory.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("alert: config %s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if c.Dir == "" && len(c.Endpoints) > 0 {
+		bad("dir", "is empty; the outbox needs a directory")
+	}
+	seen := map[string]bool{}
+	for i, ep := range c.Endpoints {
+		field := fmt.Sprintf("endpoints[%d]", i)
+		switch {
+		case ep.Name == "":
+			bad(field+".name", "is empty")
+		case !endpointName.MatchString(ep.Name):
+			bad(field+".name", "%q: want letters, digits, '_', '.', '-' (up to 64, starting with a letter or digit)", ep.Name)
+		case seen[ep.Name]:
+			bad(field+".name", "%q is used by another endpoint", ep.Name)
+		}
+		seen[ep.Name] = true
+		if err := checkURL(ep.URL); err != nil {
+			bad(field+".url", "%v", err)
+		}
+		switch ep.Format {
+		case "", FormatJSON, FormatSlack, FormatAlertmanager:
+		default:
+			bad(field+".format", "%q: want json, slack or alertmanager", ep.Format)
+		}
+		for j, k := range ep.Kinds {
+			if !knownKind(k) {
+				bad(fmt.Sprintf("%s.kinds[%d]", field, j), "unknown event kind %q", k)
+			}
+		}
+		if ep.MinSeverity < event.Info || ep.MinSeverity > event.Critical {
+			bad(field+".min_severity", "%d: want info, warning or critical", int(ep.MinSeverity))
+		}
+		if ep.Timeout < 0 {
+			bad(field+".timeout", "%s is negative", ep.Timeout)
+		}
+		for k := range ep.Headers {
+			if !validHeaderName(k) {
+				bad(field+".headers", "%q is not a valid header name", k)
+			}
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"max_age", c.MaxAge}, {"backoff_initial", c.BackoffInitial}, {"backoff_max", c.BackoffMax}, {"flap_window", c.FlapWindow}} {
+		if d.v < 0 {
+			bad(d.name, "%s is negative", d.v)
+		}
+	}
+	if c.BackoffInitial > 0 && c.BackoffMax > 0 && c.BackoffMax < c.BackoffInitial {
+		bad("backoff_max", "%s is below backoff_initial %s", c.BackoffMax, c.BackoffInitial)
+	}
+	if c.MaxQueued < 0 {
+		bad("max_queued", "%d is negative", c.MaxQueued)
+	}
+	if c.FlapThreshold < 0 {
+		bad("flap_threshold", "%d is negative", c.FlapThreshold)
+	}
+	if c.ExternalURL != "" {
+		if err := checkURL(c.ExternalURL); err != nil {
+			bad("external_url", "%v", err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkURL(s string) error {
+	if s == "" {
+		return errors.New("is empty")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("cannot parse: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("scheme %q: want http or https", u.Scheme)
+	}
+	if u.Host == "" {
+		return errors.New("has no host")
+	}
+	return nil
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || c == ':' {
+			return false
+		}
+	}
+	return true
+}
+
+func knownKind(k string) bool {
+	switch k {
+	case event.ProbeState, event.HealthChange, event.PBXDown, event.PBXHung, event.PBXRestarted,
+		event.RestartLimitReached, event.RoleChange, event.Failover, event.Switchover,
+		event.SplitBrain, event.PeerPathLost, event.Maintenance, event.ConfigReload, event.Test:
+		return true
+	}
+	return false
+}
+
+// withDefaults returns c with zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	if c.MaxAge == 0 {
+		c.MaxAge = DefaultMaxAge
+	}
+	if c.BackoffInitial == 0 {
+		c.BackoffInitial = DefaultBackoffInitial
+	}
+	if c.BackoffMax == 0 {
+		c.BackoffMax = max(DefaultBackoffMax, c.BackoffInitial)
+	}
+	if c.MaxQueued == 0 {
+		c.MaxQueued = DefaultMaxQueued
+	}
+	if c.FlapWindow == 0 {
+		c.FlapWindow = DefaultFlapWindow
+	}
+	if c.FlapThreshold == 0 {
+		c.FlapThreshold = DefaultFlapThreshold
+	}
+	eps := make([]Endpoint, len(c.Endpoints))
+	for i, ep := range c.Endpoints {
+		eps[i] = ep.withDefaults()
+	}
+	c.Endpoints = eps
+	return c
+}
+
+func (ep Endpoint) withDefaults() Endpoint {
+	if ep.Format == "" {
+		ep.Format = FormatJSON
+	}
+	if ep.Timeout == 0 {
+		ep.Timeout = DefaultTimeout
+	}
+	return ep
+}
+
+// Wants reports whether e passes the endpoint's kind and severity filter. The
+// test kind passes every kind filter, so `pbxha alert test` reaches every
+// endpoint.
+func (ep Endpoint) Wants(e event.Event) bool {
+	if e.Severity < ep.MinSeverity && e.Kind != event.Test {
+		return false
+	}
+	if len(ep.Kinds) == 0 || e.Kind == event.Test {
+		return true
+	}
+	for _, k := range ep.Kinds {
+		if k == e.Kind {
+			return true
+		}
+	}
+	return false
+}

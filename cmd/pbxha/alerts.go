@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pbxha/pbxha/alert"
+	"github.com/pbxha/pbxha/configs"
+	"github.com/pbxha/pbxha/control"
+	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/metrics"
+	"github.com/spf13/cobra"
+)
+
+// eventLogPath is the local event log in the state directory.
+func eventLogPath(cfg *configs.Config) string { return filepath.Join(cfg.StateDir, "events.jsonl") }
+
+// eventLogSize is how many events the local log keeps.
+const eventLogSize = 10000
+
+// alertEndpoints turns alerts.endpoints into alert endpoints, reading secret files.
+func alertEndpoints(cfg *configs.Config) ([]alert.Endpoint, error) {
+	var out []alert.Endpoint
+	for i, e := range cfg.Alerts.Endpoints {
+		sec, err := secret(e.Secret, e.SecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s: alerts.endpoints[%d].secret_file: %w", cfg.Source, i, err)
+		}
+		var sev event.Severity
+		if err := sev.UnmarshalText([]byte(e.MinSeverity)); err != nil {
+			return nil, fmt.Errorf("%s: alerts.endpoints[%d].min_severity: %w", cfg.Source, i, err)
+		}
+		headers := map[string]string{}
+		for _, h := range e.Headers {
+			name, value, _ := strings.Cut(h, ":")
+			headers[strings.TrimSpace(name)] = strings.TrimSpace(value)
+		}
+		out = append(out, alert.Endpoint{
+			Name: e.Name, URL: e.URL, Format: alert.Format(e.Format), Kinds: e.Kinds, MinSeverity: sev,
+			Timeout: e.Timeout, Headers: headers, Secret: sec,
+		})
+	}
+	return out, nil
+}
+
+// newDispatcher builds webhook delivery from the config, or nil without
+// endpoints.
+func newDispatcher(cfg *configs.Config, logger *slog.Logger) (*alert.Dispatcher, error) {
+	eps, err := alertEndpoints(cfg)
+	if err != nil || len(eps) == 0 {
+		return nil, err
+	}
+	a := cfg.Alerts
+	d, err := alert.New(alert.Config{
+		Endpoints: eps, Dir: filepath.Join(cfg.StateDir, "outbox"), MaxAge: a.MaxAge,
+		BackoffInitial: a.BackoffInitial, BackoffMax: a.BackoffMax, MaxQueued: a.MaxQueued,
+		FlapWindow: a.FlapWindow, FlapThreshold: a.FlapThreshold, ExternalURL: a.ExternalURL,
+	}, logger.With("component", "alert"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: alerts: %w", cfg.Source, err)
+	}
+	return d, nil
+}
+
+// alertsStatus renders the dispatcher's state for the control API.
+func alertsStatus(d *alert.Dispatcher) control.Alerts {
+	out := control.Alerts{Outbox: d.Depth()}
+	for _, s := range d.Status() {
+		e := control.AlertEndpoint{Name: s.Name, Queued: s.Queued, Delivered: s.Delivered, Dropped: s.Dropped, LastError: s.LastError}
+		if !s.LastSuccess.IsZero() {
+			t := s.LastSuccess
+			e.LastSuccess = &t
+		}
+		if !s.LastErrorAt.IsZero() {
+			t := s.LastErrorAt
+			e.LastErrorAt = &t
+		}
+		out.Endpoints = append(out.Endpoints, e)
+	}
+	return out
+}
+
+func newAlertCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "alert", Short: "Webhook alert tools"}
+	var name string
+	test := &cobra.Command{
+		Use:   "test [--endpoint NAME]",
+		Short: "Send a test event to every alert endpoint (or one) and print each answer",
+		Long: `Send a test event straight to the configured endpoints (not through the
+outbox, and without a running daemon), signed like real alerts, and print each
+endpoint's HTTP status and answer.
+
+Exit codes: 0 every endpoint answered 2xx, 1 one did not, 2 usage or config error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(g)
+			if err != nil {
+				return err
+			}
+			eps, err := alertEndpoints(cfg)
+			if err != nil {
+				return usageErr(err)
+			}
+			return alertTest(cmd.Context(), g, cfg, eps, name)
+		},
+	}
+	test.Flags().StringVar(&name, "endpoint", "", "only this endpoint (by name)")
+	cmd.AddCommand(test)
+	return cmd
+}
+
+func alertTest(ctx context.Context, g *globals, cfg *configs.Config, eps []alert.Endpoint, only string) error {
+	if len(eps) == 0 {
+		return usageErr(fmt.Errorf("%s: alerts.endpoints: no endpoint is configured", cfg.Source))
+	}
+	pub := &event.Publisher{Node: cfg.Node.Name, Cluster: cfg.Node.Cluster}
+	e := pub.Publish(event.Event{Kind: event.Test, Severity: event.Info,
+		Summary: "pbxha alert test from " + cfg.Node.Name, Details: map[string]any{"sent_by": "pbxha alert test"}})
+	failed, sent := 0, 0
+	for _, ep := range eps {
+		if only != "" && ep.Name != only {
+			continue
+		}
+		sent++
+		code, body, err := alert.Send(ctx, ep, e, cfg.Alerts.ExternalURL)
+		body = strings.TrimSpace(firstLine(body))
+		switch {
+		case err != nil:
+			failed++
+			fmt.Fprintf(g.stdout, "%s: failed: %v\n", ep.Name, err)
+		case code < 200 || code > 299:
+			failed++
+			fmt.Fprintf(g.stdout, "%s: HTTP %d %s\n", ep.Name, code, body)
+		default:
+			fmt.Fprintf(g.stdout, "%s: HTTP %d %s\n", ep.Name, code, body)
+		}
+	}
+	if sent == 0 {
+		return usageErr(fmt.Errorf("%s: alerts.endpoints: no endpoint named %q", cfg.Source, only))
+	}
+	if failed > 0 {
+		return &exitError{code: exitFailure}
+	}
+	return nil
+}
+
+func newEventsCmd(g *globals) *cobra.Command {
+	var since time.Duration
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "events [--since D] [--json]",
+		Short: "List recent events from the local event log",
+		Long: `List events from the local event log (<state_dir>/events.jsonl), oldest
+first: probe state changes, health changes, PBX restarts, maintenance, config
+reloads. Works whether or not the daemon runs.
+
+Exit codes: 0, 1 the log cannot be read, 2 usage or config error.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if since < 0 {
+				return usageErr(fmt.Errorf("--since must not be negative, got %s", since))
+			}
+			cfg, err := loadConfig(g)
+			if err != nil {
+				return err
+			}
+			var from time.Time
+			if since > 0 {
+				from = time.Now().Add(-since)
+			}
+			evs, err := event.ReadLog(eventLogPath(cfg), from)
+			if err != nil && !os.IsNotExist(err) {
+				return &exitError{code: exitFailure, err: err}
+			}
+			if asJSON {
+				enc := json.NewEncoder(g.stdout)
+				for _, e := range evs {
+					if err := enc.Encode(e); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "TIME\tSEVERITY\tKIND\tSUMMARY")
+			for _, e := range evs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05.000"), e.Severity, e.Kind, e.Summary)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().DurationVar(&since, "since", 0, "only events newer than this (e.g. 1h); default all kept")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON event per line (the json alert schema without schema_version)")
+	return cmd
+}
+
+// alertCounters adapts the dispatcher's totals to the metrics.
+func alertCounters(d *alert.Dispatcher) metrics.AlertCounters {
+	sum := func(f func(alert.EndpointStatus) uint64) func() float64 {
+		return func() float64 {
+			var n uint64
+			for _, s := range d.Status() {
+				n += f(s)
+			}
+			return float64(n)
+		}
+	}
+	return metrics.AlertCounters{
+		Outbox:    func() float64 { return float64(d.Depth()) },
+		Delivered: sum(func(s alert.EndpointStatus) uint64 { return s.Delivered }),
+		Dropped: func() float64 {
+			return sum(func(s alert.EndpointStatus) uint64 { return s.Dropped })() + float64(d.Counters().HandoffDropped)
+		},
+		Failures: sum(func(s alert.EndpointStatus) uint64 { return s.Failures }),
+	}
+}
