@@ -1,0 +1,321 @@
+package failover
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/probe"
+)
+
+// Observation is one snapshot of everything Decide looks at. The daemon builds
+// it from the probes, the peer tracker, the supervisor and the fence and
+// tie-breaker results; Decide reads no clock and performs no I/O.
+type Observation struct {
+	Now            time.Time         // the time of the snapshot
+	Node           string            // this node's name
+	Role           Role              // this node's current role
+	Epoch          uint64            // this node's persisted epoch
+	Health         probe.Health      // this node's health
+	PBXFault       bool              // the PBX restart limit was reached: not eligible
+	Maintenance    bool              // maintenance mode is on here
+	StartedAt      time.Time         // when this sidecar started (for init_dead)
+	Peer           PeerView          // the peer as last heard (PeerTracker.View)
+	DB             DBRole            // this node's database role
+	WAL            uint64            // primary: current WAL LSN; standby: replayed LSN
+	TieBreakerOK   bool              // at least one tie-breaker target answered recently
+	Fence          FenceState        // outcome of the fence command for this takeover attempt
+	RestartPending bool              // a PBX restart is under way or waiting out its back-off
+	FailedSince    time.Time         // when Health last turned failed (restart_first grace)
+	EligibleSince  time.Time         // since when this node's decisions said Eligible without a break (Decision.EligibleSince); zero if not
+	Switchover     SwitchoverRequest // an operator's request made on this node, if any
+}
+
+// Decision is what Decide chose: one action, the role to be in once it is
+// carried out, the epoch to persist, and why.
+type Decision struct {
+	Action    Action // the one thing to do now
+	Role      Role   // the role to hold after the action succeeds
+	NextEpoch uint64 // the epoch to persist (fsync) before acting
+	Reason    string // one line for logs and `pbxha status`
+	Eligible  bool   // this node could take over now; sent in the next heartbeat
+	Alert     string // an event kind to raise (event.SplitBrain), or ""
+}
+
+// Decide chooses the next step for this node of the pair. It is pure: the
+// same observation and policy always give the same decision.
+//
+// The rules, in order: maintenance on either node freezes all automatic
+// action; two primaries that meet resolve by epoch (tie: the preferred node,
+// then the lower node name, stays); a primary whose service failed releases
+// only to a healthy eligible standby (failover_first at once, restart_first
+// after restart_grace) and otherwise keeps the VIP and restarts; planned
+// switchover and failback release to a healthy standby; a standby waits for a
+// live primary, and takes over from a peer that is dead, released or not
+// eligible — only when it serves, reaches a tie-breaker target, is within
+// max_lag_bytes (unless forced), has been eligible for twice dead_after (so
+// that two standbys never take over at once) and, for a silent peer with
+// fencing configured, after the fence succeeded. At start-up nothing is claimed until
+// the peer is heard or init_dead has passed.
+func Decide(o Observation, p Policy) Decision {
+	s := situation{o: o, p: p, peer: o.Peer.Node}
+	if s.peer == "" {
+		s.peer = "peer"
+	}
+	d := Decision{Role: o.Role, NextEpoch: o.Epoch, Eligible: s.eligible()}
+	if o.Role != RolePrimary && o.Peer.Heard && o.Peer.Epoch > d.NextEpoch {
+		d.NextEpoch = o.Peer.Epoch // a standby learns the pair's epoch
+	}
+	if o.Role == RolePrimary && o.Peer.Alive && o.Peer.Role == RolePrimary {
+		d.Alert = event.SplitBrain
+	}
+	switch {
+	case o.Maintenance:
+		if o.Role != RolePrimary {
+			d.Role = RoleMaintenance
+		}
+		return d.with(ActionNone, "maintenance mode: automatic action frozen")
+	case o.Peer.Alive && o.Peer.Maintenance:
+		if o.Role == RoleInit || o.Role == RoleMaintenance {
+			d.Role = RoleStandby
+		}
+		return d.with(ActionNone, fmt.Sprintf("peer %s in maintenance mode: automatic action frozen", s.peer))
+	case o.Role == RolePrimary:
+		return s.primary(d)
+	default:
+		return s.secondary(d)
+	}
+}
+
+// EligibleSince returns the Observation.EligibleSince for the next call:
+// prev carried on while this decision is eligible, now when it just became
+// eligible, zero when it is not.
+func (d Decision) EligibleSince(prev, now time.Time) time.Time {
+	switch {
+	case !d.Eligible:
+		return time.Time{}
+	case prev.IsZero():
+		return now
+	}
+	return prev
+}
+
+func (d Decision) with(a Action, reason string) Decision {
+	d.Action, d.Reason = a, reason
+	return d
+}
+
+// situation carries the inputs and derived facts of one Decide call.
+type situation struct {
+	o    Observation
+	p    Policy
+	peer string // peer's name for reasons
+}
+
+// serves: health good enough to carry the service (healthy or degraded).
+func serves(h probe.Health) bool { return h == probe.Healthy || h == probe.HealthDegraded }
+
+// lag returns how many WAL bytes this node is behind the peer, when both run a
+// managed database and the peer was heard.
+func (s situation) lag() uint64 {
+	o := s.o
+	if o.DB == DBNone || !o.Peer.Heard || o.Peer.DB == DBNone || o.Peer.WAL <= o.WAL {
+		return 0
+	}
+	return o.Peer.WAL - o.WAL
+}
+
+// request returns the switchover in force (local first, then the peer's),
+// with an empty target resolved to the node that is not primary now.
+func (s situation) request() (SwitchoverRequest, bool) {
+	r := s.o.Switchover
+	if !r.Active() && s.o.Peer.Alive {
+		r = s.o.Peer.Switchover
+	}
+	if !r.Active() {
+		return r, false
+	}
+	if r.Target == "" {
+		if s.o.Role == RolePrimary {
+			r.Target = s.o.Peer.Node
+		} else {
+			r.Target = s.o.Node
+		}
+	}
+	return r, true
+}
+
+// forced: a switchover to this node with --force.
+func (s situation) forced() bool {
+	r, ok := s.request()
+	return ok && r.Force && r.Target == s.o.Node
+}
+
+// lagOK: within max_lag_bytes, or allowed past it.
+func (s situation) lagOK() bool {
+	return s.lag() <= s.p.MaxLagBytes || s.p.AllowLagPromote || s.forced()
+}
+
+// eligible: this node could take over now, as told to the peer.
+func (s situation) eligible() bool {
+	o := s.o
+	return !o.Maintenance && !o.PBXFault && serves(o.Health) && o.TieBreakerOK &&
+		(o.Role == RolePrimary || s.lagOK())
+}
+
+// peerReady: the peer is a live standby that could take over.
+func (s situation) peerReady() bool {
+	v := s.o.Peer
+	return v.Alive && v.Role == RoleStandby && v.Eligible && !v.Maintenance && serves(v.Health)
+}
+
+// wins reports whether this node outranks the peer when epochs tie: the
+// preferred node, else the lower node name.
+func (s situation) wins() bool {
+	switch s.p.PreferredNode {
+	case s.o.Node:
+		return true
+	case s.o.Peer.Node:
+		return false
+	}
+	return s.o.Node < s.o.Peer.Node
+}
+
+func (s situation) primary(d Decision) Decision {
+	o, p := s.o, s.p
+	v := o.Peer
+	if v.Alive && v.Role == RolePrimary {
+		if v.Epoch > o.Epoch || (v.Epoch == o.Epoch && !s.wins()) {
+			d.Role, d.NextEpoch = RoleStandby, max(o.Epoch, v.Epoch)
+			return d.with(ActionRelease, fmt.Sprintf("split brain: %s is primary at epoch %d, ours %d: releasing", s.peer, v.Epoch, o.Epoch))
+		}
+		return d.with(ActionReAnnounce, fmt.Sprintf("split brain: %s is also primary at epoch %d, ours %d: staying primary, re-announcing the VIP", s.peer, v.Epoch, o.Epoch))
+	}
+	release := func(role Role, reason string) Decision {
+		d.Role, d.NextEpoch = role, max(o.Epoch, v.Epoch)
+		return d.with(ActionRelease, reason)
+	}
+	restart := func(reason string) Decision {
+		if o.RestartPending {
+			return d.with(ActionNone, reason+"; PBX restart under way")
+		}
+		return d.with(ActionRestartPBX, reason+"; restarting the PBX")
+	}
+	switch {
+	case o.PBXFault && s.peerReady():
+		return release(RoleFault, fmt.Sprintf("restart limit reached: releasing to healthy standby %s", s.peer))
+	case o.PBXFault:
+		return d.with(ActionNone, fmt.Sprintf("restart limit reached, but %s is not a healthy standby (%s): keeping the VIP", s.peer, s.peerState()))
+	case o.Health == probe.HealthFailed && !s.peerReady():
+		return restart(fmt.Sprintf("service failed, but %s is not a healthy standby (%s): keeping the VIP", s.peer, s.peerState()))
+	case o.Health == probe.HealthFailed && p.Mode == RestartFirst:
+		var failedFor time.Duration
+		if !o.FailedSince.IsZero() {
+			failedFor = o.Now.Sub(o.FailedSince)
+		}
+		if failedFor >= p.RestartGrace {
+			return release(RoleStandby, fmt.Sprintf("service failed and restart_grace %s passed: releasing to healthy standby %s", p.RestartGrace, s.peer))
+		}
+		return restart(fmt.Sprintf("service failed: restart_first, %s of restart_grace %s left before releasing to %s", (p.RestartGrace - failedFor).Round(time.Millisecond), p.RestartGrace, s.peer))
+	case o.Health == probe.HealthFailed:
+		return release(RoleStandby, fmt.Sprintf("service failed: moving the VIP to healthy standby %s first, the restart follows", s.peer))
+	}
+	if r, ok := s.request(); ok && r.Target != o.Node {
+		if s.peerReady() && o.Peer.Health == probe.Healthy && r.Target == v.Node {
+			return release(RoleStandby, fmt.Sprintf("switchover %d to %s: releasing", r.ID, s.peer))
+		}
+		return d.with(ActionNone, fmt.Sprintf("switchover %d to %s waits: it is not a healthy eligible standby (%s)", r.ID, r.Target, s.peerState()))
+	}
+	if p.Failback == FailbackAuto && p.PreferredNode != "" && p.PreferredNode != o.Node &&
+		p.PreferredNode == v.Node && s.peerReady() && v.Health == probe.Healthy && !v.HealthySince.IsZero() {
+		if healthy := o.Now.Sub(v.HealthySince); healthy >= p.FailbackDelay {
+			return release(RoleStandby, fmt.Sprintf("failback to preferred node %s, healthy for %s: releasing", s.peer, healthy.Round(time.Second)))
+		}
+	}
+	return d.with(ActionNone, fmt.Sprintf("primary at epoch %d; %s", o.Epoch, s.peerState()))
+}
+
+// peerState describes the peer in a few words.
+func (s situation) peerState() string {
+	v := s.o.Peer
+	switch {
+	case !v.Heard:
+		return fmt.Sprintf("%s never heard", s.peer)
+	case !v.Alive:
+		return fmt.Sprintf("%s silent since %s", s.peer, v.LastHeard.Format(time.RFC3339Nano))
+	case v.Maintenance:
+		return fmt.Sprintf("%s in maintenance", s.peer)
+	}
+	el := "eligible"
+	if !v.Eligible {
+		el = "not eligible"
+	}
+	return fmt.Sprintf("%s is %s, %s, %s", s.peer, v.Role, v.Health, el)
+}
+
+func (s situation) secondary(d Decision) Decision {
+	o, p := s.o, s.p
+	v := o.Peer
+	if o.Role == RoleInit && !v.Alive && o.Now.Sub(o.StartedAt) < p.InitDead {
+		left := p.InitDead - o.Now.Sub(o.StartedAt)
+		return d.with(ActionNone, fmt.Sprintf("start-up: waiting to hear the peer (%s of init_dead %s left)", left.Round(time.Millisecond), p.InitDead))
+	}
+	d.Role = RoleStandby
+	switch {
+	case o.PBXFault:
+		d.Role = RoleFault
+		return d.with(ActionNone, "restart limit reached: not eligible until the fault is cleared")
+	case o.Health == probe.HealthFailed && o.RestartPending:
+		return d.with(ActionNone, "standby, service failed; PBX restart under way")
+	case o.Health == probe.HealthFailed:
+		return d.with(ActionRestartPBX, "standby, service failed: restarting the PBX")
+	case v.Alive && v.Role == RolePrimary:
+		if r, ok := s.request(); ok && r.Target == o.Node {
+			return d.with(ActionNone, fmt.Sprintf("switchover %d: waiting for %s to release", r.ID, s.peer))
+		}
+		return d.with(ActionNone, fmt.Sprintf("standby; %s", s.peerState()))
+	}
+	// No live primary: decide whether this node should be the one.
+	var why string
+	switch {
+	case !v.Heard:
+		why = fmt.Sprintf("%s not heard within init_dead %s", s.peer, p.InitDead)
+	case !v.Alive:
+		why = fmt.Sprintf("%s silent since %s", s.peer, v.LastHeard.Format(time.RFC3339Nano))
+	case !v.Eligible || !serves(v.Health):
+		why = fmt.Sprintf("%s released and is not eligible (%s, %s)", s.peer, v.Role, v.Health)
+	default:
+		// Both could serve: one rule both sides compute alike picks one.
+		if r, ok := s.request(); ok && (r.Target == o.Node || r.Target == v.Node) {
+			if r.Target != o.Node {
+				return d.with(ActionNone, fmt.Sprintf("switchover %d: %s is to take over", r.ID, s.peer))
+			}
+			why = fmt.Sprintf("switchover %d to this node", r.ID)
+		} else if !s.wins() {
+			return d.with(ActionNone, fmt.Sprintf("no primary; %s outranks this node and is eligible", s.peer))
+		} else {
+			why = fmt.Sprintf("no primary; this node outranks %s", s.peer)
+		}
+	}
+	switch {
+	case !serves(o.Health):
+		return d.with(ActionNone, fmt.Sprintf("%s, but not eligible: health %s", why, o.Health))
+	case !o.TieBreakerOK:
+		return d.with(ActionNone, fmt.Sprintf("%s, but no tie-breaker target reachable: not taking over", why))
+	case !s.lagOK():
+		return d.with(ActionNone, fmt.Sprintf("%s, but %d WAL bytes behind %s (max_lag_bytes %d): not promoting without --force", why, s.lag(), s.peer, p.MaxLagBytes))
+	case o.EligibleSince.IsZero() || o.Now.Sub(o.EligibleSince) < p.hold():
+		var heldFor time.Duration
+		if !o.EligibleSince.IsZero() {
+			heldFor = o.Now.Sub(o.EligibleSince)
+		}
+		return d.with(ActionNone, fmt.Sprintf("%s, but eligible for only %s of %s: letting the peer hear it first", why, heldFor.Round(time.Millisecond), p.hold()))
+	case p.NeedFence && !v.Alive && o.Fence == FenceUnknown:
+		return d.with(ActionFencePeer, fmt.Sprintf("%s: fencing %s before taking over", why, s.peer))
+	case p.NeedFence && !v.Alive && o.Fence == FenceFailed:
+		return d.with(ActionNone, fmt.Sprintf("%s, but fencing %s failed: not taking over", why, s.peer))
+	}
+	d.Role = RolePrimary
+	d.NextEpoch = max(o.Epoch, v.Epoch) + 1
+	return d.with(ActionTakeOver, fmt.Sprintf("taking over at epoch %d: %s", d.NextEpoch, why))
+}

@@ -1,0 +1,349 @@
+package failover
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pbxha/pbxha/probe"
+)
+
+var (
+	allRoles  = []Role{RoleInit, RolePrimary, RoleStandby, RoleFault, RoleMaintenance}
+	allHealth = []probe.Health{probe.HealthUnknown, probe.Healthy, probe.HealthDegraded, probe.HealthFailed}
+	bools     = []bool{false, true}
+)
+
+// modifiers are the inputs varied around the core local and peer states. The
+// core product is exhaustive; each core point is combined with one modifier
+// set chosen by a stride through the modifier product, and every modifier set
+// meets every epoch relation and peer liveness (see TestDecideModifiers).
+type modifiers struct {
+	needFence   bool
+	fence       FenceState
+	switchover  int // 0 none, 1 local to self, 2 local to peer, 3 peer's to self forced, 4 peer's to peer
+	restartMode Mode
+	failedFor   time.Duration
+	pending     bool
+	initPassed  bool
+	preferred   int // 0 none, 1 self, 2 peer
+	allowLag    bool
+	failback    Failback
+	eligibleFor time.Duration // -1: not eligible before
+}
+
+func allModifiers() []modifiers {
+	var ms []modifiers
+	for _, nf := range bools {
+		for _, f := range []FenceState{FenceUnknown, FenceOK, FenceFailed} {
+			for sw := range 5 {
+				for _, mode := range []Mode{FailoverFirst, RestartFirst} {
+					for _, ff := range []time.Duration{0, 2 * time.Second, 20 * time.Second} {
+						for _, pend := range bools {
+							for _, ip := range bools {
+								for pref := range 3 {
+									for _, al := range bools {
+										for _, fb := range []Failback{FailbackOff, FailbackAuto} {
+											for _, ef := range []time.Duration{-1, time.Second, time.Hour} {
+												ms = append(ms, modifiers{nf, f, sw, mode, ff, pend, ip, pref, al, fb, ef})
+											}
+										}
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return ms
+}
+
+// build assembles one observation and policy from the discretised inputs.
+func build(role Role, health probe.Health, fault, maint, tb bool, epoch, peerEpoch uint64, behind bool,
+	peerState int, pRole Role, pHealth probe.Health, pMaint, pElig bool, m modifiers) (Observation, Policy) {
+	now := decideT0
+	o := Observation{
+		Now: now, Node: "node-b", Role: role, Epoch: epoch, Health: health, PBXFault: fault,
+		Maintenance: maint, TieBreakerOK: tb, DB: DBStandby, WAL: 1 << 30,
+		StartedAt: now.Add(-time.Second), Fence: m.fence, RestartPending: m.pending,
+	}
+	if m.initPassed {
+		o.StartedAt = now.Add(-time.Hour)
+	}
+	if m.eligibleFor >= 0 {
+		o.EligibleSince = now.Add(-m.eligibleFor)
+	}
+	if health == probe.HealthFailed && m.failedFor > 0 {
+		o.FailedSince = now.Add(-m.failedFor)
+	}
+	if peerState > 0 { // 0 never heard, 1 dead, 2 alive
+		o.Peer = PeerView{
+			Heard: true, Alive: peerState == 2, Node: "node-a", Role: pRole, Epoch: peerEpoch, Health: pHealth,
+			Maintenance: pMaint, Eligible: pElig, DB: DBPrimary, WAL: 1 << 30,
+			LastHeard: now.Add(-2 * time.Second), HealthySince: now.Add(-time.Hour),
+		}
+		if behind {
+			o.Peer.WAL += 3 << 20
+		}
+		if o.Peer.Alive {
+			o.Peer.LastHeard = now.Add(-100 * time.Millisecond)
+		}
+	}
+	switch m.switchover {
+	case 1:
+		o.Switchover = SwitchoverRequest{Target: "node-b", ID: 1}
+	case 2:
+		o.Switchover = SwitchoverRequest{Target: "node-a", ID: 2}
+	case 3:
+		o.Peer.Switchover = SwitchoverRequest{Target: "node-b", ID: 3, Force: true}
+	case 4:
+		o.Peer.Switchover = SwitchoverRequest{Target: "node-a", ID: 4}
+	}
+	p := DefaultPolicy()
+	p.NeedFence, p.Mode, p.AllowLagPromote, p.Failback = m.needFence, m.restartMode, m.allowLag, m.failback
+	p.PreferredNode = [...]string{"", "node-b", "node-a"}[m.preferred]
+	return o, p
+}
+
+// checkInvariants asserts the safety rules on one decision.
+func checkInvariants(o Observation, p Policy, d Decision) error {
+	v := o.Peer
+	frozen := o.Maintenance || (v.Alive && v.Maintenance)
+	s := situation{o: o, p: p}
+	switch {
+	case d.Reason == "" || strings.ContainsAny(d.Reason, "\r\n"):
+		return fmt.Errorf("reason %q is not one line", d.Reason)
+	case frozen && d.Action != ActionNone:
+		return fmt.Errorf("%s during maintenance", d.Action)
+	case d.NextEpoch < o.Epoch:
+		return fmt.Errorf("epoch went down from %d to %d", o.Epoch, d.NextEpoch)
+	case d.Eligible && (!serves(o.Health) || o.PBXFault || o.Maintenance || !o.TieBreakerOK):
+		return fmt.Errorf("eligible while health %s fault %v maintenance %v tie-breaker %v", o.Health, o.PBXFault, o.Maintenance, o.TieBreakerOK)
+	}
+	if (d.Role == RolePrimary) != (o.Role == RolePrimary) {
+		switch {
+		case d.Role == RolePrimary && d.Action != ActionTakeOver:
+			return fmt.Errorf("became primary through %s", d.Action)
+		case o.Role == RolePrimary && d.Action != ActionRelease:
+			return fmt.Errorf("stopped being primary through %s", d.Action)
+		}
+	}
+	switch d.Action {
+	case ActionTakeOver:
+		switch {
+		case o.Role == RolePrimary:
+			return fmt.Errorf("take over while primary")
+		case d.Role != RolePrimary:
+			return fmt.Errorf("take over to role %s", d.Role)
+		case o.Health == probe.HealthFailed || o.Health == probe.HealthUnknown || o.PBXFault:
+			return fmt.Errorf("take over while locally %s, fault %v", o.Health, o.PBXFault)
+		case !o.TieBreakerOK:
+			return fmt.Errorf("take over without a tie-breaker")
+		case s.lag() > p.MaxLagBytes && !p.AllowLagPromote && !s.forced():
+			return fmt.Errorf("promoted %d bytes behind without force", s.lag())
+		case d.NextEpoch <= o.Epoch || d.NextEpoch <= v.Epoch:
+			return fmt.Errorf("take over at epoch %d, not above ours %d and the peer's %d", d.NextEpoch, o.Epoch, v.Epoch)
+		case v.Alive && v.Role == RolePrimary:
+			return fmt.Errorf("take over from a live primary")
+		case p.NeedFence && !v.Alive && o.Fence != FenceOK:
+			return fmt.Errorf("take over from a silent peer with fence %s", o.Fence)
+		case o.EligibleSince.IsZero() || o.Now.Sub(o.EligibleSince) < 2*p.DeadAfter:
+			return fmt.Errorf("take over after being eligible only since %v", o.EligibleSince)
+		}
+	case ActionRelease:
+		splitBrain := v.Alive && v.Role == RolePrimary
+		switch {
+		case o.Role != RolePrimary:
+			return fmt.Errorf("release while %s", o.Role)
+		case splitBrain && v.Epoch < o.Epoch:
+			return fmt.Errorf("higher epoch %d released to %d", o.Epoch, v.Epoch)
+		case !splitBrain && !s.peerReady():
+			return fmt.Errorf("released with no healthy eligible standby")
+		}
+	default:
+		if o.Role == RolePrimary && v.Alive && v.Role == RolePrimary && !frozen && v.Epoch > o.Epoch {
+			return fmt.Errorf("lower epoch %d met primary at %d and did %s", o.Epoch, v.Epoch, d.Action)
+		}
+		if d.Role == RolePrimary && d.NextEpoch != o.Epoch {
+			return fmt.Errorf("primary changed its epoch %d to %d without taking over", o.Epoch, d.NextEpoch)
+		}
+	}
+	return nil
+}
+
+func TestDecideExhaustive(t *testing.T) {
+	mods := allModifiers()
+	epochs := [][2]uint64{{1, 1}, {1, 2}, {2, 1}}
+	n, mi := 0, 0
+	for _, role := range allRoles {
+		for _, h := range allHealth {
+			for _, fault := range bools {
+				for _, maint := range bools {
+					for _, tb := range bools {
+						for _, ep := range epochs {
+							for _, behind := range bools {
+								for ps := range 3 {
+									for _, pr := range allRoles {
+										for _, ph := range allHealth {
+											for _, pm := range bools {
+												for _, pe := range bools {
+													if ps == 0 && (pr != RoleInit || ph != probe.HealthUnknown || pm || pe) {
+														continue // a peer never heard has no view
+													}
+													mi = (mi + 7919) % len(mods) // a prime stride visits every modifier set
+													o, p := build(role, h, fault, maint, tb, ep[0], ep[1], behind, ps, pr, ph, pm, pe, mods[mi])
+													d := Decide(o, p)
+													n++
+													if err := checkInvariants(o, p, d); err != nil {
+														t.Fatalf("%v\nobservation %+v\npolicy %+v\ndecision %+v", err, o, p, d)
+													}
+												}
+											}
+										}
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("checked %d observations", n)
+}
+
+// TestDecideModifiers crosses every modifier set with the states where they
+// matter most: a standby whose peer is dead or released, and a failed primary.
+// The epoch relation and WAL lag rotate with the modifier index (the core
+// product covers them exhaustively). With -short it checks every seventh
+// modifier set.
+func TestDecideModifiers(t *testing.T) {
+	n := 0
+	mods := allModifiers()
+	stride := 1
+	if testing.Short() {
+		stride = 7
+	}
+	for i := 0; i < len(mods); i += stride {
+		m := mods[i]
+		for _, role := range []Role{RoleInit, RoleStandby, RolePrimary} {
+			for _, ps := range []int{0, 1, 2} {
+				for _, pr := range []Role{RolePrimary, RoleStandby} {
+					if ps == 0 && pr != RolePrimary {
+						continue // a peer never heard has no role
+					}
+					for _, ep := range [][][2]uint64{{{1, 1}}, {{1, 2}}, {{2, 1}}}[i%3] {
+						for _, behind := range []bool{i%2 == 0} {
+							for _, h := range []probe.Health{probe.Healthy, probe.HealthFailed} {
+								o, p := build(role, h, false, false, true, ep[0], ep[1], behind, ps, pr, probe.Healthy, false, true, m)
+								d := Decide(o, p)
+								n++
+								if err := checkInvariants(o, p, d); err != nil {
+									t.Fatalf("%v\nobservation %+v\npolicy %+v\ndecision %+v", err, o, p, d)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("checked %d observations", n)
+}
+
+// nodeState is one node's own inputs in the two-node check.
+type nodeState struct {
+	role    Role
+	health  probe.Health
+	fault   bool
+	tb      bool
+	epoch   uint64
+	request SwitchoverRequest
+}
+
+// observe builds what self observes when it hears other's current state
+// without loss or delay.
+func observe(selfName, otherName string, self, other nodeState, otherEligible bool) Observation {
+	now := decideT0
+	return Observation{
+		Now: now, Node: selfName, Role: self.role, Epoch: self.epoch, Health: self.health, PBXFault: self.fault,
+		TieBreakerOK: self.tb, StartedAt: now.Add(-time.Hour), DB: DBStandby, WAL: 1 << 30, Switchover: self.request,
+		EligibleSince: now.Add(-time.Hour),
+		Peer: PeerView{
+			Heard: true, Alive: true, Node: otherName, Role: other.role, Epoch: other.epoch, Health: other.health,
+			Eligible: otherEligible, DB: DBStandby, WAL: 1 << 30, Switchover: other.request,
+			LastHeard: now, HealthySince: now.Add(-time.Hour),
+		},
+	}
+}
+
+// TestDecideTwoNodes runs both nodes' decisions on consistent views of each
+// other: never do both take over, two primaries always leave exactly one, and
+// the one that stays has the higher epoch.
+func TestDecideTwoNodes(t *testing.T) {
+	var states []nodeState
+	for _, r := range []Role{RoleInit, RolePrimary, RoleStandby, RoleFault} {
+		for _, h := range allHealth {
+			for _, f := range bools {
+				for _, tb := range bools {
+					for _, e := range []uint64{1, 2} {
+						states = append(states, nodeState{role: r, health: h, fault: f, tb: tb, epoch: e})
+					}
+				}
+			}
+		}
+	}
+	requests := []struct{ a, b SwitchoverRequest }{
+		{},
+		{a: SwitchoverRequest{Target: "node-b", ID: 1}},
+		{b: SwitchoverRequest{Target: "node-b", ID: 2}},
+		{a: SwitchoverRequest{Target: "node-a", ID: 3}},
+	}
+	n := 0
+	for _, pref := range []string{"", "node-a", "node-b"} {
+		p := DefaultPolicy()
+		p.PreferredNode = pref
+		for _, rq := range requests {
+			for _, a := range states {
+				for _, b := range states {
+					a.request, b.request = rq.a, rq.b
+					// Eligibility does not depend on the peer's flag: compute it first.
+					ea := Decide(observe("node-a", "node-b", a, b, false), p).Eligible
+					eb := Decide(observe("node-b", "node-a", b, a, false), p).Eligible
+					oa, ob := observe("node-a", "node-b", a, b, eb), observe("node-b", "node-a", b, a, ea)
+					da, db := Decide(oa, p), Decide(ob, p)
+					n++
+					fail := func(msg string) {
+						t.Fatalf("%s (preferred %q)\nnode-a %+v → %s %s %q\nnode-b %+v → %s %s %q", msg, pref, a, da.Action, da.Role, da.Reason, b, db.Action, db.Role, db.Reason)
+					}
+					if err := checkInvariants(oa, p, da); err != nil {
+						fail("node-a: " + err.Error())
+					}
+					if err := checkInvariants(ob, p, db); err != nil {
+						fail("node-b: " + err.Error())
+					}
+					if da.Action == ActionTakeOver && db.Action == ActionTakeOver {
+						fail("both take over")
+					}
+					if da.Role == RolePrimary && db.Role == RolePrimary {
+						fail("both end primary")
+					}
+					if a.role == RolePrimary && b.role == RolePrimary {
+						stays := da
+						stayed, other := a, b
+						if db.Role == RolePrimary {
+							stays, stayed, other = db, b, a
+						}
+						if stays.Role != RolePrimary || stayed.epoch < other.epoch {
+							fail("two primaries did not resolve to the higher epoch")
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("checked %d node pairs", n)
+}

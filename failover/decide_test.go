@@ -1,0 +1,346 @@
+package failover
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/probe"
+)
+
+var decideT0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// standbyObs is node-b, a healthy standby at epoch 5 beside a healthy live
+// primary node-a at epoch 5, both databases at the same WAL position.
+func standbyObs() Observation {
+	now := decideT0
+	return Observation{
+		Now: now, Node: "node-b", Role: RoleStandby, Epoch: 5, Health: probe.Healthy,
+		StartedAt: now.Add(-time.Hour), DB: DBStandby, WAL: 1 << 30, TieBreakerOK: true, EligibleSince: now.Add(-time.Hour),
+		Peer: PeerView{
+			Heard: true, Alive: true, Node: "node-a", Role: RolePrimary, Epoch: 5, Health: probe.Healthy,
+			Eligible: true, DB: DBPrimary, WAL: 1 << 30, LastHeard: now.Add(-100 * time.Millisecond),
+			HealthySince: now.Add(-time.Hour),
+		},
+	}
+}
+
+// primaryObs is node-a, a healthy primary at epoch 5 beside a healthy
+// eligible standby node-b.
+func primaryObs() Observation {
+	o := standbyObs()
+	o.Node, o.Role, o.DB = "node-a", RolePrimary, DBPrimary
+	o.Peer.Node, o.Peer.Role, o.Peer.DB = "node-b", RoleStandby, DBStandby
+	return o
+}
+
+func peerDead(o *Observation) { o.Peer.Alive = false; o.Peer.LastHeard = o.Now.Add(-2 * time.Second) }
+
+func TestDecide(t *testing.T) {
+	def := DefaultPolicy()
+	type want struct {
+		action Action
+		role   Role
+		epoch  uint64
+		reason string
+	}
+	for _, tc := range []struct {
+		name   string
+		obs    Observation
+		edit   func(o *Observation)
+		policy func(p *Policy)
+		want   want
+		alert  string
+	}{
+		// Start-up.
+		{name: "init waits init_dead for the peer", obs: standbyObs(), edit: func(o *Observation) {
+			o.Role, o.StartedAt, o.Peer = RoleInit, o.Now.Add(-time.Second), PeerView{}
+		}, want: want{ActionNone, RoleInit, 5, "waiting to hear the peer (2s of init_dead 3s left)"}},
+		{name: "init takes over once init_dead passed unheard", obs: standbyObs(), edit: func(o *Observation) {
+			o.Role, o.StartedAt, o.Peer = RoleInit, o.Now.Add(-4*time.Second), PeerView{}
+		}, want: want{ActionTakeOver, RolePrimary, 6, "peer not heard within init_dead 3s"}},
+		{name: "init just warmed up waits for the peer to hear it", obs: standbyObs(), edit: func(o *Observation) {
+			o.Role, o.Peer.Role, o.Peer.Eligible, o.StartedAt, o.EligibleSince = RoleInit, RoleInit, false, o.Now.Add(-time.Second), o.Now.Add(-500*time.Millisecond)
+		}, want: want{ActionNone, RoleStandby, 5, "eligible for only 500ms of 2s: letting the peer hear it first"}},
+		{name: "not eligible before: no takeover this round", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.EligibleSince = time.Time{} },
+			want: want{ActionNone, RoleStandby, 5, "eligible for only 0s of 2s"}},
+		{name: "eligible for twice dead_after: takes over", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.EligibleSince = o.Now.Add(-2 * time.Second) },
+			want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
+		{name: "init without tie-breaker becomes standby", obs: standbyObs(), edit: func(o *Observation) {
+			o.Role, o.StartedAt, o.Peer, o.TieBreakerOK = RoleInit, o.Now.Add(-4*time.Second), PeerView{}, false
+		}, want: want{ActionNone, RoleStandby, 5, "no tie-breaker target reachable"}},
+		{name: "init hearing a primary becomes standby", obs: standbyObs(), edit: func(o *Observation) {
+			o.Role, o.StartedAt = RoleInit, o.Now
+		}, want: want{ActionNone, RoleStandby, 5, "standby; node-a is primary"}},
+		{name: "both init: preferred node takes over", obs: standbyObs(), edit: func(o *Observation) {
+			o.Role, o.Peer.Role, o.StartedAt = RoleInit, RoleInit, o.Now
+		}, policy: func(p *Policy) { p.PreferredNode = "node-b" }, want: want{ActionTakeOver, RolePrimary, 6, "this node outranks node-a"}},
+		{name: "both init: the other waits for the preferred", obs: standbyObs(), edit: func(o *Observation) {
+			o.Role, o.Peer.Role, o.StartedAt = RoleInit, RoleInit, o.Now
+		}, policy: func(p *Policy) { p.PreferredNode = "node-a" }, want: want{ActionNone, RoleStandby, 5, "node-a outranks this node"}},
+		{name: "both init, no preference: lower name wins", obs: primaryObs(), edit: func(o *Observation) {
+			o.Role, o.Peer.Role = RoleInit, RoleInit
+		}, want: want{ActionTakeOver, RolePrimary, 6, "this node outranks node-b"}},
+		{name: "both standby, the preferred is not eligible: the other takes over", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Eligible = RoleStandby, false
+		}, policy: func(p *Policy) { p.PreferredNode = "node-a" }, want: want{ActionTakeOver, RolePrimary, 6, "node-a released and is not eligible"}},
+
+		// Standby.
+		{name: "standby beside a healthy primary", obs: standbyObs(), want: want{ActionNone, RoleStandby, 5, "standby; node-a is primary, healthy, eligible"}},
+		{name: "standby learns a higher epoch", obs: standbyObs(), edit: func(o *Observation) { o.Peer.Epoch = 9 },
+			want: want{ActionNone, RoleStandby, 9, "standby"}},
+		{name: "primary dead: take over above both epochs", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Peer.Epoch = 7 },
+			want: want{ActionTakeOver, RolePrimary, 8, "taking over at epoch 8: node-a silent since"}},
+		{name: "primary dead, no tie-breaker: stay", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.TieBreakerOK = false },
+			want: want{ActionNone, RoleStandby, 5, "no tie-breaker target reachable: not taking over"}},
+		{name: "primary dead, locally failed: restart, no takeover", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Health = probe.HealthFailed },
+			want: want{ActionRestartPBX, RoleStandby, 5, "standby, service failed: restarting the PBX"}},
+		{name: "locally failed with a restart under way", obs: standbyObs(), edit: func(o *Observation) { o.Health, o.RestartPending = probe.HealthFailed, true },
+			want: want{ActionNone, RoleStandby, 5, "PBX restart under way"}},
+		{name: "primary dead, health unknown", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Health = probe.HealthUnknown },
+			want: want{ActionNone, RoleStandby, 5, "not eligible: health unknown"}},
+		{name: "primary dead, degraded standby still serves", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Health = probe.HealthDegraded },
+			want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
+		{name: "primary dead, restart limit reached: fault", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.PBXFault = true },
+			want: want{ActionNone, RoleFault, 5, "restart limit reached: not eligible"}},
+		{name: "fault cleared: standby again", obs: standbyObs(), edit: func(o *Observation) { o.Role = RoleFault },
+			want: want{ActionNone, RoleStandby, 5, "standby;"}},
+		{name: "primary dead, 2 MiB behind: no promotion", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Peer.WAL = o.WAL + 2<<20 },
+			want: want{ActionNone, RoleStandby, 5, "2097152 WAL bytes behind node-a (max_lag_bytes 1048576): not promoting without --force"}},
+		{name: "primary dead, 1 MiB behind: promotes", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Peer.WAL = o.WAL + 1<<20 },
+			want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
+		{name: "primary dead, behind, allowed by config", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Peer.WAL = o.WAL + 2<<20 },
+			policy: func(p *Policy) { p.AllowLagPromote = true }, want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
+		{name: "primary dead, behind, switchover --force", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Peer.WAL = o.WAL + 2<<20
+			o.Switchover = SwitchoverRequest{Target: "node-b", ID: 3, Force: true}
+		}, want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
+		{name: "no database: lag not checked", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.DB = DBNone; o.Peer.WAL = 1 << 40 },
+			want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
+		{name: "fence first", obs: standbyObs(), edit: peerDead, policy: func(p *Policy) { p.NeedFence = true },
+			want: want{ActionFencePeer, RoleStandby, 5, "fencing node-a before taking over"}},
+		{name: "fence succeeded: take over", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Fence = FenceOK },
+			policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
+		{name: "fence failed: stay", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Fence = FenceFailed },
+			policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionNone, RoleStandby, 5, "fencing node-a failed: not taking over"}},
+		{name: "fence not tried without a tie-breaker", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.TieBreakerOK = false },
+			policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionNone, RoleStandby, 5, "no tie-breaker"}},
+		{name: "peer released with failed service: take over, no fence needed", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Health, o.Peer.Eligible = RoleStandby, probe.HealthFailed, false
+		}, policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionTakeOver, RolePrimary, 6, "node-a released and is not eligible (standby, failed)"}},
+		{name: "peer reports fault: take over", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Eligible = RoleFault, false
+		}, want: want{ActionTakeOver, RolePrimary, 6, "released and is not eligible (fault"}},
+		{name: "primary reports failed but still holds: wait for its release", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Health = probe.HealthFailed
+		}, want: want{ActionNone, RoleStandby, 5, "standby; node-a is primary, failed"}},
+
+		// Primary.
+		{name: "healthy primary", obs: primaryObs(), want: want{ActionNone, RolePrimary, 5, "primary at epoch 5; node-b is standby, healthy, eligible"}},
+		{name: "failover_first: failed primary releases to healthy standby", obs: primaryObs(), edit: func(o *Observation) { o.Health = probe.HealthFailed },
+			want: want{ActionRelease, RoleStandby, 5, "moving the VIP to healthy standby node-b first"}},
+		{name: "failed primary, standby not eligible: keep the VIP and restart", obs: primaryObs(), edit: func(o *Observation) {
+			o.Health, o.Peer.Eligible = probe.HealthFailed, false
+		}, want: want{ActionRestartPBX, RolePrimary, 5, "keeping the VIP; restarting the PBX"}},
+		{name: "failed primary, standby failed too", obs: primaryObs(), edit: func(o *Observation) {
+			o.Health, o.Peer.Health = probe.HealthFailed, probe.HealthFailed
+		}, want: want{ActionRestartPBX, RolePrimary, 5, "keeping the VIP"}},
+		{name: "failed primary, peer dead: keep and restart", obs: primaryObs(), edit: func(o *Observation) { o.Health = probe.HealthFailed; peerDead(o) },
+			want: want{ActionRestartPBX, RolePrimary, 5, "node-b silent since"}},
+		{name: "failed primary, peer dead, restart under way", obs: primaryObs(), edit: func(o *Observation) {
+			o.Health, o.RestartPending = probe.HealthFailed, true
+			peerDead(o)
+		}, want: want{ActionNone, RolePrimary, 5, "PBX restart under way"}},
+		{name: "restart_first: restart within the grace", obs: primaryObs(), edit: func(o *Observation) {
+			o.Health, o.FailedSince = probe.HealthFailed, o.Now.Add(-2*time.Second)
+		}, policy: func(p *Policy) { p.Mode = RestartFirst }, want: want{ActionRestartPBX, RolePrimary, 5, "8s of restart_grace 10s left"}},
+		{name: "restart_first: grace passed, release", obs: primaryObs(), edit: func(o *Observation) {
+			o.Health, o.FailedSince, o.RestartPending = probe.HealthFailed, o.Now.Add(-11*time.Second), true
+		}, policy: func(p *Policy) { p.Mode = RestartFirst }, want: want{ActionRelease, RoleStandby, 5, "restart_grace 10s passed"}},
+		{name: "restart limit reached: release to healthy standby as fault", obs: primaryObs(), edit: func(o *Observation) {
+			o.PBXFault, o.Health = true, probe.HealthFailed
+		}, want: want{ActionRelease, RoleFault, 5, "restart limit reached: releasing"}},
+		{name: "restart limit reached, no standby: a degraded primary beats none", obs: primaryObs(), edit: func(o *Observation) {
+			o.PBXFault, o.Health = true, probe.HealthFailed
+			peerDead(o)
+		}, want: want{ActionNone, RolePrimary, 5, "keeping the VIP"}},
+		{name: "degraded primary keeps the role", obs: primaryObs(), edit: func(o *Observation) { o.Health = probe.HealthDegraded },
+			want: want{ActionNone, RolePrimary, 5, "primary at epoch 5"}},
+		{name: "primary without tie-breaker keeps the role", obs: primaryObs(), edit: func(o *Observation) { o.TieBreakerOK = false; peerDead(o) },
+			want: want{ActionNone, RolePrimary, 5, "primary at epoch 5"}},
+
+		// Two primaries.
+		{name: "split brain: lower epoch releases", obs: primaryObs(), edit: func(o *Observation) { o.Peer.Role, o.Peer.Epoch = RolePrimary, 6 },
+			want: want{ActionRelease, RoleStandby, 6, "split brain: node-b is primary at epoch 6, ours 5: releasing"}, alert: event.SplitBrain},
+		{name: "split brain: higher epoch re-announces", obs: primaryObs(), edit: func(o *Observation) { o.Peer.Role, o.Peer.Epoch = RolePrimary, 4 },
+			want: want{ActionReAnnounce, RolePrimary, 5, "staying primary, re-announcing the VIP"}, alert: event.SplitBrain},
+		{name: "split brain: higher epoch stays even when failed", obs: primaryObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Epoch, o.Health = RolePrimary, 4, probe.HealthFailed
+		}, want: want{ActionReAnnounce, RolePrimary, 5, "re-announcing"}, alert: event.SplitBrain},
+		{name: "split brain, equal epochs: preferred stays", obs: primaryObs(), edit: func(o *Observation) { o.Peer.Role = RolePrimary },
+			policy: func(p *Policy) { p.PreferredNode = "node-a" }, want: want{ActionReAnnounce, RolePrimary, 5, "re-announcing"}, alert: event.SplitBrain},
+		{name: "split brain, equal epochs: non-preferred releases", obs: primaryObs(), edit: func(o *Observation) { o.Peer.Role = RolePrimary },
+			policy: func(p *Policy) { p.PreferredNode = "node-b" }, want: want{ActionRelease, RoleStandby, 5, "releasing"}, alert: event.SplitBrain},
+		{name: "split brain, equal epochs, no preference: higher name releases", obs: standbyObs(), edit: func(o *Observation) { o.Role = RolePrimary },
+			want: want{ActionRelease, RoleStandby, 5, "releasing"}, alert: event.SplitBrain},
+		{name: "primary whose peer was primary but is now dead: no split brain", obs: primaryObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Epoch = RolePrimary, 9
+			peerDead(o)
+		}, want: want{ActionNone, RolePrimary, 5, "primary at epoch 5"}},
+
+		// Maintenance.
+		{name: "maintenance freezes a standby whose primary died", obs: standbyObs(), edit: func(o *Observation) { o.Maintenance = true; peerDead(o) },
+			want: want{ActionNone, RoleMaintenance, 5, "maintenance mode: automatic action frozen"}},
+		{name: "maintenance freezes a failed primary", obs: primaryObs(), edit: func(o *Observation) { o.Maintenance, o.Health = true, probe.HealthFailed },
+			want: want{ActionNone, RolePrimary, 5, "maintenance mode"}},
+		{name: "maintenance freezes split-brain resolution", obs: primaryObs(), edit: func(o *Observation) {
+			o.Maintenance, o.Peer.Role, o.Peer.Epoch = true, RolePrimary, 8
+		}, want: want{ActionNone, RolePrimary, 5, "maintenance mode"}, alert: event.SplitBrain},
+		{name: "peer in maintenance freezes this node", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Maintenance, o.Peer.Health = true, probe.HealthFailed
+		}, want: want{ActionNone, RoleStandby, 5, "peer node-a in maintenance mode"}},
+		{name: "maintenance ended: standby again", obs: standbyObs(), edit: func(o *Observation) { o.Role = RoleMaintenance },
+			want: want{ActionNone, RoleStandby, 5, "standby;"}},
+		{name: "a dead peer's maintenance flag no longer freezes", obs: standbyObs(), edit: func(o *Observation) { o.Peer.Maintenance = true; peerDead(o) },
+			want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
+
+		// Planned switchover.
+		{name: "switchover: primary releases to a healthy standby", obs: primaryObs(), edit: func(o *Observation) {
+			o.Switchover = SwitchoverRequest{Target: "node-b", ID: 11}
+		}, want: want{ActionRelease, RoleStandby, 5, "switchover 11 to node-b: releasing"}},
+		{name: "switchover without target means the other node", obs: primaryObs(), edit: func(o *Observation) {
+			o.Switchover = SwitchoverRequest{ID: 12}
+		}, want: want{ActionRelease, RoleStandby, 5, "switchover 12 to node-b"}},
+		{name: "switchover asked on the standby reaches the primary", obs: primaryObs(), edit: func(o *Observation) {
+			o.Peer.Switchover = SwitchoverRequest{Target: "node-b", ID: 13}
+		}, want: want{ActionRelease, RoleStandby, 5, "switchover 13"}},
+		{name: "switchover waits for a degraded standby", obs: primaryObs(), edit: func(o *Observation) {
+			o.Switchover, o.Peer.Health = SwitchoverRequest{Target: "node-b", ID: 14}, probe.HealthDegraded
+		}, want: want{ActionNone, RolePrimary, 5, "switchover 14 to node-b waits"}},
+		{name: "switchover refused to a lagging standby", obs: primaryObs(), edit: func(o *Observation) {
+			o.Switchover, o.Peer.Eligible = SwitchoverRequest{Target: "node-b", ID: 15}, false
+		}, want: want{ActionNone, RolePrimary, 5, "not a healthy eligible standby"}},
+		{name: "switchover target waits for the release", obs: standbyObs(), edit: func(o *Observation) {
+			o.Switchover = SwitchoverRequest{Target: "node-b", ID: 16}
+		}, want: want{ActionNone, RoleStandby, 5, "switchover 16: waiting for node-a to release"}},
+		{name: "switchover target takes over after the release, even if not preferred", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Switchover = RoleStandby, SwitchoverRequest{Target: "node-b", ID: 17}
+		}, policy: func(p *Policy) { p.PreferredNode = "node-a" }, want: want{ActionTakeOver, RolePrimary, 6, "switchover 17 to this node"}},
+		{name: "switchover to the peer: the released node waits", obs: primaryObs(), edit: func(o *Observation) {
+			o.Role, o.Switchover = RoleStandby, SwitchoverRequest{Target: "node-b", ID: 18}
+		}, policy: func(p *Policy) { p.PreferredNode = "node-a" }, want: want{ActionNone, RoleStandby, 5, "switchover 18: node-b is to take over"}},
+		{name: "forced switchover promotes a lagging target", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.WAL = RoleStandby, o.WAL+5<<20
+			o.Switchover = SwitchoverRequest{Target: "node-b", ID: 19, Force: true}
+		}, want: want{ActionTakeOver, RolePrimary, 6, "switchover 19"}},
+		{name: "unforced switchover does not promote a lagging target", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.WAL = RoleStandby, o.WAL+5<<20
+			o.Switchover = SwitchoverRequest{Target: "node-b", ID: 20}
+		}, want: want{ActionNone, RoleStandby, 5, "WAL bytes behind"}},
+
+		// Failback.
+		{name: "failback auto: release to the preferred node after the delay", obs: primaryObs(), edit: func(o *Observation) {
+			o.Node, o.Peer.Node, o.Peer.HealthySince = "node-b", "node-a", o.Now.Add(-6*time.Minute)
+		}, policy: func(p *Policy) { p.Failback, p.PreferredNode = FailbackAuto, "node-a" },
+			want: want{ActionRelease, RoleStandby, 5, "failback to preferred node node-a, healthy for 6m0s"}},
+		{name: "failback auto: not before the delay", obs: primaryObs(), edit: func(o *Observation) {
+			o.Node, o.Peer.Node, o.Peer.HealthySince = "node-b", "node-a", o.Now.Add(-time.Minute)
+		}, policy: func(p *Policy) { p.Failback, p.PreferredNode = FailbackAuto, "node-a" }, want: want{ActionNone, RolePrimary, 5, "primary at epoch"}},
+		{name: "failback off: sticky", obs: primaryObs(), edit: func(o *Observation) {
+			o.Node, o.Peer.Node = "node-b", "node-a"
+		}, policy: func(p *Policy) { p.PreferredNode = "node-a" }, want: want{ActionNone, RolePrimary, 5, "primary at epoch"}},
+		{name: "failback auto on the preferred primary: nothing to do", obs: primaryObs(),
+			policy: func(p *Policy) { p.Failback, p.PreferredNode = FailbackAuto, "node-a" }, want: want{ActionNone, RolePrimary, 5, "primary"}},
+		{name: "failback auto, then the released node waits for the preferred", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Role = RoleStandby
+		}, policy: func(p *Policy) { p.Failback, p.PreferredNode = FailbackAuto, "node-a" }, want: want{ActionNone, RoleStandby, 5, "node-a outranks this node"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tc.obs
+			if tc.edit != nil {
+				tc.edit(&o)
+			}
+			p := def
+			if tc.policy != nil {
+				tc.policy(&p)
+			}
+			d := Decide(o, p)
+			if d.Action != tc.want.action || d.Role != tc.want.role || d.NextEpoch != tc.want.epoch {
+				t.Errorf("got %s → %s epoch %d, want %s → %s epoch %d (reason %q)", d.Action, d.Role, d.NextEpoch, tc.want.action, tc.want.role, tc.want.epoch, d.Reason)
+			}
+			if !strings.Contains(d.Reason, tc.want.reason) {
+				t.Errorf("got reason %q, want it to contain %q", d.Reason, tc.want.reason)
+			}
+			if strings.ContainsAny(d.Reason, "\r\n") {
+				t.Errorf("got a multi-line reason %q, want one line", d.Reason)
+			}
+			if d.Alert != tc.alert {
+				t.Errorf("got alert %q, want %q", d.Alert, tc.alert)
+			}
+			if again := Decide(o, p); again != d {
+				t.Errorf("got %+v on a second call, want the same %+v (pure)", again, d)
+			}
+		})
+	}
+}
+
+func TestDecideEligible(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(o *Observation)
+		want bool
+	}{
+		{"healthy standby", func(o *Observation) {}, true},
+		{"degraded standby", func(o *Observation) { o.Health = probe.HealthDegraded }, true},
+		{"failed", func(o *Observation) { o.Health = probe.HealthFailed }, false},
+		{"health unknown", func(o *Observation) { o.Health = probe.HealthUnknown }, false},
+		{"fault", func(o *Observation) { o.PBXFault = true }, false},
+		{"maintenance", func(o *Observation) { o.Maintenance = true }, false},
+		{"no tie-breaker", func(o *Observation) { o.TieBreakerOK = false }, false},
+		{"too far behind", func(o *Observation) { o.Peer.WAL = o.WAL + 2<<20 }, false},
+		{"too far behind, forced by the peer's request", func(o *Observation) {
+			o.Peer.WAL = o.WAL + 2<<20
+			o.Peer.Switchover = SwitchoverRequest{Target: "node-b", ID: 1, Force: true}
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := standbyObs()
+			tc.edit(&o)
+			if got := Decide(o, DefaultPolicy()).Eligible; got != tc.want {
+				t.Errorf("got eligible %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecisionEligibleSince(t *testing.T) {
+	t1, t2 := decideT0, decideT0.Add(time.Second)
+	for _, tc := range []struct {
+		name     string
+		eligible bool
+		prev     time.Time
+		want     time.Time
+	}{
+		{"becomes eligible", true, time.Time{}, t2},
+		{"stays eligible", true, t1, t1},
+		{"stops being eligible", false, t1, time.Time{}},
+		{"stays not eligible", false, time.Time{}, time.Time{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := (Decision{Eligible: tc.eligible}).EligibleSince(tc.prev, t2); !got.Equal(tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func BenchmarkDecide(b *testing.B) {
+	o, p := standbyObs(), DefaultPolicy()
+	o.Peer.Alive = false
+	b.ReportAllocs()
+	for b.Loop() {
+		Decide(o, p)
+	}
+}

@@ -1,0 +1,66 @@
+package failover
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// EpochFile is the name of the epoch file inside the state directory.
+const EpochFile = "epoch"
+
+// LoadEpoch reads the epoch persisted in dir. A missing file is epoch 0 (a
+// node that never took over); a file that exists but does not hold one
+// decimal number is an error naming the file, because guessing could let a
+// stale primary win.
+func LoadEpoch(dir string) (uint64, error) {
+	path := filepath.Join(dir, EpochFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("failover: load epoch %s: %w", path, err)
+	}
+	s := strings.TrimSuffix(string(b), "\n")
+	e, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("failover: load epoch %s: corrupt content %q: want one decimal number", path, truncName(s))
+	}
+	return e, nil
+}
+
+// SaveEpoch persists epoch in dir so that it survives a crash or power loss:
+// it writes a temporary file, fsyncs it, renames it over the epoch file and
+// fsyncs the directory. On error the old file is left as it was.
+func SaveEpoch(dir string, epoch uint64) error {
+	path := filepath.Join(dir, EpochFile)
+	tmp, err := os.CreateTemp(dir, "."+EpochFile+"-*")
+	if err != nil {
+		return fmt.Errorf("failover: save epoch %s: %w", path, err)
+	}
+	_, werr := tmp.WriteString(strconv.FormatUint(epoch, 10) + "\n")
+	serr := tmp.Sync()
+	cerr := tmp.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("failover: save epoch %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("failover: save epoch %s: %w", path, err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("failover: save epoch %s: sync directory: %w", path, err)
+	}
+	serr = d.Sync()
+	cerr = d.Close()
+	if err := errors.Join(serr, cerr); err != nil {
+		return fmt.Errorf("failover: save epoch %s: sync directory: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,190 @@
+package failover
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/pbxha/pbxha/probe"
+)
+
+func newTestTracker(t *testing.T, paths int) *PeerTracker {
+	t.Helper()
+	tr, err := NewPeerTracker(TrackerConfig{Cluster: "pbx-pair", Node: "node-b", Key: testKey, Paths: paths, DeadAfter: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func peerPacket(t *testing.T, seq uint64, sent time.Time, edit func(*Heartbeat)) []byte {
+	t.Helper()
+	h := sampleHeartbeat()
+	h.Seq, h.Sent = seq, sent
+	if edit != nil {
+		edit(&h)
+	}
+	return mustEncode(t, h)
+}
+
+func TestPeerTrackerLiveness(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tr := newTestTracker(t, 2)
+	if tr.Alive(t0) || tr.View(t0).Heard {
+		t.Fatalf("got alive or heard before any heartbeat, want neither")
+	}
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	for i, s := range []struct {
+		path int
+		at   time.Duration
+	}{{0, 0}, {1, 0}, {0, 200 * time.Millisecond}} {
+		if _, err := tr.Receive(s.path, peerPacket(t, uint64(1+i/2), at(s.at), nil), at(s.at)); err != nil {
+			t.Fatalf("heartbeat %d: %v", i, err)
+		}
+	}
+	for _, tc := range []struct {
+		name             string
+		now              time.Duration
+		alive, p0, p1    bool
+		wantHeardPath1At time.Duration
+	}{
+		{"both paths fresh", 500 * time.Millisecond, true, true, true, 0},
+		{"path 1 silent past dead_after, path 0 still heard", 1100 * time.Millisecond, true, true, false, 0},
+		{"all paths silent: peer dead", 1300 * time.Millisecond, false, false, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := at(tc.now)
+			if got := tr.Alive(now); got != tc.alive {
+				t.Errorf("got Alive %v, want %v", got, tc.alive)
+			}
+			if got := tr.PathAlive(0, now); got != tc.p0 {
+				t.Errorf("got path 0 alive %v, want %v", got, tc.p0)
+			}
+			if got := tr.PathAlive(1, now); got != tc.p1 {
+				t.Errorf("got path 1 alive %v, want %v", got, tc.p1)
+			}
+			ps := tr.Paths(now)
+			if len(ps) != 2 || ps[0].Alive != tc.p0 || ps[1].Alive != tc.p1 || !ps[1].LastHeard.Equal(at(tc.wantHeardPath1At)) {
+				t.Errorf("got paths %+v, want alive %v/%v, path 1 last heard %v", ps, tc.p0, tc.p1, at(tc.wantHeardPath1At))
+			}
+			v := tr.View(now)
+			if v.Alive != tc.alive || !v.Heard || v.Seq != 2 || v.Epoch != 7 || v.Role != RolePrimary || v.WAL != sampleHeartbeat().WAL {
+				t.Errorf("got view %+v, want the last heartbeat (seq 2) kept, alive %v", v, tc.alive)
+			}
+		})
+	}
+	if tr.PathAlive(5, t0) || tr.PathAlive(-1, t0) {
+		t.Errorf("got an out-of-range path alive, want false")
+	}
+}
+
+func TestPeerTrackerDrops(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tr := newTestTracker(t, 1)
+	good := peerPacket(t, 10, t0, nil)
+	if _, err := tr.Receive(0, good, t0); err != nil {
+		t.Fatal(err)
+	}
+	forged := bytes.Clone(good)
+	forged[len(forged)-40] ^= 4
+	otherKey := bytes.Repeat([]byte{1}, 32)
+	foreignCluster := sampleHeartbeat()
+	foreignCluster.Cluster = "elsewhere"
+	fc, _ := Encode(testKey, foreignCluster)
+	signedByOther, _ := Encode(otherKey, sampleHeartbeat())
+	for _, tc := range []struct {
+		name   string
+		b      []byte
+		path   int
+		reason string
+		want   error
+	}{
+		{"replayed", good, 0, "replay", ErrReplay},
+		{"forged", forged, 0, "bad_mac", ErrBadMAC},
+		{"another key", signedByOther, 0, "bad_mac", ErrBadMAC},
+		{"truncated", good[:20], 0, "truncated", ErrTruncated},
+		{"foreign cluster", fc, 0, "cluster", ErrCluster},
+		{"garbage", []byte("hello"), 0, "truncated", ErrTruncated},
+		{"own name", peerPacket(t, 11, t0, func(h *Heartbeat) { h.Node = "node-b" }), 0, "self", ErrSelf},
+		{"third node while the peer lives", peerPacket(t, 12, t0, func(h *Heartbeat) { h.Node = "node-c" }), 0, "malformed", ErrMalformed},
+		{"stale boot", peerPacket(t, 1, t0.Add(-time.Hour), func(h *Heartbeat) { h.Boot = BootID{9} }), 0, "stale", ErrStale},
+		{"bad path", peerPacket(t, 13, t0, nil), 3, "path", ErrPath},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, before := tr.Counters()
+			_, err := tr.Receive(tc.path, tc.b, t0.Add(100*time.Millisecond))
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			accepted, after := tr.Counters()
+			if after[tc.reason] != before[tc.reason]+1 {
+				t.Errorf("got %s count %d, want %d", tc.reason, after[tc.reason], before[tc.reason]+1)
+			}
+			if accepted != 1 {
+				t.Errorf("got %d accepted, want 1", accepted)
+			}
+			if v := tr.View(t0); v.Seq != 10 || v.Node != "node-a" {
+				t.Errorf("got view seq %d node %q after a dropped packet, want seq 10 from node-a", v.Seq, v.Node)
+			}
+		})
+	}
+	// A renamed peer is accepted once the old name has gone silent.
+	later := t0.Add(2 * time.Second)
+	renamed := peerPacket(t, 1, later, func(h *Heartbeat) { h.Node = "node-c"; h.Boot = BootID{7} })
+	if _, err := tr.Receive(0, renamed, later); err != nil {
+		t.Errorf("got %v for a renamed peer after the old one died, want accepted", err)
+	}
+}
+
+func TestPeerTrackerHealthySince(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tr := newTestTracker(t, 1)
+	seq := uint64(0)
+	send := func(at time.Duration, h probe.Health, boot BootID) {
+		t.Helper()
+		seq++
+		now := t0.Add(at)
+		if _, err := tr.Receive(0, peerPacket(t, seq, now, func(hb *Heartbeat) { hb.Health, hb.Boot = h, boot }), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(want time.Duration, zero bool) {
+		t.Helper()
+		got := tr.View(t0).HealthySince
+		if zero != got.IsZero() || (!zero && !got.Equal(t0.Add(want))) {
+			t.Fatalf("got HealthySince %v, want zero=%v at +%s", got, zero, want)
+		}
+	}
+	b1, b2 := BootID{1}, BootID{2}
+	send(0, probe.HealthUnknown, b1)
+	check(0, true)
+	send(time.Second, probe.Healthy, b1)
+	check(time.Second, false)
+	send(2*time.Second, probe.Healthy, b1)
+	check(time.Second, false)
+	send(3*time.Second, probe.HealthDegraded, b1)
+	check(0, true)
+	send(4*time.Second, probe.Healthy, b1)
+	check(4*time.Second, false)
+	seq = 0
+	send(5*time.Second, probe.Healthy, b2) // restarted: healthy again from now
+	check(5*time.Second, false)
+}
+
+func TestNewPeerTrackerRejects(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  TrackerConfig
+	}{
+		{"no paths", TrackerConfig{Cluster: "c", Node: "n", Key: testKey}},
+		{"short key", TrackerConfig{Cluster: "c", Node: "n", Key: testKey[:4], Paths: 1}},
+		{"no node", TrackerConfig{Cluster: "c", Key: testKey, Paths: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := NewPeerTracker(tc.cfg); err == nil {
+				t.Errorf("got no error, want one")
+			}
+		})
+	}
+}

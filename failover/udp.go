@@ -1,0 +1,188 @@
+package failover
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+)
+
+// Path is one heartbeat path: this node's socket address and the peer's. The
+// peer sends from its own Local address, so a packet is accepted on a path
+// only if it comes from exactly Peer (address and port).
+type Path struct {
+	Local netip.AddrPort // bound here; port 0 picks one (tests)
+	Peer  netip.AddrPort // sent to, and the only accepted source
+}
+
+// String returns "local->peer".
+func (p Path) String() string { return p.Local.String() + "->" + p.Peer.String() }
+
+// PathStats counts one UDP path's traffic. Foreign and Garbage packets are
+// dropped before decoding; Overflow counts packets dropped because the
+// receiver fell behind.
+type PathStats struct {
+	Sent, SendErrors, Received, Foreign, Garbage, Overflow uint64
+}
+
+// recvQueue is how many received packets wait for the reader before new ones
+// are dropped (counted as Overflow): 64 packets is 12 s of one path at the
+// default interval.
+const recvQueue = 64
+
+type udpPath struct {
+	cfg  Path
+	conn *net.UDPConn
+
+	sent, sendErrors, received, foreign, garbage, overflow atomic.Uint64
+}
+
+// UDPTransport is the Transport over real UDP sockets: one socket per path,
+// bound to the path's local address.
+type UDPTransport struct {
+	paths []*udpPath
+	recv  chan Packet
+	log   *slog.Logger
+	wg    sync.WaitGroup
+	once  sync.Once
+}
+
+// ListenUDP binds one socket per path and starts receiving. log receives
+// debug lines for dropped packets; nil discards them.
+func ListenUDP(paths []Path, log *slog.Logger) (*UDPTransport, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("failover: listen udp: no heartbeat paths")
+	}
+	conns := make([]*net.UDPConn, 0, len(paths))
+	peers := make([]netip.AddrPort, 0, len(paths))
+	closeAll := func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	for i, p := range paths {
+		if !p.Peer.IsValid() || p.Peer.Port() == 0 {
+			closeAll()
+			return nil, fmt.Errorf("failover: listen udp path %d %s: peer address needs a host and port", i, p)
+		}
+		conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(p.Local))
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("failover: listen udp path %d %s: %w", i, p, err)
+		}
+		conns, peers = append(conns, conn), append(peers, p.Peer)
+	}
+	return NewUDP(conns, peers, log)
+}
+
+// NewUDP starts a transport on sockets that are already bound, one per path,
+// sending to and accepting only from peers[i] on conns[i]. It takes ownership
+// of the sockets.
+func NewUDP(conns []*net.UDPConn, peers []netip.AddrPort, log *slog.Logger) (*UDPTransport, error) {
+	if len(conns) == 0 || len(conns) != len(peers) {
+		return nil, fmt.Errorf("failover: new udp transport: %d sockets for %d peers", len(conns), len(peers))
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t := &UDPTransport{recv: make(chan Packet, recvQueue), log: log}
+	for i, c := range conns {
+		local := c.LocalAddr().(*net.UDPAddr).AddrPort()
+		t.paths = append(t.paths, &udpPath{cfg: Path{Local: local, Peer: peers[i]}, conn: c})
+	}
+	for i, p := range t.paths {
+		t.wg.Add(1)
+		go t.read(i, p)
+	}
+	return t, nil
+}
+
+func (t *UDPTransport) closeConns() {
+	for _, p := range t.paths {
+		p.conn.Close()
+	}
+}
+
+// LocalAddr returns the bound address of path i (useful with port 0).
+func (t *UDPTransport) LocalAddr(i int) netip.AddrPort {
+	return t.paths[i].conn.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+func (t *UDPTransport) read(i int, p *udpPath) {
+	defer t.wg.Done()
+	buf := make([]byte, MaxPacket+1)
+	peer := p.cfg.Peer
+	peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
+	for {
+		n, from, err := p.conn.ReadFromUDPAddrPort(buf)
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if err != nil {
+			t.log.Debug("failover: heartbeat read failed", "path", i, "err", err)
+			continue
+		}
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		switch {
+		case from != peer:
+			p.foreign.Add(1)
+			t.log.Debug("failover: dropped heartbeat packet", "path", i, "from", from, "target", peer, "reason", "foreign")
+			continue
+		case n > MaxPacket || n < headerSize || !bytes.Equal(buf[:4], magic[:]):
+			p.garbage.Add(1)
+			t.log.Debug("failover: dropped heartbeat packet", "path", i, "from", from, "bytes", n, "reason", "garbage")
+			continue
+		}
+		p.received.Add(1)
+		select {
+		case t.recv <- Packet{Path: i, Data: bytes.Clone(buf[:n])}:
+		default:
+			p.overflow.Add(1)
+			t.log.Debug("failover: dropped heartbeat packet", "path", i, "from", from, "reason", "overflow")
+		}
+	}
+}
+
+// Send writes b to the peer on every path.
+func (t *UDPTransport) Send(b []byte) error {
+	var errs []error
+	for i, p := range t.paths {
+		if _, err := p.conn.WriteToUDPAddrPort(b, p.cfg.Peer); err != nil {
+			p.sendErrors.Add(1)
+			errs = append(errs, fmt.Errorf("failover: send heartbeat path %d %s: %w", i, p.cfg, err))
+			continue
+		}
+		p.sent.Add(1)
+	}
+	return errors.Join(errs...)
+}
+
+// Recv returns the channel of received packets (see Transport).
+func (t *UDPTransport) Recv() <-chan Packet { return t.recv }
+
+// Close closes every socket, waits for the readers and closes the Recv
+// channel. Calling it again does nothing.
+func (t *UDPTransport) Close() error {
+	t.once.Do(func() {
+		t.closeConns()
+		t.wg.Wait()
+		close(t.recv)
+	})
+	return nil
+}
+
+// Stats returns each path's counters, by path index.
+func (t *UDPTransport) Stats() []PathStats {
+	s := make([]PathStats, len(t.paths))
+	for i, p := range t.paths {
+		s[i] = PathStats{
+			Sent: p.sent.Load(), SendErrors: p.sendErrors.Load(), Received: p.received.Load(),
+			Foreign: p.foreign.Load(), Garbage: p.garbage.Load(), Overflow: p.overflow.Load(),
+		}
+	}
+	return s
+}

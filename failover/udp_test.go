@@ -1,0 +1,188 @@
+package failover
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+func listenLoopback(t *testing.T, ip string) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(ip+":0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func addrOf(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+// udpPair returns two transports joined by two loopback paths
+// (127.0.0.1 and 127.0.0.2).
+func udpPair(t *testing.T) (a, b *UDPTransport) {
+	t.Helper()
+	a0, a1 := listenLoopback(t, "127.0.0.1"), listenLoopback(t, "127.0.0.2")
+	b0, b1 := listenLoopback(t, "127.0.0.1"), listenLoopback(t, "127.0.0.2")
+	a, err := NewUDP([]*net.UDPConn{a0, a1}, []netip.AddrPort{addrOf(b0), addrOf(b1)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err = NewUDP([]*net.UDPConn{b0, b1}, []netip.AddrPort{addrOf(a0), addrOf(a1)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+func recvWithin(t *testing.T, tr *UDPTransport, d time.Duration) Packet {
+	t.Helper()
+	select {
+	case p, ok := <-tr.Recv():
+		if !ok {
+			t.Fatalf("got the receive channel closed, want a packet")
+		}
+		return p
+	case <-time.After(d):
+		t.Fatalf("got no packet within %s, want one", d)
+	}
+	return Packet{}
+}
+
+func TestUDPTransportExchange(t *testing.T) {
+	a, b := udpPair(t)
+	hb := mustEncode(t, sampleHeartbeat())
+	if err := a.Send(hb); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	seen := map[int]bool{}
+	for range 2 {
+		p := recvWithin(t, b, 5*time.Second)
+		if !bytes.Equal(p.Data, hb) {
+			t.Errorf("got %x on path %d, want the heartbeat", p.Data, p.Path)
+		}
+		seen[p.Path] = true
+	}
+	if !seen[0] || !seen[1] {
+		t.Errorf("got packets on paths %v, want 0 and 1", seen)
+	}
+	if s := a.Stats(); s[0].Sent != 1 || s[1].Sent != 1 {
+		t.Errorf("got sender stats %+v, want one sent per path", s)
+	}
+	if s := b.Stats(); s[0].Received != 1 || s[1].Received != 1 {
+		t.Errorf("got receiver stats %+v, want one received per path", s)
+	}
+}
+
+func TestUDPTransportDrops(t *testing.T) {
+	hb := mustEncode(t, sampleHeartbeat())
+	oversize := append(append([]byte{}, magic[:]...), make([]byte, MaxPacket)...)
+	for _, tc := range []struct {
+		name string
+		send func(t *testing.T, a, b *UDPTransport)
+		want func(s PathStats) bool
+	}{
+		{"foreign source", func(t *testing.T, a, b *UDPTransport) {
+			stranger := listenLoopback(t, "127.0.0.1")
+			defer stranger.Close()
+			if _, err := stranger.WriteToUDPAddrPort(hb, b.LocalAddr(0)); err != nil {
+				t.Fatal(err)
+			}
+		}, func(s PathStats) bool { return s.Foreign == 1 && s.Garbage == 0 }},
+		{"garbage from the peer", func(t *testing.T, a, b *UDPTransport) {
+			a.Send([]byte("INVITE sip:x SIP/2.0\r\n"))
+		}, func(s PathStats) bool { return s.Garbage == 1 && s.Foreign == 0 }},
+		{"short from the peer", func(t *testing.T, a, b *UDPTransport) {
+			a.Send([]byte("PBH"))
+		}, func(s PathStats) bool { return s.Garbage == 1 }},
+		{"oversize from the peer", func(t *testing.T, a, b *UDPTransport) {
+			a.Send(oversize)
+		}, func(s PathStats) bool { return s.Garbage == 1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := udpPair(t)
+			tc.send(t, a, b)
+			// Loopback delivers in order and one reader handles a path in
+			// order: once a later valid heartbeat arrives on path 0, the
+			// bad packet before it has been counted.
+			a.Send(hb)
+			for {
+				if p := recvWithin(t, b, 5*time.Second); p.Path == 0 {
+					if !bytes.Equal(p.Data, hb) {
+						t.Fatalf("got %q delivered, want only the valid heartbeat", p.Data)
+					}
+					break
+				}
+			}
+			if s := b.Stats()[0]; !tc.want(s) || s.Received != 1 {
+				t.Errorf("got path 0 stats %+v, want the drop counted and one received", s)
+			}
+		})
+	}
+}
+
+func TestUDPTransportClose(t *testing.T) {
+	a, _ := udpPair(t)
+	a.Close()
+	if _, ok := <-a.Recv(); ok {
+		t.Fatalf("got a packet after Close, want the channel closed")
+	}
+	if err := a.Send([]byte("x")); err == nil {
+		t.Errorf("got no error sending after Close, want one")
+	}
+	a.Close()
+}
+
+func TestListenUDP(t *testing.T) {
+	peer := listenLoopback(t, "127.0.0.1")
+	defer peer.Close()
+	tr, err := ListenUDP([]Path{{Local: netip.MustParseAddrPort("127.0.0.1:0"), Peer: addrOf(peer)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if _, err := peer.WriteToUDPAddrPort(mustEncode(t, sampleHeartbeat()), tr.LocalAddr(0)); err != nil {
+		t.Fatal(err)
+	}
+	if p := recvWithin(t, tr, 5*time.Second); p.Path != 0 {
+		t.Errorf("got path %d, want 0", p.Path)
+	}
+	for _, tc := range []struct {
+		name  string
+		paths []Path
+	}{
+		{"no paths", nil},
+		{"peer without port", []Path{{Local: netip.MustParseAddrPort("127.0.0.1:0"), Peer: netip.MustParseAddrPort("127.0.0.1:0")}}},
+		{"address in use", []Path{{Local: addrOf(peer), Peer: addrOf(peer)}}},
+		{"non-local address", []Path{{Local: netip.MustParseAddrPort("192.0.2.7:0"), Peer: addrOf(peer)}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tr, err := ListenUDP(tc.paths, nil); err == nil {
+				tr.Close()
+				t.Errorf("got no error, want one")
+			}
+		})
+	}
+}
+
+// TestUDPHeartbeatToTracker runs real heartbeats over loopback UDP into a
+// PeerTracker.
+func TestUDPHeartbeatToTracker(t *testing.T) {
+	a, b := udpPair(t)
+	tr := newTestTracker(t, 2)
+	now := time.Now()
+	for seq := uint64(1); seq <= 3; seq++ {
+		a.Send(peerPacket(t, seq, now, nil))
+	}
+	for range 6 {
+		p := recvWithin(t, b, 5*time.Second)
+		if _, err := tr.Receive(p.Path, p.Data, now); err != nil {
+			t.Fatalf("path %d: %v", p.Path, err)
+		}
+	}
+	if !tr.PathAlive(0, now) || !tr.PathAlive(1, now) || tr.View(now).Seq != 3 {
+		t.Errorf("got paths %+v view seq %d, want both alive at seq 3", tr.Paths(now), tr.View(now).Seq)
+	}
+}
