@@ -67,6 +67,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		newMaintenanceCmd(g),
 		newAlertCmd(g),
 		newEventsCmd(g),
+		newKeygenCmd(g),
 	)
 	return root
 }
