@@ -1,0 +1,115 @@
+package hooks
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Names of the environment variables pbxha passes to hook commands. A
+// variable is only set when the caller knows its value.
+const (
+	EnvEvent  = "PBXHA_EVENT"  // takeover, release, failover, switchover...
+	EnvNode   = "PBXHA_NODE"   // this node's name
+	EnvPeer   = "PBXHA_PEER"   // the peer node's name
+	EnvRole   = "PBXHA_ROLE"   // the role this node is moving to: primary, standby
+	EnvEpoch  = "PBXHA_EPOCH"  // the epoch of the transition (decimal)
+	EnvVIP    = "PBXHA_VIP"    // the service address, CIDR form (192.0.2.10/24)
+	EnvReason = "PBXHA_REASON" // the one-line reason of the decision
+)
+
+// envPrefix marks pbxha's own variables, which are not inherited by hooks:
+// configuration overrides (PBXHA_DATABASE_DSN...) may hold secrets.
+const envPrefix = "PBXHA_"
+
+// Vars is the event a hook runs for. Map turns it into environment
+// variables; empty fields are left out.
+type Vars struct {
+	Event  string
+	Node   string
+	Peer   string
+	Role   string
+	Epoch  uint64
+	VIP    string
+	Reason string
+}
+
+// Map returns the non-empty fields as PBXHA_* variables. Epoch 0 is left
+// out (no takeover has happened yet).
+func (v Vars) Map() map[string]string {
+	m := map[string]string{}
+	for k, val := range map[string]string{
+		EnvEvent: v.Event, EnvNode: v.Node, EnvPeer: v.Peer, EnvRole: v.Role,
+		EnvVIP: v.VIP, EnvReason: v.Reason,
+	} {
+		if val != "" {
+			m[k] = val
+		}
+	}
+	if v.Epoch != 0 {
+		m[EnvEpoch] = strconv.FormatUint(v.Epoch, 10)
+	}
+	return m
+}
+
+// Environ builds a hook's environment: base without PBXHA_* entries, then
+// vars in key order. A vars key overrides a base entry of the same name.
+// Keys must be non-empty and hold neither "=" nor NUL; values must not
+// hold NUL.
+func Environ(base []string, vars map[string]string) ([]string, error) {
+	for k, v := range vars {
+		if err := checkVar(k, v); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]string, 0, len(base)+len(vars))
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, envPrefix) {
+			continue
+		}
+		if _, ok := vars[k]; ok {
+			continue
+		}
+		out = append(out, kv)
+	}
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		out = append(out, k+"="+vars[k])
+	}
+	return out, nil
+}
+
+// ParseEnv turns KEY=VALUE entries (a config file's env list) into a map,
+// checking each entry as Environ does. Later entries win.
+func ParseEnv(entries []string) (map[string]string, error) {
+	m := make(map[string]string, len(entries))
+	for _, kv := range entries {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("hooks: env entry %q: want KEY=VALUE", kv)
+		}
+		if err := checkVar(k, v); err != nil {
+			return nil, err
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+func checkVar(k, v string) error {
+	if k == "" || strings.ContainsAny(k, "=\x00") {
+		return fmt.Errorf("hooks: env name %q: must be non-empty without '=' or NUL", k)
+	}
+	if strings.ContainsRune(v, 0) {
+		return fmt.Errorf("hooks: env %s: value holds a NUL byte", k)
+	}
+	return nil
+}
+
+// environ is Environ over pbxha's own environment.
+func environ(vars map[string]string) ([]string, error) {
+	return Environ(os.Environ(), vars)
+}
