@@ -108,7 +108,54 @@ func New(t testing.TB, opts Options) *Topology {
 		seen[name] = true
 		topo.Hosts = append(topo.Hosts, topo.addHost(prefix, name, firstHost+i, opts.IPv6))
 	}
+	topo.waitCarrier()
 	return topo
+}
+
+// waitCarrier waits until both ends of every veth pair are operationally
+// up, so that frames sent right after New are not dropped while the
+// carrier comes up.
+func (topo *Topology) waitCarrier() {
+	topo.t.Helper()
+	sw, err := vnetns.GetFromName(topo.Switch)
+	if err != nil {
+		topo.t.Fatalf("netns: open namespace %s: %v", topo.Switch, err)
+	}
+	defer sw.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, h := range topo.Hosts {
+		for _, end := range []struct {
+			ns   vnetns.NsHandle
+			link string
+		}{{h.ns, h.Link}, {sw, h.port}} {
+			state, err := operState(end.ns, end.link, deadline)
+			if err != nil || state != netlink.OperUp {
+				topo.t.Fatalf("netns: %s: link %s: got state %s (%v), want up within 10s", h.Name, end.link, state, err)
+			}
+		}
+	}
+}
+
+// operState polls a link's operational state until it is up or the
+// deadline passes, and returns the last state seen.
+func operState(ns vnetns.NsHandle, link string, deadline time.Time) (netlink.LinkOperState, error) {
+	nl, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return netlink.OperUnknown, err
+	}
+	defer nl.Close()
+	var state netlink.LinkOperState = netlink.OperUnknown
+	for i := 0; i < 1000 && time.Now().Before(deadline); i++ {
+		l, err := nl.LinkByName(link)
+		if err != nil {
+			return state, err
+		}
+		if state = l.Attrs().OperState; state == netlink.OperUp {
+			return state, nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return state, nil
 }
 
 // uniquePrefix names this topology's namespaces: "pbx", the test process's
