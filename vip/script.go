@@ -1,31 +1,22 @@
 package vip
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/exec"
+	"maps"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/pbxha/pbxha/hooks"
 )
-
-// scriptWaitDelay bounds the wait for a killed script's output pipes, which a
-// grandchild outside the process group could hold open.
-const scriptWaitDelay = 2 * time.Second
-
-// maxScriptOutput is how much of a script's combined output is kept for
-// logs and errors (the tail).
-const maxScriptOutput = 4096
 
 // scriptVIP moves the address by running operator commands.
 type scriptVIP struct {
 	cfg Config
-	env []string // PBXHA_* event variables other than PBXHA_ACTION
+	env map[string]string // PBXHA_* event variables other than PBXHA_ACTION
 	log *slog.Logger
 
 	mu   sync.Mutex
@@ -33,9 +24,9 @@ type scriptVIP struct {
 }
 
 func newScriptVIP(cfg Config, log *slog.Logger) *scriptVIP {
-	env := []string{"PBXHA_INTERFACE=" + cfg.Interface, "PBXHA_VIP_CIDR=" + cfg.Address, "PBXHA_VIP=" + cfg.Address}
+	env := map[string]string{"PBXHA_INTERFACE": cfg.Interface, "PBXHA_VIP_CIDR": cfg.Address, "PBXHA_VIP": cfg.Address}
 	if p, err := parseAddress(cfg.Address); err == nil {
-		env[2] = "PBXHA_VIP=" + p.Addr().String()
+		env["PBXHA_VIP"] = p.Addr().String()
 	}
 	return &scriptVIP{cfg: cfg, env: env, log: log}
 }
@@ -53,38 +44,27 @@ func (e *errExit) Error() string {
 	return fmt.Sprintf("exit status %d: %s", e.code, e.tail)
 }
 
-// run runs one command with the event in its environment, killing its
-// process group when ctx ends or the timeout passes.
+// run runs one command with the event in its environment, through the hooks
+// runner: its own process group, killed when ctx ends or the timeout passes.
 func (s *scriptVIP) run(ctx context.Context, action string, argv []string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Script.Timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), s.env...)
-	cmd.Env = append(cmd.Env, "PBXHA_ACTION="+action)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = scriptWaitDelay
-	out := &tailBuffer{max: maxScriptOutput}
-	cmd.Stdout, cmd.Stderr = out, out
-	start := time.Now()
-	err := cmd.Run()
-	elapsed := time.Since(start).Round(time.Millisecond)
+	env := maps.Clone(s.env)
+	env["PBXHA_ACTION"] = action
 	what := fmt.Sprintf("vip: script %s %s", action, argv[0])
-	if ctx.Err() != nil && cmd.ProcessState != nil && !cmd.ProcessState.Success() {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return fmt.Errorf("%s: no exit within %s, process group killed: %w", what, s.cfg.Script.Timeout, ctx.Err())
-		}
-		return fmt.Errorf("%s: cancelled, process group killed: %w", what, ctx.Err())
+	res, err := hooks.Run(ctx, hooks.Hook{Name: "vip-" + action, Command: argv, Timeout: s.cfg.Script.Timeout}, env)
+	switch {
+	case err == nil:
+		s.log.Debug("script done", "action", action, "elapsed", res.Duration.Round(time.Millisecond), "output", lastLine(res.Output))
+		return nil
+	case res.ExitCode > 0 && !res.TimedOut:
+		return fmt.Errorf("%s: %w", what, &errExit{code: res.ExitCode, tail: lastLine(res.Output)})
 	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return fmt.Errorf("%s: %w", what, &errExit{code: ee.ExitCode(), tail: out.lastLine()})
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	s.log.Debug("script done", "action", action, "elapsed", elapsed, "output", out.lastLine())
-	return nil
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// lastLine returns the last non-empty line of out, trimmed.
+func lastLine(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }
 
 func (s *scriptVIP) up(ctx context.Context) error {
@@ -151,28 +131,3 @@ func (s *scriptVIP) ensureAbsent(ctx context.Context) (bool, error) {
 func (s *scriptVIP) announces() bool { return false }
 func (s *scriptVIP) announce() error { return nil }
 func (s *scriptVIP) close() error    { return nil }
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if over := len(t.b) - t.max; over > 0 {
-		t.b = append(t.b[:0], t.b[over:]...)
-	}
-	return len(p), nil
-}
-
-// lastLine returns the last non-empty line written, trimmed.
-func (t *tailBuffer) lastLine() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	lines := bytes.Split(bytes.TrimSpace(t.b), []byte("\n"))
-	return strings.TrimSpace(string(lines[len(lines)-1]))
-}
