@@ -73,14 +73,14 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	d := &daemon{g: g, log: logger, level: level, events: &event.Publisher{Node: cfg.Node.Name, Cluster: cfg.Node.Cluster}}
 
 	// Build everything that can fail on the config before anything starts.
+	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		return &exitError{code: exitFailure, err: fmt.Errorf("%s: state_dir: %w", cfg.Source, err)}
+	}
 	if d.sup, err = newSupervisor(cfg, logger, d.events); err != nil {
 		return usageErr(err)
 	}
 	if d.alerts, err = newDispatcher(cfg, logger); err != nil {
 		return usageErr(err)
-	}
-	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
-		return &exitError{code: exitFailure, err: fmt.Errorf("%s: state_dir: %w", cfg.Source, err)}
 	}
 	evlog, err := event.OpenLog(eventLogPath(cfg), eventLogSize, logger.With("component", "eventlog"))
 	if err != nil {
