@@ -62,6 +62,7 @@ type Agent struct {
 	reloadErr string
 	mon       *probe.Monitor
 	health    probe.Health // last health seen by probeChanged
+	role      string       // last role seen by CheckRole
 	svcFailed bool         // a critical probe is failed, as last reported
 	maint     bool
 }
@@ -70,7 +71,7 @@ type Agent struct {
 // events, when non-nil, receives every event the agent emits.
 func New(cfg Config, logger *slog.Logger, events Publisher) *Agent {
 	now := time.Now()
-	a := &Agent{log: logger, started: now, reloads: make(chan Config), cfg: cfg, loadedAt: now, ready: make(chan struct{}), events: events}
+	a := &Agent{log: logger, started: now, reloads: make(chan Config), cfg: cfg, loadedAt: now, ready: make(chan struct{}), events: events, role: "primary"}
 	a.mon = probe.NewMonitor(cfg.Checks, a.monitorOptions(cfg), nil)
 	return a
 }
@@ -214,12 +215,61 @@ func (a *Agent) SetMaintenance(on bool) error {
 	if hook != nil {
 		hook(on)
 	}
+	defer a.CheckRole()
 	state := map[bool]string{true: "on", false: "off"}[on]
 	a.log.Warn("maintenance mode "+state, "maintenance", on)
 	a.publish(event.Event{Kind: event.Maintenance, Severity: event.Warning, Resolved: !on,
 		Summary: "maintenance mode " + state + ": automatic action " + map[bool]string{true: "frozen", false: "resumed"}[on],
 		Details: map[string]any{"maintenance": on}})
 	return nil
+}
+
+// singleRole is the role of a node without a peer: primary, unless
+// maintenance freezes it or its PBX is past the restart limit (fault).
+func singleRole(maint bool, pbx *control.PBX) string {
+	switch {
+	case maint:
+		return "maintenance"
+	case pbx != nil && pbx.State == "fault":
+		return "fault"
+	}
+	return "primary"
+}
+
+// CheckRole publishes a role_change event when the node's role differs from
+// the last one seen. The daemon calls it after anything that may change the
+// role: a PBX event, maintenance switched.
+func (a *Agent) CheckRole() {
+	a.mu.Lock()
+	cfg, maint := a.cfg, a.maint
+	a.mu.Unlock()
+	var pbx *control.PBX
+	if cfg.PBX != nil {
+		p := cfg.PBX()
+		pbx = &p
+	}
+	role := singleRole(maint, pbx)
+	a.mu.Lock()
+	prev := a.role
+	a.role = role
+	a.mu.Unlock()
+	if prev == "" || prev == role {
+		return
+	}
+	sev, reason := event.Warning, "maintenance mode"
+	switch role {
+	case "fault":
+		sev, reason = event.Critical, "the PBX is past its restart limit"
+		if pbx != nil && pbx.FaultReason != "" {
+			reason += ": " + pbx.FaultReason
+		}
+	case "primary":
+		sev, reason = event.Info, "back in service"
+	}
+	a.log.Warn("role changed", "from", prev, "role", role, "reason", reason)
+	a.publish(event.Event{Kind: event.RoleChange, Severity: sev, Resolved: role == "primary",
+		Summary: fmt.Sprintf("role %s → %s: %s", prev, role, reason),
+		Details: map[string]any{"from": prev, "to": role, "reason": reason}})
 }
 
 func suffix(detail string) string {
@@ -308,13 +358,7 @@ func (a *Agent) Status() control.Status {
 		al := cfg.Alerts()
 		alerts = &al
 	}
-	role := "primary"
-	switch {
-	case maint:
-		role = "maintenance"
-	case pbx != nil && pbx.State == "fault":
-		role = "fault"
-	}
+	role := singleRole(maint, pbx)
 	st := control.Status{
 		SchemaVersion: control.SchemaVersion,
 		Node:          cfg.Node,

@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/probe"
 )
@@ -101,4 +102,29 @@ func (r *recorder) all() []event.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.events)
+}
+
+func TestAgentRoleChanges(t *testing.T) {
+	rec := &recorder{}
+	state := "running"
+	a := New(Config{Node: "node-a", PBX: func() control.PBX { return control.PBX{State: state, FaultReason: "5 restarts in 10m0s"} }},
+		slog.New(slog.DiscardHandler), rec)
+	a.CheckRole() // still primary: no event
+	state = "fault"
+	a.CheckRole()
+	if got := a.Status().Role; got != "fault" {
+		t.Errorf("got role %s with the PBX in fault, want fault", got)
+	}
+	a.SetMaintenance(true)
+	state = "running"
+	a.SetMaintenance(false)
+	var got []string
+	for _, e := range rec.all() {
+		if e.Kind == event.RoleChange {
+			got = append(got, e.Details["from"].(string)+"→"+e.Details["to"].(string))
+		}
+	}
+	if want := []string{"primary→fault", "fault→maintenance", "maintenance→primary"}; !slices.Equal(got, want) {
+		t.Errorf("got role changes %v, want %v", got, want)
+	}
 }

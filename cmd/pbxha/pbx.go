@@ -12,8 +12,10 @@ import (
 )
 
 // newSupervisor builds the PBX supervisor from pbx.supervise, or returns nil
-// for mode none. Its events go to the log (by the supervisor) and to events.
-func newSupervisor(cfg *configs.Config, logger *slog.Logger, events *event.Publisher) (*supervisor.Supervisor, error) {
+// for mode none. Its events go to the log (by the supervisor) and to events;
+// onEvent, when set, runs after each event is published (the daemon
+// re-checks the node's role there).
+func newSupervisor(cfg *configs.Config, logger *slog.Logger, events *event.Publisher, onEvent func()) (*supervisor.Supervisor, error) {
 	s := cfg.PBX.Supervise
 	if s.Mode == "none" {
 		return nil, nil
@@ -25,7 +27,12 @@ func newSupervisor(cfg *configs.Config, logger *slog.Logger, events *event.Publi
 		StopTimeout: s.StopTimeout, HangGrace: s.HangGrace,
 		BackoffInitial: s.BackoffInitial, BackoffMax: s.BackoffMax, BackoffFactor: s.BackoffFactor,
 		MaxRestarts: s.MaxRestarts, Window: s.Window, StopOnExit: s.StopOnExit,
-	}, logger.With("component", "supervisor"), func(e supervisor.Event) { events.Publish(pbxEvent(e)) })
+	}, logger.With("component", "supervisor"), func(e supervisor.Event) {
+		events.Publish(pbxEvent(e))
+		if onEvent != nil {
+			onEvent()
+		}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: pbx.supervise: %w", cfg.Source, err)
 	}

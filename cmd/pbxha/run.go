@@ -76,7 +76,7 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("%s: state_dir: %w", cfg.Source, err)}
 	}
-	if d.sup, err = newSupervisor(cfg, logger, d.events); err != nil {
+	if d.sup, err = newSupervisor(cfg, logger, d.events, func() { d.agent.CheckRole() }); err != nil {
 		return usageErr(err)
 	}
 	if d.alerts, err = newDispatcher(cfg, logger); err != nil {
