@@ -114,6 +114,12 @@ func (a *Agent) Run(ctx context.Context) {
 	}
 }
 
+func (a *Agent) config() Config {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cfg
+}
+
 func (a *Agent) monitor() *probe.Monitor {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -236,10 +242,8 @@ func singleRole(maint bool, pbx *control.PBX) string {
 	return "primary"
 }
 
-// CheckRole publishes a role_change event when the node's role differs from
-// the last one seen. The daemon calls it after anything that may change the
-// role: a PBX event, maintenance switched.
-func (a *Agent) CheckRole() {
+// Role returns the node's current role.
+func (a *Agent) Role() string {
 	a.mu.Lock()
 	cfg, maint := a.cfg, a.maint
 	a.mu.Unlock()
@@ -248,7 +252,14 @@ func (a *Agent) CheckRole() {
 		p := cfg.PBX()
 		pbx = &p
 	}
-	role := singleRole(maint, pbx)
+	return singleRole(maint, pbx)
+}
+
+// CheckRole publishes a role_change event when the node's role differs from
+// the last one seen. The daemon calls it after anything that may change the
+// role: a PBX event, maintenance switched.
+func (a *Agent) CheckRole() {
+	role := a.Role()
 	a.mu.Lock()
 	prev := a.role
 	a.role = role
@@ -260,8 +271,10 @@ func (a *Agent) CheckRole() {
 	switch role {
 	case "fault":
 		sev, reason = event.Critical, "the PBX is past its restart limit"
-		if pbx != nil && pbx.FaultReason != "" {
-			reason += ": " + pbx.FaultReason
+		if cfg := a.config(); cfg.PBX != nil {
+			if why := cfg.PBX().FaultReason; why != "" {
+				reason += ": " + why
+			}
 		}
 	case "primary":
 		sev, reason = event.Info, "back in service"

@@ -30,7 +30,6 @@ type Metrics struct {
 	failures *prometheus.GaugeVec
 	values   *prometheus.GaugeVec
 	health   prometheus.GaugeFunc
-	info     *prometheus.GaugeVec
 }
 
 // New returns the collectors, registered with process and Go runtime metrics.
@@ -59,14 +58,11 @@ func New(health func() probe.Health) *Metrics {
 		values: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "pbxha_probe_value", Help: "A number the probe read, by key: sessions, calls, lag_bytes, ... (see README).",
 		}, append(labels, "key")),
-		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "pbxha_node_info", Help: "Always 1; labels name the node, its cluster, role and pbxha version.",
-		}, []string{"node", "cluster", "role", "version"}),
 	}
 	m.health = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "pbxha_node_health", Help: "Node health: 0 unknown, 1 healthy, 2 degraded, 3 failed.",
 	}, func() float64 { return float64(health()) })
-	m.reg.MustRegister(m.up, m.state, m.checks, m.duration, m.failures, m.values, m.health, m.info,
+	m.reg.MustRegister(m.up, m.state, m.checks, m.duration, m.failures, m.values, m.health,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -89,10 +85,27 @@ func (m *Metrics) AlertFuncs(c AlertCounters) {
 	)
 }
 
-// SetInfo sets the node info labels, replacing earlier ones.
-func (m *Metrics) SetInfo(node, cluster, role, version string) {
-	m.info.Reset()
-	m.info.WithLabelValues(node, cluster, role, version).Set(1)
+// SetInfo registers pbxha_node_info, whose role label is read from role at
+// every scrape. Call it once.
+func (m *Metrics) SetInfo(node, cluster, version string, role func() string) {
+	m.reg.MustRegister(&infoCollector{
+		desc: prometheus.NewDesc("pbxha_node_info", "Always 1; labels name the node, its cluster, its current role and the pbxha version.",
+			[]string{"node", "cluster", "role", "version"}, nil),
+		node: node, cluster: cluster, version: version, role: role,
+	})
+}
+
+// infoCollector exports pbxha_node_info with the role as it is at scrape time.
+type infoCollector struct {
+	desc                   *prometheus.Desc
+	node, cluster, version string
+	role                   func() string
+}
+
+func (c *infoCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *infoCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 1, c.node, c.cluster, c.role(), c.version)
 }
 
 // Observe records one check result and the check's state after it. It has

@@ -25,7 +25,7 @@ func scrape(t *testing.T, url string) (int, string) {
 
 func TestMetricsExposition(t *testing.T) {
 	m := New(func() probe.Health { return probe.HealthDegraded })
-	m.SetInfo("node-a", "pair", "primary", "dev")
+	m.SetInfo("node-a", "pair", "dev", func() string { return "primary" })
 	ln, err := Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
