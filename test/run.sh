@@ -7,7 +7,7 @@
 # hand without root, tests that need those are skipped; under CI=true such a
 # skip is a failure.
 #
-#   sudo test/run.sh            # everything
+#   test/run.sh                 # everything (as root)
 #   test/run.sh ./probe/...     # only some packages (extra args go to go test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
