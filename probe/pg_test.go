@@ -435,3 +435,36 @@ func BenchmarkPGCheck(b *testing.B) {
 		})
 	}
 }
+
+// TestPGSyncRepHangIsCancelled: a primary whose synchronous standby never
+// answers makes the write check hang at commit. The check fails at its
+// deadline, and the statement_timeout it sets from that deadline makes the
+// server give up the wait too, instead of leaving a backend (and a connection
+// slot) waiting for the standby after every check.
+func TestPGSyncRepHangIsCancelled(t *testing.T) {
+	t.Parallel()
+	prim := pgtest.StartPrimary(t, pgtest.Options{Settings: []string{"synchronous_commit = on", "synchronous_standby_names = 'ghost'"}})
+	p := newPG(t, probe.PGConfig{DSN: prim.DSN(), ExpectRole: probe.PGRolePrimary, Node: "node-a"})
+
+	const timeout = time.Second
+	t0 := time.Now()
+	r := check(p, timeout)
+	if r.Status != probe.Failed || r.Class != probe.ClassTimeout {
+		t.Fatalf("got %s/%q (%s, %v), want failed/timeout: the commit waits for a standby that never comes", r.Status, r.Class, r.Detail, r.Err)
+	}
+	if took := time.Since(t0); took > timeout+3*time.Second {
+		t.Errorf("check returned after %s, want about the %s deadline", took, timeout)
+	}
+	waiting := func() int {
+		var n int
+		prim.QueryRow(t, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'", nil, &n)
+		return n
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for waiting() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a backend still waits for the synchronous standby 10s after the check gave up")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
