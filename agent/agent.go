@@ -38,6 +38,9 @@ type Config struct {
 	OnServiceFailed func(bool)
 	// OnMaintenance, when set, is called when maintenance mode changes.
 	OnMaintenance func(bool)
+	// Pair, when set, puts the node in mode pair: it reports the failover
+	// state, whose role replaces the single-node role.
+	Pair func() (role string, pair control.Pair)
 }
 
 // Publisher stamps and distributes events; *event.Publisher implements it.
@@ -247,6 +250,10 @@ func (a *Agent) Role() string {
 	a.mu.Lock()
 	cfg, maint := a.cfg, a.maint
 	a.mu.Unlock()
+	if cfg.Pair != nil {
+		role, _ := cfg.Pair()
+		return role
+	}
 	var pbx *control.PBX
 	if cfg.PBX != nil {
 		p := cfg.PBX()
@@ -259,6 +266,9 @@ func (a *Agent) Role() string {
 // the last one seen. The daemon calls it after anything that may change the
 // role: a PBX event, maintenance switched.
 func (a *Agent) CheckRole() {
+	if a.config().Pair != nil {
+		return // the failover node publishes its own role changes
+	}
 	role := a.Role()
 	a.mu.Lock()
 	prev := a.role
@@ -352,6 +362,16 @@ func (a *Agent) ReloadFailed(err error) {
 		Summary: "config reload refused; the running config stays", Details: map[string]any{"error": err.Error()}})
 }
 
+// States returns every probe's current state.
+func (a *Agent) States() []probe.CheckState { return a.monitor().Snapshot() }
+
+// Maintenance reports whether maintenance mode is on.
+func (a *Agent) Maintenance() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.maint
+}
+
 // Health returns the node's current health.
 func (a *Agent) Health() probe.Health { return a.monitor().Health() }
 
@@ -371,12 +391,18 @@ func (a *Agent) Status() control.Status {
 		al := cfg.Alerts()
 		alerts = &al
 	}
-	role := singleRole(maint, pbx)
+	role, mode := singleRole(maint, pbx), "single"
+	var pair *control.Pair
+	if cfg.Pair != nil {
+		r, p := cfg.Pair()
+		role, mode, pair = r, "pair", &p
+	}
 	st := control.Status{
 		SchemaVersion: control.SchemaVersion,
 		Node:          cfg.Node,
 		Cluster:       cfg.Cluster,
-		Mode:          "single",
+		Mode:          mode,
+		Pair:          pair,
 		Role:          role,
 		Maintenance:   maint,
 		PBX:           pbx,

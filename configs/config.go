@@ -8,15 +8,18 @@ import "time"
 // Config is the whole pbxha.yaml. Only cmd/pbxha and this package know it;
 // every other package takes its own small config struct.
 type Config struct {
-	Node     Node    `mapstructure:"node" yaml:"node" json:"node"`
-	Log      Log     `mapstructure:"log" yaml:"log" json:"log"`
-	Control  Control `mapstructure:"control" yaml:"control" json:"control"`
-	Metrics  Metrics `mapstructure:"metrics" yaml:"metrics" json:"metrics"`
-	StateDir string  `mapstructure:"state_dir" yaml:"state_dir" json:"state_dir"`
-	History  int     `mapstructure:"history" yaml:"history" json:"history"`
-	Probes   Probes  `mapstructure:"probes" yaml:"probes" json:"probes"`
-	PBX      PBX     `mapstructure:"pbx" yaml:"pbx" json:"pbx"`
-	Alerts   Alerts  `mapstructure:"alerts" yaml:"alerts" json:"alerts"`
+	Node     Node     `mapstructure:"node" yaml:"node" json:"node"`
+	Log      Log      `mapstructure:"log" yaml:"log" json:"log"`
+	Control  Control  `mapstructure:"control" yaml:"control" json:"control"`
+	Metrics  Metrics  `mapstructure:"metrics" yaml:"metrics" json:"metrics"`
+	StateDir string   `mapstructure:"state_dir" yaml:"state_dir" json:"state_dir"`
+	History  int      `mapstructure:"history" yaml:"history" json:"history"`
+	Probes   Probes   `mapstructure:"probes" yaml:"probes" json:"probes"`
+	PBX      PBX      `mapstructure:"pbx" yaml:"pbx" json:"pbx"`
+	Alerts   Alerts   `mapstructure:"alerts" yaml:"alerts" json:"alerts"`
+	Peer     Peer     `mapstructure:"peer" yaml:"peer" json:"peer"`
+	Failover Failover `mapstructure:"failover" yaml:"failover" json:"failover"`
+	VIP      VIP      `mapstructure:"vip" yaml:"vip" json:"vip"`
 
 	// Source names where the file came from: its path, or "embedded default".
 	Source string `mapstructure:"-" yaml:"-" json:"-"`
@@ -189,4 +192,50 @@ type Endpoint struct {
 	Headers     []string      `mapstructure:"headers" yaml:"headers" json:"headers"` // "Name: value"
 	Secret      string        `mapstructure:"secret" yaml:"secret" json:"-"`         // HMAC-SHA256 signing key
 	SecretFile  string        `mapstructure:"secret_file" yaml:"secret_file" json:"secret_file"`
+}
+
+// Peer is the link to the other node of the pair. With no paths the node
+// runs alone (mode single).
+type Peer struct {
+	Paths     []PeerPath    `mapstructure:"paths" yaml:"paths" json:"paths"`                // heartbeat paths, e.g. a back-to-back link and the service network
+	KeyFile   string        `mapstructure:"key_file" yaml:"key_file" json:"key_file"`       // shared HMAC key (pbxha keygen)
+	Interval  time.Duration `mapstructure:"interval" yaml:"interval" json:"interval"`       // heartbeat interval
+	DeadAfter time.Duration `mapstructure:"dead_after" yaml:"dead_after" json:"dead_after"` // peer dead after this long without a valid heartbeat on any path
+	InitDead  time.Duration `mapstructure:"init_dead" yaml:"init_dead" json:"init_dead"`    // at start-up, wait this long to hear the peer before claiming anything
+}
+
+// PeerPath is one heartbeat path: this node's UDP address and the peer's.
+type PeerPath struct {
+	Local string `mapstructure:"local" yaml:"local" json:"local"` // ip:port bound here
+	Peer  string `mapstructure:"peer" yaml:"peer" json:"peer"`    // ip:port of the peer on that path
+}
+
+// Failover is the policy both nodes of the pair share.
+type Failover struct {
+	Mode          string        `mapstructure:"mode" yaml:"mode" json:"mode"`                               // failover_first | restart_first
+	RestartGrace  time.Duration `mapstructure:"restart_grace" yaml:"restart_grace" json:"restart_grace"`    // restart_first: time the local restart gets
+	Failback      string        `mapstructure:"failback" yaml:"failback" json:"failback"`                   // off | auto
+	FailbackDelay time.Duration `mapstructure:"failback_delay" yaml:"failback_delay" json:"failback_delay"` // auto: preferred node healthy this long
+	PreferredNode string        `mapstructure:"preferred_node" yaml:"preferred_node" json:"preferred_node"`
+	TieBreakers   []string      `mapstructure:"tie_breakers" yaml:"tie_breakers" json:"tie_breakers"` // host:port reached by TCP; at least one must answer for a takeover
+}
+
+// VIP is the service address the primary holds.
+type VIP struct {
+	Mode         string        `mapstructure:"mode" yaml:"mode" json:"mode"`                // netlink | script | none
+	Interface    string        `mapstructure:"interface" yaml:"interface" json:"interface"` // netlink: the interface
+	Address      string        `mapstructure:"address" yaml:"address" json:"address"`       // CIDR, e.g. 192.0.2.100/32
+	Label        string        `mapstructure:"label" yaml:"label" json:"label"`             // at most 15 bytes
+	GARPCount    int           `mapstructure:"garp_count" yaml:"garp_count" json:"garp_count"`
+	GARPInterval time.Duration `mapstructure:"garp_interval" yaml:"garp_interval" json:"garp_interval"`
+	Refresh      time.Duration `mapstructure:"refresh" yaml:"refresh" json:"refresh"` // re-announce this often while held; 0: never
+	Script       VIPScript     `mapstructure:"script" yaml:"script" json:"script"`
+}
+
+// VIPScript moves the address with commands (clouds: elastic IP, DNS).
+type VIPScript struct {
+	Up      []string      `mapstructure:"up" yaml:"up" json:"up"`
+	Down    []string      `mapstructure:"down" yaml:"down" json:"down"`
+	Check   []string      `mapstructure:"check" yaml:"check" json:"check"` // exit 0 held, 1 not held
+	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout" json:"timeout"`
 }

@@ -37,6 +37,9 @@ func defaults() Config {
 		Control:  Control{Socket: DefaultSocket},
 		StateDir: DefaultState,
 		History:  DefaultHistory,
+		Peer:     Peer{KeyFile: "/etc/pbxha/pbxha.key", Interval: 200 * time.Millisecond, DeadAfter: time.Second, InitDead: 3 * time.Second},
+		Failover: Failover{Mode: "failover_first", RestartGrace: 10 * time.Second, Failback: "off", FailbackDelay: 5 * time.Minute},
+		VIP:      VIP{Mode: "none", GARPCount: 5, GARPInterval: 200 * time.Millisecond, Script: VIPScript{Timeout: 30 * time.Second}},
 		Alerts: Alerts{
 			MaxAge: 24 * time.Hour, BackoffInitial: time.Second, BackoffMax: 5 * time.Minute,
 			MaxQueued: 10000, FlapWindow: 5 * time.Minute, FlapThreshold: 4,

@@ -65,6 +65,9 @@ func TestValidFixtures(t *testing.T) {
 		History:  1000,
 		PBX:      defaults().PBX,
 		Alerts:   defaults().Alerts,
+		Peer:     defaults().Peer,
+		Failover: defaults().Failover,
+		VIP:      defaults().VIP,
 	}
 	sip0 := DefaultSIP()
 	sip0.Name, sip0.Target, sip0.Critical, sip0.Rise, sip0.Fall = "sip-0", "sips:pbx.example.com:5061", false, 1, 1

@@ -2,6 +2,7 @@ package configs
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -50,6 +51,7 @@ func (c *Config) validate(ps *problems, markDefaults bool) {
 	ck.probes(&c.Probes)
 	ck.supervise("pbx.supervise", &c.PBX.Supervise)
 	ck.alerts("alerts", &c.Alerts)
+	ck.pair(c)
 }
 
 func (ck *checker) bad(key, format string, args ...any) {
@@ -493,4 +495,87 @@ func (ck *checker) alerts(key string, a *Alerts) {
 func isHTTPURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// pair checks peer, failover and vip: the two-node settings.
+func (ck *checker) pair(c *Config) {
+	p, f, v := &c.Peer, &c.Failover, &c.VIP
+	paired := len(p.Paths) > 0
+	for i, path := range p.Paths {
+		k := fmt.Sprintf("peer.paths[%d]", i)
+		local, lerr := netip.ParseAddrPort(path.Local)
+		peer, perr := netip.ParseAddrPort(path.Peer)
+		if lerr != nil || local.Port() == 0 {
+			ck.bad(k+".local", "%q must be ip:port with a numeric IP and a port, e.g. 10.1.1.1:7946", path.Local)
+		}
+		if perr != nil || peer.Port() == 0 {
+			ck.bad(k+".peer", "%q must be ip:port with a numeric IP and a port, e.g. 10.1.1.2:7946", path.Peer)
+		}
+		if lerr == nil && perr == nil && local.Addr().Is4() != peer.Addr().Is4() {
+			ck.bad(k+".peer", "%q and local %q are of different address families", path.Peer, path.Local)
+		}
+	}
+	if !filepath.IsAbs(p.KeyFile) {
+		ck.bad("peer.key_file", "%q must be an absolute path", p.KeyFile)
+	}
+	if p.Interval <= 0 {
+		ck.bad("peer.interval", "%s must be positive", ck.show("peer.interval", p.Interval))
+	} else if p.DeadAfter < 2*p.Interval {
+		ck.bad("peer.dead_after", "%s must be at least twice interval %s, so that one lost heartbeat is not a death", ck.show("peer.dead_after", p.DeadAfter), p.Interval)
+	}
+	if p.InitDead < p.DeadAfter {
+		ck.bad("peer.init_dead", "%s must not be shorter than dead_after %s", ck.show("peer.init_dead", p.InitDead), p.DeadAfter)
+	}
+	oneOf(ck, "failover.mode", f.Mode, "failover_first", "restart_first")
+	oneOf(ck, "failover.failback", f.Failback, "off", "auto")
+	if f.RestartGrace <= 0 {
+		ck.bad("failover.restart_grace", "%s must be positive", ck.show("failover.restart_grace", f.RestartGrace))
+	}
+	if f.PreferredNode != "" && !nodeNameRE.MatchString(f.PreferredNode) {
+		ck.bad("failover.preferred_node", "%q is not a node name", f.PreferredNode)
+	}
+	if f.Failback == "auto" && f.PreferredNode == "" {
+		ck.bad("failover.preferred_node", `is required with failback "auto": the node the primary role returns to`)
+	}
+	for i, tb := range f.TieBreakers {
+		ck.address(fmt.Sprintf("failover.tie_breakers[%d]", i), tb)
+	}
+	if paired && len(f.TieBreakers) == 0 {
+		ck.bad("failover.tie_breakers", "must list at least one host:port (e.g. the gateway) with peer.paths set: a node that reaches none never takes over, which is what prevents split brain on a partition")
+	}
+	oneOf(ck, "vip.mode", v.Mode, "netlink", "script", "none")
+	if !paired && v.Mode != "none" {
+		ck.bad("vip.mode", "%q needs peer.paths: only the primary of a pair holds the VIP", v.Mode)
+	}
+	switch v.Mode {
+	case "netlink":
+		if v.Interface == "" {
+			ck.bad("vip.interface", "is required with vip.mode netlink, e.g. eth0")
+		}
+		if _, err := netip.ParsePrefix(v.Address); err != nil {
+			ck.bad("vip.address", "%q must be an address with its prefix length, e.g. 192.0.2.100/32", v.Address)
+		}
+		if len(v.Label) > 15 {
+			ck.bad("vip.label", "%q is %d bytes; the kernel takes at most 15", v.Label, len(v.Label))
+		}
+	case "script":
+		if len(v.Script.Up) == 0 {
+			ck.bad("vip.script.up", "is required with vip.mode script")
+		}
+		if len(v.Script.Down) == 0 {
+			ck.bad("vip.script.down", "is required with vip.mode script")
+		}
+	}
+	if v.GARPCount < 1 {
+		ck.bad("vip.garp_count", "%d must be at least 1", v.GARPCount)
+	}
+	if v.GARPInterval <= 0 {
+		ck.bad("vip.garp_interval", "%s must be positive", v.GARPInterval)
+	}
+	if v.Refresh < 0 {
+		ck.bad("vip.refresh", "%s must not be negative (0: no refresh)", v.Refresh)
+	}
+	if v.Script.Timeout <= 0 {
+		ck.bad("vip.script.timeout", "%s must be positive", v.Script.Timeout)
+	}
 }

@@ -14,7 +14,7 @@ type Status struct {
 	SchemaVersion int       `json:"schema_version"`
 	Node          string    `json:"node"`
 	Cluster       string    `json:"cluster"`
-	Mode          string    `json:"mode"`   // "single": no peer configured
+	Mode          string    `json:"mode"`   // "single": no peer configured; "pair": two nodes
 	Role          string    `json:"role"`   // primary, standby, fault, maintenance, init
 	Health        string    `json:"health"` // healthy, degraded, failed, unknown
 	Version       string    `json:"version"`
@@ -25,6 +25,7 @@ type Status struct {
 	Config        Config    `json:"config"`
 	PBX           *PBX      `json:"pbx,omitempty"`    // the supervised PBX process; omitted with pbx.supervise.mode none
 	Alerts        *Alerts   `json:"alerts,omitempty"` // webhook delivery; omitted without endpoints
+	Pair          *Pair     `json:"pair,omitempty"`   // the failover state; omitted in mode single
 	Probes        []Probe   `json:"probes"`
 }
 
@@ -90,4 +91,42 @@ type AlertEndpoint struct {
 	LastSuccess *time.Time `json:"last_success,omitempty"`
 	LastError   string     `json:"last_error,omitempty"`
 	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+}
+
+// Pair is the failover state of a node in mode pair.
+type Pair struct {
+	Epoch       uint64        `json:"epoch"`
+	Reason      string        `json:"reason"` // why the last decision was taken
+	LastError   string        `json:"last_error,omitempty"`
+	VIP         string        `json:"vip,omitempty"` // the service address
+	Peer        PeerState     `json:"peer"`
+	RoleHistory []RoleHistory `json:"role_history"` // newest last
+}
+
+// PeerState is what this node knows of its peer.
+type PeerState struct {
+	Node      string      `json:"node,omitempty"`
+	Alive     bool        `json:"alive"`
+	Role      string      `json:"role,omitempty"`
+	Health    string      `json:"health,omitempty"`
+	Epoch     uint64      `json:"epoch"`
+	LastHeard *time.Time  `json:"last_heard,omitempty"`
+	Paths     []PathState `json:"paths"`
+}
+
+// PathState is one heartbeat path.
+type PathState struct {
+	Local     string     `json:"local"`
+	Peer      string     `json:"peer"`
+	Alive     bool       `json:"alive"`
+	LastHeard *time.Time `json:"last_heard,omitempty"`
+}
+
+// RoleHistory is one role change.
+type RoleHistory struct {
+	At     time.Time `json:"at"`
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Epoch  uint64    `json:"epoch"`
+	Reason string    `json:"reason"`
 }

@@ -59,6 +59,7 @@ type daemon struct {
 	m      *metrics.Metrics       // nil without metrics.listen
 	sup    *supervisor.Supervisor // nil with pbx.supervise.mode none
 	alerts *alert.Dispatcher      // nil without alerts.endpoints
+	pair   *pair                  // nil in mode single (no peer.paths)
 }
 
 // runDaemon runs pbxha on cfg until ctx is done. SIGHUP reloads from the
@@ -95,6 +96,12 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	if err != nil {
 		return usageErr(err)
 	}
+	if len(cfg.Peer.Paths) > 0 {
+		if d.pair, err = newPair(cfg, d); err != nil {
+			checks.Close()
+			return &exitError{code: exitFailure, err: err}
+		}
+	}
 	ln, err := control.Listen(cfg.Control.Socket)
 	if err != nil {
 		checks.Close()
@@ -128,6 +135,9 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		// Delivery runs apart from probes and decisions and never blocks them.
 		wg.Go(func() { d.alerts.Run(ctx) })
 	}
+	if d.pair != nil {
+		wg.Go(func() { d.pair.run(ctx) })
+	}
 	api := control.API{Status: d.agent.Status, Maintenance: d.agent.SetMaintenance}
 	if d.sup != nil {
 		api.PBX = pbxAction(d.sup)
@@ -156,7 +166,7 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	wg.Go(func() { d.reloadOnHUP(ctx, hup, cfg) })
 
 	logger.Info("pbxha started", "version", version, "config", cfg.Source, "probes", len(checks.checks),
-		"pbx", cfg.PBX.Supervise.Mode, "socket", cfg.Control.Socket, "pid", os.Getpid())
+		"pbx", cfg.PBX.Supervise.Mode, "peer_paths", len(cfg.Peer.Paths), "socket", cfg.Control.Socket, "pid", os.Getpid())
 	d.agent.Run(ctx)
 	wg.Wait()
 	logger.Info("pbxha stopped")
@@ -182,6 +192,9 @@ func (d *daemon) agentConfig(cfg *configs.Config, checks *checkSet) agent.Config
 	}
 	if d.alerts != nil {
 		ac.Alerts = func() control.Alerts { return alertsStatus(d.alerts) }
+	}
+	if d.pair != nil {
+		ac.Pair = d.pair.status
 	}
 	if d.sup != nil {
 		sup, sc := d.sup, cfg.PBX.Supervise
@@ -219,9 +232,10 @@ func (d *daemon) reloadOnHUP(ctx context.Context, hup <-chan os.Signal, running 
 		if d.m != nil {
 			d.m.ResetProbes()
 		}
-		// The supervisor and alert delivery keep their running config: a
-		// reload never restarts the PBX nor reopens the outbox.
-		next.PBX, next.Alerts = running.PBX, running.Alerts
+		// The supervisor, alert delivery and the pair keep their running
+		// config: a reload never restarts the PBX, reopens the outbox or
+		// touches the VIP.
+		next.PBX, next.Alerts, next.Peer, next.Failover, next.VIP = running.PBX, running.Alerts, running.Peer, running.Failover, running.VIP
 		if err := d.agent.Reload(ctx, d.agentConfig(next, checks)); err != nil {
 			checks.Close()
 			return
@@ -239,6 +253,9 @@ func warnRestartOnly(logger *slog.Logger, old, next *configs.Config) {
 		{"node.name", old.Node.Name, next.Node.Name},
 		{"pbx.supervise", fmt.Sprint(old.PBX.Supervise), fmt.Sprint(next.PBX.Supervise)},
 		{"alerts", fmt.Sprint(old.Alerts), fmt.Sprint(next.Alerts)},
+		{"peer", fmt.Sprint(old.Peer), fmt.Sprint(next.Peer)},
+		{"failover", fmt.Sprint(old.Failover), fmt.Sprint(next.Failover)},
+		{"vip", fmt.Sprint(old.VIP), fmt.Sprint(next.VIP)},
 	} {
 		if d.old != d.next {
 			logger.Warn("setting changed but takes effect only at the next start", "key", d.key, "running", d.old, "file", d.next)

@@ -110,6 +110,9 @@ func statusError(socket string, err error) error {
 func writeStatusTable(w io.Writer, st control.Status) {
 	fmt.Fprintf(w, "node %s  cluster %s  mode %s  role %s  health %s\n", st.Node, st.Cluster, st.Mode, st.Role, st.Health)
 	fmt.Fprintf(w, "pid %d  up %s  version %s  config %s\n", st.PID, age(st.Now.Sub(st.StartedAt)), st.Version, st.Config.Source)
+	if pr := st.Pair; pr != nil {
+		writePair(w, st.Now, pr)
+	}
 	if p := st.PBX; p != nil {
 		fmt.Fprintf(w, "pbx %s  %s", p.Mode, p.State)
 		if p.PID != 0 {
@@ -185,4 +188,43 @@ func age(d time.Duration) string {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+// writePair prints the failover state: epoch, VIP, the peer, each heartbeat
+// path, the last decision and the recent role changes.
+func writePair(w io.Writer, now time.Time, pr *control.Pair) {
+	fmt.Fprintf(w, "epoch %d", pr.Epoch)
+	if pr.VIP != "" {
+		fmt.Fprintf(w, "  vip %s", pr.VIP)
+	}
+	fmt.Fprintln(w)
+	p := pr.Peer
+	switch {
+	case p.LastHeard == nil:
+		fmt.Fprintln(w, "peer never heard")
+	default:
+		state := "dead"
+		if p.Alive {
+			state = "alive"
+		}
+		fmt.Fprintf(w, "peer %s %s  role %s  health %s  epoch %d  heard %s ago\n", p.Node, state, p.Role, p.Health, p.Epoch, age(now.Sub(*p.LastHeard)))
+	}
+	for _, path := range p.Paths {
+		state, heard := "down", "never heard"
+		if path.Alive {
+			state = "up"
+		}
+		if path.LastHeard != nil {
+			heard = "heard " + age(now.Sub(*path.LastHeard)) + " ago"
+		}
+		fmt.Fprintf(w, "  path %s -> %s  %s  %s\n", path.Local, path.Peer, state, heard)
+	}
+	fmt.Fprintf(w, "decision: %s\n", pr.Reason)
+	if pr.LastError != "" {
+		fmt.Fprintf(w, "last error: %s\n", firstLine(pr.LastError))
+	}
+	h := pr.RoleHistory
+	for _, c := range h[max(0, len(h)-3):] {
+		fmt.Fprintf(w, "  %s ago  %s -> %s  epoch %d  %s\n", age(now.Sub(c.At)), c.From, c.To, c.Epoch, c.Reason)
+	}
 }

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/pbxha/pbxha/configs"
+	"github.com/pbxha/pbxha/control"
+	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/probe"
+	"github.com/pbxha/pbxha/supervisor"
+	"github.com/pbxha/pbxha/vip"
+)
+
+// pair is the two-node side of the daemon (mode pair): the failover node,
+// its heartbeat transport, the VIP and the tie-breaker checks.
+type pair struct {
+	node  *failover.Node
+	tr    *failover.UDPTransport
+	vip   *vip.VIP // nil with vip.mode none
+	tb    *tieBreaker
+	paths []failover.Path
+	addr  string // the VIP, for status
+	log   *slog.Logger
+}
+
+// newPair builds the pair runtime from peer, failover and vip. Nothing runs
+// until run.
+func newPair(cfg *configs.Config, d *daemon) (*pair, error) {
+	key, err := failover.LoadKey(cfg.Peer.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: peer.key_file: %w", cfg.Source, err)
+	}
+	p := &pair{log: d.log.With("component", "failover"), addr: cfg.VIP.Address}
+	for _, path := range cfg.Peer.Paths {
+		p.paths = append(p.paths, failover.Path{Local: netip.MustParseAddrPort(path.Local), Peer: netip.MustParseAddrPort(path.Peer)})
+	}
+	policy := failover.DefaultPolicy()
+	policy.InitDead, policy.DeadAfter = cfg.Peer.InitDead, cfg.Peer.DeadAfter
+	policy.RestartGrace, policy.FailbackDelay, policy.PreferredNode = cfg.Failover.RestartGrace, cfg.Failover.FailbackDelay, cfg.Failover.PreferredNode
+	if policy.Mode, err = failover.ParseMode(cfg.Failover.Mode); err != nil {
+		return nil, fmt.Errorf("%s: failover.mode: %w", cfg.Source, err)
+	}
+	if policy.Failback, err = failover.ParseFailback(cfg.Failover.Failback); err != nil {
+		return nil, fmt.Errorf("%s: failover.failback: %w", cfg.Source, err)
+	}
+	if cfg.VIP.Mode != "none" {
+		v := cfg.VIP
+		p.vip, err = vip.New(vip.Config{
+			Mode: vip.Mode(v.Mode), Interface: v.Interface, Address: v.Address, Label: v.Label,
+			GARPCount: v.GARPCount, GARPInterval: v.GARPInterval, Refresh: v.Refresh,
+			Script: vip.Script{Up: v.Script.Up, Down: v.Script.Down, Check: v.Script.Check, Timeout: v.Script.Timeout},
+		}, p.log)
+		if err != nil {
+			return nil, fmt.Errorf("%s: vip: %w", cfg.Source, err)
+		}
+	}
+	if p.tr, err = failover.ListenUDP(p.paths, p.log); err != nil {
+		p.closeVIP()
+		return nil, fmt.Errorf("%s: peer.paths: %w", cfg.Source, err)
+	}
+	p.tb = &tieBreaker{targets: cfg.Failover.TieBreakers, every: time.Second, dial: 500 * time.Millisecond}
+	p.node, err = failover.NewNode(failover.NodeConfig{
+		Cluster: cfg.Node.Cluster, Node: cfg.Node.Name, Key: key, Policy: policy,
+		Interval: cfg.Peer.Interval, StateDir: cfg.StateDir, Transport: p.tr,
+		Tracker: failover.TrackerConfig{Paths: len(p.paths), DeadAfter: cfg.Peer.DeadAfter},
+		Local:   func() failover.LocalState { return p.local(d) },
+		Act:     &actuators{vip: p.vip, sup: d.sup},
+		OnEvent: func(e event.Event) { d.events.Publish(e) },
+		Logger:  p.log,
+	})
+	if err != nil {
+		p.tr.Close()
+		p.closeVIP()
+		return nil, fmt.Errorf("%s: failover: %w", cfg.Source, err)
+	}
+	return p, nil
+}
+
+func (p *pair) closeVIP() {
+	if p.vip != nil {
+		p.vip.Close()
+	}
+}
+
+// local is this node's side of the failover observation.
+func (p *pair) local(d *daemon) failover.LocalState {
+	states := d.agent.States()
+	ls := failover.LocalState{
+		Health: probe.Aggregate(states), Probes: failover.Summarize(states), DB: failover.DBNone,
+		TieBreakerOK: p.tb.ok(), Maintenance: d.agent.Maintenance(),
+	}
+	if d.sup != nil {
+		st := d.sup.Status()
+		ls.PBXFault = st.Fault
+		ls.RestartPending = st.State == supervisor.StateBackoff || st.State == supervisor.StateStarting
+	}
+	return ls
+}
+
+// run runs the pair until ctx is done. A standby must not hold the VIP, so
+// the address is removed at start; at stop it is released, so that the peer
+// can take over without two holders. The PBX keeps running either way.
+func (p *pair) run(ctx context.Context) {
+	if p.vip != nil {
+		if removed, err := p.vip.EnsureAbsent(ctx); err != nil {
+			p.log.Error("could not make sure this node does not hold the VIP at start-up", "err", err)
+		} else if removed {
+			p.log.Warn("removed the VIP left on this node; it starts as standby")
+		}
+	}
+	go p.tb.run(ctx)
+	if err := p.node.Run(ctx); err != nil {
+		p.log.Error("failover node stopped", "err", err)
+	}
+	if p.vip != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := p.vip.Down(sctx); err != nil {
+			p.log.Error("could not release the VIP at shutdown", "err", err)
+		}
+		cancel()
+		p.vip.Close()
+	}
+	p.tr.Close()
+}
+
+// status renders the failover state for the control API.
+func (p *pair) status() (string, control.Pair) {
+	ns := p.node.Status()
+	out := control.Pair{Epoch: ns.Epoch, Reason: ns.Reason, LastError: ns.LastError, VIP: p.addr}
+	pv := ns.Peer
+	out.Peer = control.PeerState{Node: pv.Node, Alive: pv.Alive, Epoch: pv.Epoch}
+	if pv.Heard {
+		out.Peer.Role, out.Peer.Health = pv.Role.String(), pv.Health.String()
+		t := pv.LastHeard
+		out.Peer.LastHeard = &t
+	}
+	for i, path := range p.paths {
+		ps := control.PathState{Local: path.Local.String(), Peer: path.Peer.String()}
+		if i < len(ns.Paths) {
+			ps.Alive = ns.Paths[i].Alive
+			if t := ns.Paths[i].LastHeard; !t.IsZero() {
+				ps.LastHeard = &t
+			}
+		}
+		out.Peer.Paths = append(out.Peer.Paths, ps)
+	}
+	for _, h := range ns.History {
+		out.RoleHistory = append(out.RoleHistory, control.RoleHistory{At: h.At, From: h.From.String(), To: h.To.String(), Epoch: h.Epoch, Reason: h.Reason})
+	}
+	return ns.Role.String(), out
+}
+
+// actuators carries out the node's decisions: the VIP and the PBX. The
+// database role moves and hooks are not wired yet (see docs/FAILOVER.md).
+type actuators struct {
+	vip *vip.VIP
+	sup *supervisor.Supervisor
+}
+
+// TakeOver adds the VIP (and announces it) and makes sure the PBX runs.
+func (a *actuators) TakeOver(ctx context.Context, _ uint64, _ string) (failover.Timeline, error) {
+	tl := failover.Timeline{Decided: time.Now()}
+	tl.Detected = tl.Decided
+	if a.vip != nil {
+		if err := a.vip.Up(ctx); err != nil && !errors.Is(err, vip.ErrAnnounce) {
+			return tl, err
+		}
+		tl.VIPUp = time.Now()
+	}
+	if a.sup != nil {
+		if st := a.sup.Status(); st.State != supervisor.StateRunning && st.State != supervisor.StateUnmanaged {
+			if err := a.sup.Start(ctx); err != nil {
+				return tl, fmt.Errorf("start the PBX: %w", err)
+			}
+		}
+	}
+	tl.Ready = time.Now()
+	return tl, nil
+}
+
+// Release removes the VIP; the PBX keeps running as a hot standby.
+func (a *actuators) Release(ctx context.Context, _ string) error {
+	if a.vip == nil {
+		return nil
+	}
+	return a.vip.Down(ctx)
+}
+
+// RestartPBX restarts the PBX through the supervisor.
+func (a *actuators) RestartPBX(ctx context.Context) error {
+	if a.sup == nil {
+		return errors.New("the PBX is not supervised (pbx.supervise.mode none): cannot restart it")
+	}
+	return a.sup.Restart(ctx)
+}
+
+// Fence has nothing to do: no fence command is configurable yet, and the
+// policy never asks for one.
+func (a *actuators) Fence(context.Context) error { return nil }
+
+// ReAnnounce repeats the gratuitous ARP / neighbour advertisement.
+func (a *actuators) ReAnnounce(ctx context.Context) error {
+	if a.vip == nil {
+		return nil
+	}
+	return a.vip.Announce(ctx)
+}
+
+// tieBreaker checks that this node reaches at least one of its tie-breaker
+// targets by TCP. A node cut off from them (and so perhaps from everyone)
+// never takes over.
+type tieBreaker struct {
+	targets []string
+	every   time.Duration
+	dial    time.Duration
+	last    atomic.Int64 // unix nanoseconds of the last success
+}
+
+func (t *tieBreaker) run(ctx context.Context) {
+	tick := time.NewTicker(t.every)
+	defer tick.Stop()
+	for {
+		for _, target := range t.targets {
+			c, err := (&net.Dialer{Timeout: t.dial}).DialContext(ctx, "tcp", target)
+			if err == nil {
+				c.Close()
+				t.last.Store(time.Now().UnixNano())
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// ok reports whether a target answered within the last three rounds.
+func (t *tieBreaker) ok() bool {
+	last := t.last.Load()
+	return last != 0 && time.Since(time.Unix(0, last)) < 3*t.every
+}

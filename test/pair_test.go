@@ -1,0 +1,258 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pbxha/pbxha/control"
+	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/test/netns"
+)
+
+const pairVIP = "198.18.0.100"
+
+// pairNode is one node of the pair inside its network namespace.
+type pairNode struct {
+	host   *netns.Host
+	socket string
+	pbx    []*exec.Cmd // the test PBX: on the host address (probed) and on the VIP (served)
+	log    string
+}
+
+func (n *pairNode) status(t *testing.T) (control.Status, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return control.NewClient(n.socket).Status(ctx)
+}
+
+func (n *pairNode) role(t *testing.T) string {
+	st, err := n.status(t)
+	if err != nil {
+		return "unreachable"
+	}
+	return st.Role
+}
+
+// holdsVIP reports whether the VIP is on the node's interface.
+func (n *pairNode) holdsVIP(t *testing.T) bool {
+	out, err := n.host.Run("ip", "-o", "addr", "show", "dev", n.host.Link)
+	if err != nil {
+		t.Fatalf("%s: ip addr: %v\n%s", n.host.Name, err, out)
+	}
+	return strings.Contains(string(out), " "+pairVIP+"/")
+}
+
+// startPairNode runs the test PBX and pbxha in host's namespace.
+func startPairNode(t *testing.T, host, peer *netns.Host, pbxha, testpbx, key, tieBreaker string) *pairNode {
+	t.Helper()
+	dir := t.TempDir()
+	n := &pairNode{host: host, socket: filepath.Join(dir, "pbxha.sock"), log: filepath.Join(dir, "pbxha.log")}
+	// Like a real PBX of a pair, the test PBX listens on the host's own
+	// address (which the local probe checks) and on the VIP, bound even
+	// while the VIP is elsewhere (ip_nonlocal_bind), so that it answers from
+	// the VIP once this node holds it.
+	if out, err := host.Run("sysctl", "-w", "net.ipv4.ip_nonlocal_bind=1"); err != nil {
+		t.Fatalf("%s: sysctl: %v\n%s", host.Name, err, out)
+	}
+	for _, addr := range []string{host.IP.String(), pairVIP} {
+		pbx, err := host.Start(testpbx, "-listen", addr+":5060", "-transport", "udp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.pbx = append(n.pbx, pbx)
+	}
+	label := host.Link + ":vip"
+	if len(label) > 15 {
+		label = "vip"
+	}
+	cfg := fmt.Sprintf(`node: {name: %[1]s, cluster: lab}
+control: {socket: %[2]s}
+state_dir: %[3]s
+probes:
+  sip:
+    - {name: pbx, target: "sip:%[4]s:5060;transport=udp", interval: 200ms, timeout: 150ms, rise: 1, fall: 2}
+peer:
+  paths:
+    - {local: "%[4]s:7946", peer: "%[5]s:7946"}
+  key_file: %[6]s
+  interval: 100ms
+  dead_after: 500ms
+  init_dead: 1s
+failover:
+  tie_breakers: ["%[7]s"]
+vip:
+  mode: netlink
+  interface: %[8]s
+  address: %[9]s/32
+  label: "%[10]s"
+  garp_count: 3
+  garp_interval: 100ms
+`, host.Name, n.socket, dir, host.IP, peer.IP, key, tieBreaker, host.Link, pairVIP, label)
+	cfgPath := filepath.Join(dir, "pbxha.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := host.Start("sh", "-c", fmt.Sprintf("exec %s run -c %s >%s 2>&1", pbxha, cfgPath, n.log)); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (n *pairNode) logs() string {
+	b, _ := os.ReadFile(n.log)
+	return string(b)
+}
+
+// TestPairFailover runs two real pbxha nodes in network namespaces, each with
+// a test PBX, a VIP on a shared bridge and a client on a third host that
+// sends SIP OPTIONS to the VIP: exactly one node becomes primary and holds
+// the VIP; a hung PBX moves the service to the peer; a lost node (link down)
+// moves it back; when the link heals, the pair settles on one VIP holder.
+func TestPairFailover(t *testing.T) {
+	pbxha, testpbx := build(t)
+	topo := netns.New(t, netns.Options{Hosts: []string{"n1", "n2", "client"}})
+	h1, h2, client := topo.Host("n1"), topo.Host("n2"), topo.Host("client")
+
+	// The tie-breaker: a TCP listener on the client host, as a gateway would be.
+	var tb net.Listener
+	if err := client.Do(func() (err error) { tb, err = net.Listen("tcp", client.IP.String()+":7000"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tb.Close() })
+	go func() {
+		for {
+			c, err := tb.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	key := filepath.Join(t.TempDir(), "pbxha.key")
+	if err := failover.GenerateKey(key); err != nil {
+		t.Fatal(err)
+	}
+	tbAddr := client.IP.String() + ":7000"
+	n1 := startPairNode(t, h1, h2, pbxha, testpbx, key, tbAddr)
+	n2 := startPairNode(t, h2, h1, pbxha, testpbx, key, tbAddr)
+	nodes := []*pairNode{n1, n2}
+	dump := func() {
+		for _, n := range nodes {
+			t.Logf("--- %s log:\n%s", n.host.Name, n.logs())
+		}
+	}
+
+	// viaVIP: the client reaches a PBX through the VIP.
+	viaVIP := func() bool {
+		out, err := client.Run(pbxha, "probe", "sip", "sip:"+pairVIP+":5060;transport=udp", "-n", "1", "-t", "300ms")
+		return err == nil && strings.Contains(string(out), "200 OK")
+	}
+	// settled returns the one primary once exactly one node is primary, holds
+	// the VIP and serves it, and the other is standby without the VIP.
+	settled := func(want *pairNode) func() bool {
+		return func() bool {
+			var primaries []*pairNode
+			for _, n := range nodes {
+				if n.role(t) == "primary" {
+					primaries = append(primaries, n)
+				}
+			}
+			if len(primaries) != 1 || (want != nil && primaries[0] != want) {
+				return false
+			}
+			p := primaries[0]
+			for _, n := range nodes {
+				if n != p && (n.role(t) != "standby" || n.holdsVIP(t)) {
+					return false
+				}
+			}
+			return p.holdsVIP(t) && viaVIP()
+		}
+	}
+	wait := func(d time.Duration, what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(d)
+		for !cond() {
+			if time.Now().After(deadline) {
+				dump()
+				t.Fatalf("timed out after %s waiting for %s", d, what)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	other := func(n *pairNode) *pairNode {
+		if n == n1 {
+			return n2
+		}
+		return n1
+	}
+	primary := func() *pairNode {
+		for _, n := range nodes {
+			if n.role(t) == "primary" {
+				return n
+			}
+		}
+		return nil
+	}
+
+	wait(30*time.Second, "one primary holding and serving the VIP", settled(nil))
+	first := primary()
+	st, _ := first.status(t)
+	if st.Mode != "pair" || st.Pair == nil || st.Pair.Epoch == 0 || !st.Pair.Peer.Alive {
+		t.Errorf("primary status %+v, want mode pair with a live peer and an epoch", st.Pair)
+	}
+	out, _ := exec.Command(pbxha, "status", "--socket", first.socket).CombinedOutput()
+	if !strings.Contains(string(out), "mode pair  role primary") || !strings.Contains(string(out), "vip "+pairVIP) {
+		t.Errorf("status table of the primary:\n%s", out)
+	}
+
+	// A hung PBX (process alive, SIP silent) moves the service to the peer.
+	for _, p := range first.pbx {
+		if err := p.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second := other(first)
+	wait(30*time.Second, "the peer serving the VIP after the PBX hung", settled(second))
+	for _, p := range first.pbx {
+		if err := p.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st2, _ := second.status(t)
+	if st2.Pair.Epoch <= st.Pair.Epoch {
+		t.Errorf("got epoch %d after the failover, want more than %d", st2.Pair.Epoch, st.Pair.Epoch)
+	}
+	// Sticky: the recovered node stays standby.
+	wait(20*time.Second, "the recovered node healthy as standby", func() bool {
+		s, err := first.status(t)
+		return err == nil && s.Role == "standby" && s.Health == "healthy"
+	})
+	if p := primary(); p != second {
+		t.Errorf("after recovery the primary is %v, want %s to stay primary (failback off)", p, second.host.Name)
+	}
+
+	// The primary node is lost (its link down): the other takes over.
+	if err := second.host.LinkDown(); err != nil {
+		t.Fatal(err)
+	}
+	wait(30*time.Second, "the first node primary after the second was cut off", func() bool {
+		return first.role(t) == "primary" && first.holdsVIP(t) && viaVIP()
+	})
+	// The link heals: two primaries meet, the lower epoch releases.
+	if err := second.host.LinkUp(); err != nil {
+		t.Fatal(err)
+	}
+	wait(30*time.Second, "one primary again after the partition healed", settled(first))
+	if !strings.Contains(second.logs(), "split brain") && !strings.Contains(first.logs(), "split brain") {
+		t.Errorf("no split brain logged after two primaries met")
+	}
+}
