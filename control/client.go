@@ -8,6 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
+	"time"
 )
 
 // ErrNoDaemon means nothing answered on the control socket: no daemon runs,
@@ -115,3 +118,31 @@ type ActionError struct {
 }
 
 func (e *ActionError) Error() string { return e.Msg }
+
+// Switchover asks the daemon for a planned switchover and waits for its
+// outcome (the daemon answers when it is done, timed out or ctx ends).
+func (c *Client) Switchover(ctx context.Context, to string, drain time.Duration, force bool) (SwitchoverResult, error) {
+	var res SwitchoverResult
+	q := url.Values{"to": {to}, "drain": {drain.String()}, "force": {strconv.FormatBool(force)}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://pbxha/v1/switchover?"+q.Encode(), nil)
+	if err != nil {
+		return res, fmt.Errorf("control: switchover %s: %w", c.socket, err)
+	}
+	resp, err := c.do(req, "switchover")
+	if err != nil {
+		return res, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		var e apiError
+		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+			return res, &ActionError{Code: resp.StatusCode, Msg: e.Error}
+		}
+		return res, &ActionError{Code: resp.StatusCode, Msg: resp.Status}
+	}
+	if err := json.Unmarshal(body, &res); err != nil {
+		return res, fmt.Errorf("control: switchover %s: decode: %w", c.socket, err)
+	}
+	return res, nil
+}

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,6 +28,20 @@ type API struct {
 	PBX func(ctx context.Context, action string) error
 	// Maintenance switches maintenance mode: no automatic action while on.
 	Maintenance func(on bool) error
+	// Switchover moves the primary role to the named node ("" means the
+	// node that is not primary now), waiting for the outcome until ctx ends.
+	Switchover func(ctx context.Context, to string, drain time.Duration, force bool) (SwitchoverResult, error)
+}
+
+// SwitchoverResult is the outcome of a planned switchover.
+type SwitchoverResult struct {
+	Outcome string  `json:"outcome"` // done, timed out, refused
+	Target  string  `json:"target"`
+	Primary string  `json:"primary"` // the primary when the request ended ("" when unknown)
+	Epoch   uint64  `json:"epoch"`
+	Drained int     `json:"drained_calls"` // calls that were active when the drain began
+	TookMS  float64 `json:"took_ms"`
+	Reason  string  `json:"reason,omitempty"` // the last decision's reason
 }
 
 // Listen opens the control socket at path, creating its directory (mode 0750)
@@ -62,6 +77,7 @@ func Listen(path string) (net.Listener, error) {
 //	GET  /v1/status                       the Status document
 //	POST /v1/pbx/{restart|stop|start|reset}  an operator action on the PBX
 //	POST /v1/maintenance/{on|off}         switch maintenance mode
+//	POST /v1/switchover?to=&drain=&force= a planned switchover, answered with its outcome
 //
 // Actions answer {"ok": true} or an error document with 400 (bad request),
 // 404 (nothing to act on) or 500 (the action failed). Anything else gets a
@@ -92,6 +108,24 @@ func NewHandler(api API) http.Handler {
 		default:
 			answer(w, api.Maintenance(state == "on"))
 		}
+	})
+	mux.HandleFunc("POST /v1/switchover", func(w http.ResponseWriter, r *http.Request) {
+		if api.Switchover == nil {
+			writeJSON(w, http.StatusNotFound, apiError{Error: "no peer configured (peer.paths): switchover needs a pair"})
+			return
+		}
+		q := r.URL.Query()
+		drain, err := time.ParseDuration(cmp.Or(q.Get("drain"), "0s"))
+		if err != nil || drain < 0 {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: "drain must be a duration, e.g. 30s"})
+			return
+		}
+		res, err := api.Switchover(r.Context(), q.Get("to"), drain, q.Get("force") == "true")
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})

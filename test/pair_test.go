@@ -255,4 +255,16 @@ func TestPairFailover(t *testing.T) {
 	if !strings.Contains(second.logs(), "split brain") && !strings.Contains(first.logs(), "split brain") {
 		t.Errorf("no split brain logged after two primaries met")
 	}
+
+	// A planned switchover, asked on the primary, moves the role back.
+	wait(20*time.Second, "the peer healthy and standby before the switchover", func() bool {
+		s, err := second.status(t)
+		return err == nil && s.Role == "standby" && s.Health == "healthy"
+	})
+	out, err := exec.Command(pbxha, "switchover", "--socket", first.socket, "--to", second.host.Name, "--timeout", "20s").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "done") {
+		dump()
+		t.Fatalf("pbxha switchover: %v\n%s", err, out)
+	}
+	wait(20*time.Second, "the switchover target serving the VIP", settled(second))
 }

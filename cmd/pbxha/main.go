@@ -68,6 +68,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		newAlertCmd(g),
 		newEventsCmd(g),
 		newKeygenCmd(g),
+		newSwitchoverCmd(g),
 	)
 	return root
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -248,4 +249,62 @@ func (t *tieBreaker) run(ctx context.Context) {
 func (t *tieBreaker) ok() bool {
 	last := t.last.Load()
 	return last != 0 && time.Since(time.Unix(0, last)) < 3*t.every
+}
+
+// switchover drains this node's calls when it is primary (up to drain), then
+// asks for the planned move and waits until the target is primary, the
+// request times out, or ctx ends.
+func (p *pair) switchover(ctx context.Context, d *daemon, to string, drain time.Duration, force bool) (control.SwitchoverResult, error) {
+	start := time.Now()
+	ns := p.node.Status()
+	peer := ns.Peer.Node
+	if to != "" && to != ns.Node && (peer == "" || to != peer) {
+		return control.SwitchoverResult{}, fmt.Errorf("switchover: %q is not a node of this pair (%s, %s)", to, ns.Node, cmp.Or(peer, "peer not heard yet"))
+	}
+	res := control.SwitchoverResult{Target: to}
+	if ns.Role == failover.RolePrimary && drain > 0 {
+		res.Drained = activeCalls(d.agent.States())
+		deadline := time.Now().Add(drain)
+		for activeCalls(d.agent.States()) > 0 && time.Now().Before(deadline) {
+			select {
+			case <-ctx.Done():
+				return res, ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	id := p.node.RequestSwitchover(to, force)
+	for {
+		ns = p.node.Status()
+		if ns.Switchover.Request.ID == id && ns.Switchover.Outcome != "pending" {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			res.Outcome = "still pending when the caller gave up"
+			res.Reason, res.Epoch, res.TookMS = ns.Reason, ns.Epoch, ms(time.Since(start))
+			return res, nil
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	res.Outcome, res.Target, res.Reason, res.Epoch = ns.Switchover.Outcome, ns.Switchover.Request.Target, ns.Reason, ns.Epoch
+	switch {
+	case ns.Role == failover.RolePrimary:
+		res.Primary = ns.Node
+	case ns.Peer.Alive && ns.Peer.Role == failover.RolePrimary:
+		res.Primary = ns.Peer.Node
+	}
+	res.TookMS = ms(time.Since(start))
+	return res, nil
+}
+
+// activeCalls sums the call counts the esl and ami probes last read.
+func activeCalls(states []probe.CheckState) int {
+	n := 0
+	for _, s := range states {
+		if s.Last != nil && (s.Kind == "esl" || s.Kind == "ami") {
+			n += int(s.Last.Values["calls"])
+		}
+	}
+	return n
 }

@@ -135,10 +135,13 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		// Delivery runs apart from probes and decisions and never blocks them.
 		wg.Go(func() { d.alerts.Run(ctx) })
 	}
+	api := control.API{Status: d.agent.Status, Maintenance: d.agent.SetMaintenance}
 	if d.pair != nil {
 		wg.Go(func() { d.pair.run(ctx) })
+		api.Switchover = func(rctx context.Context, to string, drain time.Duration, force bool) (control.SwitchoverResult, error) {
+			return d.pair.switchover(rctx, d, to, drain, force)
+		}
 	}
-	api := control.API{Status: d.agent.Status, Maintenance: d.agent.SetMaintenance}
 	if d.sup != nil {
 		api.PBX = pbxAction(d.sup)
 		wg.Go(func() {

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pbxha/pbxha/control"
+	"github.com/spf13/cobra"
+)
+
+func newSwitchoverCmd(g *globals) *cobra.Command {
+	var (
+		socket, to     string
+		drain, timeout time.Duration
+		force          bool
+	)
+	cmd := &cobra.Command{
+		Use:   "switchover [--to NODE] [--drain-timeout D] [--force]",
+		Short: "Move the primary role to the other node, planned",
+		Long: `Move the primary role (the VIP and the service) to NODE, by default the node
+that is not primary now. Run on the primary, it first waits up to
+--drain-timeout for the active calls its esl/ami probes count to end. The
+target takes over only when it is healthy and, with a database, caught up;
+--force promotes past max_lag_bytes. The command waits for the outcome.
+
+Exit codes: 0 done, 1 refused or timed out, 2 usage, 3 no daemon.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if drain < 0 || timeout <= 0 {
+				return usageErr(fmt.Errorf("--drain-timeout must not be negative and --timeout must be positive"))
+			}
+			s, err := controlSocket(g, socket)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), drain+timeout)
+			defer cancel()
+			res, err := control.NewClient(s).Switchover(ctx, to, drain, force)
+			switch {
+			case errors.Is(err, control.ErrNoDaemon):
+				return statusError(s, err)
+			case err != nil:
+				return &exitError{code: exitFailure, err: err}
+			}
+			fmt.Fprintf(g.stdout, "switchover to %s: %s in %.0f ms; primary %s at epoch %d\n",
+				res.Target, res.Outcome, res.TookMS, orUnknown(res.Primary), res.Epoch)
+			if res.Drained > 0 {
+				fmt.Fprintf(g.stdout, "drained %d active call(s) first\n", res.Drained)
+			}
+			if res.Outcome != "done" {
+				fmt.Fprintf(g.stdout, "last decision: %s\n", res.Reason)
+				return &exitError{code: exitFailure}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&socket, "socket", "", "control socket (default: control.socket from the config)")
+	f.StringVar(&to, "to", "", "node to make primary (default: the node that is not primary)")
+	f.DurationVar(&drain, "drain-timeout", 30*time.Second, "on the primary, wait up to this long for active calls to end")
+	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the move after the drain")
+	f.BoolVar(&force, "force", false, "promote even past max_lag_bytes")
+	return cmd
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
