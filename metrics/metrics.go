@@ -30,6 +30,7 @@ type Metrics struct {
 	failures *prometheus.GaugeVec
 	values   *prometheus.GaugeVec
 	health   prometheus.GaugeFunc
+	role     func() string // set by SetInfo
 }
 
 // New returns the collectors, registered with process and Go runtime metrics.
@@ -88,6 +89,7 @@ func (m *Metrics) AlertFuncs(c AlertCounters) {
 // SetInfo registers pbxha_node_info, whose role label is read from role at
 // every scrape. Call it once.
 func (m *Metrics) SetInfo(node, cluster, version string, role func() string) {
+	m.role = role
 	m.reg.MustRegister(&infoCollector{
 		desc: prometheus.NewDesc("pbxha_node_info", "Always 1; labels name the node, its cluster, its current role and the pbxha version.",
 			[]string{"node", "cluster", "role", "version"}, nil),
@@ -136,13 +138,26 @@ func (m *Metrics) ResetProbes() {
 	m.values.Reset()
 }
 
-// Handler serves /metrics and /healthz.
+// Handler serves /metrics, /healthz, and /role: 200 "primary" only on the
+// primary, 503 with the role otherwise, for load balancers that send traffic
+// to the primary alone.
 func (m *Metrics) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /role", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		role := "unknown"
+		if m.role != nil {
+			role = m.role()
+		}
+		if role != "primary" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		fmt.Fprintln(w, role)
 	})
 	return mux
 }

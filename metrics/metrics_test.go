@@ -25,7 +25,8 @@ func scrape(t *testing.T, url string) (int, string) {
 
 func TestMetricsExposition(t *testing.T) {
 	m := New(func() probe.Health { return probe.HealthDegraded })
-	m.SetInfo("node-a", "pair", "dev", func() string { return "primary" })
+	role := "primary"
+	m.SetInfo("node-a", "pair", "dev", func() string { return role })
 	ln, err := Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -74,5 +75,12 @@ func TestMetricsExposition(t *testing.T) {
 	}
 	if code, body := scrape(t, base+"/healthz"); code != 200 || body != "ok\n" {
 		t.Errorf("got /healthz %d %q, want 200 ok", code, body)
+	}
+	if code, body := scrape(t, base+"/role"); code != 200 || body != "primary\n" {
+		t.Errorf("got /role %d %q on the primary, want 200 primary", code, body)
+	}
+	role = "standby"
+	if code, body := scrape(t, base+"/role"); code != 503 || body != "standby\n" {
+		t.Errorf("got /role %d %q on a standby, want 503 standby", code, body)
 	}
 }
