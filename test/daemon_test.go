@@ -27,7 +27,7 @@ var bins struct {
 }
 
 // build compiles pbxha and the test PBX into a temp dir shared by the tests.
-func build(t *testing.T) (pbxha, testpbx string) {
+func build(t testing.TB) (pbxha, testpbx string) {
 	t.Helper()
 	bins.once.Do(func() {
 		dir, err := os.MkdirTemp("", "pbxha-bin-")

@@ -27,13 +27,13 @@ type pairNode struct {
 	log    string
 }
 
-func (n *pairNode) status(t *testing.T) (control.Status, error) {
+func (n *pairNode) status(t testing.TB) (control.Status, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	return control.NewClient(n.socket).Status(ctx)
 }
 
-func (n *pairNode) role(t *testing.T) string {
+func (n *pairNode) role(t testing.TB) string {
 	st, err := n.status(t)
 	if err != nil {
 		return "unreachable"
@@ -42,7 +42,7 @@ func (n *pairNode) role(t *testing.T) string {
 }
 
 // holdsVIP reports whether the VIP is on the node's interface.
-func (n *pairNode) holdsVIP(t *testing.T) bool {
+func (n *pairNode) holdsVIP(t testing.TB) bool {
 	out, err := n.host.Run("ip", "-o", "addr", "show", "dev", n.host.Link)
 	if err != nil {
 		t.Fatalf("%s: ip addr: %v\n%s", n.host.Name, err, out)
@@ -51,7 +51,7 @@ func (n *pairNode) holdsVIP(t *testing.T) bool {
 }
 
 // startPairNode runs the test PBX and pbxha in host's namespace.
-func startPairNode(t *testing.T, host, peer *netns.Host, pbxha, testpbx, key, tieBreaker string) *pairNode {
+func startPairNode(t testing.TB, host, peer *netns.Host, pbxha, testpbx, key, tieBreaker string) *pairNode {
 	t.Helper()
 	dir := t.TempDir()
 	n := &pairNode{host: host, socket: filepath.Join(dir, "pbxha.sock"), log: filepath.Join(dir, "pbxha.log")}
@@ -111,12 +111,17 @@ func (n *pairNode) logs() string {
 	return string(b)
 }
 
-// TestPairFailover runs two real pbxha nodes in network namespaces, each with
-// a test PBX, a VIP on a shared bridge and a client on a third host that
-// sends SIP OPTIONS to the VIP: exactly one node becomes primary and holds
-// the VIP; a hung PBX moves the service to the peer; a lost node (link down)
-// moves it back; when the link heals, the pair settles on one VIP holder.
-func TestPairFailover(t *testing.T) {
+// pairFixture is a running pair: two pbxha nodes with test PBXs and a client
+// in network namespaces on 198.18.0.0/24.
+type pairFixture struct {
+	t      testing.TB
+	pbxha  string
+	n1, n2 *pairNode
+	nodes  []*pairNode
+	client *netns.Host
+}
+
+func startPair(t testing.TB) *pairFixture {
 	pbxha, testpbx := build(t)
 	topo := netns.New(t, netns.Options{Hosts: []string{"n1", "n2", "client"}})
 	h1, h2, client := topo.Host("n1"), topo.Host("n2"), topo.Host("client")
@@ -141,102 +146,120 @@ func TestPairFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	tbAddr := client.IP.String() + ":7000"
-	n1 := startPairNode(t, h1, h2, pbxha, testpbx, key, tbAddr)
-	n2 := startPairNode(t, h2, h1, pbxha, testpbx, key, tbAddr)
-	nodes := []*pairNode{n1, n2}
-	dump := func() {
-		for _, n := range nodes {
-			t.Logf("--- %s log:\n%s", n.host.Name, n.logs())
-		}
-	}
+	f := &pairFixture{t: t, pbxha: pbxha, client: client}
+	f.n1 = startPairNode(t, h1, h2, pbxha, testpbx, key, tbAddr)
+	f.n2 = startPairNode(t, h2, h1, pbxha, testpbx, key, tbAddr)
+	f.nodes = []*pairNode{f.n1, f.n2}
+	return f
+}
 
-	// viaVIP: the client reaches a PBX through the VIP.
-	viaVIP := func() bool {
-		out, err := client.Run(pbxha, "probe", "sip", "sip:"+pairVIP+":5060;transport=udp", "-n", "1", "-t", "300ms")
-		return err == nil && strings.Contains(string(out), "200 OK")
+func (f *pairFixture) dump() {
+	for _, n := range f.nodes {
+		f.t.Logf("--- %s log:\n%s", n.host.Name, n.logs())
 	}
-	// settled returns the one primary once exactly one node is primary, holds
-	// the VIP and serves it, and the other is standby without the VIP.
-	settled := func(want *pairNode) func() bool {
-		return func() bool {
-			var primaries []*pairNode
-			for _, n := range nodes {
-				if n.role(t) == "primary" {
-					primaries = append(primaries, n)
-				}
+}
+
+// viaVIP: the client reaches a PBX through the VIP.
+func (f *pairFixture) viaVIP() bool {
+	out, err := f.client.Run(f.pbxha, "probe", "sip", "sip:"+pairVIP+":5060;transport=udp", "-n", "1", "-t", "300ms")
+	return err == nil && strings.Contains(string(out), "200 OK")
+}
+
+// settled returns a condition: exactly one node is primary (want, when
+// given), holds the VIP and serves it, and the other is standby without it.
+func (f *pairFixture) settled(want *pairNode) func() bool {
+	t := f.t
+	return func() bool {
+		var primaries []*pairNode
+		for _, n := range f.nodes {
+			if n.role(t) == "primary" {
+				primaries = append(primaries, n)
 			}
-			if len(primaries) != 1 || (want != nil && primaries[0] != want) {
+		}
+		if len(primaries) != 1 || (want != nil && primaries[0] != want) {
+			return false
+		}
+		p := primaries[0]
+		for _, n := range f.nodes {
+			if n != p && (n.role(t) != "standby" || n.holdsVIP(t)) {
 				return false
 			}
-			p := primaries[0]
-			for _, n := range nodes {
-				if n != p && (n.role(t) != "standby" || n.holdsVIP(t)) {
-					return false
-				}
-			}
-			return p.holdsVIP(t) && viaVIP()
 		}
+		return p.holdsVIP(t) && f.viaVIP()
 	}
-	wait := func(d time.Duration, what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(d)
-		for !cond() {
-			if time.Now().After(deadline) {
-				dump()
-				t.Fatalf("timed out after %s waiting for %s", d, what)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	other := func(n *pairNode) *pairNode {
-		if n == n1 {
-			return n2
-		}
-		return n1
-	}
-	primary := func() *pairNode {
-		for _, n := range nodes {
-			if n.role(t) == "primary" {
-				return n
-			}
-		}
-		return nil
-	}
+}
 
-	wait(30*time.Second, "one primary holding and serving the VIP", settled(nil))
-	first := primary()
+func (f *pairFixture) wait(d time.Duration, what string, cond func() bool) {
+	f.t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			f.dump()
+			f.t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (f *pairFixture) other(n *pairNode) *pairNode {
+	if n == f.n1 {
+		return f.n2
+	}
+	return f.n1
+}
+
+func (f *pairFixture) primary() *pairNode {
+	for _, n := range f.nodes {
+		if n.role(f.t) == "primary" {
+			return n
+		}
+	}
+	return nil
+}
+
+// signalPBX sends sig to every test PBX process of n.
+func (n *pairNode) signalPBX(t testing.TB, sig syscall.Signal) {
+	for _, p := range n.pbx {
+		if err := p.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestPairFailover runs two real pbxha nodes in network namespaces, each with
+// a test PBX, a VIP on a shared bridge and a client on a third host that
+// sends SIP OPTIONS to the VIP: exactly one node becomes primary and holds
+// the VIP; a hung PBX moves the service to the peer; a lost node (link down)
+// moves it back; when the link heals, the pair settles on one VIP holder; a
+// planned switchover moves it again.
+func TestPairFailover(t *testing.T) {
+	f := startPair(t)
+	f.wait(30*time.Second, "one primary holding and serving the VIP", f.settled(nil))
+	first := f.primary()
 	st, _ := first.status(t)
 	if st.Mode != "pair" || st.Pair == nil || st.Pair.Epoch == 0 || !st.Pair.Peer.Alive {
 		t.Errorf("primary status %+v, want mode pair with a live peer and an epoch", st.Pair)
 	}
-	out, _ := exec.Command(pbxha, "status", "--socket", first.socket).CombinedOutput()
+	out, _ := exec.Command(f.pbxha, "status", "--socket", first.socket).CombinedOutput()
 	if !strings.Contains(string(out), "mode pair  role primary") || !strings.Contains(string(out), "vip "+pairVIP) {
 		t.Errorf("status table of the primary:\n%s", out)
 	}
 
 	// A hung PBX (process alive, SIP silent) moves the service to the peer.
-	for _, p := range first.pbx {
-		if err := p.Process.Signal(syscall.SIGSTOP); err != nil {
-			t.Fatal(err)
-		}
-	}
-	second := other(first)
-	wait(30*time.Second, "the peer serving the VIP after the PBX hung", settled(second))
-	for _, p := range first.pbx {
-		if err := p.Process.Signal(syscall.SIGCONT); err != nil {
-			t.Fatal(err)
-		}
-	}
+	first.signalPBX(t, syscall.SIGSTOP)
+	second := f.other(first)
+	f.wait(30*time.Second, "the peer serving the VIP after the PBX hung", f.settled(second))
+	first.signalPBX(t, syscall.SIGCONT)
 	st2, _ := second.status(t)
 	if st2.Pair.Epoch <= st.Pair.Epoch {
 		t.Errorf("got epoch %d after the failover, want more than %d", st2.Pair.Epoch, st.Pair.Epoch)
 	}
 	// Sticky: the recovered node stays standby.
-	wait(20*time.Second, "the recovered node healthy as standby", func() bool {
+	f.wait(20*time.Second, "the recovered node healthy as standby", func() bool {
 		s, err := first.status(t)
 		return err == nil && s.Role == "standby" && s.Health == "healthy"
 	})
-	if p := primary(); p != second {
+	if p := f.primary(); p != second {
 		t.Errorf("after recovery the primary is %v, want %s to stay primary (failback off)", p, second.host.Name)
 	}
 
@@ -244,27 +267,27 @@ func TestPairFailover(t *testing.T) {
 	if err := second.host.LinkDown(); err != nil {
 		t.Fatal(err)
 	}
-	wait(30*time.Second, "the first node primary after the second was cut off", func() bool {
-		return first.role(t) == "primary" && first.holdsVIP(t) && viaVIP()
+	f.wait(30*time.Second, "the first node primary after the second was cut off", func() bool {
+		return first.role(t) == "primary" && first.holdsVIP(t) && f.viaVIP()
 	})
 	// The link heals: two primaries meet, the lower epoch releases.
 	if err := second.host.LinkUp(); err != nil {
 		t.Fatal(err)
 	}
-	wait(30*time.Second, "one primary again after the partition healed", settled(first))
+	f.wait(30*time.Second, "one primary again after the partition healed", f.settled(first))
 	if !strings.Contains(second.logs(), "split brain") && !strings.Contains(first.logs(), "split brain") {
 		t.Errorf("no split brain logged after two primaries met")
 	}
 
 	// A planned switchover, asked on the primary, moves the role back.
-	wait(20*time.Second, "the peer healthy and standby before the switchover", func() bool {
+	f.wait(20*time.Second, "the peer healthy and standby before the switchover", func() bool {
 		s, err := second.status(t)
 		return err == nil && s.Role == "standby" && s.Health == "healthy"
 	})
-	out, err := exec.Command(pbxha, "switchover", "--socket", first.socket, "--to", second.host.Name, "--timeout", "20s").CombinedOutput()
+	out, err := exec.Command(f.pbxha, "switchover", "--socket", first.socket, "--to", second.host.Name, "--timeout", "20s").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "done") {
-		dump()
+		f.dump()
 		t.Fatalf("pbxha switchover: %v\n%s", err, out)
 	}
-	wait(20*time.Second, "the switchover target serving the VIP", settled(second))
+	f.wait(20*time.Second, "the switchover target serving the VIP", f.settled(second))
 }

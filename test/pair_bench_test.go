@@ -1,0 +1,158 @@
+package test
+
+import (
+	"fmt"
+	"net"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// sipPinger sends SIP OPTIONS to the VIP from the client's namespace on one
+// UDP socket and reports whether a 200 for that request came back in time.
+type sipPinger struct {
+	conn *net.UDPConn
+	seq  int
+}
+
+func newSIPPinger(b testing.TB, f *pairFixture) *sipPinger {
+	p := &sipPinger{}
+	err := f.client.Do(func() (err error) {
+		p.conn, err = net.DialUDP("udp", nil, &net.UDPAddr{IP: net.ParseIP(pairVIP), Port: 5060})
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { p.conn.Close() })
+	return p
+}
+
+func (p *sipPinger) ping(client string, wait time.Duration) bool {
+	p.seq++
+	callID := fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), p.seq)
+	local := p.conn.LocalAddr().String()
+	req := "OPTIONS sip:" + pairVIP + ":5060 SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP " + local + ";branch=z9hG4bK" + callID + ";rport\r\n" +
+		"Max-Forwards: 70\r\n" +
+		"From: <sip:bench@" + client + ">;tag=" + callID + "\r\n" +
+		"To: <sip:" + pairVIP + ">\r\n" +
+		"Call-ID: " + callID + "\r\n" +
+		"CSeq: 1 OPTIONS\r\n" +
+		"Content-Length: 0\r\n\r\n"
+	if _, err := p.conn.Write([]byte(req)); err != nil {
+		time.Sleep(wait) // e.g. ECONNREFUSED from an earlier probe: keep the pace
+		return false
+	}
+	deadline := time.Now().Add(wait)
+	buf := make([]byte, 4096)
+	for {
+		p.conn.SetReadDeadline(deadline)
+		n, err := p.conn.Read(buf)
+		if err != nil {
+			return false
+		}
+		reply := string(buf[:n])
+		if strings.HasPrefix(reply, "SIP/2.0 200") && strings.Contains(reply, callID) {
+			time.Sleep(time.Until(deadline))
+			return true
+		}
+	}
+}
+
+// outage sends a ping every 20ms after cause() and returns how long the
+// client saw no answer: from the first failed ping to the next answered one.
+// It gives up after limit.
+func outage(b testing.TB, p *sipPinger, client string, cause func(), limit time.Duration) time.Duration {
+	const every = 20 * time.Millisecond
+	cause()
+	start := time.Now()
+	var down time.Time
+	for time.Since(start) < limit {
+		t := time.Now()
+		ok := p.ping(client, every)
+		switch {
+		case !ok && down.IsZero():
+			down = t
+		case ok && !down.IsZero():
+			return t.Sub(down)
+		case ok && time.Since(start) > 3*time.Second:
+			return 0 // no outage seen at all
+		}
+	}
+	b.Fatalf("service did not return through the VIP within %s", limit)
+	return 0
+}
+
+// BenchmarkPairOutage measures the SIP outage a client sees through the VIP,
+// per scenario, over b.N trials each, on one pair in network namespaces:
+//
+//	go test -run '^$' -bench BenchmarkPairOutage -benchtime 5x ./test
+//
+// It reports the median, min and max in milliseconds.
+func BenchmarkPairOutage(b *testing.B) {
+	f := startPair(b)
+	f.wait(30*time.Second, "one primary holding and serving the VIP", f.settled(nil))
+	p := newSIPPinger(b, f)
+	client := f.client.IP.String()
+	healthyPair := func() bool {
+		if !f.settled(nil)() {
+			return false
+		}
+		for _, n := range f.nodes {
+			if s, err := n.status(b); err != nil || s.Health != "healthy" || !s.Pair.Peer.Alive {
+				return false
+			}
+		}
+		return true
+	}
+	report := func(b *testing.B, ds []time.Duration) {
+		v := make([]float64, len(ds))
+		for i, d := range ds {
+			v[i] = ms(d)
+		}
+		b.ReportMetric(median(v), "median-ms")
+		b.ReportMetric(slices.Min(v), "min-ms")
+		b.ReportMetric(slices.Max(v), "max-ms")
+	}
+	b.Run("switchover", func(b *testing.B) {
+		var ds []time.Duration
+		for range b.N {
+			f.wait(30*time.Second, "a healthy pair", healthyPair)
+			prim := f.primary()
+			ds = append(ds, outage(b, p, client, func() {
+				go exec.Command(f.pbxha, "switchover", "--socket", prim.socket, "--drain-timeout", "0s").Run()
+			}, 30*time.Second))
+		}
+		report(b, ds)
+	})
+	b.Run("hung_pbx", func(b *testing.B) {
+		var ds []time.Duration
+		for range b.N {
+			f.wait(30*time.Second, "a healthy pair", healthyPair)
+			prim := f.primary()
+			ds = append(ds, outage(b, p, client, func() { prim.signalPBX(b, syscall.SIGSTOP) }, 30*time.Second))
+			prim.signalPBX(b, syscall.SIGCONT)
+		}
+		report(b, ds)
+	})
+	b.Run("node_lost", func(b *testing.B) {
+		var ds []time.Duration
+		for range b.N {
+			f.wait(30*time.Second, "a healthy pair", healthyPair)
+			prim := f.primary()
+			ds = append(ds, outage(b, p, client, func() {
+				if err := prim.host.LinkDown(); err != nil {
+					b.Fatal(err)
+				}
+			}, 30*time.Second))
+			if err := prim.host.LinkUp(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		report(b, ds)
+	})
+}
