@@ -362,6 +362,9 @@ func (a *Agent) ReloadFailed(err error) {
 		Summary: "config reload refused; the running config stays", Details: map[string]any{"error": err.Error()}})
 }
 
+// Checks returns the checks the agent runs now.
+func (a *Agent) Checks() []probe.Check { return a.monitor().Checks() }
+
 // States returns every probe's current state.
 func (a *Agent) States() []probe.CheckState { return a.monitor().Snapshot() }
 

@@ -20,6 +20,7 @@ type Config struct {
 	Peer     Peer     `mapstructure:"peer" yaml:"peer" json:"peer"`
 	Failover Failover `mapstructure:"failover" yaml:"failover" json:"failover"`
 	VIP      VIP      `mapstructure:"vip" yaml:"vip" json:"vip"`
+	Database Database `mapstructure:"database" yaml:"database" json:"database"`
 
 	// Source names where the file came from: its path, or "embedded default".
 	Source string `mapstructure:"-" yaml:"-" json:"-"`
@@ -238,4 +239,18 @@ type VIPScript struct {
 	Down    []string      `mapstructure:"down" yaml:"down" json:"down"`
 	Check   []string      `mapstructure:"check" yaml:"check" json:"check"` // exit 0 held, 1 not held
 	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout" json:"timeout"`
+}
+
+// Database is the PostgreSQL server whose primary role moves with the VIP.
+// Without a DSN the pair moves no database role.
+type Database struct {
+	DSN            string        `mapstructure:"dsn" yaml:"dsn" json:"-"`                                 // the local server; its user may run pg_promote()
+	MaxLagBytes    int           `mapstructure:"max_lag_bytes" yaml:"max_lag_bytes" json:"max_lag_bytes"` // a standby further behind the peer's last announced WAL position is not promoted
+	AllowLag       bool          `mapstructure:"allow_lag" yaml:"allow_lag" json:"allow_lag"`             // promote however far behind (availability over data)
+	PromoteTimeout time.Duration `mapstructure:"promote_timeout" yaml:"promote_timeout" json:"promote_timeout"`
+	DemoteCommand  []string      `mapstructure:"demote_command" yaml:"demote_command" json:"demote_command"` // turns the local primary into a standby (configs/pg-demote.sh)
+	DemoteTimeout  time.Duration `mapstructure:"demote_timeout" yaml:"demote_timeout" json:"demote_timeout"`
+	StopCommand    []string      `mapstructure:"stop_command" yaml:"stop_command" json:"stop_command"` // stops it when demotion failed
+	StopTimeout    time.Duration `mapstructure:"stop_timeout" yaml:"stop_timeout" json:"stop_timeout"`
+	Env            []string      `mapstructure:"env" yaml:"env" json:"env"` // KEY=VALUE for both commands (PGDATA, PRIMARY_CONNINFO...)
 }

@@ -82,6 +82,7 @@ func (c *Config) Redacted() *Config {
 	for i := range r.Probes.PG {
 		r.Probes.PG[i].DSN = RedactDSN(r.Probes.PG[i].DSN)
 	}
+	r.Database.DSN = RedactDSN(r.Database.DSN)
 	r.Alerts.Endpoints = append([]Endpoint(nil), c.Alerts.Endpoints...)
 	for i := range r.Alerts.Endpoints {
 		e := &r.Alerts.Endpoints[i]

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pbxha/pbxha/configs"
 	"github.com/pbxha/pbxha/control"
+	"github.com/pbxha/pbxha/dbrole"
 	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/failover"
 	"github.com/pbxha/pbxha/probe"
@@ -25,7 +26,8 @@ import (
 type pair struct {
 	node  *failover.Node
 	tr    *failover.UDPTransport
-	vip   *vip.VIP // nil with vip.mode none
+	vip   *vip.VIP      // nil with vip.mode none
+	db    *dbrole.Mover // nil without database.dsn
 	tb    *tieBreaker
 	paths []failover.Path
 	addr  string // the VIP, for status
@@ -63,6 +65,18 @@ func newPair(cfg *configs.Config, d *daemon) (*pair, error) {
 			return nil, fmt.Errorf("%s: vip: %w", cfg.Source, err)
 		}
 	}
+	if c := cfg.Database; c.DSN != "" {
+		policy.MaxLagBytes, policy.AllowLagPromote = uint64(c.MaxLagBytes), c.AllowLag
+		p.db, err = dbrole.New(dbrole.Config{
+			DSN: c.DSN, MaxLagBytes: uint64(c.MaxLagBytes), AllowLag: c.AllowLag, PromoteTimeout: c.PromoteTimeout,
+			DemoteCommand: c.DemoteCommand, DemoteTimeout: c.DemoteTimeout, StopCommand: c.StopCommand,
+			StopTimeout: c.StopTimeout, Env: c.Env,
+		}, p.log.With("component", "dbrole"))
+		if err != nil {
+			p.closeVIP()
+			return nil, fmt.Errorf("%s: database: %w", cfg.Source, err)
+		}
+	}
 	if p.tr, err = failover.ListenUDP(p.paths, p.log); err != nil {
 		p.closeVIP()
 		return nil, fmt.Errorf("%s: peer.paths: %w", cfg.Source, err)
@@ -73,7 +87,7 @@ func newPair(cfg *configs.Config, d *daemon) (*pair, error) {
 		Interval: cfg.Peer.Interval, StateDir: cfg.StateDir, Transport: p.tr,
 		Tracker: failover.TrackerConfig{Paths: len(p.paths), DeadAfter: cfg.Peer.DeadAfter},
 		Local:   func() failover.LocalState { return p.local(d) },
-		Act:     &actuators{vip: p.vip, sup: d.sup},
+		Act:     &actuators{vip: p.vip, sup: d.sup, db: p.db, pair: p, node: cfg.Node.Name, peerHost: p.paths[0].Peer.Addr().String()},
 		OnEvent: func(e event.Event) { d.events.Publish(e) },
 		Logger:  p.log,
 	})
@@ -97,6 +111,18 @@ func (p *pair) local(d *daemon) failover.LocalState {
 	ls := failover.LocalState{
 		Health: probe.Aggregate(states), Probes: failover.Summarize(states), DB: failover.DBNone,
 		TieBreakerOK: p.tb.ok(), Maintenance: d.agent.Maintenance(),
+	}
+	if p.db != nil {
+		ls.DB = failover.DBUnknown
+		if st, ok := pgState(d.agent.Checks()); ok {
+			ls.WAL = uint64(st.WALPosition())
+			switch st.Role {
+			case probe.PGRolePrimary:
+				ls.DB = failover.DBPrimary
+			case probe.PGRoleStandby:
+				ls.DB = failover.DBStandby
+			}
+		}
 	}
 	if d.sup != nil {
 		st := d.sup.Status()
@@ -159,17 +185,43 @@ func (p *pair) status() (string, control.Pair) {
 	return ns.Role.String(), out
 }
 
-// actuators carries out the node's decisions: the VIP and the PBX. The
-// database role moves and hooks are not wired yet (see docs/FAILOVER.md).
-type actuators struct {
-	vip *vip.VIP
-	sup *supervisor.Supervisor
+// pgState returns what the first pg probe last read: the database's role
+// and WAL position for the heartbeats.
+func pgState(checks []probe.Check) (probe.PGState, bool) {
+	for _, c := range checks {
+		if pg, ok := c.Probe.(*probe.PG); ok {
+			return pg.Last()
+		}
+	}
+	return probe.PGState{}, false
 }
 
-// TakeOver adds the VIP (and announces it) and makes sure the PBX runs.
+// actuators carries out the node's decisions, in the order DESIGN gives:
+// take over the database, then the VIP, then the PBX; release in reverse.
+// Hook commands are not wired yet (see docs/FAILOVER.md).
+type actuators struct {
+	vip      *vip.VIP
+	sup      *supervisor.Supervisor
+	db       *dbrole.Mover
+	pair     *pair
+	node     string
+	peerHost string // the peer's address on the first path, for the demote command
+}
+
+// TakeOver promotes the database (refused beyond max_lag_bytes behind the
+// peer's last announced WAL position, unless a forced switchover asks for
+// it), adds and announces the VIP, and makes sure the PBX runs.
 func (a *actuators) TakeOver(ctx context.Context, _ uint64, _ string) (failover.Timeline, error) {
 	tl := failover.Timeline{Decided: time.Now()}
 	tl.Detected = tl.Decided
+	if a.db != nil {
+		ns := a.pair.node.Status()
+		force := ns.Switchover.Request.Force && ns.Switchover.Request.Target == a.node && ns.Switchover.Outcome == "pending"
+		if _, err := a.db.Promote(ctx, probe.LSN(ns.Peer.WAL), force); err != nil {
+			return tl, fmt.Errorf("promote the database: %w", err)
+		}
+		tl.DBPromoted = time.Now()
+	}
 	if a.vip != nil {
 		if err := a.vip.Up(ctx); err != nil && !errors.Is(err, vip.ErrAnnounce) {
 			return tl, err
@@ -187,12 +239,21 @@ func (a *actuators) TakeOver(ctx context.Context, _ uint64, _ string) (failover.
 	return tl, nil
 }
 
-// Release removes the VIP; the PBX keeps running as a hot standby.
+// Release removes the VIP, then demotes the database (stopping it when it
+// cannot be demoted: two writable primaries must never coexist); the PBX
+// keeps running as a hot standby.
 func (a *actuators) Release(ctx context.Context, _ string) error {
-	if a.vip == nil {
-		return nil
+	if a.vip != nil {
+		if err := a.vip.Down(ctx); err != nil {
+			return err
+		}
 	}
-	return a.vip.Down(ctx)
+	if a.db != nil {
+		if _, err := a.db.Demote(ctx, dbrole.DemoteArgs{Node: a.node, PeerHost: a.peerHost}); err != nil {
+			return fmt.Errorf("demote the database: %w", err)
+		}
+	}
+	return nil
 }
 
 // RestartPBX restarts the PBX through the supervisor.

@@ -1,0 +1,169 @@
+package test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/internal/testenv"
+	"github.com/pbxha/pbxha/test/pgtest"
+)
+
+// pgBinDir finds PostgreSQL's programs (Debian installs them off PATH).
+func pgBinDir(t *testing.T) string {
+	t.Helper()
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		if dir := strings.TrimSpace(string(out)); dir != "" {
+			if _, err := os.Stat(filepath.Join(dir, "pg_ctl")); err == nil {
+				return dir
+			}
+		}
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if _, err := os.Stat(filepath.Join(dirs[i], "pg_ctl")); err == nil {
+			return dirs[i]
+		}
+	}
+	testenv.Unavailable(t, "PostgreSQL's pg_ctl is not installed")
+	return ""
+}
+
+// TestPairMovesDatabase runs a pair on loopback (no VIP), each node with its
+// test PBX and a real PostgreSQL — a primary on node-a, its streaming
+// standby on node-b. When node-a's PBX hangs, node-a releases and stops its
+// database (no demote command configured: "a database that cannot be
+// demoted is stopped"), node-b promotes its standby after checking it is
+// caught up with the WAL position node-a announced, and every row written
+// before is on the new primary.
+func TestPairMovesDatabase(t *testing.T) {
+	pbxha, testpbx := build(t)
+	bin := pgBinDir(t)
+	prim := pgtest.StartPrimary(t, pgtest.Options{})
+	stby := prim.StartStandby(t)
+	pbxA, sipA := startTestPBX(t, testpbx)
+	_, sipB := startTestPBX(t, testpbx)
+
+	tb, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	go func() {
+		for {
+			c, err := tb.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	key := filepath.Join(t.TempDir(), "pbxha.key")
+	if err := failover.GenerateKey(key); err != nil {
+		t.Fatal(err)
+	}
+	hbA, hbB := freeUDP(t, "127.0.0.1"), freeUDP(t, "127.0.0.2")
+	runuser := testenv.LookPath(t, "runuser", "/usr/sbin", "/sbin")
+	stopCmd := func(c *pgtest.Cluster) string {
+		argv := []string{filepath.Join(bin, "pg_ctl"), "stop", "-D", c.DataDir, "-m", "fast", "-w"}
+		if os.Geteuid() == 0 {
+			argv = append([]string{runuser, "-u", "postgres", "--"}, argv...)
+		}
+		return `["` + strings.Join(argv, `", "`) + `"]`
+	}
+	node := func(name, sip, local, peer string, db *pgtest.Cluster) (socket string, d *proc) {
+		dir := t.TempDir()
+		socket = filepath.Join(dir, "pbxha.sock")
+		cfg := fmt.Sprintf(`node: {name: %[1]s, cluster: lab}
+control: {socket: %[2]s}
+state_dir: %[3]s
+probes:
+  sip:
+    - {name: pbx, target: "sip:%[4]s;transport=udp", interval: 200ms, timeout: 150ms, rise: 1, fall: 2}
+  pg:
+    - {name: db, dsn: "%[5]s", expect_role: any, interval: 300ms, timeout: 250ms, rise: 1, fall: 2, fresh_conn_every: 0s}
+peer:
+  paths: [{local: "%[6]s", peer: "%[7]s"}]
+  key_file: %[8]s
+  interval: 100ms
+  dead_after: 500ms
+  init_dead: 1s
+failover:
+  tie_breakers: ["%[9]s"]
+database:
+  dsn: "%[5]s"
+  stop_command: %[10]s
+  stop_timeout: 30s
+`, name, socket, dir, sip, db.DSN(), local, peer, key, tb.Addr(), stopCmd(db))
+		path := filepath.Join(dir, "pbxha.yaml")
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return socket, start(t, nil, pbxha, "run", "-c", path)
+	}
+	sockA, dA := node("node-a", sipA, hbA, hbB, prim)
+	sockB, dB := node("node-b", sipB, hbB, hbA, stby)
+	dump := func() { t.Logf("node-a:\n%s\nnode-b:\n%s", dA.output(), dB.output()) }
+	role := func(socket string) string {
+		st, err := status(t, socket)
+		if err != nil {
+			return "unreachable"
+		}
+		return st.Role
+	}
+	waitRoles := func(what, a, b string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for role(sockA) != a || role(sockB) != b {
+			if time.Now().After(deadline) {
+				dump()
+				t.Fatalf("timed out waiting for %s: node-a %s, node-b %s", what, role(sockA), role(sockB))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitRoles("node-a primary with the primary database", "primary", "standby")
+
+	prim.Exec(t, "CREATE TABLE calls (id int PRIMARY KEY)")
+	prim.Exec(t, "INSERT INTO calls SELECT generate_series(1, 1000)")
+
+	if err := pbxA.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitRoles("node-b primary after node-a's PBX hung", "standby", "primary")
+	var inRecovery bool
+	var rows int
+	stby.QueryRow(t, "SELECT pg_is_in_recovery(), (SELECT count(*) FROM calls)", nil, &inRecovery, &rows)
+	if inRecovery || rows != 1000 {
+		dump()
+		t.Fatalf("node-b's database: got in_recovery %v with %d rows, want the promoted primary with all 1000", inRecovery, rows)
+	}
+	stby.Exec(t, "INSERT INTO calls VALUES (1001)")
+	if err := prim.TryExec("INSERT INTO calls VALUES (2000)"); err == nil {
+		t.Errorf("node-a's old primary database still takes writes after node-a released: two writable primaries")
+	}
+	if err := pbxA.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(dB.output(), "failover") && !strings.Contains(dB.output(), "taking over") {
+		t.Errorf("node-b's log does not show the takeover")
+	}
+}
+
+// freeUDP returns host:port of a free UDP port on host.
+func freeUDP(t *testing.T, host string) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp", host+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().String()
+}
