@@ -30,7 +30,7 @@ func TestProbeExecCmd(t *testing.T) {
 		{"warning exits 1", []string{"-n", "2", "-i", "0s", warnPlugin}, exitFailure,
 			`^check_warn seq=1 degraded WARNING - trunk slow time=[0-9.]+ ms\ncheck_warn seq=2 degraded WARNING - trunk slow time=[0-9.]+ ms\n--- check_warn ---\n2 sent, 2 answered, 0 passed, 0% loss`},
 		{"timeout", []string{"-t", "200ms", slowPlugin}, exitFailure,
-			`^check_slow seq=1 failed no verdict in time, process group killed \(timeout: exec: .*check_slow: no exit within 200ms: context deadline exceeded\)\n`},
+			`^check_slow seq=1 failed no verdict in time, process group killed \(timeout: exec: .*check_slow: no exit within \d+ms: context deadline exceeded\)\n`},
 		{"not found", []string{filepath.Join(dir, "missing")}, exitFailure,
 			`^missing seq=1 failed cannot run \(config: exec: start .*missing: .*no such file or directory\)\n`},
 		{"no command", nil, exitUsage, `^$`},
