@@ -2,8 +2,6 @@ package dbrole
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,40 +9,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/test/pgtest"
 )
 
 // pgBin returns the directory of pg_ctl.
-func pgBin(t *testing.T) string {
-	t.Helper()
-	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
-		dir := strings.TrimSpace(string(out))
-		if _, err := os.Stat(filepath.Join(dir, "pg_ctl")); err == nil {
-			return dir
-		}
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if _, err := os.Stat(filepath.Join(dirs[i], "pg_ctl")); err == nil {
-			return dirs[i]
-		}
-	}
-	testenv.Unavailable(t, "PostgreSQL binaries (pg_ctl) are not installed")
-	return ""
-}
+func pgBin(t *testing.T) string { return pgtest.BinDir(t) }
 
-// asOwner prefixes argv so that it runs as the clusters' owner: pgtest runs
-// PostgreSQL as the postgres user when the tests run as root, and pg_ctl
-// refuses to run as root.
-func asOwner(t *testing.T, argv ...string) []string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		return argv
-	}
-	runuser := testenv.LookPath(t, "runuser", "/usr/sbin", "/sbin")
-	return append([]string{runuser, "-u", "postgres", "--"}, argv...)
-}
+// asOwner prefixes argv so that it runs as the clusters' owner.
+func asOwner(t *testing.T, argv ...string) []string { return pgtest.AsOwner(t, argv...) }
 
 // scriptPath is the example demote script.
 func scriptPath(t *testing.T) string {

@@ -131,16 +131,7 @@ func startPair(t testing.TB) *pairFixture {
 	if err := client.Do(func() (err error) { tb, err = net.Listen("tcp", client.IP.String()+":7000"); return err }); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { tb.Close() })
-	go func() {
-		for {
-			c, err := tb.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	serveTieBreaker(t, tb)
 	key := filepath.Join(t.TempDir(), "pbxha.key")
 	if err := failover.GenerateKey(key); err != nil {
 		t.Fatal(err)
@@ -151,6 +142,21 @@ func startPair(t testing.TB) *pairFixture {
 	f.n2 = startPairNode(t, h2, h1, pbxha, testpbx, key, tbAddr)
 	f.nodes = []*pairNode{f.n1, f.n2}
 	return f
+}
+
+// serveTieBreaker accepts and closes connections on ln, as a gateway that a
+// tie-breaker check reaches would, until the test ends.
+func serveTieBreaker(t testing.TB, ln net.Listener) {
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
 }
 
 func (f *pairFixture) dump() {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -12,29 +11,8 @@ import (
 	"time"
 
 	"github.com/pbxha/pbxha/failover"
-	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/test/pgtest"
 )
-
-// pgBinDir finds PostgreSQL's programs (Debian installs them off PATH).
-func pgBinDir(t *testing.T) string {
-	t.Helper()
-	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
-		if dir := strings.TrimSpace(string(out)); dir != "" {
-			if _, err := os.Stat(filepath.Join(dir, "pg_ctl")); err == nil {
-				return dir
-			}
-		}
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if _, err := os.Stat(filepath.Join(dirs[i], "pg_ctl")); err == nil {
-			return dirs[i]
-		}
-	}
-	testenv.Unavailable(t, "PostgreSQL's pg_ctl is not installed")
-	return ""
-}
 
 // TestPairMovesDatabase runs a pair on loopback (no VIP), each node with its
 // test PBX and a real PostgreSQL — a primary on node-a, its streaming
@@ -45,7 +23,7 @@ func pgBinDir(t *testing.T) string {
 // before is on the new primary.
 func TestPairMovesDatabase(t *testing.T) {
 	pbxha, testpbx := build(t)
-	bin := pgBinDir(t)
+	bin := pgtest.BinDir(t)
 	prim := pgtest.StartPrimary(t, pgtest.Options{})
 	stby := prim.StartStandby(t)
 	pbxA, sipA := startTestPBX(t, testpbx)
@@ -55,27 +33,14 @@ func TestPairMovesDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tb.Close()
-	go func() {
-		for {
-			c, err := tb.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	serveTieBreaker(t, tb)
 	key := filepath.Join(t.TempDir(), "pbxha.key")
 	if err := failover.GenerateKey(key); err != nil {
 		t.Fatal(err)
 	}
 	hbA, hbB := freeUDP(t, "127.0.0.1"), freeUDP(t, "127.0.0.2")
-	runuser := testenv.LookPath(t, "runuser", "/usr/sbin", "/sbin")
 	stopCmd := func(c *pgtest.Cluster) string {
-		argv := []string{filepath.Join(bin, "pg_ctl"), "stop", "-D", c.DataDir, "-m", "fast", "-w"}
-		if os.Geteuid() == 0 {
-			argv = append([]string{runuser, "-u", "postgres", "--"}, argv...)
-		}
+		argv := pgtest.AsOwner(t, filepath.Join(bin, "pg_ctl"), "stop", "-D", c.DataDir, "-m", "fast", "-w")
 		return `["` + strings.Join(argv, `", "`) + `"]`
 	}
 	node := func(name, sip, local, peer string, db *pgtest.Cluster) (socket string, d *proc) {

@@ -386,7 +386,7 @@ func (c *Cluster) appendConf(t testing.TB, lines ...string) {
 // newEnv finds the binaries and makes the directory for one set of clusters.
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{bin: binDir(t), uid: os.Getuid(), gid: os.Getgid()}
+	e := &env{bin: BinDir(t), uid: os.Getuid(), gid: os.Getgid()}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -417,9 +417,10 @@ func newEnv(t testing.TB) *env {
 	return e
 }
 
-// binDir locates the PostgreSQL server binaries: pg_config --bindir, else the
-// newest /usr/lib/postgresql/*/bin.
-func binDir(t testing.TB) string {
+// BinDir locates the PostgreSQL server binaries: pg_config --bindir, else
+// the newest /usr/lib/postgresql/*/bin. Missing binaries skip the test, or
+// fail it under CI (testenv.Unavailable).
+func BinDir(t testing.TB) string {
 	t.Helper()
 	has := func(dir string) bool {
 		fi, err := os.Stat(filepath.Join(dir, "postgres"))
@@ -465,4 +466,16 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// AsOwner returns argv prefixed to run as the clusters' owner: the postgres
+// user when the tests run as root (PostgreSQL refuses to run as root), else
+// argv unchanged.
+func AsOwner(t testing.TB, argv ...string) []string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return argv
+	}
+	runuser := testenv.LookPath(t, "runuser", "/usr/sbin", "/sbin")
+	return append([]string{runuser, "-u", "postgres", "--"}, argv...)
 }
