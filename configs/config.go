@@ -21,6 +21,7 @@ type Config struct {
 	Failover Failover `mapstructure:"failover" yaml:"failover" json:"failover"`
 	VIP      VIP      `mapstructure:"vip" yaml:"vip" json:"vip"`
 	Database Database `mapstructure:"database" yaml:"database" json:"database"`
+	Hooks    Hooks    `mapstructure:"hooks" yaml:"hooks" json:"hooks"`
 
 	// Source names where the file came from: its path, or "embedded default".
 	Source string `mapstructure:"-" yaml:"-" json:"-"`
@@ -253,4 +254,17 @@ type Database struct {
 	StopCommand    []string      `mapstructure:"stop_command" yaml:"stop_command" json:"stop_command"` // stops it when demotion failed
 	StopTimeout    time.Duration `mapstructure:"stop_timeout" yaml:"stop_timeout" json:"stop_timeout"`
 	Env            []string      `mapstructure:"env" yaml:"env" json:"env"` // KEY=VALUE for both commands (PGDATA, PRIMARY_CONNINFO...)
+}
+
+// Hooks are operator commands run around takeover and release (pair mode).
+type Hooks struct {
+	Takeover []Hook `mapstructure:"takeover" yaml:"takeover" json:"takeover"` // after the PBX; the first failure stops the rest and fails the takeover
+	Release  []Hook `mapstructure:"release" yaml:"release" json:"release"`    // before the VIP goes; every hook runs, failures are logged
+}
+
+// Hook is one command.
+type Hook struct {
+	Name    string        `mapstructure:"name" yaml:"name" json:"name"`
+	Command []string      `mapstructure:"command" yaml:"command" json:"command"` // argv, no shell
+	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout" json:"timeout"`
 }

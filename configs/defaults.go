@@ -114,6 +114,8 @@ func defaultProbe(kind string) any {
 		return DefaultExec()
 	case "endpoints":
 		return DefaultEndpoint()
+	case "takeover", "release":
+		return Hook{Timeout: 30 * time.Second}
 	}
 	return nil
 }
@@ -127,8 +129,11 @@ func DefaultEndpoint() Endpoint {
 // defaultName is the name of the i-th of n probes of a kind that has none:
 // the kind alone, or kind-i when the list has several.
 func defaultName(kind string, i, n int) string {
-	if kind == "endpoints" {
+	switch kind {
+	case "endpoints":
 		kind = "endpoint"
+	case "takeover", "release":
+		kind += "-hook"
 	}
 	if n == 1 {
 		return kind

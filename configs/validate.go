@@ -579,6 +579,26 @@ func (ck *checker) pair(c *Config) {
 		ck.bad("vip.script.timeout", "%s must be positive", v.Script.Timeout)
 	}
 	ck.database(c, paired)
+	for _, h := range []struct {
+		key   string
+		hooks []Hook
+	}{{"hooks.takeover", c.Hooks.Takeover}, {"hooks.release", c.Hooks.Release}} {
+		if len(h.hooks) > 0 && !paired {
+			ck.bad(h.key, "is set but peer.paths is not: hooks run on takeover and release of a pair")
+		}
+		for i, hk := range h.hooks {
+			k := fmt.Sprintf("%s[%d]", h.key, i)
+			switch {
+			case len(hk.Command) == 0 || hk.Command[0] == "":
+				ck.bad(k+".command", "is required: the program and its arguments as a list")
+			case strings.ContainsAny(hk.Command[0], " \t"):
+				ck.bad(k+".command[0]", "%q contains spaces; the command runs without a shell, so give each argument as its own list item", hk.Command[0])
+			}
+			if hk.Timeout <= 0 {
+				ck.bad(k+".timeout", "%s must be positive", hk.Timeout)
+			}
+		}
+	}
 }
 
 func (ck *checker) database(c *Config, paired bool) {

@@ -43,8 +43,10 @@ func TestPairMovesDatabase(t *testing.T) {
 		argv := pgtest.AsOwner(t, filepath.Join(bin, "pg_ctl"), "stop", "-D", c.DataDir, "-m", "fast", "-w")
 		return `["` + strings.Join(argv, `", "`) + `"]`
 	}
+	dirs := map[string]string{}
 	node := func(name, sip, local, peer string, db *pgtest.Cluster) (socket string, d *proc) {
 		dir := t.TempDir()
+		dirs[name] = dir
 		socket = filepath.Join(dir, "pbxha.sock")
 		cfg := fmt.Sprintf(`node: {name: %[1]s, cluster: lab}
 control: {socket: %[2]s}
@@ -66,6 +68,11 @@ database:
   dsn: "%[5]s"
   stop_command: %[10]s
   stop_timeout: 30s
+hooks:
+  takeover:
+    - {name: record, command: ["/bin/sh", "-c", "env | grep ^PBXHA_ | sort > %[3]s/takeover.env"], timeout: 5s}
+  release:
+    - {name: record, command: ["/bin/sh", "-c", "env | grep ^PBXHA_ | sort > %[3]s/release.env"], timeout: 5s}
 `, name, socket, dir, sip, db.DSN(), local, peer, key, tb.Addr(), stopCmd(db))
 		path := filepath.Join(dir, "pbxha.yaml")
 		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
@@ -119,6 +126,29 @@ database:
 	}
 	if !strings.Contains(dB.output(), "failover") && !strings.Contains(dB.output(), "taking over") {
 		t.Errorf("node-b's log does not show the takeover")
+	}
+
+	// The hooks ran with the event in their environment.
+	for _, c := range []struct {
+		node, file string
+		want       []string
+	}{
+		{"node-b", "takeover.env", []string{"PBXHA_EVENT=takeover", "PBXHA_NODE=node-b", "PBXHA_PEER=node-a", "PBXHA_ROLE=primary"}},
+		{"node-a", "release.env", []string{"PBXHA_EVENT=release", "PBXHA_NODE=node-a", "PBXHA_PEER=node-b", "PBXHA_ROLE=standby"}},
+	} {
+		b, err := os.ReadFile(filepath.Join(dirs[c.node], c.file))
+		if err != nil {
+			t.Errorf("%s: %s hook did not run: %v", c.node, c.file, err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(string(b), w+"\n") {
+				t.Errorf("%s %s: lacks %s:\n%s", c.node, c.file, w, b)
+			}
+		}
+		if !strings.Contains(string(b), "PBXHA_EPOCH=") {
+			t.Errorf("%s %s: lacks PBXHA_EPOCH:\n%s", c.node, c.file, b)
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/pbxha/pbxha/dbrole"
 	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/hooks"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/supervisor"
 	"github.com/pbxha/pbxha/vip"
@@ -87,7 +88,8 @@ func newPair(cfg *configs.Config, d *daemon) (*pair, error) {
 		Interval: cfg.Peer.Interval, StateDir: cfg.StateDir, Transport: p.tr,
 		Tracker: failover.TrackerConfig{Paths: len(p.paths), DeadAfter: cfg.Peer.DeadAfter},
 		Local:   func() failover.LocalState { return p.local(d) },
-		Act:     &actuators{vip: p.vip, sup: d.sup, db: p.db, pair: p, node: cfg.Node.Name, peerHost: p.paths[0].Peer.Addr().String()},
+		Act: &actuators{vip: p.vip, sup: d.sup, db: p.db, pair: p, node: cfg.Node.Name, vipAddr: cfg.VIP.Address,
+			peerHost: p.paths[0].Peer.Addr().String(), takeover: hookList(cfg.Hooks.Takeover), release: hookList(cfg.Hooks.Release)},
 		OnEvent: func(e event.Event) { d.events.Publish(e) },
 		Logger:  p.log,
 	})
@@ -197,21 +199,41 @@ func pgState(checks []probe.Check) (probe.PGState, bool) {
 }
 
 // actuators carries out the node's decisions, in the order DESIGN gives:
-// take over the database, then the VIP, then the PBX; release in reverse.
-// Hook commands are not wired yet (see docs/FAILOVER.md).
+// take over the database, then the VIP, then the PBX, then the hooks;
+// release in reverse.
 type actuators struct {
 	vip      *vip.VIP
 	sup      *supervisor.Supervisor
 	db       *dbrole.Mover
 	pair     *pair
 	node     string
+	vipAddr  string
 	peerHost string // the peer's address on the first path, for the demote command
+	takeover []hooks.Hook
+	release  []hooks.Hook
+}
+
+func hookList(hs []configs.Hook) []hooks.Hook {
+	out := make([]hooks.Hook, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, hooks.Hook{Name: h.Name, Command: h.Command, Timeout: h.Timeout})
+	}
+	return out
+}
+
+// hookEnv is the event the hook commands see in their environment.
+func (a *actuators) hookEnv(event, role, reason string, epoch uint64) map[string]string {
+	ns := a.pair.node.Status()
+	return hooks.Vars{Event: event, Node: a.node, Peer: ns.Peer.Node, Role: role, Epoch: epoch,
+		VIP: a.vipAddr, Reason: reason}.Map()
 }
 
 // TakeOver promotes the database (refused beyond max_lag_bytes behind the
 // peer's last announced WAL position, unless a forced switchover asks for
-// it), adds and announces the VIP, and makes sure the PBX runs.
-func (a *actuators) TakeOver(ctx context.Context, _ uint64, _ string) (failover.Timeline, error) {
+// it), adds and announces the VIP, makes sure the PBX runs, then runs the
+// takeover hooks (the first failure fails the takeover, which the node
+// undoes with Release and retries).
+func (a *actuators) TakeOver(ctx context.Context, epoch uint64, reason string) (failover.Timeline, error) {
 	tl := failover.Timeline{Decided: time.Now()}
 	tl.Detected = tl.Decided
 	if a.db != nil {
@@ -235,14 +257,25 @@ func (a *actuators) TakeOver(ctx context.Context, _ uint64, _ string) (failover.
 			}
 		}
 	}
+	if len(a.takeover) > 0 {
+		if _, err := hooks.RunAll(ctx, a.takeover, a.hookEnv("takeover", "primary", reason, epoch), hooks.StopAtFailure); err != nil {
+			return tl, fmt.Errorf("takeover hooks: %w", err)
+		}
+	}
 	tl.Ready = time.Now()
 	return tl, nil
 }
 
-// Release removes the VIP, then demotes the database (stopping it when it
-// cannot be demoted: two writable primaries must never coexist); the PBX
-// keeps running as a hot standby.
-func (a *actuators) Release(ctx context.Context, _ string) error {
+// Release runs the release hooks, removes the VIP, then demotes the
+// database (stopping it when it cannot be demoted: two writable primaries
+// must never coexist); the PBX keeps running as a hot standby.
+func (a *actuators) Release(ctx context.Context, reason string) error {
+	if len(a.release) > 0 {
+		// Every release hook runs; their failures do not keep the VIP here.
+		if _, err := hooks.RunAll(ctx, a.release, a.hookEnv("release", "standby", reason, a.pair.node.Status().Epoch), hooks.ContinueAfterFailure); err != nil {
+			a.pair.log.Error("release hooks failed", "err", err)
+		}
+	}
 	if a.vip != nil {
 		if err := a.vip.Down(ctx); err != nil {
 			return err
