@@ -112,6 +112,11 @@ type PeerState struct {
 	Epoch     uint64      `json:"epoch"`
 	LastHeard *time.Time  `json:"last_heard,omitempty"`
 	Paths     []PathState `json:"paths"`
+	// WAL is the database WAL position the peer last announced, as "X/Y";
+	// LagBytes how far this node's database is behind it. Both only with a
+	// database configured.
+	WAL      string `json:"wal,omitempty"`
+	LagBytes uint64 `json:"lag_bytes"`
 }
 
 // PathState is one heartbeat path.

@@ -207,6 +207,19 @@ func (f *pairFixture) wait(d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// waitOneHolder is wait, and also checks on every poll that the two nodes
+// never hold the VIP at once: use it while a heartbeat path works.
+func (f *pairFixture) waitOneHolder(d time.Duration, what string, cond func() bool) {
+	f.t.Helper()
+	f.wait(d, what, func() bool {
+		if f.n1.holdsVIP(f.t) && f.n2.holdsVIP(f.t) {
+			f.dump()
+			f.t.Fatalf("both nodes hold the VIP while the heartbeat path works (waiting for %s)", what)
+		}
+		return cond()
+	})
+}
+
 func (f *pairFixture) other(n *pairNode) *pairNode {
 	if n == f.n1 {
 		return f.n2
@@ -254,7 +267,7 @@ func TestPairFailover(t *testing.T) {
 	// A hung PBX (process alive, SIP silent) moves the service to the peer.
 	first.signalPBX(t, syscall.SIGSTOP)
 	second := f.other(first)
-	f.wait(30*time.Second, "the peer serving the VIP after the PBX hung", f.settled(second))
+	f.waitOneHolder(30*time.Second, "the peer serving the VIP after the PBX hung", f.settled(second))
 	first.signalPBX(t, syscall.SIGCONT)
 	st2, _ := second.status(t)
 	if st2.Pair.Epoch <= st.Pair.Epoch {
@@ -295,5 +308,9 @@ func TestPairFailover(t *testing.T) {
 		f.dump()
 		t.Fatalf("pbxha switchover: %v\n%s", err, out)
 	}
-	f.wait(20*time.Second, "the switchover target serving the VIP", f.settled(second))
+	f.waitOneHolder(20*time.Second, "the switchover target serving the VIP", f.settled(second))
+
+	// The PBX process dies (no supervisor in this test): the peer takes over.
+	second.signalPBX(t, syscall.SIGKILL)
+	f.waitOneHolder(30*time.Second, "the peer serving the VIP after the PBX was killed", f.settled(first))
 }

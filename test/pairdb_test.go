@@ -106,6 +106,19 @@ hooks:
 	prim.Exec(t, "CREATE TABLE calls (id int PRIMARY KEY)")
 	prim.Exec(t, "INSERT INTO calls SELECT generate_series(1, 1000)")
 
+	// The standby knows the primary's WAL position from the heartbeats.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, err := status(t, sockB)
+		if err == nil && st.Pair != nil && st.Pair.Peer.WAL != "" && st.Pair.Peer.LagBytes < 1<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node-b's status shows no peer WAL position: %+v, %v", st.Pair, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
 	if err := pbxA.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}

@@ -160,8 +160,9 @@ func (p *pair) run(ctx context.Context) {
 	p.tr.Close()
 }
 
-// status renders the failover state for the control API.
-func (p *pair) status() (string, control.Pair) {
+// status renders the failover state for the control API. localWAL is this
+// node's database WAL position (0 when unknown).
+func (p *pair) status(localWAL uint64) (string, control.Pair) {
 	ns := p.node.Status()
 	out := control.Pair{Epoch: ns.Epoch, Reason: ns.Reason, LastError: ns.LastError, VIP: p.addr}
 	pv := ns.Peer
@@ -170,6 +171,12 @@ func (p *pair) status() (string, control.Pair) {
 		out.Peer.Role, out.Peer.Health = pv.Role.String(), pv.Health.String()
 		t := pv.LastHeard
 		out.Peer.LastHeard = &t
+		if p.db != nil && pv.WAL != 0 {
+			out.Peer.WAL = probe.LSN(pv.WAL).String()
+			if pv.WAL > localWAL {
+				out.Peer.LagBytes = pv.WAL - localWAL
+			}
+		}
 	}
 	for i, path := range p.paths {
 		ps := control.PathState{Local: path.Local.String(), Peer: path.Peer.String()}

@@ -197,7 +197,13 @@ func (d *daemon) agentConfig(cfg *configs.Config, checks *checkSet) agent.Config
 		ac.Alerts = func() control.Alerts { return alertsStatus(d.alerts) }
 	}
 	if d.pair != nil {
-		ac.Pair = d.pair.status
+		ac.Pair = func() (string, control.Pair) {
+			var wal uint64
+			if st, ok := pgState(d.agent.Checks()); ok {
+				wal = uint64(st.WALPosition())
+			}
+			return d.pair.status(wal)
+		}
 	}
 	if d.sup != nil {
 		sup, sc := d.sup, cfg.PBX.Supervise

@@ -207,7 +207,11 @@ func writePair(w io.Writer, now time.Time, pr *control.Pair) {
 		if p.Alive {
 			state = "alive"
 		}
-		fmt.Fprintf(w, "peer %s %s  role %s  health %s  epoch %d  heard %s ago\n", p.Node, state, p.Role, p.Health, p.Epoch, age(now.Sub(*p.LastHeard)))
+		fmt.Fprintf(w, "peer %s %s  role %s  health %s  epoch %d  heard %s ago", p.Node, state, p.Role, p.Health, p.Epoch, age(now.Sub(*p.LastHeard)))
+		if p.WAL != "" {
+			fmt.Fprintf(w, "  wal %s  lag %d B", p.WAL, p.LagBytes)
+		}
+		fmt.Fprintln(w)
 	}
 	for _, path := range p.Paths {
 		state, heard := "down", "never heard"
