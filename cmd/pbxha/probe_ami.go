@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 
 	"github.com/pbxha/pbxha/ami"
 	"github.com/spf13/cobra"
@@ -46,11 +45,11 @@ Asterisk answers a wrong secret only after one second, so use a --timeout above
 			}
 			switch {
 			case secretFile != "":
-				b, err := os.ReadFile(secretFile)
+				sec, err := secret("", secretFile)
 				if err != nil {
 					return usageErr(fmt.Errorf("--secret-file: %w", err))
 				}
-				cfg.Secret = strings.TrimRight(string(b), "\r\n")
+				cfg.Secret = sec
 			case !cmd.Flags().Changed("secret"):
 				cfg.Secret = os.Getenv(amiSecretEnv)
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"time"
 
@@ -97,16 +96,9 @@ func eslPassword(cmd *cobra.Command, password, file string) (string, error) {
 	if cmd.Flags().Changed("password") && file != "" {
 		return "", fmt.Errorf("probe esl: give --password or --password-file, not both")
 	}
-	if file == "" {
-		return password, nil
-	}
-	b, err := os.ReadFile(file)
+	pw, err := secret(password, file)
 	if err != nil {
 		return "", fmt.Errorf("probe esl: password file: %w", err)
-	}
-	pw := strings.TrimRight(string(b), "\r\n")
-	if pw == "" {
-		return "", fmt.Errorf("probe esl: password file %s is empty", file)
 	}
 	return pw, nil
 }
