@@ -133,45 +133,21 @@ func (ck *checker) probes(p *Probes) {
 		}
 		names[s.Name] = key
 	}
-	total := 0
-	for i := range p.SIP {
-		key := fmt.Sprintf("probes.sip[%d]", i)
-		name(key, &p.SIP[i].Schedule)
-		ck.schedule(key, &p.SIP[i].Schedule)
-		ck.sip(key, &p.SIP[i])
+	each := func(kind string, n int, sched func(i int) *Schedule, check func(key string, i int)) {
+		for i := range n {
+			key := fmt.Sprintf("probes.%s[%d]", kind, i)
+			name(key, sched(i))
+			ck.schedule(key, sched(i))
+			check(key, i)
+		}
 	}
-	for i := range p.ESL {
-		key := fmt.Sprintf("probes.esl[%d]", i)
-		name(key, &p.ESL[i].Schedule)
-		ck.schedule(key, &p.ESL[i].Schedule)
-		ck.esl(key, &p.ESL[i])
-	}
-	for i := range p.PG {
-		key := fmt.Sprintf("probes.pg[%d]", i)
-		name(key, &p.PG[i].Schedule)
-		ck.schedule(key, &p.PG[i].Schedule)
-		ck.pg(key, &p.PG[i])
-	}
-	for i := range p.AMI {
-		key := fmt.Sprintf("probes.ami[%d]", i)
-		name(key, &p.AMI[i].Schedule)
-		ck.schedule(key, &p.AMI[i].Schedule)
-		ck.ami(key, &p.AMI[i])
-	}
-	for i := range p.TCP {
-		key := fmt.Sprintf("probes.tcp[%d]", i)
-		name(key, &p.TCP[i].Schedule)
-		ck.schedule(key, &p.TCP[i].Schedule)
-		ck.address(key+".address", p.TCP[i].Address)
-	}
-	for i := range p.Exec {
-		key := fmt.Sprintf("probes.exec[%d]", i)
-		name(key, &p.Exec[i].Schedule)
-		ck.schedule(key, &p.Exec[i].Schedule)
-		ck.exec(key, &p.Exec[i])
-	}
-	total = len(p.SIP) + len(p.ESL) + len(p.PG) + len(p.AMI) + len(p.TCP) + len(p.Exec)
-	if total == 0 {
+	each("sip", len(p.SIP), func(i int) *Schedule { return &p.SIP[i].Schedule }, func(k string, i int) { ck.sip(k, &p.SIP[i]) })
+	each("esl", len(p.ESL), func(i int) *Schedule { return &p.ESL[i].Schedule }, func(k string, i int) { ck.esl(k, &p.ESL[i]) })
+	each("pg", len(p.PG), func(i int) *Schedule { return &p.PG[i].Schedule }, func(k string, i int) { ck.pg(k, &p.PG[i]) })
+	each("ami", len(p.AMI), func(i int) *Schedule { return &p.AMI[i].Schedule }, func(k string, i int) { ck.ami(k, &p.AMI[i]) })
+	each("tcp", len(p.TCP), func(i int) *Schedule { return &p.TCP[i].Schedule }, func(k string, i int) { ck.address(k+".address", p.TCP[i].Address) })
+	each("exec", len(p.Exec), func(i int) *Schedule { return &p.Exec[i].Schedule }, func(k string, i int) { ck.exec(k, &p.Exec[i]) })
+	if len(p.SIP)+len(p.ESL)+len(p.PG)+len(p.AMI)+len(p.TCP)+len(p.Exec) == 0 {
 		ck.bad("probes", "no probe is configured; add at least one (a sip probe of the local PBX is the usual start)")
 	}
 }
