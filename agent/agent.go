@@ -250,16 +250,23 @@ func (a *Agent) Role() string {
 	a.mu.Lock()
 	cfg, maint := a.cfg, a.maint
 	a.mu.Unlock()
-	if cfg.Pair != nil {
-		role, _ := cfg.Pair()
-		return role
-	}
-	var pbx *control.PBX
+	role, _, _, _ := roleOf(cfg, maint)
+	return role
+}
+
+// roleOf reads the PBX and pair state from cfg's providers and derives the
+// role and mode from them: the failover node's role in mode pair, else the
+// single-node role.
+func roleOf(cfg Config, maint bool) (role, mode string, pbx *control.PBX, pair *control.Pair) {
 	if cfg.PBX != nil {
 		p := cfg.PBX()
 		pbx = &p
 	}
-	return singleRole(maint, pbx)
+	if cfg.Pair != nil {
+		r, p := cfg.Pair()
+		return r, "pair", pbx, &p
+	}
+	return singleRole(maint, pbx), "single", pbx, nil
 }
 
 // CheckRole publishes a role_change event when the node's role differs from
@@ -384,21 +391,11 @@ func (a *Agent) Status() control.Status {
 	cfg, loadedAt, reloadErr, mon, maint := a.cfg, a.loadedAt, a.reloadErr, a.mon, a.maint
 	a.mu.Unlock()
 	states := mon.Snapshot()
-	var pbx *control.PBX
-	if cfg.PBX != nil {
-		p := cfg.PBX()
-		pbx = &p
-	}
+	role, mode, pbx, pair := roleOf(cfg, maint)
 	var alerts *control.Alerts
 	if cfg.Alerts != nil {
 		al := cfg.Alerts()
 		alerts = &al
-	}
-	role, mode := singleRole(maint, pbx), "single"
-	var pair *control.Pair
-	if cfg.Pair != nil {
-		r, p := cfg.Pair()
-		role, mode, pair = r, "pair", &p
 	}
 	st := control.Status{
 		SchemaVersion: control.SchemaVersion,
