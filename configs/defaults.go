@@ -53,12 +53,17 @@ func defaults() Config {
 	}
 }
 
-// schedule returns the schedule defaults of a probe kind: fast kinds (sip,
-// tcp) check every second with a 500ms deadline; the others every 2s with 1s.
+// schedule returns the schedule defaults of a probe kind. The SIP probe
+// decides failover, so it is the fastest: every 300ms with a 250ms deadline,
+// failed after 2 misses, which puts a hung PBX's median outage in a pair
+// below one second (docs/BENCHMARKS.md). tcp checks every second with a
+// 500ms deadline; the others every 2s with 1s, failed after 3.
 func schedule(kind string) Schedule {
 	s := Schedule{Interval: 2 * time.Second, Timeout: time.Second, Rise: DefaultRise, Fall: DefaultFall}
 	switch kind {
-	case "sip", "tcp":
+	case "sip":
+		s.Interval, s.Timeout, s.Fall = 300*time.Millisecond, 250*time.Millisecond, 2
+	case "tcp":
 		s.Interval, s.Timeout = time.Second, 500*time.Millisecond
 	}
 	switch kind {

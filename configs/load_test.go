@@ -167,18 +167,19 @@ func TestKindDefaults(t *testing.T) {
 		name              string
 		s                 Schedule
 		interval, timeout time.Duration
+		fall              int
 		critical          bool
 	}{
-		{"sip", c.Probes.SIP[0].Schedule, time.Second, 500 * time.Millisecond, true},
-		{"esl", c.Probes.ESL[0].Schedule, 2 * time.Second, time.Second, true},
-		{"pg", c.Probes.PG[0].Schedule, 2 * time.Second, time.Second, true},
-		{"ami", c.Probes.AMI[0].Schedule, 2 * time.Second, time.Second, true},
-		{"tcp", c.Probes.TCP[0].Schedule, time.Second, 500 * time.Millisecond, false},
-		{"exec", c.Probes.Exec[0].Schedule, 2 * time.Second, time.Second, false},
+		{"sip", c.Probes.SIP[0].Schedule, 300 * time.Millisecond, 250 * time.Millisecond, 2, true},
+		{"esl", c.Probes.ESL[0].Schedule, 2 * time.Second, time.Second, 3, true},
+		{"pg", c.Probes.PG[0].Schedule, 2 * time.Second, time.Second, 3, true},
+		{"ami", c.Probes.AMI[0].Schedule, 2 * time.Second, time.Second, 3, true},
+		{"tcp", c.Probes.TCP[0].Schedule, time.Second, 500 * time.Millisecond, 3, false},
+		{"exec", c.Probes.Exec[0].Schedule, 2 * time.Second, time.Second, 3, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			want := Schedule{Name: tt.name, Interval: tt.interval, Timeout: tt.timeout, Rise: 2, Fall: 3, Critical: tt.critical}
+			want := Schedule{Name: tt.name, Interval: tt.interval, Timeout: tt.timeout, Rise: 2, Fall: tt.fall, Critical: tt.critical}
 			if tt.s != want {
 				t.Errorf("got %+v, want %+v", tt.s, want)
 			}
@@ -272,7 +273,7 @@ func TestValidateAfterChange(t *testing.T) {
 	c.Probes.SIP[0].Timeout = 3 * time.Second
 	c.History = 0
 	want := "testdata/valid-minimal.yaml: history: 0 must be from 1 to 1000\n" +
-		"testdata/valid-minimal.yaml: probes.sip[0].timeout: 3s must be shorter than interval 1s"
+		"testdata/valid-minimal.yaml: probes.sip[0].timeout: 3s must be shorter than interval 300ms"
 	if err := c.Validate(); err == nil || err.Error() != want {
 		t.Errorf("got %v, want %q", err, want)
 	}

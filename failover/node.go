@@ -13,7 +13,9 @@ import (
 
 // Node defaults.
 const (
-	// DefaultInterval is the heartbeat and decision interval.
+	// DefaultInterval is the heartbeat interval. The node decides four
+	// times as often (at least every 10ms), so that a peer that went silent
+	// or released is acted on within a quarter interval, not a whole one.
 	DefaultInterval = 200 * time.Millisecond
 	// DefaultRetryDelay is the least time between two attempts of an action
 	// that failed or that must not repeat at once (restart_pbx, fence_peer).
@@ -96,7 +98,7 @@ type NodeConfig struct {
 	Cluster, Node string        // pair name and this node's name
 	Key           []byte        // shared HMAC key, at least MinKeySize bytes
 	Policy        Policy        // decision settings, the same on both nodes
-	Interval      time.Duration // heartbeat and decision interval; DefaultInterval when 0
+	Interval      time.Duration // heartbeat interval (decisions: every Interval/4); DefaultInterval when 0
 	StateDir      string        // holds the epoch file; required
 	Transport     Transport     // the heartbeat paths; owned by the caller, not closed by the node
 	// Tracker sets the number of paths (required), DeadAfter (Policy.DeadAfter
@@ -153,7 +155,7 @@ type NodeStatus struct {
 }
 
 // Node runs one side of the pair: it sends heartbeats, tracks the peer,
-// decides every Interval and carries the decision out through its
+// decides every quarter Interval and carries the decision out through its
 // Actuators. Its methods may be called concurrently with Run.
 type Node struct {
 	cfg     NodeConfig
@@ -280,7 +282,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.tick(ctx)
 	wg.Go(func() { n.send(ctx) })
 
-	t := time.NewTicker(n.cfg.Interval)
+	t := time.NewTicker(decideEvery(n.cfg.Interval))
 	defer t.Stop()
 	for {
 		select {
@@ -292,6 +294,12 @@ func (n *Node) Run(ctx context.Context) error {
 			n.tick(ctx)
 		}
 	}
+}
+
+// decideEvery is the decision period for a heartbeat interval: a quarter
+// of it, at least 10ms.
+func decideEvery(interval time.Duration) time.Duration {
+	return max(interval/4, 10*time.Millisecond)
 }
 
 // receive feeds every received packet to the tracker, stamped on arrival.
