@@ -219,7 +219,9 @@ type Failover struct {
 	Failback      string        `mapstructure:"failback" yaml:"failback" json:"failback"`                   // off | auto
 	FailbackDelay time.Duration `mapstructure:"failback_delay" yaml:"failback_delay" json:"failback_delay"` // auto: preferred node healthy this long
 	PreferredNode string        `mapstructure:"preferred_node" yaml:"preferred_node" json:"preferred_node"`
-	TieBreakers   []string      `mapstructure:"tie_breakers" yaml:"tie_breakers" json:"tie_breakers"` // host:port reached by TCP; at least one must answer for a takeover
+	TieBreakers   []string      `mapstructure:"tie_breakers" yaml:"tie_breakers" json:"tie_breakers"`    // host:port reached by TCP; at least one must answer for a takeover
+	FenceCommand  []string      `mapstructure:"fence_command" yaml:"fence_command" json:"fence_command"` // argv, no shell; must exit 0 before taking over from a silent peer
+	FenceTimeout  time.Duration `mapstructure:"fence_timeout" yaml:"fence_timeout" json:"fence_timeout"` // the fence command's process group is killed after this
 }
 
 // VIP is the service address the primary holds.

@@ -38,7 +38,7 @@ func defaults() Config {
 		StateDir: DefaultState,
 		History:  DefaultHistory,
 		Peer:     Peer{KeyFile: "/etc/pbxha/pbxha.key", Interval: 200 * time.Millisecond, DeadAfter: time.Second, InitDead: 3 * time.Second},
-		Failover: Failover{Mode: "failover_first", RestartGrace: 10 * time.Second, Failback: "off", FailbackDelay: 5 * time.Minute},
+		Failover: Failover{Mode: "failover_first", RestartGrace: 10 * time.Second, Failback: "off", FailbackDelay: 5 * time.Minute, FenceTimeout: 30 * time.Second},
 		VIP:      VIP{Mode: "none", GARPCount: 5, GARPInterval: 200 * time.Millisecond, Script: VIPScript{Timeout: 30 * time.Second}},
 		Database: Database{MaxLagBytes: 1 << 20, PromoteTimeout: 10 * time.Second, DemoteTimeout: 60 * time.Second, StopTimeout: 60 * time.Second},
 		Alerts: Alerts{

@@ -155,3 +155,39 @@ func TestEnvOverridesAlertEndpoint(t *testing.T) {
 		t.Errorf("got %v, want an error naming the missing endpoint", err)
 	}
 }
+
+// pairBase is a minimal valid pair config: the fence keys need peer.paths.
+const pairBase = `probes:
+  sip:
+    - target: sip:127.0.0.1:5060
+peer:
+  paths: [{local: "10.1.1.1:7946", peer: "10.1.1.2:7946"}]
+failover:
+  tie_breakers: ["10.1.1.254:53"]
+`
+
+// TestEnvFence sets the fence command, an argv list, from the environment:
+// comma-separated, each item trimmed, and an empty program blamed on the
+// variable.
+func TestEnvFence(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("PBXHA_FAILOVER_FENCE_COMMAND", "/bin/a,b")
+	t.Setenv("PBXHA_FAILOVER_FENCE_TIMEOUT", "5s")
+	c, err := Parse("pair.yaml", []byte(pairBase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Failover.FenceCommand, []string{"/bin/a", "b"}; !slices.Equal(got, want) {
+		t.Errorf("fence_command: got %q, want %q", got, want)
+	}
+	if got := c.Failover.FenceTimeout; got != 5*time.Second {
+		t.Errorf("fence_timeout: got %s, want 5s", got)
+	}
+
+	t.Setenv("PBXHA_FAILOVER_FENCE_COMMAND", ",b")
+	_, err = Parse("pair.yaml", []byte(pairBase))
+	want := "env PBXHA_FAILOVER_FENCE_COMMAND: failover.fence_command[0]: is empty: give the program (an absolute path or a name in PATH) and its arguments as a list"
+	if err == nil || err.Error() != want {
+		t.Errorf("got error %v, want %q", err, want)
+	}
+}

@@ -56,6 +56,10 @@ func (c *Config) validate(ps *problems, markDefaults bool) {
 
 func (ck *checker) bad(key, format string, args ...any) {
 	src, ok := ck.origins[key]
+	if i := strings.LastIndexByte(key, '['); !ok && i > 0 && strings.HasSuffix(key, "]") {
+		// An element of a string list, which an environment variable sets whole.
+		src, ok = ck.origins[key[:i]]
+	}
 	if !ok {
 		src = ck.file
 	}
@@ -518,6 +522,19 @@ func (ck *checker) pair(c *Config) {
 	}
 	if paired && len(f.TieBreakers) == 0 {
 		ck.bad("failover.tie_breakers", "must list at least one host:port (e.g. the gateway) with peer.paths set: a node that reaches none never takes over, which is what prevents split brain on a partition")
+	}
+	if len(f.FenceCommand) > 0 {
+		switch {
+		case !paired:
+			ck.bad("failover.fence_command", "is set but peer.paths is not: a node fences its silent peer before taking over")
+		case f.FenceCommand[0] == "":
+			ck.bad("failover.fence_command[0]", "is empty: give the program (an absolute path or a name in PATH) and its arguments as a list")
+		case strings.ContainsAny(f.FenceCommand[0], " \t"):
+			ck.bad("failover.fence_command[0]", "%q contains spaces; the command runs without a shell, so give each argument as its own list item", f.FenceCommand[0])
+		}
+	}
+	if f.FenceTimeout <= 0 {
+		ck.bad("failover.fence_timeout", "%s must be positive", ck.show("failover.fence_timeout", f.FenceTimeout))
 	}
 	oneOf(ck, "vip.mode", v.Mode, "netlink", "script", "none")
 	if !paired && v.Mode != "none" {

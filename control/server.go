@@ -42,6 +42,18 @@ type SwitchoverResult struct {
 	Drained int     `json:"drained_calls"` // calls that were active when the drain began
 	TookMS  float64 `json:"took_ms"`
 	Reason  string  `json:"reason,omitempty"` // the last decision's reason
+	// Timeline is the switchover's steps as the node that was asked saw
+	// them: the drain, its own release or takeover steps, and the peer's
+	// role changes as its heartbeats told them.
+	Timeline []TimelineStep `json:"timeline,omitempty"`
+}
+
+// TimelineStep is one step of a switchover.
+type TimelineStep struct {
+	At       time.Time `json:"at"`
+	OffsetMS float64   `json:"offset_ms"` // after the request reached the daemon
+	Node     string    `json:"node"`
+	What     string    `json:"what"`
 }
 
 // Listen opens the control socket at path, creating its directory (mode 0750)

@@ -130,6 +130,14 @@ func TestDecide(t *testing.T) {
 		{name: "peer released with failed service: take over, no fence needed", obs: standbyObs(), edit: func(o *Observation) {
 			o.Peer.Role, o.Peer.Health, o.Peer.Eligible = RoleStandby, probe.HealthFailed, false
 		}, policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionTakeOver, RolePrimary, 6, "node-a released and is not eligible (standby, failed)"}},
+		{name: "peer heard again after a failed fence, released: take over, no fence", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Health, o.Peer.Eligible, o.Fence = RoleStandby, probe.HealthFailed, false, FenceFailed
+		}, policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionTakeOver, RolePrimary, 6, "node-a released and is not eligible"}},
+		{name: "peer heard again after a failed fence, primary: stay standby", obs: standbyObs(), edit: func(o *Observation) { o.Fence = FenceFailed },
+			policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionNone, RoleStandby, 5, "standby; node-a is primary"}},
+		{name: "fence with the peer never heard after init_dead", obs: standbyObs(), edit: func(o *Observation) {
+			o.Role, o.Peer = RoleInit, PeerView{}
+		}, policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionFencePeer, RoleStandby, 5, "peer not heard within init_dead 3s: fencing peer before taking over"}},
 		{name: "peer reports fault: take over", obs: standbyObs(), edit: func(o *Observation) {
 			o.Peer.Role, o.Peer.Eligible = RoleFault, false
 		}, want: want{ActionTakeOver, RolePrimary, 6, "released and is not eligible (fault"}},

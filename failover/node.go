@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,7 @@ const (
 	reAnnounceEvery  = time.Second // re_announce at most this often
 	splitBrainRepeat = time.Minute // a lasting split brain is raised again this often
 	historySize      = 10          // role changes kept for Status
+	maxSteps         = 32          // switchover timeline steps kept
 )
 
 // Actuators carry out a Decision. The node calls them from its decision loop,
@@ -39,43 +41,91 @@ type Actuators interface {
 	// error the node calls Release to undo what was done and stays in its
 	// role.
 	TakeOver(ctx context.Context, epoch uint64, reason string) (Timeline, error)
-	// Release gives the resources up in reverse order. On an error the node
-	// stays primary and tries again after NodeConfig.RetryDelay.
-	Release(ctx context.Context, reason string) error
+	// Release gives the resources up in reverse order and returns the steps'
+	// times. On an error the node stays primary and tries again after
+	// NodeConfig.RetryDelay.
+	Release(ctx context.Context, reason string) (Timeline, error)
 	// RestartPBX restarts the local PBX (through the supervisor).
 	RestartPBX(ctx context.Context) error
-	// Fence makes sure the silent peer can no longer serve (fence_command).
-	Fence(ctx context.Context) error
+	// Fence makes sure the silent peer can no longer serve (fence_command);
+	// reason is the decision's. On an error the node does not take over and
+	// tries again after NodeConfig.RetryDelay, or at once when the peer was
+	// heard again and fell silent anew.
+	Fence(ctx context.Context, reason string) error
 	// ReAnnounce repeats the VIP announcement (gratuitous ARP / unsolicited
 	// NA) after two primaries met.
 	ReAnnounce(ctx context.Context) error
 }
 
-// Timeline records when the steps of one takeover happened. The node fills
-// Detected and Decided; the actuators fill the rest (zero for a step they do
-// not have, e.g. DBPromoted without a managed database).
+// Timeline records when the steps of one takeover or release happened. The
+// node fills Detected and Decided; the actuators fill the steps they have
+// (zero for a step they do not have, e.g. DBPromoted without a managed
+// database).
 type Timeline struct {
-	Detected   time.Time // this node first saw no live primary
-	Decided    time.Time // Decide chose take_over
+	Detected time.Time // takeover: this node first saw no live primary; release: the decision
+	Decided  time.Time // Decide chose take_over or release
+	// Takeover steps.
 	DBPromoted time.Time // the database accepted writes
 	VIPUp      time.Time // the VIP was added and announced
 	Ready      time.Time // the PBX serves and the hooks ran; the node sets it to TakeOver's return when zero
+	// Release steps.
+	HooksRan  time.Time // the release hooks ran
+	VIPDown   time.Time // the VIP was removed
+	DBDemoted time.Time // the database no longer takes writes (demoted or stopped)
+	Released  time.Time // all done; the node sets it to Release's return when zero
+}
+
+// timelineSteps names the timeline's steps in the order they happen.
+func (t Timeline) timelineSteps() []struct {
+	key, what string
+	at        time.Time
+} {
+	return []struct {
+		key, what string
+		at        time.Time
+	}{
+		{"decided_ms", "decided", t.Decided},
+		{"db_promoted_ms", "database promoted", t.DBPromoted},
+		{"vip_up_ms", "VIP up", t.VIPUp},
+		{"ready_ms", "ready", t.Ready},
+		{"hooks_ran_ms", "release hooks ran", t.HooksRan},
+		{"vip_down_ms", "VIP down", t.VIPDown},
+		{"db_demoted_ms", "database demoted", t.DBDemoted},
+		{"released_ms", "released", t.Released},
+	}
 }
 
 // Details returns the timeline for an event: each step that happened as
 // milliseconds after Detected ("decided_ms", "db_promoted_ms", "vip_up_ms",
-// "ready_ms") and "detected" as RFC 3339.
+// "ready_ms"; for a release "hooks_ran_ms", "vip_down_ms", "db_demoted_ms",
+// "released_ms") and "detected" as RFC 3339.
 func (t Timeline) Details() map[string]any {
 	d := map[string]any{"detected": t.Detected.Format(time.RFC3339Nano)}
-	for _, s := range []struct {
-		key string
-		at  time.Time
-	}{{"decided_ms", t.Decided}, {"db_promoted_ms", t.DBPromoted}, {"vip_up_ms", t.VIPUp}, {"ready_ms", t.Ready}} {
+	for _, s := range t.timelineSteps() {
 		if !s.at.IsZero() {
 			d[s.key] = t.Since(s.at).Milliseconds()
 		}
 	}
 	return d
+}
+
+// Steps returns the steps that happened, in order, as node's.
+func (t Timeline) Steps(node string) []Step {
+	var out []Step
+	for _, s := range t.timelineSteps() {
+		if !s.at.IsZero() {
+			out = append(out, Step{At: s.at, Node: node, What: s.what})
+		}
+	}
+	return out
+}
+
+// Step is one timed step of a switchover, on either node, for the timeline
+// `pbxha switchover` prints.
+type Step struct {
+	At   time.Time `json:"at"`
+	Node string    `json:"node"`
+	What string    `json:"what"`
 }
 
 // Since returns how long after Detected the step at happened.
@@ -130,6 +180,10 @@ type SwitchoverState struct {
 	Request SwitchoverRequest // the request (zero ID: none made yet)
 	Since   time.Time         // when it was made
 	Outcome string            // "pending", "done" or "timed out"
+	// Steps is the request's timeline as seen from this node: its own
+	// release or takeover steps, and the peer's role changes as its
+	// heartbeats told them (at their arrival).
+	Steps []Step
 }
 
 // NodeStatus is a snapshot of a Node for `pbxha status` and metrics.
@@ -163,6 +217,7 @@ type Node struct {
 	tracker *PeerTracker
 	boot    BootID
 	wake    chan struct{} // asks the sender for a heartbeat now
+	poke    chan struct{} // asks the decision loop for a decision now
 
 	mu          sync.Mutex
 	running     bool
@@ -186,6 +241,7 @@ type loopState struct {
 	lastAnnounce   time.Time
 	splitAt        time.Time // last split_brain event; zero outside an episode
 	paths          []bool    // path liveness at the last tick
+	peerSeen       string    // the peer's role (or "silent") at the last tick
 	pathLost       []bool    // a path_lost event is outstanding
 }
 
@@ -247,7 +303,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	}
 	n := &Node{
 		cfg: cfg, log: cfg.Logger.With("node", cfg.Node), tracker: tr, boot: boot,
-		wake: make(chan struct{}, 1),
+		wake: make(chan struct{}, 1), poke: make(chan struct{}, 1),
 	}
 	n.st = NodeStatus{Node: cfg.Node, Role: RoleInit, Epoch: epoch, Health: probe.HealthUnknown}
 	n.hb = Heartbeat{Cluster: cfg.Cluster, Node: cfg.Node, Boot: boot, Epoch: epoch, Role: RoleInit, Health: probe.HealthUnknown}
@@ -292,7 +348,19 @@ func (n *Node) Run(ctx context.Context) error {
 			return fmt.Errorf("failover: node %s: run: transport closed", n.cfg.Node)
 		case <-t.C:
 			n.tick(ctx)
+		case <-n.poke:
+			n.tick(ctx)
 		}
+	}
+}
+
+// Poke asks for a decision now rather than at the next tick: the daemon
+// calls it when the local health changes, the node itself when a heartbeat
+// arrives. It never blocks; pokes while a decision runs fold into one.
+func (n *Node) Poke() {
+	select {
+	case n.poke <- struct{}{}:
+	default:
 	}
 }
 
@@ -316,7 +384,9 @@ func (n *Node) receive(ctx context.Context, closed chan<- struct{}) {
 			}
 			if _, err := n.tracker.Receive(p.Path, p.Data, n.cfg.Now()); err != nil {
 				n.log.Debug("heartbeat dropped", "path", p.Path, "reason", DropReason(err), "err", err)
+				continue
 			}
+			n.Poke() // the peer's news (a release, a role) is acted on at once
 		}
 	}
 }
@@ -362,6 +432,14 @@ func (n *Node) tick(ctx context.Context) {
 	ls := &n.loopPrivate
 	role, epoch := n.st.Role, n.st.Epoch
 	maint := n.maint || local.Maintenance
+	if seen := peerSeen(view); seen != ls.peerSeen {
+		ls.peerSeen = seen
+		at := view.LastHeard
+		if !view.Alive {
+			at = now
+		}
+		n.stepLocked(Step{At: at, Node: cmp.Or(view.Node, "peer"), What: "seen " + seen})
+	}
 	n.expireRequest(now, view)
 	req := n.request.Request
 	if n.request.Outcome != "pending" {
@@ -442,12 +520,20 @@ func (n *Node) tick(ctx context.Context) {
 		if got.Ready.IsZero() {
 			got.Ready = n.cfg.Now()
 		}
+		n.steps(got.Steps(n.cfg.Node))
 		n.takeoverEvent(got, epoch, view, req, d.Reason)
 	case ActionRelease:
-		if err := n.cfg.Act.Release(ctx, d.Reason); err != nil {
+		got, err := n.cfg.Act.Release(ctx, d.Reason)
+		if err != nil {
 			lastErr = n.failed(ctx, now, d, role, err)
 			newRole = role
+			break
 		}
+		got.Detected, got.Decided = now, now
+		if got.Released.IsZero() {
+			got.Released = n.cfg.Now()
+		}
+		n.steps(got.Steps(n.cfg.Node))
 	case ActionRestartPBX:
 		ls.retryAt[ActionRestartPBX] = now.Add(n.cfg.RetryDelay)
 		if err := n.cfg.Act.RestartPBX(ctx); err != nil {
@@ -455,7 +541,7 @@ func (n *Node) tick(ctx context.Context) {
 		}
 	case ActionFencePeer:
 		ls.fence = FenceOK
-		if err := n.cfg.Act.Fence(ctx); err != nil {
+		if err := n.cfg.Act.Fence(ctx, d.Reason); err != nil {
 			ls.fence = FenceFailed
 			lastErr = n.failed(ctx, now, d, role, err)
 		}
@@ -482,7 +568,7 @@ func (n *Node) failed(ctx context.Context, now time.Time, d Decision, role Role,
 	n.log.Error("action failed", "role", role, "action", d.Action, "reason", d.Reason, "err", err)
 	msg := fmt.Sprintf("%s: %v", d.Action, err)
 	if d.Action == ActionTakeOver {
-		if rerr := n.cfg.Act.Release(ctx, "undoing a failed take over: "+err.Error()); rerr != nil {
+		if _, rerr := n.cfg.Act.Release(ctx, "undoing a failed take over: "+err.Error()); rerr != nil {
 			n.log.Error("undoing a failed take over", "role", role, "action", ActionRelease, "err", rerr)
 			msg += fmt.Sprintf("; undo: %v", rerr)
 		}
@@ -608,6 +694,32 @@ func (n *Node) emit(e event.Event) {
 	n.cfg.OnEvent(e)
 }
 
+// peerSeen names the peer's state for the switchover timeline: its role
+// while it is heard, "silent" otherwise.
+func peerSeen(v PeerView) string {
+	if !v.Alive {
+		return "silent"
+	}
+	return v.Role.String()
+}
+
+// steps adds steps to the pending switchover's timeline.
+func (n *Node) steps(ss []Step) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, s := range ss {
+		n.stepLocked(s)
+	}
+}
+
+// stepLocked adds a step to the pending switchover's timeline, if one is
+// pending. n.mu is held.
+func (n *Node) stepLocked(s Step) {
+	if n.request.Outcome == "pending" && len(n.request.Steps) < maxSteps {
+		n.request.Steps = append(n.request.Steps, s)
+	}
+}
+
 // expireRequest ends the local switchover request once its target is
 // primary, or after SwitchoverTimeout. n.mu is held.
 func (n *Node) expireRequest(now time.Time, view PeerView) {
@@ -620,6 +732,7 @@ func (n *Node) expireRequest(now time.Time, view PeerView) {
 	case t == n.cfg.Node && n.st.Role == RolePrimary,
 		t != n.cfg.Node && t == view.Node && view.Alive && view.Role == RolePrimary,
 		t == "" && n.st.Role != RolePrimary && view.Alive && view.Role == RolePrimary:
+		n.stepLocked(Step{At: now, Node: n.cfg.Node, What: "switchover done"})
 		r.Outcome = "done"
 		n.log.Info("switchover done", "target", t, "id", r.Request.ID)
 	case now.Sub(r.Since) >= n.cfg.SwitchoverTimeout:
@@ -647,7 +760,8 @@ func (n *Node) RequestSwitchover(target string, force bool) uint64 {
 	}
 	id := max(uint64(now.UnixNano()), n.lastReqID+1)
 	n.lastReqID = id
-	n.request = SwitchoverState{Request: SwitchoverRequest{Target: target, ID: id, Force: force}, Since: now, Outcome: "pending"}
+	n.request = SwitchoverState{Request: SwitchoverRequest{Target: target, ID: id, Force: force}, Since: now, Outcome: "pending",
+		Steps: []Step{{At: now, Node: n.cfg.Node, What: fmt.Sprintf("switchover to %s requested", cmp.Or(target, "the peer"))}}}
 	n.hb.Switchover = n.request.Request
 	n.log.Info("switchover requested", "target", target, "id", id, "force", force)
 	return id
@@ -668,6 +782,7 @@ func (n *Node) Status() NodeStatus {
 	st := n.st
 	st.History = append([]RoleChange(nil), n.st.History...)
 	st.Switchover = n.request
+	st.Switchover.Steps = append([]Step(nil), n.request.Steps...)
 	st.SendErrors = n.sendErrors
 	n.mu.Unlock()
 	st.Peer = n.tracker.View(now)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -351,12 +352,15 @@ func TestNodeMaintenanceFreezes(t *testing.T) {
 
 func TestNodeSwitchover(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		ask  func(p *pair) uint64
-		on   func(p *pair) *testNode
+		name  string
+		ask   func(p *pair) uint64
+		on    func(p *pair) *testNode
+		steps []string // the timeline the asked node records, in order
 	}{
-		{"asked on the standby for itself", func(p *pair) uint64 { return p.b.node.RequestSwitchover("node-b", false) }, func(p *pair) *testNode { return p.b }},
-		{"asked on the primary, no target", func(p *pair) uint64 { return p.a.node.RequestSwitchover("", false) }, func(p *pair) *testNode { return p.a }},
+		{"asked on the standby for itself", func(p *pair) uint64 { return p.b.node.RequestSwitchover("node-b", false) }, func(p *pair) *testNode { return p.b },
+			[]string{"node-b switchover to node-b requested", "node-a seen standby", "node-b decided", "node-b VIP up", "node-b ready", "node-b switchover done"}},
+		{"asked on the primary, no target", func(p *pair) uint64 { return p.a.node.RequestSwitchover("", false) }, func(p *pair) *testNode { return p.a },
+			[]string{"node-a switchover to node-b requested", "node-a decided", "node-a VIP down", "node-a released", "node-b seen primary", "node-a switchover done"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -374,6 +378,18 @@ func TestNodeSwitchover(t *testing.T) {
 					t.Errorf("node-b switchover events %+v, want one and no failover", sw)
 				}
 				waitFor(t, time.Second, "request done", func() bool { return tc.on(p).node.Status().Switchover.Outcome == "done" })
+				var got []string
+				var last time.Time
+				for _, s := range tc.on(p).node.Status().Switchover.Steps {
+					got = append(got, s.Node+" "+s.What)
+					if s.At.Before(last) {
+						t.Errorf("step %q at %s comes before the step ahead of it (%s)", s.What, s.At, last)
+					}
+					last = s.At
+				}
+				if !slices.Equal(got, tc.steps) {
+					t.Errorf("switchover timeline\n got %q\nwant %q", got, tc.steps)
+				}
 				// The role stays put once the request is done.
 				hold(t, 5*time.Second, "node-b stays primary", func() bool { return p.b.role() == failover.RolePrimary && p.b.holds() })
 			})

@@ -1,4 +1,5 @@
-// Package hooks runs operator hook commands around takeover and release.
+// Package hooks runs operator hook commands around takeover and release,
+// and the fence command before a takeover from a silent peer.
 //
 // A hook is an argv run without a shell, in its own process group, with a
 // timeout after which the whole group is killed. The event is passed in

@@ -12,13 +12,16 @@ import (
 // Names of the environment variables pbxha passes to hook commands. A
 // variable is only set when the caller knows its value.
 const (
-	EnvEvent  = "PBXHA_EVENT"  // takeover, release, failover, switchover...
+	EnvEvent  = "PBXHA_EVENT"  // takeover, release, fence
 	EnvNode   = "PBXHA_NODE"   // this node's name
 	EnvPeer   = "PBXHA_PEER"   // the peer node's name
 	EnvRole   = "PBXHA_ROLE"   // the role this node is moving to: primary, standby
 	EnvEpoch  = "PBXHA_EPOCH"  // the epoch of the transition (decimal)
 	EnvVIP    = "PBXHA_VIP"    // the service address, CIDR form (192.0.2.10/24)
 	EnvReason = "PBXHA_REASON" // the one-line reason of the decision
+	// EnvPeerHost is the peer's address on the first heartbeat path (an IP),
+	// for commands that reach the peer: a fence agent, a database demotion.
+	EnvPeerHost = "PBXHA_PEER_HOST"
 )
 
 // envPrefix marks pbxha's own variables, which are not inherited by hooks:
@@ -28,13 +31,14 @@ const envPrefix = "PBXHA_"
 // Vars is the event a hook runs for. Map turns it into environment
 // variables; empty fields are left out.
 type Vars struct {
-	Event  string
-	Node   string
-	Peer   string
-	Role   string
-	Epoch  uint64
-	VIP    string
-	Reason string
+	Event    string
+	Node     string
+	Peer     string
+	PeerHost string
+	Role     string
+	Epoch    uint64
+	VIP      string
+	Reason   string
 }
 
 // Map returns the non-empty fields as PBXHA_* variables. Epoch 0 is left
@@ -42,8 +46,8 @@ type Vars struct {
 func (v Vars) Map() map[string]string {
 	m := map[string]string{}
 	for k, val := range map[string]string{
-		EnvEvent: v.Event, EnvNode: v.Node, EnvPeer: v.Peer, EnvRole: v.Role,
-		EnvVIP: v.VIP, EnvReason: v.Reason,
+		EnvEvent: v.Event, EnvNode: v.Node, EnvPeer: v.Peer, EnvPeerHost: v.PeerHost,
+		EnvRole: v.Role, EnvVIP: v.VIP, EnvReason: v.Reason,
 	} {
 		if val != "" {
 			m[k] = val

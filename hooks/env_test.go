@@ -89,4 +89,7 @@ func TestVarsMap(t *testing.T) {
 	if got := (Vars{Epoch: 7}).Map()[EnvEpoch]; got != "7" {
 		t.Errorf("epoch: got %q, want %q", got, "7")
 	}
+	if got := (Vars{PeerHost: "10.1.1.2"}).Map(); len(got) != 1 || got[EnvPeerHost] != "10.1.1.2" {
+		t.Errorf("peer host: got %v, want only %s=10.1.1.2", got, EnvPeerHost)
+	}
 }

@@ -53,23 +53,46 @@ func (b *boundedBuffer) result() (string, bool) {
 func Summary(output string) string {
 	var lines []string
 	for line := range strings.Lines(output) {
-		line = strings.TrimSpace(strings.Map(printable, strings.ToValidUTF8(line, "\uFFFD")))
-		if line == "" {
-			continue
-		}
-		if len(line) > summaryLineSize {
-			cut := summaryLineSize
-			for cut > 0 && !utf8.RuneStart(line[cut]) {
-				cut--
+		if line = cleanLine(line); line != "" {
+			lines = append(lines, line)
+			if len(lines) == summaryLines {
+				break
 			}
-			line = line[:cut] + "…"
-		}
-		lines = append(lines, line)
-		if len(lines) == summaryLines {
-			break
 		}
 	}
 	return strings.Join(lines, " | ")
+}
+
+// Tail returns the last non-blank lines of a hook's output, cleaned and
+// joined as Summary does them. Commands that print their verdict last (a
+// fence agent, a cloud CLI) are best quoted by their tail. Output past
+// OutputLimit was not kept, so Tail is the tail of what was.
+func Tail(output string) string {
+	var lines []string
+	for line := range strings.Lines(output) {
+		if line = cleanLine(line); line != "" {
+			lines = append(lines, line)
+			if len(lines) > summaryLines {
+				lines = lines[1:]
+			}
+		}
+	}
+	return strings.Join(lines, " | ")
+}
+
+// cleanLine trims one line of output, blanks its control characters,
+// replaces invalid UTF-8 and cuts it to summaryLineSize bytes on a rune
+// boundary.
+func cleanLine(line string) string {
+	line = strings.TrimSpace(strings.Map(printable, strings.ToValidUTF8(line, "\uFFFD")))
+	if len(line) > summaryLineSize {
+		cut := summaryLineSize
+		for cut > 0 && !utf8.RuneStart(line[cut]) {
+			cut--
+		}
+		line = line[:cut] + "…"
+	}
+	return line
 }
 
 // printable turns control characters (escape sequences, carriage returns)

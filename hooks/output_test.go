@@ -32,6 +32,25 @@ func TestSummary(t *testing.T) {
 	}
 }
 
+func TestTail(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"empty", "", ""},
+		{"fewer than three", "a\n\nb\n", "a | b"},
+		{"last three", "1\n2\n3\n4\n5\n", "3 | 4 | 5"},
+		{"trailing blank lines skipped", "1\n2\n3\n4\n\n  \n", "2 | 3 | 4"},
+		{"cleaned like Summary", "x\nred \x1b[31mX\n", "x | red  [31mX"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Tail(tc.in); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestBoundedBuffer(t *testing.T) {
 	b := &boundedBuffer{limit: 5}
 	for _, w := range []string{"ab", "cdef", "gh"} {
@@ -46,7 +65,7 @@ func TestBoundedBuffer(t *testing.T) {
 }
 
 // FuzzSummary checks that any hook output gives a bounded, printable,
-// valid UTF-8 summary.
+// valid UTF-8 summary and tail.
 func FuzzSummary(f *testing.F) {
 	seeds, _ := filepath.Glob(filepath.Join("testdata", "output-*.txt"))
 	for _, s := range seeds {
@@ -57,16 +76,17 @@ func FuzzSummary(f *testing.F) {
 		f.Add(string(b))
 	}
 	f.Fuzz(func(t *testing.T, out string) {
-		s := Summary(out)
-		if !utf8.ValidString(s) {
-			t.Fatalf("summary %q: invalid UTF-8", s)
-		}
-		if max := summaryLines*(summaryLineSize+len("…")) + (summaryLines-1)*len(" | "); len(s) > max {
-			t.Fatalf("summary: got %d bytes, want at most %d", len(s), max)
-		}
-		for _, r := range s {
-			if unicode.IsControl(r) {
-				t.Fatalf("summary %q: holds control character %U", s, r)
+		for _, s := range []string{Summary(out), Tail(out)} {
+			if !utf8.ValidString(s) {
+				t.Fatalf("summary %q: invalid UTF-8", s)
+			}
+			if max := summaryLines*(summaryLineSize+len("…")) + (summaryLines-1)*len(" | "); len(s) > max {
+				t.Fatalf("summary: got %d bytes, want at most %d", len(s), max)
+			}
+			for _, r := range s {
+				if unicode.IsControl(r) {
+					t.Fatalf("summary %q: holds control character %U", s, r)
+				}
 			}
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,7 +24,9 @@ const pairVIP = "198.18.0.100"
 type pairNode struct {
 	host   *netns.Host
 	socket string
-	pbx    []*exec.Cmd // the test PBX: on the host address (probed) and on the VIP (served)
+	pbx    []*exec.Cmd  // the test PBX: on the host address (probed) and on the VIP (served)
+	pbxArg [][]string   // their command lines
+	cutTo  []netip.Addr // hosts it cannot reach (cut)
 	log    string
 }
 
@@ -51,10 +54,14 @@ func (n *pairNode) holdsVIP(t testing.TB) bool {
 }
 
 // startPairNode runs the test PBX and pbxha in host's namespace.
-func startPairNode(t testing.TB, host, peer *netns.Host, pbxha, testpbx, key, tieBreaker string) *pairNode {
+func startPairNode(t testing.TB, host, peer *netns.Host, pbxha, testpbx, key, tieBreaker, failoverExtra string) *pairNode {
 	t.Helper()
 	dir := t.TempDir()
 	n := &pairNode{host: host, socket: filepath.Join(dir, "pbxha.sock"), log: filepath.Join(dir, "pbxha.log")}
+	// Every timing (probe, heartbeat, dead_after, init_dead, GARP) is the
+	// default, so that the tests and BenchmarkPairOutage exercise what an
+	// operator gets out of the box.
+	//
 	// Like a real PBX of a pair, the test PBX listens on the host's own
 	// address (which the local probe checks) and on the VIP, bound even
 	// while the VIP is elsewhere (ip_nonlocal_bind), so that it answers from
@@ -63,11 +70,12 @@ func startPairNode(t testing.TB, host, peer *netns.Host, pbxha, testpbx, key, ti
 		t.Fatalf("%s: sysctl: %v\n%s", host.Name, err, out)
 	}
 	for _, addr := range []string{host.IP.String(), pairVIP} {
-		pbx, err := host.Start(testpbx, "-listen", addr+":5060", "-transport", "udp")
+		args := []string{testpbx, "-listen", addr + ":5060", "-transport", "udp"}
+		pbx, err := host.Start(args...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		n.pbx = append(n.pbx, pbx)
+		n.pbx, n.pbxArg = append(n.pbx, pbx), append(n.pbxArg, args)
 	}
 	label := host.Link + ":vip"
 	if len(label) > 15 {
@@ -78,24 +86,19 @@ control: {socket: %[2]s}
 state_dir: %[3]s
 probes:
   sip:
-    - {name: pbx, target: "sip:%[4]s:5060;transport=udp", interval: 200ms, timeout: 150ms, rise: 1, fall: 2}
+    - {name: pbx, target: "sip:%[4]s:5060;transport=udp"}
 peer:
   paths:
     - {local: "%[4]s:7946", peer: "%[5]s:7946"}
   key_file: %[6]s
-  interval: 100ms
-  dead_after: 500ms
-  init_dead: 1s
 failover:
   tie_breakers: ["%[7]s"]
-vip:
+%[11]svip:
   mode: netlink
   interface: %[8]s
   address: %[9]s/32
   label: "%[10]s"
-  garp_count: 3
-  garp_interval: 100ms
-`, host.Name, n.socket, dir, host.IP, peer.IP, key, tieBreaker, host.Link, pairVIP, label)
+`, host.Name, n.socket, dir, host.IP, peer.IP, key, tieBreaker, host.Link, pairVIP, label, failoverExtra)
 	cfgPath := filepath.Join(dir, "pbxha.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -121,7 +124,9 @@ type pairFixture struct {
 	client *netns.Host
 }
 
-func startPair(t testing.TB) *pairFixture {
+// startPair starts the pair; failoverExtra is YAML added to both nodes'
+// failover section, each line indented by two spaces and ending in a newline.
+func startPair(t testing.TB, failoverExtra string) *pairFixture {
 	pbxha, testpbx := build(t)
 	topo := netns.New(t, netns.Options{Hosts: []string{"n1", "n2", "client"}})
 	h1, h2, client := topo.Host("n1"), topo.Host("n2"), topo.Host("client")
@@ -138,8 +143,8 @@ func startPair(t testing.TB) *pairFixture {
 	}
 	tbAddr := client.IP.String() + ":7000"
 	f := &pairFixture{t: t, pbxha: pbxha, client: client}
-	f.n1 = startPairNode(t, h1, h2, pbxha, testpbx, key, tbAddr)
-	f.n2 = startPairNode(t, h2, h1, pbxha, testpbx, key, tbAddr)
+	f.n1 = startPairNode(t, h1, h2, pbxha, testpbx, key, tbAddr, failoverExtra)
+	f.n2 = startPairNode(t, h2, h1, pbxha, testpbx, key, tbAddr, failoverExtra)
 	f.nodes = []*pairNode{f.n1, f.n2}
 	return f
 }
@@ -252,7 +257,7 @@ func (n *pairNode) signalPBX(t testing.TB, sig syscall.Signal) {
 // moves it back; when the link heals, the pair settles on one VIP holder; a
 // planned switchover moves it again.
 func TestPairFailover(t *testing.T) {
-	f := startPair(t)
+	f := startPair(t, "")
 	f.wait(30*time.Second, "one primary holding and serving the VIP", f.settled(nil))
 	first := f.primary()
 	st, _ := first.status(t)
@@ -313,4 +318,145 @@ func TestPairFailover(t *testing.T) {
 	// The PBX process dies (no supervisor in this test): the peer takes over.
 	second.signalPBX(t, syscall.SIGKILL)
 	f.waitOneHolder(30*time.Second, "the peer serving the VIP after the PBX was killed", f.settled(first))
+	restartPBX(t, second)
+	f.wait(20*time.Second, "the node with the restarted PBX healthy as standby", func() bool {
+		s, err := second.status(t)
+		return err == nil && s.Role == "standby" && s.Health == "healthy"
+	})
+
+	partitionScenarios(t, f, first, second)
+}
+
+// partitionScenarios cuts the heartbeat path between a healthy primary and
+// standby, first on a standby that also cannot reach the tie-breaker (it
+// must not take over: the primary may well be fine), then with the
+// tie-breaker reachable (the standby takes over; when the path heals, the
+// lower epoch releases and the node that stays re-announces the VIP, so the
+// client reaches it, not a stale ARP entry).
+func partitionScenarios(t *testing.T, f *pairFixture, prim, stby *pairNode) {
+	st, err := prim.status(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch := st.Pair.Epoch
+
+	prim.cut(t, stby.host)
+	stby.cut(t, prim.host, f.client)
+	f.wait(20*time.Second, "the standby to see the primary dead and no tie-breaker", func() bool {
+		s, err := stby.status(t)
+		return err == nil && s.Pair != nil && !s.Pair.Peer.Alive && strings.Contains(s.Pair.Reason, "no tie-breaker target reachable")
+	})
+	// Well past dead_after and the eligibility hold: the standby never
+	// claims the service, the primary keeps serving it.
+	for deadline := time.Now().Add(4 * time.Second); time.Now().Before(deadline); {
+		if r := stby.role(t); r != "standby" || stby.holdsVIP(t) {
+			f.dump()
+			t.Fatalf("standby cut off from the primary and the tie-breaker: got role %s, VIP held %v; want standby without the VIP", r, stby.holdsVIP(t))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !prim.holdsVIP(t) || !f.viaVIP() {
+		f.dump()
+		t.Fatalf("the primary stopped serving the VIP while its standby was cut off")
+	}
+	prim.heal(t)
+	stby.heal(t)
+	f.waitOneHolder(20*time.Second, "the pair whole again, same primary", f.settled(prim))
+	if st, _ := prim.status(t); st.Pair == nil || st.Pair.Epoch != epoch {
+		t.Errorf("epoch after a partition the standby sat out: got %+v, want %d unchanged", st.Pair, epoch)
+	}
+
+	// Heartbeats cut both ways, tie-breaker reachable: the standby takes
+	// over (without a fence command nothing tells it the primary lives).
+	f.wait(20*time.Second, "both nodes healthy with a live peer", func() bool {
+		for _, n := range f.nodes {
+			s, err := n.status(t)
+			if err != nil || s.Health != "healthy" || s.Pair == nil || !s.Pair.Peer.Alive {
+				return false
+			}
+		}
+		return true
+	})
+	prim.cut(t, stby.host)
+	stby.cut(t, prim.host)
+	f.wait(20*time.Second, "the standby primary during the partition", func() bool {
+		return stby.role(t) == "primary" && stby.holdsVIP(t)
+	})
+	f.wait(10*time.Second, "the client served through the VIP during the partition", f.viaVIP)
+	prim.heal(t)
+	stby.heal(t)
+	f.wait(20*time.Second, "one primary after the partition healed: the higher epoch", f.settled(stby))
+	if !strings.Contains(prim.logs(), "split brain") {
+		t.Errorf("the node that released after the partition logged no split brain")
+	}
+	// The client's ARP entry points at the node that stayed: its
+	// re-announcement after the meeting overrides the old primary's.
+	mac, err := f.client.Neighbour(netip.MustParseAddr(pairVIP))
+	if err != nil || mac.String() != stby.host.MAC.String() {
+		t.Errorf("client's neighbour entry for the VIP: got %v (%v), want %s of %s", mac, err, stby.host.MAC, stby.host.Name)
+	}
+}
+
+// cut makes the node unable to send to the given hosts (a blackhole
+// route for each): cut on both sides of a link, it is a partition between
+// them; the rest of the network still works.
+func (n *pairNode) cut(t *testing.T, hosts ...*netns.Host) {
+	t.Helper()
+	for _, h := range hosts {
+		n.host.MustRun("ip", "route", "add", "blackhole", h.IP.String()+"/32")
+		n.cutTo = append(n.cutTo, h.IP)
+	}
+	t.Logf("%s: cut off from %v", n.host.Name, n.cutTo)
+}
+
+// heal removes cut's routes.
+func (n *pairNode) heal(t *testing.T) {
+	t.Helper()
+	for _, ip := range n.cutTo {
+		n.host.MustRun("ip", "route", "del", "blackhole", ip.String()+"/32")
+	}
+	n.cutTo = nil
+}
+
+// restartPBX starts the node's test PBXs again after they were killed.
+func restartPBX(t *testing.T, n *pairNode) {
+	t.Helper()
+	for i, p := range n.pbx {
+		p.Wait()
+		pbx, err := n.host.Start(n.pbxArg[i]...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.pbx[i] = pbx
+	}
+}
+
+// TestPairFailback runs a pair with failback auto to preferred node n1: n1
+// starts primary; when its PBX hangs, n2 takes over; once n1 has been
+// healthy for failback_delay, n2 hands the service back in a planned
+// switchover.
+func TestPairFailback(t *testing.T) {
+	f := startPair(t, "  failback: auto\n  preferred_node: n1\n  failback_delay: 3s\n")
+	f.wait(30*time.Second, "n1, the preferred node, primary", f.settled(f.n1))
+	f.n1.signalPBX(t, syscall.SIGSTOP)
+	f.waitOneHolder(30*time.Second, "n2 serving the VIP after n1's PBX hung", f.settled(f.n2))
+	// Hung for longer than failback_delay: n2 must not hand back to a node
+	// that is not healthy.
+	for deadline := time.Now().Add(4 * time.Second); time.Now().Before(deadline); {
+		if f.n2.role(t) != "primary" {
+			f.dump()
+			t.Fatalf("n2 left primary while n1's PBX still hung")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	healed := time.Now()
+	f.n1.signalPBX(t, syscall.SIGCONT)
+	f.waitOneHolder(30*time.Second, "n1 primary again after failback", f.settled(f.n1))
+	if d := time.Since(healed); d < 3*time.Second {
+		t.Errorf("failback after %s, want it no earlier than failback_delay 3s after n1 recovered", d)
+	}
+	if !strings.Contains(f.n2.logs(), "failback to preferred node n1") {
+		f.dump()
+		t.Errorf("n2's log does not show the failback")
+	}
 }

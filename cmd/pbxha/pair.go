@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -55,6 +56,7 @@ func newPair(cfg *configs.Config, d *daemon) (*pair, error) {
 	if policy.Failback, err = failover.ParseFailback(cfg.Failover.Failback); err != nil {
 		return nil, fmt.Errorf("%s: failover.failback: %w", cfg.Source, err)
 	}
+	policy.NeedFence = len(cfg.Failover.FenceCommand) > 0
 	if cfg.VIP.Mode != "none" {
 		v := cfg.VIP
 		p.vip, err = vip.New(vip.Config{
@@ -82,14 +84,15 @@ func newPair(cfg *configs.Config, d *daemon) (*pair, error) {
 		p.closeVIP()
 		return nil, fmt.Errorf("%s: peer.paths: %w", cfg.Source, err)
 	}
-	p.tb = &tieBreaker{targets: cfg.Failover.TieBreakers, every: time.Second, dial: 500 * time.Millisecond}
+	p.tb = newTieBreaker(cfg.Failover.TieBreakers, cfg.Peer.DeadAfter)
 	p.node, err = failover.NewNode(failover.NodeConfig{
 		Cluster: cfg.Node.Cluster, Node: cfg.Node.Name, Key: key, Policy: policy,
 		Interval: cfg.Peer.Interval, StateDir: cfg.StateDir, Transport: p.tr,
 		Tracker: failover.TrackerConfig{Paths: len(p.paths), DeadAfter: cfg.Peer.DeadAfter},
 		Local:   func() failover.LocalState { return p.local(d) },
 		Act: &actuators{vip: p.vip, sup: d.sup, db: p.db, pair: p, node: cfg.Node.Name, vipAddr: cfg.VIP.Address,
-			peerHost: p.paths[0].Peer.Addr().String(), takeover: hookList(cfg.Hooks.Takeover), release: hookList(cfg.Hooks.Release)},
+			peerHost: p.paths[0].Peer.Addr().String(), takeover: hookList(cfg.Hooks.Takeover), release: hookList(cfg.Hooks.Release),
+			fence: hooks.Hook{Name: "fence", Command: cfg.Failover.FenceCommand, Timeout: cfg.Failover.FenceTimeout}},
 		OnEvent: func(e event.Event) { d.events.Publish(e) },
 		Logger:  p.log,
 	})
@@ -215,9 +218,10 @@ type actuators struct {
 	pair     *pair
 	node     string
 	vipAddr  string
-	peerHost string // the peer's address on the first path, for the demote command
+	peerHost string // the peer's address on the first path, for the demote and fence commands
 	takeover []hooks.Hook
 	release  []hooks.Hook
+	fence    hooks.Hook // failover.fence_command; no Command without one
 }
 
 func hookList(hs []configs.Hook) []hooks.Hook {
@@ -231,8 +235,8 @@ func hookList(hs []configs.Hook) []hooks.Hook {
 // hookEnv is the event the hook commands see in their environment.
 func (a *actuators) hookEnv(event, role, reason string, epoch uint64) map[string]string {
 	ns := a.pair.node.Status()
-	return hooks.Vars{Event: event, Node: a.node, Peer: ns.Peer.Node, Role: role, Epoch: epoch,
-		VIP: a.vipAddr, Reason: reason}.Map()
+	return hooks.Vars{Event: event, Node: a.node, Peer: ns.Peer.Node, PeerHost: a.peerHost, Role: role,
+		Epoch: epoch, VIP: a.vipAddr, Reason: reason}.Map()
 }
 
 // TakeOver promotes the database (refused beyond max_lag_bytes behind the
@@ -276,24 +280,28 @@ func (a *actuators) TakeOver(ctx context.Context, epoch uint64, reason string) (
 // Release runs the release hooks, removes the VIP, then demotes the
 // database (stopping it when it cannot be demoted: two writable primaries
 // must never coexist); the PBX keeps running as a hot standby.
-func (a *actuators) Release(ctx context.Context, reason string) error {
+func (a *actuators) Release(ctx context.Context, reason string) (failover.Timeline, error) {
+	var tl failover.Timeline
 	if len(a.release) > 0 {
 		// Every release hook runs; their failures do not keep the VIP here.
 		if _, err := hooks.RunAll(ctx, a.release, a.hookEnv("release", "standby", reason, a.pair.node.Status().Epoch), hooks.ContinueAfterFailure); err != nil {
 			a.pair.log.Error("release hooks failed", "err", err)
 		}
+		tl.HooksRan = time.Now()
 	}
 	if a.vip != nil {
 		if err := a.vip.Down(ctx); err != nil {
-			return err
+			return tl, err
 		}
+		tl.VIPDown = time.Now()
 	}
 	if a.db != nil {
 		if _, err := a.db.Demote(ctx, dbrole.DemoteArgs{Node: a.node, PeerHost: a.peerHost}); err != nil {
-			return fmt.Errorf("demote the database: %w", err)
+			return tl, fmt.Errorf("demote the database: %w", err)
 		}
+		tl.DBDemoted = time.Now()
 	}
-	return nil
+	return tl, nil
 }
 
 // RestartPBX restarts the PBX through the supervisor.
@@ -304,9 +312,29 @@ func (a *actuators) RestartPBX(ctx context.Context) error {
 	return a.sup.Restart(ctx)
 }
 
-// Fence has nothing to do: no fence command is configurable yet, and the
-// policy never asks for one.
-func (a *actuators) Fence(context.Context) error { return nil }
+// Fence runs the fence command against the silent peer, with the event in
+// its environment (PBXHA_EVENT=fence, PBXHA_PEER, PBXHA_PEER_HOST...). Exit
+// 0 means the peer is fenced; any other exit, or none within fence_timeout
+// (the process group is then killed), is an error quoting the command's
+// output, and the node does not take over but tries again after its retry
+// delay.
+func (a *actuators) Fence(ctx context.Context, reason string) error {
+	if len(a.fence.Command) == 0 {
+		return errors.New("fence: no failover.fence_command configured")
+	}
+	ns := a.pair.node.Status()
+	res, err := hooks.Run(ctx, a.fence, a.hookEnv("fence", "", reason, ns.Epoch))
+	if err != nil {
+		// The error quotes the first lines; a fence agent says why last.
+		if tail := hooks.Tail(res.Output); tail != "" && tail != hooks.Summary(res.Output) {
+			err = fmt.Errorf("%w; output ends: %s", err, tail)
+		}
+		return fmt.Errorf("fence %s (%s): %w", cmp.Or(ns.Peer.Node, "the peer"), a.peerHost, err)
+	}
+	a.pair.log.Info("peer fenced", "action", failover.ActionFencePeer, "target", a.peerHost, "peer", ns.Peer.Node,
+		"took", res.Duration.Round(time.Millisecond), "output", hooks.Tail(res.Output))
+	return nil
+}
 
 // ReAnnounce repeats the gratuitous ARP / neighbour advertisement.
 func (a *actuators) ReAnnounce(ctx context.Context) error {
@@ -321,9 +349,20 @@ func (a *actuators) ReAnnounce(ctx context.Context) error {
 // never takes over.
 type tieBreaker struct {
 	targets []string
-	every   time.Duration
-	dial    time.Duration
-	last    atomic.Int64 // unix nanoseconds of the last success
+	every   time.Duration // between rounds; also each connect's deadline
+	window  time.Duration // ok: a target answered within this long
+	last    atomic.Int64  // unix nanoseconds of the last success
+}
+
+// newTieBreaker sizes the checks to dead_after: a round every dead_after/5,
+// ok while a target answered within dead_after/2. The peer is declared dead
+// dead_after after its last heartbeat, and whatever silenced it happened
+// at most one heartbeat interval (≤ dead_after/2) after that heartbeat; so
+// an answer within the window came after the silence began, and proves
+// this node's own network still works — a node whose link just went down
+// does not take over on the strength of an answer from before.
+func newTieBreaker(targets []string, deadAfter time.Duration) *tieBreaker {
+	return &tieBreaker{targets: targets, every: deadAfter / 5, window: deadAfter / 2}
 }
 
 func (t *tieBreaker) run(ctx context.Context) {
@@ -331,7 +370,7 @@ func (t *tieBreaker) run(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		for _, target := range t.targets {
-			c, err := (&net.Dialer{Timeout: t.dial}).DialContext(ctx, "tcp", target)
+			c, err := (&net.Dialer{Timeout: t.every}).DialContext(ctx, "tcp", target)
 			if err == nil {
 				c.Close()
 				t.last.Store(time.Now().UnixNano())
@@ -346,10 +385,10 @@ func (t *tieBreaker) run(ctx context.Context) {
 	}
 }
 
-// ok reports whether a target answered within the last three rounds.
+// ok reports whether a target answered within the window.
 func (t *tieBreaker) ok() bool {
 	last := t.last.Load()
-	return last != 0 && time.Since(time.Unix(0, last)) < 3*t.every
+	return last != 0 && time.Since(time.Unix(0, last)) < t.window
 }
 
 // switchover drains this node's calls when it is primary (up to drain), then
@@ -363,6 +402,7 @@ func (p *pair) switchover(ctx context.Context, d *daemon, to string, drain time.
 		return control.SwitchoverResult{}, fmt.Errorf("switchover: %q is not a node of this pair (%s, %s)", to, ns.Node, cmp.Or(peer, "peer not heard yet"))
 	}
 	res := control.SwitchoverResult{Target: to}
+	var drained []failover.Step
 	if ns.Role == failover.RolePrimary && drain > 0 {
 		res.Drained = activeCalls(d.agent.States())
 		deadline := time.Now().Add(drain)
@@ -373,8 +413,24 @@ func (p *pair) switchover(ctx context.Context, d *daemon, to string, drain time.
 			case <-time.After(200 * time.Millisecond):
 			}
 		}
+		what := "no active calls to drain"
+		switch left := activeCalls(d.agent.States()); {
+		case res.Drained > 0 && left == 0:
+			what = fmt.Sprintf("%d active call(s) drained", res.Drained)
+		case left > 0:
+			what = fmt.Sprintf("drain timeout %s: %d call(s) still active", drain, left)
+		}
+		drained = append(drained, failover.Step{At: time.Now(), Node: ns.Node, What: what})
 	}
 	id := p.node.RequestSwitchover(to, force)
+	timeline := func(ns failover.NodeStatus) []control.TimelineStep {
+		var out []control.TimelineStep
+		for _, s := range append(drained, ns.Switchover.Steps...) {
+			out = append(out, control.TimelineStep{At: s.At, OffsetMS: ms(s.At.Sub(start)), Node: s.Node, What: s.What})
+		}
+		slices.SortStableFunc(out, func(a, b control.TimelineStep) int { return a.At.Compare(b.At) })
+		return out
+	}
 	for {
 		ns = p.node.Status()
 		if ns.Switchover.Request.ID == id && ns.Switchover.Outcome != "pending" {
@@ -384,11 +440,13 @@ func (p *pair) switchover(ctx context.Context, d *daemon, to string, drain time.
 		case <-ctx.Done():
 			res.Outcome = "still pending when the caller gave up"
 			res.Reason, res.Epoch, res.TookMS = ns.Reason, ns.Epoch, ms(time.Since(start))
+			res.Timeline = timeline(ns)
 			return res, nil
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	res.Outcome, res.Target, res.Reason, res.Epoch = ns.Switchover.Outcome, ns.Switchover.Request.Target, ns.Reason, ns.Epoch
+	res.Timeline = timeline(ns)
 	switch {
 	case ns.Role == failover.RolePrimary:
 		res.Primary = ns.Node

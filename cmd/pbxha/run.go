@@ -211,6 +211,16 @@ func (d *daemon) agentConfig(cfg *configs.Config, checks *checkSet) agent.Config
 		ac.OnServiceFailed = sup.ServiceFailed
 		ac.OnMaintenance = sup.SetMaintenance
 	}
+	if d.pair != nil {
+		// A failed service is decided on at once, not at the next tick.
+		onFailed := ac.OnServiceFailed
+		ac.OnServiceFailed = func(failed bool) {
+			if onFailed != nil {
+				onFailed(failed)
+			}
+			d.pair.node.Poke()
+		}
+	}
 	return ac
 }
 

@@ -46,8 +46,8 @@ Exit codes: 0 done, 1 refused or timed out, 2 usage, 3 no daemon.`,
 			}
 			fmt.Fprintf(g.stdout, "switchover to %s: %s in %.0f ms; primary %s at epoch %d\n",
 				res.Target, res.Outcome, res.TookMS, orUnknown(res.Primary), res.Epoch)
-			if res.Drained > 0 {
-				fmt.Fprintf(g.stdout, "drained %d active call(s) first\n", res.Drained)
+			for _, s := range res.Timeline {
+				fmt.Fprintf(g.stdout, "%8.0f ms  %-12s %s\n", s.OffsetMS, s.Node, s.What)
 			}
 			if res.Outcome != "done" {
 				fmt.Fprintf(g.stdout, "last decision: %s\n", res.Reason)

@@ -25,7 +25,7 @@ type Call struct {
 	Op     Op
 	At     time.Time // the clock when the call began
 	Epoch  uint64    // OpTakeOver only
-	Reason string    // OpTakeOver and OpRelease
+	Reason string    // OpTakeOver, OpRelease and OpFence
 	Err    error     // what the call returned
 }
 
@@ -93,8 +93,13 @@ func (a *Actuators) TakeOver(ctx context.Context, epoch uint64, reason string) (
 }
 
 // Release records the call; on success the resources are no longer held.
-func (a *Actuators) Release(ctx context.Context, reason string) error {
-	return a.run(ctx, Call{Op: OpRelease, At: a.now(), Reason: reason})
+// Its timeline has VIPDown and Released at the return time.
+func (a *Actuators) Release(ctx context.Context, reason string) (failover.Timeline, error) {
+	if err := a.run(ctx, Call{Op: OpRelease, At: a.now(), Reason: reason}); err != nil {
+		return failover.Timeline{}, err
+	}
+	t := a.now()
+	return failover.Timeline{VIPDown: t, Released: t}, nil
 }
 
 // RestartPBX records the call.
@@ -103,8 +108,8 @@ func (a *Actuators) RestartPBX(ctx context.Context) error {
 }
 
 // Fence records the call.
-func (a *Actuators) Fence(ctx context.Context) error {
-	return a.run(ctx, Call{Op: OpFence, At: a.now()})
+func (a *Actuators) Fence(ctx context.Context, reason string) error {
+	return a.run(ctx, Call{Op: OpFence, At: a.now(), Reason: reason})
 }
 
 // ReAnnounce records the call.

@@ -1,0 +1,174 @@
+package test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pbxha/pbxha/control"
+	"github.com/pbxha/pbxha/failover"
+)
+
+// fenceScript records the environment it was run with and the number of
+// runs, then fences (exit 0) only once the file "allow" exists beside it.
+const fenceScript = `#!/bin/sh
+dir=$(dirname "$0")
+env | grep ^PBXHA_ | sort > "$dir/fence.env"
+echo run >> "$dir/fence.runs"
+echo "fencing $PBXHA_PEER at $PBXHA_PEER_HOST"
+if [ ! -e "$dir/allow" ]; then
+	echo "power off refused: no allow file" >&2
+	exit 1
+fi
+echo "power is off"
+`
+
+// TestFenceBlocksTakeover runs a pair on loopback (no VIP, no database) with
+// a fence command on both nodes. When node-a's pbxha is killed, node-b runs
+// its fence command, which fails: node-b stays standby and says why, trying
+// again, until the fence works; then it takes over. The command sees the
+// event in its environment.
+func TestFenceBlocksTakeover(t *testing.T) {
+	pbxha, testpbx := build(t)
+	_, sipA := startTestPBX(t, testpbx)
+	_, sipB := startTestPBX(t, testpbx)
+	tb, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveTieBreaker(t, tb)
+	key := filepath.Join(t.TempDir(), "pbxha.key")
+	if err := failover.GenerateKey(key); err != nil {
+		t.Fatal(err)
+	}
+	hbA, hbB := freeUDP(t, "127.0.0.1"), freeUDP(t, "127.0.0.2")
+
+	dirs := map[string]string{}
+	node := func(name, sip, local, peer string) (string, *proc) {
+		dir := t.TempDir()
+		dirs[name] = dir
+		fence := filepath.Join(dir, "fence.sh")
+		if err := os.WriteFile(fence, []byte(fenceScript), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		socket := filepath.Join(dir, "pbxha.sock")
+		cfg := fmt.Sprintf(`node: {name: %[1]s, cluster: lab}
+control: {socket: %[2]s}
+state_dir: %[3]s
+probes:
+  sip:
+    - {name: pbx, target: "sip:%[4]s;transport=udp", interval: 200ms, timeout: 150ms, rise: 1, fall: 2}
+peer:
+  paths: [{local: "%[5]s", peer: "%[6]s"}]
+  key_file: %[7]s
+  interval: 100ms
+  dead_after: 500ms
+  init_dead: 3s
+failover:
+  tie_breakers: ["%[8]s"]
+  fence_command: ["%[9]s"]
+  fence_timeout: 5s
+`, name, socket, dir, sip, local, peer, key, tb.Addr(), fence)
+		path := filepath.Join(dir, "pbxha.yaml")
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return socket, start(t, nil, pbxha, "run", "-c", path)
+	}
+	sockA, dA := node("node-a", sipA, hbA, hbB)
+	sockB, dB := node("node-b", sipB, hbB, hbA)
+	// node-a could fence node-b at start-up (should node-b be slow to be
+	// heard); node-b's fence fails until the test allows it.
+	if err := os.WriteFile(filepath.Join(dirs["node-a"], "allow"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dump := func() { t.Logf("node-a:\n%s\nnode-b:\n%s", dA.output(), dB.output()) }
+	pairOf := func(socket string) (string, *control.Pair) {
+		st, err := status(t, socket)
+		if err != nil || st.Pair == nil {
+			return "unreachable", &control.Pair{}
+		}
+		return st.Role, st.Pair
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ra, _ := pairOf(sockA)
+		rb, _ := pairOf(sockB)
+		if ra == "primary" && rb == "standby" {
+			break
+		}
+		if time.Now().After(deadline) {
+			dump()
+			t.Fatalf("pair did not form: node-a %s, node-b %s", ra, rb)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	if err := dA.cmd.Process.Kill(); err != nil { // SIGKILL: node-a goes silent at once
+		t.Fatal(err)
+	}
+	runs := func() int {
+		b, _ := os.ReadFile(filepath.Join(dirs["node-b"], "fence.runs"))
+		return strings.Count(string(b), "run\n")
+	}
+	// While the fence fails, node-b stays standby, says so, and tries again.
+	var reason, lastErr string
+	deadline = time.Now().Add(20 * time.Second)
+	for reason == "" || runs() < 2 {
+		role, p := pairOf(sockB)
+		if role != "standby" {
+			dump()
+			t.Fatalf("node-b is %s while its fence fails (%d runs), want standby", role, runs())
+		}
+		if strings.Contains(p.Reason, "fencing node-a failed: not taking over") {
+			reason, lastErr = p.Reason, p.LastError
+		}
+		if time.Now().After(deadline) {
+			dump()
+			t.Fatalf("node-b: %d fence runs, reason %q; want a failed fence in the reason and a second run", runs(), p.Reason)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(lastErr, "exit status 1") || !strings.Contains(lastErr, "no allow file") {
+		t.Errorf("node-b last error %q, want the exit status and the command's output", lastErr)
+	}
+	if out := dB.output(); !strings.Contains(out, "power off refused: no allow file") {
+		dump()
+		t.Errorf("node-b's log lacks the failed fence's output")
+	}
+
+	if err := os.WriteFile(filepath.Join(dirs["node-b"], "allow"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		role, _ := pairOf(sockB)
+		if role == "primary" {
+			break
+		}
+		if time.Now().After(deadline) {
+			dump()
+			t.Fatalf("node-b is %s after the fence was allowed, want primary", role)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(dB.output(), "peer fenced") {
+		t.Errorf("node-b's log lacks the successful fence")
+	}
+	env, err := os.ReadFile(filepath.Join(dirs["node-b"], "fence.env"))
+	if err != nil {
+		t.Fatalf("fence command left no environment record: %v", err)
+	}
+	for _, w := range []string{"PBXHA_EVENT=fence", "PBXHA_NODE=node-b", "PBXHA_PEER=node-a", "PBXHA_PEER_HOST=127.0.0.1", "PBXHA_EPOCH=1"} {
+		if !strings.Contains(string(env), w+"\n") {
+			t.Errorf("fence environment lacks %s:\n%s", w, env)
+		}
+	}
+	if !strings.Contains(string(env), "PBXHA_REASON=node-a silent since") {
+		t.Errorf("fence environment lacks the decision's reason:\n%s", env)
+	}
+}
