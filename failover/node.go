@@ -29,6 +29,11 @@ const (
 	splitBrainRepeat = time.Minute // a lasting split brain is raised again this often
 	historySize      = 10          // role changes kept for Status
 	maxSteps         = 32          // switchover timeline steps kept
+	leaveHeartbeats  = 3           // "released" heartbeats sent when stopping as primary
+	leaveSpacing     = 20 * time.Millisecond
+
+	// DefaultLeaveTimeout bounds the release when the node stops as primary.
+	DefaultLeaveTimeout = 2 * time.Minute
 )
 
 // Actuators carry out a Decision. The node calls them from its decision loop,
@@ -164,6 +169,10 @@ type NodeConfig struct {
 	Now               func() time.Time // time.Now when nil
 	RetryDelay        time.Duration    // DefaultRetryDelay when 0
 	SwitchoverTimeout time.Duration    // DefaultSwitchoverTimeout when 0
+	// ReleaseOnStop: when Run ends as primary, release and tell the peer
+	// (see leave). Off, a stopping node goes silent like a crashed one.
+	ReleaseOnStop bool
+	LeaveTimeout  time.Duration // bounds that release; DefaultLeaveTimeout when 0
 }
 
 // RoleChange is one entry of a node's role history.
@@ -227,6 +236,7 @@ type Node struct {
 	request     SwitchoverState
 	lastReqID   uint64
 	sendErrors  uint64
+	seq         uint64    // of the last heartbeat sent
 	loopPrivate loopState // set up by Run under mu, then touched by the decision loop only
 }
 
@@ -270,6 +280,9 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	if cfg.SwitchoverTimeout == 0 {
 		cfg.SwitchoverTimeout = DefaultSwitchoverTimeout
 	}
+	if cfg.LeaveTimeout <= 0 {
+		cfg.LeaveTimeout = DefaultLeaveTimeout
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -312,9 +325,9 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 
 // Run drives the node until ctx is done, then returns nil once its
 // goroutines have stopped. It returns an error at once if the node is
-// already running, and when the transport's receive channel closes. The
-// resources are not released on return: a stopping primary keeps the VIP
-// until the peer takes over (the daemon may call Release itself).
+// already running, and when the transport's receive channel closes. With
+// ReleaseOnStop, a node that stops as primary releases first and tells the
+// peer (see leave); without, it keeps the resources and goes silent.
 func (n *Node) Run(ctx context.Context) error {
 	n.mu.Lock()
 	if n.running {
@@ -343,6 +356,7 @@ func (n *Node) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			n.leave()
 			return nil
 		case <-closed:
 			return fmt.Errorf("failover: node %s: run: transport closed", n.cfg.Node)
@@ -396,29 +410,69 @@ func (n *Node) receive(ctx context.Context, closed chan<- struct{}) {
 func (n *Node) send(ctx context.Context) {
 	t := time.NewTicker(n.cfg.Interval)
 	defer t.Stop()
-	var seq uint64
 	for {
-		seq++
-		n.mu.Lock()
-		hb := n.hb
-		n.mu.Unlock()
-		hb.Seq, hb.Sent = seq, n.cfg.Now()
-		b, err := Encode(n.cfg.Key, hb)
-		if err == nil {
-			err = n.cfg.Transport.Send(b)
-		}
-		if err != nil {
-			n.mu.Lock()
-			n.sendErrors++
-			n.mu.Unlock()
-			n.log.Debug("heartbeat send failed", "err", err)
-		}
+		n.sendHeartbeat()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-n.wake:
 		}
+	}
+}
+
+// sendHeartbeat sends the current heartbeat once on every path.
+func (n *Node) sendHeartbeat() {
+	n.mu.Lock()
+	n.seq++
+	hb := n.hb
+	hb.Seq = n.seq
+	n.mu.Unlock()
+	hb.Sent = n.cfg.Now()
+	b, err := Encode(n.cfg.Key, hb)
+	if err == nil {
+		err = n.cfg.Transport.Send(b)
+	}
+	if err != nil {
+		n.mu.Lock()
+		n.sendErrors++
+		n.mu.Unlock()
+		n.log.Debug("heartbeat send failed", "err", err)
+	}
+}
+
+// leave hands the service over when the node stops as primary: it releases
+// (hooks, VIP, database — a database left primary behind a stopped pbxha
+// would be a second writable primary once the peer promotes its own) and
+// says so in a last heartbeat, sent a few times, so that the peer takes
+// over at once as from any released node — without waiting out dead_after
+// and without fencing a node that is merely stopping. A release that fails
+// leaves the node silent and primary; the peer then sees it dead.
+func (n *Node) leave() {
+	n.mu.Lock()
+	role, epoch := n.st.Role, n.st.Epoch
+	n.mu.Unlock()
+	if role != RolePrimary || !n.cfg.ReleaseOnStop {
+		return
+	}
+	const reason = "pbxha stopping: handing the service to the peer"
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.LeaveTimeout)
+	defer cancel()
+	if _, err := n.cfg.Act.Release(ctx, reason); err != nil {
+		n.log.Error("release at stop failed: the peer takes over once it finds this node silent", "role", role, "action", ActionRelease, "err", err)
+		return
+	}
+	now := n.cfg.Now()
+	n.roleChange(now, RolePrimary, RoleStandby, epoch, reason)
+	n.mu.Lock()
+	n.st.Role, n.st.Reason = RoleStandby, reason
+	n.hb.Role, n.hb.Eligible = RoleStandby, false
+	n.mu.Unlock()
+	for i := range leaveHeartbeats {
+		if i > 0 {
+			time.Sleep(leaveSpacing)
+		}
+		n.sendHeartbeat()
 	}
 }
 
@@ -488,6 +542,14 @@ func (n *Node) tick(ctx context.Context) {
 			}
 		}
 		d.Action = ActionNone
+	}
+	if d.Action == ActionRelease && d.NextEpoch > epoch {
+		// A release adopts the peer's higher epoch only once done (the
+		// standby's next decision learns it): heartbeats saying "primary
+		// at the peer's epoch" while a slow release (a database demotion)
+		// runs would tie, and a peer that this node outranks would release
+		// too, leaving no primary.
+		d.NextEpoch = epoch
 	}
 	if d.NextEpoch > epoch {
 		if err := SaveEpoch(n.cfg.StateDir, d.NextEpoch); err != nil {

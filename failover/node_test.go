@@ -575,3 +575,45 @@ func TestNodeRun(t *testing.T) {
 		}
 	})
 }
+
+// TestNodeReleaseOnStop stops the primary with ReleaseOnStop: it releases,
+// and the standby takes over at once (well before dead_after), from a
+// released peer — so a configured fence is not run. Without ReleaseOnStop
+// the stopped primary keeps its resources and the standby only takes over
+// once the silence reaches dead_after, after fencing.
+func TestNodeReleaseOnStop(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		releaseOnStop bool
+		within        time.Duration // node-b primary within this after the stop
+		fences        int
+	}{
+		{"release on stop", true, 500 * time.Millisecond, 0},
+		{"silent stop", false, 5 * time.Second, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := startPair(t, func(c *failover.NodeConfig) {
+					c.ReleaseOnStop = tc.releaseOnStop
+					c.Policy.NeedFence = true
+				})
+				p.formed(t)
+				stopped := time.Now()
+				p.a.stop(t)
+				if held, _ := p.a.act.Holds(); held == tc.releaseOnStop {
+					t.Errorf("stopped node-a holds the resources: got %v, want %v", held, !tc.releaseOnStop)
+				}
+				waitFor(t, tc.within, "node-b primary", func() bool { return p.b.role() == failover.RolePrimary })
+				if tc.releaseOnStop && time.Since(stopped) >= failover.DefaultDeadAfter {
+					t.Errorf("node-b took over %s after the stop, want before dead_after %s", time.Since(stopped), failover.DefaultDeadAfter)
+				}
+				if got := p.b.act.Count(failovertest.OpFence); got != tc.fences {
+					t.Errorf("node-b fenced node-a %d times, want %d", got, tc.fences)
+				}
+				if got := p.a.role(); tc.releaseOnStop && got != failover.RoleStandby {
+					t.Errorf("node-a's role after the stop: got %s, want standby", got)
+				}
+			})
+		})
+	}
+}

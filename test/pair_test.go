@@ -27,6 +27,7 @@ type pairNode struct {
 	pbx    []*exec.Cmd  // the test PBX: on the host address (probed) and on the VIP (served)
 	pbxArg [][]string   // their command lines
 	cutTo  []netip.Addr // hosts it cannot reach (cut)
+	pbxha  *exec.Cmd    // the sidecar (ip netns exec → sh → exec pbxha: one pid)
 	log    string
 }
 
@@ -103,7 +104,8 @@ failover:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := host.Start("sh", "-c", fmt.Sprintf("exec %s run -c %s >%s 2>&1", pbxha, cfgPath, n.log)); err != nil {
+	var err error
+	if n.pbxha, err = host.Start("sh", "-c", fmt.Sprintf("exec %s run -c %s >%s 2>&1", pbxha, cfgPath, n.log)); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -325,6 +327,38 @@ func TestPairFailover(t *testing.T) {
 	})
 
 	partitionScenarios(t, f, first, second)
+
+	// pbxha stops on the primary (SIGTERM): it releases and says so, and
+	// the standby takes over at once from a released peer, not after
+	// finding it silent.
+	prim := f.primary()
+	stby := f.other(prim)
+	if err := prim.pbxha.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	f.wait(20*time.Second, "the standby serving the VIP after pbxha stopped on the primary", func() bool {
+		return stby.role(t) == "primary" && stby.holdsVIP(t) && !prim.holdsVIP(t) && f.viaVIP()
+	})
+	if err := prim.pbxha.Wait(); err != nil {
+		t.Errorf("pbxha on %s after SIGTERM: %v", prim.host.Name, err)
+	}
+	if !strings.Contains(prim.logs(), "pbxha stopping: handing the service to the peer") {
+		t.Errorf("%s's log does not show the release at stop", prim.host.Name)
+	}
+	if s, _ := stby.status(t); s.Pair == nil || !strings.Contains(lastTakeover(s.Pair.RoleHistory), "released") {
+		f.dump()
+		t.Errorf("%s took over for another reason than a released peer: %+v", stby.host.Name, s.Pair)
+	}
+}
+
+// lastTakeover is the reason of the last change to primary in a role history.
+func lastTakeover(h []control.RoleHistory) string {
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i].To == "primary" {
+			return h[i].Reason
+		}
+	}
+	return ""
 }
 
 // partitionScenarios cuts the heartbeat path between a healthy primary and

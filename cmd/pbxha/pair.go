@@ -95,6 +95,10 @@ func newPair(cfg *configs.Config, d *daemon) (*pair, error) {
 			fence: hooks.Hook{Name: "fence", Command: cfg.Failover.FenceCommand, Timeout: cfg.Failover.FenceTimeout}},
 		OnEvent: func(e event.Event) { d.events.Publish(e) },
 		Logger:  p.log,
+		// Stopping as primary hands everything over, the database
+		// included; the bound covers every step of a release.
+		ReleaseOnStop: true,
+		LeaveTimeout:  releaseBudget(cfg),
 	})
 	if err != nil {
 		p.tr.Close()
@@ -102,6 +106,16 @@ func newPair(cfg *configs.Config, d *daemon) (*pair, error) {
 		return nil, fmt.Errorf("%s: failover: %w", cfg.Source, err)
 	}
 	return p, nil
+}
+
+// releaseBudget is the longest a release can take: the release hooks, the
+// VIP script, the demote and stop commands, plus slack for the rest.
+func releaseBudget(cfg *configs.Config) time.Duration {
+	d := 10*time.Second + cfg.VIP.Script.Timeout + cfg.Database.DemoteTimeout + cfg.Database.StopTimeout
+	for _, h := range cfg.Hooks.Release {
+		d += h.Timeout
+	}
+	return d
 }
 
 func (p *pair) closeVIP() {
@@ -138,8 +152,10 @@ func (p *pair) local(d *daemon) failover.LocalState {
 }
 
 // run runs the pair until ctx is done. A standby must not hold the VIP, so
-// the address is removed at start; at stop it is released, so that the peer
-// can take over without two holders. The PBX keeps running either way.
+// the address is removed at start. A primary that stops releases everything
+// (hooks, VIP, database) and tells the peer, which takes over at once; the
+// VIP is removed again after, in case that release failed part-way. The PBX
+// keeps running either way.
 func (p *pair) run(ctx context.Context) {
 	if p.vip != nil {
 		if removed, err := p.vip.EnsureAbsent(ctx); err != nil {
