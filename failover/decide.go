@@ -54,7 +54,8 @@ type Decision struct {
 // live primary, and takes over from a peer that is dead, released or not
 // eligible — only when it serves, reaches a tie-breaker target, is within
 // max_lag_bytes (unless forced), has been eligible for twice dead_after (so
-// that two standbys never take over at once) and, for a silent peer with
+// that two standbys never take over at once; not needed when a switchover
+// the live peer knows of names this node) and, for a silent peer with
 // fencing configured, after the fence succeeded. At start-up nothing is claimed until
 // the peer is heard or init_dead has passed.
 func Decide(o Observation, p Policy) Decision {
@@ -196,6 +197,9 @@ func (s situation) primary(d Decision) Decision {
 		return d.with(ActionRelease, reason)
 	}
 	restart := func(reason string) Decision {
+		if p.NoRestart {
+			return d.with(ActionNone, reason+"; the PBX is not supervised: not restarting it")
+		}
 		if o.RestartPending {
 			return d.with(ActionNone, reason+"; PBX restart under way")
 		}
@@ -265,6 +269,8 @@ func (s situation) secondary(d Decision) Decision {
 	case o.PBXFault:
 		d.Role = RoleFault
 		return d.with(ActionNone, "restart limit reached: not eligible until the fault is cleared")
+	case o.Health == probe.HealthFailed && p.NoRestart:
+		return d.with(ActionNone, "standby, service failed; the PBX is not supervised: waiting for it to recover")
 	case o.Health == probe.HealthFailed && o.RestartPending:
 		return d.with(ActionNone, "standby, service failed; PBX restart under way")
 	case o.Health == probe.HealthFailed:
@@ -277,11 +283,17 @@ func (s situation) secondary(d Decision) Decision {
 	}
 	// No live primary: decide whether this node should be the one.
 	var why string
+	// designated: a switchover names this node and the peer, alive, knows
+	// it — the peer will not take over, so the eligibility hold that keeps
+	// two nodes from claiming at once is not needed.
+	designated := false
 	switch {
 	case !v.Heard:
 		why = fmt.Sprintf("%s not heard within init_dead %s", s.peer, p.InitDead)
 	case !v.Alive:
 		why = fmt.Sprintf("%s silent since %s", s.peer, v.LastHeard.Format(time.RFC3339Nano))
+	case v.Role == RoleInit && !v.Eligible:
+		why = fmt.Sprintf("%s is starting and not eligible yet (health %s)", s.peer, v.Health)
 	case !v.Eligible || !serves(v.Health):
 		why = fmt.Sprintf("%s released and is not eligible (%s, %s)", s.peer, v.Role, v.Health)
 	default:
@@ -290,7 +302,7 @@ func (s situation) secondary(d Decision) Decision {
 			if r.Target != o.Node {
 				return d.with(ActionNone, fmt.Sprintf("switchover %d: %s is to take over", r.ID, s.peer))
 			}
-			why = fmt.Sprintf("switchover %d to this node", r.ID)
+			why, designated = fmt.Sprintf("switchover %d to this node", r.ID), true
 		} else if !s.wins() {
 			return d.with(ActionNone, fmt.Sprintf("no primary; %s outranks this node and is eligible", s.peer))
 		} else {
@@ -304,7 +316,7 @@ func (s situation) secondary(d Decision) Decision {
 		return d.with(ActionNone, fmt.Sprintf("%s, but no tie-breaker target reachable: not taking over", why))
 	case !s.lagOK():
 		return d.with(ActionNone, fmt.Sprintf("%s, but %d WAL bytes behind %s (max_lag_bytes %d): not promoting without --force", why, s.lag(), s.peer, p.MaxLagBytes))
-	case o.EligibleSince.IsZero() || o.Now.Sub(o.EligibleSince) < p.hold():
+	case !designated && (o.EligibleSince.IsZero() || o.Now.Sub(o.EligibleSince) < p.hold()):
 		var heldFor time.Duration
 		if !o.EligibleSince.IsZero() {
 			heldFor = o.Now.Sub(o.EligibleSince)

@@ -31,6 +31,7 @@ type modifiers struct {
 	allowLag    bool
 	failback    Failback
 	eligibleFor time.Duration // -1: not eligible before
+	noRestart   bool
 }
 
 func allModifiers() []modifiers {
@@ -46,7 +47,9 @@ func allModifiers() []modifiers {
 									for _, al := range bools {
 										for _, fb := range []Failback{FailbackOff, FailbackAuto} {
 											for _, ef := range []time.Duration{-1, time.Second, time.Hour} {
-												ms = append(ms, modifiers{nf, f, sw, mode, ff, pend, ip, pref, al, fb, ef})
+												for _, nr := range bools {
+													ms = append(ms, modifiers{nf, f, sw, mode, ff, pend, ip, pref, al, fb, ef, nr})
+												}
 											}
 										}
 									}
@@ -103,7 +106,7 @@ func build(role Role, health probe.Health, fault, maint, tb bool, epoch, peerEpo
 		o.Peer.Switchover = SwitchoverRequest{Target: "node-a", ID: 4}
 	}
 	p := DefaultPolicy()
-	p.NeedFence, p.Mode, p.AllowLagPromote, p.Failback = m.needFence, m.restartMode, m.allowLag, m.failback
+	p.NeedFence, p.Mode, p.AllowLagPromote, p.Failback, p.NoRestart = m.needFence, m.restartMode, m.allowLag, m.failback, m.noRestart
 	p.PreferredNode = [...]string{"", "node-b", "node-a"}[m.preferred]
 	return o, p
 }
@@ -120,6 +123,8 @@ func checkInvariants(o Observation, p Policy, d Decision) error {
 		return fmt.Errorf("%s during maintenance", d.Action)
 	case d.NextEpoch < o.Epoch:
 		return fmt.Errorf("epoch went down from %d to %d", o.Epoch, d.NextEpoch)
+	case d.Action == ActionRestartPBX && p.NoRestart:
+		return fmt.Errorf("restart_pbx with an unsupervised PBX")
 	case d.Eligible && (!serves(o.Health) || o.PBXFault || o.Maintenance || !o.TieBreakerOK):
 		return fmt.Errorf("eligible while health %s fault %v maintenance %v tie-breaker %v", o.Health, o.PBXFault, o.Maintenance, o.TieBreakerOK)
 	}
@@ -150,7 +155,9 @@ func checkInvariants(o Observation, p Policy, d Decision) error {
 			return fmt.Errorf("take over from a live primary")
 		case p.NeedFence && !v.Alive && o.Fence != FenceOK:
 			return fmt.Errorf("take over from a silent peer with fence %s", o.Fence)
-		case o.EligibleSince.IsZero() || o.Now.Sub(o.EligibleSince) < 2*p.DeadAfter:
+		case !designated(s) && (o.EligibleSince.IsZero() || o.Now.Sub(o.EligibleSince) < 2*p.DeadAfter):
+			// Only a switchover to this node that the live peer knows of
+			// waives the hold: the peer then does not take over itself.
 			return fmt.Errorf("take over after being eligible only since %v", o.EligibleSince)
 		}
 	case ActionRelease:
@@ -346,4 +353,10 @@ func TestDecideTwoNodes(t *testing.T) {
 		}
 	}
 	t.Logf("checked %d node pairs", n)
+}
+
+// designated: a switchover in force names this node and the peer is alive.
+func designated(s situation) bool {
+	r, ok := s.request()
+	return ok && r.Target == s.o.Node && s.o.Peer.Alive
 }

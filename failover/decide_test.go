@@ -236,6 +236,27 @@ func TestDecide(t *testing.T) {
 		{name: "switchover target takes over after the release, even if not preferred", obs: standbyObs(), edit: func(o *Observation) {
 			o.Peer.Role, o.Peer.Switchover = RoleStandby, SwitchoverRequest{Target: "node-b", ID: 17}
 		}, policy: func(p *Policy) { p.PreferredNode = "node-a" }, want: want{ActionTakeOver, RolePrimary, 6, "switchover 17 to this node"}},
+		{name: "unsupervised PBX: a failed standby does not restart", obs: standbyObs(), edit: func(o *Observation) { o.Health = probe.HealthFailed },
+			policy: func(p *Policy) { p.NoRestart = true }, want: want{ActionNone, RoleStandby, 5, "the PBX is not supervised: waiting for it to recover"}},
+		{name: "unsupervised PBX: a failed primary without a ready standby keeps the VIP, no restart", obs: primaryObs(), edit: func(o *Observation) {
+			o.Health = probe.HealthFailed
+			peerDead(o)
+		}, policy: func(p *Policy) { p.NoRestart = true }, want: want{ActionNone, RolePrimary, 5, "keeping the VIP; the PBX is not supervised: not restarting it"}},
+		{name: "unsupervised PBX: a failed primary still releases to a ready standby", obs: primaryObs(), edit: func(o *Observation) { o.Health = probe.HealthFailed },
+			policy: func(p *Policy) { p.NoRestart = true }, want: want{ActionRelease, RoleStandby, 5, "moving the VIP to healthy standby"}},
+		{name: "a starting peer is not called released", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Eligible, o.Peer.Health = RoleInit, false, probe.HealthUnknown
+		}, want: want{ActionTakeOver, RolePrimary, 6, "node-a is starting and not eligible yet (health unknown)"}},
+		{name: "switchover target just eligible takes over without the hold", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Switchover, o.EligibleSince = RoleStandby, SwitchoverRequest{Target: "node-b", ID: 20}, o.Now
+		}, want: want{ActionTakeOver, RolePrimary, 6, "switchover 20 to this node"}},
+		{name: "no switchover: a just eligible standby waits out the hold", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Eligible, o.EligibleSince = RoleStandby, false, o.Now
+		}, want: want{ActionNone, RoleStandby, 5, "eligible for only 0s of 2s"}},
+		{name: "switchover target with a silent peer keeps the hold", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Switchover, o.EligibleSince = SwitchoverRequest{Target: "node-b", ID: 21}, o.Now
+		}, want: want{ActionNone, RoleStandby, 5, "eligible for only 0s of 2s"}},
 		{name: "switchover to the peer: the released node waits", obs: primaryObs(), edit: func(o *Observation) {
 			o.Role, o.Switchover = RoleStandby, SwitchoverRequest{Target: "node-b", ID: 18}
 		}, policy: func(p *Policy) { p.PreferredNode = "node-a" }, want: want{ActionNone, RoleStandby, 5, "switchover 18: node-b is to take over"}},

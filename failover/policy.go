@@ -85,6 +85,10 @@ type Policy struct {
 	FailbackDelay   time.Duration // auto: how long the preferred node must be healthy first
 	PreferredNode   string        // node that wins ties and failback; "" for none
 	NeedFence       bool          // a fence command must succeed before taking over from a silent peer
+	// NoRestart: the PBX is not supervised (pbx.supervise.mode none), so
+	// there is nothing to restart it with; Decide never chooses
+	// restart_pbx and says so instead.
+	NoRestart bool
 }
 
 // hold is how long a node must have been eligible before it takes over: twice

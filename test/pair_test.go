@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -314,6 +316,23 @@ func TestPairFailover(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "done") {
 		f.dump()
 		t.Fatalf("pbxha switchover: %v\n%s", err, out)
+	}
+	t.Logf("pbxha switchover:\n%s", out)
+	// It prints the timeline as the old primary saw it, in order.
+	var at []int
+	for _, step := range []string{first.host.Name + " +switchover to " + second.host.Name + " requested",
+		first.host.Name + " +VIP down", first.host.Name + " +released", second.host.Name + " +seen primary",
+		first.host.Name + " +switchover done"} {
+		re := regexp.MustCompile(`(?m)^ +\d+ ms  ` + step + `$`)
+		loc := re.FindStringIndex(string(out))
+		if loc == nil {
+			t.Errorf("switchover output lacks the step %q:\n%s", step, out)
+			continue
+		}
+		at = append(at, loc[0])
+	}
+	if !slices.IsSorted(at) {
+		t.Errorf("switchover timeline out of order:\n%s", out)
 	}
 	f.waitOneHolder(20*time.Second, "the switchover target serving the VIP", f.settled(second))
 

@@ -53,6 +53,7 @@ func newPair(cfg *configs.Config, d *daemon) (*pair, error) {
 	if policy.Mode, err = failover.ParseMode(cfg.Failover.Mode); err != nil {
 		return nil, fmt.Errorf("%s: failover.mode: %w", cfg.Source, err)
 	}
+	policy.NoRestart = d.sup == nil
 	if policy.Failback, err = failover.ParseFailback(cfg.Failover.Failback); err != nil {
 		return nil, fmt.Errorf("%s: failover.failback: %w", cfg.Source, err)
 	}
