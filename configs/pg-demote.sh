@@ -44,6 +44,10 @@
 #                     to pg_ctlcluster).
 #   PG_START_TIMEOUT  seconds to wait for the standby to accept connections
 #                     (default 60). Plain pg_ctl mode only.
+#   PG_PRIMARY_WAIT   seconds to keep trying to reach the new primary
+#                     (default 30): right after a partition heals the first
+#                     connections may fail with "No route to host". Each
+#                     try gives up after PGCONNECT_TIMEOUT (default 5).
 #   PG_OWNER          system user that owns the cluster (default: owner of
 #                     PGDATA). When run as root, pg_ctl and pg_rewind run as
 #                     this user.
@@ -52,8 +56,8 @@
 #   0  the server runs as a standby of PRIMARY_CONNINFO
 #   2  bad parameters; nothing was changed
 #   3  the server could not be stopped: it may still be a writable primary
-#   4  the new primary refused CHECKPOINT or pg_rewind failed; the server is
-#      stopped
+#   4  the new primary could not be reached within PG_PRIMARY_WAIT, refused
+#      CHECKPOINT, or pg_rewind failed; the server is stopped
 #   5  the standby configuration could not be written; the server is stopped
 #   6  the server did not start as a standby; it is stopped or starting
 set -euo pipefail
@@ -108,6 +112,9 @@ stop_timeout=${PG_STOP_TIMEOUT:-30}
 start_timeout=${PG_START_TIMEOUT:-60}
 [[ $stop_timeout =~ ^[0-9]+$ && $start_timeout =~ ^[0-9]+$ ]] ||
 	die 2 "PG_STOP_TIMEOUT and PG_START_TIMEOUT must be whole seconds"
+primary_wait=${PG_PRIMARY_WAIT:-30}
+[[ $primary_wait =~ ^[0-9]+$ ]] || die 2 "PG_PRIMARY_WAIT must be whole seconds"
+export PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-5}
 PG_LOG=${PG_LOG:-$PGDATA.pbxha.log}
 read -ra ctl_opts <<<"${PG_CTL_OPTS:-}"
 read -ra rewind_opts <<<"${PG_REWIND_OPTS:-}"
@@ -156,8 +163,13 @@ fi
 # checkpoint completes, its control file still names the old timeline, and
 # pg_rewind would wrongly find "no rewind required" right after a promotion.
 log "checkpoint on the new primary"
-as_owner "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$PRIMARY_CONNINFO" -c CHECKPOINT >&2 ||
-	die 4 "CHECKPOINT on the new primary failed; the server in $PGDATA stays stopped"
+deadline=$((SECONDS + primary_wait))
+until as_owner "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$PRIMARY_CONNINFO" -c CHECKPOINT >&2; do
+	((SECONDS < deadline)) ||
+		die 4 "CHECKPOINT on the new primary failed for ${primary_wait}s; the server in $PGDATA stays stopped"
+	log "the new primary did not take CHECKPOINT; trying again"
+	sleep 1
+done
 
 rewind_args=(--target-pgdata="$PGDATA" --source-server="$PRIMARY_CONNINFO")
 [[ -n $conf_file ]] && rewind_args+=(--config-file="$conf_file")

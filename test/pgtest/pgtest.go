@@ -1,6 +1,7 @@
 // Package pgtest starts real PostgreSQL clusters for tests: a primary and
-// streaming standbys on free loopback ports in throwaway directories, with
-// helpers to run SQL, hang processes with SIGSTOP and stop servers.
+// streaming standbys on free loopback ports in throwaway directories (or on
+// given addresses inside network namespaces, see Net), with helpers to run
+// SQL, hang processes with SIGSTOP and stop servers.
 //
 // PostgreSQL refuses to run as root, so under root the servers run as the
 // "postgres" system user (created by Debian's postgresql package) and their
@@ -41,6 +42,42 @@ type Options struct {
 	Settings []string
 	// Fsync keeps fsync on; by default it is off to save time.
 	Fsync bool
+	// HBA are extra pg_hba.conf lines ("host all all 198.18.0.0/24
+	// trust"), put before the defaults so they win. Standbys inherit them.
+	HBA []string
+	// Net places the primary; the zero value is loopback on a free port.
+	Net Net
+}
+
+// Net says where a server runs and listens. The zero value is the test's
+// own network namespace, 127.0.0.1, a free port.
+type Net struct {
+	// Namespace is a network namespace (ip netns) to run the server in,
+	// with the tools that reach other servers from it (pg_basebackup); the
+	// helpers (Exec, QueryRow...) connect from inside it. It needs root.
+	// Such a server has no unix socket, so that servers in different
+	// namespaces may share a port.
+	Namespace string
+	// Listen is listen_addresses, e.g. "*" or "198.18.0.11". Default:
+	// Host.
+	Listen string
+	// Host is the address the server is reached at: in DSN, by the
+	// helpers, and by a standby's pg_basebackup and primary_conninfo.
+	// Default: 127.0.0.1.
+	Host string
+	// Port is the TCP port. Zero: a free port, found on loopback.
+	Port int
+}
+
+// withDefaults fills the empty fields.
+func (n Net) withDefaults() Net {
+	if n.Host == "" {
+		n.Host = "127.0.0.1"
+	}
+	if n.Listen == "" {
+		n.Listen = n.Host
+	}
+	return n
 }
 
 // Cluster is one running PostgreSQL server (postmaster and its children).
@@ -48,6 +85,7 @@ type Cluster struct {
 	Name    string // "primary", "standby1"...
 	DataDir string
 	Port    int
+	Net     Net // where it runs; Port is Net.Port once started
 
 	env     *env
 	primary *Cluster // the upstream of a standby, nil for a primary
@@ -71,17 +109,24 @@ type env struct {
 // replication. Everything it starts is stopped and removed in t.Cleanup.
 func StartPrimary(t testing.TB, opts Options) *Cluster {
 	t.Helper()
+	if opts.Net.Namespace != "" {
+		testenv.RequireRoot(t)
+	}
 	e := newEnv(t)
-	c := &Cluster{Name: "primary", DataDir: filepath.Join(e.root, "primary"), env: e}
+	c := &Cluster{Name: "primary", DataDir: filepath.Join(e.root, "primary"), env: e, Net: opts.Net.withDefaults()}
+	c.Port = c.Net.Port
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
-	if out, err := e.command(ctx, "initdb", "-D", c.DataDir, "-U", "postgres", "--auth=trust",
+	if out, err := e.command(ctx, "", "initdb", "-D", c.DataDir, "-U", "postgres", "--auth=trust",
 		"-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions").CombinedOutput(); err != nil {
 		t.Fatalf("pgtest: initdb %s: %v\n%s", c.DataDir, err, out)
 	}
+	if len(opts.HBA) > 0 {
+		c.prependHBA(t, opts.HBA...)
+	}
 	conf := []string{
-		"listen_addresses = '127.0.0.1'",
-		"unix_socket_directories = '" + e.root + "'",
+		"listen_addresses = '" + c.Net.Listen + "'",
+		"unix_socket_directories = '" + c.socketDir() + "'",
 		"shared_buffers = 16MB",
 		"max_connections = 40",
 		"autovacuum = off",
@@ -104,23 +149,48 @@ func StartPrimary(t testing.TB, opts Options) *Cluster {
 
 // StartStandby clones c with pg_basebackup -R and starts the clone as a
 // streaming standby of c, named standby1, standby2... (its cluster_name, so
-// also its application_name in c's pg_stat_replication).
-func (c *Cluster) StartStandby(t testing.TB) *Cluster {
+// also its application_name in c's pg_stat_replication). At most one Net
+// places it (default: loopback, a free port); pg_basebackup runs in its
+// namespace and reaches c at c.Net.Host.
+func (c *Cluster) StartStandby(t testing.TB, at ...Net) *Cluster {
 	t.Helper()
+	if len(at) > 1 {
+		t.Fatalf("pgtest: start standby of %s: got %d Nets, want at most one", c.Name, len(at))
+	}
 	c.mu.Lock()
 	c.standby++
 	name := fmt.Sprintf("standby%d", c.standby)
 	c.mu.Unlock()
 	s := &Cluster{Name: name, DataDir: filepath.Join(c.env.root, name), env: c.env, primary: c}
+	if len(at) == 1 {
+		s.Net = at[0]
+	}
+	if s.Net.Namespace != "" {
+		testenv.RequireRoot(t)
+	}
+	s.Net = s.Net.withDefaults()
+	s.Port = s.Net.Port
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
-	if out, err := c.env.command(ctx, "pg_basebackup", "-h", "127.0.0.1", "-p", strconv.Itoa(c.Port),
+	if out, err := c.env.command(ctx, s.Net.Namespace, "pg_basebackup", "-h", c.Net.Host, "-p", strconv.Itoa(c.Port),
 		"-U", "postgres", "-D", s.DataDir, "-R", "-X", "stream", "-c", "fast", "--no-sync").CombinedOutput(); err != nil {
 		t.Fatalf("pgtest: pg_basebackup of %s into %s: %v\n%s", c.Name, s.DataDir, err, out)
 	}
-	s.appendConf(t, "cluster_name = '"+name+"'")
+	s.appendConf(t, "cluster_name = '"+name+"'",
+		"listen_addresses = '"+s.Net.Listen+"'",
+		"unix_socket_directories = '"+s.socketDir()+"'")
 	s.Start(t)
 	return s
+}
+
+// socketDir is unix_socket_directories: the shared directory, or none for
+// a server in a namespace (servers of different namespaces may share a
+// port, and their socket files would clash).
+func (c *Cluster) socketDir() string {
+	if c.Net.Namespace != "" {
+		return ""
+	}
+	return c.env.root
 }
 
 // Start starts the server and waits until it accepts connections: on a free
@@ -136,13 +206,14 @@ func (c *Cluster) Start(t testing.TB) {
 	}
 	if c.Port == 0 {
 		c.Port = freePort(t)
+		c.Net.Port = c.Port
 	}
 	logf, err := os.OpenFile(filepath.Join(c.env.root, c.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatalf("pgtest: start %s: %v", c.Name, err)
 	}
 	defer logf.Close()
-	cmd := c.env.command(context.Background(), "postgres", "-D", c.DataDir, "-p", strconv.Itoa(c.Port))
+	cmd := c.env.command(context.Background(), c.Net.Namespace, "postgres", "-D", c.DataDir, "-p", strconv.Itoa(c.Port))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT // an aborted test run leaves no server behind
 	if err := cmd.Start(); err != nil {
@@ -151,7 +222,10 @@ func (c *Cluster) Start(t testing.TB) {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	c.cmd, c.done = cmd, done
-	t.Cleanup(func() { c.stop(t, syscall.SIGQUIT) })
+	t.Cleanup(func() {
+		c.stop(t, syscall.SIGQUIT)
+		c.stopOthers(t)
+	})
 
 	deadline := time.Now().Add(StartTimeout)
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -206,6 +280,13 @@ func (c *Cluster) stop(t testing.TB, sig syscall.Signal) {
 	if c.cmd == nil {
 		return
 	}
+	select {
+	case <-c.done:
+		// It exited (e.g. stopped by pg_ctl): its PID may be reused.
+		c.cmd, c.done = nil, nil
+		return
+	default:
+	}
 	pid := c.cmd.Process.Pid
 	// A hung cluster must be woken to shut down.
 	for _, p := range append(children(pid), pid) {
@@ -224,6 +305,51 @@ func (c *Cluster) stop(t testing.TB, sig syscall.Signal) {
 		t.Errorf("pgtest: stop %s: postmaster %d lingered; killed", c.Name, pid)
 	}
 	c.cmd, c.done = nil, nil
+}
+
+// stopOthers stops a postmaster that runs in the data directory though
+// pgtest did not start it (a demote script restarted the server with
+// pg_ctl), by the PID in postmaster.pid, so that the directory can be
+// removed. It only signals a live process whose program is postgres.
+func (c *Cluster) stopOthers(t testing.TB) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(c.DataDir, "postmaster.pid"))
+	if err != nil {
+		return
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || pid <= 1 || !isPostgres(pid) {
+		return
+	}
+	for _, p := range append(children(pid), pid) {
+		_ = syscall.Kill(p, syscall.SIGCONT)
+	}
+	_ = syscall.Kill(pid, syscall.SIGQUIT)
+	deadline := time.Now().Add(30 * time.Second)
+	for isPostgres(pid) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Errorf("pgtest: stop %s: postmaster %d started outside pgtest lingered; killed", c.Name, pid)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// isPostgres reports whether pid is a live (not zombie) postgres process.
+func isPostgres(pid int) bool {
+	exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+	if err != nil || filepath.Base(exe) != "postgres" {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && !strings.HasPrefix(strings.TrimSpace(s[i+1:]), "Z")
 }
 
 // PID returns the postmaster's process id, read from postmaster.pid.
@@ -298,9 +424,23 @@ func children(pid int) []int {
 	return out
 }
 
-// DSN returns a URL for the postgres superuser over TCP on loopback.
+// DSN returns a URL for the postgres superuser over TCP at Net.Host
+// (loopback by default).
 func (c *Cluster) DSN() string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.Port)
+	return fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable", net.JoinHostPort(c.Net.Host, strconv.Itoa(c.Port)))
+}
+
+// connect opens a connection for the helpers, from inside the server's
+// namespace when it has one.
+func (c *Cluster) connect(ctx context.Context) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(c.DSN())
+	if err != nil {
+		return nil, err
+	}
+	if c.Net.Namespace != "" {
+		cfg.DialFunc = dialIn(c.Net.Namespace)
+	}
+	return pgx.ConnectConfig(ctx, cfg)
 }
 
 // Conn opens a connection that is closed in t.Cleanup.
@@ -308,7 +448,7 @@ func (c *Cluster) Conn(t testing.TB) *pgx.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, c.DSN())
+	conn, err := c.connect(ctx)
 	if err != nil {
 		t.Fatalf("pgtest: connect %s: %v", c.Name, err)
 	}
@@ -332,7 +472,7 @@ func (c *Cluster) Exec(t testing.TB, sql string, args ...any) {
 func (c *Cluster) TryExec(sql string, args ...any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, c.DSN())
+	conn, err := c.connect(ctx)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
@@ -346,22 +486,44 @@ func (c *Cluster) TryExec(sql string, args ...any) error {
 // QueryRow runs sql on a new connection and scans its single row into dest.
 func (c *Cluster) QueryRow(t testing.TB, sql string, args []any, dest ...any) {
 	t.Helper()
+	if err := c.TryQueryRow(sql, args, dest...); err != nil {
+		t.Fatalf("pgtest: %s: %v", c.Name, err)
+	}
+}
+
+// TryQueryRow is QueryRow returning its error, for polling.
+func (c *Cluster) TryQueryRow(sql string, args []any, dest ...any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, c.DSN())
+	conn, err := c.connect(ctx)
 	if err != nil {
-		t.Fatalf("pgtest: %s: connect: %v", c.Name, err)
+		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close(context.Background())
 	if err := conn.QueryRow(ctx, sql, args...).Scan(dest...); err != nil {
-		t.Fatalf("pgtest: %s: %q: %v", c.Name, sql, err)
+		return fmt.Errorf("%q: %w", sql, err)
 	}
+	return nil
 }
 
 // Log returns the server log so far.
 func (c *Cluster) Log() string {
 	b, _ := os.ReadFile(filepath.Join(c.env.root, c.Name+".log"))
 	return string(b)
+}
+
+// prependHBA puts lines at the top of pg_hba.conf.
+func (c *Cluster) prependHBA(t testing.TB, lines ...string) {
+	t.Helper()
+	path := filepath.Join(c.DataDir, "pg_hba.conf")
+	old, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("pgtest: %s: %v", c.Name, err)
+	}
+	b := []byte("# pgtest\n" + strings.Join(lines, "\n") + "\n\n")
+	if err := os.WriteFile(path, append(b, old...), 0o600); err != nil {
+		t.Fatalf("pgtest: %s: %v", c.Name, err)
+	}
 }
 
 // appendConf appends lines to postgresql.conf.
@@ -448,12 +610,25 @@ func pgMajor(dir string) int {
 	return n
 }
 
-// command prepares a PostgreSQL program to run as the server's user.
-func (e *env) command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, filepath.Join(e.bin, name), args...)
+// command prepares a PostgreSQL program to run as the server's user, in
+// the network namespace ns when it is not empty.
+func (e *env) command(ctx context.Context, ns, name string, args ...string) *exec.Cmd {
+	argv := append([]string{filepath.Join(e.bin, name)}, args...)
+	cred := e.cred
+	if ns != "" {
+		// ip netns exec needs root; setpriv drops to the owner after it and
+		// keeps the parent-death signal, which a credential change clears.
+		pre := []string{"ip", "netns", "exec", ns}
+		if cred != nil {
+			pre = append(pre, "setpriv", "--reuid="+strconv.Itoa(e.uid), "--regid="+strconv.Itoa(e.gid),
+				"--init-groups", "--pdeathsig=QUIT", "--")
+		}
+		argv, cred = append(pre, argv...), nil
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = e.root
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "PGHOST="+e.root)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: e.cred}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	return cmd
 }
 
