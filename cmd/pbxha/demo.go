@@ -1,154 +1,70 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/pbxha/pbxha/configs"
-	"github.com/pbxha/pbxha/control"
-	"github.com/pbxha/pbxha/sipcheck/siptest"
 	"github.com/spf13/cobra"
 )
 
 func newDemoCmd(g *globals) *cobra.Command {
-	var duration time.Duration
+	var (
+		duration time.Duration
+		single   bool
+		verbose  bool
+		mode     string
+	)
 	cmd := &cobra.Command{
-		Use:   "demo",
-		Short: "Watch pbxha detect a hung PBX and its recovery, on loopback, in 20 seconds",
-		Long: `Start a built-in test PBX (a SIP responder on a free loopback port) and a
-pbxha sidecar that probes it with the embedded default config. Partway through,
-the test PBX hangs (it stops answering SIP, like a process under SIGSTOP), then
-recovers, so you see detection and recovery in the live status and the logs.
-Needs no root and touches nothing outside a temporary directory.`,
+		Use:   "demo [--duration D] [--mode auto|netns|loopback] [--single] [-v]",
+		Short: "Watch a two-node pair fail over from a hung PBX and switch back, in about 15 seconds",
+		Long: `Run two pbxha nodes (node-a, node-b) on the embedded default config, each
+beside a built-in test PBX, and a client that sends SIP OPTIONS to the
+service address every 50 ms. The primary's PBX hangs (SIGSTOP: the process
+lives, SIP goes silent); the standby takes over; the demo prints the
+failover timeline from the new primary's failover event and the outage the
+client saw. The old PBX recovers and stays standby (failback is off), then a
+planned switchover moves the service back, with its own timeline.
+
+As root (--mode auto or netns), the pair runs in network namespaces built
+for the demo on 198.18.0.0/24 with a real VIP, 198.18.0.100, moved with
+netlink and gratuitous ARP; the namespaces are deleted at the end. Otherwise
+(--mode loopback) both nodes run on loopback, 127.0.0.1 and 127.0.0.2, and
+the VIP is simulated by vip.mode script: a marker file the holder creates.
+
+--single runs the older one-node demo instead: one sidecar watching a test
+PBX that hangs and recovers, for --duration.
+
+Everything lives in a temporary directory and is removed at the end, also
+on Ctrl-C. Exit codes: 0 the story completed, 1 it did not within
+--duration, 2 usage.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if duration < 10*time.Second {
 				return usageErr(fmt.Errorf("--duration must be at least 10s, got %s", duration))
 			}
+			switch mode {
+			case modeAuto, modeNetns, modeLoopback:
+			default:
+				return usageErr(fmt.Errorf("--mode %q: want auto, netns or loopback", mode))
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return runDemo(ctx, g, duration)
+			if single {
+				if !cmd.Flags().Changed("duration") {
+					duration = 20 * time.Second
+				}
+				return runSingleDemo(ctx, g, duration)
+			}
+			return runPairDemo(ctx, g, pairDemoOptions{mode: mode, bound: duration, verbose: verbose})
 		},
 	}
-	cmd.Flags().DurationVar(&duration, "duration", 20*time.Second, "how long the demo runs")
+	f := cmd.Flags()
+	f.DurationVar(&duration, "duration", 40*time.Second, "give up if the story has not finished by then (--single: how long it runs, default 20s)")
+	f.StringVar(&mode, "mode", modeAuto, "auto (netns as root, else loopback), netns or loopback")
+	f.BoolVar(&single, "single", false, "the one-node demo: a sidecar detecting a hung PBX and its recovery")
+	f.BoolVarP(&verbose, "verbose", "v", false, "show every log line of the sidecars, not only the story's")
+	cmd.AddCommand(newDemoPBXCmd(g))
 	return cmd
-}
-
-func runDemo(ctx context.Context, g *globals, duration time.Duration) error {
-	pbx, err := siptest.Listen(siptest.Options{})
-	if err != nil {
-		return &exitError{code: exitFailure, err: fmt.Errorf("demo: start test PBX: %w", err)}
-	}
-	defer pbx.Close()
-
-	cfg, err := configs.Parse(configs.EmbeddedSource, configs.Default())
-	if err != nil {
-		return &exitError{code: exitFailure, err: fmt.Errorf("demo: embedded default config: %w", err)}
-	}
-	dir, err := os.MkdirTemp("", "pbxha-demo-")
-	if err != nil {
-		return &exitError{code: exitFailure, err: fmt.Errorf("demo: %w", err)}
-	}
-	defer os.RemoveAll(dir)
-	cfg.Node.Name = "demo"
-	cfg.Control.Socket = filepath.Join(dir, "pbxha.sock")
-	cfg.StateDir = dir
-	for i := range cfg.Probes.SIP {
-		cfg.Probes.SIP[i].Target = pbx.URI("udp")
-	}
-
-	// The daemon's logs and the demo's own lines share one stream.
-	w := &lockedWriter{w: g.stdout}
-	start := time.Now()
-	say := func(format string, args ...any) {
-		fmt.Fprintf(w, "demo  %5.1fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
-	}
-	say("test PBX answering SIP OPTIONS on %s (udp, tcp)", pbx.Addr())
-	for _, p := range cfg.Probes.SIP {
-		say("sidecar probes %s every %s (timeout %s, rise %d, fall %d), embedded default config",
-			p.Target, p.Interval, p.Timeout, p.Rise, p.Fall)
-	}
-
-	dctx, cancel := context.WithTimeout(ctx, duration)
-	defer cancel()
-	daemonDone := make(chan error, 1)
-	go func() { daemonDone <- runDaemon(dctx, &globals{stdout: w, stderr: w}, cfg) }()
-
-	client := control.NewClient(cfg.Control.Socket)
-	hangAt, recoverAt := duration*3/10, duration*6/10
-	hung, recovered := false, false
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	var last control.Status
-	for dctx.Err() == nil {
-		select {
-		case <-dctx.Done():
-			continue
-		case <-tick.C:
-		}
-		if el := time.Since(start); !hung && el >= hangAt {
-			hung = true
-			pbx.Hang()
-			say("the test PBX hangs now: it stops answering SIP (process alive, service dead)")
-		} else if !recovered && el >= recoverAt {
-			recovered = true
-			pbx.Answer(200, "OK")
-			pbx.SetAccepting(true)
-			say("the test PBX recovers: it answers SIP again")
-		}
-		qctx, qcancel := context.WithTimeout(dctx, time.Second)
-		st, err := client.Status(qctx)
-		qcancel()
-		if err != nil {
-			continue // the daemon is starting or stopping
-		}
-		last = st
-		say("%s", statusLine(st))
-	}
-	if err := <-daemonDone; err != nil {
-		return err
-	}
-	if last.Node != "" {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, "final status (what `pbxha status` prints):")
-		writeStatusTable(w, last)
-	}
-	return nil
-}
-
-// statusLine renders the status on one line for the demo's live view.
-func statusLine(st control.Status) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "status: role %s, health %s", st.Role, st.Health)
-	for _, p := range st.Probes {
-		fmt.Fprintf(&b, "; %s %s", p.Name, p.State)
-		if l := p.Last; l != nil {
-			fmt.Fprintf(&b, " (last: %s", l.Status)
-			if l.Detail != "" {
-				fmt.Fprintf(&b, " %s", l.Detail)
-			}
-			fmt.Fprintf(&b, ", %.1fms, %d failing)", l.LatencyMS, p.ConsecutiveFailures)
-		}
-	}
-	return b.String()
-}
-
-// lockedWriter serialises writes from several goroutines to one stream.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

@@ -2,21 +2,124 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pbxha/pbxha/internal/netlab"
+	"github.com/pbxha/pbxha/internal/testenv"
 )
 
-// TestDemoShowsDetectionAndRecovery runs the shortest demo: the embedded
-// default config must see the test PBX hang and recover.
-func TestDemoShowsDetectionAndRecovery(t *testing.T) {
+// TestMain lets this test binary stand in for pbxha: the demo runs
+// os.Executable() again for its nodes and test PBXs, which under `go test`
+// is this binary. With demoMainEnv set (the tests set it; the demo's
+// children inherit it) the binary runs pbxha's main instead of the tests.
+func TestMain(m *testing.M) {
+	if os.Getenv(demoMainEnv) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// runDemo runs `pbxha demo args...` in-process and returns its output.
+func runDemo(t *testing.T, args ...string) string {
+	t.Helper()
+	t.Setenv(demoMainEnv, "1")
+	var out, errb bytes.Buffer
+	code := run(append([]string{"demo"}, args...), &out, &errb)
+	if code != 0 {
+		t.Fatalf("got exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+// checkPairStory asserts the story the two-node demo prints: a primary, a
+// takeover after the hang with its timeline and the client's outage, the
+// recovered node as standby, a switchover back, and the summary.
+func checkPairStory(t *testing.T, text string) {
+	t.Helper()
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`demo .* (node-[ab]) is primary \(epoch 1\) and holds`),
+		regexp.MustCompile(`demo .* node-[ab]'s PBX hangs now: SIGSTOP to pid \d+`),
+		regexp.MustCompile(`(?m)^failover timeline, (node-[ab]) → (node-[ab]) \(ms after the PBX hung\):$`),
+		regexp.MustCompile(`(?m)^ +\+\d+ ms  node-[ab] +probe sip ok → failed`),
+		regexp.MustCompile(`(?m)^ +\+\d+ ms  node-[ab] +detected: no live primary$`),
+		regexp.MustCompile(`(?m)^ +\+\d+ ms  node-[ab] +decided: take over at epoch 2$`),
+		regexp.MustCompile(`(?m)^ +\+\d+ ms  node-[ab] +VIP up `),
+		regexp.MustCompile(`(?m)^ +\+\d+ ms  node-[ab] +ready: primary, failover event raised$`),
+		regexp.MustCompile(`(?m)^ +\+\d+ ms  client +answered again.*: out for \d+ ms$`),
+		regexp.MustCompile(`node-[ab] is a healthy standby again; node-[ab] stays primary`),
+		regexp.MustCompile(`switchover to node-[ab]: done in \d+ ms`),
+		regexp.MustCompile(`(?m)^switchover timeline, node-[ab] → node-[ab] \(ms after the switchover was asked\):$`),
+		regexp.MustCompile(`(?m)^ +\+\d+ ms  node-[ab] +ready: primary, switchover event raised$`),
+		regexp.MustCompile(`(?m)^  failover +node-[ab] → node-[ab] at epoch 2: node-[ab] ready \d+ ms after the PBX hung .*; client outage [1-9]\d* ms$`),
+		regexp.MustCompile(`(?m)^  switchover node-[ab] → node-[ab] at epoch 3: `),
+		regexp.MustCompile(`(?m)^  node-[ab] +primary, healthy, epoch 3$`),
+		regexp.MustCompile(`(?m)^  node-[ab] +standby, healthy, epoch 3$`),
+	} {
+		if !want.MatchString(text) {
+			t.Errorf("demo output lacks %s:\n%s", want, text)
+		}
+	}
+	// The takeover went from the first primary to the other node, and the
+	// switchover back.
+	first := regexp.MustCompile(`(node-[ab]) is primary \(epoch 1\)`).FindStringSubmatch(text)
+	fo := regexp.MustCompile(`failover timeline, (node-[ab]) → (node-[ab])`).FindStringSubmatch(text)
+	so := regexp.MustCompile(`switchover timeline, (node-[ab]) → (node-[ab])`).FindStringSubmatch(text)
+	if first != nil && fo != nil && so != nil {
+		if fo[1] != first[1] || fo[2] == first[1] || so[1] != fo[2] || so[2] != first[1] {
+			t.Errorf("got primary %s, failover %s → %s, switchover %s → %s; want the failover away from the first primary and the switchover back",
+				first[1], fo[1], fo[2], so[1], so[2])
+		}
+	}
+	if strings.Contains(text, "both nodes hold the VIP") {
+		t.Errorf("the client saw two VIP holders:\n%s", text)
+	}
+}
+
+// TestDemoPairLoopback runs the two-node demo on loopback with the
+// simulated VIP, as a non-root user gets it.
+func TestDemoPairLoopback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the demo takes about 10s")
+	}
+	text := runDemo(t, "--mode", "loopback", "--duration", "35s")
+	if !strings.Contains(text, "mode loopback") || !strings.Contains(text, "(node-a's PBX)") && !strings.Contains(text, "(node-b's PBX)") {
+		t.Errorf("not the loopback mode, or the client did not name who answered:\n%s", text)
+	}
+	checkPairStory(t, text)
+}
+
+// TestDemoPairNamespaces runs the two-node demo in network namespaces with
+// the real VIP, as root gets it, and checks that it removed them.
+func TestDemoPairNamespaces(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the demo takes about 10s")
+	}
+	testenv.RequireRoot(t)
+	testenv.LookPath(t, "ip")
+	text := runDemo(t, "--mode", "netns", "--duration", "35s")
+	if !strings.Contains(text, "mode netns") || !strings.Contains(text, "VIP up (198.18.0.100)") {
+		t.Errorf("not the netns mode with the VIP 198.18.0.100:\n%s", text)
+	}
+	checkPairStory(t, text)
+	entries, _ := os.ReadDir("/run/netns")
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), netlab.NamePrefix+strconv.Itoa(os.Getpid())+"-") {
+			t.Errorf("namespace %s left behind", e.Name())
+		}
+	}
+}
+
+// TestDemoSingle runs the one-node demo: the embedded default config must
+// see the test PBX hang and recover.
+func TestDemoSingle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the demo takes 10s")
 	}
-	var out, errb bytes.Buffer
-	if code := run([]string{"demo", "--duration", "10s"}, &out, &errb); code != 0 {
-		t.Fatalf("got exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
-	}
-	text := out.String()
+	text := runDemo(t, "--single", "--duration", "10s")
 	for _, want := range []string{
 		"embedded default config",
 		"the test PBX hangs now",
@@ -35,9 +138,11 @@ func TestDemoShowsDetectionAndRecovery(t *testing.T) {
 	}
 }
 
-func TestDemoRejectsShortDuration(t *testing.T) {
-	var out, errb bytes.Buffer
-	if code := run([]string{"demo", "--duration", "2s"}, &out, &errb); code != exitUsage {
-		t.Errorf("got exit %d, want %d", code, exitUsage)
+func TestDemoRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{{"--duration", "2s"}, {"--mode", "vm"}} {
+		var out, errb bytes.Buffer
+		if code := run(append([]string{"demo"}, args...), &out, &errb); code != exitUsage {
+			t.Errorf("demo %v: got exit %d, want %d", args, code, exitUsage)
+		}
 	}
 }
