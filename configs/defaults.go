@@ -54,7 +54,7 @@ func defaults() Config {
 }
 
 // schedule returns the schedule defaults of a probe kind. The SIP probe
-// decides failover, so it is the fastest: every 300ms with a 250ms deadline,
+// decides failover, so it is the fastest: every 250ms with a 200ms deadline,
 // failed after 2 misses, which puts a hung PBX's median outage in a pair
 // below one second (docs/BENCHMARKS.md). tcp checks every second with a
 // 500ms deadline; the others every 2s with 1s, failed after 3.
@@ -62,7 +62,7 @@ func schedule(kind string) Schedule {
 	s := Schedule{Interval: 2 * time.Second, Timeout: time.Second, Rise: DefaultRise, Fall: DefaultFall}
 	switch kind {
 	case "sip":
-		s.Interval, s.Timeout, s.Fall = 300*time.Millisecond, 250*time.Millisecond, 2
+		s.Interval, s.Timeout, s.Fall = 250*time.Millisecond, 200*time.Millisecond, 2
 	case "tcp":
 		s.Interval, s.Timeout = time.Second, 500*time.Millisecond
 	}

@@ -2,7 +2,6 @@ package test
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/pbxha/pbxha/control"
-	"github.com/pbxha/pbxha/failover"
 )
 
 // fenceScript records the environment it was run with and the number of
@@ -36,15 +34,8 @@ func TestFenceBlocksTakeover(t *testing.T) {
 	pbxha, testpbx := build(t)
 	_, sipA := startTestPBX(t, testpbx)
 	_, sipB := startTestPBX(t, testpbx)
-	tb, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveTieBreaker(t, tb)
-	key := filepath.Join(t.TempDir(), "pbxha.key")
-	if err := failover.GenerateKey(key); err != nil {
-		t.Fatal(err)
-	}
+	tb := startTieBreaker(t, nil, "127.0.0.1:0")
+	key := newPairKey(t)
 	hbA, hbB := freeUDP(t, "127.0.0.1"), freeUDP(t, "127.0.0.2")
 
 	dirs := map[string]string{}
@@ -72,7 +63,7 @@ failover:
   tie_breakers: ["%[8]s"]
   fence_command: ["%[9]s"]
   fence_timeout: 5s
-`, name, socket, dir, sip, local, peer, key, tb.Addr(), fence)
+`, name, socket, dir, sip, local, peer, key, tb, fence)
 		path := filepath.Join(dir, "pbxha.yaml")
 		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)

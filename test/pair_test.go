@@ -136,21 +136,43 @@ func startPair(t testing.TB, failoverExtra string) *pairFixture {
 	h1, h2, client := topo.Host("n1"), topo.Host("n2"), topo.Host("client")
 
 	// The tie-breaker: a TCP listener on the client host, as a gateway would be.
-	var tb net.Listener
-	if err := client.Do(func() (err error) { tb, err = net.Listen("tcp", client.IP.String()+":7000"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	serveTieBreaker(t, tb)
-	key := filepath.Join(t.TempDir(), "pbxha.key")
-	if err := failover.GenerateKey(key); err != nil {
-		t.Fatal(err)
-	}
-	tbAddr := client.IP.String() + ":7000"
+	tbAddr := startTieBreaker(t, client, client.IP.String()+":7000")
+	key := newPairKey(t)
 	f := &pairFixture{t: t, pbxha: pbxha, client: client}
 	f.n1 = startPairNode(t, h1, h2, pbxha, testpbx, key, tbAddr, failoverExtra)
 	f.n2 = startPairNode(t, h2, h1, pbxha, testpbx, key, tbAddr, failoverExtra)
 	f.nodes = []*pairNode{f.n1, f.n2}
 	return f
+}
+
+// newPairKey writes a fresh shared heartbeat key and returns its path.
+func newPairKey(t testing.TB) string {
+	t.Helper()
+	key := filepath.Join(t.TempDir(), "pbxha.key")
+	if err := failover.GenerateKey(key); err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// startTieBreaker listens on addr (inside host's namespace, or here when
+// host is nil), serves as a tie-breaker until the test ends, and returns
+// the address it listens on.
+func startTieBreaker(t testing.TB, host *netns.Host, addr string) string {
+	t.Helper()
+	var ln net.Listener
+	listen := func() (err error) { ln, err = net.Listen("tcp", addr); return err }
+	var err error
+	if host != nil {
+		err = host.Do(listen)
+	} else {
+		err = listen()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveTieBreaker(t, ln)
+	return ln.Addr().String()
 }
 
 // serveTieBreaker accepts and closes connections on ln, as a gateway that a

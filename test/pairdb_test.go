@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pbxha/pbxha/failover"
 	"github.com/pbxha/pbxha/test/pgtest"
 )
 
@@ -29,15 +28,8 @@ func TestPairMovesDatabase(t *testing.T) {
 	pbxA, sipA := startTestPBX(t, testpbx)
 	_, sipB := startTestPBX(t, testpbx)
 
-	tb, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveTieBreaker(t, tb)
-	key := filepath.Join(t.TempDir(), "pbxha.key")
-	if err := failover.GenerateKey(key); err != nil {
-		t.Fatal(err)
-	}
+	tb := startTieBreaker(t, nil, "127.0.0.1:0")
+	key := newPairKey(t)
 	hbA, hbB := freeUDP(t, "127.0.0.1"), freeUDP(t, "127.0.0.2")
 	stopCmd := func(c *pgtest.Cluster) string {
 		argv := pgtest.AsOwner(t, filepath.Join(bin, "pg_ctl"), "stop", "-D", c.DataDir, "-m", "fast", "-w")
@@ -73,7 +65,7 @@ hooks:
     - {name: record, command: ["/bin/sh", "-c", "env | grep ^PBXHA_ | sort > %[3]s/takeover.env"], timeout: 5s}
   release:
     - {name: record, command: ["/bin/sh", "-c", "env | grep ^PBXHA_ | sort > %[3]s/release.env"], timeout: 5s}
-`, name, socket, dir, sip, db.DSN(), local, peer, key, tb.Addr(), stopCmd(db))
+`, name, socket, dir, sip, db.DSN(), local, peer, key, tb, stopCmd(db))
 		path := filepath.Join(dir, "pbxha.yaml")
 		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)

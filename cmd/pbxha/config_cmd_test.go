@@ -113,7 +113,7 @@ func TestConfigShow(t *testing.T) {
     - dsn: postgres://pbxha:s3cret@127.0.0.1/pbx
 `)
 	t.Setenv("PBXHA_LOG_FORMAT", "json")
-	t.Setenv("PBXHA_PROBES_SIP_0_TIMEOUT", "250ms")
+	t.Setenv("PBXHA_PROBES_SIP_0_TIMEOUT", "150ms")
 	out, errOut, code := runConfig(t, path, "show")
 	if code != exitOK || errOut != "" {
 		t.Fatalf("got code %d stderr %q, want 0 and nothing", code, errOut)
@@ -121,7 +121,7 @@ func TestConfigShow(t *testing.T) {
 	for _, want := range []string{
 		"# effective configuration from " + path + "\n",
 		"# environment overrides: PBXHA_LOG_FORMAT, PBXHA_PROBES_SIP_0_TIMEOUT\n",
-		"format: json\n", "timeout: 250ms\n", "interval: 2s\n", "table: pbxha_heartbeat\n",
+		"format: json\n", "timeout: 150ms\n", "interval: 2s\n", "table: pbxha_heartbeat\n",
 		"password: REDACTED\n", "postgres://pbxha:REDACTED@127.0.0.1/pbx",
 	} {
 		if !strings.Contains(out, want) {
@@ -139,8 +139,8 @@ func TestConfigShow(t *testing.T) {
 	if err != nil {
 		t.Fatalf("shown config does not load: %v", err)
 	}
-	if c.Log.Format != "json" || c.Probes.SIP[0].Timeout.String() != "250ms" {
-		t.Errorf("got format %q timeout %s, want json 250ms", c.Log.Format, c.Probes.SIP[0].Timeout)
+	if c.Log.Format != "json" || c.Probes.SIP[0].Timeout.String() != "150ms" {
+		t.Errorf("got format %q timeout %s, want json 150ms", c.Log.Format, c.Probes.SIP[0].Timeout)
 	}
 }
 

@@ -192,7 +192,7 @@ func (s *pairStory) run(ctx context.Context) error {
 	// 4. A planned switchover moves the service back.
 	swAt := time.Now()
 	s.say("planned switchover to %s, asked on %s's control socket (what `pbxha switchover --to %s` does)", primary.name, standby.name, primary.name)
-	res, err := standby.ctl.Switchover(ctx, primary.name, 30*time.Second, false)
+	res, err := standby.ctl.Switchover(ctx, primary.name, 30*time.Second, 30*time.Second, false)
 	if err != nil {
 		return err
 	}

@@ -225,30 +225,38 @@ func (h *Host) Command(name string, args ...string) *exec.Cmd {
 }
 
 // Do runs fn on an OS thread switched into the host's namespace and returns
-// its error. Sockets and /proc/sys/net files opened in fn belong to the
-// namespace and stay there after Do returns; goroutines fn starts do not
-// run in it. Do may be called from several goroutines at once.
+// its error (see InNamespace). Do may be called from several goroutines at
+// once.
 func (h *Host) Do(fn func() error) error {
+	return InNamespace(h.ns, "netlab: "+h.Name, fn)
+}
+
+// InNamespace runs fn on an OS thread switched into the network namespace
+// ns and returns its error; who prefixes errors of the switch itself.
+// Sockets, netlink handles and /proc/sys/net files opened in fn belong to
+// the namespace and stay there after InNamespace returns; goroutines that
+// fn starts do not run in it.
+func InNamespace(ns vnetns.NsHandle, who string, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		orig, err := vnetns.Get()
 		if err != nil {
 			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("netlab: %s: current namespace: %w", h.Name, err)
+			errc <- fmt.Errorf("%s: current namespace: %w", who, err)
 			return
 		}
 		defer orig.Close()
-		if err := vnetns.Set(h.ns); err != nil {
+		if err := vnetns.Set(ns); err != nil {
 			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("netlab: %s: enter: %w", h.Name, err)
+			errc <- fmt.Errorf("%s: enter: %w", who, err)
 			return
 		}
 		ferr := fn()
 		if err := vnetns.Set(orig); err != nil {
 			// Leave the thread locked: the runtime discards it when this
 			// goroutine ends, so no other goroutine runs in the namespace.
-			errc <- errors.Join(ferr, fmt.Errorf("netlab: %s: leave: %w", h.Name, err))
+			errc <- errors.Join(ferr, fmt.Errorf("%s: leave: %w", who, err))
 			return
 		}
 		runtime.UnlockOSThread()

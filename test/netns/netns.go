@@ -16,13 +16,13 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pbxha/pbxha/internal/netlab"
 	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
@@ -315,32 +315,7 @@ func (h *Host) Start(args ...string) (*exec.Cmd, error) {
 // in fn belong to the namespace and stay there after Do returns; goroutines
 // that fn starts do not run in it.
 func (h *Host) Do(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := vnetns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("netns: %s: current namespace: %w", h.Name, err)
-			return
-		}
-		defer orig.Close()
-		if err := vnetns.Set(h.ns); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("netns: %s: enter: %w", h.Name, err)
-			return
-		}
-		ferr := fn()
-		if err := vnetns.Set(orig); err != nil {
-			// Leave the thread locked: the runtime discards it when this
-			// goroutine ends, so no other goroutine runs in the namespace.
-			errc <- errors.Join(ferr, fmt.Errorf("netns: %s: leave: %w", h.Name, err))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
+	return netlab.InNamespace(h.ns, "netns: "+h.Name, fn)
 }
 
 // LinkDown cuts the host off the switch, as a pulled cable or a dead node
