@@ -120,10 +120,15 @@ type ActionError struct {
 func (e *ActionError) Error() string { return e.Msg }
 
 // Switchover asks the daemon for a planned switchover and waits for its
-// outcome (the daemon answers when it is done, timed out or ctx ends).
-func (c *Client) Switchover(ctx context.Context, to string, drain time.Duration, force bool) (SwitchoverResult, error) {
+// outcome: the daemon answers when it is done, or timed out after the drain
+// plus timeout (0: the daemon's own request timeout). ctx should outlast
+// drain+timeout, or the answer is lost while the daemon ends the request.
+func (c *Client) Switchover(ctx context.Context, to string, drain, timeout time.Duration, force bool) (SwitchoverResult, error) {
 	var res SwitchoverResult
 	q := url.Values{"to": {to}, "drain": {drain.String()}, "force": {strconv.FormatBool(force)}}
+	if timeout > 0 {
+		q.Set("timeout", timeout.String())
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://pbxha/v1/switchover?"+q.Encode(), nil)
 	if err != nil {
 		return res, fmt.Errorf("control: switchover %s: %w", c.socket, err)

@@ -173,3 +173,53 @@ func TestActions(t *testing.T) {
 		t.Errorf("no supervisor: got %v, want 404 not supervised", err)
 	}
 }
+
+// TestSwitchoverTimeout: the client's timeout reaches the daemon, which
+// bounds its wait by drain + timeout and answers with the outcome, before the
+// caller's own deadline; a malformed timeout is refused.
+func TestSwitchoverTimeout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sock")
+	ln, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := API{
+		Status: func() Status { return Status{} },
+		Switchover: func(ctx context.Context, to string, drain time.Duration, force bool) (SwitchoverResult, error) {
+			<-ctx.Done() // a move that never comes
+			return SwitchoverResult{Outcome: "timed out", Target: to, Reason: "switchover 1 to " + to + " waits"}, nil
+		},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, ln, NewHandler(api), slog.New(slog.DiscardHandler)) }()
+	defer func() { cancel(); <-done }()
+
+	c := NewClient(path)
+	cctx, ccancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer ccancel()
+	res, err := c.Switchover(cctx, "node-b", 0, 200*time.Millisecond, false)
+	if err != nil || res.Outcome != "timed out" || res.Target != "node-b" {
+		t.Errorf("got %+v, %v; want outcome timed out for node-b from the daemon", res, err)
+	}
+	if cctx.Err() != nil {
+		t.Errorf("the caller's deadline passed: want the daemon to answer at its 200ms timeout")
+	}
+
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://pbxha/v1/switchover?timeout=soon", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", path)
+	}}}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "timeout must be a duration") {
+		t.Errorf("timeout=soon: got %d %s, want 400 naming the timeout", resp.StatusCode, body)
+	}
+}

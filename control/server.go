@@ -29,7 +29,8 @@ type API struct {
 	// Maintenance switches maintenance mode: no automatic action while on.
 	Maintenance func(on bool) error
 	// Switchover moves the primary role to the named node ("" means the
-	// node that is not primary now), waiting for the outcome until ctx ends.
+	// node that is not primary now), waiting for the outcome until ctx ends;
+	// a request still pending then ends as timed out.
 	Switchover func(ctx context.Context, to string, drain time.Duration, force bool) (SwitchoverResult, error)
 }
 
@@ -89,7 +90,7 @@ func Listen(path string) (net.Listener, error) {
 //	GET  /v1/status                       the Status document
 //	POST /v1/pbx/{restart|stop|start|reset}  an operator action on the PBX
 //	POST /v1/maintenance/{on|off}         switch maintenance mode
-//	POST /v1/switchover?to=&drain=&force= a planned switchover, answered with its outcome
+//	POST /v1/switchover?to=&drain=&timeout=&force= a planned switchover, answered with its outcome
 //
 // Actions answer {"ok": true} or an error document with 400 (bad request),
 // 404 (nothing to act on) or 500 (the action failed). Anything else gets a
@@ -132,7 +133,23 @@ func NewHandler(api API) http.Handler {
 			writeJSON(w, http.StatusBadRequest, apiError{Error: "drain must be a duration, e.g. 30s"})
 			return
 		}
-		res, err := api.Switchover(r.Context(), q.Get("to"), drain, q.Get("force") == "true")
+		// timeout bounds the wait for the move after the drain; without
+		// it, the request's own timeout or the caller's patience does.
+		timeout, err := time.ParseDuration(cmp.Or(q.Get("timeout"), "0s"))
+		if err != nil || timeout < 0 {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: "timeout must be a duration, e.g. 30s"})
+			return
+		}
+		// The answer comes after the drain and the move, which outlast the
+		// server's WriteTimeout: the wait is bounded by ctx instead.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+		ctx := r.Context()
+		if timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, drain+timeout)
+			defer cancel()
+		}
+		res, err := api.Switchover(ctx, q.Get("to"), drain, q.Get("force") == "true")
 		if err != nil {
 			writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
 			return

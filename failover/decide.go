@@ -29,6 +29,10 @@ type Observation struct {
 	FailedSince    time.Time         // when Health last turned failed (restart_first grace)
 	EligibleSince  time.Time         // since when this node's decisions said Eligible without a break (Decision.EligibleSince); zero if not
 	Switchover     SwitchoverRequest // an operator's request made on this node, if any
+	// NoStreamingStandby: this node's database is primary and no standby
+	// streams WAL from it (or that could not be read lately). A planned
+	// release then waits: see situation.primary.
+	NoStreamingStandby bool
 }
 
 // Decision is what Decide chose: one action, the role to be in once it is
@@ -50,7 +54,9 @@ type Decision struct {
 // then the lower node name, stays); a primary whose service failed releases
 // only to a healthy eligible standby (failover_first at once, restart_first
 // after restart_grace) and otherwise keeps the VIP and restarts; planned
-// switchover and failback release to a healthy standby; a standby waits for a
+// switchover and failback release to a healthy standby, and with a managed
+// database only while a standby streams from it (unless the switchover is
+// forced); a standby waits for a
 // live primary, and takes over from a peer that is dead, released or not
 // eligible — only when it serves, reaches a tie-breaker target, is within
 // max_lag_bytes (unless forced), has been eligible for twice dead_after (so
@@ -224,20 +230,40 @@ func (s situation) primary(d Decision) Decision {
 	case o.Health == probe.HealthFailed:
 		return release(RoleStandby, fmt.Sprintf("service failed: moving the VIP to healthy standby %s first, the restart follows", s.peer))
 	}
+	// A planned release (switchover, failback) also waits while no standby
+	// streams from this node's database. The demotion's fast shutdown sends
+	// every connected streaming standby the rest of the WAL before it
+	// stops, so nothing acknowledged is lost; a standby whose WAL receiver
+	// is not streaming can be within max_lag_bytes and still lack the last
+	// writes, which its promotion would drop without a word. The unplanned
+	// releases above do not wait: the service here has failed (or
+	// restarts no longer help), and keeping the VIP on it is an outage now;
+	// the standby's max_lag_bytes decides whether it may promote.
 	if r, ok := s.request(); ok && r.Target != o.Node {
-		if s.peerReady() && o.Peer.Health == probe.Healthy && r.Target == v.Node {
-			return release(RoleStandby, fmt.Sprintf("switchover %d to %s: releasing", r.ID, s.peer))
+		switch {
+		case !s.peerReady() || o.Peer.Health != probe.Healthy || r.Target != v.Node:
+			return d.with(ActionNone, fmt.Sprintf("switchover %d to %s waits: it is not a healthy eligible standby (%s)", r.ID, r.Target, s.peerState()))
+		case o.NoStreamingStandby && !r.Force:
+			return d.with(ActionNone, fmt.Sprintf("switchover %d to %s waits: %s; --force moves anyway", r.ID, s.peer, noStreaming))
+		case o.NoStreamingStandby:
+			return release(RoleStandby, fmt.Sprintf("switchover %d to %s, forced: releasing although %s", r.ID, s.peer, noStreaming))
 		}
-		return d.with(ActionNone, fmt.Sprintf("switchover %d to %s waits: it is not a healthy eligible standby (%s)", r.ID, r.Target, s.peerState()))
+		return release(RoleStandby, fmt.Sprintf("switchover %d to %s: releasing", r.ID, s.peer))
 	}
 	if p.Failback == FailbackAuto && p.PreferredNode != "" && p.PreferredNode != o.Node &&
 		p.PreferredNode == v.Node && s.peerReady() && v.Health == probe.Healthy && !v.HealthySince.IsZero() {
 		if healthy := o.Now.Sub(v.HealthySince); healthy >= p.FailbackDelay {
+			if o.NoStreamingStandby {
+				return d.with(ActionNone, fmt.Sprintf("failback to preferred node %s waits: %s", s.peer, noStreaming))
+			}
 			return release(RoleStandby, fmt.Sprintf("failback to preferred node %s, healthy for %s: releasing", s.peer, healthy.Round(time.Second)))
 		}
 	}
 	return d.with(ActionNone, fmt.Sprintf("primary at epoch %d; %s", o.Epoch, s.peerState()))
 }
+
+// noStreaming says why a planned release waits for a streaming standby.
+const noStreaming = "no standby is streaming from this node's database (writes it has not received would be lost)"
 
 // peerState describes the peer in a few words.
 func (s situation) peerState() string {

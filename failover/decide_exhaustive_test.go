@@ -22,7 +22,7 @@ var (
 type modifiers struct {
 	needFence   bool
 	fence       FenceState
-	switchover  int // 0 none, 1 local to self, 2 local to peer, 3 peer's to self forced, 4 peer's to peer
+	switchover  int // 0 none, 1 local to self, 2 local to peer, 3 peer's to self forced, 4 peer's to peer forced
 	restartMode Mode
 	failedFor   time.Duration
 	pending     bool
@@ -32,6 +32,7 @@ type modifiers struct {
 	failback    Failback
 	eligibleFor time.Duration // -1: not eligible before
 	noRestart   bool
+	noStreaming bool // a primary's database has no streaming standby
 }
 
 func allModifiers() []modifiers {
@@ -48,7 +49,9 @@ func allModifiers() []modifiers {
 										for _, fb := range []Failback{FailbackOff, FailbackAuto} {
 											for _, ef := range []time.Duration{-1, time.Second, time.Hour} {
 												for _, nr := range bools {
-													ms = append(ms, modifiers{nf, f, sw, mode, ff, pend, ip, pref, al, fb, ef, nr})
+													for _, ns := range bools {
+														ms = append(ms, modifiers{nf, f, sw, mode, ff, pend, ip, pref, al, fb, ef, nr, ns})
+													}
 												}
 											}
 										}
@@ -72,6 +75,9 @@ func build(role Role, health probe.Health, fault, maint, tb bool, epoch, peerEpo
 		Now: now, Node: "node-b", Role: role, Epoch: epoch, Health: health, PBXFault: fault,
 		Maintenance: maint, TieBreakerOK: tb, DB: DBStandby, WAL: 1 << 30,
 		StartedAt: now.Add(-time.Second), Fence: m.fence, RestartPending: m.pending,
+	}
+	if role == RolePrimary && m.noStreaming { // only a primary database has standbys
+		o.DB, o.NoStreamingStandby = DBPrimary, true
 	}
 	if m.initPassed {
 		o.StartedAt = now.Add(-time.Hour)
@@ -103,7 +109,7 @@ func build(role Role, health probe.Health, fault, maint, tb bool, epoch, peerEpo
 	case 3:
 		o.Peer.Switchover = SwitchoverRequest{Target: "node-b", ID: 3, Force: true}
 	case 4:
-		o.Peer.Switchover = SwitchoverRequest{Target: "node-a", ID: 4}
+		o.Peer.Switchover = SwitchoverRequest{Target: "node-a", ID: 4, Force: true}
 	}
 	p := DefaultPolicy()
 	p.NeedFence, p.Mode, p.AllowLagPromote, p.Failback, p.NoRestart = m.needFence, m.restartMode, m.allowLag, m.failback, m.noRestart
@@ -169,6 +175,10 @@ func checkInvariants(o Observation, p Policy, d Decision) error {
 			return fmt.Errorf("higher epoch %d released to %d", o.Epoch, v.Epoch)
 		case !splitBrain && !s.peerReady():
 			return fmt.Errorf("released with no healthy eligible standby")
+		case o.NoStreamingStandby && !splitBrain && o.Health != probe.HealthFailed && !o.PBXFault && !forcedAway(s):
+			// A planned release (switchover, failback) would lose the
+			// writes the standby has not received.
+			return fmt.Errorf("planned release while no standby streams from this node's database")
 		}
 	default:
 		if o.Role == RolePrimary && v.Alive && v.Role == RolePrimary && !frozen && v.Epoch > o.Epoch {
@@ -237,6 +247,9 @@ func TestDecideModifiers(t *testing.T) {
 	for i := 0; i < len(mods); i += stride {
 		m := mods[i]
 		for _, role := range []Role{RoleInit, RoleStandby, RolePrimary} {
+			if m.noStreaming && role != RolePrimary {
+				continue // build sets it on a primary only: the same as without
+			}
 			for _, ps := range []int{0, 1, 2} {
 				for _, pr := range []Role{RolePrimary, RoleStandby} {
 					if ps == 0 && pr != RolePrimary {
@@ -353,6 +366,12 @@ func TestDecideTwoNodes(t *testing.T) {
 		}
 	}
 	t.Logf("checked %d node pairs", n)
+}
+
+// forcedAway: a forced switchover in force names the peer.
+func forcedAway(s situation) bool {
+	r, ok := s.request()
+	return ok && r.Force && r.Target != s.o.Node
 }
 
 // designated: a switchover in force names this node and the peer is alive.

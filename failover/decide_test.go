@@ -268,12 +268,34 @@ func TestDecide(t *testing.T) {
 			o.Peer.Role, o.Peer.WAL = RoleStandby, o.WAL+5<<20
 			o.Switchover = SwitchoverRequest{Target: "node-b", ID: 20}
 		}, want: want{ActionNone, RoleStandby, 5, "WAL bytes behind"}},
+		{name: "switchover waits while no standby streams from the primary's database", obs: primaryObs(), edit: func(o *Observation) {
+			o.Switchover, o.NoStreamingStandby = SwitchoverRequest{Target: "node-b", ID: 22}, true
+		}, want: want{ActionNone, RolePrimary, 5, "switchover 22 to node-b waits: no standby is streaming from this node's database (writes it has not received would be lost); --force moves anyway"}},
+		{name: "switchover asked on the target waits too while nothing streams", obs: primaryObs(), edit: func(o *Observation) {
+			o.Peer.Switchover, o.NoStreamingStandby = SwitchoverRequest{Target: "node-b", ID: 23}, true
+		}, want: want{ActionNone, RolePrimary, 5, "switchover 23 to node-b waits: no standby is streaming"}},
+		{name: "switchover to an unready standby names that first", obs: primaryObs(), edit: func(o *Observation) {
+			o.Switchover, o.Peer.Eligible, o.NoStreamingStandby = SwitchoverRequest{Target: "node-b", ID: 24}, false, true
+		}, want: want{ActionNone, RolePrimary, 5, "switchover 24 to node-b waits: it is not a healthy eligible standby"}},
+		{name: "forced switchover releases although nothing streams", obs: primaryObs(), edit: func(o *Observation) {
+			o.Switchover, o.NoStreamingStandby = SwitchoverRequest{Target: "node-b", ID: 25, Force: true}, true
+		}, want: want{ActionRelease, RoleStandby, 5, "switchover 25 to node-b, forced: releasing although no standby is streaming"}},
+		{name: "failed primary releases although nothing streams (max_lag_bytes governs)", obs: primaryObs(), edit: func(o *Observation) {
+			o.Health, o.NoStreamingStandby = probe.HealthFailed, true
+		}, want: want{ActionRelease, RoleStandby, 5, "service failed: moving the VIP to healthy standby node-b first"}},
+		{name: "primary at its restart limit releases although nothing streams", obs: primaryObs(), edit: func(o *Observation) {
+			o.PBXFault, o.NoStreamingStandby = true, true
+		}, want: want{ActionRelease, RoleFault, 5, "restart limit reached: releasing"}},
 
 		// Failback.
 		{name: "failback auto: release to the preferred node after the delay", obs: primaryObs(), edit: func(o *Observation) {
 			o.Node, o.Peer.Node, o.Peer.HealthySince = "node-b", "node-a", o.Now.Add(-6*time.Minute)
 		}, policy: func(p *Policy) { p.Failback, p.PreferredNode = FailbackAuto, "node-a" },
 			want: want{ActionRelease, RoleStandby, 5, "failback to preferred node node-a, healthy for 6m0s"}},
+		{name: "failback auto waits while no standby streams from the primary's database", obs: primaryObs(), edit: func(o *Observation) {
+			o.Node, o.Peer.Node, o.Peer.HealthySince, o.NoStreamingStandby = "node-b", "node-a", o.Now.Add(-6*time.Minute), true
+		}, policy: func(p *Policy) { p.Failback, p.PreferredNode = FailbackAuto, "node-a" },
+			want: want{ActionNone, RolePrimary, 5, "failback to preferred node node-a waits: no standby is streaming"}},
 		{name: "failback auto: not before the delay", obs: primaryObs(), edit: func(o *Observation) {
 			o.Node, o.Peer.Node, o.Peer.HealthySince = "node-b", "node-a", o.Now.Add(-time.Minute)
 		}, policy: func(p *Policy) { p.Failback, p.PreferredNode = FailbackAuto, "node-a" }, want: want{ActionNone, RolePrimary, 5, "primary at epoch"}},

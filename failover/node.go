@@ -118,9 +118,17 @@ func (t Timeline) Details() map[string]any {
 func (t Timeline) Steps(node string) []Step {
 	var out []Step
 	for _, s := range t.timelineSteps() {
-		if !s.at.IsZero() {
-			out = append(out, Step{At: s.at, Node: node, What: s.what})
+		if s.at.IsZero() {
+			continue
 		}
+		what := s.what
+		if s.key == "decided_ms" {
+			what = "takeover decided"
+			if !t.Released.IsZero() {
+				what = "release decided"
+			}
+		}
+		out = append(out, Step{At: s.at, Node: node, What: what})
 	}
 	return out
 }
@@ -146,6 +154,10 @@ type LocalState struct {
 	WAL            uint64       // primary: current WAL LSN; standby: replayed LSN
 	TieBreakerOK   bool         // at least one tie-breaker target answered recently
 	Maintenance    bool         // maintenance mode is on (e.g. set over the control API)
+	// NoStreamingStandby: DB is DBPrimary and no standby streams WAL from
+	// it, as far as the last reading shows (an old or missing reading
+	// counts as none). False without a managed database.
+	NoStreamingStandby bool
 }
 
 // NodeConfig configures a Node.
@@ -524,7 +536,7 @@ func (n *Node) tick(ctx context.Context) {
 		PBXFault: local.PBXFault, Maintenance: maint, StartedAt: ls.started, Peer: view,
 		DB: local.DB, WAL: local.WAL, TieBreakerOK: local.TieBreakerOK, Fence: ls.fence,
 		RestartPending: local.RestartPending, FailedSince: ls.failedSince,
-		EligibleSince: ls.eligibleSince, Switchover: req,
+		EligibleSince: ls.eligibleSince, Switchover: req, NoStreamingStandby: local.NoStreamingStandby,
 	}
 	d := Decide(o, n.cfg.Policy)
 	ls.eligibleSince = d.EligibleSince(ls.eligibleSince, now)
@@ -827,6 +839,25 @@ func (n *Node) RequestSwitchover(target string, force bool) uint64 {
 	n.hb.Switchover = n.request.Request
 	n.log.Info("switchover requested", "target", target, "id", id, "force", force)
 	return id
+}
+
+// EndSwitchover ends the switchover request id as "timed out" if it is
+// still pending, and reports whether it did: the caller stopped waiting, and
+// a request nobody waits for must not move the service later. The request
+// leaves the heartbeats; a release already under way completes.
+func (n *Node) EndSwitchover(id uint64) bool {
+	now := n.cfg.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	r := &n.request
+	if r.Request.ID != id || r.Outcome != "pending" {
+		return false
+	}
+	n.stepLocked(Step{At: now, Node: n.cfg.Node, What: "switchover timed out"})
+	r.Outcome = "timed out"
+	n.hb.Switchover = SwitchoverRequest{}
+	n.log.Warn("switchover timed out", "target", r.Request.Target, "id", id, "reason", "the caller stopped waiting")
+	return true
 }
 
 // SetMaintenance switches this node's maintenance mode: while on (here or in

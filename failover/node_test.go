@@ -358,9 +358,9 @@ func TestNodeSwitchover(t *testing.T) {
 		steps []string // the timeline the asked node records, in order
 	}{
 		{"asked on the standby for itself", func(p *pair) uint64 { return p.b.node.RequestSwitchover("node-b", false) }, func(p *pair) *testNode { return p.b },
-			[]string{"node-b switchover to node-b requested", "node-a seen standby", "node-b decided", "node-b VIP up", "node-b ready", "node-b switchover done"}},
+			[]string{"node-b switchover to node-b requested", "node-a seen standby", "node-b takeover decided", "node-b VIP up", "node-b ready", "node-b switchover done"}},
 		{"asked on the primary, no target", func(p *pair) uint64 { return p.a.node.RequestSwitchover("", false) }, func(p *pair) *testNode { return p.a },
-			[]string{"node-a switchover to node-b requested", "node-a decided", "node-a VIP down", "node-a released", "node-b seen primary", "node-a switchover done"}},
+			[]string{"node-a switchover to node-b requested", "node-a release decided", "node-a VIP down", "node-a released", "node-b seen primary", "node-a switchover done"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -410,6 +410,43 @@ func TestNodeSwitchoverTimesOut(t *testing.T) {
 		if p.a.role() != failover.RolePrimary || p.b.act.Count(failovertest.OpTakeOver) != 0 {
 			t.Errorf("node-a %s, node-b took over %d times; want no move to a degraded standby", p.a.role(), p.b.act.Count(failovertest.OpTakeOver))
 		}
+	})
+}
+
+// A primary whose database has no streaming standby holds a planned
+// switchover: the reason says why, nothing moves. A request whose caller
+// stopped waiting (EndSwitchover) ends and does not fire once the standby
+// streams again; a new one then moves the service.
+func TestNodeSwitchoverWaitsForStreamingStandby(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := startPair(t, nil)
+		p.formed(t)
+		p.a.local.Update(func(s *failover.LocalState) { s.DB, s.NoStreamingStandby = failover.DBPrimary, true })
+		id := p.a.node.RequestSwitchover("node-b", false)
+		waitFor(t, time.Second, "node-a says why it waits", func() bool {
+			return strings.Contains(p.a.node.Status().Reason, "waits: no standby is streaming from this node's database")
+		})
+		hold(t, 5*time.Second, "node-a keeps the service", func() bool {
+			return p.a.role() == failover.RolePrimary && p.a.holds() && p.b.role() == failover.RoleStandby
+		})
+		if !p.a.node.EndSwitchover(id) {
+			t.Fatalf("EndSwitchover(%d): got false, want the pending request ended", id)
+		}
+		if st := p.a.node.Status().Switchover; st.Outcome != "timed out" {
+			t.Errorf("outcome after EndSwitchover: got %q, want timed out", st.Outcome)
+		}
+		if p.a.node.EndSwitchover(id) {
+			t.Errorf("second EndSwitchover(%d): got true, want false (already ended)", id)
+		}
+		p.a.local.Update(func(s *failover.LocalState) { s.NoStreamingStandby = false })
+		hold(t, 3*time.Second, "the ended request does not move the service", func() bool {
+			return p.a.role() == failover.RolePrimary && p.b.act.Count(failovertest.OpTakeOver) == 0
+		})
+		p.a.node.RequestSwitchover("node-b", false)
+		waitFor(t, 5*time.Second, "node-b primary", func() bool {
+			p.checkOneHolder(t)
+			return p.b.role() == failover.RolePrimary && p.a.role() == failover.RoleStandby
+		})
 	})
 }
 

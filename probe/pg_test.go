@@ -258,6 +258,47 @@ func TestPGPair(t *testing.T) {
 		}
 	})
 
+	// What a planned switchover waits for: the primary reads whether a
+	// standby streams from it.
+	t.Run("standby not streaming", func(t *testing.T) {
+		standby := newPG(t, probe.PGConfig{DSN: stby.DSN(), ExpectRole: probe.PGRoleStandby})
+		var conninfo string
+		stby.QueryRow(t, "SHOW primary_conninfo", nil, &conninfo)
+		restore := func() {
+			stby.Exec(t, "ALTER SYSTEM SET primary_conninfo = '"+strings.ReplaceAll(conninfo, "'", "''")+"'")
+			stby.Exec(t, "SELECT pg_reload_conf()")
+		}
+		stby.Exec(t, "ALTER SYSTEM SET primary_conninfo = ''")
+		stby.Exec(t, "SELECT pg_reload_conf()")
+		restored := false
+		defer func() {
+			if !restored {
+				restore()
+			}
+		}()
+		r := waitCheck(t, primary, 30*time.Second, "primary sees no streaming standby", func(r probe.Result) bool {
+			return r.Status == probe.OK && r.Values["standbys"] == 0
+		})
+		if st, _ := primary.Last(); st.StreamingStandbys() != 0 || !strings.Contains(r.Detail, "no standbys") {
+			t.Errorf("primary: got %d streaming, detail %q; want 0 and \"no standbys\"", st.StreamingStandbys(), r.Detail)
+		}
+		r = waitCheck(t, standby, 30*time.Second, "standby says it does not stream", func(r probe.Result) bool {
+			return r.Status == probe.OK && strings.Contains(r.Detail, "not streaming")
+		})
+		if st, _ := standby.Last(); st.Streaming || st.StreamingStandbys() != 0 {
+			t.Errorf("standby: got Streaming %v and %d streaming standbys, want false and 0", st.Streaming, st.StreamingStandbys())
+		}
+
+		restore()
+		restored = true
+		waitCheck(t, primary, 30*time.Second, "primary sees the standby streaming again", func(r probe.Result) bool {
+			return r.Status == probe.OK && r.Values["standbys"] == 1
+		})
+		if st, _ := primary.Last(); st.StreamingStandbys() != 1 {
+			t.Errorf("primary after restoring primary_conninfo: got %d streaming standbys, want 1", st.StreamingStandbys())
+		}
+	})
+
 	// Last: it leaves two primaries.
 	t.Run("promotion", func(t *testing.T) {
 		p := newPG(t, probe.PGConfig{DSN: stby.DSN(), Node: "node-b"})

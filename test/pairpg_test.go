@@ -3,6 +3,7 @@ package test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -22,8 +23,10 @@ import (
 )
 
 // pgMaxLag is max_lag_bytes of the pair in TestPairDatabaseInNamespaces:
-// low, so that a few hundred rows put a cut-off standby beyond it.
-const pgMaxLag = 64 << 10
+// low, so that a few thousand filler rows put a cut-off standby beyond it,
+// yet well above the WAL the client's writes make in the seconds a standby
+// spends cut off while a switchover waits for it to stream again.
+const pgMaxLag = 1 << 20
 
 // pgPair is a pairFixture whose nodes also run PostgreSQL: a primary on n1
 // and its streaming standby on n2 at first, each listening on port 5432 of
@@ -350,6 +353,7 @@ func TestPairDatabaseInNamespaces(t *testing.T) {
 		t.Logf("switchover to %s: %d writes acknowledged so far, none lost", to.host.Name, len(all))
 	}
 	switchover(f.n1, f.n2)
+	noStreamingWaits(t, f, f.n2, f.n1, l)
 	switchover(f.n2, f.n1)
 	l.stop()
 	all := l.snapshot()
@@ -371,7 +375,7 @@ func TestPairDatabaseInNamespaces(t *testing.T) {
 		if s, err := standby.status(t); err == nil && s.Pair != nil && s.Pair.Peer.LagBytes > pgMaxLag {
 			return true
 		}
-		f.db[prim].Exec(t, "INSERT INTO filler SELECT repeat('x', 1000) FROM generate_series(1, 100)")
+		f.db[prim].Exec(t, "INSERT INTO filler SELECT repeat('x', 1000) FROM generate_series(1, 1000)")
 		return false
 	})
 
@@ -434,4 +438,62 @@ func TestPairDatabaseInNamespaces(t *testing.T) {
 	f.wait(20*time.Second, "n2's write replicated to n1", func() bool {
 		return f.db[prim].TryQueryRow("SELECT count(*) FROM writes WHERE id = -1", nil, &n) == nil && n == 1
 	})
+}
+
+// noStreamingWaits: a planned switchover waits while no standby streams
+// from the primary's database, since the promoted target would lack the
+// writes it has not received. stby's WAL receiver stops while the client
+// writes on through the VIP; prim's pg probe sees no streaming standby;
+// `pbxha switchover --timeout 5s` to stby times out and says why, prim keeps
+// the VIP and a writable database, and the ended request does not move the
+// service once stby streams again.
+func noStreamingWaits(t *testing.T, f *pgPair, prim, stby *pairNode, l *dbLoad) {
+	t.Helper()
+	var conninfo string
+	f.db[stby].QueryRow(t, "SHOW primary_conninfo", nil, &conninfo)
+	f.db[stby].Exec(t, "ALTER SYSTEM SET primary_conninfo = ''")
+	f.db[stby].Exec(t, "SELECT pg_reload_conf()")
+	f.waitOneHolder(20*time.Second, prim.host.Name+"'s pg probe seeing no streaming standby", func() bool {
+		s, err := prim.status(t)
+		if err != nil {
+			return false
+		}
+		for _, p := range s.Probes {
+			if p.Kind == "pg" && p.Last != nil && p.Last.Status == "ok" {
+				_, read := p.Last.Values["standbys"]
+				return read && p.Last.Values["standbys"] == 0 && strings.Contains(p.Last.Detail, "no standbys")
+			}
+		}
+		return false
+	})
+	acked := len(l.snapshot())
+	out, err := exec.Command(f.pbxha, "switchover", "--socket", prim.socket, "--to", stby.host.Name,
+		"--drain-timeout", "0s", "--timeout", "5s").CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "timed out") ||
+		!strings.Contains(string(out), "last decision: switchover") || !strings.Contains(string(out), "no standby is streaming from this node's database") {
+		f.dump()
+		t.Fatalf("pbxha switchover to %s while nothing streams from %s: got %v\n%s\nwant exit 1, timed out, the last decision naming the streaming standby", stby.host.Name, prim.host.Name, err, out)
+	}
+	t.Logf("switchover while no standby streams:\n%s", out)
+	if rec, _, err := f.dbState(prim); prim.role(t) != "primary" || !prim.holdsVIP(t) || stby.holdsVIP(t) || err != nil || rec {
+		f.dump()
+		t.Fatalf("after the refused switchover: %s role %s, VIP %v (%s %v), database in recovery %v (%v); want %s primary with the VIP and a writable database",
+			prim.host.Name, prim.role(t), prim.holdsVIP(t), stby.host.Name, stby.holdsVIP(t), rec, err, prim.host.Name)
+	}
+	f.waitOneHolder(20*time.Second, "writes through the VIP while the switchover waited", func() bool { return len(l.snapshot()) >= acked+20 })
+
+	f.db[stby].Exec(t, "ALTER SYSTEM SET primary_conninfo = '"+strings.ReplaceAll(conninfo, "'", "''")+"'")
+	f.db[stby].Exec(t, "SELECT pg_reload_conf()")
+	f.waitOneHolder(30*time.Second, stby.host.Name+"'s database streaming from "+prim.host.Name+" again", func() bool {
+		rec, sender, err := f.dbState(stby)
+		return err == nil && rec && sender == prim.host.IP.String()
+	})
+	// The timed-out request is over: nothing moves on its own now.
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if prim.role(t) != "primary" || !prim.holdsVIP(t) {
+			f.dump()
+			t.Fatalf("%s released after the switchover had timed out", prim.host.Name)
+		}
+	}
 }

@@ -134,11 +134,16 @@ func (p *pair) local(d *daemon) failover.LocalState {
 	}
 	if p.db != nil {
 		ls.DB = failover.DBUnknown
-		if st, ok := pgState(d.agent.Checks()); ok {
+		checks := d.agent.Checks()
+		if st, ok := pgState(checks); ok {
 			ls.WAL = uint64(st.WALPosition())
 			switch st.Role {
 			case probe.PGRolePrimary:
 				ls.DB = failover.DBPrimary
+				// A reading that is not recent says nothing about now:
+				// unknown counts as no streaming standby, and a planned
+				// switchover waits rather than risk acknowledged writes.
+				ls.NoStreamingStandby = st.StreamingStandbys() == 0 || !pgRecent(checks, st, time.Now())
 			case probe.PGRoleStandby:
 				ls.DB = failover.DBStandby
 			}
@@ -223,6 +228,19 @@ func pgState(checks []probe.Check) (probe.PGState, bool) {
 		}
 	}
 	return probe.PGState{}, false
+}
+
+// pgRecent reports whether st, the first pg probe's last reading, comes
+// from a check begun within two of its intervals and a timeout of now: a
+// check that ran late is still recent, one that no longer reaches the
+// server is not.
+func pgRecent(checks []probe.Check, st probe.PGState, now time.Time) bool {
+	for _, c := range checks {
+		if _, ok := c.Probe.(*probe.PG); ok {
+			return now.Sub(st.At) <= 2*c.Interval+c.Timeout
+		}
+	}
+	return false
 }
 
 // actuators carries out the node's decisions, in the order DESIGN gives:
@@ -410,7 +428,8 @@ func (t *tieBreaker) ok() bool {
 
 // switchover drains this node's calls when it is primary (up to drain), then
 // asks for the planned move and waits until the target is primary, the
-// request times out, or ctx ends.
+// request times out, or ctx ends; a request still pending then is ended, so
+// that it does not move the service after its caller stopped waiting.
 func (p *pair) switchover(ctx context.Context, d *daemon, to string, drain time.Duration, force bool) (control.SwitchoverResult, error) {
 	start := time.Now()
 	ns := p.node.Status()
@@ -455,14 +474,22 @@ func (p *pair) switchover(ctx context.Context, d *daemon, to string, drain time.
 		}
 		select {
 		case <-ctx.Done():
-			res.Outcome = "still pending when the caller gave up"
-			res.Reason, res.Epoch, res.TookMS = ns.Reason, ns.Epoch, ms(time.Since(start))
-			res.Timeline = timeline(ns)
-			return res, nil
 		case <-time.After(50 * time.Millisecond):
+			continue
 		}
+		// The reason is the one the request waited on.
+		if reason := ns.Reason; p.node.EndSwitchover(id) {
+			ns = p.node.Status()
+			ns.Reason = reason
+		} else {
+			ns = p.node.Status() // it ended meanwhile
+		}
+		break
 	}
 	res.Outcome, res.Target, res.Reason, res.Epoch = ns.Switchover.Outcome, ns.Switchover.Request.Target, ns.Reason, ns.Epoch
+	if ns.Switchover.Request.ID != id {
+		res.Outcome, res.Target = "replaced by a later request", to
+	}
 	res.Timeline = timeline(ns)
 	switch {
 	case ns.Role == failover.RolePrimary:

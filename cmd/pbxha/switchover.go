@@ -22,8 +22,11 @@ func newSwitchoverCmd(g *globals) *cobra.Command {
 		Long: `Move the primary role (the VIP and the service) to NODE, by default the node
 that is not primary now. Run on the primary, it first waits up to
 --drain-timeout for the active calls its esl/ami probes count to end. The
-target takes over only when it is healthy and, with a database, caught up;
---force promotes past max_lag_bytes. The command waits for the outcome.
+target takes over only when it is healthy and, with a database, caught up,
+and the primary releases only while a standby streams WAL from its database
+(its demotion then ships the rest); --force promotes past max_lag_bytes and
+releases without a streaming standby. The command waits up to --timeout for
+the outcome; a request still pending then ends and moves nothing later.
 
 Exit codes: 0 done, 1 refused or timed out, 2 usage, 3 no daemon.`,
 		Args: cobra.NoArgs,
@@ -35,9 +38,11 @@ Exit codes: 0 done, 1 refused or timed out, 2 usage, 3 no daemon.`,
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), drain+timeout)
+			// The daemon ends the request after drain+timeout and answers;
+			// the slack leaves time for that answer to arrive.
+			ctx, cancel := context.WithTimeout(cmd.Context(), drain+timeout+10*time.Second)
 			defer cancel()
-			res, err := control.NewClient(s).Switchover(ctx, to, drain, force)
+			res, err := control.NewClient(s).Switchover(ctx, to, drain, timeout, force)
 			switch {
 			case errors.Is(err, control.ErrNoDaemon):
 				return statusError(s, err)
@@ -60,7 +65,7 @@ Exit codes: 0 done, 1 refused or timed out, 2 usage, 3 no daemon.`,
 	f.StringVar(&socket, "socket", "", "control socket (default: control.socket from the config)")
 	f.StringVar(&to, "to", "", "node to make primary (default: the node that is not primary)")
 	f.DurationVar(&drain, "drain-timeout", 30*time.Second, "on the primary, wait up to this long for active calls to end")
-	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the move after the drain")
+	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the move after the drain; the request then ends")
 	f.BoolVar(&force, "force", false, "promote even past max_lag_bytes")
 	return cmd
 }
