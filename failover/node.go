@@ -312,6 +312,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	if tc.DeadAfter <= 0 {
 		tc.DeadAfter = cfg.Policy.DeadAfter
 	}
+	cfg.Tracker.DeadAfter = tc.DeadAfter
 	tr, err := NewPeerTracker(tc)
 	if err != nil {
 		return nil, err
@@ -365,6 +366,10 @@ func (n *Node) Run(ctx context.Context) error {
 
 	t := time.NewTicker(decideEvery(n.cfg.Interval))
 	defer t.Stop()
+	// A decision also falls due the moment the peer's silence reaches
+	// dead_after, not up to a tick later.
+	dead := time.NewTimer(n.untilPeerDead())
+	defer dead.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -373,11 +378,23 @@ func (n *Node) Run(ctx context.Context) error {
 		case <-closed:
 			return fmt.Errorf("failover: node %s: run: transport closed", n.cfg.Node)
 		case <-t.C:
-			n.tick(ctx)
 		case <-n.poke:
-			n.tick(ctx)
+		case <-dead.C:
 		}
+		n.tick(ctx)
+		dead.Reset(n.untilPeerDead())
 	}
+}
+
+// untilPeerDead is how long until the live peer, unheard from now on, is
+// dead (a millisecond past dead_after); a minute while it is not alive.
+func (n *Node) untilPeerDead() time.Duration {
+	now := n.cfg.Now()
+	v := n.tracker.View(now)
+	if !v.Alive {
+		return time.Minute
+	}
+	return v.LastHeard.Add(n.cfg.Tracker.DeadAfter).Sub(now) + time.Millisecond
 }
 
 // Poke asks for a decision now rather than at the next tick: the daemon

@@ -654,3 +654,35 @@ func TestNodeReleaseOnStop(t *testing.T) {
 		})
 	}
 }
+
+// TestNodeDecidesWhenPeerTurnsDead: the standby decides the moment its
+// primary's silence reaches dead_after, not at its next tick (node-b starts
+// 7ms after node-a, so that its ticks do not fall on node-a's heartbeats).
+func TestNodeDecidesWhenPeerTurnsDead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := failovertest.NewNetwork(1, 2, time.Now)
+		p := &pair{net: net,
+			a: newTestNode(t, net, 0, "node-a", t.TempDir(), nil),
+			b: newTestNode(t, net, 1, "node-b", t.TempDir(), nil)}
+		p.a.start(t.Context())
+		time.Sleep(7 * time.Millisecond)
+		p.b.start(t.Context())
+		t.Cleanup(func() {
+			p.b.cancel()
+			<-p.b.done
+		})
+		p.formed(t)
+		p.a.stop(t) // silent, like a crash
+		waitFor(t, 5*time.Second, "node-b primary", func() bool { return p.b.role() == failover.RolePrimary })
+		st := p.b.node.Status()
+		var became time.Time
+		for _, h := range st.History {
+			if h.To == failover.RolePrimary {
+				became = h.At
+			}
+		}
+		if d := became.Sub(st.Peer.LastHeard); d < failover.DefaultDeadAfter || d > failover.DefaultDeadAfter+5*time.Millisecond {
+			t.Errorf("node-b took over %s after it last heard node-a, want within 5ms after dead_after %s", d, failover.DefaultDeadAfter)
+		}
+	})
+}
