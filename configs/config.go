@@ -139,6 +139,13 @@ type ExecProbe struct {
 // PBX is the local PBX process.
 type PBX struct {
 	Supervise Supervise `mapstructure:"supervise" yaml:"supervise" json:"supervise"`
+
+	// TakeoverESL lists FreeSWITCH API commands ("sofia recover") sent in
+	// order over the first esl probe's event socket after a takeover made
+	// sure the PBX runs, before the takeover hooks. A failure is alerted,
+	// never a failed takeover.
+	TakeoverESL        []string      `mapstructure:"takeover_esl" yaml:"takeover_esl" json:"takeover_esl"`
+	TakeoverESLTimeout time.Duration `mapstructure:"takeover_esl_timeout" yaml:"takeover_esl_timeout" json:"takeover_esl_timeout"` // connecting (retried) and every command, in all
 }
 
 // Supervise says how pbxha keeps the local PBX process running.

@@ -49,7 +49,7 @@ func defaults() Config {
 			Mode: "none", StopTimeout: 10 * time.Second, HangGrace: 10 * time.Second,
 			BackoffInitial: time.Second, BackoffMax: 30 * time.Second, BackoffFactor: 2,
 			MaxRestarts: 5, Window: 10 * time.Minute,
-		}},
+		}, TakeoverESLTimeout: 15 * time.Second},
 	}
 }
 

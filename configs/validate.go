@@ -409,7 +409,7 @@ func (ck *checker) supervise(key string, s *Supervise) {
 }
 
 var eventKinds = []string{"probe_state", "health_change", "pbx_started", "pbx_stopped", "pbx_reset", "pbx_down", "pbx_hung", "pbx_restarted",
-	"restart_limit_reached", "role_change", "failover", "switchover", "split_brain", "peer_path_lost",
+	"restart_limit_reached", "role_change", "failover", "switchover", "takeover_step_failed", "split_brain", "peer_path_lost",
 	"maintenance", "config_reload", "test"}
 
 func (ck *checker) alerts(key string, a *Alerts) {
@@ -572,6 +572,7 @@ func (ck *checker) pair(c *Config) {
 		ck.bad("vip.script.timeout", "%s must be positive", v.Script.Timeout)
 	}
 	ck.database(c, paired)
+	ck.takeoverESL(c, paired)
 	for _, h := range []struct {
 		key   string
 		hooks []Hook
@@ -591,6 +592,32 @@ func (ck *checker) pair(c *Config) {
 				ck.bad(k+".timeout", "%s must be positive", hk.Timeout)
 			}
 		}
+	}
+}
+
+// takeoverESL checks pbx.takeover_esl: commands for the first esl probe's
+// event socket, sent after a takeover.
+func (ck *checker) takeoverESL(c *Config, paired bool) {
+	p := &c.PBX
+	if len(p.TakeoverESL) > 0 {
+		switch {
+		case !paired:
+			ck.bad("pbx.takeover_esl", "is set but peer.paths is not: the commands are sent when a node of a pair takes over")
+		case len(c.Probes.ESL) == 0:
+			ck.bad("pbx.takeover_esl", "needs an esl probe (probes.esl): the commands go to the first one's address with its password")
+		}
+		for i, cmd := range p.TakeoverESL {
+			k := fmt.Sprintf("pbx.takeover_esl[%d]", i)
+			switch {
+			case strings.TrimSpace(cmd) == "":
+				ck.bad(k, "is empty: give a FreeSWITCH API command, e.g. \"sofia recover\"")
+			case strings.ContainsAny(cmd, "\r\n"):
+				ck.bad(k, "%q spans several lines: give one API command per list item", cmd)
+			}
+		}
+	}
+	if p.TakeoverESLTimeout <= 0 {
+		ck.bad("pbx.takeover_esl_timeout", "%s must be positive", ck.show("pbx.takeover_esl_timeout", p.TakeoverESLTimeout))
 	}
 }
 

@@ -64,6 +64,7 @@ const (
 	RoleChange          = "role_change"           // the node's role changed
 	Failover            = "failover"              // an unplanned takeover finished (details: timeline)
 	Switchover          = "switchover"            // a planned takeover finished
+	TakeoverStepFailed  = "takeover_step_failed"  // a best-effort step of a takeover failed; the takeover went on (details: step, failed)
 	SplitBrain          = "split_brain"           // two primaries met
 	PeerPathLost        = "peer_path_lost"        // one heartbeat path went silent
 	Maintenance         = "maintenance"           // maintenance mode switched on or off

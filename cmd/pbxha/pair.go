@@ -86,13 +86,19 @@ func newPair(cfg *configs.Config, d *daemon) (*pair, error) {
 		return nil, fmt.Errorf("%s: peer.paths: %w", cfg.Source, err)
 	}
 	p.tb = newTieBreaker(cfg.Failover.TieBreakers, cfg.Peer.DeadAfter)
+	pbxCmds, err := newPBXCommands(cfg, d.log, func(e event.Event) { d.events.Publish(e) })
+	if err != nil {
+		p.tr.Close()
+		p.closeVIP()
+		return nil, err
+	}
 	p.node, err = failover.NewNode(failover.NodeConfig{
 		Cluster: cfg.Node.Cluster, Node: cfg.Node.Name, Key: key, Policy: policy,
 		Interval: cfg.Peer.Interval, StateDir: cfg.StateDir, Transport: p.tr,
 		Tracker: failover.TrackerConfig{Paths: len(p.paths), DeadAfter: cfg.Peer.DeadAfter},
 		Local:   func() failover.LocalState { return p.local(d) },
 		Act: &actuators{vip: p.vip, sup: d.sup, db: p.db, pair: p, node: cfg.Node.Name, vipAddr: cfg.VIP.Address,
-			peerHost: p.paths[0].Peer.Addr().String(), takeover: hookList(cfg.Hooks.Takeover), release: hookList(cfg.Hooks.Release),
+			peerHost: p.paths[0].Peer.Addr().String(), pbxCmds: pbxCmds, takeover: hookList(cfg.Hooks.Takeover), release: hookList(cfg.Hooks.Release),
 			fence: hooks.Hook{Name: "fence", Command: cfg.Failover.FenceCommand, Timeout: cfg.Failover.FenceTimeout}},
 		OnEvent: func(e event.Event) { d.events.Publish(e) },
 		Logger:  p.log,
@@ -253,7 +259,8 @@ type actuators struct {
 	pair     *pair
 	node     string
 	vipAddr  string
-	peerHost string // the peer's address on the first path, for the demote and fence commands
+	peerHost string       // the peer's address on the first path, for the demote and fence commands
+	pbxCmds  *pbxCommands // pbx.takeover_esl; nil without
 	takeover []hooks.Hook
 	release  []hooks.Hook
 	fence    hooks.Hook // failover.fence_command; no Command without one
@@ -276,9 +283,10 @@ func (a *actuators) hookEnv(event, role, reason string, epoch uint64) map[string
 
 // TakeOver promotes the database (refused beyond max_lag_bytes behind the
 // peer's last announced WAL position, unless a forced switchover asks for
-// it), adds and announces the VIP, makes sure the PBX runs, then runs the
-// takeover hooks (the first failure fails the takeover, which the node
-// undoes with Release and retries).
+// it), adds and announces the VIP, makes sure the PBX runs, sends the
+// pbx.takeover_esl commands (best effort: their failure is alerted, and the
+// takeover goes on), then runs the takeover hooks (the first failure fails
+// the takeover, which the node undoes with Release and retries).
 func (a *actuators) TakeOver(ctx context.Context, epoch uint64, reason string) (failover.Timeline, error) {
 	tl := failover.Timeline{Decided: time.Now()}
 	tl.Detected = tl.Decided
@@ -302,6 +310,9 @@ func (a *actuators) TakeOver(ctx context.Context, epoch uint64, reason string) (
 				return tl, fmt.Errorf("start the PBX: %w", err)
 			}
 		}
+	}
+	if a.pbxCmds != nil {
+		a.pbxCmds.send(ctx, epoch)
 	}
 	if len(a.takeover) > 0 {
 		if _, err := hooks.RunAll(ctx, a.takeover, a.hookEnv("takeover", "primary", reason, epoch), hooks.StopAtFailure); err != nil {

@@ -271,6 +271,7 @@ func warnRestartOnly(logger *slog.Logger, old, next *configs.Config) {
 		{"metrics.listen", old.Metrics.Listen, next.Metrics.Listen},
 		{"node.name", old.Node.Name, next.Node.Name},
 		{"pbx.supervise", fmt.Sprint(old.PBX.Supervise), fmt.Sprint(next.PBX.Supervise)},
+		{"pbx.takeover_esl", fmt.Sprint(old.PBX.TakeoverESL, old.PBX.TakeoverESLTimeout), fmt.Sprint(next.PBX.TakeoverESL, next.PBX.TakeoverESLTimeout)},
 		{"alerts", fmt.Sprint(old.Alerts), fmt.Sprint(next.Alerts)},
 		{"peer", fmt.Sprint(old.Peer), fmt.Sprint(next.Peer)},
 		{"failover", fmt.Sprint(old.Failover), fmt.Sprint(next.Failover)},

@@ -1,0 +1,223 @@
+package test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pbxha/pbxha/esl/esltest"
+	"github.com/pbxha/pbxha/event"
+)
+
+// TestTakeoverESL runs a pair on loopback (no VIP, no database) where each
+// node has a test PBX and a FreeSWITCH event socket double, probed by an esl
+// probe, and pbx.takeover_esl: ["sofia recover"]. When node-a's PBX hangs,
+// node-b takes over and sends "api sofia recover" to its own double, not to
+// node-a's. Then node-a's double answers -ERR, and node-b's PBX hangs: node-a
+// takes over all the same, logs the failed command with the reply and
+// raises takeover_step_failed.
+func TestTakeoverESL(t *testing.T) {
+	pbxha, testpbx := build(t)
+	pbxA, sipA := startTestPBX(t, testpbx)
+	pbxB, sipB := startTestPBX(t, testpbx)
+	double := func(recovered string) *esltest.Server {
+		s, err := esltest.New(esltest.Options{Password: "s3cret", Responses: map[string]string{
+			"status":        readFixture(t, "../esl/testdata/status-1.10.txt"),
+			"sofia status":  readFixture(t, "../esl/testdata/sofia-status-1.10.txt"),
+			"sofia recover": recovered, // as mod_sofia answers it
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	eslA, eslB := double("No calls to recover.\n"), double("Recovered 2 call(s)\n")
+	tb := startTieBreaker(t, nil, "127.0.0.1:0")
+	key := newPairKey(t)
+	hbA, hbB := freeUDP(t, "127.0.0.1"), freeUDP(t, "127.0.0.2")
+
+	dirs := map[string]string{}
+	node := func(name, sip, esl, local, peer string) (string, *proc) {
+		dir := t.TempDir()
+		dirs[name] = dir
+		socket := filepath.Join(dir, "pbxha.sock")
+		cfg := fmt.Sprintf(`node: {name: %[1]s, cluster: lab}
+control: {socket: %[2]s}
+state_dir: %[3]s
+probes:
+  sip:
+    - {name: pbx, target: "sip:%[4]s;transport=udp", interval: 200ms, timeout: 150ms, rise: 1, fall: 2}
+  esl:
+    - {name: fs, address: "%[5]s", password: s3cret, interval: 1s, timeout: 500ms, critical: false}
+pbx:
+  takeover_esl: ["sofia recover"]
+  takeover_esl_timeout: 5s
+peer:
+  paths: [{local: "%[6]s", peer: "%[7]s"}]
+  key_file: %[8]s
+  interval: 100ms
+  dead_after: 500ms
+  init_dead: 1s
+failover:
+  tie_breakers: ["%[9]s"]
+`, name, socket, dir, sip, esl, local, peer, key, tb)
+		path := filepath.Join(dir, "pbxha.yaml")
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return socket, start(t, nil, pbxha, "run", "-c", path)
+	}
+	role := func(socket string) (string, string) {
+		st, err := status(t, socket)
+		if err != nil {
+			return "unreachable", ""
+		}
+		return st.Role, st.Health
+	}
+	// recovers counts the "api sofia recover" a double received; the double
+	// records api commands only on an authenticated connection.
+	recovers := func(s *esltest.Server) int {
+		n := 0
+		for _, c := range s.Commands() {
+			if c == "sofia recover" {
+				n++
+			}
+		}
+		return n
+	}
+
+	// node-a starts alone and takes over (the peer unheard after init_dead),
+	// sending sofia recover to its own double; node-b then joins as standby.
+	sockA, dA := node("node-a", sipA, eslA.Addr(), hbA, hbB)
+	var dB *proc
+	dump := func() {
+		t.Logf("node-a:\n%s", dA.output())
+		if dB != nil {
+			t.Logf("node-b:\n%s", dB.output())
+		}
+	}
+	waitRoles := func(what string, sockB, a, b string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			ra, ha := role(sockA)
+			rb, hb := role(sockB)
+			if ra == a && rb == b && ha == "healthy" && hb == "healthy" {
+				return
+			}
+			if time.Now().After(deadline) {
+				dump()
+				t.Fatalf("timed out waiting for %s: node-a %s (%s), node-b %s (%s)", what, ra, ha, rb, hb)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for r, _ := role(sockA); r != "primary"; r, _ = role(sockA) {
+		if time.Now().After(deadline) {
+			dump()
+			t.Fatalf("node-a is %s, want primary", r)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := recovers(eslA); n != 1 {
+		t.Errorf("node-a's double got %d sofia recover after node-a's first takeover, want 1", n)
+	}
+	var sockB string
+	sockB, dB = node("node-b", sipB, eslB.Addr(), hbB, hbA)
+	waitRoles("node-a primary, node-b standby", sockB, "primary", "standby")
+	if n := recovers(eslB); n != 0 {
+		t.Errorf("node-b's double got %d sofia recover while node-b stood by, want 0", n)
+	}
+
+	// node-a's PBX hangs: node-b takes over and recovers the calls on its PBX.
+	if err := pbxA.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		ra, _ := role(sockA)
+		rb, _ := role(sockB)
+		if ra == "standby" && rb == "primary" {
+			break
+		}
+		if time.Now().After(deadline) {
+			dump()
+			t.Fatalf("node-b did not take over after node-a's PBX hung: node-a %s, node-b %s", ra, rb)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := recovers(eslB); n != 1 {
+		dump()
+		t.Errorf("node-b's double got %d sofia recover after node-b took over, want 1", n)
+	}
+	if n := recovers(eslA); n != 1 {
+		t.Errorf("node-a's double got %d sofia recover, want still 1: node-b's takeover must not reach node-a's PBX", n)
+	}
+	if _, rejected := eslB.Logins(); rejected != 0 {
+		t.Errorf("node-b's double rejected %d logins, want 0", rejected)
+	}
+	if out := dB.output(); !strings.Contains(out, `msg="takeover: PBX command sent"`) || !strings.Contains(out, `command="sofia recover" reply="Recovered 2 call(s)"`) {
+		dump()
+		t.Errorf("node-b's log lacks the sent command with its reply")
+	}
+
+	// node-a's FreeSWITCH now fails the command; node-b's PBX hangs. node-a
+	// takes over all the same and says what failed.
+	if err := pbxA.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitRoles("node-a healthy standby again", sockB, "standby", "primary")
+	eslA.SetResponse("sofia recover", "-ERR sofia Command not found!\n")
+	if err := pbxB.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		ra, _ := role(sockA)
+		rb, _ := role(sockB)
+		if ra == "primary" && rb == "standby" {
+			break
+		}
+		if time.Now().After(deadline) {
+			dump()
+			t.Fatalf("node-a did not take over when its PBX command failed: node-a %s, node-b %s", ra, rb)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := pbxB.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if n := recovers(eslA); n != 2 {
+		t.Errorf("node-a's double got %d sofia recover, want 2 (its first takeover and this one)", n)
+	}
+	if n := recovers(eslB); n != 1 {
+		t.Errorf("node-b's double got %d sofia recover, want still 1", n)
+	}
+	out := dA.output()
+	if !strings.Contains(out, `level=WARN msg="takeover: PBX command failed; the takeover goes on"`) ||
+		!strings.Contains(out, `command="sofia recover" reply="-ERR sofia Command not found!"`) {
+		dump()
+		t.Errorf("node-a's log lacks the failed command with its -ERR reply")
+	}
+	var failed []event.Event
+	waitFor(t, 10*time.Second, "takeover_step_failed in node-a's event log", func() bool {
+		evs, _ := event.ReadLog(filepath.Join(dirs["node-a"], "events.jsonl"), time.Time{})
+		failed = failed[:0]
+		for _, e := range evs {
+			if e.Kind == event.TakeoverStepFailed {
+				failed = append(failed, e)
+			}
+		}
+		return len(failed) > 0
+	})
+	if e := failed[0]; len(failed) != 1 || e.Severity != event.Warning ||
+		!strings.Contains(e.Summary, "api sofia recover: -ERR sofia Command not found!") || e.Details["step"] != "pbx_commands" {
+		t.Errorf("got takeover_step_failed events %+v, want one warning with the command and its reply", failed)
+	}
+}
