@@ -65,6 +65,7 @@ const (
 	Failover            = "failover"              // an unplanned takeover finished (details: timeline)
 	Switchover          = "switchover"            // a planned takeover finished
 	TakeoverStepFailed  = "takeover_step_failed"  // a best-effort step of a takeover failed; the takeover went on (details: step, failed)
+	ActionFailed        = "action_failed"         // a failover action (take over, release, fence, restart the PBX) failed; once per run of failures, resolved when it works again (details: action, error, reason)
 	SplitBrain          = "split_brain"           // two primaries met
 	PeerPathLost        = "peer_path_lost"        // one heartbeat path went silent
 	Maintenance         = "maintenance"           // maintenance mode switched on or off

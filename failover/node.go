@@ -261,10 +261,11 @@ type loopState struct {
 	fence          FenceState
 	retryAt        map[Action]time.Time
 	lastAnnounce   time.Time
-	splitAt        time.Time // last split_brain event; zero outside an episode
-	paths          []bool    // path liveness at the last tick
-	peerSeen       string    // the peer's role (or "silent") at the last tick
-	pathLost       []bool    // a path_lost event is outstanding
+	splitAt        time.Time         // last split_brain event; zero outside an episode
+	paths          []bool            // path liveness at the last tick
+	peerSeen       string            // the peer's role (or "silent") at the last tick
+	failing        map[Action]string // actions whose last attempt failed (action_failed raised), with the error
+	pathLost       []bool            // a path_lost event is outstanding
 }
 
 // NewNode checks cfg, loads the epoch from cfg.StateDir and returns a node in
@@ -349,7 +350,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.running = true
 	now := n.cfg.Now()
-	n.loopPrivate = loopState{started: now, retryAt: map[Action]time.Time{}}
+	n.loopPrivate = loopState{started: now, retryAt: map[Action]time.Time{}, failing: map[Action]string{}}
 	n.st.StartedAt = now
 	n.mu.Unlock()
 
@@ -612,6 +613,7 @@ func (n *Node) tick(ctx context.Context) {
 			got.Ready = n.cfg.Now()
 		}
 		n.steps(got.Steps(n.cfg.Node))
+		n.actionWorked(now, d.Action)
 		n.takeoverEvent(got, epoch, view, req, d.Reason)
 	case ActionRelease:
 		got, err := n.cfg.Act.Release(ctx, d.Reason)
@@ -625,16 +627,21 @@ func (n *Node) tick(ctx context.Context) {
 			got.Released = n.cfg.Now()
 		}
 		n.steps(got.Steps(n.cfg.Node))
+		n.actionWorked(now, d.Action)
 	case ActionRestartPBX:
 		ls.retryAt[ActionRestartPBX] = now.Add(n.cfg.RetryDelay)
 		if err := n.cfg.Act.RestartPBX(ctx); err != nil {
 			lastErr = n.failed(ctx, now, d, role, err)
+		} else {
+			n.actionWorked(now, d.Action)
 		}
 	case ActionFencePeer:
 		ls.fence = FenceOK
 		if err := n.cfg.Act.Fence(ctx, d.Reason); err != nil {
 			ls.fence = FenceFailed
 			lastErr = n.failed(ctx, now, d, role, err)
+		} else {
+			n.actionWorked(now, d.Action)
 		}
 	case ActionReAnnounce:
 		if now.Sub(ls.lastAnnounce) >= reAnnounceEvery {
@@ -655,9 +662,22 @@ func (n *Node) tick(ctx context.Context) {
 // for a takeover, releases what part of it was done. It returns the status
 // line.
 func (n *Node) failed(ctx context.Context, now time.Time, d Decision, role Role, err error) string {
-	n.loopPrivate.retryAt[d.Action] = now.Add(n.cfg.RetryDelay)
+	ls := &n.loopPrivate
+	ls.retryAt[d.Action] = now.Add(n.cfg.RetryDelay)
 	n.log.Error("action failed", "role", role, "action", d.Action, "reason", d.Reason, "err", err)
 	msg := fmt.Sprintf("%s: %v", d.Action, err)
+	if _, already := ls.failing[d.Action]; !already {
+		// Once per run of failures: a fence retried every RetryDelay must
+		// not page the operator every time.
+		sev := event.Critical
+		if d.Action == ActionRestartPBX {
+			sev = event.Warning // the supervisor raises its own events
+		}
+		n.emit(event.Event{Kind: event.ActionFailed, Severity: sev, Time: now,
+			Summary: fmt.Sprintf("%s: %s failed, retrying every %s: %v", n.cfg.Node, d.Action, n.cfg.RetryDelay, err),
+			Details: map[string]any{"action": d.Action.String(), "error": err.Error(), "reason": d.Reason}})
+	}
+	ls.failing[d.Action] = err.Error()
 	if d.Action == ActionTakeOver {
 		if _, rerr := n.cfg.Act.Release(ctx, "undoing a failed take over: "+err.Error()); rerr != nil {
 			n.log.Error("undoing a failed take over", "role", role, "action", ActionRelease, "err", rerr)
@@ -665,6 +685,19 @@ func (n *Node) failed(ctx context.Context, now time.Time, d Decision, role Role,
 		}
 	}
 	return msg
+}
+
+// actionWorked resolves the action_failed raised for a, if any.
+func (n *Node) actionWorked(now time.Time, a Action) {
+	ls := &n.loopPrivate
+	errText, was := ls.failing[a]
+	if !was {
+		return
+	}
+	delete(ls.failing, a)
+	n.emit(event.Event{Kind: event.ActionFailed, Severity: event.Info, Time: now, Resolved: true,
+		Summary: fmt.Sprintf("%s: %s worked again", n.cfg.Node, a),
+		Details: map[string]any{"action": a.String(), "error": errText}})
 }
 
 // publishStatus stores the tick's outcome for Status and the heartbeat.

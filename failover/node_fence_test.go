@@ -3,12 +3,15 @@ package failover_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/failover"
 	"github.com/pbxha/pbxha/failover/failovertest"
 )
@@ -68,6 +71,14 @@ func TestNodeFenceFailsThenRetries(t *testing.T) {
 		fences := calls(p.b, failovertest.OpFence)
 		if len(fences) != 3 {
 			t.Fatalf("got %d fence calls, want 3", len(fences))
+		}
+		// One alert for the run of failures, one when the fence worked.
+		var alerts []string
+		for _, e := range p.b.events.of(event.ActionFailed) {
+			alerts = append(alerts, fmt.Sprintf("%s resolved=%v %v", e.Severity, e.Resolved, e.Details["action"]))
+		}
+		if want := []string{"critical resolved=false fence_peer", "info resolved=true fence_peer"}; !slices.Equal(alerts, want) {
+			t.Errorf("node-b's action_failed events: got %q, want %q", alerts, want)
 		}
 		for i, c := range fences {
 			if !strings.Contains(c.Reason, "node-a silent since") || !strings.Contains(c.Reason, "fencing node-a before taking over") {
