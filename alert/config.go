@@ -167,7 +167,7 @@ func validHeaderName(s string) bool {
 func knownKind(k string) bool {
 	switch k {
 	case event.ProbeState, event.HealthChange, event.PBXDown, event.PBXHung, event.PBXRestarted,
-		event.RestartLimitReached, event.RoleChange, event.Failover, event.Switchover, event.TakeoverStepFailed, event.ActionFailed,
+		event.RestartLimitReached, event.RoleChange, event.Failover, event.Switchover, event.TakeoverStepFailed, event.DBRejoinFailed, event.ActionFailed,
 		event.SplitBrain, event.PeerPathLost, event.Maintenance, event.ConfigReload, event.Test:
 		return true
 	}

@@ -48,6 +48,10 @@
 #                     (default 30): right after a partition heals the first
 #                     connections may fail with "No route to host". Each
 #                     try gives up after PGCONNECT_TIMEOUT (default 5).
+#                     With PBXHA_ACTION=rejoin (set by pbxha when it stopped
+#                     the server first and rejoins it after the peer's
+#                     promotion), it also bounds the wait for the new
+#                     primary to leave recovery.
 #   PG_OWNER          system user that owns the cluster (default: owner of
 #                     PGDATA). When run as root, pg_ctl and pg_rewind run as
 #                     this user.
@@ -56,8 +60,9 @@
 #   0  the server runs as a standby of PRIMARY_CONNINFO
 #   2  bad parameters; nothing was changed
 #   3  the server could not be stopped: it may still be a writable primary
-#   4  the new primary could not be reached within PG_PRIMARY_WAIT, refused
-#      CHECKPOINT, or pg_rewind failed; the server is stopped
+#   4  the new primary could not be reached within PG_PRIMARY_WAIT, was not
+#      promoted within it (PBXHA_ACTION=rejoin), refused CHECKPOINT, or
+#      pg_rewind failed; the server is stopped
 #   5  the standby configuration could not be written; the server is stopped
 #   6  the server did not start as a standby; it is stopped or starting
 set -euo pipefail
@@ -158,6 +163,21 @@ else
 fi
 
 # --- rewind -----------------------------------------------------------------
+
+# PBXHA_ACTION=rejoin: pbxha stopped this server and then told the peer to
+# promote, which may not have happened yet. Rewinding from a source still in
+# recovery would find "no rewind required" even when this server has WAL the
+# new primary lacks (a forced switchover): wait for the promotion first. (A
+# plain demote runs before the peer may promote: it must not wait.)
+if [[ ${PBXHA_ACTION:-} == rejoin ]]; then
+	log "waiting for the new primary to leave recovery"
+	deadline=$((SECONDS + primary_wait))
+	until [[ $(as_owner "$PGBIN/psql" -X -q -At -d "$PRIMARY_CONNINFO" -c "SELECT pg_is_in_recovery()" 2>/dev/null) == f ]]; do
+		((SECONDS < deadline)) ||
+			die 4 "the new primary was not out of recovery within ${primary_wait}s; the server in $PGDATA stays stopped"
+		sleep 0.1
+	done
+fi
 
 # A checkpoint on the new primary first: until its end-of-recovery
 # checkpoint completes, its control file still names the old timeline, and

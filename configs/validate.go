@@ -409,7 +409,7 @@ func (ck *checker) supervise(key string, s *Supervise) {
 }
 
 var eventKinds = []string{"probe_state", "health_change", "pbx_started", "pbx_stopped", "pbx_reset", "pbx_down", "pbx_hung", "pbx_restarted",
-	"restart_limit_reached", "role_change", "failover", "switchover", "takeover_step_failed", "action_failed", "split_brain", "peer_path_lost",
+	"restart_limit_reached", "role_change", "failover", "switchover", "takeover_step_failed", "db_rejoin_failed", "action_failed", "split_brain", "peer_path_lost",
 	"maintenance", "config_reload", "test"}
 
 func (ck *checker) alerts(key string, a *Alerts) {

@@ -30,9 +30,8 @@ type Config struct {
 	// AllowLag promotes however far behind the standby is, and when the
 	// peer's position is unknown: availability over data.
 	AllowLag bool
-	// PromoteTimeout bounds pg_promote(): how long the server may take to
-	// finish recovery. Rounded up to whole seconds. Zero means
-	// DefaultPromoteTimeout.
+	// PromoteTimeout bounds the promotion: how long the server may take to
+	// finish recovery after pg_promote(). Zero means DefaultPromoteTimeout.
 	PromoteTimeout time.Duration
 	// DemoteCommand is the argv (no shell) that turns the local primary into
 	// a standby of the new primary, or at least stops it. Empty: go

@@ -13,14 +13,15 @@ import (
 )
 
 // Mover promotes and demotes the local PostgreSQL server. Its methods are
-// safe for concurrent use; Promote and Demote run one at a time.
+// safe for concurrent use; Promote, Demote, Stop and Rejoin run one at a
+// time.
 type Mover struct {
 	cfg     Config
 	connCfg *pgx.ConnConfig
 	target  string // host:port/database, without credentials
 	log     *slog.Logger
 
-	mu sync.Mutex // serialises Promote and Demote
+	mu sync.Mutex // serialises Promote, Demote, Stop and Rejoin
 }
 
 // New checks cfg, fills in defaults and returns a Mover. It does not

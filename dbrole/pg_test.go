@@ -26,7 +26,11 @@ import (
 //     the new primary;
 //  3. the new primary stops; the caught-up old primary is promoted with the
 //     new primary's last position;
-//  4. failing demote commands: stop command instead, or ErrStillPrimary.
+//  4. failing demote commands: stop command instead, or ErrStillPrimary;
+//  5. the release in two halves: Stop leaves a stopped server alone, and
+//     Rejoin runs configs/pg-demote.sh on the stopped old primary, which
+//     is rewound onto the restarted b and streams from it; Stop stops b,
+//     whose Rejoin waits for a's promotion, begun a moment later.
 func TestRoleMoves(t *testing.T) {
 	bin := pgBin(t)
 	a := pgtest.StartPrimary(t, pgtest.Options{Settings: []string{
@@ -320,5 +324,91 @@ func TestRoleMoves(t *testing.T) {
 		if res.Before != RoleStopped || res.Changed {
 			t.Errorf("Promote of a stopped server: got before %s, changed %v; want stopped, false", res.Before, res.Changed)
 		}
+	})
+	if t.Failed() {
+		return
+	}
+
+	t.Run("stopped old primary rejoins", func(t *testing.T) {
+		// a is stopped (the last step), b runs again as the primary.
+		b.Start(t)
+		b.Exec(t, "INSERT INTO calls VALUES (4000, 'b is primary again')")
+		ma, err := New(Config{
+			DSN:           a.DSN(),
+			DemoteCommand: []string{scriptPath(t)},
+			DemoteTimeout: 3 * time.Minute,
+			StopCommand:   asOwner(t, filepath.Join(bin, "pg_ctl"), "stop", "-D", a.DataDir, "-m", "fast", "-w"),
+			Env:           []string{"PGDATA=" + a.DataDir, "PG_CTL_OPTS=-p " + strconv.Itoa(a.Port), "PG_START_TIMEOUT=120"},
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := ma.Stop(ctx, DemoteArgs{})
+		if err != nil || res.Changed || res.Before != RoleStopped || stepNames(res) != "read role" {
+			t.Errorf("Stop of a stopped server: got %+v, %v; want a no-op", res, err)
+		}
+		res, err = ma.Rejoin(ctx, DemoteArgs{Node: "node-a", PeerHost: "127.0.0.1", PeerPort: b.Port})
+		if err != nil {
+			t.Fatalf("Rejoin: %v%s", err, dumpSteps(res))
+		}
+		if res.Before != RoleStopped || res.After != RoleStandby || !res.Changed {
+			t.Fatalf("result: got before %s, after %s, changed %v; want stopped, standby, true%s",
+				res.Before, res.After, res.Changed, dumpSteps(res))
+		}
+		if got, want := stepNames(res), "read role,demote command,verify"; got != want {
+			t.Errorf("steps: got %s, want %s%s", got, want, dumpSteps(res))
+		}
+		// Rewound: a's own write since the timelines diverged is gone, b's
+		// arrive.
+		waitCount(t, a, "SELECT count(*) FROM calls WHERE id = 4000", 1)
+		waitCount(t, a, "SELECT count(*) FROM calls WHERE id = 3000", 0)
+
+		// Rejoining a standby is a no-op; Stop stops a primary.
+		res, err = ma.Rejoin(ctx, DemoteArgs{})
+		if err != nil || res.Changed || res.Before != RoleStandby || stepNames(res) != "read role" {
+			t.Errorf("Rejoin of a standby: got %+v, %v; want a no-op", res, err)
+		}
+		mb, err := New(Config{DSN: b.DSN(), StopCommand: asOwner(t, filepath.Join(bin, "pg_ctl"), "stop", "-D", b.DataDir, "-m", "fast", "-w")}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err = mb.Stop(ctx, DemoteArgs{})
+		if err != nil || !res.Changed || res.Before != RolePrimary || res.After != RoleStopped || stepNames(res) != "read role,stop command,verify" {
+			t.Errorf("Stop of a primary: got %+v, %v; want primary to stopped%s", res, err, dumpSteps(res))
+		}
+		if _, err := mb.Rejoin(ctx, DemoteArgs{}); err == nil || !strings.Contains(err.Error(), "no demote_command") {
+			t.Errorf("Rejoin without a demote command: got %v, want an error naming demote_command", err)
+		}
+
+		// As after a release: b stopped, and a, its standby, promoted only
+		// a moment after the rejoin began. pg-demote.sh, told
+		// PBXHA_ACTION=rejoin, waits for the promotion before it rewinds.
+		mb, err = New(Config{
+			DSN:           b.DSN(),
+			DemoteCommand: []string{scriptPath(t)},
+			DemoteTimeout: 3 * time.Minute,
+			StopCommand:   []string{"false"},
+			Env:           []string{"PGDATA=" + b.DataDir, "PG_CTL_OPTS=-p " + strconv.Itoa(b.Port), "PG_START_TIMEOUT=120"},
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		promoted := make(chan error, 1)
+		go func() {
+			time.Sleep(time.Second)
+			promoted <- a.TryExec("SELECT pg_promote()")
+		}()
+		res, err = mb.Rejoin(ctx, DemoteArgs{Node: "node-b", PeerHost: "127.0.0.1", PeerPort: a.Port})
+		if perr := <-promoted; perr != nil {
+			t.Fatalf("promote a: %v", perr)
+		}
+		if err != nil || res.After != RoleStandby {
+			t.Fatalf("Rejoin before the peer's promotion: got %s, %v; want standby%s", res.After, err, dumpSteps(res))
+		}
+		if out := res.Steps[1].Output; !strings.Contains(out, "waiting for the new primary to leave recovery") {
+			t.Errorf("demote command output: got %q, want it to wait for the promotion", out)
+		}
+		a.Exec(t, "INSERT INTO calls VALUES (5000, 'a is primary once more')")
+		waitCount(t, b, "SELECT count(*) FROM calls WHERE id = 5000", 1)
 	})
 }

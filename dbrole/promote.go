@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pbxha/pbxha/probe"
 )
+
+// promotePoll is how often Promote asks whether the promotion completed.
+const promotePoll = 10 * time.Millisecond
 
 // Promote makes the local standby the primary. peerWAL is the last WAL
 // position the old primary announced in its heartbeat (zero: never heard).
@@ -18,8 +20,10 @@ import (
 // an error matching ErrTooFarBehind (a *LagError) when the newest of them
 // trails peerWAL by more than MaxLagBytes, or when peerWAL is unknown,
 // unless force or Config.AllowLag is set. Otherwise it runs
-// pg_promote(true, PromoteTimeout) and checks that the server left
-// recovery. A server that already is primary is a no-op success.
+// pg_promote(false) and polls every promotePoll until the server has left
+// recovery, for up to PromoteTimeout (pg_promote(true) polls only every
+// 100 ms, and the takeover waits on it). A server that already is primary
+// is a no-op success.
 //
 // Promote returns by ctx's deadline, or after about ConnectTimeout plus
 // PromoteTimeout. When it fails after pg_promote was sent, the promotion may
@@ -81,24 +85,39 @@ func (m *Mover) Promote(ctx context.Context, peerWAL probe.LSN, force bool) (res
 			"peer_wal", peerWAL.String(), "lag_bytes", lag, "max_lag_bytes", m.cfg.MaxLagBytes)
 	}
 
-	secs := int(math.Ceil(m.cfg.PromoteTimeout.Seconds()))
-	var done bool
+	var signalled bool
 	err = res.step(m.cfg.Now, "promote", func() (string, error) {
-		return "", conn.QueryRow(pctx, "SELECT pg_promote(true, $1)", secs).Scan(&done)
+		if err := conn.QueryRow(pctx, "SELECT pg_promote(false)").Scan(&signalled); err != nil {
+			return "", err
+		}
+		if !signalled {
+			return "", errors.New("pg_promote(false) returned false: the promotion signal was not sent")
+		}
+		return "", nil
 	})
 	if err != nil {
 		return res, fmt.Errorf("dbrole: promote %s: pg_promote: %w (the promotion may still complete)", m.target, err)
 	}
 
-	var inRecovery bool
+	inRecovery := true
 	err = res.step(m.cfg.Now, "verify", func() (string, error) {
-		if err := conn.QueryRow(pctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
-			return "", err
+		deadline := time.Now().Add(m.cfg.PromoteTimeout)
+		for {
+			if err := conn.QueryRow(pctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
+				return "", err
+			}
+			if !inRecovery {
+				return "", nil
+			}
+			if time.Now().After(deadline) {
+				return "", errors.New("still in recovery")
+			}
+			select {
+			case <-pctx.Done():
+				return "", pctx.Err()
+			case <-time.After(promotePoll):
+			}
 		}
-		if inRecovery {
-			return "", errors.New("still in recovery")
-		}
-		return "", nil
 	})
 	if err != nil {
 		if inRecovery {

@@ -6,10 +6,10 @@ import (
 	"github.com/pbxha/pbxha/probe"
 )
 
-// Result is what one Promote or Demote did, for logs and the failover
-// event's timeline.
+// Result is what one Promote, Demote, Stop or Rejoin did, for logs and the
+// failover event's timeline.
 type Result struct {
-	Action   string        // "promote" or "demote"
+	Action   string        // "promote", "demote", "stop" or "rejoin"
 	Start    time.Time     // when the operation began
 	Duration time.Duration // until it returned
 

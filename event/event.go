@@ -65,6 +65,7 @@ const (
 	Failover            = "failover"              // an unplanned takeover finished (details: timeline)
 	Switchover          = "switchover"            // a planned takeover finished
 	TakeoverStepFailed  = "takeover_step_failed"  // a best-effort step of a takeover failed; the takeover went on (details: step, failed)
+	DBRejoinFailed      = "db_rejoin_failed"      // after a release stopped the database, it did not rejoin as a standby of the new primary (details: target, peer_host, role, error, took_ms, since_stop_ms)
 	ActionFailed        = "action_failed"         // a failover action (take over, release, fence, restart the PBX) failed; once per run of failures, resolved when it works again (details: action, error, reason)
 	SplitBrain          = "split_brain"           // two primaries met
 	PeerPathLost        = "peer_path_lost"        // one heartbeat path went silent

@@ -39,7 +39,7 @@ type pgPair struct {
 // startPGPair builds the namespaces, the two PostgreSQL servers and the two
 // pbxha nodes with their test PBXs, a pg probe and a database section whose
 // demote_command is configs/pg-demote.sh.
-func startPGPair(t *testing.T) *pgPair {
+func startPGPair(t testing.TB) *pgPair {
 	pbxha, testpbx := build(t)
 	demote, err := filepath.Abs("../configs/pg-demote.sh")
 	if err != nil {
@@ -96,7 +96,7 @@ func startPGPair(t *testing.T) *pgPair {
 // startPGPairNode runs the test PBX and pbxha, with the database section, in
 // host's namespace. pbxha is stopped before the databases when the test
 // ends, so that it does not demote or restart them meanwhile.
-func startPGPairNode(t *testing.T, host, peer *netns.Host, db *pgtest.Cluster, pbxha, testpbx, key, tieBreaker, demote, bin string) *pairNode {
+func startPGPairNode(t testing.TB, host, peer *netns.Host, db *pgtest.Cluster, pbxha, testpbx, key, tieBreaker, demote, bin string) *pairNode {
 	t.Helper()
 	dir := t.TempDir()
 	n := &pairNode{host: host, socket: filepath.Join(dir, "pbxha.sock"), log: filepath.Join(dir, "pbxha.log")}

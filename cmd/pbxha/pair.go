@@ -21,14 +21,15 @@ import (
 // pair is the two-node side of the daemon (mode pair): the failover node,
 // its heartbeat transport, the VIP and the tie-breaker checks.
 type pair struct {
-	node  *failover.Node
-	tr    *failover.UDPTransport
-	vip   *vip.VIP      // nil with vip.mode none
-	db    *dbrole.Mover // nil without database.dsn
-	tb    *tieBreaker
-	paths []failover.Path
-	addr  string // the VIP, for status
-	log   *slog.Logger
+	node   *failover.Node
+	tr     *failover.UDPTransport
+	vip    *vip.VIP      // nil with vip.mode none
+	db     *dbrole.Mover // nil without database.dsn
+	rejoin *dbRejoin     // nil unless both database.stop_command and demote_command are set
+	tb     *tieBreaker
+	paths  []failover.Path
+	addr   string // the VIP, for status
+	log    *slog.Logger
 }
 
 // newPair builds the pair runtime from peer, failover and vip. Nothing runs
@@ -75,6 +76,10 @@ func newPair(cfg *configs.Config, d *daemon) (*pair, error) {
 			p.closeVIP()
 			return nil, fmt.Errorf("%s: database: %w", cfg.Source, err)
 		}
+		if len(c.StopCommand) > 0 && len(c.DemoteCommand) > 0 {
+			p.rejoin = &dbRejoin{db: p.db, node: cfg.Node.Name, log: p.log.With("component", "dbrole"),
+				emit: func(e event.Event) { d.events.Publish(e) }}
+		}
 	}
 	if p.tr, err = failover.ListenUDP(p.paths, p.log); err != nil {
 		p.closeVIP()
@@ -92,7 +97,7 @@ func newPair(cfg *configs.Config, d *daemon) (*pair, error) {
 		Interval: cfg.Peer.Interval, StateDir: cfg.StateDir, Transport: p.tr,
 		Tracker: failover.TrackerConfig{Paths: len(p.paths), DeadAfter: cfg.Peer.DeadAfter},
 		Local:   func() failover.LocalState { return p.local(d) },
-		Act: &actuators{vip: p.vip, sup: d.sup, db: p.db, pair: p, node: cfg.Node.Name, vipAddr: cfg.VIP.Address,
+		Act: &actuators{vip: p.vip, sup: d.sup, db: p.db, rejoin: p.rejoin, pair: p, node: cfg.Node.Name, vipAddr: cfg.VIP.Address,
 			peerHost: p.paths[0].Peer.Addr().String(), pbxCmds: pbxCmds, takeover: hookList(cfg.Hooks.Takeover), release: hookList(cfg.Hooks.Release),
 			fence: hooks.Hook{Name: "fence", Command: cfg.Failover.FenceCommand, Timeout: cfg.Failover.FenceTimeout}},
 		OnEvent: func(e event.Event) { d.events.Publish(e) },
@@ -182,6 +187,11 @@ func (p *pair) run(ctx context.Context) {
 		}
 		cancel()
 		p.vip.Close()
+	}
+	if p.rejoin != nil {
+		// A rejoin killed half-way could leave a half-rewound data
+		// directory: let it end, within its own timeouts.
+		_ = p.rejoin.wait(context.Background())
 	}
 	p.tr.Close()
 }

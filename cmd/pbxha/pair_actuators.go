@@ -23,6 +23,7 @@ type actuators struct {
 	vip      *vip.VIP
 	sup      *supervisor.Supervisor
 	db       *dbrole.Mover
+	rejoin   *dbRejoin // with both stop_command and demote_command; nil otherwise
 	pair     *pair
 	node     string
 	vipAddr  string
@@ -48,7 +49,8 @@ func (a *actuators) hookEnv(event, role, reason string, epoch uint64) map[string
 		Epoch: epoch, VIP: a.vipAddr, Reason: reason}.Map()
 }
 
-// TakeOver promotes the database (refused beyond max_lag_bytes behind the
+// TakeOver waits for a database rejoin still running from the last release
+// (dbRejoin), promotes the database (refused beyond max_lag_bytes behind the
 // peer's last announced WAL position, unless a forced switchover asks for
 // it), adds and announces the VIP, makes sure the PBX runs, sends the
 // pbx.takeover_esl commands (best effort: their failure is alerted, and the
@@ -57,6 +59,12 @@ func (a *actuators) hookEnv(event, role, reason string, epoch uint64) map[string
 func (a *actuators) TakeOver(ctx context.Context, epoch uint64, reason string) (failover.Timeline, error) {
 	tl := failover.Timeline{Decided: time.Now()}
 	tl.Detected = tl.Decided
+	if a.rejoin != nil {
+		// The last release's rejoin still owns the database.
+		if err := a.rejoin.wait(ctx); err != nil {
+			return tl, fmt.Errorf("promote the database: %w", err)
+		}
+	}
 	if a.db != nil {
 		ns := a.pair.node.Status()
 		force := ns.Switchover.Request.Force && ns.Switchover.Request.Target == a.node && ns.Switchover.Outcome == "pending"
@@ -92,7 +100,11 @@ func (a *actuators) TakeOver(ctx context.Context, epoch uint64, reason string) (
 
 // Release runs the release hooks, removes the VIP, then demotes the
 // database (stopping it when it cannot be demoted: two writable primaries
-// must never coexist); the PBX keeps running as a hot standby.
+// must never coexist); the PBX keeps running as a hot standby. With both
+// stop_command and demote_command, the database is only stopped before
+// Release returns — the peer may promote once it no longer takes writes —
+// and the demote command makes it a standby of the new primary in the
+// background (dbRejoin); the timeline's DBDemoted is then the stop.
 func (a *actuators) Release(ctx context.Context, reason string) (failover.Timeline, error) {
 	var tl failover.Timeline
 	if len(a.release) > 0 {
@@ -109,12 +121,46 @@ func (a *actuators) Release(ctx context.Context, reason string) (failover.Timeli
 		tl.VIPDown = time.Now()
 	}
 	if a.db != nil {
-		if _, err := a.db.Demote(ctx, dbrole.DemoteArgs{Node: a.node, PeerHost: a.peerHost}); err != nil {
-			return tl, fmt.Errorf("demote the database: %w", err)
+		if err := a.releaseDB(ctx); err != nil {
+			return tl, err
 		}
 		tl.DBDemoted = time.Now()
 	}
 	return tl, nil
+}
+
+// releaseDB makes sure the database no longer takes writes: stopped, with
+// the rejoin started in the background, when a.rejoin is set; else demoted
+// (or stopped) before it returns.
+func (a *actuators) releaseDB(ctx context.Context) error {
+	args := dbrole.DemoteArgs{Node: a.node, PeerHost: a.peerHost}
+	if a.rejoin == nil {
+		if _, err := a.db.Demote(ctx, args); err != nil {
+			return fmt.Errorf("demote the database: %w", err)
+		}
+		return nil
+	}
+	// Never two rejoins at once: a release after a failed takeover may
+	// follow the last one closely.
+	if err := a.rejoin.wait(ctx); err != nil {
+		return fmt.Errorf("demote the database: %w", err)
+	}
+	res, err := a.db.Stop(ctx, args)
+	if err != nil {
+		// The stop command failed: the demote command, then the stop
+		// command again, as without a stop-first release.
+		a.pair.log.Warn("database stop failed; demoting it instead", "action", "stop", "err", err)
+		if _, err := a.db.Demote(ctx, args); err != nil {
+			return fmt.Errorf("demote the database: %w", err)
+		}
+		return nil
+	}
+	if res.Changed {
+		// Stopped by this release: rejoin it as a standby of the peer,
+		// which promotes meanwhile.
+		a.rejoin.start(args, time.Now())
+	}
+	return nil
 }
 
 // RestartPBX restarts the PBX through the supervisor.

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pbxha/pbxha/dbrole"
+	"github.com/pbxha/pbxha/event"
+)
+
+// dbRejoin makes the released node's stopped database a standby of the new
+// primary in the background, one rejoin at a time. With both stop_command
+// and demote_command, a release only stops the database (the peer may
+// promote as soon as it no longer takes writes) and the demote command
+// runs after it, while the peer already takes over.
+type dbRejoin struct {
+	db   *dbrole.Mover
+	node string
+	log  *slog.Logger
+	emit func(event.Event)
+
+	mu   sync.Mutex
+	done chan struct{} // closed when the running rejoin ends; nil when none ran yet
+}
+
+// start runs db.Rejoin in the background after a release stopped the
+// database at stopped. It must not be called while a rejoin runs (the
+// caller waits first). A failure is logged and raised as db_rejoin_failed;
+// the database is then left as the demote command left it (stopped, for
+// configs/pg-demote.sh). The rejoin is bounded by the demote and stop
+// timeouts, not by a context: killing pg_rewind half-way would leave the
+// data directory unusable.
+func (r *dbRejoin) start(args dbrole.DemoteArgs, stopped time.Time) {
+	done := make(chan struct{})
+	r.mu.Lock()
+	r.done = done
+	r.mu.Unlock()
+	go func() {
+		defer close(done)
+		res, err := r.db.Rejoin(context.Background(), args)
+		if err != nil {
+			r.log.Error("database rejoin failed: it stays out of replication until an operator rejoins it",
+				"action", "rejoin", "target", r.db.Target(), "took", res.Duration.Round(time.Millisecond), "err", err)
+			r.emit(event.Event{Kind: event.DBRejoinFailed, Severity: event.Critical, Time: time.Now(),
+				Summary: fmt.Sprintf("%s: the released database did not rejoin as a standby of %s: %v", r.node, args.PeerHost, err),
+				Details: map[string]any{"target": r.db.Target(), "peer_host": args.PeerHost, "role": res.After.String(),
+					"error": err.Error(), "took_ms": res.Duration.Milliseconds(), "since_stop_ms": time.Since(stopped).Milliseconds()}})
+			return
+		}
+		r.log.Info("database rejoined as a standby", "action", "rejoin", "target", r.db.Target(), "role", res.After.String(),
+			"took", res.Duration.Round(time.Millisecond), "since_stop", time.Since(stopped).Round(time.Millisecond))
+	}()
+}
+
+// wait returns when no rejoin runs, or with ctx's error when ctx ends
+// first. A takeover or a release waits: the rejoin owns the database until
+// it ends.
+func (r *dbRejoin) wait(ctx context.Context) error {
+	r.mu.Lock()
+	done := r.done
+	r.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	default:
+	}
+	r.log.Info("waiting for the database rejoin to finish", "target", r.db.Target())
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the database rejoin: %w", ctx.Err())
+	}
+}
