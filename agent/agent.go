@@ -33,8 +33,9 @@ type Config struct {
 	PBX func() control.PBX
 	// Alerts, when set, reports webhook delivery for status.
 	Alerts func() control.Alerts
-	// OnServiceFailed, when set, is called whenever "a critical probe is
-	// failed" turns true or false: the supervisor's hang detection.
+	// OnServiceFailed, when set, is called whenever "a critical probe of
+	// the PBX (any kind but pg) is failed" turns true or false: the
+	// supervisor's hang detection.
 	OnServiceFailed func(bool)
 	// OnMaintenance, when set, is called when maintenance mode changes.
 	OnMaintenance func(bool)
@@ -203,7 +204,9 @@ func (a *Agent) probeChanged(c probe.Change) {
 
 func criticalFailed(states []probe.CheckState) bool {
 	for _, s := range states {
-		if s.Critical && s.State == probe.Failed {
+		// A database probe says nothing about the PBX process: a failed
+		// database must not get the PBX killed as hung.
+		if s.Critical && s.State == probe.Failed && s.Kind != "pg" {
 			return true
 		}
 	}

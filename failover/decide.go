@@ -30,6 +30,7 @@ type Observation struct {
 	EligibleSince  time.Time         // since when this node's decisions said Eligible without a break (Decision.EligibleSince); zero if not
 	Switchover     SwitchoverRequest // an operator's request made on this node, if any
 	// NoStreamingStandby: this node's database is primary and no standby
+	DBOnlyFailed bool // Health is failed only because of database probes: no PBX restart
 	// streams WAL from it (or that could not be read lately). A planned
 	// release then waits: see situation.primary.
 	NoStreamingStandby bool
@@ -206,6 +207,9 @@ func (s situation) primary(d Decision) Decision {
 		if p.NoRestart {
 			return d.with(ActionNone, reason+"; the PBX is not supervised: not restarting it")
 		}
+		if o.DBOnlyFailed {
+			return d.with(ActionNone, reason+"; only the database failed: not restarting the PBX")
+		}
 		if o.RestartPending {
 			return d.with(ActionNone, reason+"; PBX restart under way")
 		}
@@ -295,6 +299,8 @@ func (s situation) secondary(d Decision) Decision {
 	case o.PBXFault:
 		d.Role = RoleFault
 		return d.with(ActionNone, "restart limit reached: not eligible until the fault is cleared")
+	case o.Health == probe.HealthFailed && o.DBOnlyFailed:
+		return d.with(ActionNone, "standby, only its database failed: not restarting the PBX")
 	case o.Health == probe.HealthFailed && p.NoRestart:
 		return d.with(ActionNone, "standby, service failed; the PBX is not supervised: waiting for it to recover")
 	case o.Health == probe.HealthFailed && o.RestartPending:

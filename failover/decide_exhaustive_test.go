@@ -31,8 +31,8 @@ type modifiers struct {
 	allowLag    bool
 	failback    Failback
 	eligibleFor time.Duration // -1: not eligible before
-	noRestart   bool
-	noStreaming bool // a primary's database has no streaming standby
+	noRestart   int           // 0: restarts allowed; 1: Policy.NoRestart; 2: Observation.DBOnlyFailed (when failed)
+	noStreaming bool          // a primary's database has no streaming standby
 }
 
 func allModifiers() []modifiers {
@@ -48,7 +48,7 @@ func allModifiers() []modifiers {
 									for _, al := range bools {
 										for _, fb := range []Failback{FailbackOff, FailbackAuto} {
 											for _, ef := range []time.Duration{-1, time.Second, time.Hour} {
-												for _, nr := range bools {
+												for nr := range 3 {
 													for _, ns := range bools {
 														ms = append(ms, modifiers{nf, f, sw, mode, ff, pend, ip, pref, al, fb, ef, nr, ns})
 													}
@@ -112,7 +112,8 @@ func build(role Role, health probe.Health, fault, maint, tb bool, epoch, peerEpo
 		o.Peer.Switchover = SwitchoverRequest{Target: "node-a", ID: 4, Force: true}
 	}
 	p := DefaultPolicy()
-	p.NeedFence, p.Mode, p.AllowLagPromote, p.Failback, p.NoRestart = m.needFence, m.restartMode, m.allowLag, m.failback, m.noRestart
+	p.NeedFence, p.Mode, p.AllowLagPromote, p.Failback, p.NoRestart = m.needFence, m.restartMode, m.allowLag, m.failback, m.noRestart == 1
+	o.DBOnlyFailed = m.noRestart == 2 && o.Health == probe.HealthFailed
 	p.PreferredNode = [...]string{"", "node-b", "node-a"}[m.preferred]
 	return o, p
 }
@@ -131,6 +132,8 @@ func checkInvariants(o Observation, p Policy, d Decision) error {
 		return fmt.Errorf("epoch went down from %d to %d", o.Epoch, d.NextEpoch)
 	case d.Action == ActionRestartPBX && p.NoRestart:
 		return fmt.Errorf("restart_pbx with an unsupervised PBX")
+	case d.Action == ActionRestartPBX && o.DBOnlyFailed:
+		return fmt.Errorf("restart_pbx when only the database failed")
 	case d.Eligible && (!serves(o.Health) || o.PBXFault || o.Maintenance || !o.TieBreakerOK):
 		return fmt.Errorf("eligible while health %s fault %v maintenance %v tie-breaker %v", o.Health, o.PBXFault, o.Maintenance, o.TieBreakerOK)
 	}

@@ -244,6 +244,16 @@ func TestDecide(t *testing.T) {
 		}, policy: func(p *Policy) { p.NoRestart = true }, want: want{ActionNone, RolePrimary, 5, "keeping the VIP; the PBX is not supervised: not restarting it"}},
 		{name: "unsupervised PBX: a failed primary still releases to a ready standby", obs: primaryObs(), edit: func(o *Observation) { o.Health = probe.HealthFailed },
 			policy: func(p *Policy) { p.NoRestart = true }, want: want{ActionRelease, RoleStandby, 5, "moving the VIP to healthy standby"}},
+		{name: "database-only failure: a standby does not restart the PBX", obs: standbyObs(), edit: func(o *Observation) {
+			o.Health, o.DBOnlyFailed = probe.HealthFailed, true
+		}, want: want{ActionNone, RoleStandby, 5, "standby, only its database failed: not restarting the PBX"}},
+		{name: "database-only failure: a primary without a ready standby keeps the VIP, no restart", obs: primaryObs(), edit: func(o *Observation) {
+			o.Health, o.DBOnlyFailed = probe.HealthFailed, true
+			peerDead(o)
+		}, want: want{ActionNone, RolePrimary, 5, "only the database failed: not restarting the PBX"}},
+		{name: "database-only failure: a primary still releases to a ready standby", obs: primaryObs(), edit: func(o *Observation) {
+			o.Health, o.DBOnlyFailed = probe.HealthFailed, true
+		}, want: want{ActionRelease, RoleStandby, 5, "moving the VIP to healthy standby"}},
 		{name: "a starting peer is not called released", obs: standbyObs(), edit: func(o *Observation) {
 			o.Peer.Role, o.Peer.Eligible, o.Peer.Health = RoleInit, false, probe.HealthUnknown
 		}, want: want{ActionTakeOver, RolePrimary, 6, "node-a is starting and not eligible yet (health unknown)"}},

@@ -158,6 +158,9 @@ type LocalState struct {
 	// it, as far as the last reading shows (an old or missing reading
 	// counts as none). False without a managed database.
 	NoStreamingStandby bool
+	// DBOnlyFailed: Health is failed only because of database probes
+	// (kind pg): restarting the PBX would not help.
+	DBOnlyFailed bool
 }
 
 // NodeConfig configures a Node.
@@ -555,6 +558,7 @@ func (n *Node) tick(ctx context.Context) {
 		DB: local.DB, WAL: local.WAL, TieBreakerOK: local.TieBreakerOK, Fence: ls.fence,
 		RestartPending: local.RestartPending, FailedSince: ls.failedSince,
 		EligibleSince: ls.eligibleSince, Switchover: req, NoStreamingStandby: local.NoStreamingStandby,
+		DBOnlyFailed: local.DBOnlyFailed,
 	}
 	d := Decide(o, n.cfg.Policy)
 	ls.eligibleSince = d.EligibleSince(ls.eligibleSince, now)

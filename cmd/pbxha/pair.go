@@ -136,7 +136,7 @@ func (p *pair) local(d *daemon) failover.LocalState {
 	states := d.agent.States()
 	ls := failover.LocalState{
 		Health: probe.Aggregate(states), Probes: failover.Summarize(states), DB: failover.DBNone,
-		TieBreakerOK: p.tb.ok(), Maintenance: d.agent.Maintenance(),
+		TieBreakerOK: p.tb.ok(), Maintenance: d.agent.Maintenance(), DBOnlyFailed: dbOnlyFailed(states),
 	}
 	if p.db != nil {
 		ls.DB = failover.DBUnknown
@@ -228,6 +228,22 @@ func (p *pair) status(localWAL uint64) (string, control.Pair) {
 		out.RoleHistory = append(out.RoleHistory, control.RoleHistory{At: h.At, From: h.From.String(), To: h.To.String(), Epoch: h.Epoch, Reason: h.Reason})
 	}
 	return ns.Role.String(), out
+}
+
+// dbOnlyFailed reports whether the failed critical probes are all database
+// (pg) probes: the node's health is failed, but restarting the PBX would
+// not help.
+func dbOnlyFailed(states []probe.CheckState) bool {
+	failed := false
+	for _, s := range states {
+		if s.Critical && s.State == probe.Failed {
+			if s.Kind != "pg" {
+				return false
+			}
+			failed = true
+		}
+	}
+	return failed
 }
 
 // pgState returns what the first pg probe last read: the database's role

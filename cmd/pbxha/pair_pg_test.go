@@ -41,3 +41,26 @@ func TestPGRecent(t *testing.T) {
 		})
 	}
 }
+
+func TestDBOnlyFailed(t *testing.T) {
+	st := func(kind string, critical bool, state probe.Status) probe.CheckState {
+		return probe.CheckState{Kind: kind, Critical: critical, State: state}
+	}
+	for _, tc := range []struct {
+		name   string
+		states []probe.CheckState
+		want   bool
+	}{
+		{"all ok", []probe.CheckState{st("sip", true, probe.OK), st("pg", true, probe.OK)}, false},
+		{"only pg failed", []probe.CheckState{st("sip", true, probe.OK), st("pg", true, probe.Failed)}, true},
+		{"sip and pg failed", []probe.CheckState{st("sip", true, probe.Failed), st("pg", true, probe.Failed)}, false},
+		{"only sip failed", []probe.CheckState{st("sip", true, probe.Failed), st("pg", true, probe.OK)}, false},
+		{"non-critical tcp failed beside pg", []probe.CheckState{st("tcp", false, probe.Failed), st("pg", true, probe.Failed)}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := dbOnlyFailed(tc.states); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
