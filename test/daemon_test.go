@@ -113,6 +113,33 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// waitRoles waits up to within until the node behind each socket has the
+// role at the same index; otherwise it calls dump (the nodes' logs) and
+// fails with every node's role.
+func waitRoles(t *testing.T, within time.Duration, what string, dump func(), sockets []string, roles ...string) {
+	t.Helper()
+	got := make([]string, len(sockets))
+	deadline := time.Now().Add(within)
+	for {
+		done := true
+		for i, s := range sockets {
+			got[i] = "unreachable"
+			if st, err := status(t, s); err == nil {
+				got[i] = st.Role
+			}
+			done = done && got[i] == roles[i]
+		}
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			dump()
+			t.Fatalf("timed out after %s waiting for %s: roles %q, want %q", within, what, got, roles)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // startTestPBX runs the SIP double as its own process and returns it with its UDP address.
 func startTestPBX(t *testing.T, testpbx string) (*proc, string) {
 	t.Helper()

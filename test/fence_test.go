@@ -85,19 +85,7 @@ failover:
 		}
 		return st.Role, st.Pair
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ra, _ := pairOf(sockA)
-		rb, _ := pairOf(sockB)
-		if ra == "primary" && rb == "standby" {
-			break
-		}
-		if time.Now().After(deadline) {
-			dump()
-			t.Fatalf("pair did not form: node-a %s, node-b %s", ra, rb)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitRoles(t, 20*time.Second, "the pair to form", dump, []string{sockA, sockB}, "primary", "standby")
 
 	if err := dA.cmd.Process.Kill(); err != nil { // SIGKILL: node-a goes silent at once
 		t.Fatal(err)
@@ -108,7 +96,7 @@ failover:
 	}
 	// While the fence fails, node-b stays standby, says so, and tries again.
 	var reason, lastErr string
-	deadline = time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for reason == "" || runs() < 2 {
 		role, p := pairOf(sockB)
 		if role != "standby" {
@@ -135,18 +123,7 @@ failover:
 	if err := os.WriteFile(filepath.Join(dirs["node-b"], "allow"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(15 * time.Second)
-	for {
-		role, _ := pairOf(sockB)
-		if role == "primary" {
-			break
-		}
-		if time.Now().After(deadline) {
-			dump()
-			t.Fatalf("node-b is %s after the fence was allowed, want primary", role)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitRoles(t, 15*time.Second, "node-b primary after the fence was allowed", dump, []string{sockB}, "primary")
 	if !strings.Contains(dB.output(), "peer fenced") {
 		t.Errorf("node-b's log lacks the successful fence")
 	}

@@ -75,25 +75,8 @@ hooks:
 	sockA, dA := node("node-a", sipA, hbA, hbB, prim)
 	sockB, dB := node("node-b", sipB, hbB, hbA, stby)
 	dump := func() { t.Logf("node-a:\n%s\nnode-b:\n%s", dA.output(), dB.output()) }
-	role := func(socket string) string {
-		st, err := status(t, socket)
-		if err != nil {
-			return "unreachable"
-		}
-		return st.Role
-	}
-	waitRoles := func(what, a, b string) {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for role(sockA) != a || role(sockB) != b {
-			if time.Now().After(deadline) {
-				dump()
-				t.Fatalf("timed out waiting for %s: node-a %s, node-b %s", what, role(sockA), role(sockB))
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	waitRoles("node-a primary with the primary database", "primary", "standby")
+	both := []string{sockA, sockB}
+	waitRoles(t, 30*time.Second, "node-a primary with the primary database", dump, both, "primary", "standby")
 
 	prim.Exec(t, "CREATE TABLE calls (id int PRIMARY KEY)")
 	prim.Exec(t, "INSERT INTO calls SELECT generate_series(1, 1000)")
@@ -114,7 +97,7 @@ hooks:
 	if err := pbxA.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	waitRoles("node-b primary after node-a's PBX hung", "standby", "primary")
+	waitRoles(t, 30*time.Second, "node-b primary after node-a's PBX hung", dump, both, "standby", "primary")
 	var inRecovery bool
 	var rows int
 	stby.QueryRow(t, "SELECT pg_is_in_recovery(), (SELECT count(*) FROM calls)", nil, &inRecovery, &rows)
