@@ -103,16 +103,7 @@ func (m *Mover) Rejoin(ctx context.Context, args DemoteArgs) (res Result, err er
 	t0 := time.Now()
 	res = Result{Action: "rejoin", Start: m.cfg.Now(), Before: RoleUnknown, After: RoleUnknown}
 	defer res.finish(t0)
-	var st state
-	readErr := res.step(m.cfg.Now, "read role", func() (string, error) {
-		var err error
-		st, err = m.state(ctx)
-		if st.role == RoleStopped {
-			return "", nil
-		}
-		return "", err
-	})
-	res.Before, res.After = st.role, st.role
+	st, readErr := m.readRole(ctx, &res)
 	if st.role == RoleStandby {
 		m.log.Info("database already a standby, nothing to rejoin", "action", "rejoin", "role", st.role.String())
 		return res, nil
@@ -139,6 +130,23 @@ func (m *Mover) Rejoin(ctx context.Context, args DemoteArgs) (res Result, err er
 	return res, nil
 }
 
+// readRole is the "read role" step of a demotion or rejoin: the server's
+// state, with a stopped server (refusing connections) as no error. It sets
+// res.Before and res.After.
+func (m *Mover) readRole(ctx context.Context, res *Result) (state, error) {
+	var st state
+	err := res.step(m.cfg.Now, "read role", func() (string, error) {
+		var err error
+		st, err = m.state(ctx)
+		if st.role == RoleStopped {
+			return "", nil
+		}
+		return "", err
+	})
+	res.Before, res.After = st.role, st.role
+	return st, err
+}
+
 // command is one command a demotion may run.
 type command struct {
 	action, step string
@@ -161,16 +169,7 @@ func (m *Mover) demote(ctx context.Context, action string, args DemoteArgs, cmds
 	res = Result{Action: action, Start: m.cfg.Now(), Before: RoleUnknown, After: RoleUnknown}
 	defer res.finish(t0)
 
-	var st state
-	readErr := res.step(m.cfg.Now, "read role", func() (string, error) {
-		var err error
-		st, err = m.state(ctx)
-		if st.role == RoleStopped {
-			return "", nil
-		}
-		return "", err
-	})
-	res.Before, res.After = st.role, st.role
+	st, readErr := m.readRole(ctx, &res)
 	if !st.role.writable() {
 		m.log.Info("database not primary, nothing to "+action, "action", action, "role", st.role.String())
 		return res, nil
