@@ -243,7 +243,10 @@ func (f *pairFixture) wait(d time.Duration, what string, cond func() bool) {
 func (f *pairFixture) waitOneHolder(d time.Duration, what string, cond func() bool) {
 	f.t.Helper()
 	f.wait(d, what, func() bool {
-		if f.n1.holdsVIP(f.t) && f.n2.holdsVIP(f.t) {
+		// The two reads are milliseconds apart: n1, n2, then n1 again, so
+		// that a handover between the reads (n1 let go before n2 took it)
+		// is not mistaken for two holders — n1 must still hold it after.
+		if f.n1.holdsVIP(f.t) && f.n2.holdsVIP(f.t) && f.n1.holdsVIP(f.t) {
 			f.dump()
 			f.t.Fatalf("both nodes hold the VIP while the heartbeat path works (waiting for %s)", what)
 		}
