@@ -95,7 +95,7 @@ func (t Timeline) timelineSteps() []struct {
 		{"ready_ms", "ready", t.Ready},
 		{"hooks_ran_ms", "release hooks ran", t.HooksRan},
 		{"vip_down_ms", "VIP down", t.VIPDown},
-		{"db_demoted_ms", "database demoted", t.DBDemoted},
+		{"db_demoted_ms", "database no longer writable", t.DBDemoted},
 		{"released_ms", "released", t.Released},
 	}
 }
