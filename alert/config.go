@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/pbxha/pbxha/event"
@@ -93,7 +94,7 @@ func (c Config) Validate() error {
 			bad(field+".format", "%q: want json, slack or alertmanager", ep.Format)
 		}
 		for j, k := range ep.Kinds {
-			if !knownKind(k) {
+			if !slices.Contains(event.Kinds, k) {
 				bad(fmt.Sprintf("%s.kinds[%d]", field, j), "unknown event kind %q", k)
 			}
 		}
@@ -162,16 +163,6 @@ func validHeaderName(s string) bool {
 		}
 	}
 	return true
-}
-
-func knownKind(k string) bool {
-	switch k {
-	case event.ProbeState, event.HealthChange, event.PBXDown, event.PBXHung, event.PBXRestarted,
-		event.RestartLimitReached, event.RoleChange, event.Failover, event.Switchover, event.TakeoverStepFailed, event.DBRejoinFailed, event.ActionFailed,
-		event.SplitBrain, event.PeerPathLost, event.Maintenance, event.ConfigReload, event.Test:
-		return true
-	}
-	return false
 }
 
 // withDefaults returns c with zero fields set to their defaults.

@@ -25,6 +25,7 @@ func TestValidate(t *testing.T) {
 		want   []string // substrings of the error; none: valid
 	}{
 		{name: "valid", change: func(*Config) {}},
+		{name: "every kind of event.Kinds is accepted", change: func(c *Config) { c.Endpoints[1].Kinds = event.Kinds }},
 		{name: "no endpoints needs no dir", change: func(c *Config) { c.Endpoints, c.Dir = nil, "" }},
 		{name: "no dir", change: func(c *Config) { c.Dir = "" }, want: []string{"alert: config dir: is empty"}},
 		{name: "empty name", change: func(c *Config) { c.Endpoints[0].Name = "" }, want: []string{"endpoints[0].name: is empty"}},

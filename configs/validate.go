@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/sipcheck"
 )
 
@@ -408,10 +409,6 @@ func (ck *checker) supervise(key string, s *Supervise) {
 	}
 }
 
-var eventKinds = []string{"probe_state", "health_change", "pbx_started", "pbx_stopped", "pbx_reset", "pbx_down", "pbx_hung", "pbx_restarted",
-	"restart_limit_reached", "role_change", "failover", "switchover", "takeover_step_failed", "db_rejoin_failed", "action_failed", "split_brain", "peer_path_lost",
-	"maintenance", "config_reload", "test"}
-
 func (ck *checker) alerts(key string, a *Alerts) {
 	positive := func(k string, d time.Duration) {
 		if d <= 0 {
@@ -450,8 +447,8 @@ func (ck *checker) alerts(key string, a *Alerts) {
 		oneOf(ck, k+".format", e.Format, "json", "slack", "alertmanager")
 		oneOf(ck, k+".min_severity", e.MinSeverity, "info", "warning", "critical")
 		for j, kind := range e.Kinds {
-			if !slices.Contains(eventKinds, kind) {
-				ck.bad(fmt.Sprintf("%s.kinds[%d]", k, j), "%q is not an event kind; the kinds are %s", kind, strings.Join(eventKinds, ", "))
+			if !slices.Contains(event.Kinds, kind) {
+				ck.bad(fmt.Sprintf("%s.kinds[%d]", k, j), "%q is not an event kind; the kinds are %s", kind, strings.Join(event.Kinds, ", "))
 			}
 		}
 		if e.Timeout <= 0 {

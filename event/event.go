@@ -74,6 +74,13 @@ const (
 	Test                = "test"                  // sent by `pbxha alert test`
 )
 
+// Kinds lists every event kind, in the order above: what alert endpoints
+// may filter on. Config validation and alert delivery both check against
+// it, so a new kind is added here once.
+var Kinds = []string{ProbeState, HealthChange, PBXStarted, PBXStopped, PBXReset, PBXDown, PBXHung, PBXRestarted,
+	RestartLimitReached, RoleChange, Failover, Switchover, TakeoverStepFailed, DBRejoinFailed, ActionFailed,
+	SplitBrain, PeerPathLost, Maintenance, ConfigReload, Test}
+
 // Event is one transition. ID stays the same across delivery retries so that
 // receivers can de-duplicate.
 type Event struct {
