@@ -9,22 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 trials=${1:-3}
 seconds=${2:-30}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-go build -o "$work/pbxha" ./cmd/pbxha
-go build -o "$work/testpbx" ./test/testpbx
-"$work/testpbx" -listen 127.0.0.1:0 -transport udp,tcp >"$work/pbx.out" &
-pids+=($!)
-for _ in $(seq 100); do grep -q ready "$work/pbx.out" 2>/dev/null && break; sleep 0.1; done
-addr=$(sed -n 's/.*udp=\([^ ]*\).*/\1/p' "$work/pbx.out")
-[ -n "$addr" ] || { echo "testpbx did not start" >&2; exit 1; }
+. test/bench-lib.sh
+start_testpbx a 127.0.0.1:0
+addr=$udp_addr
 
 {
 	echo "control: {socket: $work/pbxha.sock}"
@@ -37,22 +24,20 @@ addr=$(sed -n 's/.*udp=\([^ ]*\).*/\1/p' "$work/pbx.out")
 	done
 } >"$work/pbxha.yaml"
 
-hz=$(getconf CLK_TCK)
 cpu=() rss=()
 for t in $(seq "$trials"); do
 	"$work/pbxha" run -c "$work/pbxha.yaml" 2>"$work/pbxha.log" &
 	pid=$!
 	pids+=("$pid")
 	sleep 5
-	read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+	t1=$(cpu_ticks "$pid")
 	sleep "$seconds"
-	read -r u2 s2 < <(awk '{print $14, $15}' "/proc/$pid/stat")
-	r=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
-	c=$(awk -v d=$((u2 + s2 - u1 - s1)) -v hz="$hz" -v s="$seconds" 'BEGIN {printf "%.3f", 100 * d / hz / s}')
+	t2=$(cpu_ticks "$pid")
+	r=$(rss_kib "$pid")
+	c=$(cpu_share $((t2 - t1)) "$seconds")
 	checks=$("$work/pbxha" status --json --socket "$work/pbxha.sock" | grep -c '"status": "ok"' || true)
 	kill "$pid"; wait "$pid" 2>/dev/null || true
 	echo "trial $t: cpu ${c}% of one core, rss $((r / 1024)) MiB ($checks ok results in history)"
 	cpu+=("$c") rss+=("$r")
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "median over $trials trials of ${seconds}s: cpu $(median "${cpu[@]}")% of one core, rss $(($(median "${rss[@]}") / 1024)) MiB"

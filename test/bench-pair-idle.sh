@@ -11,29 +11,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 trials=${1:-3}
 seconds=${2:-30}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-go build -o "$work/pbxha" ./cmd/pbxha
-go build -o "$work/testpbx" ./test/testpbx
+. test/bench-lib.sh
 "$work/pbxha" keygen "$work/pbxha.key" >/dev/null
 
 # One test PBX per node, on the node's address.
 declare -A sip tcp
 for n in a b; do
 	ip=127.0.0.1; [ "$n" = b ] && ip=127.0.0.2
-	"$work/testpbx" -listen "$ip:0" -transport udp,tcp >"$work/pbx-$n.out" &
-	pids+=($!)
-	for _ in $(seq 100); do grep -q ready "$work/pbx-$n.out" 2>/dev/null && break; sleep 0.1; done
-	sip[$n]=$(sed -n 's/.*udp=\([^ ]*\).*/\1/p' "$work/pbx-$n.out")
-	tcp[$n]=$(sed -n 's/.*tcp=\([^ ]*\).*/\1/p' "$work/pbx-$n.out")
-	[ -n "${sip[$n]}" ] && [ -n "${tcp[$n]}" ] || { echo "testpbx $n did not start" >&2; exit 1; }
+	start_testpbx "$n" "$ip:0"
+	sip[$n]=$udp_addr tcp[$n]=$tcp_addr
 done
 
 port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -57,7 +43,6 @@ failover:
 EOF
 done
 
-hz=$(getconf CLK_TCK)
 cpu=() rss=()
 for t in $(seq "$trials"); do
 	run=()
@@ -68,14 +53,14 @@ for t in $(seq "$trials"); do
 	done
 	sleep 5
 	declare -A t1
-	for p in "${run[@]}"; do t1[$p]=$(awk '{print $14 + $15}' "/proc/$p/stat"); done
+	for p in "${run[@]}"; do t1[$p]=$(cpu_ticks "$p"); done
 	sleep "$seconds"
 	roles=""
 	for i in 0 1; do
 		p=${run[$i]} n=a; [ "$i" = 1 ] && n=b
-		t2=$(awk '{print $14 + $15}' "/proc/$p/stat")
-		r=$(awk '/VmRSS/ {print $2}' "/proc/$p/status")
-		c=$(awk -v d=$((t2 - t1[$p])) -v hz="$hz" -v s="$seconds" 'BEGIN {printf "%.3f", 100 * d / hz / s}')
+		t2=$(cpu_ticks "$p")
+		r=$(rss_kib "$p")
+		c=$(cpu_share $((t2 - t1[$p])) "$seconds")
 		role=$("$work/pbxha" status --json --socket "$work/$n/pbxha.sock" | sed -n 's/^  "role": "\(.*\)",$/\1/p')
 		roles+=" node-$n ${role:-?} cpu ${c}% rss $((r / 1024)) MiB;"
 		cpu+=("$c") rss+=("$r")
@@ -83,5 +68,4 @@ for t in $(seq "$trials"); do
 	for p in "${run[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
 	echo "trial $t:$roles"
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "median per node over $trials trials of ${seconds}s: cpu $(median "${cpu[@]}")% of one core, rss $(($(median "${rss[@]}") / 1024)) MiB"

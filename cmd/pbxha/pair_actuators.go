@@ -57,8 +57,7 @@ func (a *actuators) hookEnv(event, role, reason string, epoch uint64) map[string
 // takeover goes on), then runs the takeover hooks (the first failure fails
 // the takeover, which the node undoes with Release and retries).
 func (a *actuators) TakeOver(ctx context.Context, epoch uint64, reason string) (failover.Timeline, error) {
-	tl := failover.Timeline{Decided: time.Now()}
-	tl.Detected = tl.Decided
+	var tl failover.Timeline // the node sets Detected and Decided
 	if a.rejoin != nil {
 		// The last release's rejoin still owns the database.
 		if err := a.rejoin.wait(ctx); err != nil {

@@ -1,0 +1,38 @@
+# Shared by the test/bench-*.sh scripts (sourced, not run): a work directory
+# removed at exit, processes stopped by PID at exit, the binaries, and the
+# helpers the measurements use. Expects to run from the repository root.
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+go build -o "$work/pbxha" ./cmd/pbxha
+go build -o "$work/testpbx" ./test/testpbx
+hz=$(getconf CLK_TCK)
+
+# start_testpbx NAME LISTEN: runs the test PBX on LISTEN (host:0) over udp
+# and tcp, and sets udp_addr and tcp_addr to where it listens.
+start_testpbx() {
+	"$work/testpbx" -listen "$2" -transport udp,tcp >"$work/pbx-$1.out" &
+	pids+=($!)
+	for _ in $(seq 100); do grep -q ready "$work/pbx-$1.out" 2>/dev/null && break; sleep 0.1; done
+	udp_addr=$(sed -n 's/.*udp=\([^ ]*\).*/\1/p' "$work/pbx-$1.out")
+	tcp_addr=$(sed -n 's/.*tcp=\([^ ]*\).*/\1/p' "$work/pbx-$1.out")
+	[ -n "$udp_addr" ] && [ -n "$tcp_addr" ] || { echo "testpbx $1 did not start" >&2; exit 1; }
+}
+
+# cpu_ticks PID: user + system clock ticks the process has used.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# cpu_share TICKS SECONDS: TICKS used over SECONDS as a percentage of one core.
+cpu_share() { awk -v d="$1" -v hz="$hz" -v s="$2" 'BEGIN {printf "%.3f", 100 * d / hz / s}'; }
+
+# rss_kib PID: resident memory in KiB.
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
