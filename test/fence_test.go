@@ -1,7 +1,6 @@
 package test
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,36 +38,17 @@ func TestFenceBlocksTakeover(t *testing.T) {
 	hbA, hbB := freeUDP(t, "127.0.0.1"), freeUDP(t, "127.0.0.2")
 
 	dirs := map[string]string{}
+	// The fence command is a script in the node's state directory.
+	writeFence := func(dir string) {
+		if err := os.WriteFile(filepath.Join(dir, "fence.sh"), []byte(fenceScript), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	node := func(name, sip, local, peer string) (string, *proc) {
-		dir := t.TempDir()
+		socket, dir, p := loopbackNode{Name: name, SIP: sip, Local: local, Peer: peer, Key: key, TieBreaker: tb, InitDead: "3s",
+			Failover: "  fence_command: [\"{dir}/fence.sh\"]\n  fence_timeout: 5s\n", Setup: writeFence}.start(t, pbxha)
 		dirs[name] = dir
-		fence := filepath.Join(dir, "fence.sh")
-		if err := os.WriteFile(fence, []byte(fenceScript), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		socket := filepath.Join(dir, "pbxha.sock")
-		cfg := fmt.Sprintf(`node: {name: %[1]s, cluster: lab}
-control: {socket: %[2]s}
-state_dir: %[3]s
-probes:
-  sip:
-    - {name: pbx, target: "sip:%[4]s;transport=udp", interval: 200ms, timeout: 150ms, rise: 1, fall: 2}
-peer:
-  paths: [{local: "%[5]s", peer: "%[6]s"}]
-  key_file: %[7]s
-  interval: 100ms
-  dead_after: 500ms
-  init_dead: 3s
-failover:
-  tie_breakers: ["%[8]s"]
-  fence_command: ["%[9]s"]
-  fence_timeout: 5s
-`, name, socket, dir, sip, local, peer, key, tb, fence)
-		path := filepath.Join(dir, "pbxha.yaml")
-		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return socket, start(t, nil, pbxha, "run", "-c", path)
+		return socket, p
 	}
 	sockA, dA := node("node-a", sipA, hbA, hbB)
 	sockB, dB := node("node-b", sipB, hbB, hbA)

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"os"
@@ -37,40 +38,21 @@ func TestPairMovesDatabase(t *testing.T) {
 	}
 	dirs := map[string]string{}
 	node := func(name, sip, local, peer string, db *pgtest.Cluster) (socket string, d *proc) {
-		dir := t.TempDir()
-		dirs[name] = dir
-		socket = filepath.Join(dir, "pbxha.sock")
-		cfg := fmt.Sprintf(`node: {name: %[1]s, cluster: lab}
-control: {socket: %[2]s}
-state_dir: %[3]s
-probes:
-  sip:
-    - {name: pbx, target: "sip:%[4]s;transport=udp", interval: 200ms, timeout: 150ms, rise: 1, fall: 2}
-  pg:
-    - {name: db, dsn: "%[5]s", expect_role: any, interval: 300ms, timeout: 250ms, rise: 1, fall: 2, fresh_conn_every: 0s}
-peer:
-  paths: [{local: "%[6]s", peer: "%[7]s"}]
-  key_file: %[8]s
-  interval: 100ms
-  dead_after: 500ms
-  init_dead: 1s
-failover:
-  tie_breakers: ["%[9]s"]
-database:
-  dsn: "%[5]s"
-  stop_command: %[10]s
+		socket, dirs[name], d = loopbackNode{Name: name, SIP: sip, Local: local, Peer: peer, Key: key, TieBreaker: tb,
+			Probes: fmt.Sprintf(`  pg:
+    - {name: db, dsn: "%s", expect_role: any, interval: 300ms, timeout: 250ms, rise: 1, fall: 2, fresh_conn_every: 0s}
+`, db.DSN()),
+			Top: fmt.Sprintf(`database:
+  dsn: "%s"
+  stop_command: %s
   stop_timeout: 30s
 hooks:
   takeover:
-    - {name: record, command: ["/bin/sh", "-c", "env | grep ^PBXHA_ | sort > %[3]s/takeover.env"], timeout: 5s}
+    - {name: record, command: ["/bin/sh", "-c", "env | grep ^PBXHA_ | sort > {dir}/takeover.env"], timeout: 5s}
   release:
-    - {name: record, command: ["/bin/sh", "-c", "env | grep ^PBXHA_ | sort > %[3]s/release.env"], timeout: 5s}
-`, name, socket, dir, sip, db.DSN(), local, peer, key, tb, stopCmd(db))
-		path := filepath.Join(dir, "pbxha.yaml")
-		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return socket, start(t, nil, pbxha, "run", "-c", path)
+    - {name: record, command: ["/bin/sh", "-c", "env | grep ^PBXHA_ | sort > {dir}/release.env"], timeout: 5s}
+`, db.DSN(), stopCmd(db))}.start(t, pbxha)
+		return socket, d
 	}
 	sockA, dA := node("node-a", sipA, hbA, hbB, prim)
 	sockB, dB := node("node-b", sipB, hbB, hbA, stby)
@@ -138,6 +120,50 @@ hooks:
 			t.Errorf("%s %s: lacks PBXHA_EPOCH:\n%s", c.node, c.file, b)
 		}
 	}
+}
+
+// loopbackNode is one pbxha node of a pair on loopback (no VIP): a SIP
+// probe of its test PBX, one heartbeat path, a tie-breaker, and fast test
+// timings (SIP every 200ms, fall 2; heartbeat 100ms, dead_after 500ms).
+// Probes, Failover and Top add YAML: more probe kinds (indented two
+// spaces, under probes:), more failover keys (indented two spaces), and
+// more top-level sections; {dir} in them is the node's state directory.
+type loopbackNode struct {
+	Name, SIP, Local, Peer, Key, TieBreaker string
+	InitDead                                string // peer.init_dead; 1s when empty
+	Probes, Failover, Top                   string
+	Setup                                   func(dir string) // runs before pbxha starts, e.g. to write scripts
+}
+
+// start writes the node's config into a new temp dir and runs pbxha on it.
+func (n loopbackNode) start(t *testing.T, pbxha string) (socket, dir string, p *proc) {
+	t.Helper()
+	dir = t.TempDir()
+	if n.Setup != nil {
+		n.Setup(dir)
+	}
+	socket = filepath.Join(dir, "pbxha.sock")
+	cfg := fmt.Sprintf(`node: {name: %s, cluster: lab}
+control: {socket: %s}
+state_dir: %s
+probes:
+  sip:
+    - {name: pbx, target: "sip:%s;transport=udp", interval: 200ms, timeout: 150ms, rise: 1, fall: 2}
+%speer:
+  paths: [{local: "%s", peer: "%s"}]
+  key_file: %s
+  interval: 100ms
+  dead_after: 500ms
+  init_dead: %s
+failover:
+  tie_breakers: ["%s"]
+%s%s`, n.Name, socket, dir, n.SIP, n.Probes, n.Local, n.Peer, n.Key, cmp.Or(n.InitDead, "1s"), n.TieBreaker, n.Failover, n.Top)
+	cfg = strings.ReplaceAll(cfg, "{dir}", dir)
+	path := filepath.Join(dir, "pbxha.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return socket, dir, start(t, nil, pbxha, "run", "-c", path)
 }
 
 // freeUDP returns host:port of a free UDP port on host.

@@ -2,7 +2,6 @@ package test
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -43,34 +42,11 @@ func TestTakeoverESL(t *testing.T) {
 
 	dirs := map[string]string{}
 	node := func(name, sip, esl, local, peer string) (string, *proc) {
-		dir := t.TempDir()
+		socket, dir, p := loopbackNode{Name: name, SIP: sip, Local: local, Peer: peer, Key: key, TieBreaker: tb,
+			Probes: fmt.Sprintf("  esl:\n    - {name: fs, address: %q, password: s3cret, interval: 1s, timeout: 500ms, critical: false}\n", esl),
+			Top:    "pbx:\n  takeover_esl: [\"sofia recover\"]\n  takeover_esl_timeout: 5s\n"}.start(t, pbxha)
 		dirs[name] = dir
-		socket := filepath.Join(dir, "pbxha.sock")
-		cfg := fmt.Sprintf(`node: {name: %[1]s, cluster: lab}
-control: {socket: %[2]s}
-state_dir: %[3]s
-probes:
-  sip:
-    - {name: pbx, target: "sip:%[4]s;transport=udp", interval: 200ms, timeout: 150ms, rise: 1, fall: 2}
-  esl:
-    - {name: fs, address: "%[5]s", password: s3cret, interval: 1s, timeout: 500ms, critical: false}
-pbx:
-  takeover_esl: ["sofia recover"]
-  takeover_esl_timeout: 5s
-peer:
-  paths: [{local: "%[6]s", peer: "%[7]s"}]
-  key_file: %[8]s
-  interval: 100ms
-  dead_after: 500ms
-  init_dead: 1s
-failover:
-  tie_breakers: ["%[9]s"]
-`, name, socket, dir, sip, esl, local, peer, key, tb)
-		path := filepath.Join(dir, "pbxha.yaml")
-		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return socket, start(t, nil, pbxha, "run", "-c", path)
+		return socket, p
 	}
 	role := func(socket string) (string, string) {
 		st, err := status(t, socket)
