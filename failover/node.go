@@ -564,7 +564,7 @@ func (n *Node) tick(ctx context.Context) {
 	ls.eligibleSince = d.EligibleSince(ls.eligibleSince, now)
 	n.splitBrain(now, d)
 
-	reason, lastErr := d.Reason, ""
+	reason := d.Reason
 	if wait := ls.retryAt[d.Action].Sub(now); wait > 0 && d.Action != ActionNone && d.Action != ActionFencePeer {
 		// The same action failed (or, for restart_pbx, ran) a moment ago:
 		// wait, in the role held now. A standby still learns the peer's epoch.
@@ -596,23 +596,30 @@ func (n *Node) tick(ctx context.Context) {
 		n.st.Epoch, n.hb.Epoch = epoch, epoch
 		n.mu.Unlock()
 	}
-	newRole := d.Role
+	newRole, lastErr := n.act(ctx, now, d, role, epoch, view, req)
+	if newRole != role {
+		n.roleChange(now, role, newRole, epoch, d.Reason)
+	}
+	n.publishStatus(now, local, maint, d, newRole, epoch, reason, lastErr)
+}
+
+// act carries out decision d, taken in role at epoch, and returns the role
+// the node holds after it and the error line for Status ("" if none).
+func (n *Node) act(ctx context.Context, now time.Time, d Decision, role Role, epoch uint64, view PeerView, req SwitchoverRequest) (newRole Role, lastErr string) {
+	ls := &n.loopPrivate
+	newRole = d.Role
 	if d.Action != ActionNone {
 		n.log.Info("acting", "role", role, "epoch", epoch, "action", d.Action, "reason", d.Reason)
 	}
 	switch d.Action {
 	case ActionTakeOver:
-		tl := Timeline{Detected: ls.noPrimarySince, Decided: now}
-		if tl.Detected.IsZero() {
-			tl.Detected = now
-		}
 		got, err := n.cfg.Act.TakeOver(ctx, epoch, d.Reason)
 		if err != nil {
 			lastErr = n.failed(ctx, now, d, role, err)
 			newRole = role
 			break
 		}
-		got.Detected, got.Decided = tl.Detected, tl.Decided
+		got.Detected, got.Decided = cmp.Or(ls.noPrimarySince, now), now
 		if got.Ready.IsZero() {
 			got.Ready = n.cfg.Now()
 		}
@@ -656,10 +663,7 @@ func (n *Node) tick(ctx context.Context) {
 			}
 		}
 	}
-	if newRole != role {
-		n.roleChange(now, role, newRole, epoch, d.Reason)
-	}
-	n.publishStatus(now, local, maint, d, newRole, epoch, reason, lastErr)
+	return newRole, lastErr
 }
 
 // failed handles an actuator error: it logs it, schedules the retry, and,
