@@ -175,7 +175,7 @@ func (a *Agent) probeChanged(c probe.Change) {
 	})
 
 	states := a.monitor().Snapshot()
-	failed := criticalFailed(states)
+	failed := probe.PBXFailed(states)
 	health := probe.Aggregate(states)
 	a.mu.Lock()
 	prev, prevFailed, onFailed := a.health, a.svcFailed, a.cfg.OnServiceFailed
@@ -202,16 +202,6 @@ func (a *Agent) probeChanged(c probe.Change) {
 	})
 }
 
-func criticalFailed(states []probe.CheckState) bool {
-	for _, s := range states {
-		// A database probe says nothing about the PBX process: a failed
-		// database must not get the PBX killed as hung.
-		if s.Critical && s.State == probe.Failed && s.Kind != "pg" {
-			return true
-		}
-	}
-	return false
-}
 
 // SetMaintenance switches maintenance mode: while on, nothing acts
 // automatically (the PBX is not restarted). It publishes a maintenance event.
@@ -420,7 +410,7 @@ func (a *Agent) Status() control.Status {
 	}
 	for _, s := range states {
 		p := control.Probe{
-			Name: s.Name, Kind: s.Kind, Target: s.Target, Critical: s.Critical,
+			Name: s.Name, Kind: s.Kind.String(), Target: s.Target, Critical: s.Critical,
 			State: s.State.String(), Since: s.Since, ConsecutiveFailures: s.Failures, Checks: s.Checks,
 			History: make([]control.Result, 0, len(s.History)),
 		}

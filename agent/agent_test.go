@@ -129,26 +129,3 @@ func TestAgentRoleChanges(t *testing.T) {
 	}
 }
 
-// TestCriticalFailedIgnoresDatabase: the supervisor's hang signal counts
-// failed critical probes of the PBX, not of its database.
-func TestCriticalFailedIgnoresDatabase(t *testing.T) {
-	st := func(kind string, critical bool, state probe.Status) probe.CheckState {
-		return probe.CheckState{Kind: kind, Critical: critical, State: state}
-	}
-	for _, tc := range []struct {
-		name   string
-		states []probe.CheckState
-		want   bool
-	}{
-		{"sip failed", []probe.CheckState{st("sip", true, probe.Failed), st("pg", true, probe.OK)}, true},
-		{"only pg failed", []probe.CheckState{st("sip", true, probe.OK), st("pg", true, probe.Failed)}, false},
-		{"non-critical esl failed", []probe.CheckState{st("esl", false, probe.Failed)}, false},
-		{"all ok", []probe.CheckState{st("sip", true, probe.OK)}, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := criticalFailed(tc.states); got != tc.want {
-				t.Errorf("got %v, want %v", got, tc.want)
-			}
-		})
-	}
-}

@@ -113,17 +113,17 @@ func (c *infoCollector) Collect(ch chan<- prometheus.Metric) {
 // Observe records one check result and the check's state after it. It has
 // the signature of probe.Options.OnResult.
 func (m *Metrics) Observe(c probe.Check, r probe.Result, st probe.CheckState) {
-	up := 0.0
+	up, kind := 0.0, c.Kind.String()
 	if r.Status == probe.OK {
 		up = 1
 	}
-	m.up.WithLabelValues(c.Name, c.Kind).Set(up)
-	m.state.WithLabelValues(c.Name, c.Kind).Set(float64(st.State))
-	m.checks.WithLabelValues(c.Name, c.Kind, r.Status.String()).Inc()
-	m.duration.WithLabelValues(c.Name, c.Kind).Observe(r.Latency.Seconds())
-	m.failures.WithLabelValues(c.Name, c.Kind).Set(float64(st.Failures))
+	m.up.WithLabelValues(c.Name, kind).Set(up)
+	m.state.WithLabelValues(c.Name, kind).Set(float64(st.State))
+	m.checks.WithLabelValues(c.Name, kind, r.Status.String()).Inc()
+	m.duration.WithLabelValues(c.Name, kind).Observe(r.Latency.Seconds())
+	m.failures.WithLabelValues(c.Name, kind).Set(float64(st.Failures))
 	for k, v := range r.Values {
-		m.values.WithLabelValues(c.Name, c.Kind, k).Set(v)
+		m.values.WithLabelValues(c.Name, kind, k).Set(v)
 	}
 }
 

@@ -48,3 +48,47 @@ func Aggregate(states []CheckState) Health {
 	}
 	return h
 }
+
+// PBXFailed reports whether a critical probe of the PBX (any kind but a
+// database) is failed: the supervisor's hang signal. A failed database must
+// not get the PBX killed as hung.
+func PBXFailed(states []CheckState) bool {
+	for _, s := range states {
+		if s.Critical && s.State == Failed && !s.Kind.Database() {
+			return true
+		}
+	}
+	return false
+}
+
+// DatabaseOnlyFailed reports whether the failed critical probes are all
+// database probes: the node's health is failed, but restarting the PBX
+// would not help.
+func DatabaseOnlyFailed(states []CheckState) bool {
+	failed := false
+	for _, s := range states {
+		if s.Critical && s.State == Failed {
+			if !s.Kind.Database() {
+				return false
+			}
+			failed = true
+		}
+	}
+	return failed
+}
+
+// ActiveCalls sums the call counts that the call-counting probes (esl,
+// ami) last read. counted reports whether any such probe has read one:
+// without, nothing counts calls, and zero means "unknown", not "idle".
+func ActiveCalls(states []CheckState) (calls int, counted bool) {
+	for _, s := range states {
+		if !s.Kind.CountsCalls() || s.Last == nil {
+			continue
+		}
+		if v, ok := s.Last.Values["calls"]; ok {
+			calls += int(v)
+			counted = true
+		}
+	}
+	return calls, counted
+}

@@ -11,7 +11,7 @@ import (
 // Check is one scheduled probe with its thresholds.
 type Check struct {
 	Name     string        // unique within a Monitor
-	Kind     string        // sip, esl, pg, ami, tcp, exec
+	Kind     Kind          // which kind of probe (KindSIP...)
 	Target   string        // what it probes, for people: a URI, host:port, a command
 	Interval time.Duration // time between check starts
 	Timeout  time.Duration // deadline of one check; shorter than Interval
@@ -31,7 +31,7 @@ func (c Check) same(o Check) bool {
 // CheckState is what a Monitor knows about one check at a moment.
 type CheckState struct {
 	Name     string
-	Kind     string
+	Kind     Kind
 	Target   string
 	Critical bool
 	State    Status    // settled state after hysteresis
@@ -45,7 +45,7 @@ type CheckState struct {
 // Change is a settled-state transition of one check.
 type Change struct {
 	Check  string
-	Kind   string
+	Kind   Kind
 	From   Status
 	To     Status
 	Result Result // the result that caused it

@@ -43,7 +43,7 @@ func TestPGRecent(t *testing.T) {
 }
 
 func TestDBOnlyFailed(t *testing.T) {
-	st := func(kind string, critical bool, state probe.Status) probe.CheckState {
+	st := func(kind probe.Kind, critical bool, state probe.Status) probe.CheckState {
 		return probe.CheckState{Kind: kind, Critical: critical, State: state}
 	}
 	for _, tc := range []struct {

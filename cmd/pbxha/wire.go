@@ -29,7 +29,7 @@ func (s *checkSet) Close() {
 	}
 }
 
-func (s *checkSet) add(sc configs.Schedule, kind, target string, p probe.Probe) {
+func (s *checkSet) add(sc configs.Schedule, kind probe.Kind, target string, p probe.Probe) {
 	s.checks = append(s.checks, probe.Check{
 		Name: sc.Name, Kind: kind, Target: target,
 		Interval: sc.Interval, Timeout: sc.Timeout, Rise: sc.Rise, Fall: sc.Fall, Critical: sc.Critical,
@@ -45,21 +45,21 @@ func (s *checkSet) add(sc configs.Schedule, kind, target string, p probe.Probe) 
 func buildChecks(cfg *configs.Config, logger *slog.Logger) (*checkSet, error) {
 	s := &checkSet{}
 	var errs []error
-	fail := func(kind string, i int, err error) {
+	fail := func(kind probe.Kind, i int, err error) {
 		errs = append(errs, fmt.Errorf("%s: probes.%s[%d]: %w", cfg.Source, kind, i, err))
 	}
 	for i, c := range cfg.Probes.SIP {
 		p, err := sipcheck.New(sipConfig(c), logger.With("probe", c.Name))
 		if err != nil {
-			fail("sip", i, err)
+			fail(probe.KindSIP, i, err)
 			continue
 		}
-		s.add(c.Schedule, "sip", c.Target, p)
+		s.add(c.Schedule, probe.KindSIP, c.Target, p)
 	}
 	for i, c := range cfg.Probes.ESL {
 		pw, err := secret(c.Password, c.PasswordFile)
 		if err != nil {
-			fail("esl", i, fmt.Errorf("password_file: %w", err))
+			fail(probe.KindESL, i, fmt.Errorf("password_file: %w", err))
 			continue
 		}
 		p, err := esl.New(esl.Config{
@@ -68,10 +68,10 @@ func buildChecks(cfg *configs.Config, logger *slog.Logger) (*checkSet, error) {
 			Logger: logger.With("probe", c.Name),
 		})
 		if err != nil {
-			fail("esl", i, err)
+			fail(probe.KindESL, i, err)
 			continue
 		}
-		s.add(c.Schedule, "esl", c.Address, p)
+		s.add(c.Schedule, probe.KindESL, c.Address, p)
 	}
 	for i, c := range cfg.Probes.PG {
 		p, err := probe.NewPG(probe.PGConfig{
@@ -79,40 +79,40 @@ func buildChecks(cfg *configs.Config, logger *slog.Logger) (*checkSet, error) {
 			FreshConnEvery: c.FreshConnEvery,
 		}, logger.With("probe", c.Name))
 		if err != nil {
-			fail("pg", i, err)
+			fail(probe.KindPG, i, err)
 			continue
 		}
-		s.add(c.Schedule, "pg", p.Target(), p)
+		s.add(c.Schedule, probe.KindPG, p.Target(), p)
 		s.closers = append(s.closers, closerFunc(p.Close))
 	}
 	for i, c := range cfg.Probes.AMI {
 		sec, err := secret(c.Secret, c.SecretFile)
 		if err != nil {
-			fail("ami", i, fmt.Errorf("secret_file: %w", err))
+			fail(probe.KindAMI, i, fmt.Errorf("secret_file: %w", err))
 			continue
 		}
 		p, err := ami.New(ami.Config{Address: c.Address, Username: c.Username, Secret: sec, MaxCalls: c.MaxCalls})
 		if err != nil {
-			fail("ami", i, err)
+			fail(probe.KindAMI, i, err)
 			continue
 		}
-		s.add(c.Schedule, "ami", c.Address, p)
+		s.add(c.Schedule, probe.KindAMI, c.Address, p)
 	}
 	for i, c := range cfg.Probes.TCP {
 		p, err := probe.NewTCP(probe.TCPConfig{Address: c.Address})
 		if err != nil {
-			fail("tcp", i, err)
+			fail(probe.KindTCP, i, err)
 			continue
 		}
-		s.add(c.Schedule, "tcp", c.Address, p)
+		s.add(c.Schedule, probe.KindTCP, c.Address, p)
 	}
 	for i, c := range cfg.Probes.Exec {
 		p, err := probe.NewExec(probe.ExecConfig{Command: c.Command})
 		if err != nil {
-			fail("exec", i, err)
+			fail(probe.KindExec, i, err)
 			continue
 		}
-		s.add(c.Schedule, "exec", strings.Join(c.Command, " "), p)
+		s.add(c.Schedule, probe.KindExec, strings.Join(c.Command, " "), p)
 	}
 	if len(errs) > 0 {
 		s.Close()
