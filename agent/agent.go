@@ -15,6 +15,7 @@ import (
 
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/failover"
 	"github.com/pbxha/pbxha/probe"
 )
 
@@ -75,7 +76,7 @@ type Agent struct {
 // events, when non-nil, receives every event the agent emits.
 func New(cfg Config, logger *slog.Logger, events Publisher) *Agent {
 	now := time.Now()
-	a := &Agent{log: logger, started: now, reloads: make(chan Config), cfg: cfg, loadedAt: now, ready: make(chan struct{}), events: events, role: "primary"}
+	a := &Agent{log: logger, started: now, reloads: make(chan Config), cfg: cfg, loadedAt: now, ready: make(chan struct{}), events: events, role: failover.RolePrimary.String()}
 	a.mon = probe.NewMonitor(cfg.Checks, a.monitorOptions(cfg), nil)
 	return a
 }
@@ -202,7 +203,6 @@ func (a *Agent) probeChanged(c probe.Change) {
 	})
 }
 
-
 // SetMaintenance switches maintenance mode: while on, nothing acts
 // automatically (the PBX is not restarted). It publishes a maintenance event.
 func (a *Agent) SetMaintenance(on bool) error {
@@ -226,16 +226,12 @@ func (a *Agent) SetMaintenance(on bool) error {
 	return nil
 }
 
-// singleRole is the role of a node without a peer: primary, unless
-// maintenance freezes it or its PBX is past the restart limit (fault).
+// singleRole is the role of a node without a peer, as failover.Decide
+// gives it: primary, unless maintenance freezes it or its PBX is past the
+// restart limit (fault).
 func singleRole(maint bool, pbx *control.PBX) string {
-	switch {
-	case maint:
-		return "maintenance"
-	case pbx != nil && pbx.State == "fault":
-		return "fault"
-	}
-	return "primary"
+	o := failover.Observation{Role: failover.RolePrimary, Maintenance: maint, PBXFault: pbx != nil && pbx.State == "fault"}
+	return failover.Decide(o, failover.Policy{Single: true}).Role.String()
 }
 
 // Role returns the node's current role.
@@ -279,18 +275,18 @@ func (a *Agent) CheckRole() {
 	}
 	sev, reason := event.Warning, "maintenance mode"
 	switch role {
-	case "fault":
+	case failover.RoleFault.String():
 		sev, reason = event.Critical, "the PBX is past its restart limit"
 		if cfg := a.config(); cfg.PBX != nil {
 			if why := cfg.PBX().FaultReason; why != "" {
 				reason += ": " + why
 			}
 		}
-	case "primary":
+	case failover.RolePrimary.String():
 		sev, reason = event.Info, "back in service"
 	}
 	a.log.Warn("role changed", "from", prev, "role", role, "reason", reason)
-	a.publish(event.Event{Kind: event.RoleChange, Severity: sev, Resolved: role == "primary",
+	a.publish(event.Event{Kind: event.RoleChange, Severity: sev, Resolved: role == failover.RolePrimary.String(),
 		Summary: fmt.Sprintf("role %s → %s: %s", prev, role, reason),
 		Details: map[string]any{"from": prev, "to": role, "reason": reason}})
 }

@@ -128,4 +128,3 @@ func TestAgentRoleChanges(t *testing.T) {
 		t.Errorf("got role changes %v, want %v", got, want)
 	}
 }
-

@@ -29,11 +29,20 @@ type Observation struct {
 	FailedSince    time.Time         // when Health last turned failed (restart_first grace)
 	EligibleSince  time.Time         // since when this node's decisions said Eligible without a break (Decision.EligibleSince); zero if not
 	Switchover     SwitchoverRequest // an operator's request made on this node, if any
+	DBOnlyFailed   bool              // Health is failed only because of database probes: no PBX restart
 	// NoStreamingStandby: this node's database is primary and no standby
-	DBOnlyFailed bool // Health is failed only because of database probes: no PBX restart
 	// streams WAL from it (or that could not be read lately). A planned
 	// release then waits: see situation.primary.
 	NoStreamingStandby bool
+	// Busy is the action an earlier decision started that has not finished
+	// yet (ActionNone: none). Actions run apart from the decision loop, one
+	// at a time: while one runs, nothing else is started and the role stays.
+	Busy Action
+	// RetryAt holds, per action, the earliest time it may run again: after
+	// it failed, and for restart_pbx after it ran (nil: no hold).
+	RetryAt map[Action]time.Time
+	// LastAnnounce is when the VIP was last re-announced (re_announce).
+	LastAnnounce time.Time
 }
 
 // Decision is what Decide chose: one action, the role to be in once it is
@@ -45,35 +54,54 @@ type Decision struct {
 	Reason    string // one line for logs and `pbxha status`
 	Eligible  bool   // this node could take over now; sent in the next heartbeat
 	Alert     string // an event kind to raise (event.SplitBrain), or ""
+	// Force: the takeover may promote the database past max_lag_bytes (a
+	// forced switchover to this node asked for it).
+	Force bool
 }
 
-// Decide chooses the next step for this node of the pair. It is pure: the
-// same observation and policy always give the same decision.
+// ReAnnounceEvery is the least time between two re_announce actions while
+// two primaries meet.
+const ReAnnounceEvery = time.Second
+
+// Decide chooses the next step for this node. It is pure: the same
+// observation and policy always give the same decision.
 //
-// The rules, in order: maintenance on either node freezes all automatic
-// action; two primaries that meet resolve by epoch (tie: the preferred node,
-// then the lower node name, stays); a primary whose service failed releases
-// only to a healthy eligible standby (failover_first at once, restart_first
-// after restart_grace) and otherwise keeps the VIP and restarts; planned
-// switchover and failback release to a healthy standby, and with a managed
-// database only while a standby streams from it (unless the switchover is
-// forced); a standby waits for a
-// live primary, and takes over from a peer that is dead, released or not
+// A node without a peer (Policy.Single) is primary, unless in maintenance
+// or past its PBX restart limit (fault); it never takes over or releases.
+//
+// For a node of a pair, the rules, in order: maintenance on either node
+// freezes all automatic action; two primaries that meet resolve by epoch
+// (tie: the preferred node, then the lower node name, stays); a primary
+// whose service failed releases only to a healthy eligible standby
+// (failover_first at once, restart_first after restart_grace) and otherwise
+// keeps the VIP and restarts; planned switchover and failback release to a
+// healthy standby, and with a managed database only while a standby streams
+// from it (unless the switchover is forced); a standby waits for a live
+// primary, and takes over from a peer that is dead, released or not
 // eligible — only when it serves, reaches a tie-breaker target, is within
 // max_lag_bytes (unless forced), has been eligible for twice dead_after (so
 // that two standbys never take over at once; not needed when a switchover
 // the live peer knows of names this node) and, for a silent peer with
-// fencing configured, after the fence succeeded. At start-up nothing is claimed until
-// the peer is heard or init_dead has passed.
+// fencing configured, after the fence succeeded. At start-up nothing is
+// claimed until the peer is heard or init_dead has passed.
+//
+// Then the holds: while an earlier action runs (Busy) nothing starts and the
+// role stays; an action that failed a moment ago (RetryAt) waits, in the
+// role held now; the VIP is re-announced at most every ReAnnounceEvery. A
+// release never raises the epoch: the node learns the peer's epoch once it
+// is standby (heartbeats that said "primary at the peer's epoch" during a
+// slow release would tie, and a peer this node outranks would release too).
 func Decide(o Observation, p Policy) Decision {
 	s := situation{o: o, p: p, peer: o.Peer.Node}
 	if s.peer == "" {
 		s.peer = "peer"
 	}
-	d := Decision{Role: o.Role, NextEpoch: o.Epoch, Eligible: s.eligible()}
-	if o.Role != RolePrimary && o.Peer.Heard && o.Peer.Epoch > d.NextEpoch {
-		d.NextEpoch = o.Peer.Epoch // a standby learns the pair's epoch
+	d := Decision{Role: o.Role, NextEpoch: o.Epoch}
+	if p.Single {
+		return s.single(d)
 	}
+	d.Eligible = s.eligible()
+	d.NextEpoch = s.learnedEpoch()
 	if o.Role == RolePrimary && o.Peer.Alive && o.Peer.Role == RolePrimary {
 		d.Alert = event.SplitBrain
 	}
@@ -82,17 +110,69 @@ func Decide(o Observation, p Policy) Decision {
 		if o.Role != RolePrimary {
 			d.Role = RoleMaintenance
 		}
-		return d.with(ActionNone, "maintenance mode: automatic action frozen")
+		d = d.with(ActionNone, "maintenance mode: automatic action frozen")
 	case o.Peer.Alive && o.Peer.Maintenance:
 		if o.Role == RoleInit || o.Role == RoleMaintenance {
 			d.Role = RoleStandby
 		}
-		return d.with(ActionNone, fmt.Sprintf("peer %s in maintenance mode: automatic action frozen", s.peer))
+		d = d.with(ActionNone, fmt.Sprintf("peer %s in maintenance mode: automatic action frozen", s.peer))
 	case o.Role == RolePrimary:
-		return s.primary(d)
+		d = s.primary(d)
 	default:
-		return s.secondary(d)
+		d = s.secondary(d)
 	}
+	return s.hold(d)
+}
+
+// single decides for a node without a peer: its role only.
+func (s situation) single(d Decision) Decision {
+	switch {
+	case s.o.Maintenance:
+		d.Role = RoleMaintenance
+		return d.with(ActionNone, "single node in maintenance mode: automatic action frozen")
+	case s.o.PBXFault:
+		d.Role = RoleFault
+		return d.with(ActionNone, "single node past the PBX restart limit")
+	}
+	d.Role = RolePrimary
+	return d.with(ActionNone, "single node: primary")
+}
+
+// learnedEpoch is the epoch to hold without acting: a node that is not
+// primary learns the pair's epoch from the peer.
+func (s situation) learnedEpoch() uint64 {
+	o := s.o
+	if o.Role != RolePrimary && o.Peer.Heard && o.Peer.Epoch > o.Epoch {
+		return o.Peer.Epoch
+	}
+	return o.Epoch
+}
+
+// hold applies the rules that keep a chosen action from starting now: an
+// action still running, a retry delay, the re-announce rate.
+func (s situation) hold(d Decision) Decision {
+	o := s.o
+	keep := func(reason string) Decision {
+		d.Action, d.Reason, d.Force = ActionNone, reason, false
+		d.Role, d.NextEpoch = o.Role, s.learnedEpoch()
+		return d
+	}
+	switch {
+	case o.Busy != ActionNone:
+		return keep(fmt.Sprintf("%s under way; %s", o.Busy, d.Reason))
+	case d.Action == ActionNone || d.Action == ActionFencePeer:
+		// The fence's own retry rule is in secondary.
+		return d
+	case d.Action == ActionReAnnounce && o.Now.Sub(o.LastAnnounce) < ReAnnounceEvery:
+		d.Action = ActionNone
+		return d
+	}
+	if wait := o.RetryAt[d.Action].Sub(o.Now); wait > 0 {
+		// The same action failed (or, for restart_pbx, ran) a moment ago:
+		// wait, in the role held now.
+		return keep(fmt.Sprintf("%s; %s again in %s", d.Reason, d.Action, wait.Round(time.Millisecond)))
+	}
+	return d
 }
 
 // EligibleSince returns the Observation.EligibleSince for the next call:
@@ -194,13 +274,13 @@ func (s situation) primary(d Decision) Decision {
 	v := o.Peer
 	if v.Alive && v.Role == RolePrimary {
 		if v.Epoch > o.Epoch || (v.Epoch == o.Epoch && !s.wins()) {
-			d.Role, d.NextEpoch = RoleStandby, max(o.Epoch, v.Epoch)
+			d.Role = RoleStandby // the peer's epoch is learnt once released
 			return d.with(ActionRelease, fmt.Sprintf("split brain: %s is primary at epoch %d, ours %d: releasing", s.peer, v.Epoch, o.Epoch))
 		}
 		return d.with(ActionReAnnounce, fmt.Sprintf("split brain: %s is also primary at epoch %d, ours %d: staying primary, re-announcing the VIP", s.peer, v.Epoch, o.Epoch))
 	}
 	release := func(role Role, reason string) Decision {
-		d.Role, d.NextEpoch = role, max(o.Epoch, v.Epoch)
+		d.Role, d.NextEpoch = role, o.Epoch // the peer's epoch is learnt once released
 		return d.with(ActionRelease, reason)
 	}
 	restart := func(reason string) Decision {
@@ -354,12 +434,16 @@ func (s situation) secondary(d Decision) Decision {
 			heldFor = o.Now.Sub(o.EligibleSince)
 		}
 		return d.with(ActionNone, fmt.Sprintf("%s, but eligible for only %s of %s: letting the peer hear it first", why, heldFor.Round(time.Millisecond), p.hold()))
-	case p.NeedFence && !v.Alive && o.Fence == FenceUnknown:
+	case p.NeedFence && !v.Alive && (o.Fence == FenceUnknown || (o.Fence == FenceFailed && !o.Now.Before(o.RetryAt[ActionFencePeer]))):
+		// Fencing is per silent-peer episode (the daemon resets the state
+		// when the peer is heard), and a failed fence is tried again after
+		// its retry delay.
 		return d.with(ActionFencePeer, fmt.Sprintf("%s: fencing %s before taking over", why, s.peer))
 	case p.NeedFence && !v.Alive && o.Fence == FenceFailed:
 		return d.with(ActionNone, fmt.Sprintf("%s, but fencing %s failed: not taking over", why, s.peer))
 	}
 	d.Role = RolePrimary
 	d.NextEpoch = max(o.Epoch, v.Epoch) + 1
+	d.Force = s.forced()
 	return d.with(ActionTakeOver, fmt.Sprintf("taking over at epoch %d: %s", d.NextEpoch, why))
 }

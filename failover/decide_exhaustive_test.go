@@ -67,6 +67,33 @@ func allModifiers() []modifiers {
 	return ms
 }
 
+// holdState is the hold inputs (an action running, a retry delay, the last
+// re-announcement), rotated through the core product rather than multiplied
+// into it: they only ever keep an action from starting.
+type holdState struct {
+	busy      Action
+	retry     Action // an action that failed a moment ago (ActionNone: none)
+	announced bool   // the VIP was re-announced a moment ago
+}
+
+var allHolds = []holdState{
+	{}, {busy: ActionTakeOver}, {busy: ActionRelease}, {busy: ActionFencePeer}, {busy: ActionRestartPBX},
+	{retry: ActionTakeOver}, {retry: ActionRelease}, {retry: ActionRestartPBX}, {retry: ActionFencePeer},
+	{announced: true},
+}
+
+// with adds h to o.
+func (h holdState) with(o Observation) Observation {
+	o.Busy = h.busy
+	if h.retry != ActionNone {
+		o.RetryAt = map[Action]time.Time{h.retry: o.Now.Add(time.Second)}
+	}
+	if h.announced {
+		o.LastAnnounce = o.Now.Add(-100 * time.Millisecond)
+	}
+	return o
+}
+
 // build assembles one observation and policy from the discretised inputs.
 func build(role Role, health probe.Health, fault, maint, tb bool, epoch, peerEpoch uint64, behind bool,
 	peerState int, pRole Role, pHealth probe.Health, pMaint, pElig bool, m modifiers) (Observation, Policy) {
@@ -136,6 +163,18 @@ func checkInvariants(o Observation, p Policy, d Decision) error {
 		return fmt.Errorf("restart_pbx when only the database failed")
 	case d.Eligible && (!serves(o.Health) || o.PBXFault || o.Maintenance || !o.TieBreakerOK):
 		return fmt.Errorf("eligible while health %s fault %v maintenance %v tie-breaker %v", o.Health, o.PBXFault, o.Maintenance, o.TieBreakerOK)
+	case o.Busy != ActionNone && (d.Action != ActionNone || d.Role != o.Role):
+		return fmt.Errorf("%s to role %s while %s runs", d.Action, d.Role, o.Busy)
+	case d.Action != ActionNone && d.Action != ActionFencePeer && o.Now.Before(o.RetryAt[d.Action]):
+		return fmt.Errorf("%s before its retry delay ended", d.Action)
+	case d.Action == ActionFencePeer && o.Fence != FenceUnknown && !(o.Fence == FenceFailed && !o.Now.Before(o.RetryAt[ActionFencePeer])):
+		return fmt.Errorf("fence with fence state %s before its retry delay ended", o.Fence)
+	case d.Action == ActionReAnnounce && o.Now.Sub(o.LastAnnounce) < ReAnnounceEvery:
+		return fmt.Errorf("re_announce %s after the last one", o.Now.Sub(o.LastAnnounce))
+	case d.Action == ActionRelease && d.NextEpoch != o.Epoch:
+		return fmt.Errorf("release changed the epoch %d to %d", o.Epoch, d.NextEpoch)
+	case d.Force && (d.Action != ActionTakeOver || !s.forced()):
+		return fmt.Errorf("force on %s without a forced switchover to this node", d.Action)
 	}
 	if (d.Role == RolePrimary) != (o.Role == RolePrimary) {
 		switch {
@@ -184,7 +223,8 @@ func checkInvariants(o Observation, p Policy, d Decision) error {
 			return fmt.Errorf("planned release while no standby streams from this node's database")
 		}
 	default:
-		if o.Role == RolePrimary && v.Alive && v.Role == RolePrimary && !frozen && v.Epoch > o.Epoch {
+		held := o.Busy != ActionNone || o.Now.Before(o.RetryAt[ActionRelease]) // it releases once the hold ends
+		if o.Role == RolePrimary && v.Alive && v.Role == RolePrimary && !frozen && !held && v.Epoch > o.Epoch {
 			return fmt.Errorf("lower epoch %d met primary at %d and did %s", o.Epoch, v.Epoch, d.Action)
 		}
 		if d.Role == RolePrimary && d.NextEpoch != o.Epoch {
@@ -215,6 +255,7 @@ func TestDecideExhaustive(t *testing.T) {
 													}
 													mi = (mi + 7919) % len(mods) // a prime stride visits every modifier set
 													o, p := build(role, h, fault, maint, tb, ep[0], ep[1], behind, ps, pr, ph, pm, pe, mods[mi])
+													o = allHolds[n%len(allHolds)].with(o)
 													d := Decide(o, p)
 													n++
 													if err := checkInvariants(o, p, d); err != nil {
@@ -262,6 +303,7 @@ func TestDecideModifiers(t *testing.T) {
 						for _, behind := range []bool{i%2 == 0} {
 							for _, h := range []probe.Health{probe.Healthy, probe.HealthFailed} {
 								o, p := build(role, h, false, false, true, ep[0], ep[1], behind, ps, pr, probe.Healthy, false, true, m)
+								o = allHolds[(i+n)%len(allHolds)].with(o)
 								d := Decide(o, p)
 								n++
 								if err := checkInvariants(o, p, d); err != nil {
@@ -381,4 +423,37 @@ func forcedAway(s situation) bool {
 func designated(s situation) bool {
 	r, ok := s.request()
 	return ok && r.Target == s.o.Node && s.o.Peer.Alive
+}
+
+// TestDecideSingle checks every discretised single-node observation: the
+// role is maintenance, else fault past the restart limit, else primary, and
+// nothing moves.
+func TestDecideSingle(t *testing.T) {
+	n := 0
+	for _, role := range allRoles {
+		for _, h := range allHealth {
+			for _, fault := range bools {
+				for _, maint := range bools {
+					for _, hs := range allHolds {
+						o := hs.with(Observation{Now: decideT0, Node: "pbx1", Role: role, Epoch: 3, Health: h, PBXFault: fault, Maintenance: maint})
+						p := DefaultPolicy()
+						p.Single = true
+						d := Decide(o, p)
+						n++
+						want := RolePrimary
+						switch {
+						case maint:
+							want = RoleMaintenance
+						case fault:
+							want = RoleFault
+						}
+						if d.Action != ActionNone || d.Role != want || d.NextEpoch != o.Epoch || d.Eligible || d.Reason == "" {
+							t.Fatalf("got %s → %s epoch %d eligible %v %q, want none → %s epoch %d\nobservation %+v", d.Action, d.Role, d.NextEpoch, d.Eligible, d.Reason, want, o.Epoch, o)
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("checked %d observations", n)
 }

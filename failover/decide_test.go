@@ -123,7 +123,10 @@ func TestDecide(t *testing.T) {
 			want: want{ActionFencePeer, RoleStandby, 5, "fencing node-a before taking over"}},
 		{name: "fence succeeded: take over", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Fence = FenceOK },
 			policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
-		{name: "fence failed: stay", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Fence = FenceFailed },
+		{name: "fence failed: stay", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Fence, o.RetryAt = FenceFailed, map[Action]time.Time{ActionFencePeer: o.Now.Add(time.Second)}
+		},
 			policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionNone, RoleStandby, 5, "fencing node-a failed: not taking over"}},
 		{name: "fence not tried without a tie-breaker", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.TieBreakerOK = false },
 			policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionNone, RoleStandby, 5, "no tie-breaker"}},
@@ -179,9 +182,58 @@ func TestDecide(t *testing.T) {
 		{name: "primary without tie-breaker keeps the role", obs: primaryObs(), edit: func(o *Observation) { o.TieBreakerOK = false; peerDead(o) },
 			want: want{ActionNone, RolePrimary, 5, "primary at epoch 5"}},
 
+		// Holds: an action under way, a retry delay, the re-announce rate.
+		{name: "fence failed, retry delay passed: fence again", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Fence, o.RetryAt = FenceFailed, map[Action]time.Time{ActionFencePeer: o.Now}
+		}, policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionFencePeer, RoleStandby, 5, "fencing node-a before taking over"}},
+		{name: "fence under way: nothing else starts", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Busy = ActionFencePeer },
+			policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionNone, RoleStandby, 5, "fence_peer under way; node-a silent since"}},
+		{name: "takeover under way: role and epoch stay", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Busy = ActionTakeOver },
+			want: want{ActionNone, RoleStandby, 5, "take_over under way; taking over at epoch 6"}},
+		{name: "release under way: stays primary", obs: primaryObs(), edit: func(o *Observation) { o.Health, o.Busy = probe.HealthFailed, ActionRelease },
+			want: want{ActionNone, RolePrimary, 5, "release under way; service failed"}},
+		{name: "takeover failed a moment ago: waits as standby", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.RetryAt = map[Action]time.Time{ActionTakeOver: o.Now.Add(1500 * time.Millisecond)}
+		}, want: want{ActionNone, RoleStandby, 5, "taking over at epoch 6: node-a silent since 2026-03-01T11:59:58Z; take_over again in 1.5s"}},
+		{name: "takeover retry delay passed: takes over", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.RetryAt = map[Action]time.Time{ActionTakeOver: o.Now}
+		}, want: want{ActionTakeOver, RolePrimary, 6, "taking over at epoch 6"}},
+		{name: "waiting to retry a takeover, a standby still learns the epoch", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Eligible, o.Peer.Epoch = RoleStandby, false, 7
+			o.RetryAt = map[Action]time.Time{ActionTakeOver: o.Now.Add(time.Second)}
+		}, want: want{ActionNone, RoleStandby, 7, "take_over again in 1s"}},
+		{name: "release failed a moment ago: stays primary", obs: primaryObs(), edit: func(o *Observation) {
+			o.Health, o.RetryAt = probe.HealthFailed, map[Action]time.Time{ActionRelease: o.Now.Add(time.Second)}
+		}, want: want{ActionNone, RolePrimary, 5, "release again in 1s"}},
+		{name: "restart ran a moment ago: waits", obs: standbyObs(), edit: func(o *Observation) {
+			o.Health, o.RetryAt = probe.HealthFailed, map[Action]time.Time{ActionRestartPBX: o.Now.Add(time.Second)}
+		}, want: want{ActionNone, RoleStandby, 5, "restart_pbx again in 1s"}},
+		{name: "re-announced a moment ago: not again", obs: primaryObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Epoch, o.LastAnnounce = RolePrimary, 4, o.Now.Add(-500*time.Millisecond)
+		}, want: want{ActionNone, RolePrimary, 5, "re-announcing the VIP"}, alert: event.SplitBrain},
+		{name: "re-announced a second ago: again", obs: primaryObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Epoch, o.LastAnnounce = RolePrimary, 4, o.Now.Add(-ReAnnounceEvery)
+		}, want: want{ActionReAnnounce, RolePrimary, 5, "re-announcing the VIP"}, alert: event.SplitBrain},
+
+		// A node without a peer.
+		{name: "single: primary", obs: standbyObs(), edit: func(o *Observation) { o.Role, o.Peer = RoleInit, PeerView{} },
+			policy: func(p *Policy) { p.Single = true }, want: want{ActionNone, RolePrimary, 5, "single node: primary"}},
+		{name: "single: maintenance", obs: primaryObs(), edit: func(o *Observation) { o.Peer, o.Maintenance = PeerView{}, true },
+			policy: func(p *Policy) { p.Single = true }, want: want{ActionNone, RoleMaintenance, 5, "maintenance mode"}},
+		{name: "single: fault past the restart limit", obs: primaryObs(), edit: func(o *Observation) { o.Peer, o.PBXFault = PeerView{}, true },
+			policy: func(p *Policy) { p.Single = true }, want: want{ActionNone, RoleFault, 5, "restart limit"}},
+		{name: "single: failed health restarts nothing (the supervisor does)", obs: primaryObs(), edit: func(o *Observation) { o.Peer, o.Health = PeerView{}, probe.HealthFailed },
+			policy: func(p *Policy) { p.Single = true }, want: want{ActionNone, RolePrimary, 5, "single node: primary"}},
+
 		// Two primaries.
 		{name: "split brain: lower epoch releases", obs: primaryObs(), edit: func(o *Observation) { o.Peer.Role, o.Peer.Epoch = RolePrimary, 6 },
-			want: want{ActionRelease, RoleStandby, 6, "split brain: node-b is primary at epoch 6, ours 5: releasing"}, alert: event.SplitBrain},
+			// The release keeps epoch 5: the standby it becomes learns 6.
+			want: want{ActionRelease, RoleStandby, 5, "split brain: node-b is primary at epoch 6, ours 5: releasing"}, alert: event.SplitBrain},
+		{name: "split brain released: the standby learns the higher epoch", obs: standbyObs(), edit: func(o *Observation) { o.Peer.Epoch = 6 },
+			want: want{ActionNone, RoleStandby, 6, "standby; node-a is primary"}},
 		{name: "split brain: higher epoch re-announces", obs: primaryObs(), edit: func(o *Observation) { o.Peer.Role, o.Peer.Epoch = RolePrimary, 4 },
 			want: want{ActionReAnnounce, RolePrimary, 5, "staying primary, re-announcing the VIP"}, alert: event.SplitBrain},
 		{name: "split brain: higher epoch stays even when failed", obs: primaryObs(), edit: func(o *Observation) {
@@ -403,5 +455,34 @@ func BenchmarkDecide(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Decide(o, p)
+	}
+}
+
+// TestDecideForce: a takeover carries Force exactly when a forced switchover
+// to this node is in force, asked here or on the peer: the database
+// promotion then goes past max_lag_bytes as Decide allowed.
+func TestDecideForce(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(o *Observation)
+		want bool
+	}{
+		{"failover", func(o *Observation) {}, false},
+		{"switchover to this node", func(o *Observation) { o.Switchover = SwitchoverRequest{Target: "node-b", ID: 1} }, false},
+		{"forced switchover asked here", func(o *Observation) { o.Switchover = SwitchoverRequest{Target: "node-b", ID: 1, Force: true} }, true},
+		{"forced switchover asked on the peer", func(o *Observation) {
+			o.Peer.Alive, o.Peer.Role, o.Peer.Switchover = true, RoleStandby, SwitchoverRequest{Target: "node-b", ID: 2, Force: true}
+		}, true},
+		{"forced switchover to the peer", func(o *Observation) { o.Switchover = SwitchoverRequest{Target: "node-a", ID: 3, Force: true} }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := standbyObs()
+			peerDead(&o)
+			tc.edit(&o)
+			d := Decide(o, DefaultPolicy())
+			if d.Action != ActionTakeOver || d.Force != tc.want {
+				t.Errorf("got %s force %v, want take_over force %v (%s)", d.Action, d.Force, tc.want, d.Reason)
+			}
+		})
 	}
 }

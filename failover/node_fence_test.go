@@ -134,3 +134,70 @@ func TestNodeFenceResetWhenPeerHeard(t *testing.T) {
 		}
 	})
 }
+
+// A fence that takes long runs apart from the decision loop: meanwhile the
+// node keeps deciding — maintenance switched on shows at once and travels
+// in its heartbeats, the peer heard again is noticed — and once the fence
+// ends, the node does not take over from a peer that is alive again.
+func TestNodeKeepsDecidingDuringLongFence(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := startPair(t, func(c *failover.NodeConfig) { c.Policy.NeedFence = true })
+		p.formed(t)
+		p.b.act.Set(failovertest.OpFence, func(ctx context.Context) error {
+			select {
+			case <-time.After(20 * time.Second):
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		p.net.Partition()
+		waitFor(t, 5*time.Second, "node-b fencing", func() bool { return p.b.node.Status().Busy == failover.ActionFencePeer })
+		since := p.b.node.Status().BusySince
+
+		p.b.node.SetMaintenance(true)
+		waitFor(t, time.Second, "node-b decides maintenance while fencing", func() bool {
+			st := p.b.node.Status()
+			return st.Maintenance && strings.Contains(st.Reason, "fence_peer under way; maintenance mode") && st.DecidedAt.After(since)
+		})
+		p.net.Heal()
+		waitFor(t, time.Second, "node-a hears node-b's maintenance flag while node-b still fences", func() bool {
+			return p.a.node.Status().Peer.Maintenance && p.b.node.Status().Busy == failover.ActionFencePeer
+		})
+		if st := p.b.node.Status(); !st.Peer.Alive || st.Role != failover.RoleStandby {
+			t.Errorf("node-b while fencing: peer alive %v role %s, want node-a heard again, standby", st.Peer.Alive, st.Role)
+		}
+		p.b.node.SetMaintenance(false)
+		waitFor(t, 25*time.Second, "the fence ends", func() bool { return p.b.node.Status().Busy == failover.ActionNone })
+		hold(t, 5*time.Second, "node-b does not take over from a live primary", func() bool {
+			return p.b.role() == failover.RoleStandby && p.a.role() == failover.RolePrimary && p.b.act.Count(failovertest.OpTakeOver) == 0
+		})
+	})
+}
+
+// A node stopped while an action runs cancels it and waits for it before
+// Run returns.
+func TestNodeStopWaitsForAction(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := startPair(t, func(c *failover.NodeConfig) { c.Policy.NeedFence = true })
+		p.formed(t)
+		var mu sync.Mutex
+		ended := false
+		p.b.act.Set(failovertest.OpFence, func(ctx context.Context) error {
+			<-ctx.Done()
+			time.Sleep(100 * time.Millisecond) // a fence agent that takes a moment to stop
+			mu.Lock()
+			ended = true
+			mu.Unlock()
+			return ctx.Err()
+		})
+		p.net.Partition()
+		waitFor(t, 5*time.Second, "node-b fencing", func() bool { return p.b.node.Status().Busy == failover.ActionFencePeer })
+		p.b.stop(t)
+		mu.Lock()
+		defer mu.Unlock()
+		if !ended {
+			t.Errorf("Run returned before the fence under way ended")
+		}
+	})
+}

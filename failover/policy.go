@@ -89,6 +89,9 @@ type Policy struct {
 	// there is nothing to restart it with; Decide never chooses
 	// restart_pbx and says so instead.
 	NoRestart bool
+	// Single: the node has no peer (no peer.paths). It is primary unless
+	// in maintenance or past the PBX restart limit, and nothing moves.
+	Single bool
 }
 
 // hold is how long a node must have been eligible before it takes over: twice

@@ -70,6 +70,7 @@ type simNode struct {
 	restartDone time.Time // zero when no restart is under way
 	restarts    int
 	fence       failover.FenceState
+	retryAt     map[failover.Action]time.Time // as the node keeps it: a failed fence waits
 
 	log []record
 }
@@ -166,7 +167,7 @@ func (n *simNode) step(t *testing.T, now, t0 time.Time, peer *simNode) failover.
 		Now: now, Node: n.name, Role: n.role, Epoch: n.epoch, Health: h, Maintenance: n.maintenance,
 		StartedAt: n.started, Peer: view, DB: failover.DBStandby, WAL: 1 << 20, TieBreakerOK: n.tieBreaker,
 		Fence: n.fence, RestartPending: !n.restartDone.IsZero(), FailedSince: n.failedSince, Switchover: n.request,
-		EligibleSince: n.eligSince,
+		EligibleSince: n.eligSince, RetryAt: n.retryAt,
 	}
 	d := failover.Decide(o, n.pol)
 	n.eligSince = d.EligibleSince(n.eligSince, now)
@@ -184,6 +185,7 @@ func (n *simNode) step(t *testing.T, now, t0 time.Time, peer *simNode) failover.
 		n.restarts++
 	case failover.ActionFencePeer:
 		n.fence = failover.FenceFailed
+		n.retryAt = map[failover.Action]time.Time{failover.ActionFencePeer: now.Add(failover.DefaultRetryDelay)}
 		if n.fenceWorks {
 			peer.crash()
 			n.fence = failover.FenceOK

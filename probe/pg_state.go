@@ -170,3 +170,18 @@ func fmtBytes(n uint64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
+
+// LastPG returns what the first pg check of checks last read, and whether
+// that reading is fresh at now: from a check begun within two of its
+// intervals and a timeout (a check that ran late is still fresh, one that no
+// longer reaches the server is not). ok is false without a pg check or
+// before its first reading.
+func LastPG(checks []Check, now time.Time) (st PGState, fresh, ok bool) {
+	for _, c := range checks {
+		if pg, isPG := c.Probe.(*PG); isPG {
+			st, ok = pg.Last()
+			return st, ok && now.Sub(st.At) <= 2*c.Interval+c.Timeout, ok
+		}
+	}
+	return PGState{}, false, false
+}

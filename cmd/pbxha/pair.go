@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/pbxha/pbxha/act"
 	"github.com/pbxha/pbxha/configs"
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/dbrole"
@@ -14,46 +15,47 @@ import (
 	"github.com/pbxha/pbxha/failover"
 	"github.com/pbxha/pbxha/hooks"
 	"github.com/pbxha/pbxha/probe"
-	"github.com/pbxha/pbxha/supervisor"
 	"github.com/pbxha/pbxha/vip"
 )
 
 // pair is the two-node side of the daemon (mode pair): the failover node,
-// its heartbeat transport, the VIP and the tie-breaker checks.
+// its heartbeat transport, the act stage over the resources, and the
+// tie-breaker checks.
 type pair struct {
-	node   *failover.Node
-	tr     *failover.UDPTransport
-	vip    *vip.VIP      // nil with vip.mode none
-	db     *dbrole.Mover // nil without database.dsn
-	rejoin *dbRejoin     // nil unless both database.stop_command and demote_command are set
-	tb     *tieBreaker
-	paths  []failover.Path
-	addr   string // the VIP, for status
-	log    *slog.Logger
+	node  *failover.Node
+	tr    *failover.UDPTransport
+	act   *act.Actuators
+	vip   *vip.VIP // nil with vip.mode none
+	db    bool     // a database is managed (database.dsn)
+	tb    *act.TieBreaker
+	paths []failover.Path
+	addr  string // the VIP, for status
+	log   *slog.Logger
 }
 
-// newPair builds the pair runtime from peer, failover and vip. Nothing runs
-// until run.
-func newPair(cfg *configs.Config, d *daemon) (*pair, error) {
+// newPair wires the pair from peer, failover, vip, database and hooks.
+// Nothing runs until run.
+func newPair(cfg *configs.Config, d *daemon) (_ *pair, err error) {
 	key, err := failover.LoadKey(cfg.Peer.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("%s: peer.key_file: %w", cfg.Source, err)
 	}
-	p := &pair{log: d.log.With("component", "failover"), addr: cfg.VIP.Address}
+	p := &pair{log: d.log.With("component", "failover"), addr: cfg.VIP.Address, db: cfg.Database.DSN != ""}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
 	for _, path := range cfg.Peer.Paths {
 		p.paths = append(p.paths, failover.Path{Local: netip.MustParseAddrPort(path.Local), Peer: netip.MustParseAddrPort(path.Peer)})
 	}
-	policy := failover.DefaultPolicy()
-	policy.InitDead, policy.DeadAfter = cfg.Peer.InitDead, cfg.Peer.DeadAfter
-	policy.RestartGrace, policy.FailbackDelay, policy.PreferredNode = cfg.Failover.RestartGrace, cfg.Failover.FailbackDelay, cfg.Failover.PreferredNode
-	if policy.Mode, err = failover.ParseMode(cfg.Failover.Mode); err != nil {
-		return nil, fmt.Errorf("%s: failover.mode: %w", cfg.Source, err)
+	policy, err := pairPolicy(cfg)
+	if err != nil {
+		return nil, err
 	}
 	policy.NoRestart = d.sup == nil
-	if policy.Failback, err = failover.ParseFailback(cfg.Failover.Failback); err != nil {
-		return nil, fmt.Errorf("%s: failover.failback: %w", cfg.Source, err)
-	}
-	policy.NeedFence = len(cfg.Failover.FenceCommand) > 0
+	emit := func(e event.Event) { d.events.Publish(e) }
+	var r act.Resources
 	if cfg.VIP.Mode != "none" {
 		v := cfg.VIP
 		p.vip, err = vip.New(vip.Config{
@@ -64,43 +66,53 @@ func newPair(cfg *configs.Config, d *daemon) (*pair, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: vip: %w", cfg.Source, err)
 		}
+		r.VIP = p.vip
 	}
-	if c := cfg.Database; c.DSN != "" {
-		policy.MaxLagBytes, policy.AllowLagPromote = uint64(c.MaxLagBytes), c.AllowLag
-		p.db, err = dbrole.New(dbrole.Config{
+	if c := cfg.Database; p.db {
+		r.DB, err = dbrole.New(dbrole.Config{
 			DSN: c.DSN, MaxLagBytes: uint64(c.MaxLagBytes), AllowLag: c.AllowLag, PromoteTimeout: c.PromoteTimeout,
 			DemoteCommand: c.DemoteCommand, DemoteTimeout: c.DemoteTimeout, StopCommand: c.StopCommand,
 			StopTimeout: c.StopTimeout, Env: c.Env,
 		}, p.log.With("component", "dbrole"))
 		if err != nil {
-			p.closeVIP()
 			return nil, fmt.Errorf("%s: database: %w", cfg.Source, err)
 		}
-		if len(c.StopCommand) > 0 && len(c.DemoteCommand) > 0 {
-			p.rejoin = &dbRejoin{db: p.db, node: cfg.Node.Name, log: p.log.With("component", "dbrole"),
-				emit: func(e event.Event) { d.events.Publish(e) }}
-		}
 	}
+	if d.sup != nil {
+		r.PBX = act.Supervised(d.sup)
+	}
+	if r.Commands, err = newESLCommands(cfg, d.log, emit); err != nil {
+		return nil, err
+	}
+	if len(cfg.Hooks.Takeover)+len(cfg.Hooks.Release) > 0 {
+		r.Hooks = act.HookCommands{OnTakeover: hookList(cfg.Hooks.Takeover), OnRelease: hookList(cfg.Hooks.Release)}
+	}
+	if len(cfg.Failover.FenceCommand) > 0 {
+		r.Fence = act.FenceCommand{Hook: hooks.Hook{Name: "fence", Command: cfg.Failover.FenceCommand, Timeout: cfg.Failover.FenceTimeout}, Logger: p.log}
+	}
+	p.act = act.New(act.Config{
+		Node: cfg.Node.Name, VIPAddr: cfg.VIP.Address, PeerHost: p.paths[0].Peer.Addr().String(),
+		Rejoin: len(cfg.Database.StopCommand) > 0 && len(cfg.Database.DemoteCommand) > 0,
+		Logger: p.log, OnEvent: emit,
+	}, r)
 	if p.tr, err = failover.ListenUDP(p.paths, p.log); err != nil {
-		p.closeVIP()
 		return nil, fmt.Errorf("%s: peer.paths: %w", cfg.Source, err)
 	}
-	p.tb = newTieBreaker(cfg.Failover.TieBreakers, cfg.Peer.DeadAfter)
-	pbxCmds, err := newPBXCommands(cfg, d.log, func(e event.Event) { d.events.Publish(e) })
-	if err != nil {
-		p.tr.Close()
-		p.closeVIP()
-		return nil, err
+	p.tb = act.NewTieBreaker(cfg.Failover.TieBreakers, cfg.Peer.DeadAfter, nil)
+	// The agent is built after the pair: read it through the daemon.
+	src := act.Sources{
+		States:      func() []probe.CheckState { return d.agent.States() },
+		Checks:      func() []probe.Check { return d.agent.Checks() },
+		Maintenance: func() bool { return d.agent.Maintenance() },
+		DB:          p.db, PBX: r.PBX, TieBreaker: p.tb,
 	}
 	p.node, err = failover.NewNode(failover.NodeConfig{
 		Cluster: cfg.Node.Cluster, Node: cfg.Node.Name, Key: key, Policy: policy,
 		Interval: cfg.Peer.Interval, StateDir: cfg.StateDir, Transport: p.tr,
 		Tracker: failover.TrackerConfig{Paths: len(p.paths), DeadAfter: cfg.Peer.DeadAfter},
-		Local:   func() failover.LocalState { return p.local(d) },
-		Act: &actuators{vip: p.vip, sup: d.sup, db: p.db, rejoin: p.rejoin, pair: p, node: cfg.Node.Name, vipAddr: cfg.VIP.Address,
-			peerHost: p.paths[0].Peer.Addr().String(), pbxCmds: pbxCmds, takeover: hookList(cfg.Hooks.Takeover), release: hookList(cfg.Hooks.Release),
-			fence: hooks.Hook{Name: "fence", Command: cfg.Failover.FenceCommand, Timeout: cfg.Failover.FenceTimeout}},
-		OnEvent: func(e event.Event) { d.events.Publish(e) },
+		Local:   func() failover.LocalState { return src.Local(time.Now()) },
+		Act:     p.act,
+		OnEvent: emit,
 		Logger:  p.log,
 		// Stopping as primary hands everything over, the database
 		// included; the bound covers every step of a release.
@@ -108,11 +120,54 @@ func newPair(cfg *configs.Config, d *daemon) (*pair, error) {
 		LeaveTimeout:  releaseBudget(cfg),
 	})
 	if err != nil {
-		p.tr.Close()
-		p.closeVIP()
 		return nil, fmt.Errorf("%s: failover: %w", cfg.Source, err)
 	}
 	return p, nil
+}
+
+// pairPolicy is the decision policy from peer and failover.
+func pairPolicy(cfg *configs.Config) (failover.Policy, error) {
+	var err error
+	p := failover.DefaultPolicy()
+	p.InitDead, p.DeadAfter = cfg.Peer.InitDead, cfg.Peer.DeadAfter
+	p.RestartGrace, p.FailbackDelay, p.PreferredNode = cfg.Failover.RestartGrace, cfg.Failover.FailbackDelay, cfg.Failover.PreferredNode
+	if p.Mode, err = failover.ParseMode(cfg.Failover.Mode); err != nil {
+		return p, fmt.Errorf("%s: failover.mode: %w", cfg.Source, err)
+	}
+	if p.Failback, err = failover.ParseFailback(cfg.Failover.Failback); err != nil {
+		return p, fmt.Errorf("%s: failover.failback: %w", cfg.Source, err)
+	}
+	p.NeedFence = len(cfg.Failover.FenceCommand) > 0
+	if cfg.Database.DSN != "" {
+		p.MaxLagBytes, p.AllowLagPromote = uint64(cfg.Database.MaxLagBytes), cfg.Database.AllowLag
+	}
+	return p, nil
+}
+
+// newESLCommands returns nil when pbx.takeover_esl is empty. The password
+// (or its file) is read now, so that a missing file stops the start.
+func newESLCommands(cfg *configs.Config, log *slog.Logger, emit func(event.Event)) (act.TakeoverCommands, error) {
+	if len(cfg.PBX.TakeoverESL) == 0 {
+		return nil, nil
+	}
+	if len(cfg.Probes.ESL) == 0 {
+		return nil, fmt.Errorf("%s: pbx.takeover_esl: needs an esl probe (probes.esl)", cfg.Source)
+	}
+	p := cfg.Probes.ESL[0]
+	pw, err := secret(p.Password, p.PasswordFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: probes.esl[0].password_file: %w", cfg.Source, err)
+	}
+	return &act.ESLCommands{Node: cfg.Node.Name, Addr: p.Address, Password: pw, Commands: cfg.PBX.TakeoverESL,
+		Timeout: cfg.PBX.TakeoverESLTimeout, Logger: log.With("component", "takeover_esl"), OnEvent: emit}, nil
+}
+
+func hookList(hs []configs.Hook) []hooks.Hook {
+	out := make([]hooks.Hook, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, hooks.Hook{Name: h.Name, Command: h.Command, Timeout: h.Timeout})
+	}
+	return out
 }
 
 // releaseBudget is the longest a release can take: the release hooks, the
@@ -125,42 +180,14 @@ func releaseBudget(cfg *configs.Config) time.Duration {
 	return d
 }
 
-func (p *pair) closeVIP() {
+// close releases what newPair opened.
+func (p *pair) close() {
+	if p.tr != nil {
+		p.tr.Close()
+	}
 	if p.vip != nil {
 		p.vip.Close()
 	}
-}
-
-// local is this node's side of the failover observation.
-func (p *pair) local(d *daemon) failover.LocalState {
-	states := d.agent.States()
-	ls := failover.LocalState{
-		Health: probe.Aggregate(states), Probes: failover.Summarize(states), DB: failover.DBNone,
-		TieBreakerOK: p.tb.ok(), Maintenance: d.agent.Maintenance(), DBOnlyFailed: dbOnlyFailed(states),
-	}
-	if p.db != nil {
-		ls.DB = failover.DBUnknown
-		checks := d.agent.Checks()
-		if st, ok := pgState(checks); ok {
-			ls.WAL = uint64(st.WALPosition())
-			switch st.Role {
-			case probe.PGRolePrimary:
-				ls.DB = failover.DBPrimary
-				// A reading that is not recent says nothing about now:
-				// unknown counts as no streaming standby, and a planned
-				// switchover waits rather than risk acknowledged writes.
-				ls.NoStreamingStandby = st.StreamingStandbys() == 0 || !pgRecent(checks, st, time.Now())
-			case probe.PGRoleStandby:
-				ls.DB = failover.DBStandby
-			}
-		}
-	}
-	if d.sup != nil {
-		st := d.sup.Status()
-		ls.PBXFault = st.Fault
-		ls.RestartPending = st.State == supervisor.StateBackoff || st.State == supervisor.StateStarting
-	}
-	return ls
 }
 
 // run runs the pair until ctx is done. A standby must not hold the VIP, so
@@ -176,7 +203,7 @@ func (p *pair) run(ctx context.Context) {
 			p.log.Warn("removed the VIP left on this node; it starts as standby")
 		}
 	}
-	go p.tb.run(ctx)
+	go p.tb.Run(ctx)
 	if err := p.node.Run(ctx); err != nil {
 		p.log.Error("failover node stopped", "err", err)
 	}
@@ -186,14 +213,17 @@ func (p *pair) run(ctx context.Context) {
 			p.log.Error("could not release the VIP at shutdown", "err", err)
 		}
 		cancel()
-		p.vip.Close()
 	}
-	if p.rejoin != nil {
-		// A rejoin killed half-way could leave a half-rewound data
-		// directory: let it end, within its own timeouts.
-		_ = p.rejoin.wait(context.Background())
-	}
-	p.tr.Close()
+	// A rejoin killed half-way could leave a half-rewound data directory:
+	// let it end, within its own timeouts.
+	_ = p.act.WaitRejoin(context.Background())
+	p.close()
+}
+
+// switchover runs a planned switchover asked for over the control API.
+func (p *pair) switchover(ctx context.Context, d *daemon, to string, drain time.Duration, force bool) (control.SwitchoverResult, error) {
+	sw := act.Switchover{Node: p.node, Calls: func() (int, bool) { return probe.ActiveCalls(d.agent.States()) }}
+	return sw.Run(ctx, to, drain, force)
 }
 
 // status renders the failover state for the control API. localWAL is this
@@ -207,7 +237,7 @@ func (p *pair) status(localWAL uint64) (string, control.Pair) {
 		out.Peer.Role, out.Peer.Health = pv.Role.String(), pv.Health.String()
 		t := pv.LastHeard
 		out.Peer.LastHeard = &t
-		if p.db != nil && pv.WAL != 0 {
+		if p.db && pv.WAL != 0 {
 			out.Peer.WAL = probe.LSN(pv.WAL).String()
 			if pv.WAL > localWAL {
 				out.Peer.LagBytes = pv.WAL - localWAL
@@ -228,44 +258,4 @@ func (p *pair) status(localWAL uint64) (string, control.Pair) {
 		out.RoleHistory = append(out.RoleHistory, control.RoleHistory{At: h.At, From: h.From.String(), To: h.To.String(), Epoch: h.Epoch, Reason: h.Reason})
 	}
 	return ns.Role.String(), out
-}
-
-// dbOnlyFailed reports whether the failed critical probes are all database
-// (pg) probes: the node's health is failed, but restarting the PBX would
-// not help.
-func dbOnlyFailed(states []probe.CheckState) bool {
-	failed := false
-	for _, s := range states {
-		if s.Critical && s.State == probe.Failed {
-			if s.Kind != "pg" {
-				return false
-			}
-			failed = true
-		}
-	}
-	return failed
-}
-
-// pgState returns what the first pg probe last read: the database's role
-// and WAL position for the heartbeats.
-func pgState(checks []probe.Check) (probe.PGState, bool) {
-	for _, c := range checks {
-		if pg, ok := c.Probe.(*probe.PG); ok {
-			return pg.Last()
-		}
-	}
-	return probe.PGState{}, false
-}
-
-// pgRecent reports whether st, the first pg probe's last reading, comes
-// from a check begun within two of its intervals and a timeout of now: a
-// check that ran late is still recent, one that no longer reaches the
-// server is not.
-func pgRecent(checks []probe.Check, st probe.PGState, now time.Time) bool {
-	for _, c := range checks {
-		if _, ok := c.Probe.(*probe.PG); ok {
-			return now.Sub(st.At) <= 2*c.Interval+c.Timeout
-		}
-	}
-	return false
 }

@@ -199,7 +199,7 @@ func (d *daemon) agentConfig(cfg *configs.Config, checks *checkSet) agent.Config
 	if d.pair != nil {
 		ac.Pair = func() (string, control.Pair) {
 			var wal uint64
-			if st, ok := pgState(d.agent.Checks()); ok {
+			if st, _, ok := probe.LastPG(d.agent.Checks(), time.Now()); ok {
 				wal = uint64(st.WALPosition())
 			}
 			return d.pair.status(wal)

@@ -24,8 +24,9 @@ const (
 type Call struct {
 	Op     Op
 	At     time.Time // the clock when the call began
-	Epoch  uint64    // OpTakeOver only
+	Epoch  uint64    // OpTakeOver, OpRelease and OpFence: the move's epoch
 	Reason string    // OpTakeOver, OpRelease and OpFence
+	Force  bool      // OpTakeOver: promote past max_lag_bytes
 	Err    error     // what the call returned
 }
 
@@ -84,8 +85,8 @@ func (a *Actuators) run(ctx context.Context, c Call) error {
 
 // TakeOver records the call; on success the resources are held at epoch.
 // Its timeline has VIPUp and Ready at the return time.
-func (a *Actuators) TakeOver(ctx context.Context, epoch uint64, reason string) (failover.Timeline, error) {
-	if err := a.run(ctx, Call{Op: OpTakeOver, At: a.now(), Epoch: epoch, Reason: reason}); err != nil {
+func (a *Actuators) TakeOver(ctx context.Context, m failover.Move) (failover.Timeline, error) {
+	if err := a.run(ctx, Call{Op: OpTakeOver, At: a.now(), Epoch: m.Epoch, Reason: m.Reason, Force: m.Force}); err != nil {
 		return failover.Timeline{}, err
 	}
 	t := a.now()
@@ -94,8 +95,8 @@ func (a *Actuators) TakeOver(ctx context.Context, epoch uint64, reason string) (
 
 // Release records the call; on success the resources are no longer held.
 // Its timeline has VIPDown and Released at the return time.
-func (a *Actuators) Release(ctx context.Context, reason string) (failover.Timeline, error) {
-	if err := a.run(ctx, Call{Op: OpRelease, At: a.now(), Reason: reason}); err != nil {
+func (a *Actuators) Release(ctx context.Context, m failover.Move) (failover.Timeline, error) {
+	if err := a.run(ctx, Call{Op: OpRelease, At: a.now(), Epoch: m.Epoch, Reason: m.Reason}); err != nil {
 		return failover.Timeline{}, err
 	}
 	t := a.now()
@@ -108,8 +109,8 @@ func (a *Actuators) RestartPBX(ctx context.Context) error {
 }
 
 // Fence records the call.
-func (a *Actuators) Fence(ctx context.Context, reason string) error {
-	return a.run(ctx, Call{Op: OpFence, At: a.now(), Reason: reason})
+func (a *Actuators) Fence(ctx context.Context, m failover.Move) error {
+	return a.run(ctx, Call{Op: OpFence, At: a.now(), Epoch: m.Epoch, Reason: m.Reason})
 }
 
 // ReAnnounce records the call.

@@ -1,4 +1,4 @@
-package main
+package act
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/pbxha/pbxha/dbrole"
 	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/internal/clock"
 )
 
 // TestRejoinFailureRaisesEvent runs a background rejoin against a server
@@ -35,11 +36,11 @@ func TestRejoinFailureRaisesEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	events := make(chan event.Event, 4)
-	r := &dbRejoin{db: db, node: "n1", log: slog.New(slog.DiscardHandler), emit: func(e event.Event) { events <- e }}
+	r := &rejoin{db: db, node: "n1", clock: clock.Real, log: slog.New(slog.DiscardHandler), emit: func(e event.Event) { events <- e }}
 	if err := r.wait(context.Background()); err != nil {
 		t.Fatalf("wait with no rejoin: got %v, want nil", err)
 	}
-	r.start(dbrole.DemoteArgs{Node: "n1", PeerHost: "192.0.2.7"}, time.Now())
+	r.start(dbrole.DemoteArgs{Node: "n1", PeerHost: "192.0.2.7"})
 
 	// The command sleeps 300 ms first: the rejoin is still running.
 	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

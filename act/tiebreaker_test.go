@@ -1,4 +1,4 @@
-package main
+package act
 
 import (
 	"net"
@@ -24,19 +24,19 @@ func TestTieBreakerWindow(t *testing.T) {
 			c.Close()
 		}
 	}()
-	tb := newTieBreaker([]string{"127.0.0.1:1", ln.Addr().String()}, 500*time.Millisecond) // the first target refuses
+	tb := NewTieBreaker([]string{"127.0.0.1:1", ln.Addr().String()}, 500*time.Millisecond, nil) // the first target refuses
 	if tb.every != 100*time.Millisecond || tb.window != 250*time.Millisecond {
 		t.Fatalf("got every %s window %s, want dead_after/5 and dead_after/2", tb.every, tb.window)
 	}
-	if tb.ok() {
+	if tb.OK() {
 		t.Fatal("ok before any round, want not ok")
 	}
 	ctx := t.Context()
-	go tb.run(ctx)
-	waitUntil(t, 5*time.Second, "a target answers", tb.ok)
+	go tb.Run(ctx)
+	waitUntil(t, 5*time.Second, "a target answers", tb.OK)
 	ln.Close()
 	start := time.Now()
-	waitUntil(t, 5*time.Second, "no target answers", func() bool { return !tb.ok() })
+	waitUntil(t, 5*time.Second, "no target answers", func() bool { return !tb.OK() })
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("still ok %s after the last target closed, want about the window %s", d, tb.window)
 	}

@@ -1,23 +1,20 @@
-package main
+package act
 
 import (
 	"bytes"
 	"context"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/pbxha/pbxha/configs"
 	"github.com/pbxha/pbxha/esl/esltest"
 	"github.com/pbxha/pbxha/event"
 )
 
-// eventRecorder keeps the events a pbxCommands emits.
+// eventRecorder keeps the events an ESLCommands emits.
 type eventRecorder struct {
 	mu     sync.Mutex
 	events []event.Event
@@ -35,23 +32,20 @@ func (r *eventRecorder) all() []event.Event {
 	return slices.Clone(r.events)
 }
 
-func takeoverESLConfig(addr, password, passwordFile string, cmds ...string) *configs.Config {
-	return &configs.Config{
-		Source: "pbxha.yaml", Node: configs.Node{Name: "node-b"},
-		Probes: configs.Probes{ESL: []configs.ESLProbe{{Address: addr, Password: password, PasswordFile: passwordFile}}},
-		PBX:    configs.PBX{TakeoverESL: cmds, TakeoverESLTimeout: 10 * time.Second},
-	}
-}
-
-// TestPBXCommandsSend covers the takeover's PBX command step against an ESL
-// double: every command answered, or a -ERR reply that is logged with the
-// command and reply and raises one takeover_step_failed event.
-func TestPBXCommandsSend(t *testing.T) {
-	dir := t.TempDir()
-	pwFile := filepath.Join(dir, "esl.password")
-	if err := os.WriteFile(pwFile, []byte("s3cret\n"), 0o600); err != nil {
+func startESL(t *testing.T, opts esltest.Options) *esltest.Server {
+	t.Helper()
+	s, err := esltest.New(opts)
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestESLCommandsSend covers the takeover's PBX command step against an
+// ESL double: every command answered, or a -ERR reply that is logged with
+// the command and reply and raises one takeover_step_failed event.
+func TestESLCommandsSend(t *testing.T) {
 	tests := []struct {
 		name      string
 		responses map[string]string
@@ -76,12 +70,9 @@ func TestPBXCommandsSend(t *testing.T) {
 			s := startESL(t, esltest.Options{Password: "s3cret", Responses: tt.responses})
 			var logs bytes.Buffer
 			var rec eventRecorder
-			pc, err := newPBXCommands(takeoverESLConfig(s.Addr(), "", pwFile, "sofia recover", "reloadxml"),
-				slog.New(slog.NewTextHandler(&logs, nil)), rec.emit)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pc.send(context.Background(), 7)
+			c := &ESLCommands{Node: "node-b", Addr: s.Addr(), Password: "s3cret", Commands: []string{"sofia recover", "reloadxml"},
+				Timeout: 10 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil)).With("component", "takeover_esl"), OnEvent: rec.emit}
+			c.Send(context.Background(), 7)
 			if got := s.Commands(); !slices.Equal(got, []string{"sofia recover", "reloadxml"}) {
 				t.Errorf("double got %q, want sofia recover then reloadxml", got)
 			}
@@ -112,37 +103,22 @@ func TestPBXCommandsSend(t *testing.T) {
 	}
 }
 
-// TestPBXCommandsUnreachable: no event socket within the timeout is one
-// event naming every command as not sent, and send returns by the timeout.
-func TestPBXCommandsUnreachable(t *testing.T) {
+// TestESLCommandsUnreachable: no event socket within the timeout is one
+// event naming every command as not sent, and Send returns by the timeout.
+func TestESLCommandsUnreachable(t *testing.T) {
 	s := startESL(t, esltest.Options{})
 	addr := s.Addr()
 	s.Close()
-	cfg := takeoverESLConfig(addr, "ClueCon", "", "sofia recover")
-	cfg.PBX.TakeoverESLTimeout = 500 * time.Millisecond
 	var rec eventRecorder
-	pc, err := newPBXCommands(cfg, slog.New(slog.DiscardHandler), rec.emit)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := &ESLCommands{Node: "node-b", Addr: addr, Password: "ClueCon", Commands: []string{"sofia recover"},
+		Timeout: 500 * time.Millisecond, Logger: slog.New(slog.DiscardHandler), OnEvent: rec.emit}
 	start := time.Now()
-	pc.send(context.Background(), 3)
+	c.Send(context.Background(), 3)
 	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("send took %s, want about the 500ms timeout", took)
+		t.Errorf("Send took %s, want about the 500ms timeout", took)
 	}
 	evs := rec.all()
 	if len(evs) != 1 || !strings.Contains(evs[0].Summary, "api sofia recover: not sent") {
 		t.Errorf("got events %+v, want one saying sofia recover was not sent", evs)
-	}
-}
-
-func TestNewPBXCommands(t *testing.T) {
-	if pc, err := newPBXCommands(takeoverESLConfig("127.0.0.1:8021", "x", ""), slog.New(slog.DiscardHandler), nil); pc != nil || err != nil {
-		t.Errorf("no commands: got %v, %v; want nil, nil", pc, err)
-	}
-	missing := filepath.Join(t.TempDir(), "missing")
-	_, err := newPBXCommands(takeoverESLConfig("127.0.0.1:8021", "", missing, "sofia recover"), slog.New(slog.DiscardHandler), nil)
-	if err == nil || !strings.HasPrefix(err.Error(), "pbxha.yaml: probes.esl[0].password_file: ") {
-		t.Errorf("got %v, want the config file and key of the unreadable password file", err)
 	}
 }

@@ -1,0 +1,232 @@
+package act
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/pbxha/pbxha/dbrole"
+	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/hooks"
+	"github.com/pbxha/pbxha/internal/clock"
+	"github.com/pbxha/pbxha/probe"
+	"github.com/pbxha/pbxha/vip"
+)
+
+// Config is what the act stage needs to know about the node.
+type Config struct {
+	Node     string // this node's name
+	VIPAddr  string // the VIP, for the hooks' environment ("" without one)
+	PeerHost string // the peer's address on the first heartbeat path: the demote and fence commands' PBXHA_PEER_HOST
+	// Rejoin: a release only stops the database (the peer may promote once
+	// it no longer takes writes) and makes it a standby of the new primary
+	// in the background (database.stop_command and demote_command both
+	// set). Otherwise a release demotes it before it returns.
+	Rejoin  bool
+	Clock   clock.Clock       // clock.Real when nil; stamps the timelines
+	Logger  *slog.Logger      // slog.Default() when nil
+	OnEvent func(event.Event) // db_rejoin_failed; must not block; may be nil
+}
+
+// Actuators carry out the failover node's decisions over Resources; they
+// implement failover.Actuators, whose contract (one call at a time, a
+// failed takeover undone by Release) they rely on.
+type Actuators struct {
+	cfg    Config
+	r      Resources
+	log    *slog.Logger
+	rejoin *rejoin // nil unless Config.Rejoin and a database
+}
+
+var _ failover.Actuators = (*Actuators)(nil)
+
+// New returns the actuators for r.
+func New(cfg Config, r Resources) *Actuators {
+	cfg.Clock = clock.Or(cfg.Clock)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	a := &Actuators{cfg: cfg, r: r, log: cfg.Logger}
+	if cfg.Rejoin && r.DB != nil {
+		a.rejoin = &rejoin{db: r.DB, node: cfg.Node, clock: cfg.Clock, log: cfg.Logger, emit: cfg.OnEvent}
+	}
+	return a
+}
+
+// vars is the event the hook and fence commands see in their environment.
+func (a *Actuators) vars(ev, role string, m failover.Move) hooks.Vars {
+	return hooks.Vars{Event: ev, Node: a.cfg.Node, Peer: m.Peer, PeerHost: a.cfg.PeerHost, Role: role,
+		Epoch: m.Epoch, VIP: a.cfg.VIPAddr, Reason: m.Reason}
+}
+
+// demoteArgs describes a release to the database's commands.
+func (a *Actuators) demoteArgs() dbrole.DemoteArgs {
+	return dbrole.DemoteArgs{Node: a.cfg.Node, PeerHost: a.cfg.PeerHost}
+}
+
+// TakeOver acquires the resources in order and returns each step's time:
+//
+//  1. the database: wait for a rejoin still running from the last release,
+//     then promote — refused beyond max_lag_bytes behind the peer's last
+//     announced WAL position unless m.Force;
+//  2. the VIP: added and announced (an announcement that failed is
+//     tolerated: it is repeated);
+//  3. the PBX: started unless it runs;
+//  4. the takeover commands (pbx.takeover_esl), best effort;
+//  5. the takeover hooks, stopping at the first failure.
+//
+// The first step that fails ends the takeover with an error naming it; the
+// steps before it stay done. The failover node then undoes them with a
+// whole Release (hooks, VIP, database: a promoted database is demoted or
+// stopped, so that no writable database stays behind without the VIP) and
+// tries again after its retry delay at a higher epoch.
+func (a *Actuators) TakeOver(ctx context.Context, m failover.Move) (failover.Timeline, error) {
+	var tl failover.Timeline // the node sets Detected and Decided
+	now := a.cfg.Clock.Now
+	if a.r.DB != nil {
+		if err := a.waitRejoin(ctx); err != nil {
+			return tl, fmt.Errorf("promote the database: %w", err)
+		}
+		if _, err := a.r.DB.Promote(ctx, probe.LSN(m.PeerWAL), m.Force); err != nil {
+			return tl, fmt.Errorf("promote the database: %w", err)
+		}
+		tl.DBPromoted = now()
+	}
+	if a.r.VIP != nil {
+		if err := a.r.VIP.Up(ctx); err != nil && !errors.Is(err, vip.ErrAnnounce) {
+			return tl, err
+		}
+		tl.VIPUp = now()
+	}
+	if a.r.PBX != nil {
+		if err := a.r.PBX.EnsureRunning(ctx); err != nil {
+			return tl, fmt.Errorf("start the PBX: %w", err)
+		}
+	}
+	if a.r.Commands != nil {
+		a.r.Commands.Send(ctx, m.Epoch)
+	}
+	if a.r.Hooks != nil {
+		if err := a.r.Hooks.Takeover(ctx, a.vars("takeover", "primary", m)); err != nil {
+			return tl, fmt.Errorf("takeover hooks: %w", err)
+		}
+	}
+	tl.Ready = now()
+	return tl, nil
+}
+
+// Release gives the resources up in reverse order and returns each step's
+// time: the release hooks (all run; their failures are logged and keep
+// nothing here), the VIP removed, then the database made to stop taking
+// writes — demoted, or stopped when it cannot be demoted: two writable
+// primaries must never coexist. The PBX keeps running as a hot standby.
+//
+// With Config.Rejoin the database is only stopped before Release returns
+// (the peer may promote once it no longer takes writes) and the demote
+// command makes it a standby of the new primary in the background; the
+// timeline's DBDemoted is then the stop. A VIP or database step that fails
+// ends the release with its error, and the node stays primary and retries.
+func (a *Actuators) Release(ctx context.Context, m failover.Move) (failover.Timeline, error) {
+	var tl failover.Timeline
+	now := a.cfg.Clock.Now
+	if a.r.Hooks != nil {
+		if err := a.r.Hooks.Release(ctx, a.vars("release", "standby", m)); err != nil {
+			a.log.Error("release hooks failed", "action", failover.ActionRelease, "err", err)
+		}
+		tl.HooksRan = now()
+	}
+	if a.r.VIP != nil {
+		if err := a.r.VIP.Down(ctx); err != nil {
+			return tl, err
+		}
+		tl.VIPDown = now()
+	}
+	if a.r.DB != nil {
+		if err := a.releaseDB(ctx); err != nil {
+			return tl, err
+		}
+		tl.DBDemoted = now()
+	}
+	return tl, nil
+}
+
+// releaseDB makes sure the database no longer takes writes: stopped, with
+// the rejoin started in the background, with Config.Rejoin; else demoted
+// (or stopped) before it returns.
+func (a *Actuators) releaseDB(ctx context.Context) error {
+	args := a.demoteArgs()
+	if a.rejoin == nil {
+		if _, err := a.r.DB.Demote(ctx, args); err != nil {
+			return fmt.Errorf("demote the database: %w", err)
+		}
+		return nil
+	}
+	// Never two rejoins at once: a release after a failed takeover may
+	// follow the last one closely.
+	if err := a.rejoin.wait(ctx); err != nil {
+		return fmt.Errorf("demote the database: %w", err)
+	}
+	res, err := a.r.DB.Stop(ctx, args)
+	if err != nil {
+		// The stop command failed: the demote command, then the stop
+		// command again, as without a stop-first release.
+		a.log.Warn("database stop failed; demoting it instead", "action", "stop", "target", a.r.DB.Target(), "err", err)
+		if _, err := a.r.DB.Demote(ctx, args); err != nil {
+			return fmt.Errorf("demote the database: %w", err)
+		}
+		return nil
+	}
+	if res.Changed {
+		// Stopped by this release: rejoin it as a standby of the peer,
+		// which promotes meanwhile.
+		a.rejoin.start(args)
+	}
+	return nil
+}
+
+// waitRejoin returns when no rejoin runs, or with ctx's error.
+func (a *Actuators) waitRejoin(ctx context.Context) error {
+	if a.rejoin == nil {
+		return nil
+	}
+	return a.rejoin.wait(ctx)
+}
+
+// WaitRejoin returns when no database rejoin runs, or with ctx's error
+// when ctx ends first. The daemon waits at shutdown: a rejoin killed
+// half-way could leave a half-rewound data directory.
+func (a *Actuators) WaitRejoin(ctx context.Context) error { return a.waitRejoin(ctx) }
+
+// RestartPBX restarts the PBX.
+func (a *Actuators) RestartPBX(ctx context.Context) error {
+	if a.r.PBX == nil {
+		return errors.New("act: restart the PBX: it is not supervised (pbx.supervise.mode none)")
+	}
+	return a.r.PBX.Restart(ctx)
+}
+
+// Fence runs the fence command against the silent peer with the event in
+// its environment (PBXHA_EVENT=fence, PBXHA_PEER, PBXHA_PEER_HOST...).
+// Success means the peer is fenced; an error means it may still serve, and
+// the node does not take over.
+func (a *Actuators) Fence(ctx context.Context, m failover.Move) error {
+	if a.r.Fence == nil {
+		return errors.New("act: fence: no failover.fence_command configured")
+	}
+	if err := a.r.Fence.Fence(ctx, a.vars("fence", "", m)); err != nil {
+		return fmt.Errorf("fence %s (%s): %w", cmp.Or(m.Peer, "the peer"), a.cfg.PeerHost, err)
+	}
+	a.log.Info("peer fenced", "action", failover.ActionFencePeer, "target", a.cfg.PeerHost, "peer", m.Peer)
+	return nil
+}
+
+// ReAnnounce repeats the VIP's gratuitous ARP / neighbour advertisement.
+func (a *Actuators) ReAnnounce(ctx context.Context) error {
+	if a.r.VIP == nil {
+		return nil
+	}
+	return a.r.VIP.Announce(ctx)
+}

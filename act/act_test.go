@@ -1,0 +1,299 @@
+package act_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/pbxha/pbxha/act"
+	"github.com/pbxha/pbxha/act/acttest"
+	"github.com/pbxha/pbxha/dbrole"
+	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/hooks"
+	"github.com/pbxha/pbxha/probe"
+	"github.com/pbxha/pbxha/vip"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// newAct returns actuators over w's fakes for node-b, whose peer node-a is
+// at 198.18.0.1.
+func newAct(w *acttest.World, rejoin bool) *act.Actuators {
+	return act.New(act.Config{Node: "node-b", VIPAddr: "198.18.0.100/24", PeerHost: "198.18.0.1", Rejoin: rejoin, Logger: quiet()}, w.Resources())
+}
+
+var move = failover.Move{Epoch: 7, Reason: "node-a silent", Peer: "node-a", PeerWAL: 0x3000060}
+
+// every makes each op of w take d of fake time.
+func every(w *acttest.World, d time.Duration, ops ...string) {
+	for _, op := range ops {
+		w.Takes(op, d)
+	}
+}
+
+var allOps = []string{acttest.DBPromote, acttest.DBDemote, acttest.DBStop, acttest.DBRejoin, acttest.VIPUp, acttest.VIPDown,
+	acttest.PBXEnsure, acttest.CommandsSend, acttest.HooksTakeover, acttest.HooksRelease, acttest.FenceRun}
+
+// TestTakeOverOrder: database, VIP, PBX, takeover commands, hooks — each
+// step stamped in the timeline when it is done, the database promoted with
+// the peer's position and the move's force, the hooks given the event.
+func TestTakeOverOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := acttest.New(nil)
+		every(w, 10*time.Millisecond, allOps...)
+		t0 := time.Now()
+		m := move
+		m.Force = true
+		tl, err := newAct(w, false).TakeOver(t.Context(), m)
+		if err != nil {
+			t.Fatalf("TakeOver: got %v, want nil", err)
+		}
+		want := []string{acttest.DBPromote, acttest.VIPUp, acttest.PBXEnsure, acttest.CommandsSend, acttest.HooksTakeover}
+		if got := w.Ops(); !slices.Equal(got, want) {
+			t.Errorf("got steps %q, want %q", got, want)
+		}
+		for _, s := range []struct {
+			name string
+			at   time.Time
+			want time.Duration
+		}{{"db promoted", tl.DBPromoted, 10 * time.Millisecond}, {"VIP up", tl.VIPUp, 20 * time.Millisecond}, {"ready", tl.Ready, 50 * time.Millisecond}} {
+			if got := s.at.Sub(t0); got != s.want {
+				t.Errorf("%s at %s, want %s", s.name, got, s.want)
+			}
+		}
+		if !tl.VIPDown.IsZero() || !tl.Released.IsZero() || !tl.DBDemoted.IsZero() {
+			t.Errorf("takeover timeline has release steps: %+v", tl)
+		}
+		calls := w.Calls()
+		if c := calls[0]; !c.Force || c.LSN != probe.LSN(move.PeerWAL) {
+			t.Errorf("promote got force %v peer position %s, want true %s", c.Force, c.LSN, probe.LSN(move.PeerWAL))
+		}
+		want4 := hooks.Vars{Event: "takeover", Node: "node-b", Peer: "node-a", PeerHost: "198.18.0.1", Role: "primary", Epoch: 7, VIP: "198.18.0.100/24", Reason: "node-a silent"}
+		if got := calls[4].Vars; got != want4 {
+			t.Errorf("takeover hooks got %+v, want %+v", got, want4)
+		}
+		if !w.Writable() || !w.HoldsVIP() {
+			t.Errorf("after the takeover: writable %v VIP %v, want both", w.Writable(), w.HoldsVIP())
+		}
+	})
+}
+
+// TestTakeOverWithoutResources: a node without a database, VIP, PBX or
+// hooks takes over at once and is ready.
+func TestTakeOverWithoutResources(t *testing.T) {
+	a := act.New(act.Config{Node: "n"}, act.Resources{})
+	tl, err := a.TakeOver(context.Background(), move)
+	if err != nil || tl.Ready.IsZero() || !tl.DBPromoted.IsZero() || !tl.VIPUp.IsZero() {
+		t.Errorf("got %+v, %v; want ready and no database or VIP step", tl, err)
+	}
+	if _, err := a.Release(context.Background(), move); err != nil {
+		t.Errorf("Release: got %v, want nil", err)
+	}
+	if err := a.RestartPBX(context.Background()); err == nil || !strings.Contains(err.Error(), "not supervised") {
+		t.Errorf("RestartPBX without a PBX: got %v, want not supervised", err)
+	}
+	if err := a.Fence(context.Background(), move); err == nil || !strings.Contains(err.Error(), "no failover.fence_command") {
+		t.Errorf("Fence without a command: got %v, want no fence_command", err)
+	}
+	if err := a.ReAnnounce(context.Background()); err != nil {
+		t.Errorf("ReAnnounce without a VIP: got %v, want nil", err)
+	}
+}
+
+// TestReleaseOrder: hooks, VIP, database — the reverse of a takeover.
+func TestReleaseOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := acttest.New(nil)
+		a := newAct(w, false)
+		if _, err := a.TakeOver(t.Context(), move); err != nil {
+			t.Fatal(err)
+		}
+		every(w, 10*time.Millisecond, allOps...)
+		t0 := time.Now()
+		tl, err := a.Release(t.Context(), move)
+		if err != nil {
+			t.Fatalf("Release: got %v, want nil", err)
+		}
+		got := w.Ops()[5:]
+		if want := []string{acttest.HooksRelease, acttest.VIPDown, acttest.DBDemote}; !slices.Equal(got, want) {
+			t.Errorf("got steps %q, want %q", got, want)
+		}
+		if tl.HooksRan.Sub(t0) != 10*time.Millisecond || tl.VIPDown.Sub(t0) != 20*time.Millisecond || tl.DBDemoted.Sub(t0) != 30*time.Millisecond {
+			t.Errorf("timeline %+v, want hooks at 10ms, VIP down at 20ms, database at 30ms", tl)
+		}
+		if w.Writable() || w.HoldsVIP() {
+			t.Errorf("after the release: writable %v VIP %v, want neither", w.Writable(), w.HoldsVIP())
+		}
+		if v := w.Calls()[5].Vars; v.Event != "release" || v.Role != "standby" {
+			t.Errorf("release hooks got %+v, want event release, role standby", v)
+		}
+	})
+}
+
+// TestTakeOverFailsPartway: the first step that fails ends the takeover
+// with an error naming it and runs nothing after it; the release the node
+// then runs to undo it leaves no writable database and no VIP. A VIP that
+// was added but not announced, and failed takeover commands, do not fail
+// the takeover.
+func TestTakeOverFailsPartway(t *testing.T) {
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		fail    string
+		err     error
+		wantErr string   // "" : the takeover works
+		ran     []string // the steps, the failed one with "!"
+	}{
+		{acttest.DBPromote, boom, "promote the database: boom", []string{"db.promote!"}},
+		{acttest.VIPUp, boom, "boom", []string{"db.promote", "vip.up!"}},
+		{acttest.PBXEnsure, boom, "start the PBX: boom", []string{"db.promote", "vip.up", "pbx.ensure_running!"}},
+		{acttest.HooksTakeover, boom, "takeover hooks: boom", []string{"db.promote", "vip.up", "pbx.ensure_running", "commands.send", "hooks.takeover!"}},
+		{acttest.CommandsSend, boom, "", []string{"db.promote", "vip.up", "pbx.ensure_running", "commands.send!", "hooks.takeover"}},
+		{acttest.VIPUp, fmt.Errorf("%w: arping: no such device", vip.ErrAnnounce), "", []string{"db.promote", "vip.up!", "pbx.ensure_running", "commands.send", "hooks.takeover"}},
+	} {
+		t.Run(tc.fail+" "+tc.err.Error(), func(t *testing.T) {
+			w := acttest.New(nil)
+			w.Fail(tc.fail, tc.err)
+			a := newAct(w, false)
+			tl, err := a.TakeOver(context.Background(), move)
+			if got := w.Ops(); !slices.Equal(got, tc.ran) {
+				t.Errorf("got steps %q, want %q", got, tc.ran)
+			}
+			if tc.wantErr == "" {
+				if err != nil || tl.Ready.IsZero() {
+					t.Fatalf("got %v, ready %v; want the takeover to work", err, tl.Ready)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+			}
+			if !tl.Ready.IsZero() {
+				t.Errorf("failed takeover is ready at %s, want not ready", tl.Ready)
+			}
+			if (tc.fail != acttest.DBPromote) != !tl.DBPromoted.IsZero() {
+				t.Errorf("timeline %+v: want the promotion stamped exactly when it was done", tl)
+			}
+			w.Fail(tc.fail, nil)
+			if _, err := a.Release(context.Background(), move); err != nil {
+				t.Fatalf("undoing release: got %v, want nil", err)
+			}
+			if w.Writable() || w.HoldsVIP() {
+				t.Errorf("after the undo: writable %v VIP %v, want neither", w.Writable(), w.HoldsVIP())
+			}
+		})
+	}
+}
+
+// TestReleaseFailures: failed release hooks do not keep the VIP; a VIP
+// that cannot be removed ends the release before the database (the node
+// stays primary and retries); a database that cannot be demoted fails it.
+func TestReleaseFailures(t *testing.T) {
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		fail         string
+		wantErr      string
+		ran          []string
+		wantWritable bool
+	}{
+		{acttest.HooksRelease, "", []string{"hooks.release!", "vip.down", "db.demote"}, false},
+		{acttest.VIPDown, "boom", []string{"hooks.release", "vip.down!"}, true},
+		{acttest.DBDemote, "demote the database: boom", []string{"hooks.release", "vip.down", "db.demote!"}, true},
+	} {
+		t.Run(tc.fail, func(t *testing.T) {
+			w := acttest.New(nil)
+			w.SetDBRole(dbrole.RolePrimary)
+			w.Fail(tc.fail, boom)
+			_, err := newAct(w, false).Release(context.Background(), move)
+			if got := w.Ops(); !slices.Equal(got, tc.ran) {
+				t.Errorf("got steps %q, want %q", got, tc.ran)
+			}
+			if (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("got %v, want an error containing %q", err, tc.wantErr)
+			}
+			if w.Writable() != tc.wantWritable {
+				t.Errorf("writable after: got %v, want %v", w.Writable(), tc.wantWritable)
+			}
+		})
+	}
+}
+
+// TestReleaseWithRejoin: with Rejoin a release only stops the database and
+// returns; the rejoin runs in the background, and a takeover waits for it
+// before it promotes.
+func TestReleaseWithRejoin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := acttest.New(nil)
+		w.SetDBRole(dbrole.RolePrimary)
+		w.Takes(acttest.DBRejoin, 5*time.Second)
+		a := newAct(w, true)
+		t0 := time.Now()
+		tl, err := a.Release(t.Context(), move)
+		if err != nil {
+			t.Fatalf("Release: got %v, want nil", err)
+		}
+		if tl.DBDemoted != t0 || w.Writable() {
+			t.Errorf("database step at %s, writable %v; want the stop at once and not writable", tl.DBDemoted.Sub(t0), w.Writable())
+		}
+		synctest.Wait()
+		if got, want := w.Ops(), []string{acttest.HooksRelease, acttest.VIPDown, acttest.DBStop}; !slices.Equal(got, want) {
+			t.Errorf("got steps %q, want %q while the rejoin runs", got, want)
+		}
+		if _, err := a.TakeOver(t.Context(), move); err != nil {
+			t.Fatal(err)
+		}
+		var rejoined, promoted time.Time
+		for _, c := range w.Calls() {
+			switch c.Op {
+			case acttest.DBRejoin:
+				rejoined = c.End
+			case acttest.DBPromote:
+				promoted = c.Start
+			}
+		}
+		if rejoined.Sub(t0) != 5*time.Second || promoted.Before(rejoined) {
+			t.Errorf("rejoin ended at %s, promotion began at %s; want the promotion after the rejoin", rejoined.Sub(t0), promoted.Sub(t0))
+		}
+		if err := a.WaitRejoin(t.Context()); err != nil {
+			t.Errorf("WaitRejoin: got %v, want nil", err)
+		}
+	})
+}
+
+// TestReleaseWithRejoinStopFails: a stop command that fails falls back to
+// demoting, and no rejoin starts.
+func TestReleaseWithRejoinStopFails(t *testing.T) {
+	w := acttest.New(nil)
+	w.SetDBRole(dbrole.RolePrimary)
+	w.Fail(acttest.DBStop, errors.New("pg_ctl: no"))
+	if _, err := newAct(w, true).Release(context.Background(), move); err != nil {
+		t.Fatalf("Release: got %v, want nil", err)
+	}
+	if got, want := w.Ops(), []string{"hooks.release", "vip.down", "db.stop!", "db.demote"}; !slices.Equal(got, want) {
+		t.Errorf("got steps %q, want %q", got, want)
+	}
+	if w.Writable() {
+		t.Error("writable after the release, want demoted")
+	}
+}
+
+// TestFence: the fence command gets the event; its failure names the peer.
+func TestFence(t *testing.T) {
+	w := acttest.New(nil)
+	a := newAct(w, false)
+	if err := a.Fence(context.Background(), move); err != nil {
+		t.Fatalf("Fence: got %v, want nil", err)
+	}
+	if v := w.Calls()[0].Vars; v.Event != "fence" || v.Peer != "node-a" || v.PeerHost != "198.18.0.1" {
+		t.Errorf("fence got %+v, want event fence for node-a at 198.18.0.1", v)
+	}
+	w.Fail(acttest.FenceRun, errors.New("ipmi: no answer"))
+	if err := a.Fence(context.Background(), move); err == nil || !strings.Contains(err.Error(), "fence node-a (198.18.0.1): ipmi: no answer") {
+		t.Errorf("failed fence: got %v, want it to name the peer and the cause", err)
+	}
+}

@@ -1,0 +1,53 @@
+package act
+
+import (
+	"time"
+
+	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/probe"
+)
+
+// Sources are where this node's side of the failover observation comes
+// from. Each func must not block long: the decision loop calls Local once
+// per decision.
+type Sources struct {
+	States      func() []probe.CheckState // every probe's settled state
+	Checks      func() []probe.Check      // the probes run now (for the pg probe's reading)
+	Maintenance func() bool               // maintenance mode set on this node
+	DB          bool                      // a database is managed (database.dsn)
+	PBX         PBX                       // nil: not supervised
+	TieBreaker  *TieBreaker
+}
+
+// Local reads the sources into the failover.LocalState for one decision at
+// now: health and probe verdicts; the database's role and WAL position from
+// the first pg probe (unknown without a reading; a primary whose reading is
+// not fresh counts as having no streaming standby, so that a planned
+// switchover waits rather than risk acknowledged writes); the PBX's fault
+// and restart state; the tie-breaker.
+func (s Sources) Local(now time.Time) failover.LocalState {
+	states := s.States()
+	ls := failover.LocalState{
+		Health: probe.Aggregate(states), Probes: failover.Summarize(states), DB: failover.DBNone,
+		TieBreakerOK: s.TieBreaker != nil && s.TieBreaker.OK(), Maintenance: s.Maintenance(),
+		DBOnlyFailed: probe.DatabaseOnlyFailed(states),
+	}
+	if s.DB {
+		ls.DB = failover.DBUnknown
+		if st, fresh, ok := probe.LastPG(s.Checks(), now); ok {
+			ls.WAL = uint64(st.WALPosition())
+			switch st.Role {
+			case probe.PGRolePrimary:
+				ls.DB = failover.DBPrimary
+				ls.NoStreamingStandby = st.StreamingStandbys() == 0 || !fresh
+			case probe.PGRoleStandby:
+				ls.DB = failover.DBStandby
+			}
+		}
+	}
+	if s.PBX != nil {
+		st := s.PBX.State()
+		ls.PBXFault, ls.RestartPending = st.Fault, st.RestartPending
+	}
+	return ls
+}

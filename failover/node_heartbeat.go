@@ -1,0 +1,97 @@
+package failover
+
+import "context"
+
+// receive feeds every received packet to the tracker, stamped on arrival.
+func (n *Node) receive(ctx context.Context, closed chan<- struct{}) {
+	rx := n.cfg.Transport.Recv()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case p, ok := <-rx:
+			if !ok {
+				close(closed)
+				return
+			}
+			if _, err := n.tracker.Receive(p.Path, p.Data, n.clock.Now()); err != nil {
+				n.log.Debug("heartbeat dropped", "path", p.Path, "reason", DropReason(err), "err", err)
+				continue
+			}
+			n.Poke() // the peer's news (a release, a role) is acted on at once
+		}
+	}
+}
+
+// send writes a heartbeat every Interval, and at once when the loop asks
+// (after a role change), whether or not an action runs.
+func (n *Node) send(ctx context.Context) {
+	t := n.clock.NewTimer(n.cfg.Interval)
+	defer t.Stop()
+	for {
+		n.sendHeartbeat()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		case <-n.wake:
+		}
+		t.Reset(n.cfg.Interval)
+	}
+}
+
+// sendHeartbeat sends the current heartbeat once on every path.
+func (n *Node) sendHeartbeat() {
+	n.mu.Lock()
+	n.seq++
+	hb := n.hb
+	hb.Seq = n.seq
+	n.mu.Unlock()
+	hb.Sent = n.clock.Now()
+	b, err := Encode(n.cfg.Key, hb)
+	if err == nil {
+		err = n.cfg.Transport.Send(b)
+	}
+	if err != nil {
+		n.mu.Lock()
+		n.sendErrors++
+		n.mu.Unlock()
+		n.log.Debug("heartbeat send failed", "err", err)
+	}
+}
+
+// leave hands the service over when the node stops as primary: it releases
+// (hooks, VIP, database — a database left primary behind a stopped pbxha
+// would be a second writable primary once the peer promotes its own) and
+// says so in a last heartbeat, sent a few times, so that the peer takes
+// over at once as from any released node — without waiting out dead_after
+// and without fencing a node that is merely stopping. A release that fails
+// leaves the node silent and primary; the peer then sees it dead. The
+// caller has waited for any action under way.
+func (n *Node) leave() {
+	n.mu.Lock()
+	role, epoch := n.st.Role, n.st.Epoch
+	n.mu.Unlock()
+	if role != RolePrimary || !n.cfg.ReleaseOnStop {
+		return
+	}
+	const reason = "pbxha stopping: handing the service to the peer"
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.LeaveTimeout)
+	defer cancel()
+	view := n.tracker.View(n.clock.Now())
+	if _, err := n.cfg.Act.Release(ctx, Move{Epoch: epoch, Reason: reason, Peer: view.Node, PeerWAL: view.WAL}); err != nil {
+		n.log.Error("release at stop failed: the peer takes over once it finds this node silent", "role", role, "action", ActionRelease, "err", err)
+		return
+	}
+	n.roleChange(n.clock.Now(), RolePrimary, RoleStandby, epoch, reason)
+	n.mu.Lock()
+	n.st.Role, n.st.Reason = RoleStandby, reason
+	n.hb.Role, n.hb.Eligible = RoleStandby, false
+	n.mu.Unlock()
+	for i := range leaveHeartbeats {
+		if i > 0 {
+			n.clock.Sleep(leaveSpacing)
+		}
+		n.sendHeartbeat()
+	}
+}

@@ -1,0 +1,274 @@
+package failover
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pbxha/pbxha/probe"
+)
+
+// loopState is what the decision loop remembers between decisions. Only the
+// loop goroutine touches it.
+type loopState struct {
+	started        time.Time
+	failedSince    time.Time
+	eligibleSince  time.Time
+	noPrimarySince time.Time
+	fence          FenceState
+	retryAt        map[Action]time.Time
+	lastAnnounce   time.Time
+	splitAt        time.Time         // last split_brain event; zero outside an episode
+	paths          []bool            // path liveness at the last tick
+	peerSeen       string            // the peer's role (or "silent") at the last tick
+	failing        map[Action]string // actions whose last attempt failed (action_failed raised), with the error
+	pathLost       []bool            // a path_lost event is outstanding
+	running        *job              // the action under way, nil when none
+}
+
+// job is one action carried out apart from the decision loop: what the
+// decision that started it saw, and what it came to.
+type job struct {
+	d        Decision
+	move     Move
+	role     Role              // the node's role when it started
+	started  time.Time         // when it was decided
+	detected time.Time         // takeover: since when no live primary was seen
+	view     PeerView          // the peer as seen when it started
+	req      SwitchoverRequest // the local switchover request in force then
+
+	// Set by perform.
+	tl      Timeline
+	err     error
+	undoErr error // a failed takeover's undoing release
+}
+
+// tick takes one snapshot, decides, and starts the action chosen, if any.
+func (n *Node) tick(ctx context.Context) {
+	now := n.clock.Now()
+	local := n.cfg.Local()
+	view := n.tracker.View(now)
+
+	n.mu.Lock()
+	ls := &n.loopPrivate
+	role, epoch := n.st.Role, n.st.Epoch
+	maint := n.maint || local.Maintenance
+	if seen := peerSeen(view); seen != ls.peerSeen {
+		ls.peerSeen = seen
+		at := view.LastHeard
+		if !view.Alive {
+			at = now
+		}
+		n.stepLocked(Step{At: at, Node: cmp.Or(view.Node, "peer"), What: "seen " + seen})
+	}
+	n.expireRequest(now, view)
+	req := n.request.Request
+	if n.request.Outcome != "pending" {
+		req = SwitchoverRequest{}
+	}
+	n.mu.Unlock()
+
+	switch {
+	case local.Health != probe.HealthFailed:
+		ls.failedSince = time.Time{}
+	case ls.failedSince.IsZero():
+		ls.failedSince = now
+	}
+	if view.Alive {
+		ls.fence = FenceUnknown // fencing is per silent-peer episode
+	}
+	if role == RolePrimary || (view.Alive && view.Role == RolePrimary) {
+		ls.noPrimarySince = time.Time{}
+	} else if ls.noPrimarySince.IsZero() {
+		ls.noPrimarySince = now
+	}
+	n.pathEvents(now)
+
+	o := Observation{
+		Now: now, Node: n.cfg.Node, Role: role, Epoch: epoch, Health: local.Health,
+		PBXFault: local.PBXFault, Maintenance: maint, StartedAt: ls.started, Peer: view,
+		DB: local.DB, WAL: local.WAL, TieBreakerOK: local.TieBreakerOK, Fence: ls.fence,
+		RestartPending: local.RestartPending, FailedSince: ls.failedSince,
+		EligibleSince: ls.eligibleSince, Switchover: req, NoStreamingStandby: local.NoStreamingStandby,
+		DBOnlyFailed: local.DBOnlyFailed, Busy: ls.busy(), RetryAt: ls.retryAt, LastAnnounce: ls.lastAnnounce,
+	}
+	d := Decide(o, n.cfg.Policy)
+	ls.eligibleSince = d.EligibleSince(ls.eligibleSince, now)
+	n.splitBrain(now, d)
+
+	if d.NextEpoch > epoch {
+		if err := SaveEpoch(n.cfg.StateDir, d.NextEpoch); err != nil {
+			n.log.Error("epoch not persisted: not acting", "epoch", d.NextEpoch, "action", d.Action, "err", err)
+			n.publishStatus(now, local, maint, d, role, epoch, err.Error())
+			return
+		}
+		epoch = d.NextEpoch
+		n.mu.Lock()
+		n.st.Epoch, n.hb.Epoch = epoch, epoch
+		n.mu.Unlock()
+	}
+	newRole := d.Role
+	switch d.Action {
+	case ActionTakeOver, ActionRelease:
+		newRole = role // the move's role is held once it is done
+		fallthrough
+	case ActionRestartPBX, ActionFencePeer, ActionReAnnounce:
+		n.start(ctx, now, d, role, epoch, view, req)
+	}
+	if newRole != role {
+		n.roleChange(now, role, newRole, epoch, d.Reason)
+	}
+	n.publishStatus(now, local, maint, d, newRole, epoch, "")
+}
+
+// busy returns the action under way, ActionNone when none.
+func (ls *loopState) busy() Action {
+	if ls.running == nil {
+		return ActionNone
+	}
+	return ls.running.d.Action
+}
+
+// start runs decision d's action apart from the loop; finish takes its
+// outcome back when it is done.
+func (n *Node) start(ctx context.Context, now time.Time, d Decision, role Role, epoch uint64, view PeerView, req SwitchoverRequest) {
+	ls := &n.loopPrivate
+	j := &job{d: d, role: role, started: now, view: view, req: req,
+		move: Move{Epoch: epoch, Reason: d.Reason, Peer: view.Node, PeerWAL: view.WAL, Force: d.Force}}
+	switch d.Action {
+	case ActionTakeOver:
+		j.detected = cmp.Or(ls.noPrimarySince, now)
+	case ActionRestartPBX:
+		ls.retryAt[ActionRestartPBX] = now.Add(n.cfg.RetryDelay) // a restart is not repeated at once
+	case ActionReAnnounce:
+		ls.lastAnnounce = now
+	}
+	if d.Action != ActionReAnnounce {
+		n.log.Info("acting", "role", role, "epoch", epoch, "action", d.Action, "reason", d.Reason)
+	}
+	ls.running = j
+	n.mu.Lock()
+	n.st.Busy, n.st.BusySince = d.Action, now
+	n.mu.Unlock()
+	n.jobs.Go(func() {
+		n.perform(ctx, j)
+		n.done <- j
+	})
+}
+
+// perform calls the actuator for j. It runs on its own goroutine. A
+// takeover that fails is undone with a release at once, before the loop
+// hears of it.
+func (n *Node) perform(ctx context.Context, j *job) {
+	act := n.cfg.Act
+	switch j.d.Action {
+	case ActionTakeOver:
+		j.tl, j.err = act.TakeOver(ctx, j.move)
+		if j.err != nil {
+			undo := j.move
+			undo.Reason = "undoing a failed take over: " + j.err.Error()
+			_, j.undoErr = act.Release(ctx, undo)
+		}
+	case ActionRelease:
+		j.tl, j.err = act.Release(ctx, j.move)
+	case ActionRestartPBX:
+		j.err = act.RestartPBX(ctx)
+	case ActionFencePeer:
+		j.err = act.Fence(ctx, j.move)
+	case ActionReAnnounce:
+		j.err = act.ReAnnounce(ctx)
+	}
+}
+
+// finish takes a finished action's outcome: the role it leads to, its
+// timeline and events, and on failure the retry delay and the error line
+// for Status.
+func (n *Node) finish(j *job) {
+	now := n.clock.Now()
+	ls := &n.loopPrivate
+	ls.running = nil
+	n.mu.Lock()
+	role, epoch := n.st.Role, n.st.Epoch
+	n.st.Busy, n.st.BusySince = ActionNone, time.Time{}
+	n.mu.Unlock()
+
+	newRole, lastErr := role, ""
+	switch a := j.d.Action; {
+	case a == ActionReAnnounce && j.err != nil:
+		lastErr = fmt.Sprintf("re_announce: %v", j.err)
+		n.log.Warn("re-announce failed", "role", role, "epoch", epoch, "err", j.err)
+	case a == ActionReAnnounce:
+	case j.err != nil:
+		lastErr = n.actionFailed(now, j)
+		if a == ActionFencePeer {
+			ls.fence = FenceFailed
+		}
+	case a == ActionTakeOver:
+		tl := j.tl
+		tl.Detected, tl.Decided = j.detected, j.started
+		if tl.Ready.IsZero() {
+			tl.Ready = now
+		}
+		n.steps(tl.Steps(n.cfg.Node))
+		n.actionWorked(now, a)
+		n.takeoverEvent(tl, j.move.Epoch, j.view, j.req, j.d.Reason)
+		newRole = j.d.Role
+	case a == ActionRelease:
+		tl := j.tl
+		tl.Detected, tl.Decided = j.started, j.started
+		if tl.Released.IsZero() {
+			tl.Released = now
+		}
+		n.steps(tl.Steps(n.cfg.Node))
+		n.actionWorked(now, a)
+		newRole = j.d.Role
+	case a == ActionFencePeer:
+		ls.fence = FenceOK
+		n.actionWorked(now, a)
+	default:
+		n.actionWorked(now, a)
+	}
+	if newRole != role {
+		n.roleChange(now, role, newRole, epoch, j.d.Reason)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.st.Role, n.hb.Role = newRole, newRole
+	if lastErr != "" {
+		n.st.LastError = lastErr
+	}
+	if newRole != role {
+		n.wakeSender()
+	}
+}
+
+// publishStatus stores the tick's outcome for Status and the heartbeat.
+func (n *Node) publishStatus(now time.Time, local LocalState, maint bool, d Decision, role Role, epoch uint64, lastErr string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	changed := n.st.Role != role
+	n.st.Role, n.st.Epoch, n.st.Health, n.st.Eligible, n.st.Maintenance = role, epoch, local.Health, d.Eligible, maint
+	n.st.DecidedAt, n.st.Action, n.st.Reason = now, d.Action, d.Reason
+	if lastErr != "" {
+		n.st.LastError = lastErr
+	}
+	h := &n.hb
+	h.Epoch, h.Role, h.Health, h.Probes, h.DB, h.WAL = epoch, role, local.Health, local.Probes, local.DB, local.WAL
+	h.Maintenance, h.Eligible = maint, d.Eligible
+	h.Switchover = SwitchoverRequest{}
+	if n.request.Outcome == "pending" {
+		h.Switchover = n.request.Request
+	}
+	if changed {
+		n.wakeSender()
+	}
+}
+
+// wakeSender asks for a heartbeat now. n.mu is held.
+func (n *Node) wakeSender() {
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,70 @@
+package failover
+
+import (
+	"time"
+
+	"github.com/pbxha/pbxha/probe"
+)
+
+// LocalState is the local part of an Observation, read once per decision.
+type LocalState struct {
+	Health         probe.Health // aggregated health of the local probes
+	Probes         ProbeSummary // probe verdicts for the heartbeat
+	PBXFault       bool         // the PBX restart limit was reached
+	RestartPending bool         // a PBX restart is under way or waiting out its back-off
+	DB             DBRole       // this node's database role (DBNone without a managed database)
+	WAL            uint64       // primary: current WAL LSN; standby: replayed LSN
+	TieBreakerOK   bool         // at least one tie-breaker target answered recently
+	Maintenance    bool         // maintenance mode is on (e.g. set over the control API)
+	// NoStreamingStandby: DB is DBPrimary and no standby streams WAL from
+	// it, as far as the last reading shows (an old or missing reading
+	// counts as none). False without a managed database.
+	NoStreamingStandby bool
+	// DBOnlyFailed: Health is failed only because of database probes
+	// (kind pg): restarting the PBX would not help.
+	DBOnlyFailed bool
+}
+
+// RoleChange is one entry of a node's role history.
+type RoleChange struct {
+	At     time.Time `json:"at"`
+	From   Role      `json:"from"`
+	To     Role      `json:"to"`
+	Epoch  uint64    `json:"epoch"` // the epoch after the change
+	Reason string    `json:"reason"`
+}
+
+// SwitchoverState is the switchover request made on this node.
+type SwitchoverState struct {
+	Request SwitchoverRequest // the request (zero ID: none made yet)
+	Since   time.Time         // when it was made
+	Outcome string            // "pending", "done" or "timed out"
+	// Steps is the request's timeline as seen from this node: its own
+	// release or takeover steps, and the peer's role changes as its
+	// heartbeats told them (at their arrival).
+	Steps []Step
+}
+
+// NodeStatus is a snapshot of a Node for `pbxha status` and metrics.
+type NodeStatus struct {
+	Node        string
+	Role        Role
+	Epoch       uint64
+	Health      probe.Health
+	Eligible    bool
+	Maintenance bool
+	StartedAt   time.Time
+	DecidedAt   time.Time // time of the last decision
+	Action      Action    // action of the last decision
+	Reason      string    // reason of the last decision
+	LastError   string    // the last failed action or epoch write, "" if none since
+	Busy        Action    // the action under way (ActionNone: none)
+	BusySince   time.Time // when it started
+	Peer        PeerView
+	Paths       []PathState // per-path liveness, by path index
+	History     []RoleChange
+	Switchover  SwitchoverState
+	Accepted    uint64            // heartbeats accepted
+	Drops       map[string]uint64 // heartbeats dropped, by DropReason
+	SendErrors  uint64            // heartbeat sends that failed on some path
+}
