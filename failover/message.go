@@ -14,7 +14,7 @@ import (
 	"github.com/pbxha/pbxha/probe"
 )
 
-// Wire format constants. See docs/fragments/failover-core.md for the layout.
+// Wire format constants. See docs/pair.md (Heartbeats, Wire format) for the layout.
 const (
 	// Version is the heartbeat format this build writes and reads.
 	Version = 1
