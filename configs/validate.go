@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/sipcheck"
+	"github.com/pbxha/pbxha/vip"
 )
 
 // Limits that validation enforces.
@@ -533,39 +534,22 @@ func (ck *checker) pair(c *Config) {
 	if f.FenceTimeout <= 0 {
 		ck.bad("failover.fence_timeout", "%s must be positive", ck.show("failover.fence_timeout", f.FenceTimeout))
 	}
-	oneOf(ck, "vip.mode", v.Mode, "netlink", "script", "none")
-	if !paired && v.Mode != "none" {
+	// The vip package holds the rules of its keys; the file adds that only
+	// a pair holds a VIP, and that it spells every default out, so a zero
+	// is a mistake rather than a request for the default.
+	for _, p := range c.VIPConfig().Problems() {
+		ck.bad(p.Key, "%s", p.Msg)
+	}
+	if !paired && v.Mode != string(vip.ModeNone) {
 		ck.bad("vip.mode", "%q needs peer.paths: only the primary of a pair holds the VIP", v.Mode)
 	}
-	switch v.Mode {
-	case "netlink":
-		if v.Interface == "" {
-			ck.bad("vip.interface", "is required with vip.mode netlink, e.g. eth0")
-		}
-		if _, err := netip.ParsePrefix(v.Address); err != nil {
-			ck.bad("vip.address", "%q must be an address with its prefix length, e.g. 192.0.2.100/32", v.Address)
-		}
-		if len(v.Label) > 15 {
-			ck.bad("vip.label", "%q is %d bytes; the kernel takes at most 15", v.Label, len(v.Label))
-		}
-	case "script":
-		if len(v.Script.Up) == 0 {
-			ck.bad("vip.script.up", "is required with vip.mode script")
-		}
-		if len(v.Script.Down) == 0 {
-			ck.bad("vip.script.down", "is required with vip.mode script")
-		}
-	}
-	if v.GARPCount < 1 {
+	if v.GARPCount == 0 {
 		ck.bad("vip.garp_count", "%d must be at least 1", v.GARPCount)
 	}
-	if v.GARPInterval <= 0 {
+	if v.GARPInterval == 0 {
 		ck.bad("vip.garp_interval", "%s must be positive", v.GARPInterval)
 	}
-	if v.Refresh < 0 {
-		ck.bad("vip.refresh", "%s must not be negative (0: no refresh)", v.Refresh)
-	}
-	if v.Script.Timeout <= 0 {
+	if v.Script.Timeout == 0 {
 		ck.bad("vip.script.timeout", "%s must be positive", v.Script.Timeout)
 	}
 	ck.database(c, paired)
