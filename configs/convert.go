@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"github.com/pbxha/pbxha/supervisor"
 	"github.com/pbxha/pbxha/vip"
 )
 
@@ -11,5 +12,19 @@ func (c *Config) VIPConfig() vip.Config {
 		Mode: vip.Mode(v.Mode), Interface: v.Interface, Address: v.Address, Label: v.Label,
 		GARPCount: v.GARPCount, GARPInterval: v.GARPInterval, Refresh: v.Refresh,
 		Script: vip.Script{Up: v.Script.Up, Down: v.Script.Down, Check: v.Script.Check, Timeout: v.Script.Timeout},
+	}
+}
+
+// SupervisorConfig is pbx.supervise as the supervisor package takes it; exec
+// mode records the PBX's pid and output in state_dir.
+func (c *Config) SupervisorConfig() supervisor.Config {
+	s := c.PBX.Supervise
+	return supervisor.Config{
+		Mode: supervisor.Mode(s.Mode), Command: s.Command, Env: s.Env, Dir: s.Dir, User: s.User, Group: s.Group,
+		PIDFile: s.PIDFile, Match: s.Match, StartCommand: s.StartCommand, StopCommand: s.StopCommand,
+		Unit: s.Unit, StateDir: c.StateDir,
+		StopTimeout: s.StopTimeout, HangGrace: s.HangGrace,
+		BackoffInitial: s.BackoffInitial, BackoffMax: s.BackoffMax, BackoffFactor: s.BackoffFactor,
+		MaxRestarts: s.MaxRestarts, Window: s.Window, StopOnExit: s.StopOnExit,
 	}
 }

@@ -51,7 +51,7 @@ func (c *Config) validate(ps *problems, markDefaults bool) {
 	ck := &checker{ps: ps, file: file, origins: c.origins, markDefaults: markDefaults}
 	ck.top(c)
 	ck.probes(&c.Probes)
-	ck.supervise("pbx.supervise", &c.PBX.Supervise)
+	ck.supervise(c)
 	ck.alerts("alerts", &c.Alerts)
 	ck.pair(c)
 }
@@ -347,65 +347,28 @@ func unbracketedIPv6(target string) bool {
 	return !strings.HasPrefix(hostport, "[") && strings.Count(hostport, ":") > 1
 }
 
-func (ck *checker) supervise(key string, s *Supervise) {
-	oneOf(ck, key+".mode", s.Mode, "exec", "pidfile", "systemd", "none")
-	argv := func(k string, v []string, required bool) {
-		switch {
-		case len(v) == 0 && required:
-			ck.bad(key+"."+k, "is required with mode %q: the program and its arguments as a list", s.Mode)
-		case len(v) > 0 && v[0] == "":
-			ck.bad(key+"."+k+"[0]", "must name a program")
-		case len(v) > 0 && strings.ContainsAny(v[0], " \t"):
-			ck.bad(key+"."+k+"[0]", "%q contains spaces; the command runs without a shell, so give each argument as its own list item", v[0])
-		}
+// supervise reports the supervisor package's problems of pbx.supervise,
+// the one home of its rules, and adds that the file spells every default
+// out: a zero where the supervisor would read the default is a mistake.
+func (ck *checker) supervise(c *Config) {
+	const key = "pbx.supervise"
+	s := &c.PBX.Supervise
+	for _, p := range c.SupervisorConfig().Problems() {
+		ck.bad(key+"."+p.Key, "%s", p.Msg)
 	}
-	switch s.Mode {
-	case "exec":
-		argv("command", s.Command, true)
-		for i, kv := range s.Env {
-			if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-				ck.bad(fmt.Sprintf("%s.env[%d]", key, i), "%q must be KEY=VALUE", kv)
-			}
-		}
-		if s.Dir != "" && !filepath.IsAbs(s.Dir) {
-			ck.bad(key+".dir", "%q must be an absolute path", s.Dir)
-		}
-	case "pidfile":
-		if !filepath.IsAbs(s.PIDFile) {
-			ck.bad(key+".pidfile", "%q must be an absolute path (the PBX's pid file)", s.PIDFile)
-		}
-		if s.Match == "" {
-			ck.bad(key+".match", `is required with mode "pidfile": text in the PBX's command line or executable path, e.g. "freeswitch"`)
-		}
-		argv("start_command", s.StartCommand, true)
-		argv("stop_command", s.StopCommand, false)
-	case "systemd":
-		if s.Unit == "" || strings.ContainsAny(s.Unit, " \t/") {
-			ck.bad(key+".unit", "%q must name a systemd unit, e.g. freeswitch.service", s.Unit)
-		}
-	}
-	if s.Mode != "exec" && len(s.Command) > 0 {
-		ck.bad(key+".command", "is set but mode is %q; command is for mode exec", s.Mode)
-	}
-	if s.StopTimeout <= 0 {
+	if s.StopTimeout == 0 {
 		ck.bad(key+".stop_timeout", "%s must be positive", ck.show(key+".stop_timeout", s.StopTimeout))
 	}
-	if s.HangGrace < 0 {
-		ck.bad(key+".hang_grace", "%s must not be negative (0 turns hang detection off)", s.HangGrace)
-	}
-	if s.BackoffInitial < 0 {
-		ck.bad(key+".backoff_initial", "%s must not be negative", s.BackoffInitial)
-	}
-	if s.BackoffMax < s.BackoffInitial {
+	if s.BackoffMax == 0 && s.BackoffInitial > 0 {
 		ck.bad(key+".backoff_max", "%s must not be shorter than backoff_initial %s", s.BackoffMax, s.BackoffInitial)
 	}
-	if s.BackoffFactor < 1 {
+	if s.BackoffFactor == 0 {
 		ck.bad(key+".backoff_factor", "%v must be at least 1", s.BackoffFactor)
 	}
-	if s.MaxRestarts < 1 {
+	if s.MaxRestarts == 0 {
 		ck.bad(key+".max_restarts", "%d must be at least 1", s.MaxRestarts)
 	}
-	if s.Window <= 0 {
+	if s.Window == 0 {
 		ck.bad(key+".window", "%s must be positive", ck.show(key+".window", s.Window))
 	}
 }
