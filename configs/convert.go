@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"github.com/pbxha/pbxha/dbrole"
 	"github.com/pbxha/pbxha/supervisor"
 	"github.com/pbxha/pbxha/vip"
 )
@@ -26,5 +27,16 @@ func (c *Config) SupervisorConfig() supervisor.Config {
 		StopTimeout: s.StopTimeout, HangGrace: s.HangGrace,
 		BackoffInitial: s.BackoffInitial, BackoffMax: s.BackoffMax, BackoffFactor: s.BackoffFactor,
 		MaxRestarts: s.MaxRestarts, Window: s.Window, StopOnExit: s.StopOnExit,
+	}
+}
+
+// DBRoleConfig is the database section as the dbrole package takes it.
+// max_lag_bytes is at least 1 in a valid config.
+func (c *Config) DBRoleConfig() dbrole.Config {
+	d := c.Database
+	return dbrole.Config{
+		DSN: d.DSN, MaxLagBytes: uint64(max(d.MaxLagBytes, 0)), AllowLag: d.AllowLag, PromoteTimeout: d.PromoteTimeout,
+		DemoteCommand: d.DemoteCommand, DemoteTimeout: d.DemoteTimeout, StopCommand: d.StopCommand,
+		StopTimeout: d.StopTimeout, Env: d.Env,
 	}
 }
