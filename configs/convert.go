@@ -1,7 +1,11 @@
 package configs
 
 import (
+	"path/filepath"
+
+	"github.com/pbxha/pbxha/alert"
 	"github.com/pbxha/pbxha/dbrole"
+	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/supervisor"
 	"github.com/pbxha/pbxha/vip"
 )
@@ -39,4 +43,36 @@ func (c *Config) DBRoleConfig() dbrole.Config {
 		DemoteCommand: d.DemoteCommand, DemoteTimeout: d.DemoteTimeout, StopCommand: d.StopCommand,
 		StopTimeout: d.StopTimeout, Env: d.Env,
 	}
+}
+
+// OutboxDir is where alert delivery keeps its durable outbox.
+func (c *Config) OutboxDir() string { return filepath.Join(c.StateDir, "outbox") }
+
+// AlertConfig is the alerts section as the alert package takes it, with the
+// outbox in OutboxDir. Each endpoint's Secret is the secret key as written;
+// a secret_file is not read here (see ReadSecret). A min_severity or a
+// header that does not parse is left at info or out; Validate reports it.
+func (c *Config) AlertConfig() alert.Config {
+	a := c.Alerts
+	out := alert.Config{
+		Dir: c.OutboxDir(), MaxAge: a.MaxAge, BackoffInitial: a.BackoffInitial, BackoffMax: a.BackoffMax,
+		MaxQueued: a.MaxQueued, FlapWindow: a.FlapWindow, FlapThreshold: a.FlapThreshold, ExternalURL: a.ExternalURL,
+	}
+	for _, e := range a.Endpoints {
+		var sev event.Severity
+		if err := sev.UnmarshalText([]byte(e.MinSeverity)); err != nil {
+			sev = event.Info
+		}
+		headers := map[string]string{}
+		for _, h := range e.Headers {
+			if name, value, ok := parseHeader(h); ok {
+				headers[name] = value
+			}
+		}
+		out.Endpoints = append(out.Endpoints, alert.Endpoint{
+			Name: e.Name, URL: e.URL, Format: alert.Format(e.Format), Kinds: e.Kinds, MinSeverity: sev,
+			Timeout: e.Timeout, Headers: headers, Secret: e.Secret,
+		})
+	}
+	return out
 }

@@ -3,7 +3,6 @@ package configs
 import (
 	"fmt"
 	"net/netip"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/sipcheck"
 	"github.com/pbxha/pbxha/vip"
 )
@@ -52,7 +50,7 @@ func (c *Config) validate(ps *problems, markDefaults bool) {
 	ck.top(c)
 	ck.probes(&c.Probes)
 	ck.supervise(c)
-	ck.alerts("alerts", &c.Alerts)
+	ck.alerts(c)
 	ck.pair(c)
 }
 
@@ -373,57 +371,72 @@ func (ck *checker) supervise(c *Config) {
 	}
 }
 
-func (ck *checker) alerts(key string, a *Alerts) {
-	positive := func(k string, d time.Duration) {
-		if d <= 0 {
-			ck.bad(key+"."+k, "%s must be positive", ck.show(key+"."+k, d))
+// alerts checks the alerts section. The alert package holds the rules of
+// the keys it takes; the file adds its own: min_severity and headers are
+// text to parse, secret and secret_file are read here, and a zero where
+// alert would read its default is a mistake. Each key's problems are
+// reported in the file's order: the file's rule first, then the package's.
+func (ck *checker) alerts(c *Config) {
+	const key = "alerts"
+	a := &c.Alerts
+	pkg := map[string][]string{} // key below alerts -> the alert package's problems
+	var order []string
+	for _, p := range c.AlertConfig().Problems() {
+		if _, seen := pkg[p.Key]; !seen {
+			order = append(order, p.Key)
 		}
+		pkg[p.Key] = append(pkg[p.Key], p.Msg)
 	}
-	positive("max_age", a.MaxAge)
-	positive("backoff_initial", a.BackoffInitial)
-	positive("flap_window", a.FlapWindow)
-	if a.BackoffMax < a.BackoffInitial {
+	emit := func(k string) {
+		for _, msg := range pkg[k] {
+			ck.bad(key+"."+k, "%s", msg)
+		}
+		delete(pkg, k)
+	}
+	for _, d := range []struct {
+		k string
+		v time.Duration
+	}{{"max_age", a.MaxAge}, {"backoff_initial", a.BackoffInitial}, {"flap_window", a.FlapWindow}} {
+		if d.v == 0 {
+			ck.bad(key+"."+d.k, "%s must be positive", ck.show(key+"."+d.k, d.v))
+		}
+		emit(d.k)
+	}
+	if a.BackoffMax == 0 && a.BackoffInitial > 0 {
 		ck.bad(key+".backoff_max", "%s must not be shorter than backoff_initial %s", a.BackoffMax, a.BackoffInitial)
 	}
-	if a.MaxQueued < 1 {
+	emit("backoff_max")
+	if a.MaxQueued == 0 {
 		ck.bad(key+".max_queued", "%d must be at least 1", a.MaxQueued)
 	}
-	if a.FlapThreshold < 2 {
+	emit("max_queued")
+	if a.FlapThreshold == 0 {
 		ck.bad(key+".flap_threshold", "%d must be at least 2", a.FlapThreshold)
 	}
-	if u := a.ExternalURL; u != "" && !isHTTPURL(u) {
-		ck.bad(key+".external_url", "%q must be an http:// or https:// URL", u)
-	}
-	names := map[string]bool{}
+	emit("flap_threshold")
+	emit("external_url")
 	for i := range a.Endpoints {
 		e := &a.Endpoints[i]
-		k := fmt.Sprintf("%s.endpoints[%d]", key, i)
-		switch {
-		case !probeNameRE.MatchString(e.Name):
-			ck.bad(k+".name", "%q must be lowercase letters, digits, \"_\", \".\" or \"-\"", e.Name)
-		case names[e.Name]:
-			ck.bad(k+".name", "%q is already the name of another endpoint", e.Name)
-		}
-		names[e.Name] = true
-		if !isHTTPURL(e.URL) {
-			ck.bad(k+".url", "%q must be an http:// or https:// URL", e.URL)
-		}
-		oneOf(ck, k+".format", e.Format, "json", "slack", "alertmanager")
+		ek := fmt.Sprintf("endpoints[%d]", i)
+		k := key + "." + ek
+		emit(ek + ".name")
+		emit(ek + ".url")
+		emit(ek + ".format")
 		oneOf(ck, k+".min_severity", e.MinSeverity, "info", "warning", "critical")
-		for j, kind := range e.Kinds {
-			if !slices.Contains(event.Kinds, kind) {
-				ck.bad(fmt.Sprintf("%s.kinds[%d]", k, j), "%q is not an event kind; the kinds are %s", kind, strings.Join(event.Kinds, ", "))
-			}
+		emit(ek + ".min_severity")
+		for j := range e.Kinds {
+			emit(fmt.Sprintf("%s.kinds[%d]", ek, j))
 		}
-		if e.Timeout <= 0 {
+		if e.Timeout == 0 {
 			ck.bad(k+".timeout", "%s must be positive", ck.show(k+".timeout", e.Timeout))
 		}
+		emit(ek + ".timeout")
 		for j, h := range e.Headers {
-			name, _, ok := strings.Cut(h, ":")
-			if !ok || strings.TrimSpace(name) == "" || strings.ContainsAny(h, "\r\n") || strings.ContainsAny(strings.TrimSpace(name), " \t") {
+			if _, _, ok := parseHeader(h); !ok {
 				ck.bad(fmt.Sprintf("%s.headers[%d]", k, j), "%q must be \"Name: value\" on one line", h)
 			}
 		}
+		emit(ek + ".headers")
 		switch {
 		case e.Secret != "" && e.SecretFile != "":
 			ck.bad(k+".secret_file", "and secret are both set; keep one")
@@ -431,11 +444,20 @@ func (ck *checker) alerts(key string, a *Alerts) {
 			ck.bad(k+".secret_file", "%q must be an absolute path", e.SecretFile)
 		}
 	}
+	for _, k := range order {
+		emit(k) // keys the file has no place for (none today); never dropped
+	}
 }
 
-func isHTTPURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+// parseHeader splits an alerts.endpoints[].headers item, "Name: value" on
+// one line, with the name trimmed and free of blanks.
+func parseHeader(h string) (name, value string, ok bool) {
+	name, value, ok = strings.Cut(h, ":")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" || strings.ContainsAny(h, "\r\n") || strings.ContainsAny(name, " \t") {
+		return "", "", false
+	}
+	return name, strings.TrimSpace(value), true
 }
 
 // pair checks peer, failover and vip: the two-node settings.
