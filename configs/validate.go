@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pbxha/pbxha/sipcheck"
 	"github.com/pbxha/pbxha/vip"
 )
@@ -209,15 +209,15 @@ func (ck *checker) sip(key string, p *SIPProbe) {
 	if strings.ContainsAny(p.UserAgent, "\r\n") {
 		ck.bad(key+".user_agent", "must be a single line")
 	}
-	if p.LocalHost != "" && !isHostName(p.LocalHost) && !isIPv6(p.LocalHost) {
+	if h := p.LocalHost; h != "" && !(isHostName(h) && sipcheck.ValidHost(h)) && !isIPv6(h) {
 		ck.bad(key+".local_host", "%q must be an IP address or host name without a port", p.LocalHost)
 	}
-	if err == nil && p.Target != "" && t.Transport == sipcheck.TransportUDP {
-		if p.FreshConnection {
+	if err == nil && p.Target != "" {
+		if p.FreshConnection && t.Transport == sipcheck.TransportUDP {
 			ck.bad(key+".fresh_connection", "applies to tcp and tls targets only, and %q uses udp", p.Target)
 		}
-		if p.TLS != (TLS{}) {
-			ck.bad(key+".tls", "is set but %q uses udp; add ;transport=tls or write a sips: URI", p.Target)
+		if p.TLS != (TLS{}) && t.Transport != sipcheck.TransportTLS {
+			ck.bad(key+".tls", "is set but %q uses %s; add ;transport=tls or write a sips: URI", p.Target, t.Transport)
 		}
 	}
 	ck.tls(key+".tls", &p.TLS)
@@ -264,6 +264,9 @@ func (ck *checker) secret(key, name, value, fileName, file string) {
 func (ck *checker) esl(key string, p *ESLProbe) {
 	ck.address(key+".address", p.Address)
 	ck.secret(key, "password", p.Password, "password_file", p.PasswordFile)
+	if strings.ContainsAny(p.Password, "\r\n") {
+		ck.bad(key+".password", "must be a single line")
+	}
 	seen := map[string]bool{}
 	for i, prof := range p.Profiles {
 		k := fmt.Sprintf("%s.profiles[%d]", key, i)
@@ -288,7 +291,7 @@ func (ck *checker) pg(key string, p *PGProbe) {
 	case strings.TrimSpace(p.DSN) == "":
 		ck.bad(key+".dsn", `is required, e.g. "postgres://pbxha@127.0.0.1:5432/pbx?sslmode=disable"`)
 	default:
-		if _, err := pgconn.ParseConfig(p.DSN); err != nil {
+		if _, err := pgxpool.ParseConfig(p.DSN); err != nil { // as the pg probe reads it
 			ck.bad(key+".dsn", "does not parse: %v", unwrapAll(err))
 		}
 	}
@@ -303,10 +306,16 @@ func (ck *checker) pg(key string, p *PGProbe) {
 
 func (ck *checker) ami(key string, p *AMIProbe) {
 	ck.address(key+".address", p.Address)
-	if p.Username == "" {
+	switch {
+	case p.Username == "":
 		ck.bad(key+".username", "is required (a user from Asterisk's manager.conf)")
+	case strings.ContainsAny(p.Username, "\r\n"):
+		ck.bad(key+".username", "must be a single line")
 	}
 	ck.secret(key, "secret", p.Secret, "secret_file", p.SecretFile)
+	if strings.ContainsAny(p.Secret, "\r\n") {
+		ck.bad(key+".secret", "must be a single line")
+	}
 	if p.MaxCalls < 0 {
 		ck.bad(key+".max_calls", "%d must not be negative (0 turns the check off)", p.MaxCalls)
 	}

@@ -84,7 +84,7 @@ func (c Config) settings() (settings, error) {
 		errs = append(errs, errors.New("user_agent: must be one line"))
 	}
 	s.localHost = c.LocalHost
-	if s.localHost != "" && !validHost(s.localHost) && !isIPv6(s.localHost) {
+	if s.localHost != "" && !ValidHost(s.localHost) && !isIPv6(s.localHost) {
 		errs = append(errs, fmt.Errorf("local_host: %q is not a host name or IP address", s.localHost))
 	}
 	s.fresh = c.FreshConnection
