@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pbxha/pbxha/sipcheck"
 	"github.com/pbxha/pbxha/vip"
@@ -292,7 +294,7 @@ func (ck *checker) pg(key string, p *PGProbe) {
 		ck.bad(key+".dsn", `is required, e.g. "postgres://pbxha@127.0.0.1:5432/pbx?sslmode=disable"`)
 	default:
 		if _, err := pgxpool.ParseConfig(p.DSN); err != nil { // as the pg probe reads it
-			ck.bad(key+".dsn", "does not parse: %v", unwrapAll(err))
+			ck.bad(key+".dsn", "does not parse: %v", dsnError(err))
 		}
 	}
 	oneOf(ck, key+".expect_role", p.ExpectRole, "primary", "standby", "any")
@@ -331,15 +333,20 @@ func (ck *checker) exec(key string, p *ExecProbe) {
 	}
 }
 
-// unwrapAll returns the innermost error text, dropping wrappers that would
-// repeat the DSN (and with it a password).
-func unwrapAll(err error) error {
+// dsnError returns the parse error of a DSN without the wrappers that
+// would repeat the DSN unredacted: pgconn's ParseConfigError, which blanks
+// the password, or else the innermost error.
+func dsnError(err error) error {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return pe
+	}
 	for {
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok || u.Unwrap() == nil {
+		u := errors.Unwrap(err)
+		if u == nil {
 			return err
 		}
-		err = u.Unwrap()
+		err = u
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pbxha/pbxha/hooks"
 )
 
@@ -90,8 +91,7 @@ func (c Config) Problems() []Problem {
 	if c.DSN == "" {
 		bad("dsn", "is required")
 	} else if _, err := pgx.ParseConfig(c.DSN); err != nil {
-		// pgconn's parse errors never contain the password.
-		bad("dsn", "does not parse: %v", innermost(err))
+		bad("dsn", "does not parse: %v", dsnError(err))
 	}
 	if len(c.DemoteCommand) == 0 && len(c.StopCommand) == 0 {
 		bad("demote_command", "or stop_command is required: a released primary database must stop being writable")
@@ -145,8 +145,14 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// innermost returns the error at the end of err's chain of wrappers.
-func innermost(err error) error {
+// dsnError returns the parse error of a DSN without the wrappers that
+// would repeat the DSN unredacted: pgconn's ParseConfigError, which blanks
+// the password, or else the innermost error.
+func dsnError(err error) error {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return pe
+	}
 	for {
 		u := errors.Unwrap(err)
 		if u == nil {
