@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/pbxha/pbxha/failover"
 	"github.com/pbxha/pbxha/sipcheck"
@@ -143,7 +144,7 @@ func (ck *checker) stateDir(dir string) {
 	for p := dir; ; p = filepath.Dir(p) {
 		fi, err := os.Stat(p)
 		switch {
-		case errors.Is(err, fs.ErrNotExist) && p != filepath.Dir(p):
+		case (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)) && p != filepath.Dir(p):
 			continue
 		case err != nil:
 			return // not knowable from here (permissions); the daemon will say

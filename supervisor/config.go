@@ -225,15 +225,28 @@ func (c Config) CheckHost() []Problem {
 	var ps []Problem
 	if c.User != "" {
 		if _, err := credential(c.User, ""); err != nil {
-			ps = append(ps, Problem{Key: "user", Msg: fmt.Sprintf("%q is not a user of this host (%v)", c.User, innermost(err))})
+			ps = append(ps, Problem{Key: "user", Msg: lookupMsg(c.User, "user", err)})
 		}
 	}
 	if c.Group != "" {
 		if _, err := credential("", c.Group); err != nil {
-			ps = append(ps, Problem{Key: "group", Msg: fmt.Sprintf("%q is not a group of this host (%v)", c.Group, innermost(err))})
+			ps = append(ps, Problem{Key: "group", Msg: lookupMsg(c.Group, "group", err)})
 		}
 	}
 	return ps
+}
+
+// lookupMsg words a failed user or group lookup: unknown, or why the
+// lookup itself failed.
+func lookupMsg(name, what string, err error) string {
+	var uu user.UnknownUserError
+	var ug user.UnknownGroupError
+	var uid user.UnknownUserIdError
+	var gid user.UnknownGroupIdError
+	if errors.As(err, &uu) || errors.As(err, &ug) || errors.As(err, &uid) || errors.As(err, &gid) {
+		return fmt.Sprintf("%q is not a %s of this host", name, what)
+	}
+	return fmt.Sprintf("%q cannot be looked up: %v", name, innermost(err))
 }
 
 // innermost returns the error at the end of err's chain of wrappers.

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -106,6 +107,43 @@ func TestConfigValidate(t *testing.T) {
 				if !contains(err.Error(), w) {
 					t.Errorf("got %q, want it to contain %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+// TestCheckHost: the user and group that New resolves are what config
+// check looks up, in exec mode only.
+func TestCheckHost(t *testing.T) {
+	exec := Config{Mode: ModeExec, Command: []string{"/bin/true"}, StateDir: t.TempDir()}
+	tests := []struct {
+		name        string
+		user, group string
+		mode        Mode
+		want        []Problem
+	}{
+		{name: "root", user: "root", group: "root", mode: ModeExec},
+		{name: "numeric ids", user: "0", group: "0", mode: ModeExec},
+		{name: "unknown user", user: "no-such-user-pbxha", mode: ModeExec,
+			want: []Problem{{Key: "user", Msg: `"no-such-user-pbxha" is not a user of this host`}}},
+		{name: "unknown group", user: "root", group: "no-such-group-pbxha", mode: ModeExec,
+			want: []Problem{{Key: "group", Msg: `"no-such-group-pbxha" is not a group of this host`}}},
+		{name: "not exec mode", user: "no-such-user-pbxha", mode: ModeNone},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := exec
+			c.Mode, c.User, c.Group = tt.mode, tt.user, tt.group
+			if c.Mode != ModeExec {
+				c.Command = nil
+			}
+			got := c.CheckHost()
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+			_, err := New(c, nil, nil)
+			if gotErr, wantErr := err != nil, len(tt.want) > 0; gotErr != wantErr {
+				t.Errorf("New: got error %v, want an error: %t (as CheckHost)", err, wantErr)
 			}
 		})
 	}

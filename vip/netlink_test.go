@@ -66,6 +66,14 @@ func TestNewErrors(t *testing.T) {
 		{"no such interface", Config{Mode: ModeNetlink, Interface: "nope0", Address: "198.18.0.100/32"}, []string{"vip: new 198.18.0.100/32 on nope0", "interface nope0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// What New refuses, config check (Problems, CheckHost) refuses.
+			var host []Problem
+			if err := n1.Do(func() error { host = tc.cfg.CheckHost(); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if len(tc.cfg.Problems())+len(host) == 0 {
+				t.Errorf("Problems and CheckHost: got none, want the problem New reports")
+			}
 			_, err := newVIPInErr(t, n1, tc.cfg)
 			if err == nil {
 				t.Fatalf("got no error, want one containing %q", tc.want)
@@ -249,7 +257,16 @@ func TestSecondary(t *testing.T) {
 			topo := netns.New(t, netns.Options{Hosts: []string{"n1"}})
 			n1 := topo.Host("n1")
 			n1.MustRun("sysctl", "-q", "-w", "net.ipv4.conf.all.promote_secondaries="+tc.promote, "net.ipv4.conf.eth0.promote_secondaries="+tc.promote)
-			v, err := newVIPInErr(t, n1, Config{Mode: ModeNetlink, Address: tc.cidr, GARPCount: 1})
+			cfg := Config{Mode: ModeNetlink, Interface: n1.Link, Address: tc.cidr, GARPCount: 1}
+			var host []Problem
+			if err := n1.Do(func() error { host = cfg.CheckHost(); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			// CheckHost (config check) refuses what New refuses, no more.
+			if got, want := len(host) > 0, tc.wantErr != nil; got != want || (want && host[0].Key != "vip.address") {
+				t.Errorf("CheckHost: got %v, want a vip.address problem: %t", host, want)
+			}
+			v, err := newVIPInErr(t, n1, cfg)
 			if tc.wantErr != nil {
 				if err == nil {
 					t.Fatalf("New: got no error, want one containing %q", tc.wantErr)
