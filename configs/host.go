@@ -157,53 +157,25 @@ func (ck *checker) stateDir(dir string) {
 	}
 }
 
-// localAddrs checks that each heartbeat path's local address is one of this
-// host's, as binding it needs (unless the kernel allows non-local binds).
+// localAddrs checks that each heartbeat path's local address can be bound
+// here, as the daemon binds it: the kernel is asked, with port 0 so that a
+// running daemon's own sockets are no obstacle.
 func (ck *checker) localAddrs(paths []PeerPath) {
-	var have []netip.Addr
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return // the bind will say
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(n.IP); ok {
-				have = append(have, ip.Unmap())
-			}
-		}
-	}
 	for i, p := range paths {
 		ap, err := netip.ParseAddrPort(p.Local)
 		if err != nil {
 			continue // a static problem already
 		}
-		a := ap.Addr().WithZone("").Unmap()
-		if a.IsUnspecified() || nonLocalBind(a) || containsAddr(have, a) {
+		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ap.Addr(), 0)))
+		if err == nil {
+			c.Close()
 			continue
 		}
-		ck.bad(fmt.Sprintf("peer.paths[%d].local", i),
-			"%s is not an address of this host, so the heartbeat socket cannot be bound to it (is local swapped with peer?)", a)
-	}
-}
-
-func containsAddr(list []netip.Addr, a netip.Addr) bool {
-	for _, b := range list {
-		if b == a {
-			return true
+		if errors.Is(err, syscall.EADDRNOTAVAIL) {
+			ck.bad(fmt.Sprintf("peer.paths[%d].local", i),
+				"%s is not an address of this host, so the heartbeat socket cannot be bound to it (is local swapped with peer?)", ap.Addr())
 		}
 	}
-	return false
-}
-
-// nonLocalBind reports whether the kernel lets a socket bind an address the
-// host does not have (net.ipv4.ip_nonlocal_bind, net.ipv6.ip_nonlocal_bind).
-func nonLocalBind(a netip.Addr) bool {
-	path := "/proc/sys/net/ipv4/ip_nonlocal_bind"
-	if a.Is6() {
-		path = "/proc/sys/net/ipv6/ip_nonlocal_bind"
-	}
-	b, err := os.ReadFile(path)
-	return err == nil && strings.TrimSpace(string(b)) != "0"
 }
 
 // fileMsg words an error about reading a file named by the config.
