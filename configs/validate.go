@@ -12,6 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/sipcheck"
 	"github.com/pbxha/pbxha/vip"
 )
@@ -297,7 +300,7 @@ func (ck *checker) pg(key string, p *PGProbe) {
 			ck.bad(key+".dsn", "does not parse: %v", dsnError(err))
 		}
 	}
-	oneOf(ck, key+".expect_role", p.ExpectRole, "primary", "standby", "any")
+	oneOf(ck, key+".expect_role", p.ExpectRole, string(probe.PGRolePrimary), string(probe.PGRoleStandby), string(probe.PGRoleAny))
 	if !pgTableRE.MatchString(p.Table) {
 		ck.bad(key+".table", "%q must be a plain lowercase identifier (letters, digits, \"_\", at most 63)", p.Table)
 	}
@@ -438,7 +441,7 @@ func (ck *checker) alerts(c *Config) {
 		emit(ek + ".name")
 		emit(ek + ".url")
 		emit(ek + ".format")
-		oneOf(ck, k+".min_severity", e.MinSeverity, "info", "warning", "critical")
+		oneOf(ck, k+".min_severity", e.MinSeverity, event.Info.String(), event.Warning.String(), event.Critical.String())
 		emit(ek + ".min_severity")
 		for j := range e.Kinds {
 			emit(fmt.Sprintf("%s.kinds[%d]", ek, j))
@@ -505,15 +508,15 @@ func (ck *checker) pair(c *Config) {
 	if p.InitDead < p.DeadAfter {
 		ck.bad("peer.init_dead", "%s must not be shorter than dead_after %s", ck.show("peer.init_dead", p.InitDead), p.DeadAfter)
 	}
-	oneOf(ck, "failover.mode", f.Mode, "failover_first", "restart_first")
-	oneOf(ck, "failover.failback", f.Failback, "off", "auto")
+	oneOf(ck, "failover.mode", f.Mode, failover.FailoverFirst.String(), failover.RestartFirst.String())
+	oneOf(ck, "failover.failback", f.Failback, failover.FailbackOff.String(), failover.FailbackAuto.String())
 	if f.RestartGrace <= 0 {
 		ck.bad("failover.restart_grace", "%s must be positive", ck.show("failover.restart_grace", f.RestartGrace))
 	}
 	if f.PreferredNode != "" && !nodeNameRE.MatchString(f.PreferredNode) {
 		ck.bad("failover.preferred_node", "%q is not a node name", f.PreferredNode)
 	}
-	if f.Failback == "auto" && f.PreferredNode == "" {
+	if f.Failback == failover.FailbackAuto.String() && f.PreferredNode == "" {
 		ck.bad("failover.preferred_node", `is required with failback "auto": the node the primary role returns to`)
 	}
 	for i, tb := range f.TieBreakers {
