@@ -28,7 +28,7 @@ func TestConfigReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, missing := Reference(docs)
+	got, missing := reference(docs)
 	if len(missing) > 0 {
 		t.Errorf("keys without a description: %s; give each field a comment in config.go", strings.Join(missing, ", "))
 	}
@@ -95,11 +95,11 @@ type refRow struct {
 	key, typ, def, doc string
 }
 
-// Reference renders the configuration reference in Markdown from the
+// reference renders the configuration reference in Markdown from the
 // schema: every key, its type, its default (from the code's defaults) and
 // its description, taken from docs (type name -> field name -> comment, as
 // fieldDocs reads them). It returns the keys that have no description too.
-func Reference(docs map[string]map[string]string) ([]byte, []string) {
+func reference(docs map[string]map[string]string) ([]byte, []string) {
 	var b strings.Builder
 	var missing []string
 	b.WriteString(`# Configuration reference
