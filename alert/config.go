@@ -3,9 +3,11 @@ package alert
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pbxha/pbxha/event"
@@ -60,18 +62,68 @@ type Config struct {
 	ExternalURL string // optional link to this node (status page, Grafana...) used by the slack and alertmanager formats
 }
 
-var endpointName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+// endpointName is what an endpoint name may be: it names the endpoint's
+// outbox folder.
+var endpointName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 
-// Validate reports every problem in c, each naming the field: an endpoint with
-// no or a duplicate name, a URL that is not absolute http(s), an unknown
-// format or kind, a negative duration or count, no outbox directory.
+// Problem is one thing wrong with a Config: the config key below alerts
+// (max_age, endpoints[0].url...) and what is wrong with it, lowercase, as
+// pbxha's config check prints it.
+type Problem struct {
+	Key string
+	Msg string
+}
+
+// Error renders the problem with the package prefix.
+func (p Problem) Error() string { return "alert: config " + p.Key + ": " + p.Msg }
+
+// Validate reports every problem in c as one error, or nil (see Problems).
 func (c Config) Validate() error {
 	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("alert: config %s: %s", field, fmt.Sprintf(format, args...)))
+	for _, p := range c.Problems() {
+		errs = append(errs, p)
+	}
+	return errors.Join(errs...)
+}
+
+// Problems lists every problem in c, each naming its key: an endpoint with
+// no, a malformed or a duplicate name, a URL that is not absolute http(s),
+// an unknown format or kind, a severity out of range, a negative duration or
+// count, a backoff_max below backoff_initial, no outbox directory. Zero
+// values are read as their defaults. These are the only rules about these
+// keys: pbxha's config check reports them as they are.
+func (c Config) Problems() []Problem {
+	var ps []Problem
+	bad := func(key, format string, args ...any) {
+		ps = append(ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	if c.Dir == "" && len(c.Endpoints) > 0 {
 		bad("dir", "is empty; the outbox needs a directory")
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"max_age", c.MaxAge}, {"backoff_initial", c.BackoffInitial}, {"flap_window", c.FlapWindow}} {
+		if d.v < 0 {
+			bad(d.name, "%s must be positive", d.v)
+		}
+	}
+	switch {
+	case c.BackoffMax < 0:
+		bad("backoff_max", "%s must be positive", c.BackoffMax)
+	case c.BackoffInitial > 0 && c.BackoffMax > 0 && c.BackoffMax < c.BackoffInitial:
+		bad("backoff_max", "%s must not be shorter than backoff_initial %s", c.BackoffMax, c.BackoffInitial)
+	}
+	if c.MaxQueued < 0 {
+		bad("max_queued", "%d must be at least 1", c.MaxQueued)
+	}
+	if c.FlapThreshold < 0 || c.FlapThreshold == 1 {
+		bad("flap_threshold", "%d must be at least 2", c.FlapThreshold)
+	}
+	if c.ExternalURL != "" {
+		if err := checkURL(c.ExternalURL); err != nil {
+			bad("external_url", "%v", err)
+		}
 	}
 	seen := map[string]bool{}
 	for i, ep := range c.Endpoints {
@@ -80,9 +132,9 @@ func (c Config) Validate() error {
 		case ep.Name == "":
 			bad(field+".name", "is empty")
 		case !endpointName.MatchString(ep.Name):
-			bad(field+".name", "%q: want letters, digits, '_', '.', '-' (up to 64, starting with a letter or digit)", ep.Name)
+			bad(field+".name", "%q must be 1-64 lowercase letters, digits, \"_\", \".\" or \"-\", starting with a letter or digit", ep.Name)
 		case seen[ep.Name]:
-			bad(field+".name", "%q is used by another endpoint", ep.Name)
+			bad(field+".name", "%q is already the name of another endpoint", ep.Name)
 		}
 		seen[ep.Name] = true
 		if err := checkURL(ep.URL); err != nil {
@@ -91,63 +143,36 @@ func (c Config) Validate() error {
 		switch ep.Format {
 		case "", FormatJSON, FormatSlack, FormatAlertmanager:
 		default:
-			bad(field+".format", "%q: want json, slack or alertmanager", ep.Format)
+			bad(field+".format", "%q must be one of json, slack, alertmanager", ep.Format)
+		}
+		if ep.MinSeverity < event.Info || ep.MinSeverity > event.Critical {
+			bad(field+".min_severity", "%d must be info, warning or critical", int(ep.MinSeverity))
 		}
 		for j, k := range ep.Kinds {
 			if !slices.Contains(event.Kinds, k) {
-				bad(fmt.Sprintf("%s.kinds[%d]", field, j), "unknown event kind %q", k)
+				bad(fmt.Sprintf("%s.kinds[%d]", field, j), "%q is not an event kind; the kinds are %s", k, strings.Join(event.Kinds, ", "))
 			}
 		}
-		if ep.MinSeverity < event.Info || ep.MinSeverity > event.Critical {
-			bad(field+".min_severity", "%d: want info, warning or critical", int(ep.MinSeverity))
-		}
 		if ep.Timeout < 0 {
-			bad(field+".timeout", "%s is negative", ep.Timeout)
+			bad(field+".timeout", "%s must be positive", ep.Timeout)
 		}
-		for k := range ep.Headers {
+		names := slices.Sorted(maps.Keys(ep.Headers))
+		for _, k := range names {
 			if !validHeaderName(k) {
 				bad(field+".headers", "%q is not a valid header name", k)
 			}
 		}
 	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"max_age", c.MaxAge}, {"backoff_initial", c.BackoffInitial}, {"backoff_max", c.BackoffMax}, {"flap_window", c.FlapWindow}} {
-		if d.v < 0 {
-			bad(d.name, "%s is negative", d.v)
-		}
-	}
-	if c.BackoffInitial > 0 && c.BackoffMax > 0 && c.BackoffMax < c.BackoffInitial {
-		bad("backoff_max", "%s is below backoff_initial %s", c.BackoffMax, c.BackoffInitial)
-	}
-	if c.MaxQueued < 0 {
-		bad("max_queued", "%d is negative", c.MaxQueued)
-	}
-	if c.FlapThreshold < 0 {
-		bad("flap_threshold", "%d is negative", c.FlapThreshold)
-	}
-	if c.ExternalURL != "" {
-		if err := checkURL(c.ExternalURL); err != nil {
-			bad("external_url", "%v", err)
-		}
-	}
-	return errors.Join(errs...)
+	return ps
 }
 
 func checkURL(s string) error {
 	if s == "" {
-		return errors.New("is empty")
+		return errors.New("is empty; want an http:// or https:// URL")
 	}
 	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("cannot parse: %w", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("scheme %q: want http or https", u.Scheme)
-	}
-	if u.Host == "" {
-		return errors.New("has no host")
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q must be an http:// or https:// URL", s)
 	}
 	return nil
 }

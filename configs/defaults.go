@@ -3,52 +3,68 @@ package configs
 import (
 	"fmt"
 	"time"
+
+	"github.com/pbxha/pbxha/alert"
+	"github.com/pbxha/pbxha/ami"
+	"github.com/pbxha/pbxha/dbrole"
+	"github.com/pbxha/pbxha/esl"
+	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/hooks"
+	"github.com/pbxha/pbxha/probe"
+	"github.com/pbxha/pbxha/sipcheck"
+	"github.com/pbxha/pbxha/supervisor"
+	"github.com/pbxha/pbxha/vip"
 )
 
 // Defaults of the top-level keys. DefaultPath is read when no file is named
 // and it exists; otherwise the embedded default file is used.
+//
+// A key that configures a package takes that package's exported default
+// (vip.DefaultGARPCount, supervisor.DefaultStopTimeout, ...), so that each
+// default is written once; the keys below are the ones that only the file
+// has.
 const (
 	DefaultPath    = "/etc/pbxha/pbxha.yaml"
 	DefaultCluster = "pbxha"
 	DefaultSocket  = "/run/pbxha/pbxha.sock"
 	DefaultState   = "/var/lib/pbxha"
 	DefaultHistory = 10
+	DefaultKeyFile = "/etc/pbxha/pbxha.key"
 )
 
-// Defaults shared by the probe kinds.
+// Defaults shared by the probe kinds that no probe package holds.
 const (
-	DefaultRise     = 2
-	DefaultFall     = 3
-	DefaultAccept   = "200"
-	DefaultDegraded = "503"
-	DefaultUser     = "pbxha" // SIP From user and User-Agent
-	DefaultESLAddr  = "127.0.0.1:8021"
-	DefaultAMIAddr  = "127.0.0.1:5038"
-	DefaultPGRole   = "any"
-	DefaultPGTable  = "pbxha_heartbeat"
-	DefaultPGFresh  = 30 * time.Second
+	DefaultRise    = 2
+	DefaultFall    = 3
+	DefaultPGFresh = 30 * time.Second
 )
 
 // defaults returns a Config holding every top-level default and no probes.
 func defaults() Config {
+	pol := failover.DefaultPolicy()
 	return Config{
 		Node:     Node{Cluster: DefaultCluster},
 		Log:      Log{Format: "text", Level: "info"},
 		Control:  Control{Socket: DefaultSocket},
 		StateDir: DefaultState,
 		History:  DefaultHistory,
-		Peer:     Peer{KeyFile: "/etc/pbxha/pbxha.key", Interval: 200 * time.Millisecond, DeadAfter: time.Second, InitDead: 3 * time.Second},
-		Failover: Failover{Mode: "failover_first", RestartGrace: 10 * time.Second, Failback: "off", FailbackDelay: 5 * time.Minute, FenceTimeout: 30 * time.Second},
-		VIP:      VIP{Mode: "none", GARPCount: 5, GARPInterval: 200 * time.Millisecond, Script: VIPScript{Timeout: 30 * time.Second}},
-		Database: Database{MaxLagBytes: 1 << 20, PromoteTimeout: 10 * time.Second, DemoteTimeout: 60 * time.Second, StopTimeout: 60 * time.Second},
+		Peer:     Peer{KeyFile: DefaultKeyFile, Interval: failover.DefaultInterval, DeadAfter: pol.DeadAfter, InitDead: pol.InitDead},
+		Failover: Failover{Mode: pol.Mode.String(), RestartGrace: pol.RestartGrace, Failback: pol.Failback.String(),
+			FailbackDelay: pol.FailbackDelay, FenceTimeout: hooks.DefaultTimeout},
+		// vip.mode has no package default: vip.Config needs a mode. The
+		// file's is none, so that a node never touches addresses unasked.
+		VIP: VIP{Mode: string(vip.ModeNone), GARPCount: vip.DefaultGARPCount, GARPInterval: vip.DefaultGARPInterval,
+			Script: VIPScript{Timeout: vip.DefaultScriptTimeout}},
+		Database: Database{MaxLagBytes: dbrole.DefaultMaxLagBytes, PromoteTimeout: dbrole.DefaultPromoteTimeout,
+			DemoteTimeout: dbrole.DefaultDemoteTimeout, StopTimeout: dbrole.DefaultStopTimeout},
 		Alerts: Alerts{
-			MaxAge: 24 * time.Hour, BackoffInitial: time.Second, BackoffMax: 5 * time.Minute,
-			MaxQueued: 10000, FlapWindow: 5 * time.Minute, FlapThreshold: 4,
+			MaxAge: alert.DefaultMaxAge, BackoffInitial: alert.DefaultBackoffInitial, BackoffMax: alert.DefaultBackoffMax,
+			MaxQueued: alert.DefaultMaxQueued, FlapWindow: alert.DefaultFlapWindow, FlapThreshold: alert.DefaultFlapThreshold,
 		},
 		PBX: PBX{Supervise: Supervise{
-			Mode: "none", StopTimeout: 10 * time.Second, HangGrace: 10 * time.Second,
-			BackoffInitial: time.Second, BackoffMax: 30 * time.Second, BackoffFactor: 2,
-			MaxRestarts: 5, Window: 10 * time.Minute,
+			Mode: string(supervisor.ModeNone), StopTimeout: supervisor.DefaultStopTimeout, HangGrace: supervisor.DefaultHangGrace,
+			BackoffInitial: supervisor.DefaultBackoffInitial, BackoffMax: supervisor.DefaultBackoffMax,
+			BackoffFactor: supervisor.DefaultBackoffFactor, MaxRestarts: supervisor.DefaultMaxRestarts, Window: supervisor.DefaultWindow,
 		}, TakeoverESLTimeout: 15 * time.Second},
 	}
 }
@@ -75,24 +91,24 @@ func schedule(kind string) Schedule {
 
 // DefaultSIP returns a sip probe with every default filled in and no target.
 func DefaultSIP() SIPProbe {
-	return SIPProbe{Schedule: schedule("sip"), Accept: DefaultAccept, Degraded: DefaultDegraded,
-		FromUser: DefaultUser, UserAgent: DefaultUser}
+	return SIPProbe{Schedule: schedule("sip"), Accept: sipcheck.DefaultAccept, Degraded: sipcheck.DefaultDegraded,
+		FromUser: sipcheck.DefaultFromUser, UserAgent: sipcheck.DefaultUserAgent}
 }
 
 // DefaultESL returns an esl probe with every default filled in.
 func DefaultESL() ESLProbe {
-	return ESLProbe{Schedule: schedule("esl"), Address: DefaultESLAddr}
+	return ESLProbe{Schedule: schedule("esl"), Address: esl.DefaultAddress}
 }
 
 // DefaultPG returns a pg probe with every default filled in and no DSN.
 func DefaultPG() PGProbe {
-	return PGProbe{Schedule: schedule("pg"), ExpectRole: DefaultPGRole, Table: DefaultPGTable,
+	return PGProbe{Schedule: schedule("pg"), ExpectRole: string(probe.PGRoleAny), Table: probe.DefaultPGTable,
 		FreshConnEvery: DefaultPGFresh}
 }
 
 // DefaultAMI returns an ami probe with every default filled in.
 func DefaultAMI() AMIProbe {
-	return AMIProbe{Schedule: schedule("ami"), Address: DefaultAMIAddr}
+	return AMIProbe{Schedule: schedule("ami"), Address: ami.DefaultAddress}
 }
 
 // DefaultTCP returns a tcp probe with every default filled in and no address.
@@ -120,7 +136,7 @@ func defaultProbe(kind string) any {
 	case "endpoints":
 		return DefaultEndpoint()
 	case "takeover", "release":
-		return Hook{Timeout: 30 * time.Second}
+		return Hook{Timeout: hooks.DefaultTimeout}
 	}
 	return nil
 }
@@ -128,7 +144,7 @@ func defaultProbe(kind string) any {
 // DefaultEndpoint returns an alert endpoint with every default filled in and
 // no URL.
 func DefaultEndpoint() Endpoint {
-	return Endpoint{Format: "json", MinSeverity: "info", Timeout: 5 * time.Second}
+	return Endpoint{Format: string(alert.FormatJSON), MinSeverity: "info", Timeout: alert.DefaultTimeout}
 }
 
 // defaultName is the name of the i-th of n probes of a kind that has none:

@@ -2,6 +2,9 @@ package configs
 
 import _ "embed"
 
+// docs/config-reference.md is generated from the schema by a test.
+//go:generate go test -run ^TestConfigReference$ -update .
+
 //go:embed default.yaml
 var defaultYAML []byte
 

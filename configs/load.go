@@ -3,7 +3,6 @@ package configs
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"reflect"
@@ -66,12 +65,23 @@ func readError(path string, err error) error {
 // becomes the Config's Source. Environment overrides come from the process
 // environment.
 func Parse(name string, data []byte) (*Config, error) {
+	c, ps := parse(name, data)
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parse decodes and validates data. It returns the decoded Config even when
+// it has problems, so that more checks can run on it, and nil only when the
+// text is not YAML.
+func parse(name string, data []byte) (*Config, *problems) {
 	ps := &problems{}
 	v := viper.New()
 	v.SetConfigType("yaml")
 	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
 		syntaxProblems(ps, name, data, err)
-		return nil, ps.err()
+		return nil, ps
 	}
 	// Bind every top-level key to its variable, so that an override works
 	// whether or not the file has the key (viper ignores variables of keys it
@@ -81,7 +91,8 @@ func Parse(name string, data []byte) (*Config, error) {
 	for _, key := range scalarKeys(reflect.TypeFor[Config](), "") {
 		name := envName(key)
 		if err := v.BindEnv(key, name); err != nil {
-			return nil, fmt.Errorf("configs: bind %s to %s: %w", key, name, err)
+			ps.add("env "+name, key, "cannot be bound: %v", err)
+			return nil, ps
 		}
 		bound[name] = key
 	}
@@ -100,10 +111,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		cfg.Node.Name = host
 	}
 	cfg.validate(ps, true)
-	if err := ps.err(); err != nil {
-		return nil, err
-	}
-	return &cfg, nil
+	return &cfg, ps
 }
 
 var (

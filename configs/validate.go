@@ -1,9 +1,9 @@
 package configs
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -11,8 +11,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/sipcheck"
+	"github.com/pbxha/pbxha/vip"
 )
 
 // Limits that validation enforces.
@@ -50,8 +54,8 @@ func (c *Config) validate(ps *problems, markDefaults bool) {
 	ck := &checker{ps: ps, file: file, origins: c.origins, markDefaults: markDefaults}
 	ck.top(c)
 	ck.probes(&c.Probes)
-	ck.supervise("pbx.supervise", &c.PBX.Supervise)
-	ck.alerts("alerts", &c.Alerts)
+	ck.supervise(c)
+	ck.alerts(c)
 	ck.pair(c)
 }
 
@@ -210,15 +214,15 @@ func (ck *checker) sip(key string, p *SIPProbe) {
 	if strings.ContainsAny(p.UserAgent, "\r\n") {
 		ck.bad(key+".user_agent", "must be a single line")
 	}
-	if p.LocalHost != "" && !isHostName(p.LocalHost) && !isIPv6(p.LocalHost) {
+	if h := p.LocalHost; h != "" && !(isHostName(h) && sipcheck.ValidHost(h)) && !isIPv6(h) {
 		ck.bad(key+".local_host", "%q must be an IP address or host name without a port", p.LocalHost)
 	}
-	if err == nil && p.Target != "" && t.Transport == sipcheck.TransportUDP {
-		if p.FreshConnection {
+	if err == nil && p.Target != "" {
+		if p.FreshConnection && t.Transport == sipcheck.TransportUDP {
 			ck.bad(key+".fresh_connection", "applies to tcp and tls targets only, and %q uses udp", p.Target)
 		}
-		if p.TLS != (TLS{}) {
-			ck.bad(key+".tls", "is set but %q uses udp; add ;transport=tls or write a sips: URI", p.Target)
+		if p.TLS != (TLS{}) && t.Transport != sipcheck.TransportTLS {
+			ck.bad(key+".tls", "is set but %q uses %s; add ;transport=tls or write a sips: URI", p.Target, t.Transport)
 		}
 	}
 	ck.tls(key+".tls", &p.TLS)
@@ -265,6 +269,9 @@ func (ck *checker) secret(key, name, value, fileName, file string) {
 func (ck *checker) esl(key string, p *ESLProbe) {
 	ck.address(key+".address", p.Address)
 	ck.secret(key, "password", p.Password, "password_file", p.PasswordFile)
+	if strings.ContainsAny(p.Password, "\r\n") {
+		ck.bad(key+".password", "must be a single line")
+	}
 	seen := map[string]bool{}
 	for i, prof := range p.Profiles {
 		k := fmt.Sprintf("%s.profiles[%d]", key, i)
@@ -289,11 +296,11 @@ func (ck *checker) pg(key string, p *PGProbe) {
 	case strings.TrimSpace(p.DSN) == "":
 		ck.bad(key+".dsn", `is required, e.g. "postgres://pbxha@127.0.0.1:5432/pbx?sslmode=disable"`)
 	default:
-		if _, err := pgconn.ParseConfig(p.DSN); err != nil {
-			ck.bad(key+".dsn", "does not parse: %v", unwrapAll(err))
+		if _, err := pgxpool.ParseConfig(p.DSN); err != nil { // as the pg probe reads it
+			ck.bad(key+".dsn", "does not parse: %v", dsnError(err))
 		}
 	}
-	oneOf(ck, key+".expect_role", p.ExpectRole, "primary", "standby", "any")
+	oneOf(ck, key+".expect_role", p.ExpectRole, string(probe.PGRolePrimary), string(probe.PGRoleStandby), string(probe.PGRoleAny))
 	if !pgTableRE.MatchString(p.Table) {
 		ck.bad(key+".table", "%q must be a plain lowercase identifier (letters, digits, \"_\", at most 63)", p.Table)
 	}
@@ -304,10 +311,16 @@ func (ck *checker) pg(key string, p *PGProbe) {
 
 func (ck *checker) ami(key string, p *AMIProbe) {
 	ck.address(key+".address", p.Address)
-	if p.Username == "" {
+	switch {
+	case p.Username == "":
 		ck.bad(key+".username", "is required (a user from Asterisk's manager.conf)")
+	case strings.ContainsAny(p.Username, "\r\n"):
+		ck.bad(key+".username", "must be a single line")
 	}
 	ck.secret(key, "secret", p.Secret, "secret_file", p.SecretFile)
+	if strings.ContainsAny(p.Secret, "\r\n") {
+		ck.bad(key+".secret", "must be a single line")
+	}
 	if p.MaxCalls < 0 {
 		ck.bad(key+".max_calls", "%d must not be negative (0 turns the check off)", p.MaxCalls)
 	}
@@ -323,15 +336,20 @@ func (ck *checker) exec(key string, p *ExecProbe) {
 	}
 }
 
-// unwrapAll returns the innermost error text, dropping wrappers that would
-// repeat the DSN (and with it a password).
-func unwrapAll(err error) error {
+// dsnError returns the parse error of a DSN without the wrappers that
+// would repeat the DSN unredacted: pgconn's ParseConfigError, which blanks
+// the password, or else the innermost error.
+func dsnError(err error) error {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return pe
+	}
 	for {
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok || u.Unwrap() == nil {
+		u := errors.Unwrap(err)
+		if u == nil {
 			return err
 		}
-		err = u.Unwrap()
+		err = u
 	}
 }
 
@@ -346,120 +364,98 @@ func unbracketedIPv6(target string) bool {
 	return !strings.HasPrefix(hostport, "[") && strings.Count(hostport, ":") > 1
 }
 
-func (ck *checker) supervise(key string, s *Supervise) {
-	oneOf(ck, key+".mode", s.Mode, "exec", "pidfile", "systemd", "none")
-	argv := func(k string, v []string, required bool) {
-		switch {
-		case len(v) == 0 && required:
-			ck.bad(key+"."+k, "is required with mode %q: the program and its arguments as a list", s.Mode)
-		case len(v) > 0 && v[0] == "":
-			ck.bad(key+"."+k+"[0]", "must name a program")
-		case len(v) > 0 && strings.ContainsAny(v[0], " \t"):
-			ck.bad(key+"."+k+"[0]", "%q contains spaces; the command runs without a shell, so give each argument as its own list item", v[0])
-		}
+// supervise reports the supervisor package's problems of pbx.supervise,
+// the one home of its rules, and adds that the file spells every default
+// out: a zero where the supervisor would read the default is a mistake.
+func (ck *checker) supervise(c *Config) {
+	const key = "pbx.supervise"
+	s := &c.PBX.Supervise
+	for _, p := range c.SupervisorConfig().Problems() {
+		ck.bad(key+"."+p.Key, "%s", p.Msg)
 	}
-	switch s.Mode {
-	case "exec":
-		argv("command", s.Command, true)
-		for i, kv := range s.Env {
-			if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-				ck.bad(fmt.Sprintf("%s.env[%d]", key, i), "%q must be KEY=VALUE", kv)
-			}
-		}
-		if s.Dir != "" && !filepath.IsAbs(s.Dir) {
-			ck.bad(key+".dir", "%q must be an absolute path", s.Dir)
-		}
-	case "pidfile":
-		if !filepath.IsAbs(s.PIDFile) {
-			ck.bad(key+".pidfile", "%q must be an absolute path (the PBX's pid file)", s.PIDFile)
-		}
-		if s.Match == "" {
-			ck.bad(key+".match", `is required with mode "pidfile": text in the PBX's command line or executable path, e.g. "freeswitch"`)
-		}
-		argv("start_command", s.StartCommand, true)
-		argv("stop_command", s.StopCommand, false)
-	case "systemd":
-		if s.Unit == "" || strings.ContainsAny(s.Unit, " \t/") {
-			ck.bad(key+".unit", "%q must name a systemd unit, e.g. freeswitch.service", s.Unit)
-		}
-	}
-	if s.Mode != "exec" && len(s.Command) > 0 {
-		ck.bad(key+".command", "is set but mode is %q; command is for mode exec", s.Mode)
-	}
-	if s.StopTimeout <= 0 {
+	if s.StopTimeout == 0 {
 		ck.bad(key+".stop_timeout", "%s must be positive", ck.show(key+".stop_timeout", s.StopTimeout))
 	}
-	if s.HangGrace < 0 {
-		ck.bad(key+".hang_grace", "%s must not be negative (0 turns hang detection off)", s.HangGrace)
-	}
-	if s.BackoffInitial < 0 {
-		ck.bad(key+".backoff_initial", "%s must not be negative", s.BackoffInitial)
-	}
-	if s.BackoffMax < s.BackoffInitial {
+	if s.BackoffMax == 0 && s.BackoffInitial > 0 {
 		ck.bad(key+".backoff_max", "%s must not be shorter than backoff_initial %s", s.BackoffMax, s.BackoffInitial)
 	}
-	if s.BackoffFactor < 1 {
+	if s.BackoffFactor == 0 {
 		ck.bad(key+".backoff_factor", "%v must be at least 1", s.BackoffFactor)
 	}
-	if s.MaxRestarts < 1 {
+	if s.MaxRestarts == 0 {
 		ck.bad(key+".max_restarts", "%d must be at least 1", s.MaxRestarts)
 	}
-	if s.Window <= 0 {
+	if s.Window == 0 {
 		ck.bad(key+".window", "%s must be positive", ck.show(key+".window", s.Window))
 	}
 }
 
-func (ck *checker) alerts(key string, a *Alerts) {
-	positive := func(k string, d time.Duration) {
-		if d <= 0 {
-			ck.bad(key+"."+k, "%s must be positive", ck.show(key+"."+k, d))
+// alerts checks the alerts section. The alert package holds the rules of
+// the keys it takes; the file adds its own: min_severity and headers are
+// text to parse, secret and secret_file are read here, and a zero where
+// alert would read its default is a mistake. Each key's problems are
+// reported in the file's order: the file's rule first, then the package's.
+func (ck *checker) alerts(c *Config) {
+	const key = "alerts"
+	a := &c.Alerts
+	pkg := map[string][]string{} // key below alerts -> the alert package's problems
+	var order []string
+	for _, p := range c.AlertConfig().Problems() {
+		if _, seen := pkg[p.Key]; !seen {
+			order = append(order, p.Key)
 		}
+		pkg[p.Key] = append(pkg[p.Key], p.Msg)
 	}
-	positive("max_age", a.MaxAge)
-	positive("backoff_initial", a.BackoffInitial)
-	positive("flap_window", a.FlapWindow)
-	if a.BackoffMax < a.BackoffInitial {
+	emit := func(k string) {
+		for _, msg := range pkg[k] {
+			ck.bad(key+"."+k, "%s", msg)
+		}
+		delete(pkg, k)
+	}
+	for _, d := range []struct {
+		k string
+		v time.Duration
+	}{{"max_age", a.MaxAge}, {"backoff_initial", a.BackoffInitial}, {"flap_window", a.FlapWindow}} {
+		if d.v == 0 {
+			ck.bad(key+"."+d.k, "%s must be positive", ck.show(key+"."+d.k, d.v))
+		}
+		emit(d.k)
+	}
+	if a.BackoffMax == 0 && a.BackoffInitial > 0 {
 		ck.bad(key+".backoff_max", "%s must not be shorter than backoff_initial %s", a.BackoffMax, a.BackoffInitial)
 	}
-	if a.MaxQueued < 1 {
+	emit("backoff_max")
+	if a.MaxQueued == 0 {
 		ck.bad(key+".max_queued", "%d must be at least 1", a.MaxQueued)
 	}
-	if a.FlapThreshold < 2 {
+	emit("max_queued")
+	if a.FlapThreshold == 0 {
 		ck.bad(key+".flap_threshold", "%d must be at least 2", a.FlapThreshold)
 	}
-	if u := a.ExternalURL; u != "" && !isHTTPURL(u) {
-		ck.bad(key+".external_url", "%q must be an http:// or https:// URL", u)
-	}
-	names := map[string]bool{}
+	emit("flap_threshold")
+	emit("external_url")
 	for i := range a.Endpoints {
 		e := &a.Endpoints[i]
-		k := fmt.Sprintf("%s.endpoints[%d]", key, i)
-		switch {
-		case !probeNameRE.MatchString(e.Name):
-			ck.bad(k+".name", "%q must be lowercase letters, digits, \"_\", \".\" or \"-\"", e.Name)
-		case names[e.Name]:
-			ck.bad(k+".name", "%q is already the name of another endpoint", e.Name)
+		ek := fmt.Sprintf("endpoints[%d]", i)
+		k := key + "." + ek
+		emit(ek + ".name")
+		emit(ek + ".url")
+		emit(ek + ".format")
+		oneOf(ck, k+".min_severity", e.MinSeverity, event.Info.String(), event.Warning.String(), event.Critical.String())
+		emit(ek + ".min_severity")
+		for j := range e.Kinds {
+			emit(fmt.Sprintf("%s.kinds[%d]", ek, j))
 		}
-		names[e.Name] = true
-		if !isHTTPURL(e.URL) {
-			ck.bad(k+".url", "%q must be an http:// or https:// URL", e.URL)
-		}
-		oneOf(ck, k+".format", e.Format, "json", "slack", "alertmanager")
-		oneOf(ck, k+".min_severity", e.MinSeverity, "info", "warning", "critical")
-		for j, kind := range e.Kinds {
-			if !slices.Contains(event.Kinds, kind) {
-				ck.bad(fmt.Sprintf("%s.kinds[%d]", k, j), "%q is not an event kind; the kinds are %s", kind, strings.Join(event.Kinds, ", "))
-			}
-		}
-		if e.Timeout <= 0 {
+		if e.Timeout == 0 {
 			ck.bad(k+".timeout", "%s must be positive", ck.show(k+".timeout", e.Timeout))
 		}
+		emit(ek + ".timeout")
 		for j, h := range e.Headers {
-			name, _, ok := strings.Cut(h, ":")
-			if !ok || strings.TrimSpace(name) == "" || strings.ContainsAny(h, "\r\n") || strings.ContainsAny(strings.TrimSpace(name), " \t") {
+			if _, _, ok := parseHeader(h); !ok {
 				ck.bad(fmt.Sprintf("%s.headers[%d]", k, j), "%q must be \"Name: value\" on one line", h)
 			}
 		}
+		emit(ek + ".headers")
 		switch {
 		case e.Secret != "" && e.SecretFile != "":
 			ck.bad(k+".secret_file", "and secret are both set; keep one")
@@ -467,11 +463,20 @@ func (ck *checker) alerts(key string, a *Alerts) {
 			ck.bad(k+".secret_file", "%q must be an absolute path", e.SecretFile)
 		}
 	}
+	for _, k := range order {
+		emit(k) // keys the file has no place for (none today); never dropped
+	}
 }
 
-func isHTTPURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+// parseHeader splits an alerts.endpoints[].headers item, "Name: value" on
+// one line, with the name trimmed and free of blanks.
+func parseHeader(h string) (name, value string, ok bool) {
+	name, value, ok = strings.Cut(h, ":")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" || strings.ContainsAny(h, "\r\n") || strings.ContainsAny(name, " \t") {
+		return "", "", false
+	}
+	return name, strings.TrimSpace(value), true
 }
 
 // pair checks peer, failover and vip: the two-node settings.
@@ -503,15 +508,15 @@ func (ck *checker) pair(c *Config) {
 	if p.InitDead < p.DeadAfter {
 		ck.bad("peer.init_dead", "%s must not be shorter than dead_after %s", ck.show("peer.init_dead", p.InitDead), p.DeadAfter)
 	}
-	oneOf(ck, "failover.mode", f.Mode, "failover_first", "restart_first")
-	oneOf(ck, "failover.failback", f.Failback, "off", "auto")
+	oneOf(ck, "failover.mode", f.Mode, failover.FailoverFirst.String(), failover.RestartFirst.String())
+	oneOf(ck, "failover.failback", f.Failback, failover.FailbackOff.String(), failover.FailbackAuto.String())
 	if f.RestartGrace <= 0 {
 		ck.bad("failover.restart_grace", "%s must be positive", ck.show("failover.restart_grace", f.RestartGrace))
 	}
 	if f.PreferredNode != "" && !nodeNameRE.MatchString(f.PreferredNode) {
 		ck.bad("failover.preferred_node", "%q is not a node name", f.PreferredNode)
 	}
-	if f.Failback == "auto" && f.PreferredNode == "" {
+	if f.Failback == failover.FailbackAuto.String() && f.PreferredNode == "" {
 		ck.bad("failover.preferred_node", `is required with failback "auto": the node the primary role returns to`)
 	}
 	for i, tb := range f.TieBreakers {
@@ -533,39 +538,22 @@ func (ck *checker) pair(c *Config) {
 	if f.FenceTimeout <= 0 {
 		ck.bad("failover.fence_timeout", "%s must be positive", ck.show("failover.fence_timeout", f.FenceTimeout))
 	}
-	oneOf(ck, "vip.mode", v.Mode, "netlink", "script", "none")
-	if !paired && v.Mode != "none" {
+	// The vip package holds the rules of its keys; the file adds that only
+	// a pair holds a VIP, and that it spells every default out, so a zero
+	// is a mistake rather than a request for the default.
+	for _, p := range c.VIPConfig().Problems() {
+		ck.bad(p.Key, "%s", p.Msg)
+	}
+	if !paired && v.Mode != string(vip.ModeNone) {
 		ck.bad("vip.mode", "%q needs peer.paths: only the primary of a pair holds the VIP", v.Mode)
 	}
-	switch v.Mode {
-	case "netlink":
-		if v.Interface == "" {
-			ck.bad("vip.interface", "is required with vip.mode netlink, e.g. eth0")
-		}
-		if _, err := netip.ParsePrefix(v.Address); err != nil {
-			ck.bad("vip.address", "%q must be an address with its prefix length, e.g. 192.0.2.100/32", v.Address)
-		}
-		if len(v.Label) > 15 {
-			ck.bad("vip.label", "%q is %d bytes; the kernel takes at most 15", v.Label, len(v.Label))
-		}
-	case "script":
-		if len(v.Script.Up) == 0 {
-			ck.bad("vip.script.up", "is required with vip.mode script")
-		}
-		if len(v.Script.Down) == 0 {
-			ck.bad("vip.script.down", "is required with vip.mode script")
-		}
-	}
-	if v.GARPCount < 1 {
+	if v.GARPCount == 0 {
 		ck.bad("vip.garp_count", "%d must be at least 1", v.GARPCount)
 	}
-	if v.GARPInterval <= 0 {
+	if v.GARPInterval == 0 {
 		ck.bad("vip.garp_interval", "%s must be positive", v.GARPInterval)
 	}
-	if v.Refresh < 0 {
-		ck.bad("vip.refresh", "%s must not be negative (0: no refresh)", v.Refresh)
-	}
-	if v.Script.Timeout <= 0 {
+	if v.Script.Timeout == 0 {
 		ck.bad("vip.script.timeout", "%s must be positive", v.Script.Timeout)
 	}
 	ck.database(c, paired)
@@ -618,6 +606,10 @@ func (ck *checker) takeoverESL(c *Config, paired bool) {
 	}
 }
 
+// database checks the database section: the dbrole package holds the rules
+// of the keys it takes; the file adds that the role moves only in a pair and
+// with a pg probe, that max_lag_bytes is at least 1, and that a zero where
+// dbrole would read its default is a mistake.
 func (ck *checker) database(c *Config, paired bool) {
 	db := &c.Database
 	if db.DSN == "" {
@@ -626,21 +618,21 @@ func (ck *checker) database(c *Config, paired bool) {
 	if !paired {
 		ck.bad("database.dsn", "is set but peer.paths is not: the database role moves only between the nodes of a pair")
 	}
-	if _, err := pgconn.ParseConfig(db.DSN); err != nil {
-		ck.bad("database.dsn", "does not parse: %v", unwrapAll(err))
-	}
 	if len(c.Probes.PG) == 0 {
 		ck.bad("database.dsn", "needs a pg probe of the same server (probes.pg): its role and WAL position go into every heartbeat")
 	}
 	if db.MaxLagBytes < 1 {
 		ck.bad("database.max_lag_bytes", "%d must be at least 1 (allow_lag: true promotes however far behind)", db.MaxLagBytes)
 	}
-	if len(db.DemoteCommand) == 0 && len(db.StopCommand) == 0 {
-		ck.bad("database.demote_command", "or stop_command is required: a released primary database must stop being writable")
-	}
-	for k, d := range map[string]time.Duration{"promote_timeout": db.PromoteTimeout, "demote_timeout": db.DemoteTimeout, "stop_timeout": db.StopTimeout} {
-		if d <= 0 {
-			ck.bad("database."+k, "%s must be positive", d)
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"promote_timeout", db.PromoteTimeout}, {"demote_timeout", db.DemoteTimeout}, {"stop_timeout", db.StopTimeout}} {
+		if d.v == 0 {
+			ck.bad("database."+d.key, "%s must be positive", d.v)
 		}
+	}
+	for _, p := range c.DBRoleConfig().Problems() {
+		ck.bad("database."+p.Key, "%s", p.Msg)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pbxha/pbxha/hooks"
 )
 
@@ -57,35 +59,79 @@ type Config struct {
 	Now func() time.Time
 }
 
-// withDefaults fills zero fields and checks the rest.
-func (c Config) withDefaults() (Config, error) {
+// Problem is one thing wrong with a Config: the config key below database
+// (dsn, demote_command...) and what is wrong with it, lowercase, as pbxha's
+// config check prints it.
+type Problem struct {
+	Key string
+	Msg string
+}
+
+// Error renders the problem with the package prefix.
+func (p Problem) Error() string { return "dbrole: config: " + p.Key + ": " + p.Msg }
+
+// Validate reports every problem of c (zero values read as their defaults)
+// as one error, or nil. It does not connect.
+func (c Config) Validate() error {
+	var errs []error
+	for _, p := range c.Problems() {
+		errs = append(errs, p)
+	}
+	return errors.Join(errs...)
+}
+
+// Problems lists every problem of c, zero values read as their defaults.
+// These are the only rules about the database keys that the dbrole package
+// uses: pbxha's config check reports them as they are.
+func (c Config) Problems() []Problem {
+	var ps []Problem
+	bad := func(key, format string, args ...any) {
+		ps = append(ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
 	if c.DSN == "" {
-		return c, errors.New("dbrole: config: dsn is empty")
+		bad("dsn", "is required")
+	} else if _, err := pgx.ParseConfig(c.DSN); err != nil {
+		bad("dsn", "does not parse: %v", dsnError(err))
 	}
 	if len(c.DemoteCommand) == 0 && len(c.StopCommand) == 0 {
-		return c, errors.New("dbrole: config: demote_command or stop_command is required: a primary that cannot be demoted must be stopped")
+		bad("demote_command", "or stop_command is required: a released primary database must stop being writable")
 	}
 	for _, f := range []struct {
-		name string
-		cmd  []string
+		key string
+		cmd []string
 	}{{"demote_command", c.DemoteCommand}, {"stop_command", c.StopCommand}} {
 		if len(f.cmd) > 0 && f.cmd[0] == "" {
-			return c, fmt.Errorf("dbrole: config: %s: program name is empty", f.name)
+			bad(f.key+"[0]", "must name a program")
 		}
 	}
 	for _, f := range []struct {
-		name string
-		d    *time.Duration
-		def  time.Duration
+		key string
+		d   time.Duration
 	}{
-		{"promote_timeout", &c.PromoteTimeout, DefaultPromoteTimeout},
-		{"demote_timeout", &c.DemoteTimeout, DefaultDemoteTimeout},
-		{"stop_timeout", &c.StopTimeout, DefaultStopTimeout},
-		{"connect_timeout", &c.ConnectTimeout, DefaultConnectTimeout},
+		{"promote_timeout", c.PromoteTimeout}, {"demote_timeout", c.DemoteTimeout},
+		{"stop_timeout", c.StopTimeout}, {"connect_timeout", c.ConnectTimeout},
 	} {
-		if *f.d < 0 {
-			return c, fmt.Errorf("dbrole: config: %s %s: must not be negative", f.name, *f.d)
+		if f.d < 0 {
+			bad(f.key, "%s must be positive", f.d)
 		}
+	}
+	if _, err := hooks.ParseEnv(c.Env); err != nil {
+		bad("env", "%v", err)
+	}
+	return ps
+}
+
+// withDefaults fills zero fields; Validate has checked the rest.
+func (c Config) withDefaults() Config {
+	for _, f := range []struct {
+		d   *time.Duration
+		def time.Duration
+	}{
+		{&c.PromoteTimeout, DefaultPromoteTimeout},
+		{&c.DemoteTimeout, DefaultDemoteTimeout},
+		{&c.StopTimeout, DefaultStopTimeout},
+		{&c.ConnectTimeout, DefaultConnectTimeout},
+	} {
 		if *f.d == 0 {
 			*f.d = f.def
 		}
@@ -93,11 +139,25 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxLagBytes == 0 {
 		c.MaxLagBytes = DefaultMaxLagBytes
 	}
-	if _, err := hooks.ParseEnv(c.Env); err != nil {
-		return c, fmt.Errorf("dbrole: config: env: %w", err)
-	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return c, nil
+	return c
+}
+
+// dsnError returns the parse error of a DSN without the wrappers that
+// would repeat the DSN unredacted: pgconn's ParseConfigError, which blanks
+// the password, or else the innermost error.
+func dsnError(err error) error {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return pe
+	}
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
 }

@@ -15,10 +15,10 @@ func TestNewConfig(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", Config{DSN: dsn, StopCommand: stop}, ""},
-		{"no dsn", Config{StopCommand: stop}, "dbrole: config: dsn is empty"},
-		{"no command", Config{DSN: dsn}, "dbrole: config: demote_command or stop_command is required"},
-		{"empty program", Config{DSN: dsn, DemoteCommand: []string{""}}, "dbrole: config: demote_command: program name is empty"},
-		{"negative timeout", Config{DSN: dsn, StopCommand: stop, DemoteTimeout: -time.Second}, "dbrole: config: demote_timeout -1s: must not be negative"},
+		{"no dsn", Config{StopCommand: stop}, "dbrole: config: dsn: is required"},
+		{"no command", Config{DSN: dsn}, "dbrole: config: demote_command: or stop_command is required"},
+		{"empty program", Config{DSN: dsn, DemoteCommand: []string{""}}, "dbrole: config: demote_command[0]: must name a program"},
+		{"negative timeout", Config{DSN: dsn, StopCommand: stop, DemoteTimeout: -time.Second}, "dbrole: config: demote_timeout: -1s must be positive"},
 		{"bad env", Config{DSN: dsn, StopCommand: stop, Env: []string{"PGDATA"}}, `dbrole: config: env: hooks: env entry "PGDATA": want KEY=VALUE`},
 		{"bad dsn", Config{DSN: "postgres://[::1", StopCommand: stop}, "dbrole: config: dsn: "},
 	}

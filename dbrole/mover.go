@@ -27,10 +27,10 @@ type Mover struct {
 // New checks cfg, fills in defaults and returns a Mover. It does not
 // connect. A nil logger discards.
 func New(cfg Config, logger *slog.Logger) (*Mover, error) {
-	cfg, err := cfg.withDefaults()
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	cc, err := pgx.ParseConfig(cfg.DSN)
 	if err != nil {
 		// pgconn's parse errors never contain the password.

@@ -84,7 +84,7 @@ func (c Config) settings() (settings, error) {
 		errs = append(errs, errors.New("user_agent: must be one line"))
 	}
 	s.localHost = c.LocalHost
-	if s.localHost != "" && !validHost(s.localHost) && !isIPv6(s.localHost) {
+	if s.localHost != "" && !ValidHost(s.localHost) && !isIPv6(s.localHost) {
 		errs = append(errs, fmt.Errorf("local_host: %q is not a host name or IP address", s.localHost))
 	}
 	s.fresh = c.FreshConnection
@@ -107,13 +107,9 @@ func (t TLSConfig) clientConfig(host string) (*tls.Config, error) {
 		InsecureSkipVerify: t.Insecure, //nolint:gosec // operator's explicit choice, for lab setups
 	}
 	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
+		pool, err := ReadCAFile(t.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.ca_file: %s holds no PEM certificate", t.CAFile)
 		}
 		conf.RootCAs = pool
 	} else if !t.Insecure {
@@ -125,6 +121,20 @@ func (t TLSConfig) clientConfig(host string) (*tls.Config, error) {
 		}
 	}
 	return conf, nil
+}
+
+// ReadCAFile reads a tls.ca_file: a PEM bundle of the CA certificates that
+// a TLS target's certificate must chain to. An error names the file.
+func ReadCAFile(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }
 
 func orDefault(s, def string) string {

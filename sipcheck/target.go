@@ -60,7 +60,7 @@ func ParseTarget(s string) (Target, error) {
 			return t, fmt.Errorf("target %q: %q is not an IPv6 address", s, host)
 		}
 		host = host[1 : len(host)-1]
-	} else if !validHost(host) {
+	} else if !ValidHost(host) {
 		return t, fmt.Errorf("target %q: %q is not a host name or IPv4 address", s, host)
 	}
 	t.Host = host
@@ -101,8 +101,9 @@ func ParseTarget(s string) (Target, error) {
 	return t, nil
 }
 
-// validHost reports whether h is an IPv4 address or a DNS name.
-func validHost(h string) bool {
+// ValidHost reports whether h is an IPv4 address or a DNS name (no trailing
+// dot), as a SIP target host or local_host.
+func ValidHost(h string) bool {
 	if h == "" || len(h) > 253 {
 		return false
 	}

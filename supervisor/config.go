@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -111,66 +112,152 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// validate reports every problem of c (after defaults), each naming its field.
-func (c Config) validate() error {
+// Problem is one thing wrong with a Config: the config key below
+// pbx.supervise (mode, command, backoff_max...) and what is wrong with it,
+// lowercase, as pbxha's config check prints it.
+type Problem struct {
+	Key string
+	Msg string
+}
+
+// Error renders the problem as KEY: MSG.
+func (p Problem) Error() string { return p.Key + ": " + p.Msg }
+
+// Validate reports every problem of c (zero values read as their defaults)
+// as one error, or nil. It looks nothing up on the system; New also
+// resolves the user and group (see CheckHost).
+func (c Config) Validate() error {
 	var errs []error
-	bad := func(field, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, a...)))
+	for _, p := range c.Problems() {
+		errs = append(errs, p)
+	}
+	return errors.Join(errs...)
+}
+
+// Problems lists every problem of c, zero values read as their defaults.
+// These are the only rules about the pbx.supervise keys: pbxha's config
+// check reports them as they are.
+func (c Config) Problems() []Problem {
+	c = c.withDefaults()
+	var ps []Problem
+	bad := func(key, format string, a ...any) {
+		ps = append(ps, Problem{Key: key, Msg: fmt.Sprintf(format, a...)})
+	}
+	argv := func(key string, v []string, required bool) {
+		switch {
+		case len(v) == 0 && required:
+			bad(key, "is required with mode %q: the program and its arguments as a list", c.Mode)
+		case len(v) > 0 && v[0] == "":
+			bad(key+"[0]", "must name a program")
+		case len(v) > 0 && strings.ContainsAny(v[0], " \t"):
+			bad(key+"[0]", "%q contains spaces; the command runs without a shell, so give each argument as its own list item", v[0])
+		}
 	}
 	switch c.Mode {
 	case ModeExec:
-		if len(c.Command) == 0 || c.Command[0] == "" {
-			bad("Command", "required in exec mode")
+		argv("command", c.Command, true)
+		for i, kv := range c.Env {
+			if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+				bad(fmt.Sprintf("env[%d]", i), "%q must be KEY=VALUE", kv)
+			}
+		}
+		if c.Dir != "" && !filepath.IsAbs(c.Dir) {
+			bad("dir", "%q must be an absolute path", c.Dir)
 		}
 		if c.StateDir == "" {
-			bad("StateDir", "required in exec mode (it records the PBX pid so a restarted pbxha adopts it)")
-		}
-		if _, err := credential(c.User, c.Group); err != nil {
-			bad("User/Group", "%v", err)
+			bad("state_dir", "is required with mode exec (it records the PBX pid so a restarted pbxha adopts it)")
 		}
 	case ModePIDFile:
-		if c.PIDFile == "" {
-			bad("PIDFile", "required in pidfile mode")
+		if !filepath.IsAbs(c.PIDFile) {
+			bad("pidfile", "%q must be an absolute path (the PBX's pid file)", c.PIDFile)
 		}
 		if c.Match == "" {
-			bad("Match", "required in pidfile mode (it tells the PBX from a process that reused its pid)")
+			bad("match", `is required with mode "pidfile": text in the PBX's command line or executable path, e.g. "freeswitch"`)
 		}
-		if len(c.StartCommand) == 0 || c.StartCommand[0] == "" {
-			bad("StartCommand", "required in pidfile mode")
-		}
+		argv("start_command", c.StartCommand, true)
+		argv("stop_command", c.StopCommand, false)
 	case ModeSystemd:
-		if c.Unit == "" {
-			bad("Unit", "required in systemd mode")
-		} else if strings.HasPrefix(c.Unit, "-") {
-			bad("Unit", "%q must not start with '-'", c.Unit)
+		if c.Unit == "" || strings.ContainsAny(c.Unit, " \t/") || strings.HasPrefix(c.Unit, "-") {
+			bad("unit", "%q must name a systemd unit, e.g. freeswitch.service", c.Unit)
 		}
 	case ModeNone:
 	case "":
-		bad("Mode", "required: exec, pidfile, systemd or none")
+		bad("mode", "is required: exec, pidfile, systemd or none")
 	default:
-		bad("Mode", "%q is not one of exec, pidfile, systemd, none", string(c.Mode))
+		bad("mode", "%q must be one of exec, pidfile, systemd, none", string(c.Mode))
+	}
+	if c.Mode != ModeExec && len(c.Command) > 0 {
+		bad("command", "is set but mode is %q; command is for mode exec", c.Mode)
 	}
 	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{
-		{"StopTimeout", c.StopTimeout}, {"StartTimeout", c.StartTimeout}, {"HangGrace", c.HangGrace},
-		{"BackoffInitial", c.BackoffInitial}, {"BackoffMax", c.BackoffMax}, {"Window", c.Window},
-	} {
-		if d.v < 0 {
-			bad(d.name, "%v is negative", d.v)
+		key string
+		v   time.Duration
+	}{{"stop_timeout", c.StopTimeout}, {"start_timeout", c.StartTimeout}, {"window", c.Window}} {
+		if d.v <= 0 {
+			bad(d.key, "%s must be positive", d.v)
 		}
 	}
+	if c.HangGrace < 0 {
+		bad("hang_grace", "%s must not be negative (0 turns hang detection off)", c.HangGrace)
+	}
+	if c.BackoffInitial < 0 {
+		bad("backoff_initial", "%s must not be negative", c.BackoffInitial)
+	}
 	if c.BackoffMax < c.BackoffInitial {
-		bad("BackoffMax", "%v is below BackoffInitial %v", c.BackoffMax, c.BackoffInitial)
+		bad("backoff_max", "%s must not be shorter than backoff_initial %s", c.BackoffMax, c.BackoffInitial)
 	}
 	if c.BackoffFactor < 1 {
-		bad("BackoffFactor", "%v is below 1", c.BackoffFactor)
+		bad("backoff_factor", "%v must be at least 1", c.BackoffFactor)
 	}
-	if c.MaxRestarts < 0 {
-		bad("MaxRestarts", "%d is negative", c.MaxRestarts)
+	if c.MaxRestarts < 1 {
+		bad("max_restarts", "%d must be at least 1", c.MaxRestarts)
 	}
-	return errors.Join(errs...)
+	return ps
+}
+
+// CheckHost reports what New would refuse about this host: in exec mode, a
+// user or group that does not exist here. The problems are keyed like
+// Problems'.
+func (c Config) CheckHost() []Problem {
+	if c.Mode != ModeExec {
+		return nil
+	}
+	var ps []Problem
+	if c.User != "" {
+		if _, err := credential(c.User, ""); err != nil {
+			ps = append(ps, Problem{Key: "user", Msg: lookupMsg(c.User, "user", err)})
+		}
+	}
+	if c.Group != "" {
+		if _, err := credential("", c.Group); err != nil {
+			ps = append(ps, Problem{Key: "group", Msg: lookupMsg(c.Group, "group", err)})
+		}
+	}
+	return ps
+}
+
+// lookupMsg words a failed user or group lookup: unknown, or why the
+// lookup itself failed.
+func lookupMsg(name, what string, err error) string {
+	var uu user.UnknownUserError
+	var ug user.UnknownGroupError
+	var uid user.UnknownUserIdError
+	var gid user.UnknownGroupIdError
+	if errors.As(err, &uu) || errors.As(err, &ug) || errors.As(err, &uid) || errors.As(err, &gid) {
+		return fmt.Sprintf("%q is not a %s of this host", name, what)
+	}
+	return fmt.Sprintf("%q cannot be looked up: %v", name, innermost(err))
+}
+
+// innermost returns the error at the end of err's chain of wrappers.
+func innermost(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
 }
 
 // cred is a resolved user and group; zero ids with set=false mean "as pbxha".

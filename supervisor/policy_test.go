@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -78,17 +79,17 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"exec ok", Config{Mode: ModeExec, Command: []string{"/bin/true"}, StateDir: "/tmp/x"}, nil},
 		{"none ok", Config{Mode: ModeNone}, nil},
-		{"no mode", Config{}, []string{"Mode: required"}},
-		{"bad mode", Config{Mode: "docker"}, []string{`Mode: "docker" is not one of`}},
-		{"exec needs command and state dir", Config{Mode: ModeExec}, []string{"Command: required", "StateDir: required"}},
-		{"exec unknown user", Config{Mode: ModeExec, Command: []string{"x"}, StateDir: "/x", User: "no-such-user-pbxha"}, []string{`User/Group: user "no-such-user-pbxha"`}},
-		{"pidfile needs file, match, start", Config{Mode: ModePIDFile}, []string{"PIDFile: required", "Match: required", "StartCommand: required"}},
-		{"systemd needs unit", Config{Mode: ModeSystemd}, []string{"Unit: required"}},
-		{"systemd unit like a flag", Config{Mode: ModeSystemd, Unit: "--all"}, []string{"must not start with '-'"}},
-		{"negative durations", Config{Mode: ModeNone, StopTimeout: -1, HangGrace: -1}, []string{"StopTimeout: -1ns is negative", "HangGrace: -1ns is negative"}},
-		{"factor below 1", Config{Mode: ModeNone, BackoffFactor: 0.5}, []string{"BackoffFactor: 0.5 is below 1"}},
-		{"max below initial", Config{Mode: ModeNone, BackoffInitial: time.Minute, BackoffMax: time.Second}, []string{"BackoffMax: 1s is below BackoffInitial 1m0s"}},
-		{"negative max restarts", Config{Mode: ModeNone, MaxRestarts: -1}, []string{"MaxRestarts: -1 is negative"}},
+		{"no mode", Config{}, []string{"mode: is required"}},
+		{"bad mode", Config{Mode: "docker"}, []string{`mode: "docker" must be one of`}},
+		{"exec needs command and state dir", Config{Mode: ModeExec}, []string{"command: is required", "state_dir: is required"}},
+		{"exec unknown user", Config{Mode: ModeExec, Command: []string{"x"}, StateDir: "/x", User: "no-such-user-pbxha"}, []string{`user: "no-such-user-pbxha" is not a user of this host`}},
+		{"pidfile needs file, match, start", Config{Mode: ModePIDFile}, []string{`pidfile: "" must be an absolute path`, "match: is required", "start_command: is required"}},
+		{"systemd needs unit", Config{Mode: ModeSystemd}, []string{`unit: "" must name a systemd unit`}},
+		{"systemd unit like a flag", Config{Mode: ModeSystemd, Unit: "--all"}, []string{`unit: "--all" must name a systemd unit`}},
+		{"negative durations", Config{Mode: ModeNone, StopTimeout: -1, HangGrace: -1}, []string{"stop_timeout: -1ns must be positive", "hang_grace: -1ns must not be negative"}},
+		{"factor below 1", Config{Mode: ModeNone, BackoffFactor: 0.5}, []string{"backoff_factor: 0.5 must be at least 1"}},
+		{"max below initial", Config{Mode: ModeNone, BackoffInitial: time.Minute, BackoffMax: time.Second}, []string{"backoff_max: 1s must not be shorter than backoff_initial 1m0s"}},
+		{"negative max restarts", Config{Mode: ModeNone, MaxRestarts: -1}, []string{"max_restarts: -1 must be at least 1"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,6 +107,43 @@ func TestConfigValidate(t *testing.T) {
 				if !contains(err.Error(), w) {
 					t.Errorf("got %q, want it to contain %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+// TestCheckHost: the user and group that New resolves are what config
+// check looks up, in exec mode only.
+func TestCheckHost(t *testing.T) {
+	exec := Config{Mode: ModeExec, Command: []string{"/bin/true"}, StateDir: t.TempDir()}
+	tests := []struct {
+		name        string
+		user, group string
+		mode        Mode
+		want        []Problem
+	}{
+		{name: "root", user: "root", group: "root", mode: ModeExec},
+		{name: "numeric ids", user: "0", group: "0", mode: ModeExec},
+		{name: "unknown user", user: "no-such-user-pbxha", mode: ModeExec,
+			want: []Problem{{Key: "user", Msg: `"no-such-user-pbxha" is not a user of this host`}}},
+		{name: "unknown group", user: "root", group: "no-such-group-pbxha", mode: ModeExec,
+			want: []Problem{{Key: "group", Msg: `"no-such-group-pbxha" is not a group of this host`}}},
+		{name: "not exec mode", user: "no-such-user-pbxha", mode: ModeNone},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := exec
+			c.Mode, c.User, c.Group = tt.mode, tt.user, tt.group
+			if c.Mode != ModeExec {
+				c.Command = nil
+			}
+			got := c.CheckHost()
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+			_, err := New(c, nil, nil)
+			if gotErr, wantErr := err != nil, len(tt.want) > 0; gotErr != wantErr {
+				t.Errorf("New: got error %v, want an error: %t (as CheckHost)", err, wantErr)
 			}
 		})
 	}

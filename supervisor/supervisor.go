@@ -67,10 +67,17 @@ type request struct {
 // the Run goroutine; it must return quickly and must not call Start, Stop,
 // Restart or Reset (Status and the setters are fine).
 func New(cfg Config, logger *slog.Logger, onEvent func(Event)) (*Supervisor, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("supervisor: config: %w", err)
 	}
+	if ps := cfg.CheckHost(); len(ps) > 0 {
+		errs := make([]error, len(ps))
+		for i, p := range ps {
+			errs[i] = p
+		}
+		return nil, fmt.Errorf("supervisor: config: %w", errors.Join(errs...))
+	}
+	cfg = cfg.withDefaults()
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -84,7 +91,7 @@ func New(cfg Config, logger *slog.Logger, onEvent func(Event)) (*Supervisor, err
 	}
 	switch cfg.Mode {
 	case ModeExec:
-		c, _ := credential(cfg.User, cfg.Group) // checked by validate
+		c, _ := credential(cfg.User, cfg.Group) // checked by CheckHost
 		s.be = &execBackend{cfg: cfg, cred: c}
 	case ModePIDFile:
 		s.be = &pidfileBackend{cfg: cfg}

@@ -14,7 +14,7 @@ import (
 // packet socket. Needs root.
 func BenchmarkUpDown(b *testing.B) {
 	topo := netns.New(b, netns.Options{Hosts: []string{"n1"}})
-	v := newVIPIn(b, topo.Host("n1"), Config{Address: "198.18.0.100/32", GARPCount: 1})
+	v := newVIPIn(b, topo.Host("n1"), Config{Mode: ModeNetlink, Address: "198.18.0.100/32", GARPCount: 1})
 	ctx := context.Background()
 	for b.Loop() {
 		if err := v.Up(ctx); err != nil {
@@ -33,7 +33,7 @@ func BenchmarkUpDown(b *testing.B) {
 func BenchmarkTakeoverFirstPacket(b *testing.B) {
 	topo := netns.New(b, netns.Options{Hosts: []string{"n1", "n2", "client"}})
 	n1, n2, client := topo.Host("n1"), topo.Host("n2"), topo.Host("client")
-	cfg := Config{Address: "198.18.0.100/32", GARPCount: 1}
+	cfg := Config{Mode: ModeNetlink, Address: "198.18.0.100/32", GARPCount: 1}
 	v1, v2 := newVIPIn(b, n1, cfg), newVIPIn(b, n2, cfg)
 	ctx := context.Background()
 

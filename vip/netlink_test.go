@@ -21,7 +21,7 @@ func pair(t *testing.T, ipv6 bool) (n1, n2, client *netns.Host) {
 
 func TestUpDownHeld(t *testing.T) {
 	n1, _, _ := pair(t, false)
-	v := newVIPIn(t, n1, Config{Address: "198.18.0.100/32", GARPCount: 1})
+	v := newVIPIn(t, n1, Config{Mode: ModeNetlink, Address: "198.18.0.100/32", GARPCount: 1})
 	ctx := t.Context()
 
 	show := func() string { return string(n1.MustRun("ip", "-o", "-4", "addr", "show", "dev", "eth0")) }
@@ -62,10 +62,18 @@ func TestNewErrors(t *testing.T) {
 		cfg  Config
 		want []string
 	}{
-		{"label too long", Config{Address: "198.18.0.100/32", Label: "pbxha-service-ip"}, []string{"vip.label", "16 bytes"}},
-		{"no such interface", Config{Interface: "nope0", Address: "198.18.0.100/32"}, []string{"vip: new 198.18.0.100/32 on nope0", "interface nope0"}},
+		{"label too long", Config{Mode: ModeNetlink, Address: "198.18.0.100/32", Label: "pbxha-service-ip"}, []string{"vip.label", "16 bytes"}},
+		{"no such interface", Config{Mode: ModeNetlink, Interface: "nope0", Address: "198.18.0.100/32"}, []string{"vip: new 198.18.0.100/32 on nope0", "interface nope0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// What New refuses, config check (Problems, CheckHost) refuses.
+			var host []Problem
+			if err := n1.Do(func() error { host = tc.cfg.CheckHost(); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if len(tc.cfg.Problems())+len(host) == 0 {
+				t.Errorf("Problems and CheckHost: got none, want the problem New reports")
+			}
 			_, err := newVIPInErr(t, n1, tc.cfg)
 			if err == nil {
 				t.Fatalf("got no error, want one containing %q", tc.want)
@@ -116,7 +124,7 @@ func TestFailover(t *testing.T) {
 			if tc.v6 {
 				addr, cidr = vip6, "fd00:198:18::100/64"
 			}
-			cfg := Config{Address: cidr, GARPCount: 3, GARPInterval: 50 * time.Millisecond}
+			cfg := Config{Mode: ModeNetlink, Address: cidr, GARPCount: 3, GARPInterval: 50 * time.Millisecond}
 			v1, v2 := newVIPIn(t, n1, cfg), newVIPIn(t, n2, cfg)
 			snif := sniff(t, client, tc.v6)
 
@@ -176,7 +184,7 @@ func TestAnnouncementBurst(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n1, _, client := pair(t, tc.addr.Is6())
-			v := newVIPIn(t, n1, Config{Address: tc.cidr, GARPCount: 4, GARPInterval: 100 * time.Millisecond})
+			v := newVIPIn(t, n1, Config{Mode: ModeNetlink, Address: tc.cidr, GARPCount: 4, GARPInterval: 100 * time.Millisecond})
 			snif := sniff(t, client, tc.addr.Is6())
 			if err := v.Up(t.Context()); err != nil {
 				t.Fatal(err)
@@ -198,7 +206,7 @@ func TestAnnouncementBurst(t *testing.T) {
 
 func TestRefresh(t *testing.T) {
 	n1, _, client := pair(t, false)
-	v := newVIPIn(t, n1, Config{Address: "198.18.0.100/32", GARPCount: 1, Refresh: 100 * time.Millisecond})
+	v := newVIPIn(t, n1, Config{Mode: ModeNetlink, Address: "198.18.0.100/32", GARPCount: 1, Refresh: 100 * time.Millisecond})
 	snif := sniff(t, client, false)
 	if err := v.Up(t.Context()); err != nil {
 		t.Fatal(err)
@@ -249,7 +257,16 @@ func TestSecondary(t *testing.T) {
 			topo := netns.New(t, netns.Options{Hosts: []string{"n1"}})
 			n1 := topo.Host("n1")
 			n1.MustRun("sysctl", "-q", "-w", "net.ipv4.conf.all.promote_secondaries="+tc.promote, "net.ipv4.conf.eth0.promote_secondaries="+tc.promote)
-			v, err := newVIPInErr(t, n1, Config{Address: tc.cidr, GARPCount: 1})
+			cfg := Config{Mode: ModeNetlink, Interface: n1.Link, Address: tc.cidr, GARPCount: 1}
+			var host []Problem
+			if err := n1.Do(func() error { host = cfg.CheckHost(); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			// CheckHost (config check) refuses what New refuses, no more.
+			if got, want := len(host) > 0, tc.wantErr != nil; got != want || (want && host[0].Key != "vip.address") {
+				t.Errorf("CheckHost: got %v, want a vip.address problem: %t", host, want)
+			}
+			v, err := newVIPInErr(t, n1, cfg)
 			if tc.wantErr != nil {
 				if err == nil {
 					t.Fatalf("New: got no error, want one containing %q", tc.wantErr)
@@ -295,7 +312,7 @@ func TestEnsureAbsent(t *testing.T) {
 			if tc.present != "" {
 				n2.MustRun("ip", "addr", "add", tc.present, "dev", "eth0")
 			}
-			v := newVIPIn(t, n2, Config{Address: "198.18.0.100/32"})
+			v := newVIPIn(t, n2, Config{Mode: ModeNetlink, Address: "198.18.0.100/32"})
 			removed, err := v.EnsureAbsent(t.Context())
 			if err != nil || removed != tc.want {
 				t.Fatalf("EnsureAbsent: got %v, %v, want %v", removed, err, tc.want)
@@ -314,7 +331,7 @@ func TestEnsureAbsent(t *testing.T) {
 // go out; Up says so with ErrAnnounce.
 func TestUpInterfaceDown(t *testing.T) {
 	n1, _, _ := pair(t, false)
-	v := newVIPIn(t, n1, Config{Address: "198.18.0.100/32", GARPCount: 1})
+	v := newVIPIn(t, n1, Config{Mode: ModeNetlink, Address: "198.18.0.100/32", GARPCount: 1})
 	n1.MustRun("ip", "link", "set", "eth0", "down")
 	err := v.Up(t.Context())
 	if !errors.Is(err, ErrAnnounce) {

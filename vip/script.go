@@ -25,7 +25,7 @@ type scriptVIP struct {
 
 func newScriptVIP(cfg Config, log *slog.Logger) *scriptVIP {
 	env := map[string]string{"PBXHA_INTERFACE": cfg.Interface, "PBXHA_VIP_CIDR": cfg.Address, "PBXHA_VIP": cfg.Address}
-	if p, err := parseAddress(cfg.Address); err == nil {
+	if p, err := parseScriptAddress(cfg.Address); err == nil {
 		env["PBXHA_VIP"] = p.Addr().String()
 	}
 	return &scriptVIP{cfg: cfg, env: env, log: log}

@@ -27,27 +27,15 @@ const eventLogSize = 10000
 
 // alertEndpoints turns alerts.endpoints into alert endpoints, reading secret files.
 func alertEndpoints(cfg *configs.Config) ([]alert.Endpoint, error) {
-	var out []alert.Endpoint
+	eps := cfg.AlertConfig().Endpoints
 	for i, e := range cfg.Alerts.Endpoints {
 		sec, err := secret(e.Secret, e.SecretFile)
 		if err != nil {
 			return nil, fmt.Errorf("%s: alerts.endpoints[%d].secret_file: %w", cfg.Source, i, err)
 		}
-		var sev event.Severity
-		if err := sev.UnmarshalText([]byte(e.MinSeverity)); err != nil {
-			return nil, fmt.Errorf("%s: alerts.endpoints[%d].min_severity: %w", cfg.Source, i, err)
-		}
-		headers := map[string]string{}
-		for _, h := range e.Headers {
-			name, value, _ := strings.Cut(h, ":")
-			headers[strings.TrimSpace(name)] = strings.TrimSpace(value)
-		}
-		out = append(out, alert.Endpoint{
-			Name: e.Name, URL: e.URL, Format: alert.Format(e.Format), Kinds: e.Kinds, MinSeverity: sev,
-			Timeout: e.Timeout, Headers: headers, Secret: sec,
-		})
+		eps[i].Secret = sec
 	}
-	return out, nil
+	return eps, nil
 }
 
 // newDispatcher builds webhook delivery from the config, or nil without
@@ -57,12 +45,9 @@ func newDispatcher(cfg *configs.Config, logger *slog.Logger) (*alert.Dispatcher,
 	if err != nil || len(eps) == 0 {
 		return nil, err
 	}
-	a := cfg.Alerts
-	d, err := alert.New(alert.Config{
-		Endpoints: eps, Dir: filepath.Join(cfg.StateDir, "outbox"), MaxAge: a.MaxAge,
-		BackoffInitial: a.BackoffInitial, BackoffMax: a.BackoffMax, MaxQueued: a.MaxQueued,
-		FlapWindow: a.FlapWindow, FlapThreshold: a.FlapThreshold, ExternalURL: a.ExternalURL,
-	}, logger.With("component", "alert"))
+	ac := cfg.AlertConfig()
+	ac.Endpoints = eps
+	d, err := alert.New(ac, logger.With("component", "alert"))
 	if err != nil {
 		return nil, fmt.Errorf("%s: alerts: %w", cfg.Source, err)
 	}

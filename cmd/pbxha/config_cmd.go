@@ -23,8 +23,15 @@ func newConfigCmd(g *globals) *cobra.Command {
 		&cobra.Command{
 			Use:   "check",
 			Short: "Validate the config file and environment; print FILE: ok or every problem (exit 2)",
-			Args:  cobra.NoArgs,
-			RunE:  func(*cobra.Command, []string) error { return configCheck(g) },
+			Long: `Validate the config file and the PBXHA_ environment as ` + "`pbxha run`" + ` does before it
+starts anything, and a SIGHUP reload before it takes a file: the rules of
+every key, and the checks that need this host (key, secret, password and CA
+files readable and well-formed, the key file not readable by group or
+others, the PBX's user and group, the heartbeat addresses, the VIP's
+interface). Run it as the user pbxha runs as, so that it reads what pbxha
+reads. Prints FILE: ok, or every problem as FILE: KEY: MSG and exits 2.`,
+			Args: cobra.NoArgs,
+			RunE: func(*cobra.Command, []string) error { return configCheck(g) },
 		},
 		&cobra.Command{
 			Use:   "show",
@@ -45,8 +52,10 @@ func newConfigCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// configCheck runs the checks that `pbxha run` runs before it starts
+// anything (startupConfig), and prints FILE: ok or every problem.
 func configCheck(g *globals) error {
-	c, err := configs.Load(g.configPath)
+	c, err := startupConfig(g)
 	var ce *configs.Error
 	switch {
 	case errors.As(err, &ce):
@@ -55,7 +64,7 @@ func configCheck(g *globals) error {
 		}
 		return usageErr(fmt.Errorf("config check: %d problem(s) found", len(ce.Problems)))
 	case err != nil:
-		return usageErr(err)
+		return err
 	}
 	fmt.Fprintf(g.stdout, "%s: ok\n", c.Source)
 	return nil
@@ -82,6 +91,20 @@ func configShow(g *globals) error {
 // default one). Problems come back as a usage error (exit 2) listing each.
 func loadConfig(g *globals) (*configs.Config, error) {
 	c, err := configs.Load(g.configPath)
+	if err != nil {
+		return nil, usageErr(fmt.Errorf("invalid configuration:\n%w", err))
+	}
+	return c, nil
+}
+
+// startupConfig loads the configuration named by -c (or the default one)
+// and runs every check that would stop the daemon from starting with it:
+// the rules of every key and the host checks (configs.Preflight). run, a
+// SIGHUP reload and config check all take their config from here, so that
+// config check accepts exactly what run accepts. Problems come back as a
+// usage error (exit 2) listing each.
+func startupConfig(g *globals) (*configs.Config, error) {
+	c, err := configs.Preflight(g.configPath)
 	if err != nil {
 		return nil, usageErr(fmt.Errorf("invalid configuration:\n%w", err))
 	}

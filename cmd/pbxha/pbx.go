@@ -16,18 +16,10 @@ import (
 // onEvent, when set, runs after each event is published (the daemon
 // re-checks the node's role there).
 func newSupervisor(cfg *configs.Config, logger *slog.Logger, events *event.Publisher, onEvent func()) (*supervisor.Supervisor, error) {
-	s := cfg.PBX.Supervise
-	if s.Mode == "none" {
+	if cfg.PBX.Supervise.Mode == string(supervisor.ModeNone) {
 		return nil, nil
 	}
-	sup, err := supervisor.New(supervisor.Config{
-		Mode: supervisor.Mode(s.Mode), Command: s.Command, Env: s.Env, Dir: s.Dir, User: s.User, Group: s.Group,
-		PIDFile: s.PIDFile, Match: s.Match, StartCommand: s.StartCommand, StopCommand: s.StopCommand,
-		Unit: s.Unit, StateDir: cfg.StateDir,
-		StopTimeout: s.StopTimeout, HangGrace: s.HangGrace,
-		BackoffInitial: s.BackoffInitial, BackoffMax: s.BackoffMax, BackoffFactor: s.BackoffFactor,
-		MaxRestarts: s.MaxRestarts, Window: s.Window, StopOnExit: s.StopOnExit,
-	}, logger.With("component", "supervisor"), func(e supervisor.Event) {
+	sup, err := supervisor.New(cfg.SupervisorConfig(), logger.With("component", "supervisor"), func(e supervisor.Event) {
 		events.Publish(pbxEvent(e))
 		if onEvent != nil {
 			onEvent()

@@ -38,7 +38,7 @@ take effect only at the next start.
 Exit codes: 0 clean shutdown, 1 runtime failure (socket in use...), 2 bad config.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(g)
+			cfg, err := startupConfig(g)
 			if err != nil {
 				return err
 			}
@@ -234,7 +234,7 @@ func (d *daemon) reloadOnHUP(ctx context.Context, hup <-chan os.Signal, running 
 		case <-hup:
 		}
 		d.log.Info("SIGHUP: reloading config")
-		next, err := loadConfig(d.g)
+		next, err := startupConfig(d.g)
 		if err == nil {
 			err = setLevel(d.level, next.Log.Level)
 		}

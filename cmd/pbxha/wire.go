@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/pbxha/pbxha/ami"
@@ -127,21 +126,8 @@ type closerFunc func()
 func (f closerFunc) Close() error { f(); return nil }
 
 // secret returns value, or the contents of file (without a trailing line
-// break) when file is set.
-func secret(value, file string) (string, error) {
-	if file == "" {
-		return value, nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", err
-	}
-	v := strings.TrimRight(string(b), "\r\n")
-	if v == "" {
-		return "", fmt.Errorf("%s is empty", file)
-	}
-	return v, nil
-}
+// break) when file is set, as config check read it.
+func secret(value, file string) (string, error) { return configs.ReadSecret(value, file) }
 
 func sipConfig(c configs.SIPProbe) sipcheck.Config {
 	return sipcheck.Config{
