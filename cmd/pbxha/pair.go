@@ -57,23 +57,14 @@ func newPair(cfg *configs.Config, d *daemon) (_ *pair, err error) {
 	emit := func(e event.Event) { d.events.Publish(e) }
 	var r act.Resources
 	if cfg.VIP.Mode != "none" {
-		v := cfg.VIP
-		p.vip, err = vip.New(vip.Config{
-			Mode: vip.Mode(v.Mode), Interface: v.Interface, Address: v.Address, Label: v.Label,
-			GARPCount: v.GARPCount, GARPInterval: v.GARPInterval, Refresh: v.Refresh,
-			Script: vip.Script{Up: v.Script.Up, Down: v.Script.Down, Check: v.Script.Check, Timeout: v.Script.Timeout},
-		}, p.log)
+		p.vip, err = vip.New(cfg.VIPConfig(), p.log)
 		if err != nil {
 			return nil, fmt.Errorf("%s: vip: %w", cfg.Source, err)
 		}
 		r.VIP = p.vip
 	}
-	if c := cfg.Database; p.db {
-		r.DB, err = dbrole.New(dbrole.Config{
-			DSN: c.DSN, MaxLagBytes: uint64(c.MaxLagBytes), AllowLag: c.AllowLag, PromoteTimeout: c.PromoteTimeout,
-			DemoteCommand: c.DemoteCommand, DemoteTimeout: c.DemoteTimeout, StopCommand: c.StopCommand,
-			StopTimeout: c.StopTimeout, Env: c.Env,
-		}, p.log.With("component", "dbrole"))
+	if p.db {
+		r.DB, err = dbrole.New(cfg.DBRoleConfig(), p.log.With("component", "dbrole"))
 		if err != nil {
 			return nil, fmt.Errorf("%s: database: %w", cfg.Source, err)
 		}
