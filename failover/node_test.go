@@ -160,6 +160,11 @@ func (p *pair) checkOneHolder(t *testing.T) {
 // waitFor advances the bubble's fake clock in 50ms steps until cond holds,
 // failing after within (fake time). Inside synctest, time.Sleep only moves
 // the fake clock once every goroutine is blocked: no real waiting.
+//
+// It stays here rather than using testenv.WaitFor: each step must call
+// synctest.Wait to let the bubble's goroutines run before cond is read, and
+// its steps are fixed in fake time, which the decision timings depend on;
+// testenv.WaitFor polls real time and knows nothing of a bubble.
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)

@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbxha/pbxha/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
 func TestExecKillRestarts(t *testing.T) {
-	addr := freeUDP(t)
+	addr := testenv.FreeAddr(t)
 	h := startSupervisor(t, execConfig(t, addr))
 	first := h.rec.wait(t, EventStarted, 1, 10*time.Second)
 	killAtEnd(t, first.PID)
@@ -44,7 +45,7 @@ func TestExecKillRestarts(t *testing.T) {
 }
 
 func TestExecHangKilledAndRestarted(t *testing.T) {
-	addr := freeUDP(t)
+	addr := testenv.FreeAddr(t)
 	cfg := execConfig(t, addr)
 	cfg.HangGrace = 300 * time.Millisecond
 	cfg.StopTimeout = 500 * time.Millisecond
@@ -70,7 +71,7 @@ func TestExecHangKilledAndRestarted(t *testing.T) {
 	if re.PID == first.PID {
 		t.Errorf("pbx_restarted: got the old pid %d, want a new one", re.PID)
 	}
-	waitGone(t, first.PID, 5*time.Second)
+	testenv.WaitExited(t, first.PID, 5*time.Second)
 	answersSIP(t, addr, 10*time.Second)
 	h.s.ServiceFailed(false)
 	if n := h.rec.count(EventDown); n != 0 {
@@ -139,7 +140,7 @@ func TestExecFaultWithoutStorm(t *testing.T) {
 }
 
 func TestExecLeavesPBXRunningAndIsAdopted(t *testing.T) {
-	addr := freeUDP(t)
+	addr := testenv.FreeAddr(t)
 	cfg := execConfig(t, addr)
 	h1 := startSupervisor(t, cfg)
 	first := h1.rec.wait(t, EventStarted, 1, 10*time.Second)
@@ -172,14 +173,10 @@ func TestExecLeavesPBXRunningAndIsAdopted(t *testing.T) {
 	re := h2.rec.wait(t, EventRestarted, 1, 5*time.Second)
 	killAtEnd(t, re.PID)
 	answersSIP(t, addr, 10*time.Second)
-	waitGone(t, first.PID, 5*time.Second)
+	testenv.WaitExited(t, first.PID, 5*time.Second)
 	// The first supervisor's Wait goroutine reaps its old child.
-	deadline := time.Now().Add(5 * time.Second)
-	for zombie(first.PID) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if zombie(first.PID) {
-		t.Errorf("pid %d: got zombie, want reaped", first.PID)
+	if err := testenv.Poll(5*time.Second, func() (bool, string) { return !zombie(first.PID), "" }); err != nil {
+		t.Errorf("pid %d: got zombie, want reaped (%v)", first.PID, err)
 	}
 }
 
@@ -221,7 +218,7 @@ func TestExecAdoptRefusesReusedPID(t *testing.T) {
 }
 
 func TestExecStopOnExit(t *testing.T) {
-	addr := freeUDP(t)
+	addr := testenv.FreeAddr(t)
 	cfg := execConfig(t, addr)
 	cfg.StopOnExit = true
 	h := startSupervisor(t, cfg)
@@ -237,7 +234,7 @@ func TestExecStopOnExit(t *testing.T) {
 }
 
 func TestExecMaintenanceBlocksRestart(t *testing.T) {
-	addr := freeUDP(t)
+	addr := testenv.FreeAddr(t)
 	h := startSupervisor(t, execConfig(t, addr))
 	first := h.rec.wait(t, EventStarted, 1, 10*time.Second)
 	killAtEnd(t, first.PID)
@@ -258,7 +255,7 @@ func TestExecMaintenanceBlocksRestart(t *testing.T) {
 }
 
 func TestExecOperatorCommands(t *testing.T) {
-	addr := freeUDP(t)
+	addr := testenv.FreeAddr(t)
 	h := startSupervisor(t, execConfig(t, addr))
 	first := h.rec.wait(t, EventStarted, 1, 10*time.Second)
 	killAtEnd(t, first.PID)

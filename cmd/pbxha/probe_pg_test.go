@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/test/pgtest"
 )
 
@@ -40,12 +40,7 @@ func TestProbePG(t *testing.T) {
 	prim := pgtest.StartPrimary(t, pgtest.Options{})
 	stby := prim.StartStandby(t)
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedDSN := "postgres://u@" + l.Addr().String() + "/db?sslmode=disable"
-	l.Close()
+	closedDSN := "postgres://u@" + testenv.FreeAddr(t) + "/db?sslmode=disable"
 
 	tests := []struct {
 		name     string

@@ -52,9 +52,10 @@ func statState(line string) (byte, error) {
 	return line[i+2], nil
 }
 
-// stopped reports whether every thread of pid is stopped by a signal, and
-// otherwise the states seen.
-func stopped(pid int) (bool, string) {
+// Stopped reports whether every thread of process pid is stopped by a
+// signal (state T) and, when not, why: the thread states seen, or that the
+// process is gone. Its shape fits WaitForReason.
+func Stopped(pid int) (ok bool, why string) {
 	states, err := ProcStates(pid)
 	if err != nil {
 		return false, err.Error()
@@ -72,7 +73,7 @@ func stopped(pid int) (bool, string) {
 // target has stopped, and until it has, it may still answer a request.
 func WaitStopped(t testing.TB, pid int, within time.Duration) {
 	t.Helper()
-	WaitForReason(t, within, fmt.Sprintf("process %d stopped (state T)", pid), func() (bool, string) { return stopped(pid) })
+	WaitForReason(t, within, fmt.Sprintf("process %d stopped (state T)", pid), func() (bool, string) { return Stopped(pid) })
 }
 
 // Freeze sends SIGSTOP to process pid and waits (up to 10s) until it has
