@@ -55,9 +55,9 @@ func TestExecHangKilledAndRestarted(t *testing.T) {
 	answersSIP(t, addr, 10*time.Second)
 
 	// Freeze the PBX; the SIP probe (as the agent would run it) fails.
-	if err := unix.Kill(first.PID, unix.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	// SIGSTOP is asynchronous: Freeze returns once the process has
+	// stopped, before which it may still answer.
+	testenv.Freeze(t, first.PID)
 	if alive := probeOnce(addr); alive {
 		t.Fatal("a SIGSTOPped testpbx answered OPTIONS; the test cannot detect a hang")
 	}
