@@ -104,7 +104,7 @@ func (e *pairEnv) buildLab(ctx context.Context, names []string) error {
 	} else if len(stale) > 0 {
 		e.out.say("demo", "removed namespaces left by an earlier demo that was killed: %s", strings.Join(stale, " "))
 	}
-	lab, err := netlab.New(ctx, []string{"n1", "n2", "client"})
+	lab, err := netlab.New(ctx, netlab.Options{Hosts: []string{"n1", "n2", "client"}})
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -107,7 +106,7 @@ func TestDemoPairNamespaces(t *testing.T) {
 	checkPairStory(t, text)
 	entries, _ := os.ReadDir("/run/netns")
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), netlab.NamePrefix+strconv.Itoa(os.Getpid())+"-") {
+		if pid, ok := netlab.Creator(e.Name()); ok && pid == os.Getpid() {
 			t.Errorf("namespace %s left behind", e.Name())
 		}
 	}
