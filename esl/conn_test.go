@@ -317,10 +317,7 @@ func TestCloseDuringCommand(t *testing.T) {
 		done <- err
 	}()
 	// Wait until the command reached the server, so Close meets it in flight.
-	deadline := time.Now().Add(bound)
-	for len(s.Commands()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	_ = testenv.Poll(bound, func() (bool, string) { return len(s.Commands()) > 0, "" })
 	c.Close()
 	select {
 	case err := <-done:

@@ -3,6 +3,7 @@ package hooks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"github.com/pbxha/pbxha/internal/testenv"
 	"os"
 	"path/filepath"
@@ -184,15 +185,10 @@ func TestRunCallerCancel(t *testing.T) {
 		res, err = Run(ctx, Hook{Name: "long", Timeout: time.Minute, Command: []string{"sh", "-c",
 			`echo $$ > "$PIDFILE.tmp"; mv "$PIDFILE.tmp" "$PIDFILE"; exec sleep 60`}}, map[string]string{"PIDFILE": pidFile})
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for _, statErr := os.Stat(pidFile); statErr != nil; _, statErr = os.Stat(pidFile) {
-		if time.Now().After(deadline) {
-			t.Fatalf("hook did not start within 10s")
-		}
-		<-tick.C
-	}
+	testenv.WaitForReason(t, 10*time.Second, "the hook started (its pid file)", func() (bool, string) {
+		_, err := os.Stat(pidFile)
+		return err == nil, fmt.Sprint(err)
+	})
 	cancel()
 	select {
 	case <-done:

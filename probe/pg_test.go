@@ -496,11 +496,8 @@ func TestPGSyncRepHangIsCancelled(t *testing.T) {
 		prim.QueryRow(t, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'", nil, &n)
 		return n
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for waiting() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("a backend still waits for the synchronous standby 10s after the check gave up")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.WaitForReason(t, 10*time.Second, "no backend waiting for the synchronous standby after the check gave up", func() (bool, string) {
+		n := waiting()
+		return n == 0, fmt.Sprintf("%d backends still wait", n)
+	})
 }

@@ -319,14 +319,11 @@ func TestExecUserAndDir(t *testing.T) {
 	h := startSupervisor(t, cfg)
 	ev := h.rec.wait(t, EventStarted, 1, 10*time.Second)
 	killAtEnd(t, ev.PID)
-	deadline := time.Now().Add(5 * time.Second)
 	var b []byte
-	for time.Now().Before(deadline) {
-		if b, _ = os.ReadFile(out); strings.HasSuffix(string(b), "\n") {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	_ = testenv.Poll(5*time.Second, func() (bool, string) { // the comparison below reports a miss
+		b, _ = os.ReadFile(out)
+		return strings.HasSuffix(string(b), "\n"), ""
+	})
 	c, err := credential("nobody", "")
 	if err != nil {
 		t.Fatal(err)

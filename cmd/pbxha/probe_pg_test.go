@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -75,19 +76,10 @@ func TestProbePG(t *testing.T) {
 	}
 	t.Run("lists standbys", func(t *testing.T) {
 		want := "standby " + stby.Name + " addr=127.0.0.1 state=streaming sync=async replay="
-		deadline := time.Now().Add(30 * time.Second)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
+		testenv.WaitForReason(t, 30*time.Second, fmt.Sprintf("a line starting %q", want), func() (bool, string) {
 			out, code := runProbePG(t, prim.DSN(), "-t", "5s")
-			if code == exitOK && strings.Contains(out, want) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("output: got\n%s\nwant a line starting %q within 30s", out, want)
-			}
-			<-tick.C
-		}
+			return code == exitOK && strings.Contains(out, want), fmt.Sprintf("exit %d, output:\n%s", code, out)
+		})
 	})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
