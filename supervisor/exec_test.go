@@ -270,8 +270,11 @@ func TestExecOperatorCommands(t *testing.T) {
 	if alive(first.PID) || zombie(first.PID) {
 		t.Errorf("pid %d after Stop: got alive or zombie, want gone", first.PID)
 	}
-	if st := h.s.Status(); st.State != StateStopped || st.PID != 0 || st.LastExit != "signal TERM" {
-		t.Errorf("status after Stop: got %+v, want stopped, no pid, last exit signal TERM", st)
+	// Stop sends SIGTERM. The test PBX, stopped a moment after its start,
+	// dies of it, unless it has already set up its handler, which ends it
+	// with status 0.
+	if st := h.s.Status(); st.State != StateStopped || st.PID != 0 || (st.LastExit != "signal TERM" && st.LastExit != "exit status 0") {
+		t.Errorf("status after Stop: got %+v, want stopped, no pid, last exit signal TERM (or exit status 0)", st)
 	}
 	if n := h.rec.count(EventRestarted); n != 0 {
 		t.Errorf("automatic restarts after Stop: got %d, want 0", n)
