@@ -4,6 +4,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/pbxha/pbxha/internal/testenv"
 )
 
 // TestTieBreakerWindow: ok only while a target answered within dead_after/2
@@ -33,22 +35,11 @@ func TestTieBreakerWindow(t *testing.T) {
 	}
 	ctx := t.Context()
 	go tb.Run(ctx)
-	waitUntil(t, 5*time.Second, "a target answers", tb.OK)
+	testenv.WaitFor(t, 5*time.Second, "a target answers", tb.OK)
 	ln.Close()
 	start := time.Now()
-	waitUntil(t, 5*time.Second, "no target answers", func() bool { return !tb.OK() })
+	testenv.WaitFor(t, 5*time.Second, "no target answers", func() bool { return !tb.OK() })
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("still ok %s after the last target closed, want about the window %s", d, tb.window)
-	}
-}
-
-func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -3,7 +3,6 @@ package alert
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/internal/testenv"
 )
 
 // run starts d.Run and returns a stop function that cancels it and waits.
@@ -75,7 +75,7 @@ func TestDeliverSignedWithHeaders(t *testing.T) {
 	run(t, d)
 	e := ev(event.RoleChange, event.Warning, "node-a is now primary")
 	d.Publish(e)
-	waitFor(t, 10*time.Second, "one delivery", func() bool { return len(rcv.accepted()) == 1 }, rcv)
+	testenv.WaitFor(t, 10*time.Second, "one delivery", func() bool { return len(rcv.accepted()) == 1 })
 	q := rcv.requests()[0]
 	if q.sigErr != nil {
 		t.Errorf("signature: got %v, want valid", q.sigErr)
@@ -88,7 +88,7 @@ func TestDeliverSignedWithHeaders(t *testing.T) {
 	if q.id != e.ID {
 		t.Errorf("id: got %q, want %q", q.id, e.ID)
 	}
-	waitFor(t, 10*time.Second, "status delivered=1", func() bool { return d.Status()[0].Delivered == 1 })
+	testenv.WaitFor(t, 10*time.Second, "status delivered=1", func() bool { return d.Status()[0].Delivered == 1 })
 	st := d.Status()[0]
 	if st.Queued != 0 || st.LastSuccess.IsZero() || st.LastError != "" {
 		t.Errorf("status: got %+v, want queued 0, a last success, no error", st)
@@ -130,7 +130,7 @@ func TestRetryKeepsID(t *testing.T) {
 			second := ev(event.RoleChange, event.Info, "role")
 			d.Publish(first)
 			d.Publish(second)
-			waitFor(t, 10*time.Second, "the second event delivered", func() bool { return slices.Contains(rcv.accepted(), second.ID) }, rcv)
+			testenv.WaitFor(t, 10*time.Second, "the second event delivered", func() bool { return slices.Contains(rcv.accepted(), second.ID) })
 			var firstReqs, firstOK int
 			for _, q := range rcv.requests() {
 				if q.sigErr != nil {
@@ -152,7 +152,7 @@ func TestRetryKeepsID(t *testing.T) {
 			if got := rcv.accepted(); got[len(got)-1] != second.ID || (tt.wantRejected == 0 && got[0] != first.ID) {
 				t.Errorf("order: got %v, want first %s then second %s", got, first.ID, second.ID)
 			}
-			waitFor(t, 10*time.Second, "status settles", func() bool { return d.Status()[0].Queued == 0 })
+			testenv.WaitFor(t, 10*time.Second, "status settles", func() bool { return d.Status()[0].Queued == 0 })
 			st := d.Status()[0]
 			if st.Delivered != tt.wantDelivered || st.Rejected != tt.wantRejected || st.Dropped != tt.wantRejected || st.Failures != 1 {
 				t.Errorf("status: got delivered %d rejected %d dropped %d failures %d, want %d, %d, %d, 1",
@@ -165,20 +165,8 @@ func TestRetryKeepsID(t *testing.T) {
 	}
 }
 
-// freeAddr returns a loopback address nothing listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 func TestEndpointDownThenUp(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	dir := t.TempDir()
 	d := newDispatcher(t, Config{Dir: dir, BackoffInitial: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
 		Endpoints: []Endpoint{{Name: "down", URL: "http://" + addr + "/hook"}}})
@@ -189,7 +177,7 @@ func TestEndpointDownThenUp(t *testing.T) {
 		want = append(want, e.ID)
 		d.Publish(e)
 	}
-	waitFor(t, 10*time.Second, "three failed attempts", func() bool { return d.Status()[0].Failures >= 3 })
+	testenv.WaitFor(t, 10*time.Second, "three failed attempts", func() bool { return d.Status()[0].Failures >= 3 })
 	if st := d.Status()[0]; st.Queued != 5 || !strings.Contains(st.LastError, "connection refused") || strings.Contains(st.LastError, "/hook") {
 		t.Errorf("while down: got queued %d, last error %q, want 5 and a refused error without the URL path", st.Queued, st.LastError)
 	}
@@ -197,15 +185,15 @@ func TestEndpointDownThenUp(t *testing.T) {
 		t.Errorf("outbox while down: got %d files, want 5", len(files))
 	}
 	rcv := newReceiverOn(t, addr, nil)
-	waitFor(t, 20*time.Second, "all five delivered", func() bool { return len(rcv.accepted()) == 5 }, rcv)
+	testenv.WaitFor(t, 20*time.Second, "all five delivered", func() bool { return len(rcv.accepted()) == 5 })
 	if got := rcv.accepted(); !slices.Equal(got, want) {
 		t.Errorf("order: got %v, want %v", got, want)
 	}
-	waitFor(t, 10*time.Second, "outbox empty", func() bool { return len(outboxFiles(t, dir, "down")) == 0 && d.Status()[0].Queued == 0 })
+	testenv.WaitFor(t, 10*time.Second, "outbox empty", func() bool { return len(outboxFiles(t, dir, "down")) == 0 && d.Status()[0].Queued == 0 })
 }
 
 func TestRestartDeliversOutbox(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	dir := t.TempDir()
 	cfg := Config{Dir: dir, BackoffInitial: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
 		Endpoints: []Endpoint{{Name: "ops", URL: "http://" + addr + "/"}}}
@@ -217,7 +205,7 @@ func TestRestartDeliversOutbox(t *testing.T) {
 		want = append(want, e.ID)
 		d1.Publish(e)
 	}
-	waitFor(t, 10*time.Second, "a failed attempt", func() bool { return d1.Status()[0].Failures >= 1 })
+	testenv.WaitFor(t, 10*time.Second, "a failed attempt", func() bool { return d1.Status()[0].Failures >= 1 })
 	// Published after the last wake-up and still in the hand-off at stop:
 	// Run writes it to the outbox before returning.
 	late := ev(event.SplitBrain, event.Critical, "late")
@@ -243,7 +231,7 @@ func TestRestartDeliversOutbox(t *testing.T) {
 		t.Errorf("queued after restart: got %d, want 4", st.Queued)
 	}
 	run(t, d2)
-	waitFor(t, 20*time.Second, "four deliveries", func() bool { return len(rcv.accepted()) == 4 }, rcv)
+	testenv.WaitFor(t, 20*time.Second, "four deliveries", func() bool { return len(rcv.accepted()) == 4 })
 	if got := rcv.accepted(); !slices.Equal(got, want) {
 		t.Errorf("delivered: got %v, want %v (same ids, same order)", got, want)
 	}
@@ -284,7 +272,7 @@ func TestSlowEndpointDelaysNobody(t *testing.T) {
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("Publish of %d events: took %s, want well under 1s (it must not block)", n, took)
 	}
-	waitFor(t, 60*time.Second, "all events at the fast endpoint", func() bool { return len(fast.accepted()) == n }, fast)
+	testenv.WaitFor(t, 60*time.Second, "all events at the fast endpoint", func() bool { return len(fast.accepted()) == n })
 	if got := len(slow.requests()); got > 1 {
 		t.Errorf("slow endpoint: got %d answers, want at most 1 while the fast one took %d", got, n)
 	}
@@ -302,7 +290,7 @@ func TestMaxAgeDrops(t *testing.T) {
 	run(t, d)
 	e := ev(event.Failover, event.Critical, "failover")
 	d.Publish(e)
-	waitFor(t, 10*time.Second, "the event expired", func() bool { return d.Status()[0].Expired == 1 })
+	testenv.WaitFor(t, 10*time.Second, "the event expired", func() bool { return d.Status()[0].Expired == 1 })
 	st := d.Status()[0]
 	if st.Dropped != 1 || st.Queued != 0 || st.Delivered != 0 {
 		t.Errorf("status: got %+v, want dropped 1, queued 0, delivered 0", st)
@@ -335,11 +323,11 @@ func TestOverflowDropsLowSeverityFirst(t *testing.T) {
 		d.Publish(e)
 	}
 	run(t, d)
-	waitFor(t, 10*time.Second, "three deliveries", func() bool { return len(rcv.accepted()) == 3 }, rcv)
+	testenv.WaitFor(t, 10*time.Second, "three deliveries", func() bool { return len(rcv.accepted()) == 3 })
 	if got, want := rcv.accepted(), []string{c1.ID, w1.ID, c2.ID}; !slices.Equal(got, want) {
 		t.Errorf("delivered: got %v, want %v (info events dropped, oldest first)", got, want)
 	}
-	waitFor(t, 10*time.Second, "status settles", func() bool { return d.Status()[0].Delivered == 3 })
+	testenv.WaitFor(t, 10*time.Second, "status settles", func() bool { return d.Status()[0].Delivered == 3 })
 	if st := d.Status()[0]; st.Overflowed != 2 || st.Dropped != 2 {
 		t.Errorf("status: got overflowed %d dropped %d, want 2, 2", st.Overflowed, st.Dropped)
 	}
@@ -382,7 +370,7 @@ func TestEveryFormatToItsReceiver(t *testing.T) {
 	run(t, d)
 	e := failoverEvent()
 	d.Publish(e)
-	waitFor(t, 10*time.Second, "three deliveries", func() bool { return len(rcv.requests()) == 3 }, rcv)
+	testenv.WaitFor(t, 10*time.Second, "three deliveries", func() bool { return len(rcv.requests()) == 3 })
 	for _, q := range rcv.requests() {
 		if got := q.header.Get(HeaderEventID); got != e.ID {
 			t.Errorf("event id header: got %q, want %q", got, e.ID)
@@ -415,7 +403,7 @@ func TestFlapDampingEndToEnd(t *testing.T) {
 		state, sev := flip(i)
 		d.Publish(pub.Publish(probeEvent("sip", state, sev)))
 	}
-	waitFor(t, 10*time.Second, "two changes and one summary", func() bool { return len(rcv.accepted()) == 3 }, rcv)
+	testenv.WaitFor(t, 10*time.Second, "two changes and one summary", func() bool { return len(rcv.accepted()) == 3 })
 	last := rcv.requests()[2]
 	var got jsonV1
 	strictDecode(t, last.body, &got)

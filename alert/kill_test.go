@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/internal/testenv"
 )
 
 // TestHelperOutboxProcess is not a test: TestKilledWithOutbox runs the test
@@ -52,7 +53,7 @@ func TestHelperOutboxProcess(t *testing.T) {
 }
 
 func TestKilledWithOutbox(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperOutboxProcess$")
 	cmd.Env = append(os.Environ(), "PBXHA_ALERT_HELPER_DIR="+dir, "PBXHA_ALERT_HELPER_URL=http://"+addr+"/")
@@ -93,7 +94,7 @@ func TestKilledWithOutbox(t *testing.T) {
 	rcv := newReceiverOn(t, addr, nil)
 	d := newDispatcher(t, Config{Dir: dir, Endpoints: []Endpoint{{Name: "ops", URL: "http://" + addr + "/"}}})
 	run(t, d)
-	waitFor(t, 20*time.Second, "the killed process's events", func() bool { return len(rcv.accepted()) == 3 }, rcv)
+	testenv.WaitFor(t, 20*time.Second, "the killed process's events", func() bool { return len(rcv.accepted()) == 3 })
 	if got := rcv.accepted(); !slices.Equal(got, want) {
 		t.Errorf("delivered: got %v, want %v", got, want)
 	}

@@ -27,15 +27,14 @@ type receiver struct {
 	answer func(n int, id string) int // nil: 200
 	hold   chan struct{}              // when set, each request waits for it or 5s
 
-	mu     sync.Mutex
-	reqs   []request
-	notify chan struct{}
-	srv    *httptest.Server
+	mu   sync.Mutex
+	reqs []request
+	srv  *httptest.Server
 }
 
 func newReceiver(t *testing.T, secret string, answer func(n int, id string) int) *receiver {
 	t.Helper()
-	r := &receiver{secret: []byte(secret), answer: answer, notify: make(chan struct{}, 1)}
+	r := &receiver{secret: []byte(secret), answer: answer}
 	r.srv = httptest.NewServer(r)
 	t.Cleanup(r.srv.Close)
 	return r
@@ -48,7 +47,7 @@ func newReceiverOn(t *testing.T, addr string, answer func(n int, id string) int)
 	if err != nil {
 		t.Fatalf("listen %s: %v", addr, err)
 	}
-	r := &receiver{answer: answer, notify: make(chan struct{}, 1)}
+	r := &receiver{answer: answer}
 	r.srv = httptest.NewUnstartedServer(r)
 	r.srv.Listener.Close()
 	r.srv.Listener = ln
@@ -82,10 +81,6 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	r.reqs = append(r.reqs, got)
 	r.mu.Unlock()
-	select {
-	case r.notify <- struct{}{}:
-	default:
-	}
 	w.WriteHeader(got.code)
 	_, _ = io.WriteString(w, http.StatusText(got.code))
 }
@@ -105,26 +100,4 @@ func (r *receiver) accepted() []string {
 		}
 	}
 	return ids
-}
-
-// waitFor checks cond whenever the receiver gets a request and every 10ms,
-// and fails the test when it is still false after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool, rs ...*receiver) {
-	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	var notify <-chan struct{}
-	if len(rs) > 0 {
-		notify = rs[0].notify
-	}
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("after %s: still waiting for %s", timeout, what)
-		case <-notify:
-		case <-tick.C:
-		}
-	}
 }

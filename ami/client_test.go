@@ -3,12 +3,12 @@ package ami_test
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/pbxha/pbxha/ami"
 	"github.com/pbxha/pbxha/ami/amitest"
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/probe"
 )
 
@@ -29,18 +29,6 @@ func ctxFor(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// closedPort returns a loopback address nothing listens on.
-func closedPort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 func TestClientSession(t *testing.T) {
@@ -122,7 +110,7 @@ func TestDialFailures(t *testing.T) {
 		wantClass string
 		wantAuth  bool
 	}{
-		{name: "closed port", addr: func(*amitest.Server) string { return closedPort(t) }, wantClass: probe.ClassRefused},
+		{name: "closed port", addr: func(*amitest.Server) string { return testenv.FreeAddr(t) }, wantClass: probe.ClassRefused},
 		{name: "silent server", setup: func(s *amitest.Server) { s.SetFault(amitest.FaultSilent) }, deadline: 300 * time.Millisecond, wantClass: probe.ClassTimeout},
 		{name: "not an AMI banner", setup: func(s *amitest.Server) { s.SetFault(amitest.FaultBadBanner) }, wantClass: probe.ClassBadResponse},
 		{name: "wrong secret", secret: "wrong", wantClass: probe.ClassAuth, wantAuth: true},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pbxha/pbxha/ami"
 	"github.com/pbxha/pbxha/ami/amitest"
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/probe"
 )
 
@@ -263,7 +264,7 @@ func TestProberRefusedAndSilent(t *testing.T) {
 		addr  func(t *testing.T) string
 		class string
 	}{
-		{"nothing listens", func(t *testing.T) string { return closedPort(t) }, probe.ClassRefused},
+		{"nothing listens", func(t *testing.T) string { return testenv.FreeAddr(t) }, probe.ClassRefused},
 		{"accepts but never greets", func(t *testing.T) string {
 			srv := startDouble(t, fixtureStatus)
 			srv.SetFault(amitest.FaultSilent)

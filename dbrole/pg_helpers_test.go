@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/test/pgtest"
 )
 
@@ -40,28 +41,10 @@ func query(c *pgtest.Cluster, sql string, dest ...any) error {
 	return conn.QueryRow(ctx, sql).Scan(dest...)
 }
 
-// waitFor polls cond every 100ms until it holds, failing after limit.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, last := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s (last: %s)", what, limit, last)
-		}
-		<-tick.C
-	}
-}
-
 // waitCount waits until sql (a count) returns want on c.
 func waitCount(t *testing.T, c *pgtest.Cluster, sql string, want int64) {
 	t.Helper()
-	waitFor(t, 60*time.Second, c.Name+": "+sql, func() (bool, string) {
+	testenv.WaitForReason(t, 60*time.Second, c.Name+": "+sql, func() (bool, string) {
 		var n int64
 		if err := query(c, sql, &n); err != nil {
 			return false, err.Error()

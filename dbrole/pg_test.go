@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/test/pgtest"
 )
@@ -171,7 +172,7 @@ func TestRoleMoves(t *testing.T) {
 		if !inRecovery(t, a) {
 			t.Errorf("a after Demote: got primary, want in recovery")
 		}
-		waitFor(t, 60*time.Second, "a streams from b", func() (bool, string) {
+		testenv.WaitForReason(t, 60*time.Second, "a streams from b", func() (bool, string) {
 			var status string
 			err := query(a, "SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), 'none')", &status)
 			if err != nil {
@@ -218,7 +219,7 @@ func TestRoleMoves(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 60*time.Second, "a received b's last position", func() (bool, string) {
+		testenv.WaitForReason(t, 60*time.Second, "a received b's last position", func() (bool, string) {
 			var recv string
 			if err := query(a, "SELECT pg_last_wal_receive_lsn()::text", &recv); err != nil {
 				return false, err.Error()

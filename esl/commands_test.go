@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pbxha/pbxha/esl/esltest"
+	"github.com/pbxha/pbxha/internal/testenv"
 )
 
 // recoverBody is what mod_sofia answers to "sofia recover" (mod_sofia.c,
@@ -71,7 +72,7 @@ func TestRunCommandsErrReply(t *testing.T) {
 // TestRunCommandsWaitsForListener: a FreeSWITCH that starts listening only
 // after a while (just started) still gets the commands within the budget.
 func TestRunCommandsWaitsForListener(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	started := make(chan *esltest.Server, 1)
 	go func() {
 		time.Sleep(700 * time.Millisecond) // the PBX starting up
@@ -98,7 +99,7 @@ func TestRunCommandsWaitsForListener(t *testing.T) {
 // TestRunCommandsGivesUp: with nothing listening, every command fails as
 // not sent once the context ends, and RunCommands returns then.
 func TestRunCommandsGivesUp(t *testing.T) {
-	got, took := runCommands(t, freeAddr(t), esltest.DefaultPassword, 600*time.Millisecond, "sofia recover", "reloadxml")
+	got, took := runCommands(t, testenv.FreeAddr(t), esltest.DefaultPassword, 600*time.Millisecond, "sofia recover", "reloadxml")
 	for i, r := range got {
 		if r.Err == nil || !strings.Contains(r.Err.Error(), "not sent") || !errors.Is(r.Err, context.DeadlineExceeded) {
 			t.Errorf("reply %d: got %v, want not sent, deadline exceeded", i, r.Err)

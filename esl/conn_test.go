@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pbxha/pbxha/esl/esltest"
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/probe"
 )
 
@@ -32,18 +32,6 @@ func startServer(t testing.TB, opts esltest.Options) *esltest.Server {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-// freeAddr returns a loopback address nothing listens on.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 func dialOK(t testing.TB, s *esltest.Server) *Conn {
@@ -132,7 +120,7 @@ func TestDialWrongPasswordIsQuick(t *testing.T) {
 func TestDialRefused(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
-	_, err := Dial(ctx, freeAddr(t), "ClueCon")
+	_, err := Dial(ctx, testenv.FreeAddr(t), "ClueCon")
 	if got := classify(err); got != probe.ClassRefused {
 		t.Errorf("got class %q (%v), want %q", got, err, probe.ClassRefused)
 	}
@@ -329,10 +317,7 @@ func TestCloseDuringCommand(t *testing.T) {
 		done <- err
 	}()
 	// Wait until the command reached the server, so Close meets it in flight.
-	deadline := time.Now().Add(bound)
-	for len(s.Commands()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	_ = testenv.Poll(bound, func() (bool, string) { return len(s.Commands()) > 0, "" })
 	c.Close()
 	select {
 	case err := <-done:

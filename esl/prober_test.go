@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pbxha/pbxha/esl/esltest"
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/probe"
 )
 
@@ -259,7 +260,7 @@ func TestProberReconnectAfterRestart(t *testing.T) {
 // TestProberDownThenUp: while FreeSWITCH is down checks fail with refused;
 // once it listens again and the back-off has passed, a check reconnects.
 func TestProberDownThenUp(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	clock := &fakeClock{t: time.Unix(1000, 0)}
 	p := newTestProber(t, Config{Address: addr}, clock)
 	if r := check(p, bound); r.Status != probe.Failed || r.Class != probe.ClassRefused {

@@ -16,6 +16,9 @@ import (
 // maxLogPending bounds the events waiting for the log's writer goroutine.
 const maxLogPending = 4096
 
+// LogName is the file name of a node's event log inside its state_dir.
+const LogName = "events.jsonl"
+
 // Log is the local event log behind `pbxha events`: one JSON object per line,
 // appended by its own writer goroutine, compacted to the newest maxEvents
 // lines when it grows past twice that. Lines are not fsynced one by one (the

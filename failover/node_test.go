@@ -160,6 +160,11 @@ func (p *pair) checkOneHolder(t *testing.T) {
 // waitFor advances the bubble's fake clock in 50ms steps until cond holds,
 // failing after within (fake time). Inside synctest, time.Sleep only moves
 // the fake clock once every goroutine is blocked: no real waiting.
+//
+// It stays here rather than using testenv.WaitFor: each step must call
+// synctest.Wait to let the bubble's goroutines run before cond is read, and
+// its steps are fixed in fake time, which the decision timings depend on;
+// testenv.WaitFor polls real time and knows nothing of a bubble.
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
@@ -312,6 +317,9 @@ func TestNodePartition(t *testing.T) {
 				if sb := p.b.events.of(event.SplitBrain); len(sb) > 1 || (len(sb) == 1) != (p.b.act.Count(failovertest.OpReAnnounce) > 0) {
 					t.Errorf("node-b: got %d split_brain events and %d re-announcements, want at most one alert, with a re-announcement", len(sb), p.b.act.Count(failovertest.OpReAnnounce))
 				}
+				// The release adopts node-b's epoch only at node-a's next
+				// decision, which may come a tick after the release is seen.
+				waitFor(t, time.Second, "node-a at epoch 2 after its release", func() bool { return p.a.node.Status().Epoch == 2 })
 				if st := p.a.node.Status(); st.Epoch != 2 || !strings.Contains(st.History[len(st.History)-1].Reason, "split brain") {
 					t.Errorf("node-a epoch %d history %+v, want epoch 2 and a split-brain release", st.Epoch, st.History)
 				}

@@ -3,6 +3,8 @@ package hooks
 import (
 	"context"
 	"errors"
+	"fmt"
+	"github.com/pbxha/pbxha/internal/testenv"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,28 +13,6 @@ import (
 	"testing"
 	"time"
 )
-
-// waitGone waits until pid has exited (gone, or a zombie nobody reaps).
-func waitGone(t *testing.T, pid int, limit time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			return
-		}
-		s := string(b)
-		if i := strings.LastIndexByte(s, ')'); i >= 0 && strings.HasPrefix(s[i+1:], " Z") {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d: still running after %s, want killed", pid, limit)
-		}
-		<-tick.C
-	}
-}
 
 // readPID waits for a hook to write a pid file and returns its number.
 func readPID(t *testing.T, path string) int {
@@ -188,7 +168,7 @@ func TestRunTimeoutKillsGrandchild(t *testing.T) {
 		t.Errorf("TimedOut: got false, want true")
 	}
 	pid := readPID(t, pidFile)
-	waitGone(t, pid, 10*time.Second)
+	testenv.WaitExited(t, pid, 10*time.Second)
 }
 
 func TestRunCallerCancel(t *testing.T) {
@@ -205,15 +185,10 @@ func TestRunCallerCancel(t *testing.T) {
 		res, err = Run(ctx, Hook{Name: "long", Timeout: time.Minute, Command: []string{"sh", "-c",
 			`echo $$ > "$PIDFILE.tmp"; mv "$PIDFILE.tmp" "$PIDFILE"; exec sleep 60`}}, map[string]string{"PIDFILE": pidFile})
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for _, statErr := os.Stat(pidFile); statErr != nil; _, statErr = os.Stat(pidFile) {
-		if time.Now().After(deadline) {
-			t.Fatalf("hook did not start within 10s")
-		}
-		<-tick.C
-	}
+	testenv.WaitForReason(t, 10*time.Second, "the hook started (its pid file)", func() (bool, string) {
+		_, err := os.Stat(pidFile)
+		return err == nil, fmt.Sprint(err)
+	})
 	cancel()
 	select {
 	case <-done:
@@ -226,7 +201,7 @@ func TestRunCallerCancel(t *testing.T) {
 	if !res.TimedOut {
 		t.Errorf("TimedOut: got false, want true")
 	}
-	waitGone(t, readPID(t, pidFile), 10*time.Second)
+	testenv.WaitExited(t, readPID(t, pidFile), 10*time.Second)
 }
 
 func TestRunBackgroundHolderDoesNotBlock(t *testing.T) {

@@ -2,12 +2,14 @@ package probe_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/test/pgtest"
 )
@@ -57,22 +59,15 @@ func mustOK(t *testing.T, p *probe.PG) probe.Result {
 	return r
 }
 
-// waitCheck checks every 100ms, up to limit, until cond holds for a result.
+// waitCheck checks, up to limit, until cond holds for a result.
 func waitCheck(t *testing.T, p *probe.PG, limit time.Duration, what string, cond func(probe.Result) bool) probe.Result {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		r := check(p, 5*time.Second)
-		if cond(r) {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s; last result %s: %s (%s: %v) %v", what, limit, r.Status, r.Detail, r.Class, r.Err, r.Values)
-		}
-		<-tick.C
-	}
+	var r probe.Result
+	testenv.WaitForReason(t, limit, what, func() (bool, string) {
+		r = check(p, 5*time.Second)
+		return cond(r), fmt.Sprintf("result %s: %s (%s: %v) %v", r.Status, r.Detail, r.Class, r.Err, r.Values)
+	})
+	return r
 }
 
 func heartbeatSeq(t *testing.T, c *pgtest.Cluster, table, node string) int64 {
@@ -501,11 +496,8 @@ func TestPGSyncRepHangIsCancelled(t *testing.T) {
 		prim.QueryRow(t, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'", nil, &n)
 		return n
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for waiting() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("a backend still waits for the synchronous standby 10s after the check gave up")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.WaitForReason(t, 10*time.Second, "no backend waiting for the synchronous standby after the check gave up", func() (bool, string) {
+		n := waiting()
+		return n == 0, fmt.Sprintf("%d backends still wait", n)
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/probe"
 )
 
@@ -73,7 +74,7 @@ func TestTCPCheck(t *testing.T) {
 		wantDetail string
 	}{
 		{"listening", ln.Addr().String(), 10 * time.Second, probe.OK, "", "connected to " + ln.Addr().String()},
-		{"closed port", closedTCPPort(t), 10 * time.Second, probe.Failed, probe.ClassRefused, "connection refused"},
+		{"closed port", testenv.FreeAddr(t), 10 * time.Second, probe.Failed, probe.ClassRefused, "connection refused"},
 		{"accept queue full", fullBacklogListener(t), 300 * time.Millisecond, probe.Failed, probe.ClassTimeout, "no answer"},
 	}
 	for _, tt := range tests {
@@ -122,18 +123,6 @@ func TestNewTCP(t *testing.T) {
 			}
 		})
 	}
-}
-
-// closedTCPPort returns a loopback address nothing listens on.
-func closedTCPPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 func BenchmarkTCPCheck(b *testing.B) {

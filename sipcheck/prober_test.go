@@ -3,11 +3,12 @@ package sipcheck
 import (
 	"context"
 	"errors"
-	"net"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/sipcheck/siptest"
 )
@@ -168,20 +169,8 @@ func TestGarbageFailsFast(t *testing.T) {
 	}
 }
 
-// closedPort returns a loopback port nobody listens on (UDP and TCP).
-func closedPort(t *testing.T) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := pc.LocalAddr().String()
-	_ = pc.Close()
-	return addr
-}
-
 func TestClosedPortRefused(t *testing.T) {
-	addr := closedPort(t)
+	addr := testenv.FreeAddr(t) // nothing listens, UDP or TCP
 	for _, m := range modes {
 		if m.transport == "tls" {
 			continue
@@ -330,7 +319,10 @@ func TestUDPRetransmitsPerTimerE(t *testing.T) {
 	if r.Class != probe.ClassTimeout {
 		t.Fatalf("got class %q (%v), want timeout", r.Class, r.Err)
 	}
-	waitFor(t, 2*time.Second, func() bool { return srv.Requests() >= 3 })
+	testenv.WaitForReason(t, 2*time.Second, "3 requests at the silent server", func() (bool, string) {
+		n := srv.Requests()
+		return n >= 3, fmt.Sprintf("%d requests", n)
+	})
 	// Timer E's next retransmission (at 3.5s) would come after the
 	// deadline; the socket is closed, so the count stays.
 	if got := srv.Requests(); got != 3 {
@@ -398,18 +390,6 @@ func TestCheckAfterClose(t *testing.T) {
 				t.Errorf("got %s/%q in %s (%v), want failed/config at once", r.Status, r.Class, took, r.Err)
 			}
 		})
-	}
-}
-
-// waitFor polls cond until it holds or the bound passes.
-func waitFor(t *testing.T, bound time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", bound)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/sipcheck"
 	"golang.org/x/sys/unix"
@@ -37,18 +37,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// freeUDP returns a loopback address with a UDP port free right now.
-func freeUDP(t *testing.T) string {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := c.LocalAddr().String()
-	c.Close()
-	return addr
 }
 
 // recorder collects events.
@@ -159,17 +147,12 @@ func (w testWriter) Write(b []byte) (int, error) {
 // waitStatus waits up to d for cond on the Status.
 func waitStatus(t *testing.T, s *Supervisor, d time.Duration, what string, cond func(Status) bool) Status {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		st := s.Status()
-		if cond(st) {
-			return st
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("status never %s within %v; last %+v", what, d, st)
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition with a deadline
-	}
+	var st Status
+	testenv.WaitForReason(t, d, "status "+what, func() (bool, string) {
+		st = s.Status()
+		return cond(st), fmt.Sprintf("status %+v", st)
+	})
+	return st
 }
 
 // answersSIP waits up to d for an OPTIONS to addr to be answered 200.
@@ -180,19 +163,12 @@ func answersSIP(t *testing.T, addr string, d time.Duration) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	deadline := time.Now().Add(d)
-	for {
+	testenv.WaitForReason(t, d, "a 200 to OPTIONS from sip:"+addr, func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		res := p.Check(ctx)
 		cancel()
-		if res.Status == probe.OK {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sip:%s: no 200 to OPTIONS within %v; last %v %s %v", addr, d, res.Status, res.Detail, res.Err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return res.Status == probe.OK, fmt.Sprintf("%v %s %v", res.Status, res.Detail, res.Err)
+	})
 }
 
 // alive reports whether pid exists and is not a zombie.
@@ -218,19 +194,6 @@ func killAtEnd(t *testing.T, pid int) {
 			_ = unix.Kill(pid, unix.SIGKILL)
 		}
 	})
-}
-
-// waitGone waits up to d for pid to exit and be reaped or be a zombie of
-// another parent.
-func waitGone(t *testing.T, pid int, d time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("pid %d still alive after %v", pid, d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func execConfig(t *testing.T, addr string) Config {

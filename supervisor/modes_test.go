@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbxha/pbxha/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,7 +38,7 @@ func pidFromFile(t *testing.T, path string) int {
 
 func TestPIDFileMode(t *testing.T) {
 	dir := t.TempDir()
-	addr := freeUDP(t)
+	addr := testenv.FreeAddr(t)
 	pidfile := filepath.Join(dir, "pbx.pid")
 	// Like an init script: launch the PBX in the background, record its pid.
 	start := writeScript(t, filepath.Join(dir, "start.sh"),
@@ -102,12 +103,12 @@ echo stop >> "$DIR/calls"
 	if err := h.s.Stop(context.Background()); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
-	waitGone(t, re.PID, 5*time.Second)
+	testenv.WaitExited(t, re.PID, 5*time.Second)
 }
 
 func TestSystemdModeWithStandIn(t *testing.T) {
 	dir := t.TempDir()
-	addr := freeUDP(t)
+	addr := testenv.FreeAddr(t)
 	// A stand-in for systemctl speaking its command line and `show` output.
 	ctl := writeScript(t, filepath.Join(dir, "systemctl"), `
 pidf="$DIR/main.pid"
@@ -157,7 +158,7 @@ esac
 	if err := h.s.Stop(context.Background()); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
-	waitGone(t, re.PID, 5*time.Second)
+	testenv.WaitExited(t, re.PID, 5*time.Second)
 	b, _ := os.ReadFile(filepath.Join(dir, "calls"))
 	var ops []string
 	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {

@@ -11,11 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pbxha/pbxha/alert"
+	"github.com/pbxha/pbxha/internal/testenv"
 )
 
 // receiver is a webhook endpoint on loopback that verifies signatures and
@@ -72,7 +72,8 @@ func (r *receiver) find(kind, state string) []map[string]any {
 // test` work.
 func TestDaemonAlerts(t *testing.T) {
 	pbxha, testpbx := build(t)
-	pbx, addr := startTestPBX(t, testpbx)
+	pbx := testenv.StartTestPBX(t, testpbx)
+	addr := pbx.UDP
 	rcv := &receiver{secret: []byte("s3cret-key")}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -98,12 +99,10 @@ func TestDaemonAlerts(t *testing.T) {
 `, ln.Addr(), dir))
 
 	d := start(t, nil, pbxha, "run", "-c", cfgPath)
-	waitFor(t, 20*time.Second, "probe ok alert", func() bool { return len(rcv.find("probe_state", "ok")) > 0 })
+	testenv.WaitFor(t, 20*time.Second, "probe ok alert", func() bool { return len(rcv.find("probe_state", "ok")) > 0 })
 
-	if err := pbx.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 20*time.Second, "probe failed alert", func() bool { return len(rcv.find("probe_state", "failed")) > 0 })
+	testenv.Freeze(t, pbx.PID)
+	testenv.WaitFor(t, 20*time.Second, "probe failed alert", func() bool { return len(rcv.find("probe_state", "failed")) > 0 })
 	e := rcv.find("probe_state", "failed")[0]
 	if e["schema_version"] != float64(1) || e["severity"] != "critical" || e["node"] != "node-a" || e["id"] == "" {
 		t.Errorf("got alert %v, want schema 1, critical, node-a, an id", e)
@@ -111,11 +110,9 @@ func TestDaemonAlerts(t *testing.T) {
 
 	// Endpoint down, PBX recovers, pbxha is killed before it can deliver.
 	rcv.setDown(true)
-	if err := pbx.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 20*time.Second, "probe ok again", func() bool { return probeState(t, socket, "pbx") == "ok" })
-	waitFor(t, 20*time.Second, "recovery event in the outbox", func() bool {
+	testenv.Thaw(t, pbx.PID)
+	testenv.WaitFor(t, 20*time.Second, "probe ok again", func() bool { return probeState(t, socket, "pbx") == "ok" })
+	testenv.WaitFor(t, 20*time.Second, "recovery event in the outbox", func() bool {
 		st, err := status(t, socket)
 		return err == nil && st.Alerts != nil && st.Alerts.Outbox > 0 && st.Alerts.Endpoints[0].LastError != ""
 	})
@@ -127,7 +124,7 @@ func TestDaemonAlerts(t *testing.T) {
 
 	rcv.setDown(false)
 	start(t, nil, pbxha, "run", "-c", cfgPath)
-	waitFor(t, 20*time.Second, "the outbox delivered after the restart", func() bool {
+	testenv.WaitFor(t, 20*time.Second, "the outbox delivered after the restart", func() bool {
 		return len(rcv.find("probe_state", "ok")) > before
 	})
 	rcv.mu.Lock()

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pbxha/pbxha/control"
+	"github.com/pbxha/pbxha/internal/testenv"
 )
 
 // bins holds the binaries built once for the whole package.
@@ -101,26 +102,13 @@ func start(t *testing.T, env []string, name string, args ...string) *proc {
 	return p
 }
 
-// waitFor polls cond every 50ms until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // waitRoles waits up to within until the node behind each socket has the
 // role at the same index; otherwise it calls dump (the nodes' logs) and
 // fails with every node's role.
 func waitRoles(t *testing.T, within time.Duration, what string, dump func(), sockets []string, roles ...string) {
 	t.Helper()
 	got := make([]string, len(sockets))
-	deadline := time.Now().Add(within)
-	for {
+	err := testenv.Poll(within, func() (bool, string) {
 		done := true
 		for i, s := range sockets {
 			got[i] = "unreachable"
@@ -129,49 +117,12 @@ func waitRoles(t *testing.T, within time.Duration, what string, dump func(), soc
 			}
 			done = done && got[i] == roles[i]
 		}
-		if done {
-			return
-		}
-		if time.Now().After(deadline) {
-			dump()
-			t.Fatalf("timed out after %s waiting for %s: roles %q, want %q", within, what, got, roles)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// startTestPBX runs the SIP double as its own process and returns it with its UDP address.
-func startTestPBX(t *testing.T, testpbx string) (*proc, string) {
-	t.Helper()
-	stdout, err := os.CreateTemp(t.TempDir(), "testpbx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: exec.Command(testpbx, "-listen", "127.0.0.1:0", "-transport", "udp,tcp"), done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = stdout, p
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go p.wait()
-	t.Cleanup(p.stop)
-	var addr string
-	waitFor(t, 20*time.Second, "testpbx ready line", func() bool {
-		b, _ := os.ReadFile(stdout.Name())
-		line, _, ok := strings.Cut(string(b), "\n")
-		if !ok {
-			return false
-		}
-		for _, f := range strings.Fields(line) {
-			if v, ok := strings.CutPrefix(f, "udp="); ok {
-				addr = v
-			}
-		}
-		return true
+		return done, fmt.Sprintf("roles %q", got)
 	})
-	if addr == "" {
-		t.Fatal("testpbx printed no udp= address")
+	if err != nil {
+		dump()
+		t.Fatalf("waited %s for %s: %v; want %q", within, what, err, roles)
 	}
-	return p, addr
 }
 
 func writeConfig(t *testing.T, path, socket, target string, extra string) {
@@ -219,13 +170,14 @@ func probeState(t *testing.T, socket, name string) string {
 // CLI in both formats, SIGHUP reloads good and bad, and a clean SIGTERM.
 func TestDaemonLifecycle(t *testing.T) {
 	pbxha, testpbx := build(t)
-	pbx, addr := startTestPBX(t, testpbx)
+	pbx := testenv.StartTestPBX(t, testpbx)
+	addr := pbx.UDP
 	dir := t.TempDir()
 	cfgPath, socket := filepath.Join(dir, "pbxha.yaml"), filepath.Join(dir, "pbxha.sock")
 	writeConfig(t, cfgPath, socket, addr, "")
 
 	d := start(t, nil, pbxha, "run", "-c", cfgPath)
-	waitFor(t, 20*time.Second, "probe pbx ok", func() bool { return probeState(t, socket, "pbx") == "ok" })
+	testenv.WaitFor(t, 20*time.Second, "probe pbx ok", func() bool { return probeState(t, socket, "pbx") == "ok" })
 
 	out, err := exec.Command(pbxha, "status", "-c", cfgPath).CombinedOutput()
 	if err != nil {
@@ -249,18 +201,14 @@ func TestDaemonLifecycle(t *testing.T) {
 	}
 
 	// A hung PBX: the process lives, SIP is silent.
-	if err := pbx.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 20*time.Second, "probe pbx failed after SIGSTOP", func() bool { return probeState(t, socket, "pbx") == "failed" })
+	testenv.Freeze(t, pbx.PID)
+	testenv.WaitFor(t, 20*time.Second, "probe pbx failed after SIGSTOP", func() bool { return probeState(t, socket, "pbx") == "failed" })
 	st, _ = status(t, socket)
 	if st.Health != "failed" || st.Probes[0].Last.Class != "timeout" {
 		t.Errorf("got health %s class %s, want failed by timeout", st.Health, st.Probes[0].Last.Class)
 	}
-	if err := pbx.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 20*time.Second, "probe pbx ok after SIGCONT", func() bool { return probeState(t, socket, "pbx") == "ok" })
+	testenv.Thaw(t, pbx.PID)
+	testenv.WaitFor(t, 20*time.Second, "probe pbx ok after SIGCONT", func() bool { return probeState(t, socket, "pbx") == "ok" })
 
 	// A bad config on SIGHUP is refused; the running one stays.
 	if err := os.WriteFile(cfgPath, []byte("probes:\n  sip:\n    - name: pbx\n      target: sip:x\n      timeout: 5\n"), 0o644); err != nil {
@@ -269,7 +217,7 @@ func TestDaemonLifecycle(t *testing.T) {
 	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "reload error in status", func() bool {
+	testenv.WaitFor(t, 20*time.Second, "reload error in status", func() bool {
 		st, err := status(t, socket)
 		return err == nil && strings.Contains(st.Config.LastReloadError, "timeout")
 	})
@@ -288,7 +236,7 @@ func TestDaemonLifecycle(t *testing.T) {
 	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "tcp probe ok after reload", func() bool { return probeState(t, socket, "pbx-tcp") == "ok" })
+	testenv.WaitFor(t, 20*time.Second, "tcp probe ok after reload", func() bool { return probeState(t, socket, "pbx-tcp") == "ok" })
 	after, _ := status(t, socket)
 	if after.Probes[0].Checks < before.Probes[0].Checks || after.Config.LastReloadError != "" {
 		t.Errorf("after reload got pbx checks %d (before %d), reload error %q; want state carried, error cleared",
@@ -357,12 +305,12 @@ func TestBadConfigExitsTwo(t *testing.T) {
 // supervisor are refused with a reason (exit 1).
 func TestMaintenanceAndPBXActions(t *testing.T) {
 	pbxha, testpbx := build(t)
-	_, addr := startTestPBX(t, testpbx)
+	addr := testenv.StartTestPBX(t, testpbx).UDP
 	dir := t.TempDir()
 	cfgPath, socket := filepath.Join(dir, "pbxha.yaml"), filepath.Join(dir, "pbxha.sock")
 	writeConfig(t, cfgPath, socket, addr, "")
 	start(t, nil, pbxha, "run", "-c", cfgPath)
-	waitFor(t, 20*time.Second, "daemon answering", func() bool { _, err := status(t, socket); return err == nil })
+	testenv.WaitFor(t, 20*time.Second, "daemon answering", func() bool { _, err := status(t, socket); return err == nil })
 
 	if out, err := exec.Command(pbxha, "maintenance", "on", "-c", cfgPath).CombinedOutput(); err != nil {
 		t.Fatalf("maintenance on: %v\n%s", err, out)

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pbxha/pbxha/control"
+	"github.com/pbxha/pbxha/internal/testenv"
 )
 
 // fenceScript records the environment it was run with and the number of
@@ -31,11 +33,10 @@ echo "power is off"
 // event in its environment.
 func TestFenceBlocksTakeover(t *testing.T) {
 	pbxha, testpbx := build(t)
-	_, sipA := startTestPBX(t, testpbx)
-	_, sipB := startTestPBX(t, testpbx)
+	sipA, sipB := testenv.StartTestPBX(t, testpbx).UDP, testenv.StartTestPBX(t, testpbx).UDP
 	tb := startTieBreaker(t, nil, "127.0.0.1:0")
 	key := newPairKey(t)
-	hbA, hbB := freeUDP(t, "127.0.0.1"), freeUDP(t, "127.0.0.2")
+	hbA, hbB := testenv.FreeAddrOn(t, "127.0.0.1"), testenv.FreeAddrOn(t, "127.0.0.2")
 
 	dirs := map[string]string{}
 	// The fence command is a script in the node's state directory.
@@ -76,8 +77,7 @@ func TestFenceBlocksTakeover(t *testing.T) {
 	}
 	// While the fence fails, node-b stays standby, says so, and tries again.
 	var reason, lastErr string
-	deadline := time.Now().Add(20 * time.Second)
-	for reason == "" || runs() < 2 {
+	err := testenv.Poll(20*time.Second, func() (bool, string) {
 		role, p := pairOf(sockB)
 		if role != "standby" {
 			dump()
@@ -86,11 +86,11 @@ func TestFenceBlocksTakeover(t *testing.T) {
 		if strings.Contains(p.Reason, "fencing node-a failed: not taking over") {
 			reason, lastErr = p.Reason, p.LastError
 		}
-		if time.Now().After(deadline) {
-			dump()
-			t.Fatalf("node-b: %d fence runs, reason %q; want a failed fence in the reason and a second run", runs(), p.Reason)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return reason != "" && runs() >= 2, fmt.Sprintf("%d fence runs, reason %q", runs(), p.Reason)
+	})
+	if err != nil {
+		dump()
+		t.Fatalf("node-b: %v; want a failed fence in the reason and a second run", err)
 	}
 	if !strings.Contains(lastErr, "exit status 1") || !strings.Contains(lastErr, "no allow file") {
 		t.Errorf("node-b last error %q, want the exit status and the command's output", lastErr)

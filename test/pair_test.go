@@ -17,6 +17,7 @@ import (
 
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/test/netns"
 )
 
@@ -226,15 +227,12 @@ func (f *pairFixture) settled(want *pairNode) func() bool {
 	}
 }
 
+// wait waits up to d for cond; on failure it prints the nodes' logs first.
 func (f *pairFixture) wait(d time.Duration, what string, cond func() bool) {
 	f.t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			f.dump()
-			f.t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := testenv.Poll(d, func() (bool, string) { return cond(), "" }); err != nil {
+		f.dump()
+		f.t.Fatalf("waited %s for %s: %v", d, what, err)
 	}
 }
 
@@ -270,9 +268,15 @@ func (f *pairFixture) primary() *pairNode {
 	return nil
 }
 
-// signalPBX sends sig to every test PBX process of n.
+// signalPBX sends sig to every test PBX process of n; after SIGSTOP it
+// returns once they have stopped.
 func (n *pairNode) signalPBX(t testing.TB, sig syscall.Signal) {
+	t.Helper()
 	for _, p := range n.pbx {
+		if sig == syscall.SIGSTOP {
+			testenv.Freeze(t, p.Process.Pid)
+			continue
+		}
 		if err := p.Process.Signal(sig); err != nil {
 			t.Fatal(err)
 		}

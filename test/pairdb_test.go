@@ -3,14 +3,13 @@ package test
 import (
 	"cmp"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/test/pgtest"
 )
 
@@ -26,12 +25,12 @@ func TestPairMovesDatabase(t *testing.T) {
 	bin := pgtest.BinDir(t)
 	prim := pgtest.StartPrimary(t, pgtest.Options{})
 	stby := prim.StartStandby(t)
-	pbxA, sipA := startTestPBX(t, testpbx)
-	_, sipB := startTestPBX(t, testpbx)
+	pbxA := testenv.StartTestPBX(t, testpbx)
+	sipA, sipB := pbxA.UDP, testenv.StartTestPBX(t, testpbx).UDP
 
 	tb := startTieBreaker(t, nil, "127.0.0.1:0")
 	key := newPairKey(t)
-	hbA, hbB := freeUDP(t, "127.0.0.1"), freeUDP(t, "127.0.0.2")
+	hbA, hbB := testenv.FreeAddrOn(t, "127.0.0.1"), testenv.FreeAddrOn(t, "127.0.0.2")
 	stopCmd := func(c *pgtest.Cluster) string {
 		argv := pgtest.AsOwner(t, filepath.Join(bin, "pg_ctl"), "stop", "-D", c.DataDir, "-m", "fast", "-w")
 		return `["` + strings.Join(argv, `", "`) + `"]`
@@ -64,21 +63,15 @@ hooks:
 	prim.Exec(t, "INSERT INTO calls SELECT generate_series(1, 1000)")
 
 	// The standby knows the primary's WAL position from the heartbeats.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testenv.WaitForReason(t, 20*time.Second, "node-b's status to show the peer's WAL position", func() (bool, string) {
 		st, err := status(t, sockB)
 		if err == nil && st.Pair != nil && st.Pair.Peer.WAL != "" && st.Pair.Peer.LagBytes < 1<<20 {
-			break
+			return true, ""
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("node-b's status shows no peer WAL position: %+v, %v", st.Pair, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return false, fmt.Sprintf("pair %+v, %v", st.Pair, err)
+	})
 
-	if err := pbxA.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Freeze(t, pbxA.PID)
 	waitRoles(t, 30*time.Second, "node-b primary after node-a's PBX hung", dump, both, "standby", "primary")
 	var inRecovery bool
 	var rows int
@@ -91,9 +84,7 @@ hooks:
 	if err := prim.TryExec("INSERT INTO calls VALUES (2000)"); err == nil {
 		t.Errorf("node-a's old primary database still takes writes after node-a released: two writable primaries")
 	}
-	if err := pbxA.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Thaw(t, pbxA.PID)
 	if !strings.Contains(dB.output(), "failover") && !strings.Contains(dB.output(), "taking over") {
 		t.Errorf("node-b's log does not show the takeover")
 	}
@@ -164,15 +155,4 @@ failover:
 		t.Fatal(err)
 	}
 	return socket, dir, start(t, nil, pbxha, "run", "-c", path)
-}
-
-// freeUDP returns host:port of a free UDP port on host.
-func freeUDP(t *testing.T, host string) string {
-	t.Helper()
-	c, err := net.ListenPacket("udp", host+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().String()
 }

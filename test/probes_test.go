@@ -3,7 +3,6 @@ package test
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/pbxha/pbxha/ami/amitest"
 	"github.com/pbxha/pbxha/esl/esltest"
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/test/pgtest"
 )
 
@@ -25,16 +25,6 @@ func readFixture(t *testing.T, path string) string {
 	return string(b)
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestDaemonEveryProbeKind runs the real binary with one probe of each kind
 // against real or wire-faithful servers — the SIP test PBX process, the ESL
 // and AMI doubles, a real PostgreSQL, a plugin script, a TCP listener — and
@@ -42,7 +32,7 @@ func freePort(t *testing.T) string {
 // numbers in status and in the metrics.
 func TestDaemonEveryProbeKind(t *testing.T) {
 	pbxha, testpbx := build(t)
-	_, sipAddr := startTestPBX(t, testpbx)
+	sipAddr := testenv.StartTestPBX(t, testpbx).UDP
 
 	fs, err := esltest.New(esltest.Options{Password: "s3cret", Responses: map[string]string{
 		"status":           readFixture(t, "../esl/testdata/status-1.10.txt"),
@@ -70,7 +60,7 @@ func TestDaemonEveryProbeKind(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	socket, metricsAddr := filepath.Join(dir, "pbxha.sock"), freePort(t)
+	socket, metricsAddr := filepath.Join(dir, "pbxha.sock"), testenv.FreeAddr(t)
 	cfg := fmt.Sprintf(`node: {name: node-a}
 control: {socket: %[1]s}
 metrics: {listen: "%[2]s"}
@@ -95,7 +85,7 @@ probes:
 	}
 
 	d := start(t, nil, pbxha, "run", "-c", cfgPath)
-	waitFor(t, 30*time.Second, "every probe ok", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "every probe ok", func() bool {
 		st, err := status(t, socket)
 		if err != nil || st.Health != "healthy" {
 			return false

@@ -2,13 +2,13 @@ package test
 
 import (
 	"context"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/sipcheck"
 	"github.com/pbxha/pbxha/supervisor"
@@ -26,12 +26,7 @@ func BenchmarkExecRestart(b *testing.B) {
 	if out, err := exec.Command("go", "build", "-o", bin, "./testpbx").CombinedOutput(); err != nil {
 		b.Fatalf("build testpbx: %v\n%s", err, out)
 	}
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := c.LocalAddr().String()
-	c.Close()
+	addr := testenv.FreeAddr(b)
 
 	downs := make(chan supervisor.Event, 16)
 	starts := make(chan supervisor.Event, 16)

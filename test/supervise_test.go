@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pbxha/pbxha/control"
+	"github.com/pbxha/pbxha/internal/testenv"
 )
 
 func pbxOf(t *testing.T, socket string) *control.PBX {
@@ -21,17 +22,6 @@ func pbxOf(t *testing.T, socket string) *control.PBX {
 	return st.PBX
 }
 
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the command in parentheses; a zombie is dead.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && s[i+2] != 'Z'
-}
-
 // TestDaemonSupervisesPBX runs the real daemon in exec mode around the test
 // PBX process: a killed PBX is restarted, a hung one (SIGSTOP) is found by
 // the SIP probe, killed and restarted, an operator restart works, and when
@@ -39,7 +29,7 @@ func alive(pid int) bool {
 func TestDaemonSupervisesPBX(t *testing.T) {
 	pbxha, testpbx := build(t)
 	dir := t.TempDir()
-	addr := freePort(t) // the PBX listens on UDP and TCP with this port
+	addr := testenv.FreeAddr(t) // the PBX listens on UDP and TCP with this port
 	cfgPath, socket := filepath.Join(dir, "pbxha.yaml"), filepath.Join(dir, "pbxha.sock")
 	cfg := fmt.Sprintf(`node: {name: node-a}
 control: {socket: %[1]s}
@@ -62,14 +52,14 @@ pbx:
 	d := start(t, nil, pbxha, "run", "-c", cfgPath)
 	var lastPID int
 	t.Cleanup(func() {
-		if lastPID != 0 && alive(lastPID) {
+		if lastPID != 0 && !testenv.Exited(lastPID) {
 			_ = syscall.Kill(lastPID, syscall.SIGKILL)
 		}
 	})
 	running := func(what string, notPID int) int {
 		t.Helper()
 		var pid int
-		waitFor(t, 30*time.Second, what, func() bool {
+		testenv.WaitFor(t, 30*time.Second, what, func() bool {
 			p := pbxOf(t, socket)
 			if p == nil || p.State != "running" || p.PID == 0 || p.PID == notPID {
 				return false
@@ -90,11 +80,9 @@ pbx:
 		t.Errorf("after SIGKILL got %+v, want 1 restart, last exit signal KILL", p)
 	}
 
-	if err := syscall.Kill(pid2, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Freeze(t, pid2)
 	pid3 := running("the hung PBX killed and restarted", pid2)
-	if alive(pid2) {
+	if !testenv.Exited(pid2) {
 		t.Errorf("hung PBX pid %d still alive", pid2)
 	}
 
@@ -112,7 +100,7 @@ pbx:
 		t.Fatal(err)
 	}
 	<-d.done
-	if !alive(pid4) {
+	if testenv.Exited(pid4) {
 		t.Fatalf("PBX pid %d died with pbxha; it must keep running", pid4)
 	}
 	logs := d.output()

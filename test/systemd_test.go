@@ -1,6 +1,7 @@
 package test
 
 import (
+	"github.com/pbxha/pbxha/internal/testenv"
 	"net"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,7 @@ import (
 // keep-alives, and STOPPING=1 on SIGTERM.
 func TestSystemdNotify(t *testing.T) {
 	pbxha, testpbx := build(t)
-	_, addr := startTestPBX(t, testpbx)
+	addr := testenv.StartTestPBX(t, testpbx).UDP
 	dir := t.TempDir()
 	notify := filepath.Join(dir, "notify")
 	srv, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})

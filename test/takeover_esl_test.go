@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pbxha/pbxha/esl/esltest"
 	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/internal/testenv"
 )
 
 // TestTakeoverESL runs a pair on loopback (no VIP, no database) where each
@@ -21,8 +21,8 @@ import (
 // raises takeover_step_failed.
 func TestTakeoverESL(t *testing.T) {
 	pbxha, testpbx := build(t)
-	pbxA, sipA := startTestPBX(t, testpbx)
-	pbxB, sipB := startTestPBX(t, testpbx)
+	pbxA, pbxB := testenv.StartTestPBX(t, testpbx), testenv.StartTestPBX(t, testpbx)
+	sipA, sipB := pbxA.UDP, pbxB.UDP
 	double := func(recovered string) *esltest.Server {
 		s, err := esltest.New(esltest.Options{Password: "s3cret", Responses: map[string]string{
 			"status":        readFixture(t, "../esl/testdata/status-1.10.txt"),
@@ -38,7 +38,7 @@ func TestTakeoverESL(t *testing.T) {
 	eslA, eslB := double("No calls to recover.\n"), double("Recovered 2 call(s)\n")
 	tb := startTieBreaker(t, nil, "127.0.0.1:0")
 	key := newPairKey(t)
-	hbA, hbB := freeUDP(t, "127.0.0.1"), freeUDP(t, "127.0.0.2")
+	hbA, hbB := testenv.FreeAddrOn(t, "127.0.0.1"), testenv.FreeAddrOn(t, "127.0.0.2")
 
 	dirs := map[string]string{}
 	node := func(name, sip, esl, local, peer string) (string, *proc) {
@@ -105,9 +105,7 @@ func TestTakeoverESL(t *testing.T) {
 	}
 
 	// node-a's PBX hangs: node-b takes over and recovers the calls on its PBX.
-	if err := pbxA.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Freeze(t, pbxA.PID)
 	waitRoles(t, 20*time.Second, "node-b primary after node-a's PBX hung", dump, []string{sockA, sockB}, "standby", "primary")
 	if n := recovers(eslB); n != 1 {
 		dump()
@@ -126,18 +124,12 @@ func TestTakeoverESL(t *testing.T) {
 
 	// node-a's FreeSWITCH now fails the command; node-b's PBX hangs. node-a
 	// takes over all the same and says what failed.
-	if err := pbxA.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Thaw(t, pbxA.PID)
 	waitHealthyRoles("node-a healthy standby again", sockB, "standby", "primary")
 	eslA.SetResponse("sofia recover", "-ERR sofia Command not found!\n")
-	if err := pbxB.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Freeze(t, pbxB.PID)
 	waitRoles(t, 20*time.Second, "node-a primary although its PBX command failed", dump, []string{sockA, sockB}, "primary", "standby")
-	if err := pbxB.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Thaw(t, pbxB.PID)
 	if n := recovers(eslA); n != 2 {
 		t.Errorf("node-a's double got %d sofia recover, want 2 (its first takeover and this one)", n)
 	}
@@ -151,7 +143,7 @@ func TestTakeoverESL(t *testing.T) {
 		t.Errorf("node-a's log lacks the failed command with its -ERR reply")
 	}
 	var failed []event.Event
-	waitFor(t, 10*time.Second, "takeover_step_failed in node-a's event log", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "takeover_step_failed in node-a's event log", func() bool {
 		evs, _ := event.ReadLog(filepath.Join(dirs["node-a"], "events.jsonl"), time.Time{})
 		failed = failed[:0]
 		for _, e := range evs {

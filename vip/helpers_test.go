@@ -2,6 +2,7 @@ package vip
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/test/netns"
 	"golang.org/x/sys/unix"
 )
@@ -115,17 +117,10 @@ func exchange(t testing.TB, from, rx *net.UDPConn, wait time.Duration) bool {
 // sending anything from h, and fails the test after wait.
 func waitNeighbour(t testing.TB, h *netns.Host, ip netip.Addr, mac net.HardwareAddr, wait time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	var got net.HardwareAddr
-	var err error
-	for i := 0; i < 1000 && time.Now().Before(deadline); i++ {
-		got, err = h.Neighbour(ip)
-		if err == nil && bytes.Equal(got, mac) {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("%s's neighbour entry for %s: got %v (err %v), want %s", h.Name, ip, got, err, mac)
+	testenv.WaitForReason(t, wait, fmt.Sprintf("%s's neighbour entry for %s to be %s", h.Name, ip, mac), func() (bool, string) {
+		got, err := h.Neighbour(ip)
+		return err == nil && bytes.Equal(got, mac), fmt.Sprintf("got %v (err %v)", got, err)
+	})
 }
 
 // sniffer counts announcements arriving at a host.

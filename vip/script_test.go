@@ -3,11 +3,11 @@ package vip
 import (
 	"context"
 	"errors"
+	"github.com/pbxha/pbxha/internal/testenv"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -172,14 +172,8 @@ func TestScriptFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) && syscall.Kill(pid, 0) == nil {
-		// Killed but maybe not yet reaped by init: check it is a zombie.
-		if st, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); strings.Contains(string(st), ") Z ") {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	// Killed but maybe not yet reaped by init: a zombie counts as ended.
+	_ = testenv.Poll(10*time.Second, func() (bool, string) { return testenv.Exited(pid), "" }) // the check below reports
 	if st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil && !strings.Contains(string(st), ") Z ") {
 		t.Errorf("background child %d of the timed-out script: got alive (%s), want killed", pid, st)
 	}

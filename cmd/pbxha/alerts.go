@@ -20,7 +20,7 @@ import (
 )
 
 // eventLogPath is the local event log in the state directory.
-func eventLogPath(cfg *configs.Config) string { return filepath.Join(cfg.StateDir, "events.jsonl") }
+func eventLogPath(cfg *configs.Config) string { return filepath.Join(cfg.StateDir, event.LogName) }
 
 // eventLogSize is how many events the local log keeps.
 const eventLogSize = 10000

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/internal/netlab"
 )
 
 // agreeCase is one config fed to config check and to the start-up path.
@@ -223,7 +224,7 @@ func agreeCases(t *testing.T) []agreeCase {
 // localPort returns a UDP port on 127.0.0.1 that was free a moment ago.
 func localPort(t *testing.T) int {
 	t.Helper()
-	p, err := freeUDPPort(netip.MustParseAddr("127.0.0.1"))
+	p, err := netlab.FreePort(netip.MustParseAddr("127.0.0.1"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,23 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/pbxha/pbxha/configs"
+	"github.com/pbxha/pbxha/demo"
 	"github.com/spf13/cobra"
 )
 
+// newDemoCmd is `pbxha demo`: it checks the flags and runs the story of
+// package demo, which holds everything else about the demo.
 func newDemoCmd(g *globals) *cobra.Command {
 	var (
 		duration time.Duration
@@ -45,7 +54,7 @@ on Ctrl-C. Exit codes: 0 the story completed, 1 it did not within
 				return usageErr(fmt.Errorf("--duration must be at least 10s, got %s", duration))
 			}
 			switch mode {
-			case modeAuto, modeNetns, modeLoopback:
+			case demo.ModeAuto, demo.ModeNetns, demo.ModeLoopback:
 			default:
 				return usageErr(fmt.Errorf("--mode %q: want auto, netns or loopback", mode))
 			}
@@ -55,16 +64,66 @@ on Ctrl-C. Exit codes: 0 the story completed, 1 it did not within
 				if !cmd.Flags().Changed("duration") {
 					duration = 20 * time.Second
 				}
-				return runSingleDemo(ctx, g, duration)
+				return demoErr(demo.RunSingle(ctx, g.stdout, demo.SingleOptions{
+					Duration: duration,
+					RunDaemon: func(ctx context.Context, w io.Writer, cfg *configs.Config) error {
+						return runDaemon(ctx, &globals{stdout: w, stderr: w}, cfg)
+					},
+					WriteStatus: writeStatusTable,
+				}))
 			}
-			return runPairDemo(ctx, g, pairDemoOptions{mode: mode, bound: duration, verbose: verbose})
+			return demoErr(demo.RunPair(ctx, g.stdout, demo.PairOptions{Mode: mode, Bound: duration, Verbose: verbose}))
 		},
 	}
 	f := cmd.Flags()
 	f.DurationVar(&duration, "duration", 40*time.Second, "give up if the story has not finished by then (--single: how long it runs, default 20s)")
-	f.StringVar(&mode, "mode", modeAuto, "auto (netns as root, else loopback), netns or loopback")
+	f.StringVar(&mode, "mode", demo.ModeAuto, "auto (netns as root, else loopback), netns or loopback")
 	f.BoolVar(&single, "single", false, "the one-node demo: a sidecar detecting a hung PBX and its recovery")
 	f.BoolVarP(&verbose, "verbose", "v", false, "show every log line of the sidecars, not only the story's")
 	cmd.AddCommand(newDemoPBXCmd(g))
+	return cmd
+}
+
+// demoErr gives a demo's error exit 1, unless it already carries its code
+// (the single demo's daemon refusing its config).
+func demoErr(err error) error {
+	var ee *exitError
+	if err == nil || errors.As(err, &ee) {
+		return err
+	}
+	return &exitError{code: exitFailure, err: err}
+}
+
+// newDemoPBXCmd is the demo's test PBX as its own process (see
+// demo.ServeTestPBX). Hidden: only the demo starts it.
+func newDemoPBXCmd(g *globals) *cobra.Command {
+	var listen []string
+	cmd := &cobra.Command{
+		Use:    "test-pbx --listen HOST:PORT...",
+		Short:  "Serve SIP OPTIONS with the built-in test PBX (used by the demo)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(listen) == 0 {
+				return usageErr(fmt.Errorf("--listen is required"))
+			}
+			var addrs []demo.HostPort
+			for _, l := range listen {
+				host, portText, err := net.SplitHostPort(l)
+				if err != nil {
+					return usageErr(fmt.Errorf("--listen %q: %w", l, err))
+				}
+				port, err := strconv.Atoi(portText)
+				if err != nil {
+					return usageErr(fmt.Errorf("--listen %q: port: %w", l, err))
+				}
+				addrs = append(addrs, demo.HostPort{Host: host, Port: port})
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return demoErr(demo.ServeTestPBX(ctx, g.stdout, addrs))
+		},
+	}
+	cmd.Flags().StringArrayVar(&listen, "listen", nil, "host:port to answer OPTIONS on over UDP (port 0: a free one); repeatable")
 	return cmd
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pbxha/pbxha/esl/esltest"
+	"github.com/pbxha/pbxha/internal/testenv"
 )
 
 // runProbeESL runs `probe esl args...` built with newProbeESLCmd and returns
@@ -77,12 +77,7 @@ func TestProbeESL(t *testing.T) {
 	if err := os.WriteFile(pwFile, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := l.Addr().String()
-	l.Close()
+	closed := testenv.FreeAddr(t)
 
 	tests := []struct {
 		name     string

@@ -5,11 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"regexp"
 	"testing"
 	"time"
 
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/sipcheck"
 	"github.com/pbxha/pbxha/sipcheck/siptest"
@@ -47,14 +47,7 @@ func TestProbeSIPCmd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed := func() string {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pc.Close()
-		return "sip:" + pc.LocalAddr().String()
-	}()
+	closed := "sip:" + testenv.FreeAddr(t)
 	cases := []struct {
 		name  string
 		setup func()

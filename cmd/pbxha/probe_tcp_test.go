@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/spf13/cobra"
 )
 
@@ -50,14 +51,7 @@ func TestProbeTCPCmd(t *testing.T) {
 		}
 	}()
 	up := ln.Addr().String()
-	down := func() string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		return l.Addr().String()
-	}()
+	down := testenv.FreeAddr(t)
 	q := regexp.QuoteMeta
 	tests := []struct {
 		name     string

@@ -1,6 +1,9 @@
-// Package testenv lets tests that need root, a network namespace or an
-// installed server skip when run by hand without them, and fail under CI
-// (CI=true), so CI always exercises them.
+// Package testenv holds what tests that touch the real machine share: they
+// skip when root, a network namespace or an installed server is missing (and
+// fail under CI=true, so CI always exercises them); they wait on a condition
+// with a deadline instead of sleeping; they find free and closed loopback
+// ports; they freeze processes with SIGSTOP and wait for a process to stop or
+// exit; and they run the test PBX (test/testpbx) as its own process.
 package testenv
 
 import (

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbxha/pbxha/internal/netlab"
 	"github.com/pbxha/pbxha/internal/testenv"
 )
 
@@ -79,7 +81,7 @@ func StartKamailio(t testing.TB, ready func(uri string) error) *Kamailio {
 
 func startKamailio(t testing.TB, bin string, ready func(uri string) error) (*Kamailio, error) {
 	dir := t.TempDir()
-	port, err := freePort("127.0.0.1")
+	port, err := netlab.FreePort(netip.MustParseAddr("127.0.0.1"))
 	if err != nil {
 		return nil, err
 	}
@@ -134,18 +136,6 @@ func startKamailio(t testing.TB, bin string, ready func(uri string) error) (*Kam
 	}
 	t.Cleanup(stop)
 	return k, nil
-}
-
-// freePort returns a port that was free on both UDP and TCP a moment ago.
-func freePort(host string) (int, error) {
-	pc, ln, err := listenPair(host, 0, true, true)
-	if err != nil {
-		return 0, err
-	}
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	_ = pc.Close()
-	_ = ln.Close()
-	return port, nil
 }
 
 // syncBuffer is a bytes.Buffer safe for a process's concurrent writers.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/test/netns"
 	"github.com/pbxha/pbxha/test/pgtest"
 )
@@ -41,7 +42,7 @@ func TestInNamespaces(t *testing.T) {
 
 	p.Exec(t, "CREATE TABLE t (v int)")
 	p.Exec(t, "INSERT INTO t VALUES (42)")
-	waitFor(t, 30*time.Second, "row replicated to the standby in the other namespace", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "row replicated to the standby in the other namespace", func() bool {
 		return s.TryExec("DO $$ BEGIN PERFORM 1 FROM t WHERE v = 42; IF NOT FOUND THEN RAISE 'not yet'; END IF; END $$") == nil
 	})
 	var addr string

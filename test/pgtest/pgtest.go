@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/user"
@@ -29,6 +30,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pbxha/pbxha/internal/netlab"
 	"github.com/pbxha/pbxha/internal/testenv"
 )
 
@@ -205,7 +207,11 @@ func (c *Cluster) Start(t testing.TB) {
 		t.Fatalf("pgtest: start %s: already running", c.Name)
 	}
 	if c.Port == 0 {
-		c.Port = freePort(t)
+		port, err := netlab.FreePort(netip.MustParseAddr("127.0.0.1"))
+		if err != nil {
+			t.Fatalf("pgtest: %v", err)
+		}
+		c.Port = port
 		c.Net.Port = c.Port
 	}
 	logf, err := os.OpenFile(filepath.Join(c.env.root, c.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -378,7 +384,8 @@ const (
 
 // Signal sends sig to the postmaster, or to every process of the cluster.
 // SIGSTOP on Whole hangs the server completely; on Postmaster it only stops
-// new connections from being accepted.
+// new connections from being accepted. After SIGSTOP, Signal returns once
+// the processes have stopped.
 func (c *Cluster) Signal(t testing.TB, sig syscall.Signal, scope Scope) {
 	t.Helper()
 	pid := c.PID(t)
@@ -390,6 +397,19 @@ func (c *Cluster) Signal(t testing.TB, sig syscall.Signal, scope Scope) {
 		if err := syscall.Kill(p, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 			t.Fatalf("pgtest: signal %s to %s pid %d: %v", sig, c.Name, p, err)
 		}
+	}
+	if sig != syscall.SIGSTOP {
+		return
+	}
+	// SIGSTOP is asynchronous: wait until each process has stopped (or
+	// ended meanwhile, as a backend may), so the server is hung on return.
+	for _, p := range pids {
+		testenv.WaitForReason(t, 10*time.Second, fmt.Sprintf("pgtest: %s pid %d stopped by SIGSTOP", c.Name, p), func() (bool, string) {
+			if testenv.Exited(p) {
+				return true, ""
+			}
+			return testenv.Stopped(p)
+		})
 	}
 }
 
@@ -630,17 +650,6 @@ func (e *env) command(ctx context.Context, ns, name string, args ...string) *exe
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "PGHOST="+e.root)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	return cmd
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("pgtest: free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // AsOwner returns argv prefixed to run as the clusters' owner: the postgres

@@ -11,22 +11,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/test/pgtest"
 )
-
-// waitFor polls cond every 50ms until it holds or limit passes.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, limit)
-		}
-		<-tick.C
-	}
-}
 
 func connectErr(dsn string, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
@@ -51,10 +38,10 @@ func TestPrimaryAndStandby(t *testing.T) {
 
 	p.Exec(t, "CREATE TABLE t (v int)")
 	p.Exec(t, "INSERT INTO t VALUES (42)")
-	waitFor(t, 30*time.Second, "table replicated to the standby", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "table replicated to the standby", func() bool {
 		return s.TryExec("SELECT 1 FROM t") == nil
 	})
-	waitFor(t, 30*time.Second, "row replicated to the standby", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "row replicated to the standby", func() bool {
 		var n int
 		s.QueryRow(t, "SELECT count(*) FROM t WHERE v = 42", nil, &n)
 		return n == 1

@@ -1,72 +1,67 @@
-package main
+package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/pbxha/pbxha/configs"
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/internal/netlab"
 )
 
-// demoMainEnv, set to 1, makes a `go test` binary of this package run
-// pbxha's main (see TestMain in demo_test.go), so that the demo can run the
-// test binary as its nodes and test PBXs.
-const demoMainEnv = "GO_TEST_PBXHA_MAIN"
-
-// pairDemoOptions are the flags of the two-node demo.
-type pairDemoOptions struct {
-	mode    string        // auto, netns or loopback
-	bound   time.Duration // give up after this long
-	verbose bool          // every sidecar log line
-}
-
-// runPairDemo builds the pair (namespaces or loopback), tells the story,
-// and removes everything it started and created, also on Ctrl-C.
-func runPairDemo(ctx context.Context, g *globals, o pairDemoOptions) error {
-	out := newDemoPrinter(g.stdout, o.verbose)
-	if testing.Testing() && os.Getenv(demoMainEnv) != "1" {
-		// The children would run the tests instead of pbxha.
-		return &exitError{code: exitFailure, err: fmt.Errorf("demo: run from a test binary without %s=1", demoMainEnv)}
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return &exitError{code: exitFailure, err: fmt.Errorf("demo: find this program to run the nodes: %w", err)}
+// RunPair builds the pair (namespaces or loopback), tells the story on w,
+// and removes everything it started and created, also when ctx ends (Ctrl-C),
+// which is not an error. It returns an error when the story could not be
+// told or did not finish within o.Bound.
+func RunPair(ctx context.Context, w io.Writer, o PairOptions) error {
+	out := newDemoPrinter(w, o.Verbose)
+	exe := o.Exe
+	if exe == "" {
+		if testing.Testing() {
+			// The children would run the tests instead of pbxha.
+			return errors.New("demo: run from a test binary without PairOptions.Exe, the pbxha program for the nodes")
+		}
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return fmt.Errorf("demo: find this program to run the nodes: %w", err)
+		}
 	}
 	dir, err := os.MkdirTemp("", "pbxha-demo-")
 	if err != nil {
-		return &exitError{code: exitFailure, err: fmt.Errorf("demo: %w", err)}
+		return fmt.Errorf("demo: %w", err)
 	}
 	defer os.RemoveAll(dir)
 
-	mode := o.mode
-	if mode == modeAuto {
-		mode = modeNetns
+	mode := o.Mode
+	if mode == ModeAuto {
+		mode = ModeNetns
 		if err := netlab.Available(); err != nil {
-			mode = modeLoopback
+			mode = ModeLoopback
 			out.say("demo", "mode loopback (%v): both nodes on loopback, the VIP simulated by a marker file", err)
 		}
 	}
-	if mode == modeNetns {
+	if mode == ModeNetns {
 		out.say("demo", "mode netns: building network namespaces on %s (a bridge, n1, n2, client); VIP %s", netlab.Subnet, labVIP)
-	} else if o.mode == modeLoopback {
+	} else if o.Mode == ModeLoopback {
 		out.say("demo", "mode loopback: both nodes on loopback, the VIP simulated by a marker file")
 	}
 	env, err := newPairEnv(ctx, mode, dir, exe, out)
-	if err != nil && o.mode == modeAuto && mode == modeNetns && ctx.Err() == nil {
+	if err != nil && o.Mode == ModeAuto && mode == ModeNetns && ctx.Err() == nil {
 		out.say("demo", "could not build the namespaces (%v); running on loopback instead", err)
-		mode = modeLoopback
+		mode = ModeLoopback
 		env, err = newPairEnv(ctx, mode, dir, exe, out)
 	}
 	if err != nil {
-		return &exitError{code: exitFailure, err: err}
+		return err
 	}
 	defer func() {
 		what := "the nodes and test PBXs"
@@ -79,7 +74,7 @@ func runPairDemo(ctx context.Context, g *globals, o pairDemoOptions) error {
 		}
 	}()
 
-	sctx, cancel := context.WithTimeout(ctx, o.bound)
+	sctx, cancel := context.WithTimeout(ctx, o.Bound)
 	defer cancel()
 	s := &pairStory{env: env, out: out}
 	err = s.run(sctx)
@@ -94,9 +89,9 @@ func runPairDemo(ctx context.Context, g *globals, o pairDemoOptions) error {
 		out.say("demo", "%s %s", n.name, statusLine(s.status(n)))
 	}
 	if sctx.Err() != nil {
-		return &exitError{code: exitFailure, err: fmt.Errorf("demo: the story did not finish within --duration %s: %w", o.bound, err)}
+		return fmt.Errorf("demo: the story did not finish within --duration %s: %w", o.Bound, err)
 	}
-	return &exitError{code: exitFailure, err: err}
+	return err
 }
 
 // pairStory drives the demo: election, a hung PBX and the failover, the
@@ -196,7 +191,11 @@ func (s *pairStory) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.say("switchover to %s: %s in %.0f ms; primary %s at epoch %d", res.Target, res.Outcome, res.TookMS, orUnknown(res.Primary), res.Epoch)
+	newPrimary := res.Primary
+	if newPrimary == "" {
+		newPrimary = "unknown"
+	}
+	s.say("switchover to %s: %s in %.0f ms; primary %s at epoch %d", res.Target, res.Outcome, res.TookMS, newPrimary, res.Epoch)
 	if res.Outcome != "done" {
 		return fmt.Errorf("demo: switchover %s: %s", res.Outcome, res.Reason)
 	}
@@ -219,7 +218,7 @@ func (s *pairStory) run(ctx context.Context) error {
 func (s *pairStory) step(ctx context.Context, what string, ref time.Time, refText string, from, to *demoNode, kind string) (storyStep, error) {
 	st := storyStep{what: what, from: from.name, to: to.name, ref: ref, refText: refText}
 	if err := s.waitFor(ctx, "the "+kind+" event in "+to.name+"'s event log", func() bool {
-		evs, _ := event.ReadLog(eventLogPath(&configs.Config{StateDir: to.dir}), ref)
+		evs, _ := event.ReadLog(filepath.Join(to.dir, event.LogName), ref)
 		for _, e := range evs {
 			if e.Kind == kind {
 				st.ev = e
@@ -251,7 +250,7 @@ func (s *pairStory) timeline(st storyStep) {
 	}
 	rows := []row{{at: st.ref, node: "demo", text: st.refText}}
 	from := s.env.node(st.from)
-	evs, _ := event.ReadLog(eventLogPath(&configs.Config{StateDir: from.dir}), st.ref)
+	evs, _ := event.ReadLog(filepath.Join(from.dir, event.LogName), st.ref)
 	for _, e := range evs {
 		switch e.Kind {
 		case event.ProbeState, event.HealthChange, event.RoleChange:

@@ -1,8 +1,9 @@
-package main
+package demo
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,22 +14,25 @@ import (
 	"github.com/pbxha/pbxha/sipcheck/siptest"
 )
 
-// runSingleDemo runs one sidecar against a test PBX that hangs and
-// recovers, for duration.
-func runSingleDemo(ctx context.Context, g *globals, duration time.Duration) error {
+// RunSingle runs one sidecar (o.RunDaemon) against a test PBX that hangs
+// and recovers, for o.Duration, and prints what it sees on w: the status
+// every second, the daemon's logs and the final status table. It returns
+// the daemon's error, or why the demo could not start.
+func RunSingle(ctx context.Context, w io.Writer, o SingleOptions) error {
+	duration := o.Duration
 	pbx, err := siptest.Listen(siptest.Options{})
 	if err != nil {
-		return &exitError{code: exitFailure, err: fmt.Errorf("demo: start test PBX: %w", err)}
+		return fmt.Errorf("demo: start test PBX: %w", err)
 	}
 	defer pbx.Close()
 
 	cfg, err := configs.Parse(configs.EmbeddedSource, configs.Default())
 	if err != nil {
-		return &exitError{code: exitFailure, err: fmt.Errorf("demo: embedded default config: %w", err)}
+		return fmt.Errorf("demo: embedded default config: %w", err)
 	}
 	dir, err := os.MkdirTemp("", "pbxha-demo-")
 	if err != nil {
-		return &exitError{code: exitFailure, err: fmt.Errorf("demo: %w", err)}
+		return fmt.Errorf("demo: %w", err)
 	}
 	defer os.RemoveAll(dir)
 	cfg.Node.Name = "demo"
@@ -39,7 +43,7 @@ func runSingleDemo(ctx context.Context, g *globals, duration time.Duration) erro
 	}
 
 	// The daemon's logs and the demo's own lines share one stream.
-	w := &lockedWriter{w: g.stdout}
+	w = &lockedWriter{w: w}
 	start := time.Now()
 	say := func(format string, args ...any) {
 		fmt.Fprintf(w, "demo  %5.1fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
@@ -53,7 +57,7 @@ func runSingleDemo(ctx context.Context, g *globals, duration time.Duration) erro
 	dctx, cancel := context.WithTimeout(ctx, duration)
 	defer cancel()
 	daemonDone := make(chan error, 1)
-	go func() { daemonDone <- runDaemon(dctx, &globals{stdout: w, stderr: w}, cfg) }()
+	go func() { daemonDone <- o.RunDaemon(dctx, w, cfg) }()
 
 	client := control.NewClient(cfg.Control.Socket)
 	hangAt, recoverAt := duration*3/10, duration*6/10
@@ -92,7 +96,7 @@ func runSingleDemo(ctx context.Context, g *globals, duration time.Duration) erro
 	if last.Node != "" {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "final status (what `pbxha status` prints):")
-		writeStatusTable(w, last)
+		o.WriteStatus(w, last)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -17,13 +17,6 @@ import (
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/failover"
 	"github.com/pbxha/pbxha/internal/netlab"
-)
-
-// Demo modes.
-const (
-	modeAuto     = "auto"
-	modeNetns    = "netns"
-	modeLoopback = "loopback"
 )
 
 // The netns mode's address plan, inside netlab's 198.18.0.0/24.
@@ -75,7 +68,7 @@ func newPairEnv(ctx context.Context, mode, dir, exe string, out *demoPrinter) (*
 	e := &pairEnv{mode: mode, exe: exe, dir: dir, out: out, defaults: defaults}
 	names := []string{"node-a", "node-b"}
 	switch mode {
-	case modeNetns:
+	case ModeNetns:
 		err = e.buildLab(ctx, names)
 	default:
 		err = e.useLoopback(names)
@@ -104,7 +97,7 @@ func (e *pairEnv) buildLab(ctx context.Context, names []string) error {
 	} else if len(stale) > 0 {
 		e.out.say("demo", "removed namespaces left by an earlier demo that was killed: %s", strings.Join(stale, " "))
 	}
-	lab, err := netlab.New(ctx, []string{"n1", "n2", "client"})
+	lab, err := netlab.New(ctx, netlab.Options{Hosts: []string{"n1", "n2", "client"}})
 	if err != nil {
 		return err
 	}
@@ -130,9 +123,9 @@ func (e *pairEnv) buildLab(ctx context.Context, names []string) error {
 func (e *pairEnv) useLoopback(names []string) error {
 	for i, name := range names {
 		ip := netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + i)})
-		port, err := freeUDPPort(ip)
+		port, err := netlab.FreePort(ip)
 		if err != nil {
-			return err
+			return fmt.Errorf("demo: heartbeat port for %s: %w", name, err)
 		}
 		e.nodes = append(e.nodes, &demoNode{name: name, ip: ip, hb: port, marker: filepath.Join(e.dir, "vip-held-by-"+name)})
 	}
@@ -141,16 +134,6 @@ func (e *pairEnv) useLoopback(names []string) error {
 		return fmt.Errorf("demo: tie-breaker: %w", err)
 	}
 	return nil
-}
-
-// freeUDPPort returns a UDP port free on ip now.
-func freeUDPPort(ip netip.Addr) (int, error) {
-	pc, err := net.ListenPacket("udp", netip.AddrPortFrom(ip, 0).String())
-	if err != nil {
-		return 0, fmt.Errorf("demo: find a free UDP port on %s: %w", ip, err)
-	}
-	defer pc.Close()
-	return pc.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
 // serveTieBreaker accepts and closes connections, as a gateway that the
@@ -167,7 +150,7 @@ func serveTieBreaker(ln net.Listener) {
 
 // vipText names the service address for people.
 func (e *pairEnv) vipText() string {
-	if e.mode == modeNetns {
+	if e.mode == ModeNetns {
 		return labVIP.String()
 	}
 	return "the simulated VIP"
@@ -175,7 +158,7 @@ func (e *pairEnv) vipText() string {
 
 // clientText says where the client sends its requests.
 func (e *pairEnv) clientText() string {
-	if e.mode == modeNetns {
+	if e.mode == ModeNetns {
 		return netip.AddrPortFrom(labVIP, uint16(labPort)).String() + " from the client namespace " + e.client.NS
 	}
 	return "the test PBX of the node holding the simulated VIP"
@@ -192,7 +175,7 @@ func (e *pairEnv) command(n *demoNode, args ...string) *exec.Cmd {
 // startPBX starts n's test PBX and waits until it listens.
 func (e *pairEnv) startPBX(ctx context.Context, n *demoNode) error {
 	args := []string{"demo", "test-pbx", "--listen", netip.AddrPortFrom(n.ip, 0).String()}
-	if e.mode == modeNetns {
+	if e.mode == ModeNetns {
 		args = []string{"demo", "test-pbx",
 			"--listen", netip.AddrPortFrom(n.ip, uint16(labPort)).String(),
 			"--listen", netip.AddrPortFrom(labVIP, uint16(labPort)).String()}
@@ -242,7 +225,7 @@ func (e *pairEnv) config(n, peer *demoNode, keyFile string) (*configs.Config, er
 	}}
 	cfg.Peer.KeyFile = keyFile
 	cfg.Failover.TieBreakers = []string{e.tb.Addr().String()}
-	if e.mode == modeNetns {
+	if e.mode == ModeNetns {
 		cfg.VIP.Mode, cfg.VIP.Interface, cfg.VIP.Label = "netlink", n.host.Link, n.host.Link+":vip"
 		cfg.VIP.Address = labVIP.String() + "/32"
 	} else {
@@ -299,7 +282,7 @@ func (e *pairEnv) start(ctx context.Context) error {
 // (the network decides who answers); on loopback the test PBX of the node
 // whose marker file exists.
 func (e *pairEnv) route() (target, via string, err error) {
-	if e.mode == modeNetns {
+	if e.mode == ModeNetns {
 		return "sip:" + netip.AddrPortFrom(labVIP, uint16(labPort)).String() + ";transport=udp", "", nil
 	}
 	var holders []*demoNode
