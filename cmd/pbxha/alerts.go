@@ -115,7 +115,8 @@ func alertTest(ctx context.Context, g *globals, cfg *configs.Config, eps []alert
 		}
 		sent++
 		code, body, err := alert.Send(ctx, ep, e, cfg.Alerts.ExternalURL)
-		body = strings.TrimSpace(firstLine(body))
+		body, _, _ = strings.Cut(body, "\n")
+		body = strings.TrimSpace(body)
 		switch {
 		case err != nil:
 			failed++

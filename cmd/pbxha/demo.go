@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pbxha/pbxha/configs"
+	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/demo"
 	"github.com/spf13/cobra"
 )
@@ -69,7 +70,7 @@ on Ctrl-C. Exit codes: 0 the story completed, 1 it did not within
 					RunDaemon: func(ctx context.Context, w io.Writer, cfg *configs.Config) error {
 						return runDaemon(ctx, &globals{stdout: w, stderr: w}, cfg)
 					},
-					WriteStatus: writeStatusTable,
+					WriteStatus: control.WriteText,
 				}))
 			}
 			return demoErr(demo.RunPair(ctx, g.stdout, demo.PairOptions{Mode: mode, Bound: duration, Verbose: verbose}))

@@ -161,7 +161,7 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		notifier, _ = sdnotify.New("", "", "", 0)
 	}
 	defer notifier.Close()
-	wg.Go(func() { notifySystemd(ctx, notifier, d.agent, maxInterval(checks), logger) })
+	wg.Go(func() { sdnotify.KeepAlive(ctx, notifier, sdService{d.agent}, stuckAfter(checks), logger) })
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -247,38 +247,19 @@ func (d *daemon) reloadOnHUP(ctx context.Context, hup <-chan os.Signal, running 
 			d.agent.ReloadFailed(err)
 			continue
 		}
-		warnRestartOnly(d.log, running, next)
-		if d.m != nil {
-			d.m.ResetProbes()
-		}
 		// The supervisor, alert delivery and the pair keep their running
 		// config: a reload never restarts the PBX, reopens the outbox or
 		// touches the VIP.
-		next.PBX, next.Alerts, next.Peer, next.Failover, next.VIP = running.PBX, running.Alerts, running.Peer, running.Failover, running.VIP
+		for _, key := range configs.KeepRestartOnly(running, next) {
+			d.log.Warn("setting changed but takes effect only at the next start", "key", key)
+		}
+		if d.m != nil {
+			d.m.ResetProbes()
+		}
 		if err := d.agent.Reload(ctx, d.agentConfig(next, checks)); err != nil {
 			checks.Close()
 			return
 		}
 		running = next
-	}
-}
-
-// warnRestartOnly logs settings that a reload cannot change.
-func warnRestartOnly(logger *slog.Logger, old, next *configs.Config) {
-	for _, d := range []struct{ key, old, next string }{
-		{"log.format", old.Log.Format, next.Log.Format},
-		{"control.socket", old.Control.Socket, next.Control.Socket},
-		{"metrics.listen", old.Metrics.Listen, next.Metrics.Listen},
-		{"node.name", old.Node.Name, next.Node.Name},
-		{"pbx.supervise", fmt.Sprint(old.PBX.Supervise), fmt.Sprint(next.PBX.Supervise)},
-		{"pbx.takeover_esl", fmt.Sprint(old.PBX.TakeoverESL, old.PBX.TakeoverESLTimeout), fmt.Sprint(next.PBX.TakeoverESL, next.PBX.TakeoverESLTimeout)},
-		{"alerts", fmt.Sprint(old.Alerts), fmt.Sprint(next.Alerts)},
-		{"peer", fmt.Sprint(old.Peer), fmt.Sprint(next.Peer)},
-		{"failover", fmt.Sprint(old.Failover), fmt.Sprint(next.Failover)},
-		{"vip", fmt.Sprint(old.VIP), fmt.Sprint(next.VIP)},
-	} {
-		if d.old != d.next {
-			logger.Warn("setting changed but takes effect only at the next start", "key", d.key, "running", d.old, "file", d.next)
-		}
 	}
 }

@@ -1,0 +1,139 @@
+package control
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteText prints the status for people, as `pbxha status` shows it.
+// Durations are relative to the daemon's clock (Status.Now), so they are
+// right even when the reader's clock is not.
+func WriteText(w io.Writer, st Status) {
+	fmt.Fprintf(w, "node %s  cluster %s  mode %s  role %s  health %s\n", st.Node, st.Cluster, st.Mode, st.Role, st.Health)
+	fmt.Fprintf(w, "pid %d  up %s  version %s  config %s\n", st.PID, age(st.Now.Sub(st.StartedAt)), st.Version, st.Config.Source)
+	if pr := st.Pair; pr != nil {
+		writePair(w, st.Now, pr)
+	}
+	if p := st.PBX; p != nil {
+		fmt.Fprintf(w, "pbx %s  %s", p.Mode, p.State)
+		if p.PID != 0 {
+			fmt.Fprintf(w, "  pid %d", p.PID)
+		}
+		if p.StartedAt != nil && p.State == "running" {
+			fmt.Fprintf(w, "  up %s", age(st.Now.Sub(*p.StartedAt)))
+		}
+		fmt.Fprintf(w, "  restarts %d/%d in %s", p.RestartsInWindow, p.MaxRestarts, p.Window)
+		if p.LastExit != "" {
+			fmt.Fprintf(w, "  last exit %s", p.LastExit)
+		}
+		if p.FaultReason != "" {
+			fmt.Fprintf(w, "  fault: %s", p.FaultReason)
+		}
+		if p.NextRestart != nil {
+			fmt.Fprintf(w, "  next restart in %s", age(p.NextRestart.Sub(st.Now)))
+		}
+		fmt.Fprintln(w)
+	}
+	if a := st.Alerts; a != nil {
+		fmt.Fprintf(w, "alerts  outbox %d", a.Outbox)
+		for _, e := range a.Endpoints {
+			fmt.Fprintf(w, "  %s: %d delivered", e.Name, e.Delivered)
+			if e.LastSuccess != nil {
+				fmt.Fprintf(w, ", last ok %s ago", age(st.Now.Sub(*e.LastSuccess)))
+			}
+			if e.LastError != "" && (e.LastSuccess == nil || e.LastErrorAt.After(*e.LastSuccess)) {
+				fmt.Fprintf(w, ", last error %s ago: %s", age(st.Now.Sub(*e.LastErrorAt)), firstLine(e.LastError))
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	if st.Maintenance {
+		fmt.Fprintln(w, "maintenance mode: automatic action is frozen (pbxha maintenance off resumes it)")
+	}
+	if st.Config.LastReloadError != "" {
+		fmt.Fprintf(w, "last reload refused: %s\n", firstLine(st.Config.LastReloadError))
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROBE\tKIND\tCRITICAL\tSTATE\tCODE\tRTT\tFAILS\tSINCE\tDETAIL")
+	for _, p := range st.Probes {
+		code, rtt, detail := "-", "-", ""
+		if l := p.Last; l != nil {
+			if l.Code != 0 {
+				code = fmt.Sprint(l.Code)
+			}
+			rtt = fmt.Sprintf("%.1fms", l.LatencyMS)
+			detail = l.Detail
+			if l.Error != "" && l.Status != "ok" {
+				detail = strings.TrimSpace(detail + " " + l.Class + ": " + l.Error)
+			}
+		}
+		crit := "no"
+		if p.Critical {
+			crit = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n",
+			p.Name, p.Kind, crit, p.State, code, rtt, p.ConsecutiveFailures, age(st.Now.Sub(p.Since)), firstLine(detail))
+	}
+	tw.Flush()
+}
+
+// age renders a duration to the second, or to the millisecond below a second.
+func age(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}
+
+// firstLine returns s up to its first line break.
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// writePair prints the failover state: epoch, VIP, the peer, each heartbeat
+// path, the last decision and the recent role changes.
+func writePair(w io.Writer, now time.Time, pr *Pair) {
+	fmt.Fprintf(w, "epoch %d", pr.Epoch)
+	if pr.VIP != "" {
+		fmt.Fprintf(w, "  vip %s", pr.VIP)
+	}
+	fmt.Fprintln(w)
+	p := pr.Peer
+	switch {
+	case p.LastHeard == nil:
+		fmt.Fprintln(w, "peer never heard")
+	default:
+		state := "dead"
+		if p.Alive {
+			state = "alive"
+		}
+		fmt.Fprintf(w, "peer %s %s  role %s  health %s  epoch %d  heard %s ago", p.Node, state, p.Role, p.Health, p.Epoch, age(now.Sub(*p.LastHeard)))
+		if p.WAL != "" {
+			fmt.Fprintf(w, "  wal %s  lag %d B", p.WAL, p.LagBytes)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, path := range p.Paths {
+		state, heard := "down", "never heard"
+		if path.Alive {
+			state = "up"
+		}
+		if path.LastHeard != nil {
+			heard = "heard " + age(now.Sub(*path.LastHeard)) + " ago"
+		}
+		fmt.Fprintf(w, "  path %s -> %s  %s  %s\n", path.Local, path.Peer, state, heard)
+	}
+	fmt.Fprintf(w, "decision: %s\n", pr.Reason)
+	if pr.LastError != "" {
+		fmt.Fprintf(w, "last error: %s\n", firstLine(pr.LastError))
+	}
+	h := pr.RoleHistory
+	for _, c := range h[max(0, len(h)-3):] {
+		fmt.Fprintf(w, "  %s ago  %s -> %s  epoch %d  %s\n", age(now.Sub(c.At)), c.From, c.To, c.Epoch, c.Reason)
+	}
+}
