@@ -1,11 +1,19 @@
 package configs
 
 import (
+	"fmt"
+	"net/netip"
 	"path/filepath"
 
 	"github.com/pbxha/pbxha/alert"
+	"github.com/pbxha/pbxha/ami"
 	"github.com/pbxha/pbxha/dbrole"
+	"github.com/pbxha/pbxha/esl"
 	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/hooks"
+	"github.com/pbxha/pbxha/probe"
+	"github.com/pbxha/pbxha/sipcheck"
 	"github.com/pbxha/pbxha/supervisor"
 	"github.com/pbxha/pbxha/vip"
 )
@@ -73,6 +81,75 @@ func (c *Config) AlertConfig() alert.Config {
 			Name: e.Name, URL: e.URL, Format: alert.Format(e.Format), Kinds: e.Kinds, MinSeverity: sev,
 			Timeout: e.Timeout, Headers: headers, Secret: e.Secret,
 		})
+	}
+	return out
+}
+
+// SIPConfig is a sip probe as package sipcheck takes it.
+func (c SIPProbe) SIPConfig() sipcheck.Config {
+	return sipcheck.Config{
+		Target: c.Target, Accept: c.Accept, Degraded: c.Degraded, FromUser: c.FromUser, UserAgent: c.UserAgent,
+		LocalHost: c.LocalHost, FreshConnection: c.FreshConnection,
+		TLS: sipcheck.TLSConfig{CAFile: c.TLS.CAFile, ServerName: c.TLS.ServerName, Insecure: c.TLS.Insecure},
+	}
+}
+
+// ESLConfig is an esl probe as package esl takes it, with the password
+// already read (ReadSecret).
+func (c ESLProbe) ESLConfig(password string) esl.Config {
+	return esl.Config{
+		Address: c.Address, Password: password, Profiles: c.Profiles, CountCalls: c.CountCalls,
+		MaxSessionsShare: c.MaxSessionsShare, MinIdleCPU: c.MinIdleCPU, Timeout: c.Timeout,
+	}
+}
+
+// PGConfig is a pg probe of node as package probe takes it.
+func (c PGProbe) PGConfig(node string) probe.PGConfig {
+	return probe.PGConfig{DSN: c.DSN, ExpectRole: probe.PGRole(c.ExpectRole), Table: c.Table, Node: node, FreshConnEvery: c.FreshConnEvery}
+}
+
+// AMIConfig is an ami probe as package ami takes it, with the secret
+// already read (ReadSecret).
+func (c AMIProbe) AMIConfig(secret string) ami.Config {
+	return ami.Config{Address: c.Address, Username: c.Username, Secret: secret, MaxCalls: c.MaxCalls}
+}
+
+// FailoverPolicy is the decision policy from peer, failover and database,
+// as package failover takes it. The spellings of failover.mode and
+// failover.failback were checked by Validate.
+func (c *Config) FailoverPolicy() (failover.Policy, error) {
+	var err error
+	p := failover.DefaultPolicy()
+	p.InitDead, p.DeadAfter = c.Peer.InitDead, c.Peer.DeadAfter
+	p.RestartGrace, p.FailbackDelay, p.PreferredNode = c.Failover.RestartGrace, c.Failover.FailbackDelay, c.Failover.PreferredNode
+	if p.Mode, err = failover.ParseMode(c.Failover.Mode); err != nil {
+		return p, fmt.Errorf("%s: failover.mode: %w", c.Source, err)
+	}
+	if p.Failback, err = failover.ParseFailback(c.Failover.Failback); err != nil {
+		return p, fmt.Errorf("%s: failover.failback: %w", c.Source, err)
+	}
+	p.NeedFence = len(c.Failover.FenceCommand) > 0
+	if c.Database.DSN != "" {
+		p.MaxLagBytes, p.AllowLagPromote = uint64(max(c.Database.MaxLagBytes, 0)), c.Database.AllowLag
+	}
+	return p, nil
+}
+
+// HeartbeatPaths are peer.paths as package failover takes them. The
+// addresses were checked by Validate.
+func (c *Config) HeartbeatPaths() []failover.Path {
+	var out []failover.Path
+	for _, p := range c.Peer.Paths {
+		out = append(out, failover.Path{Local: netip.MustParseAddrPort(p.Local), Peer: netip.MustParseAddrPort(p.Peer)})
+	}
+	return out
+}
+
+// HookList is a hooks list as package hooks takes it.
+func HookList(hs []Hook) []hooks.Hook {
+	out := make([]hooks.Hook, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, hooks.Hook{Name: h.Name, Command: h.Command, Timeout: h.Timeout})
 	}
 	return out
 }

@@ -95,9 +95,14 @@ type AlertEndpoint struct {
 
 // Pair is the failover state of a node in mode pair.
 type Pair struct {
-	Epoch       uint64        `json:"epoch"`
-	Reason      string        `json:"reason"` // why the last decision was taken
-	LastError   string        `json:"last_error,omitempty"`
+	Epoch     uint64 `json:"epoch"`
+	Reason    string `json:"reason"` // why the last decision was taken
+	LastError string `json:"last_error,omitempty"`
+	// Acting is the action under way (take_over, release, fence_peer,
+	// restart_pbx, re_announce), run apart from the decisions; empty when
+	// none. ActingSince is when it started.
+	Acting      string        `json:"acting,omitempty"`
+	ActingSince *time.Time    `json:"acting_since,omitempty"`
 	VIP         string        `json:"vip,omitempty"` // the service address
 	Peer        PeerState     `json:"peer"`
 	RoleHistory []RoleHistory `json:"role_history"` // newest last

@@ -129,6 +129,9 @@ func writePair(w io.Writer, now time.Time, pr *Pair) {
 		fmt.Fprintf(w, "  path %s -> %s  %s  %s\n", path.Local, path.Peer, state, heard)
 	}
 	fmt.Fprintf(w, "decision: %s\n", pr.Reason)
+	if pr.Acting != "" && pr.ActingSince != nil {
+		fmt.Fprintf(w, "acting: %s for %s\n", pr.Acting, age(now.Sub(*pr.ActingSince)))
+	}
 	if pr.LastError != "" {
 		fmt.Fprintf(w, "last error: %s\n", firstLine(pr.LastError))
 	}

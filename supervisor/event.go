@@ -1,6 +1,11 @@
 package supervisor
 
-import "time"
+import (
+	"fmt"
+	"time"
+
+	"github.com/pbxha/pbxha/event"
+)
 
 // Event kinds.
 const (
@@ -48,4 +53,34 @@ type Status struct {
 	FaultReason      string
 	NextRestart      time.Time // in backoff or fault: when the next automatic start is due
 	Maintenance      bool
+}
+
+// AsEvent is e as a pbxha event: its kind, a severity (critical for a PBX
+// that went down, hung or reached the restart limit; info for a start,
+// reset or restart, which resolves the outage), a summary and details.
+func (e Event) AsEvent() event.Event {
+	details := map[string]any{"pid": e.PID, "reason": e.Reason}
+	if e.Exit != "" {
+		details["exit"] = e.Exit
+	}
+	sev, summary := event.Warning, fmt.Sprintf("PBX %s (pid %d): %s", e.Kind, e.PID, e.Reason)
+	switch e.Kind {
+	case EventStarted, EventReset:
+		sev = event.Info
+	case EventRestarted:
+		sev = event.Info
+		details["downtime_ms"] = e.Downtime.Milliseconds()
+		summary = fmt.Sprintf("PBX restarted (pid %d) after %d ms down: %s", e.PID, e.Downtime.Milliseconds(), e.Reason)
+	case EventDown:
+		sev = event.Critical
+		summary = fmt.Sprintf("PBX down (pid %d, %s)", e.PID, e.Exit)
+	case EventHung:
+		sev = event.Critical
+		summary = fmt.Sprintf("PBX hung (pid %d): %s; killed", e.PID, e.Reason)
+	case EventLimitReached:
+		sev = event.Critical
+		summary = "PBX restart limit reached, node fault: " + e.Reason
+	}
+	return event.Event{Kind: e.Kind, Severity: sev, Time: e.Time, Summary: summary, Details: details,
+		Resolved: e.Kind == EventRestarted}
 }

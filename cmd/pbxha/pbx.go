@@ -20,7 +20,7 @@ func newSupervisor(cfg *configs.Config, logger *slog.Logger, events *event.Publi
 		return nil, nil
 	}
 	sup, err := supervisor.New(cfg.SupervisorConfig(), logger.With("component", "supervisor"), func(e supervisor.Event) {
-		events.Publish(pbxEvent(e))
+		events.Publish(e.AsEvent())
 		if onEvent != nil {
 			onEvent()
 		}
@@ -29,34 +29,6 @@ func newSupervisor(cfg *configs.Config, logger *slog.Logger, events *event.Publi
 		return nil, fmt.Errorf("%s: pbx.supervise: %w", cfg.Source, err)
 	}
 	return sup, nil
-}
-
-// pbxEvent turns a supervisor event into a pbxha event.
-func pbxEvent(e supervisor.Event) event.Event {
-	details := map[string]any{"pid": e.PID, "reason": e.Reason}
-	if e.Exit != "" {
-		details["exit"] = e.Exit
-	}
-	sev, summary := event.Warning, fmt.Sprintf("PBX %s (pid %d): %s", e.Kind, e.PID, e.Reason)
-	switch e.Kind {
-	case supervisor.EventStarted, supervisor.EventReset:
-		sev = event.Info
-	case supervisor.EventRestarted:
-		sev = event.Info
-		details["downtime_ms"] = e.Downtime.Milliseconds()
-		summary = fmt.Sprintf("PBX restarted (pid %d) after %d ms down: %s", e.PID, e.Downtime.Milliseconds(), e.Reason)
-	case supervisor.EventDown:
-		sev = event.Critical
-		summary = fmt.Sprintf("PBX down (pid %d, %s)", e.PID, e.Exit)
-	case supervisor.EventHung:
-		sev = event.Critical
-		summary = fmt.Sprintf("PBX hung (pid %d): %s; killed", e.PID, e.Reason)
-	case supervisor.EventLimitReached:
-		sev = event.Critical
-		summary = "PBX restart limit reached, node fault: " + e.Reason
-	}
-	return event.Event{Kind: e.Kind, Severity: sev, Time: e.Time, Summary: summary, Details: details,
-		Resolved: e.Kind == supervisor.EventRestarted}
 }
 
 // pbxStatus renders the supervisor's status for the control API.

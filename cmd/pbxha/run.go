@@ -17,6 +17,7 @@ import (
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/metrics"
+	"github.com/pbxha/pbxha/pair"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/sdnotify"
 	"github.com/pbxha/pbxha/sipcheck"
@@ -59,7 +60,7 @@ type daemon struct {
 	m      *metrics.Metrics       // nil without metrics.listen
 	sup    *supervisor.Supervisor // nil with pbx.supervise.mode none
 	alerts *alert.Dispatcher      // nil without alerts.endpoints
-	pair   *pair                  // nil in mode single (no peer.paths)
+	pair   *pair.Pair             // nil in mode single (no peer.paths)
 }
 
 // runDaemon runs pbxha on cfg until ctx is done. SIGHUP reloads from the
@@ -137,9 +138,9 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	}
 	api := control.API{Status: d.agent.Status, Maintenance: d.agent.SetMaintenance}
 	if d.pair != nil {
-		wg.Go(func() { d.pair.run(ctx) })
+		wg.Go(func() { d.pair.Run(ctx) })
 		api.Switchover = func(rctx context.Context, to string, drain time.Duration, force bool) (control.SwitchoverResult, error) {
-			return d.pair.switchover(rctx, d, to, drain, force)
+			return d.pair.Switchover(rctx, to, drain, force)
 		}
 	}
 	if d.sup != nil {
@@ -197,13 +198,7 @@ func (d *daemon) agentConfig(cfg *configs.Config, checks *checkSet) agent.Config
 		ac.Alerts = func() control.Alerts { return alertsStatus(d.alerts) }
 	}
 	if d.pair != nil {
-		ac.Pair = func() (string, control.Pair) {
-			var wal uint64
-			if st, _, ok := probe.LastPG(d.agent.Checks(), time.Now()); ok {
-				wal = uint64(st.WALPosition())
-			}
-			return d.pair.status(wal)
-		}
+		ac.Pair = d.pair.Status
 	}
 	if d.sup != nil {
 		sup, sc := d.sup, cfg.PBX.Supervise
@@ -218,7 +213,7 @@ func (d *daemon) agentConfig(cfg *configs.Config, checks *checkSet) agent.Config
 			if onFailed != nil {
 				onFailed(failed)
 			}
-			d.pair.node.Poke()
+			d.pair.Poke()
 		}
 	}
 	return ac

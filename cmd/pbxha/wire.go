@@ -48,7 +48,7 @@ func buildChecks(cfg *configs.Config, logger *slog.Logger) (*checkSet, error) {
 		errs = append(errs, fmt.Errorf("%s: probes.%s[%d]: %w", cfg.Source, kind, i, err))
 	}
 	for i, c := range cfg.Probes.SIP {
-		p, err := sipcheck.New(sipConfig(c), logger.With("probe", c.Name))
+		p, err := sipcheck.New(c.SIPConfig(), logger.With("probe", c.Name))
 		if err != nil {
 			fail(probe.KindSIP, i, err)
 			continue
@@ -61,11 +61,9 @@ func buildChecks(cfg *configs.Config, logger *slog.Logger) (*checkSet, error) {
 			fail(probe.KindESL, i, fmt.Errorf("password_file: %w", err))
 			continue
 		}
-		p, err := esl.New(esl.Config{
-			Address: c.Address, Password: pw, Profiles: c.Profiles, CountCalls: c.CountCalls,
-			MaxSessionsShare: c.MaxSessionsShare, MinIdleCPU: c.MinIdleCPU, Timeout: c.Timeout,
-			Logger: logger.With("probe", c.Name),
-		})
+		ec := c.ESLConfig(pw)
+		ec.Logger = logger.With("probe", c.Name)
+		p, err := esl.New(ec)
 		if err != nil {
 			fail(probe.KindESL, i, err)
 			continue
@@ -73,10 +71,7 @@ func buildChecks(cfg *configs.Config, logger *slog.Logger) (*checkSet, error) {
 		s.add(c.Schedule, probe.KindESL, c.Address, p)
 	}
 	for i, c := range cfg.Probes.PG {
-		p, err := probe.NewPG(probe.PGConfig{
-			DSN: c.DSN, ExpectRole: probe.PGRole(c.ExpectRole), Table: c.Table, Node: cfg.Node.Name,
-			FreshConnEvery: c.FreshConnEvery,
-		}, logger.With("probe", c.Name))
+		p, err := probe.NewPG(c.PGConfig(cfg.Node.Name), logger.With("probe", c.Name))
 		if err != nil {
 			fail(probe.KindPG, i, err)
 			continue
@@ -90,7 +85,7 @@ func buildChecks(cfg *configs.Config, logger *slog.Logger) (*checkSet, error) {
 			fail(probe.KindAMI, i, fmt.Errorf("secret_file: %w", err))
 			continue
 		}
-		p, err := ami.New(ami.Config{Address: c.Address, Username: c.Username, Secret: sec, MaxCalls: c.MaxCalls})
+		p, err := ami.New(c.AMIConfig(sec))
 		if err != nil {
 			fail(probe.KindAMI, i, err)
 			continue
@@ -128,11 +123,3 @@ func (f closerFunc) Close() error { f(); return nil }
 // secret returns value, or the contents of file (without a trailing line
 // break) when file is set, as config check read it.
 func secret(value, file string) (string, error) { return configs.ReadSecret(value, file) }
-
-func sipConfig(c configs.SIPProbe) sipcheck.Config {
-	return sipcheck.Config{
-		Target: c.Target, Accept: c.Accept, Degraded: c.Degraded, FromUser: c.FromUser, UserAgent: c.UserAgent,
-		LocalHost: c.LocalHost, FreshConnection: c.FreshConnection,
-		TLS: sipcheck.TLSConfig{CAFile: c.TLS.CAFile, ServerName: c.TLS.ServerName, Insecure: c.TLS.Insecure},
-	}
-}

@@ -1,0 +1,199 @@
+// Package pair runs the two-node side of a pbxha node: it wires the
+// failover node to its UDP heartbeat paths, the act stage and the
+// tie-breaker, starts and stops them in order (a node starts without the
+// VIP; a primary that stops hands over), and reports the pair for the
+// control API.
+package pair
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pbxha/pbxha/act"
+	"github.com/pbxha/pbxha/control"
+	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/probe"
+	"github.com/pbxha/pbxha/vip"
+)
+
+// Config is what the pair runs on.
+type Config struct {
+	Cluster, Node string
+	Key           []byte          // the heartbeat key
+	Paths         []failover.Path // the heartbeat paths; the first names the peer's host for the act stage
+	Interval      time.Duration   // heartbeat interval
+	DeadAfter     time.Duration   // peer silence that means dead
+	Policy        failover.Policy // the decision settings
+	StateDir      string          // the epoch file
+	TieBreakers   []string        // host:port targets
+	VIPAddr       string          // for status and the hooks' environment ("" without a VIP)
+	// VIP is the service address's netlink or script backend (nil with
+	// vip.mode none): the pair removes it at start and at stop.
+	VIP       *vip.VIP
+	Resources act.Resources // what a primary holds; its VIP is taken from VIP
+	// Rejoin: a release stops the database and rejoins it in the
+	// background (act.Config.Rejoin).
+	Rejoin bool
+	// LeaveTimeout bounds the release of a primary that stops.
+	LeaveTimeout time.Duration
+	// States, Checks and Maintenance read the node's probes and
+	// maintenance mode (the agent); DB says a database is managed.
+	States      func() []probe.CheckState
+	Checks      func() []probe.Check
+	Maintenance func() bool
+	DB          bool
+	OnEvent     func(event.Event) // must not block
+	Logger      *slog.Logger
+}
+
+// Pair is one running pair side. Its methods may be called concurrently
+// with Run.
+type Pair struct {
+	cfg  Config
+	node *failover.Node
+	tr   *failover.UDPTransport
+	act  *act.Actuators
+	tb   *act.TieBreaker
+	log  *slog.Logger
+}
+
+// New opens the heartbeat sockets and builds the node; nothing runs until
+// Run. On an error everything opened is closed again, cfg.VIP included.
+func New(cfg Config) (_ *Pair, err error) {
+	p := &Pair{cfg: cfg, log: cfg.Logger}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	cfg.Resources.VIP = nil
+	if cfg.VIP != nil {
+		cfg.Resources.VIP = cfg.VIP
+	}
+	p.act = act.New(act.Config{
+		Node: cfg.Node, VIPAddr: cfg.VIPAddr, PeerHost: cfg.Paths[0].Peer.Addr().String(),
+		Rejoin: cfg.Rejoin, Logger: p.log, OnEvent: cfg.OnEvent,
+	}, cfg.Resources)
+	if p.tr, err = failover.ListenUDP(cfg.Paths, p.log); err != nil {
+		return nil, err
+	}
+	p.tb = act.NewTieBreaker(cfg.TieBreakers, cfg.DeadAfter, nil)
+	src := act.Sources{States: cfg.States, Checks: cfg.Checks, Maintenance: cfg.Maintenance,
+		DB: cfg.DB, PBX: cfg.Resources.PBX, TieBreaker: p.tb}
+	p.node, err = failover.NewNode(failover.NodeConfig{
+		Cluster: cfg.Cluster, Node: cfg.Node, Key: cfg.Key, Policy: cfg.Policy,
+		Interval: cfg.Interval, StateDir: cfg.StateDir, Transport: p.tr,
+		Tracker: failover.TrackerConfig{Paths: len(cfg.Paths), DeadAfter: cfg.DeadAfter},
+		Local:   func() failover.LocalState { return src.Local(time.Now()) },
+		Act:     p.act, OnEvent: cfg.OnEvent, Logger: p.log,
+		// Stopping as primary hands everything over, the database
+		// included.
+		ReleaseOnStop: true, LeaveTimeout: cfg.LeaveTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// close releases what New opened.
+func (p *Pair) close() {
+	if p.tr != nil {
+		p.tr.Close()
+	}
+	if p.cfg.VIP != nil {
+		p.cfg.VIP.Close()
+	}
+}
+
+// Poke asks for a decision now (the local health changed).
+func (p *Pair) Poke() { p.node.Poke() }
+
+// Run runs the pair until ctx is done. A standby must not hold the VIP, so
+// the address is removed at start. A primary that stops releases
+// everything (hooks, VIP, database) and tells the peer, which takes over at
+// once; the VIP is removed again after, in case that release failed
+// part-way. The PBX keeps running either way.
+func (p *Pair) Run(ctx context.Context) {
+	if v := p.cfg.VIP; v != nil {
+		if removed, err := v.EnsureAbsent(ctx); err != nil {
+			p.log.Error("could not make sure this node does not hold the VIP at start-up", "err", err)
+		} else if removed {
+			p.log.Warn("removed the VIP left on this node; it starts as standby")
+		}
+	}
+	go p.tb.Run(ctx)
+	if err := p.node.Run(ctx); err != nil {
+		p.log.Error("failover node stopped", "err", err)
+	}
+	if v := p.cfg.VIP; v != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := v.Down(sctx); err != nil {
+			p.log.Error("could not release the VIP at shutdown", "err", err)
+		}
+		cancel()
+	}
+	// A rejoin killed half-way could leave a half-rewound data directory:
+	// let it end, within its own timeouts.
+	_ = p.act.WaitRejoin(context.Background())
+	p.close()
+}
+
+// Switchover runs a planned switchover asked for over the control API.
+func (p *Pair) Switchover(ctx context.Context, to string, drain time.Duration, force bool) (control.SwitchoverResult, error) {
+	sw := act.Switchover{Node: p.node, Calls: func() (int, bool) { return probe.ActiveCalls(p.cfg.States()) }}
+	return sw.Run(ctx, to, drain, force)
+}
+
+// Status renders the pair for the control API: this node's role and the
+// pair's state, with this node's database lag behind the peer's announced
+// WAL position.
+func (p *Pair) Status() (string, control.Pair) {
+	ns := p.node.Status()
+	out := control.Pair{Epoch: ns.Epoch, Reason: ns.Reason, LastError: ns.LastError, VIP: p.cfg.VIPAddr}
+	if ns.Busy != failover.ActionNone {
+		out.Acting = ns.Busy.String()
+		t := ns.BusySince
+		out.ActingSince = &t
+	}
+	pv := ns.Peer
+	out.Peer = control.PeerState{Node: pv.Node, Alive: pv.Alive, Epoch: pv.Epoch}
+	if pv.Heard {
+		out.Peer.Role, out.Peer.Health = pv.Role.String(), pv.Health.String()
+		t := pv.LastHeard
+		out.Peer.LastHeard = &t
+		if p.cfg.DB && pv.WAL != 0 {
+			var local uint64
+			if st, _, ok := probe.LastPG(p.cfg.Checks(), time.Now()); ok {
+				local = uint64(st.WALPosition())
+			}
+			out.Peer.WAL = probe.LSN(pv.WAL).String()
+			if pv.WAL > local {
+				out.Peer.LagBytes = pv.WAL - local
+			}
+		}
+	}
+	for i, path := range p.cfg.Paths {
+		ps := control.PathState{Local: path.Local.String(), Peer: path.Peer.String()}
+		if i < len(ns.Paths) {
+			ps.Alive = ns.Paths[i].Alive
+			if t := ns.Paths[i].LastHeard; !t.IsZero() {
+				ps.LastHeard = &t
+			}
+		}
+		out.Peer.Paths = append(out.Peer.Paths, ps)
+	}
+	for _, h := range ns.History {
+		out.RoleHistory = append(out.RoleHistory, control.RoleHistory{At: h.At, From: h.From.String(), To: h.To.String(), Epoch: h.Epoch, Reason: h.Reason})
+	}
+	return ns.Role.String(), out
+}
+
+// String names the pair for errors.
+func (p *Pair) String() string { return fmt.Sprintf("pair %s/%s", p.cfg.Cluster, p.cfg.Node) }
