@@ -74,16 +74,16 @@ func defaults() Config {
 // failed after 2 misses, which puts a hung PBX's median outage in a pair
 // below one second (docs/BENCHMARKS.md). tcp checks every second with a
 // 500ms deadline; the others every 2s with 1s, failed after 3.
-func schedule(kind string) Schedule {
+func schedule(kind probe.Kind) Schedule {
 	s := Schedule{Interval: 2 * time.Second, Timeout: time.Second, Rise: DefaultRise, Fall: DefaultFall}
 	switch kind {
-	case "sip":
+	case probe.KindSIP:
 		s.Interval, s.Timeout, s.Fall = 250*time.Millisecond, 200*time.Millisecond, 2
-	case "tcp":
+	case probe.KindTCP:
 		s.Interval, s.Timeout = time.Second, 500*time.Millisecond
 	}
 	switch kind {
-	case "sip", "esl", "pg", "ami":
+	case probe.KindSIP, probe.KindESL, probe.KindPG, probe.KindAMI:
 		s.Critical = true
 	}
 	return s
@@ -91,48 +91,50 @@ func schedule(kind string) Schedule {
 
 // DefaultSIP returns a sip probe with every default filled in and no target.
 func DefaultSIP() SIPProbe {
-	return SIPProbe{Schedule: schedule("sip"), Accept: sipcheck.DefaultAccept, Degraded: sipcheck.DefaultDegraded,
+	return SIPProbe{Schedule: schedule(probe.KindSIP), Accept: sipcheck.DefaultAccept, Degraded: sipcheck.DefaultDegraded,
 		FromUser: sipcheck.DefaultFromUser, UserAgent: sipcheck.DefaultUserAgent}
 }
 
 // DefaultESL returns an esl probe with every default filled in.
 func DefaultESL() ESLProbe {
-	return ESLProbe{Schedule: schedule("esl"), Address: esl.DefaultAddress}
+	return ESLProbe{Schedule: schedule(probe.KindESL), Address: esl.DefaultAddress}
 }
 
 // DefaultPG returns a pg probe with every default filled in and no DSN.
 func DefaultPG() PGProbe {
-	return PGProbe{Schedule: schedule("pg"), ExpectRole: string(probe.PGRoleAny), Table: probe.DefaultPGTable,
+	return PGProbe{Schedule: schedule(probe.KindPG), ExpectRole: string(probe.PGRoleAny), Table: probe.DefaultPGTable,
 		FreshConnEvery: DefaultPGFresh}
 }
 
 // DefaultAMI returns an ami probe with every default filled in.
 func DefaultAMI() AMIProbe {
-	return AMIProbe{Schedule: schedule("ami"), Address: ami.DefaultAddress}
+	return AMIProbe{Schedule: schedule(probe.KindAMI), Address: ami.DefaultAddress}
 }
 
 // DefaultTCP returns a tcp probe with every default filled in and no address.
-func DefaultTCP() TCPProbe { return TCPProbe{Schedule: schedule("tcp")} }
+func DefaultTCP() TCPProbe { return TCPProbe{Schedule: schedule(probe.KindTCP)} }
 
 // DefaultExec returns an exec probe with every default filled in and no command.
-func DefaultExec() ExecProbe { return ExecProbe{Schedule: schedule("exec")} }
+func DefaultExec() ExecProbe { return ExecProbe{Schedule: schedule(probe.KindExec)} }
 
 // defaultProbe returns the defaults of one element of probes.<kind>, as a
 // value of the list's element type.
 func defaultProbe(kind string) any {
-	switch kind {
-	case "sip":
+	switch probe.Kind(kind) {
+	case probe.KindSIP:
 		return DefaultSIP()
-	case "esl":
+	case probe.KindESL:
 		return DefaultESL()
-	case "pg":
+	case probe.KindPG:
 		return DefaultPG()
-	case "ami":
+	case probe.KindAMI:
 		return DefaultAMI()
-	case "tcp":
+	case probe.KindTCP:
 		return DefaultTCP()
-	case "exec":
+	case probe.KindExec:
 		return DefaultExec()
+	}
+	switch kind {
 	case "endpoints":
 		return DefaultEndpoint()
 	case "takeover", "release":
