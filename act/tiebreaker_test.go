@@ -17,15 +17,7 @@ func TestTieBreakerWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	testenv.ServeAccepts(t, ln)
 	tb := NewTieBreaker([]string{"127.0.0.1:1", ln.Addr().String()}, 500*time.Millisecond, nil) // the first target refuses
 	if tb.every != 100*time.Millisecond || tb.window != 250*time.Millisecond {
 		t.Fatalf("got every %s window %s, want dead_after/5 and dead_after/2", tb.every, tb.window)

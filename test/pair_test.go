@@ -172,23 +172,8 @@ func startTieBreaker(t testing.TB, host *netns.Host, addr string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serveTieBreaker(t, ln)
+	testenv.ServeAccepts(t, ln)
 	return ln.Addr().String()
-}
-
-// serveTieBreaker accepts and closes connections on ln, as a gateway that a
-// tie-breaker check reaches would, until the test ends.
-func serveTieBreaker(t testing.TB, ln net.Listener) {
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
 }
 
 func (f *pairFixture) dump() {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/test/netns"
 	"github.com/pbxha/pbxha/test/pgtest"
 )
@@ -61,7 +62,7 @@ func startPGPair(t testing.TB) *pgPair {
 	if err := client.Do(func() (err error) { tb, err = net.Listen("tcp", client.IP.String()+":7000"); return err }); err != nil {
 		t.Fatal(err)
 	}
-	serveTieBreaker(t, tb)
+	testenv.ServeAccepts(t, tb)
 	key := filepath.Join(t.TempDir(), "pbxha.key")
 	if err := failover.GenerateKey(key); err != nil {
 		t.Fatal(err)
