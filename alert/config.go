@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/internal/problem"
 )
 
 // Format is the payload shape an endpoint expects.
@@ -69,21 +70,11 @@ var endpointName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 // Problem is one thing wrong with a Config: the config key below alerts
 // (max_age, endpoints[0].url...) and what is wrong with it, lowercase, as
 // pbxha's config check prints it.
-type Problem struct {
-	Key string
-	Msg string
-}
-
-// Error renders the problem with the package prefix.
-func (p Problem) Error() string { return "alert: config " + p.Key + ": " + p.Msg }
+type Problem = problem.Problem
 
 // Validate reports every problem in c as one error, or nil (see Problems).
 func (c Config) Validate() error {
-	var errs []error
-	for _, p := range c.Problems() {
-		errs = append(errs, p)
-	}
-	return errors.Join(errs...)
+	return problem.List(c.Problems()).Err("alert: config ")
 }
 
 // Problems lists every problem in c, each naming its key: an endpoint with
@@ -93,10 +84,8 @@ func (c Config) Validate() error {
 // values are read as their defaults. These are the only rules about these
 // keys: pbxha's config check reports them as they are.
 func (c Config) Problems() []Problem {
-	var ps []Problem
-	bad := func(key, format string, args ...any) {
-		ps = append(ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
-	}
+	var ps problem.List
+	bad := ps.Add
 	if c.Dir == "" && len(c.Endpoints) > 0 {
 		bad("dir", "is empty; the outbox needs a directory")
 	}

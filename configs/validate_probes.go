@@ -1,12 +1,10 @@
 package configs
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/sipcheck"
@@ -186,7 +184,7 @@ func (ck *checker) pg(key string, p *PGProbe) {
 		ck.bad(key+".dsn", `is required, e.g. "postgres://pbxha@127.0.0.1:5432/pbx?sslmode=disable"`)
 	default:
 		if _, err := pgxpool.ParseConfig(p.DSN); err != nil { // as the pg probe reads it
-			ck.bad(key+".dsn", "does not parse: %v", dsnError(err))
+			ck.bad(key+".dsn", "does not parse: %v", probe.PGDSNError(err))
 		}
 	}
 	oneOf(ck, key+".expect_role", p.ExpectRole, string(probe.PGRolePrimary), string(probe.PGRoleStandby), string(probe.PGRoleAny))
@@ -222,23 +220,6 @@ func (ck *checker) exec(key string, p *ExecProbe) {
 	}
 	if strings.ContainsAny(p.Command[0], " \t") {
 		ck.bad(key+".command[0]", "%q contains spaces; the command runs without a shell, so give each argument as its own list item", p.Command[0])
-	}
-}
-
-// dsnError returns the parse error of a DSN without the wrappers that
-// would repeat the DSN unredacted: pgconn's ParseConfigError, which blanks
-// the password, or else the innermost error.
-func dsnError(err error) error {
-	var pe *pgconn.ParseConfigError
-	if errors.As(err, &pe) {
-		return pe
-	}
-	for {
-		u := errors.Unwrap(err)
-		if u == nil {
-			return err
-		}
-		err = u
 	}
 }
 

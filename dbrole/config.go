@@ -1,13 +1,12 @@
 package dbrole
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pbxha/pbxha/hooks"
+	"github.com/pbxha/pbxha/internal/problem"
+	"github.com/pbxha/pbxha/probe"
 )
 
 // Defaults for the Config fields whose zero value means "use the default".
@@ -62,36 +61,24 @@ type Config struct {
 // Problem is one thing wrong with a Config: the config key below database
 // (dsn, demote_command...) and what is wrong with it, lowercase, as pbxha's
 // config check prints it.
-type Problem struct {
-	Key string
-	Msg string
-}
-
-// Error renders the problem with the package prefix.
-func (p Problem) Error() string { return "dbrole: config: " + p.Key + ": " + p.Msg }
+type Problem = problem.Problem
 
 // Validate reports every problem of c (zero values read as their defaults)
 // as one error, or nil. It does not connect.
 func (c Config) Validate() error {
-	var errs []error
-	for _, p := range c.Problems() {
-		errs = append(errs, p)
-	}
-	return errors.Join(errs...)
+	return problem.List(c.Problems()).Err("dbrole: config: ")
 }
 
 // Problems lists every problem of c, zero values read as their defaults.
 // These are the only rules about the database keys that the dbrole package
 // uses: pbxha's config check reports them as they are.
 func (c Config) Problems() []Problem {
-	var ps []Problem
-	bad := func(key, format string, args ...any) {
-		ps = append(ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
-	}
+	var ps problem.List
+	bad := ps.Add
 	if c.DSN == "" {
 		bad("dsn", "is required")
 	} else if _, err := pgx.ParseConfig(c.DSN); err != nil {
-		bad("dsn", "does not parse: %v", dsnError(err))
+		bad("dsn", "does not parse: %v", probe.PGDSNError(err))
 	}
 	if len(c.DemoteCommand) == 0 && len(c.StopCommand) == 0 {
 		bad("demote_command", "or stop_command is required: a released primary database must stop being writable")
@@ -143,21 +130,4 @@ func (c Config) withDefaults() Config {
 		c.Now = time.Now
 	}
 	return c
-}
-
-// dsnError returns the parse error of a DSN without the wrappers that
-// would repeat the DSN unredacted: pgconn's ParseConfigError, which blanks
-// the password, or else the innermost error.
-func dsnError(err error) error {
-	var pe *pgconn.ParseConfigError
-	if errors.As(err, &pe) {
-		return pe
-	}
-	for {
-		u := errors.Unwrap(err)
-		if u == nil {
-			return err
-		}
-		err = u
-	}
 }

@@ -546,3 +546,20 @@ func failDetail(st PGState, class string, err error) string {
 	}
 	return what
 }
+
+// PGDSNError returns the parse error of a PostgreSQL DSN without the wrappers that
+// would repeat the DSN unredacted: pgconn's ParseConfigError, which blanks
+// the password, or else the innermost error.
+func PGDSNError(err error) error {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return pe
+	}
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}

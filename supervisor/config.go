@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pbxha/pbxha/internal/problem"
 )
 
 // Mode says how the supervisor reaches the PBX.
@@ -115,23 +117,13 @@ func (c Config) withDefaults() Config {
 // Problem is one thing wrong with a Config: the config key below
 // pbx.supervise (mode, command, backoff_max...) and what is wrong with it,
 // lowercase, as pbxha's config check prints it.
-type Problem struct {
-	Key string
-	Msg string
-}
-
-// Error renders the problem as KEY: MSG.
-func (p Problem) Error() string { return p.Key + ": " + p.Msg }
+type Problem = problem.Problem
 
 // Validate reports every problem of c (zero values read as their defaults)
 // as one error, or nil. It looks nothing up on the system; New also
 // resolves the user and group (see CheckHost).
 func (c Config) Validate() error {
-	var errs []error
-	for _, p := range c.Problems() {
-		errs = append(errs, p)
-	}
-	return errors.Join(errs...)
+	return problem.List(c.Problems()).Err("")
 }
 
 // Problems lists every problem of c, zero values read as their defaults.
@@ -139,10 +131,8 @@ func (c Config) Validate() error {
 // check reports them as they are.
 func (c Config) Problems() []Problem {
 	c = c.withDefaults()
-	var ps []Problem
-	bad := func(key, format string, a ...any) {
-		ps = append(ps, Problem{Key: key, Msg: fmt.Sprintf(format, a...)})
-	}
+	var ps problem.List
+	bad := ps.Add
 	argv := func(key string, v []string, required bool) {
 		switch {
 		case len(v) == 0 && required:

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/pbxha/pbxha/internal/problem"
 )
 
 // backend is how one mode finds, starts and stops the PBX. Only the Run
@@ -70,12 +72,8 @@ func New(cfg Config, logger *slog.Logger, onEvent func(Event)) (*Supervisor, err
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("supervisor: config: %w", err)
 	}
-	if ps := cfg.CheckHost(); len(ps) > 0 {
-		errs := make([]error, len(ps))
-		for i, p := range ps {
-			errs[i] = p
-		}
-		return nil, fmt.Errorf("supervisor: config: %w", errors.Join(errs...))
+	if err := problem.List(cfg.CheckHost()).Err(""); err != nil {
+		return nil, fmt.Errorf("supervisor: config: %w", err)
 	}
 	cfg = cfg.withDefaults()
 	if logger == nil {

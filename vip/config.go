@@ -1,10 +1,11 @@
 package vip
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/pbxha/pbxha/internal/problem"
 )
 
 // Mode says how the service address moves.
@@ -92,23 +93,13 @@ func (c Config) withDefaults() Config {
 
 // Problem is one thing wrong with a Config: the config key (vip.address...)
 // and what is wrong with it, lowercase, as pbxha's config check prints it.
-type Problem struct {
-	Key string
-	Msg string
-}
-
-// Error renders the problem with the package prefix.
-func (p Problem) Error() string { return "vip: config: " + p.Key + ": " + p.Msg }
+type Problem = problem.Problem
 
 // Validate reports every problem of the configuration as one error, or nil.
 // It touches nothing on the system; New also checks the interface and the
 // kernel settings (see CheckHost).
 func (c Config) Validate() error {
-	var errs []error
-	for _, p := range c.Problems() {
-		errs = append(errs, p)
-	}
-	return errors.Join(errs...)
+	return problem.List(c.Problems()).Err("vip: config: ")
 }
 
 // Problems lists every problem of the configuration, zero values read as
@@ -116,10 +107,8 @@ func (c Config) Validate() error {
 // config check reports them as they are.
 func (c Config) Problems() []Problem {
 	c = c.withDefaults()
-	var ps []Problem
-	bad := func(key, format string, args ...any) {
-		ps = append(ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
-	}
+	var ps problem.List
+	bad := ps.Add
 	switch c.Mode {
 	case ModeNetlink:
 		switch {
