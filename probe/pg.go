@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pbxha/pbxha/internal/problem"
 )
 
 // Defaults of PGConfig.
@@ -555,11 +556,5 @@ func PGDSNError(err error) error {
 	if errors.As(err, &pe) {
 		return pe
 	}
-	for {
-		u := errors.Unwrap(err)
-		if u == nil {
-			return err
-		}
-		err = u
-	}
+	return problem.Innermost(err)
 }

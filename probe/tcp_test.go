@@ -54,16 +54,7 @@ func TestTCPCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	testenv.ServeAccepts(t, ln)
 
 	tests := []struct {
 		name       string
@@ -130,16 +121,7 @@ func BenchmarkTCPCheck(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	testenv.ServeAccepts(b, ln)
 	p, err := probe.NewTCP(probe.TCPConfig{Address: ln.Addr().String()})
 	if err != nil {
 		b.Fatal(err)

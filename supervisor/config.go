@@ -236,18 +236,7 @@ func lookupMsg(name, what string, err error) string {
 	if errors.As(err, &uu) || errors.As(err, &ug) || errors.As(err, &uid) || errors.As(err, &gid) {
 		return fmt.Sprintf("%q is not a %s of this host", name, what)
 	}
-	return fmt.Sprintf("%q cannot be looked up: %v", name, innermost(err))
-}
-
-// innermost returns the error at the end of err's chain of wrappers.
-func innermost(err error) error {
-	for {
-		u := errors.Unwrap(err)
-		if u == nil {
-			return err
-		}
-		err = u
-	}
+	return fmt.Sprintf("%q cannot be looked up: %v", name, problem.Innermost(err))
 }
 
 // cred is a resolved user and group; zero ids with set=false mean "as pbxha".

@@ -1,10 +1,10 @@
 package vip
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/pbxha/pbxha/internal/problem"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -32,21 +32,10 @@ func (c Config) CheckHost() []Problem {
 	}
 	link, err := n.link()
 	if err != nil {
-		return []Problem{{Key: "vip.interface", Msg: fmt.Sprintf("%q is not an interface of this host (%v)", c.Interface, innermost(err))}}
+		return []Problem{{Key: "vip.interface", Msg: fmt.Sprintf("%q is not an interface of this host (%v)", c.Interface, problem.Innermost(err))}}
 	}
 	if err := n.checkSecondary(link); err != nil {
 		return []Problem{{Key: "vip.address", Msg: strings.TrimPrefix(err.Error(), "vip.address: ")}}
 	}
 	return nil
-}
-
-// innermost returns the error at the end of err's chain of wrappers.
-func innermost(err error) error {
-	for {
-		u := errors.Unwrap(err)
-		if u == nil {
-			return err
-		}
-		err = u
-	}
 }

@@ -40,16 +40,7 @@ func TestProbeTCPCmd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	testenv.ServeAccepts(t, ln)
 	up := ln.Addr().String()
 	down := testenv.FreeAddr(t)
 	q := regexp.QuoteMeta

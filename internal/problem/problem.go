@@ -37,3 +37,15 @@ func (l List) Err(prefix string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Innermost returns the error at the end of err's chain of wrappers: the
+// cause a problem names, without the wrappers that repeat the value.
+func Innermost(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}
