@@ -48,7 +48,7 @@ func (n *Node) sendHeartbeat() {
 	hb.Seq = n.seq
 	n.mu.Unlock()
 	hb.Sent = n.clock.Now()
-	b, err := Encode(n.cfg.Key, hb)
+	b, err := Encode(n.keys().Current, hb)
 	if err == nil {
 		err = n.cfg.Transport.Send(b)
 	}

@@ -81,7 +81,7 @@ func newSimNode(name string, end *failovertest.Endpoint, pol failover.Policy) *s
 
 // start boots the sidecar (again): new boot id, role init, a fresh tracker.
 func (n *simNode) start(t *testing.T, now time.Time) {
-	tr, err := failover.NewPeerTracker(failover.TrackerConfig{Cluster: "sim", Node: n.name, Key: simKey, Paths: 2, DeadAfter: time.Second})
+	tr, err := failover.NewPeerTracker(failover.TrackerConfig{Cluster: "sim", Node: n.name, Keys: failover.Keys{Current: simKey}, Paths: 2, DeadAfter: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 // Config is what the pair runs on.
 type Config struct {
 	Cluster, Node string
-	Key           []byte          // the heartbeat key
+	Keys          failover.Keys   // the heartbeat keys
 	Paths         []failover.Path // the heartbeat paths; the first names the peer's host for the act stage
 	Interval      time.Duration   // heartbeat interval
 	DeadAfter     time.Duration   // peer silence that means dead
@@ -87,7 +87,7 @@ func New(cfg Config) (_ *Pair, err error) {
 	src := act.Sources{States: cfg.States, Checks: cfg.Checks, Maintenance: cfg.Maintenance,
 		DB: cfg.DB, PBX: cfg.Resources.PBX, TieBreaker: p.tb}
 	p.node, err = failover.NewNode(failover.NodeConfig{
-		Cluster: cfg.Cluster, Node: cfg.Node, Key: cfg.Key, Policy: cfg.Policy,
+		Cluster: cfg.Cluster, Node: cfg.Node, Keys: cfg.Keys, Policy: cfg.Policy,
 		Interval: cfg.Interval, StateDir: cfg.StateDir, Transport: p.tr,
 		Tracker: failover.TrackerConfig{Paths: len(cfg.Paths), DeadAfter: cfg.DeadAfter},
 		Local:   func() failover.LocalState { return src.Local(time.Now()) },

@@ -31,7 +31,7 @@ func newPair(cfg *configs.Config, d *daemon) (*pair.Pair, error) {
 	log := d.log.With("component", "failover")
 	emit := func(e event.Event) { d.events.Publish(e) }
 	pc := pair.Config{
-		Cluster: cfg.Node.Cluster, Node: cfg.Node.Name, Key: key, Paths: cfg.HeartbeatPaths(),
+		Cluster: cfg.Node.Cluster, Node: cfg.Node.Name, Keys: failover.Keys{Current: key}, Paths: cfg.HeartbeatPaths(),
 		Interval: cfg.Peer.Interval, DeadAfter: cfg.Peer.DeadAfter, Policy: policy, StateDir: cfg.StateDir,
 		TieBreakers: cfg.Failover.TieBreakers, VIPAddr: cfg.VIP.Address,
 		Rejoin:       len(cfg.Database.StopCommand) > 0 && len(cfg.Database.DemoteCommand) > 0,
