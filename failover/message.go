@@ -48,8 +48,8 @@ const (
 	flagSwitchover
 	flagForce
 	flagRestarting // version 2
-	flagsKnownV1 = flagMaintenance | flagEligible | flagSwitchover | flagForce
-	flagsKnown   = flagsKnownV1 | flagRestarting
+	flagsKnownV1   = flagMaintenance | flagEligible | flagSwitchover | flagForce
+	flagsKnown     = flagsKnownV1 | flagRestarting
 )
 
 // BootID identifies one run of a sidecar; it is random per process start.
