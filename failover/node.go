@@ -60,6 +60,12 @@ type NodeConfig struct {
 	// (see leave). Off, a stopping node goes silent like a crashed one.
 	ReleaseOnStop bool
 	LeaveTimeout  time.Duration // bounds that release; DefaultLeaveTimeout when 0
+	// UnprotectedGrace: how long the pair may be unable to survive the next
+	// fault before pair_unprotected (DefaultUnprotectedGrace when 0);
+	// MaxClockOffset: the peer's clock offset that raises clock_offset
+	// (DefaultMaxClockOffset when 0).
+	UnprotectedGrace time.Duration
+	MaxClockOffset   time.Duration
 }
 
 // Node runs one side of the pair: it sends heartbeats, tracks the peer,
@@ -87,7 +93,8 @@ type Node struct {
 	request     SwitchoverState
 	lastReqID   uint64
 	sendErrors  uint64
-	seq         uint64    // of the last heartbeat sent
+	seq         uint64 // of the last heartbeat sent
+	sentRing    [sentRingSize]sentRecord
 	loopPrivate loopState // set up by Run under mu, then touched by the decision loop only
 }
 
@@ -130,7 +137,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		return nil, fmt.Errorf("%s: interval %s must be shorter than dead_after %s", where, cfg.Interval, cfg.Policy.DeadAfter)
 	}
 	tc := cfg.Tracker
-	tc.Cluster, tc.Node, tc.Keys = cfg.Cluster, cfg.Node, cfg.Keys
+	tc.Cluster, tc.Node, tc.Keys, tc.Now = cfg.Cluster, cfg.Node, cfg.Keys, cfg.Clock.Now
 	if tc.DeadAfter <= 0 {
 		tc.DeadAfter = cfg.Policy.DeadAfter
 	}
@@ -151,7 +158,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	}
 	n := &Node{
 		cfg: cfg, clock: cfg.Clock, log: cfg.Logger.With("node", cfg.Node), tracker: tr, boot: boot,
-		wake: make(chan struct{}, 1), poke: make(chan struct{}, 1), done: make(chan *job, 1),
+		wake: make(chan struct{}, 1), poke: make(chan struct{}, 1), done: make(chan *job, 2),
 	}
 	n.keyset = cfg.Keys
 	if f, ok := cfg.Transport.(Filtered); ok {
@@ -199,7 +206,7 @@ func (n *Node) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			if j := n.loopPrivate.running; j != nil {
+			for range n.loopPrivate.running() {
 				n.finish(<-n.done)
 			}
 			n.leave()
@@ -218,15 +225,22 @@ func (n *Node) Run(ctx context.Context) error {
 
 // untilNextDecision is how long until the next decision falls due: a
 // quarter interval, or sooner the moment the live peer, unheard from now
-// on, is dead (a millisecond past dead_after).
+// on, is dead (a millisecond past dead_after), and the moment a silent
+// peer has been silent for the takeover wait.
 func (n *Node) untilNextDecision() time.Duration {
 	every := decideEvery(n.cfg.Interval)
 	now := n.clock.Now()
 	v := n.tracker.View(now)
-	if !v.Alive {
+	if !v.Heard {
 		return every
 	}
-	return min(every, v.LastHeard.Add(n.cfg.Tracker.DeadAfter).Sub(now)+time.Millisecond)
+	next := every
+	for _, after := range []time.Duration{n.cfg.Tracker.DeadAfter, n.cfg.Policy.TakeoverWait(v.StepDown)} {
+		if d := v.LastHeard.Add(after).Sub(now) + time.Millisecond; d > 0 {
+			next = min(next, d)
+		}
+	}
+	return next
 }
 
 // Poke asks for a decision now rather than at the next tick: the daemon

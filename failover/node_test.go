@@ -562,8 +562,9 @@ func TestNodeReleaseOnStop(t *testing.T) {
 	}
 }
 
-// TestNodeDecidesWhenPeerTurnsDead: the standby decides the moment its
-// primary's silence reaches dead_after, not at its next tick (node-b starts
+// TestNodeDecidesWhenPeerTurnsDead: the standby takes over the moment its
+// primary's silence reaches the takeover wait (dead_after, or longer so that
+// a cut-off primary has stepped down), not at its next tick (node-b starts
 // 7ms after node-a, so that its ticks do not fall on node-a's heartbeats).
 func TestNodeDecidesWhenPeerTurnsDead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -588,8 +589,12 @@ func TestNodeDecidesWhenPeerTurnsDead(t *testing.T) {
 				became = h.At
 			}
 		}
-		if d := became.Sub(st.Peer.LastHeard); d < failover.DefaultDeadAfter || d > failover.DefaultDeadAfter+5*time.Millisecond {
-			t.Errorf("node-b took over %s after it last heard node-a, want within 5ms after dead_after %s", d, failover.DefaultDeadAfter)
+		wait := pairPolicy().TakeoverWait(st.Peer.StepDown)
+		if wait < failover.DefaultDeadAfter {
+			t.Fatalf("takeover wait %s, want at least dead_after %s", wait, failover.DefaultDeadAfter)
+		}
+		if d := became.Sub(st.Peer.LastHeard); d < wait || d > wait+5*time.Millisecond {
+			t.Errorf("node-b took over %s after it last heard node-a, want within 5ms after the takeover wait %s", d, wait)
 		}
 	})
 }

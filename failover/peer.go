@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"sync"
@@ -21,6 +22,9 @@ type TrackerConfig struct {
 	Paths      int           // number of heartbeat paths, at least 1
 	DeadAfter  time.Duration // silence on all paths (or on one path, for that path) that means dead; DefaultDeadAfter when 0
 	SkewWindow time.Duration // clock skew tolerated for a new peer boot; DefaultSkewWindow when 0
+	// Now stamps what Admit counts (its callers pass no time); time.Now
+	// when nil. Receive takes the time from its caller.
+	Now func() time.Time
 }
 
 // PeerView is what this node knows of its peer: the newest accepted
@@ -54,6 +58,9 @@ type PeerView struct {
 	HeardSeq    uint64        // and that heartbeat's sequence number
 	StepDown    time.Duration // the peer's step-down budget as primary (version 2)
 	Restarting  bool          // the peer's sidecar is restarting, role kept (version 2)
+	// BadMACAt is when a packet from the peer's address last failed the
+	// MAC (zero: never): the peer may live with another key.
+	BadMACAt time.Time
 }
 
 // PathState is the liveness of one heartbeat path and what it carried.
@@ -71,7 +78,8 @@ type PathState struct {
 const offsetBucket = 30 * time.Second
 
 // PeerTracker turns received heartbeat packets into the peer's view and the
-// per-path liveness. It reads no clock: every method takes the local time.
+// per-path liveness. Every method but Admit takes the local time; Admit
+// reads TrackerConfig.Now.
 // Its methods may be called concurrently.
 type PeerTracker struct {
 	cfg TrackerConfig
@@ -102,6 +110,9 @@ func NewPeerTracker(cfg TrackerConfig) (*PeerTracker, error) {
 	}
 	if cfg.DeadAfter <= 0 {
 		cfg.DeadAfter = DefaultDeadAfter
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	t := &PeerTracker{
 		cfg:       cfg,
@@ -204,7 +215,7 @@ func (t *PeerTracker) Receive(path int, b []byte, now time.Time) (Heartbeat, err
 		return Heartbeat{}, fmt.Errorf("failover: receive heartbeat: %w: %d of %d", ErrPath, path, len(t.drops))
 	}
 	if err != nil {
-		t.drops[path][DropReason(err)]++
+		t.dropLocked(path, err, now)
 		return Heartbeat{}, err
 	}
 	t.noteOffset(hb.Sent.Sub(now), now, newBoot)
@@ -233,13 +244,21 @@ func (t *PeerTracker) Admit(path int, b []byte) error {
 		err = fmt.Errorf("failover: admit heartbeat from %s: %w: seq %d on path %d", hb.Node, ErrReplay, hb.Seq, path)
 	}
 	if err != nil {
-		if path >= 0 && path < len(t.drops) {
-			t.drops[path][DropReason(err)]++
-		} else {
-			t.badPath++
-		}
+		t.dropLocked(path, err, t.cfg.Now())
 	}
 	return err
+}
+
+// dropLocked counts a dropped packet of path at now. t.mu is held.
+func (t *PeerTracker) dropLocked(path int, err error, now time.Time) {
+	if path < 0 || path >= len(t.drops) {
+		t.badPath++
+		return
+	}
+	t.drops[path][DropReason(err)]++
+	if errors.Is(err, ErrBadMAC) {
+		t.view.BadMACAt = now
+	}
 }
 
 // update replaces the view with a fresh heartbeat; wasAlive says whether
