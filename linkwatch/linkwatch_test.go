@@ -41,7 +41,9 @@ func TestWatch(t *testing.T) {
 	next("the switch port up", "")
 
 	missing := make(chan string, 1)
-	go a.Do(func() error { return linkwatch.Watch(ctx, []string{"eth0", "nosuch0"}, func(down string) { missing <- down }) })
+	go a.Do(func() error {
+		return linkwatch.Watch(ctx, []string{"eth0", "nosuch0"}, func(down string) { missing <- down })
+	})
 	select {
 	case got := <-missing:
 		if got != "nosuch0" {
