@@ -297,3 +297,73 @@ func TestFence(t *testing.T) {
 		t.Errorf("failed fence: got %v, want it to name the peer and the cause", err)
 	}
 }
+
+// TestStepDownOrder: a primary that steps down ends writes first — the
+// database, then the VIP, then the release hooks — each step stamped.
+func TestStepDownOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := acttest.New(nil)
+		w.SetDBRole(dbrole.RolePrimary)
+		a := newAct(w, false)
+		if err := w.VIP.Up(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		every(w, 10*time.Millisecond, allOps...)
+		t0 := time.Now()
+		tl, err := a.StepDown(t.Context(), move)
+		if err != nil {
+			t.Fatalf("StepDown: got %v, want nil", err)
+		}
+		if got, want := w.Ops()[1:], []string{acttest.DBDemote, acttest.VIPDown, acttest.HooksRelease}; !slices.Equal(got, want) {
+			t.Errorf("got steps %q, want %q", got, want)
+		}
+		if tl.DBDemoted.Sub(t0) != 10*time.Millisecond || tl.VIPDown.Sub(t0) != 20*time.Millisecond || tl.HooksRan.Sub(t0) != 30*time.Millisecond {
+			t.Errorf("timeline %+v, want database at 10ms, VIP at 20ms, hooks at 30ms", tl)
+		}
+		if w.Writable() || w.HoldsVIP() {
+			t.Errorf("after the step-down: writable %v VIP %v, want neither", w.Writable(), w.HoldsVIP())
+		}
+	})
+}
+
+// TestStepDownDatabaseFails: a database that keeps taking writes ends the
+// step-down before the VIP goes: the node stays primary and retries.
+func TestStepDownDatabaseFails(t *testing.T) {
+	w := acttest.New(nil)
+	w.SetDBRole(dbrole.RolePrimary)
+	w.Fail(acttest.DBDemote, errors.New("still primary"))
+	if _, err := newAct(w, false).StepDown(context.Background(), move); err == nil || !strings.Contains(err.Error(), "demote the database: still primary") {
+		t.Fatalf("got %v, want the database error", err)
+	}
+	if got := w.Ops(); !slices.Equal(got, []string{"db.demote!"}) {
+		t.Errorf("got steps %q, want only the failed demotion", got)
+	}
+}
+
+// TestVIPTrackingActions: RestoreVIP adds the VIP again, DropVIP removes
+// it, and the witness reports who answers on it.
+func TestVIPTrackingActions(t *testing.T) {
+	w := acttest.New(nil)
+	a := newAct(w, false)
+	ctx := context.Background()
+	if err := a.RestoreVIP(ctx); err != nil || !w.HoldsVIP() {
+		t.Fatalf("RestoreVIP: got %v, held %v; want the VIP back", err, w.HoldsVIP())
+	}
+	if err := a.DropVIP(ctx); err != nil || w.HoldsVIP() {
+		t.Fatalf("DropVIP: got %v, held %v; want it gone", err, w.HoldsVIP())
+	}
+	for _, tc := range []struct {
+		answer string
+		want   failover.WitnessState
+	}{{"", failover.WitnessAbsent}, {"02:98:18:00:00:0b", failover.WitnessHeld}} {
+		w.SetAnswer(tc.answer)
+		got, who, err := a.Witness(ctx)
+		if err != nil || got != tc.want || who != tc.answer {
+			t.Errorf("answer %q: got %s %q %v, want %s", tc.answer, got, who, err, tc.want)
+		}
+	}
+	w.Fail(acttest.WitnessAsk, errors.New("no packet socket"))
+	if got, _, err := a.Witness(ctx); err == nil || got != failover.WitnessUnknown {
+		t.Errorf("failing witness: got %s %v, want unknown and the error", got, err)
+	}
+}

@@ -2,6 +2,7 @@ package act
 
 import (
 	"context"
+	"time"
 
 	"github.com/pbxha/pbxha/dbrole"
 	"github.com/pbxha/pbxha/hooks"
@@ -75,10 +76,17 @@ type Fencer interface {
 	Fence(ctx context.Context, vars hooks.Vars) error
 }
 
+// Witness asks whether another node answers on the VIP; *vip.VIP
+// implements it (netlink mode, IPv4). It returns within about within.
+type Witness interface {
+	Witness(ctx context.Context, within time.Duration) (held bool, who string, err error)
+}
+
 // Resources are what a primary holds, each nil when this node has none.
 type Resources struct {
 	DB       Database         // nil: no managed database
 	VIP      VIP              // nil: vip.mode none
+	Witness  Witness          // nil: no VIP witness
 	PBX      PBX              // nil: the PBX is not supervised
 	Commands TakeoverCommands // nil: no pbx.takeover_esl
 	Hooks    Hooks            // nil: no hooks

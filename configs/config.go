@@ -206,11 +206,12 @@ type Endpoint struct {
 // Peer is the link to the other node of the pair. With no paths the node
 // runs alone (mode single).
 type Peer struct {
-	Paths     []PeerPath    `mapstructure:"paths" yaml:"paths" json:"paths"`                // heartbeat paths, e.g. a back-to-back link and the service network; heartbeats go over all
-	KeyFile   string        `mapstructure:"key_file" yaml:"key_file" json:"key_file"`       // shared HMAC key, the same file on both nodes, mode 0600 (pbxha keygen writes one)
-	Interval  time.Duration `mapstructure:"interval" yaml:"interval" json:"interval"`       // heartbeat interval
-	DeadAfter time.Duration `mapstructure:"dead_after" yaml:"dead_after" json:"dead_after"` // the peer is dead after this long without a valid heartbeat on any path; at least twice interval
-	InitDead  time.Duration `mapstructure:"init_dead" yaml:"init_dead" json:"init_dead"`    // at start-up, wait this long to hear the peer before claiming anything
+	Paths       []PeerPath    `mapstructure:"paths" yaml:"paths" json:"paths"`                         // heartbeat paths, e.g. a back-to-back link and the service network; heartbeats go over all
+	KeyFile     string        `mapstructure:"key_file" yaml:"key_file" json:"key_file"`                // shared HMAC key, the same file on both nodes, mode 0600 (pbxha keygen writes one); it signs what this node sends
+	NextKeyFile string        `mapstructure:"next_key_file" yaml:"next_key_file" json:"next_key_file"` // during a key change only: a second key accepted beside key_file (reloaded on SIGHUP, like key_file)
+	Interval    time.Duration `mapstructure:"interval" yaml:"interval" json:"interval"`                // heartbeat interval
+	DeadAfter   time.Duration `mapstructure:"dead_after" yaml:"dead_after" json:"dead_after"`          // the peer is dead after this long without a valid heartbeat on any path; at least twice interval
+	InitDead    time.Duration `mapstructure:"init_dead" yaml:"init_dead" json:"init_dead"`             // at start-up, wait this long to hear the peer before claiming anything
 }
 
 // PeerPath is one heartbeat path: this node's UDP address and the peer's.
@@ -221,14 +222,22 @@ type PeerPath struct {
 
 // Failover is the policy both nodes of the pair share.
 type Failover struct {
-	Mode          string        `mapstructure:"mode" yaml:"mode" json:"mode"`                               // failover_first (move the VIP, then restart the PBX) or restart_first (restart first, fail over after restart_grace)
-	RestartGrace  time.Duration `mapstructure:"restart_grace" yaml:"restart_grace" json:"restart_grace"`    // restart_first: how long the local restart gets
-	Failback      string        `mapstructure:"failback" yaml:"failback" json:"failback"`                   // off (a recovered node stays standby) or auto (the role goes back to preferred_node)
-	FailbackDelay time.Duration `mapstructure:"failback_delay" yaml:"failback_delay" json:"failback_delay"` // auto: how long the preferred node must be healthy first
-	PreferredNode string        `mapstructure:"preferred_node" yaml:"preferred_node" json:"preferred_node"` // the node that wins ties and failback; empty: none
-	TieBreakers   []string      `mapstructure:"tie_breakers" yaml:"tie_breakers" json:"tie_breakers"`       // host:port reached by TCP; a node that reaches none never takes over (required with peer.paths)
-	FenceCommand  []string      `mapstructure:"fence_command" yaml:"fence_command" json:"fence_command"`    // command, as a list, that makes a silent peer unable to serve before a takeover (power it off); exit 0: fenced
-	FenceTimeout  time.Duration `mapstructure:"fence_timeout" yaml:"fence_timeout" json:"fence_timeout"`    // the fence command's process group is killed after this
+	Mode             string        `mapstructure:"mode" yaml:"mode" json:"mode"`                                        // failover_first (move the VIP, then restart the PBX) or restart_first (restart first, fail over after restart_grace)
+	RestartGrace     time.Duration `mapstructure:"restart_grace" yaml:"restart_grace" json:"restart_grace"`             // restart_first: how long the local restart gets
+	Failback         string        `mapstructure:"failback" yaml:"failback" json:"failback"`                            // off (a recovered node stays standby) or auto (the role goes back to preferred_node)
+	FailbackDelay    time.Duration `mapstructure:"failback_delay" yaml:"failback_delay" json:"failback_delay"`          // auto: how long the preferred node must be healthy first
+	PreferredNode    string        `mapstructure:"preferred_node" yaml:"preferred_node" json:"preferred_node"`          // the node that wins ties and failback; empty: none
+	TieBreakers      []string      `mapstructure:"tie_breakers" yaml:"tie_breakers" json:"tie_breakers"`                // host:port reached by TCP; a node that reaches none never takes over (required with peer.paths)
+	FenceCommand     []string      `mapstructure:"fence_command" yaml:"fence_command" json:"fence_command"`             // command, as a list, that makes a silent peer unable to serve before a takeover (power it off); exit 0: fenced
+	FenceTimeout     time.Duration `mapstructure:"fence_timeout" yaml:"fence_timeout" json:"fence_timeout"`             // the fence command's process group is killed after this
+	IsolationAfter   time.Duration `mapstructure:"isolation_after" yaml:"isolation_after" json:"isolation_after"`       // a primary unheard by its peer and cut off from every tie-breaker this long steps down, database first
+	StepDownBudget   time.Duration `mapstructure:"step_down_budget" yaml:"step_down_budget" json:"step_down_budget"`    // the longest this node's step-down (database stopped, VIP removed) takes; the peer waits that long more before it takes over; 0: 100ms, or 1s with a database
+	Witness          string        `mapstructure:"witness" yaml:"witness" json:"witness"`                               // auto (on with a netlink IPv4 VIP), on or off: before taking over from a silent peer, ask by ARP whether another node still answers on the VIP
+	TrackInterfaces  []string      `mapstructure:"track_interfaces" yaml:"track_interfaces" json:"track_interfaces"`    // interfaces whose carrier the service needs: a primary without it hands over, a standby without it is not eligible
+	FailbackDrain    time.Duration `mapstructure:"failback_drain" yaml:"failback_drain" json:"failback_drain"`          // auto: how long a failback waits for the active calls to end
+	FailbackWindow   string        `mapstructure:"failback_window" yaml:"failback_window" json:"failback_window"`       // auto: HH:MM-HH:MM, local time of day when a failback may happen (may span midnight); empty: any time
+	UnprotectedGrace time.Duration `mapstructure:"unprotected_grace" yaml:"unprotected_grace" json:"unprotected_grace"` // pair_unprotected is raised when the pair could not survive the next fault for this long
+	MaxClockOffset   time.Duration `mapstructure:"max_clock_offset" yaml:"max_clock_offset" json:"max_clock_offset"`    // clock_offset is raised when the peer's clock is off by more than this
 }
 
 // VIP is the service address the primary holds.

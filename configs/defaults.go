@@ -39,6 +39,18 @@ const (
 	DefaultPGFresh = 30 * time.Second
 )
 
+// Spellings of failover.witness.
+const (
+	WitnessAuto = "auto"
+	WitnessOn   = "on"
+	WitnessOff  = "off"
+)
+
+// DefaultStepDownWithDB is the step-down budget of a node with a managed
+// database: a fast shutdown of PostgreSQL takes a few hundred
+// milliseconds.
+const DefaultStepDownWithDB = time.Second
+
 // defaults returns a Config holding every top-level default and no probes.
 func defaults() Config {
 	pol := failover.DefaultPolicy()
@@ -50,7 +62,9 @@ func defaults() Config {
 		History:  DefaultHistory,
 		Peer:     Peer{KeyFile: DefaultKeyFile, Interval: failover.DefaultInterval, DeadAfter: pol.DeadAfter, InitDead: pol.InitDead},
 		Failover: Failover{Mode: pol.Mode.String(), RestartGrace: pol.RestartGrace, Failback: pol.Failback.String(),
-			FailbackDelay: pol.FailbackDelay, FenceTimeout: hooks.DefaultTimeout},
+			FailbackDelay: pol.FailbackDelay, FenceTimeout: hooks.DefaultTimeout, IsolationAfter: pol.IsolationAfter,
+			Witness: WitnessAuto, FailbackDrain: pol.FailbackDrain, UnprotectedGrace: failover.DefaultUnprotectedGrace,
+			MaxClockOffset: failover.DefaultMaxClockOffset},
 		// vip.mode has no package default: vip.Config needs a mode. The
 		// file's is none, so that a node never touches addresses unasked.
 		VIP: VIP{Mode: string(vip.ModeNone), GARPCount: vip.DefaultGARPCount, GARPInterval: vip.DefaultGARPInterval,

@@ -91,6 +91,11 @@ func (c *Config) checkHost(ps *problems) {
 			ck.bad("peer.key_file", "%s", keyMsg(c.Peer.KeyFile, err))
 		}
 	}
+	if filepath.IsAbs(c.Peer.NextKeyFile) {
+		if _, err := failover.LoadKey(c.Peer.NextKeyFile); err != nil {
+			ck.bad("peer.next_key_file", "%s", keyMsg(c.Peer.NextKeyFile, err))
+		}
+	}
 	ck.localAddrs(c.Peer.Paths)
 	if filepath.IsAbs(c.StateDir) {
 		if _, err := failover.LoadEpoch(c.StateDir); err != nil {

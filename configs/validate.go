@@ -292,6 +292,41 @@ func (ck *checker) pair(c *Config) {
 	if f.FenceTimeout <= 0 {
 		ck.bad("failover.fence_timeout", "%s must be positive", ck.show("failover.fence_timeout", f.FenceTimeout))
 	}
+	switch {
+	case f.IsolationAfter <= 0:
+		ck.bad("failover.isolation_after", "%s must be positive: an isolated primary must step down before its peer takes over", ck.show("failover.isolation_after", f.IsolationAfter))
+	case p.Interval > 0 && f.IsolationAfter < p.Interval:
+		ck.bad("failover.isolation_after", "%s must not be shorter than peer.interval %s", ck.show("failover.isolation_after", f.IsolationAfter), p.Interval)
+	case f.IsolationAfter > 10*p.DeadAfter:
+		ck.bad("failover.isolation_after", "%s is more than ten times dead_after %s: a failover would wait that long", ck.show("failover.isolation_after", f.IsolationAfter), p.DeadAfter)
+	}
+	if f.StepDownBudget < 0 {
+		ck.bad("failover.step_down_budget", "%s must not be negative (0: the default)", f.StepDownBudget)
+	}
+	oneOf(ck, "failover.witness", f.Witness, WitnessAuto, WitnessOn, WitnessOff)
+	if pre, err := netip.ParsePrefix(v.Address); f.Witness == WitnessOn && (v.Mode != string(vip.ModeNetlink) || err != nil || !pre.Addr().Is4()) {
+		ck.bad("failover.witness", `"on" needs a netlink VIP of IPv4: the witness asks by ARP who answers on it`)
+	}
+	for i, name := range f.TrackInterfaces {
+		if name == "" || len(name) > 15 || strings.ContainsAny(name, "/ \t") {
+			ck.bad(fmt.Sprintf("failover.track_interfaces[%d]", i), "%q is not an interface name", name)
+		}
+	}
+	if f.FailbackDrain < 0 {
+		ck.bad("failover.failback_drain", "%s must not be negative", f.FailbackDrain)
+	}
+	if _, err := failover.ParseWindow(f.FailbackWindow); err != nil {
+		ck.bad("failover.failback_window", "%q: want HH:MM-HH:MM, e.g. 01:00-05:00", f.FailbackWindow)
+	}
+	if f.UnprotectedGrace <= 0 {
+		ck.bad("failover.unprotected_grace", "%s must be positive", ck.show("failover.unprotected_grace", f.UnprotectedGrace))
+	}
+	if f.MaxClockOffset <= 0 {
+		ck.bad("failover.max_clock_offset", "%s must be positive", ck.show("failover.max_clock_offset", f.MaxClockOffset))
+	}
+	if p.NextKeyFile != "" && !filepath.IsAbs(p.NextKeyFile) {
+		ck.bad("peer.next_key_file", "%q must be an absolute path", p.NextKeyFile)
+	}
 	// The vip package holds the rules of its keys; the file adds that only
 	// a pair holds a VIP, and that it spells every default out, so a zero
 	// is a mistake rather than a request for the default.

@@ -101,8 +101,20 @@ type Pair struct {
 	// Acting is the action under way (take_over, release, fence_peer,
 	// restart_pbx, re_announce), run apart from the decisions; empty when
 	// none. ActingSince is when it started.
-	Acting      string        `json:"acting,omitempty"`
-	ActingSince *time.Time    `json:"acting_since,omitempty"`
+	Acting      string     `json:"acting,omitempty"`
+	ActingSince *time.Time `json:"acting_since,omitempty"`
+	// Unprotected says why the pair could not survive the next fault now
+	// (empty: it could); pair_unprotected is raised after a grace.
+	Unprotected string `json:"unprotected,omitempty"`
+	// HeardByPeer is the send time of the newest heartbeat of this node
+	// the peer said it heard.
+	HeardByPeer *time.Time `json:"heard_by_peer,omitempty"`
+	// ClockOffsetMS is the peer's clock minus this node's, in
+	// milliseconds, as the heartbeats measure it.
+	ClockOffsetMS float64 `json:"clock_offset_ms"`
+	// Witness is what the VIP witness said in the peer's current silence:
+	// unknown, absent or held.
+	Witness     string        `json:"witness,omitempty"`
 	VIP         string        `json:"vip,omitempty"` // the service address
 	Peer        PeerState     `json:"peer"`
 	RoleHistory []RoleHistory `json:"role_history"` // newest last
@@ -130,6 +142,11 @@ type PathState struct {
 	Peer      string     `json:"peer"`
 	Alive     bool       `json:"alive"`
 	LastHeard *time.Time `json:"last_heard,omitempty"`
+	// Accepted counts the heartbeats accepted on the path; Drops the
+	// packets dropped on it, by reason (bad_mac, replay, stale, foreign,
+	// garbage, overflow...).
+	Accepted uint64            `json:"accepted"`
+	Drops    map[string]uint64 `json:"drops,omitempty"`
 }
 
 // RoleHistory is one role change.

@@ -3,6 +3,8 @@ package control
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -126,7 +128,17 @@ func writePair(w io.Writer, now time.Time, pr *Pair) {
 		if path.LastHeard != nil {
 			heard = "heard " + age(now.Sub(*path.LastHeard)) + " ago"
 		}
-		fmt.Fprintf(w, "  path %s -> %s  %s  %s\n", path.Local, path.Peer, state, heard)
+		fmt.Fprintf(w, "  path %s -> %s  %s  %s  accepted %d", path.Local, path.Peer, state, heard, path.Accepted)
+		if len(path.Drops) > 0 {
+			fmt.Fprintf(w, "  dropped %s", dropsText(path.Drops))
+		}
+		fmt.Fprintln(w)
+	}
+	if pr.ClockOffsetMS != 0 {
+		fmt.Fprintf(w, "peer clock offset %+.0fms\n", pr.ClockOffsetMS)
+	}
+	if pr.Unprotected != "" {
+		fmt.Fprintf(w, "unprotected: %s\n", pr.Unprotected)
 	}
 	fmt.Fprintf(w, "decision: %s\n", pr.Reason)
 	if pr.Acting != "" && pr.ActingSince != nil {
@@ -139,4 +151,13 @@ func writePair(w io.Writer, now time.Time, pr *Pair) {
 	for _, c := range h[max(0, len(h)-3):] {
 		fmt.Fprintf(w, "  %s ago  %s -> %s  epoch %d  %s\n", age(now.Sub(c.At)), c.From, c.To, c.Epoch, c.Reason)
 	}
+}
+
+// dropsText renders drop counts as "bad_mac 3, replay 1", by reason.
+func dropsText(m map[string]uint64) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -71,6 +71,11 @@ const (
 	PeerPathLost        = "peer_path_lost"        // one heartbeat path went silent
 	Maintenance         = "maintenance"           // maintenance mode switched on or off
 	ConfigReload        = "config_reload"         // a SIGHUP reload was applied or refused
+	Isolated            = "isolated"              // a primary cut off from its peer and its tie-breakers stepped down (details: timeline); resolved when it hears the peer again
+	VIPLost             = "vip_lost"              // the VIP left the primary's interface; resolved when it was put back
+	PairUnprotected     = "pair_unprotected"      // for longer than unprotected_grace the pair could not survive the next fault (details: reason); resolved when protected again
+	ClockOffset         = "clock_offset"          // the peer's clock is off by more than max_clock_offset (details: offset_ms); resolved when back within
+	HeartbeatAuthFailed = "heartbeat_auth_failed" // heartbeats from the peer's address fail the MAC: the keys differ (details: count); resolved when they pass again
 	Test                = "test"                  // sent by `pbxha alert test`
 )
 
@@ -79,7 +84,7 @@ const (
 // it, so a new kind is added here once.
 var Kinds = []string{ProbeState, HealthChange, PBXStarted, PBXStopped, PBXReset, PBXDown, PBXHung, PBXRestarted,
 	RestartLimitReached, RoleChange, Failover, Switchover, TakeoverStepFailed, DBRejoinFailed, ActionFailed,
-	SplitBrain, PeerPathLost, Maintenance, ConfigReload, Test}
+	SplitBrain, PeerPathLost, Maintenance, ConfigReload, Isolated, VIPLost, PairUnprotected, ClockOffset, HeartbeatAuthFailed, Test}
 
 // Event is one transition. ID stays the same across delivery retries so that
 // receivers can de-duplicate.

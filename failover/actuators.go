@@ -40,4 +40,19 @@ type Actuators interface {
 	// ReAnnounce repeats the VIP announcement (gratuitous ARP / unsolicited
 	// NA) after two primaries met.
 	ReAnnounce(ctx context.Context) error
+	// StepDown gives the resources up in the order that ends writes first
+	// — database, VIP, then the release hooks — for a primary that may be
+	// cut off: its peer may promote soon. The PBX keeps running. On an
+	// error the node stays primary and tries again after
+	// NodeConfig.RetryDelay.
+	StepDown(ctx context.Context, m Move) (Timeline, error)
+	// RestoreVIP puts back and announces a VIP that left the primary's
+	// interface.
+	RestoreVIP(ctx context.Context) error
+	// DropVIP removes a VIP found on a node that is not primary.
+	DropVIP(ctx context.Context) error
+	// Witness asks whether another node answers on the VIP: WitnessHeld
+	// when one does (the silent peer still serves), WitnessAbsent when
+	// none did within a short deadline. detail names what answered.
+	Witness(ctx context.Context) (state WitnessState, detail string, err error)
 }

@@ -1,6 +1,9 @@
 package failover
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // receive feeds every received packet to the tracker, stamped on arrival.
 func (n *Node) receive(ctx context.Context, closed chan<- struct{}) {
@@ -40,15 +43,44 @@ func (n *Node) send(ctx context.Context) {
 	}
 }
 
-// sendHeartbeat sends the current heartbeat once on every path.
+// sentRingSize is how many sent heartbeats the node remembers the send
+// time of, to tell when the peer last heard it: 12.8 s at the default
+// interval, far beyond any deadline that depends on it.
+const sentRingSize = 64
+
+// sentRecord is one sent heartbeat.
+type sentRecord struct {
+	seq uint64
+	at  time.Time
+}
+
+// sentAtLocked returns when heartbeat seq of this boot was sent, if it is
+// still remembered. n.mu is held.
+func (n *Node) sentAtLocked(seq uint64) (time.Time, bool) {
+	r := n.sentRing[seq%sentRingSize]
+	return r.at, r.seq == seq && seq != 0
+}
+
+// sendHeartbeat sends the current heartbeat once on every path, in the
+// format the peer writes (so a peer still on format 1 reads it), with what
+// this node last heard of the peer.
 func (n *Node) sendHeartbeat() {
+	now := n.clock.Now()
+	view := n.tracker.View(now)
 	n.mu.Lock()
 	n.seq++
 	hb := n.hb
-	hb.Seq = n.seq
+	hb.Seq, hb.Sent = n.seq, now
+	n.sentRing[n.seq%sentRingSize] = sentRecord{seq: n.seq, at: now}
 	n.mu.Unlock()
-	hb.Sent = n.clock.Now()
-	b, err := Encode(n.cfg.Key, hb)
+	if view.Heard {
+		hb.HeardBoot, hb.HeardSeq = view.Boot, view.Seq
+		if view.Version < Version {
+			hb.Version = max(view.Version, MinVersion)
+		}
+	}
+	hb.StepDown = n.cfg.Policy.StepDown
+	b, err := Encode(n.keys().Current, hb)
 	if err == nil {
 		err = n.cfg.Transport.Send(b)
 	}

@@ -9,12 +9,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/pbxha/pbxha/act"
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/linkwatch"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/vip"
 )
@@ -22,7 +24,7 @@ import (
 // Config is what the pair runs on.
 type Config struct {
 	Cluster, Node string
-	Key           []byte          // the heartbeat key
+	Keys          failover.Keys   // the heartbeat keys
 	Paths         []failover.Path // the heartbeat paths; the first names the peer's host for the act stage
 	Interval      time.Duration   // heartbeat interval
 	DeadAfter     time.Duration   // peer silence that means dead
@@ -39,6 +41,11 @@ type Config struct {
 	Rejoin bool
 	// LeaveTimeout bounds the release of a primary that stops.
 	LeaveTimeout time.Duration
+	// TrackInterfaces are watched for carrier (failover.track_interfaces).
+	TrackInterfaces []string
+	// UnprotectedGrace and MaxClockOffset tune the pair_unprotected and
+	// clock_offset alerts (0: the failover package's defaults).
+	UnprotectedGrace, MaxClockOffset time.Duration
 	// States, Checks and Maintenance read the node's probes and
 	// maintenance mode (the agent); DB says a database is managed.
 	States      func() []probe.CheckState
@@ -58,6 +65,9 @@ type Pair struct {
 	act  *act.Actuators
 	tb   *act.TieBreaker
 	log  *slog.Logger
+
+	vipState atomic.Uint32 // failover.VIPState, from the VIP watcher
+	linkDown atomic.Value  // string, from the link watcher
 }
 
 // New opens the heartbeat sockets and builds the node; nothing runs until
@@ -72,10 +82,15 @@ func New(cfg Config) (_ *Pair, err error) {
 			p.close()
 		}
 	}()
-	cfg.Resources.VIP = nil
+	cfg.Resources.VIP, cfg.Resources.Witness = nil, nil
 	if cfg.VIP != nil {
 		cfg.Resources.VIP = cfg.VIP
+		if cfg.Policy.Witness && cfg.VIP.CanWitness() {
+			cfg.Resources.Witness = cfg.VIP
+		}
 	}
+	cfg.Policy.Witness = cfg.Resources.Witness != nil
+	p.linkDown.Store("")
 	p.act = act.New(act.Config{
 		Node: cfg.Node, VIPAddr: cfg.VIPAddr, PeerHost: cfg.Paths[0].Peer.Addr().String(),
 		Rejoin: cfg.Rejoin, Logger: p.log, OnEvent: cfg.OnEvent,
@@ -85,9 +100,11 @@ func New(cfg Config) (_ *Pair, err error) {
 	}
 	p.tb = act.NewTieBreaker(cfg.TieBreakers, cfg.DeadAfter, nil)
 	src := act.Sources{States: cfg.States, Checks: cfg.Checks, Maintenance: cfg.Maintenance,
-		DB: cfg.DB, PBX: cfg.Resources.PBX, TieBreaker: p.tb}
+		DB: cfg.DB, PBX: cfg.Resources.PBX, TieBreaker: p.tb,
+		VIP:      func() failover.VIPState { return failover.VIPState(p.vipState.Load()) },
+		LinkDown: func() string { return p.linkDown.Load().(string) }}
 	p.node, err = failover.NewNode(failover.NodeConfig{
-		Cluster: cfg.Cluster, Node: cfg.Node, Key: cfg.Key, Policy: cfg.Policy,
+		Cluster: cfg.Cluster, Node: cfg.Node, Keys: cfg.Keys, Policy: cfg.Policy,
 		Interval: cfg.Interval, StateDir: cfg.StateDir, Transport: p.tr,
 		Tracker: failover.TrackerConfig{Paths: len(cfg.Paths), DeadAfter: cfg.DeadAfter},
 		Local:   func() failover.LocalState { return src.Local(time.Now()) },
@@ -95,6 +112,7 @@ func New(cfg Config) (_ *Pair, err error) {
 		// Stopping as primary hands everything over, the database
 		// included.
 		ReleaseOnStop: true, LeaveTimeout: cfg.LeaveTimeout,
+		UnprotectedGrace: cfg.UnprotectedGrace, MaxClockOffset: cfg.MaxClockOffset,
 	})
 	if err != nil {
 		return nil, err
@@ -129,6 +147,7 @@ func (p *Pair) Run(ctx context.Context) {
 		}
 	}
 	go p.tb.Run(ctx)
+	p.watch(ctx)
 	if err := p.node.Run(ctx); err != nil {
 		p.log.Error("failover node stopped", "err", err)
 	}
@@ -145,6 +164,46 @@ func (p *Pair) Run(ctx context.Context) {
 	p.close()
 }
 
+// watch starts the VIP and link watchers: the kernel's notifications reach
+// the node at once (a Poke), not at its next decision.
+func (p *Pair) watch(ctx context.Context) {
+	if v := p.cfg.VIP; v != nil {
+		go func() {
+			err := v.Watch(ctx, func(held bool) {
+				st := failover.VIPAbsent
+				if held {
+					st = failover.VIPHeld
+				}
+				p.vipState.Store(uint32(st))
+				p.node.Poke()
+			})
+			if err != nil {
+				p.log.Error("VIP watch stopped: the VIP is no longer tracked", "err", err)
+				p.vipState.Store(uint32(failover.VIPUntracked))
+			}
+		}()
+	}
+	if len(p.cfg.TrackInterfaces) > 0 {
+		go func() {
+			err := linkwatch.Watch(ctx, p.cfg.TrackInterfaces, func(down string) {
+				if down != "" {
+					p.log.Warn("tracked interface without carrier", "target", down)
+				}
+				p.linkDown.Store(down)
+				p.node.Poke()
+			})
+			if err != nil {
+				p.log.Error("link watch stopped: the tracked interfaces are no longer watched", "err", err)
+				p.linkDown.Store("")
+			}
+		}()
+	}
+}
+
+// SetKeys replaces the heartbeat keys (a SIGHUP that read the key files
+// again).
+func (p *Pair) SetKeys(k failover.Keys) error { return p.node.SetKeys(k) }
+
 // Switchover runs a planned switchover asked for over the control API.
 func (p *Pair) Switchover(ctx context.Context, to string, drain time.Duration, force bool) (control.SwitchoverResult, error) {
 	sw := act.Switchover{Node: p.node, Calls: func() (int, bool) { return probe.ActiveCalls(p.cfg.States()) }}
@@ -157,10 +216,26 @@ func (p *Pair) Switchover(ctx context.Context, to string, drain time.Duration, f
 func (p *Pair) Status() (string, control.Pair) {
 	ns := p.node.Status()
 	out := control.Pair{Epoch: ns.Epoch, Reason: ns.Reason, LastError: ns.LastError, VIP: p.cfg.VIPAddr}
-	if ns.Busy != failover.ActionNone {
+	switch {
+	case ns.Busy != failover.ActionNone:
 		out.Acting = ns.Busy.String()
 		t := ns.BusySince
 		out.ActingSince = &t
+	case ns.AuxBusy != failover.ActionNone:
+		out.Acting = ns.AuxBusy.String()
+		t := ns.AuxSince
+		out.ActingSince = &t
+	}
+	out.Unprotected = ns.Unprotected
+	if !ns.ConfirmedAt.IsZero() {
+		t := ns.ConfirmedAt
+		out.HeardByPeer = &t
+	}
+	if ns.Peer.Alive {
+		out.ClockOffsetMS = float64(ns.Peer.ClockOffset) / float64(time.Millisecond)
+	}
+	if ns.Witness != failover.WitnessUnknown {
+		out.Witness = ns.Witness.String()
 	}
 	pv := ns.Peer
 	out.Peer = control.PeerState{Node: pv.Node, Alive: pv.Alive, Epoch: pv.Epoch}
@@ -182,7 +257,7 @@ func (p *Pair) Status() (string, control.Pair) {
 	for i, path := range p.cfg.Paths {
 		ps := control.PathState{Local: path.Local.String(), Peer: path.Peer.String()}
 		if i < len(ns.Paths) {
-			ps.Alive = ns.Paths[i].Alive
+			ps.Alive, ps.Accepted, ps.Drops = ns.Paths[i].Alive, ns.Paths[i].Accepted, ns.Paths[i].Drops
 			if t := ns.Paths[i].LastHeard; !t.IsZero() {
 				ps.LastHeard = &t
 			}

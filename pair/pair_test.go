@@ -32,7 +32,7 @@ func startSide(t *testing.T, name, peer string, local, remote netip.AddrPort, tb
 	res.VIP = nil // the VIP fake is unused: the pair takes its VIP from Config.VIP
 	ok := []probe.CheckState{{Name: "sip", Kind: probe.KindSIP, Critical: true, State: probe.OK}}
 	p, err := pair.New(pair.Config{
-		Cluster: "pair", Node: name, Key: []byte("0123456789abcdef0123456789abcdef"),
+		Cluster: "pair", Node: name, Keys: failover.Keys{Current: []byte("0123456789abcdef0123456789abcdef")},
 		Paths:    []failover.Path{{Local: local, Peer: remote}},
 		Interval: 50 * time.Millisecond, DeadAfter: pol.DeadAfter, Policy: pol, StateDir: t.TempDir(),
 		TieBreakers: []string{tb}, Resources: res, LeaveTimeout: 5 * time.Second,

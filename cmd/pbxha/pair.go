@@ -9,7 +9,6 @@ import (
 	"github.com/pbxha/pbxha/configs"
 	"github.com/pbxha/pbxha/dbrole"
 	"github.com/pbxha/pbxha/event"
-	"github.com/pbxha/pbxha/failover"
 	"github.com/pbxha/pbxha/hooks"
 	"github.com/pbxha/pbxha/pair"
 	"github.com/pbxha/pbxha/probe"
@@ -19,9 +18,9 @@ import (
 // newPair wires the pair from peer, failover, vip, database and hooks.
 // Nothing runs until Run.
 func newPair(cfg *configs.Config, d *daemon) (*pair.Pair, error) {
-	key, err := failover.LoadKey(cfg.Peer.KeyFile)
+	keys, err := cfg.HeartbeatKeys()
 	if err != nil {
-		return nil, fmt.Errorf("%s: peer.key_file: %w", cfg.Source, err)
+		return nil, err
 	}
 	policy, err := cfg.FailoverPolicy()
 	if err != nil {
@@ -31,11 +30,12 @@ func newPair(cfg *configs.Config, d *daemon) (*pair.Pair, error) {
 	log := d.log.With("component", "failover")
 	emit := func(e event.Event) { d.events.Publish(e) }
 	pc := pair.Config{
-		Cluster: cfg.Node.Cluster, Node: cfg.Node.Name, Key: key, Paths: cfg.HeartbeatPaths(),
+		Cluster: cfg.Node.Cluster, Node: cfg.Node.Name, Keys: keys, Paths: cfg.HeartbeatPaths(),
 		Interval: cfg.Peer.Interval, DeadAfter: cfg.Peer.DeadAfter, Policy: policy, StateDir: cfg.StateDir,
 		TieBreakers: cfg.Failover.TieBreakers, VIPAddr: cfg.VIP.Address,
 		Rejoin:       len(cfg.Database.StopCommand) > 0 && len(cfg.Database.DemoteCommand) > 0,
-		LeaveTimeout: releaseBudget(cfg),
+		LeaveTimeout: releaseBudget(cfg), TrackInterfaces: cfg.Failover.TrackInterfaces,
+		UnprotectedGrace: cfg.Failover.UnprotectedGrace, MaxClockOffset: cfg.Failover.MaxClockOffset,
 		// The agent is built after the pair: read it through the daemon.
 		States:      func() []probe.CheckState { return d.agent.States() },
 		Checks:      func() []probe.Check { return d.agent.Checks() },

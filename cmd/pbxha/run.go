@@ -248,6 +248,19 @@ func (d *daemon) reloadOnHUP(ctx context.Context, hup <-chan os.Signal, running 
 		for _, key := range configs.KeepRestartOnly(running, next) {
 			d.log.Warn("setting changed but takes effect only at the next start", "key", key)
 		}
+		if d.pair != nil {
+			// The heartbeat keys are read again: a key change (docs/pair.md)
+			// takes a SIGHUP on each node, never a restart.
+			keys, err := next.HeartbeatKeys()
+			if err == nil {
+				err = d.pair.SetKeys(keys)
+			}
+			if err != nil {
+				d.log.Error("heartbeat keys not reloaded; the running keys stay", "err", err)
+			} else {
+				d.log.Info("heartbeat keys reloaded", "next_key", next.Peer.NextKeyFile != "")
+			}
+		}
 		if d.m != nil {
 			d.m.ResetProbes()
 		}
