@@ -69,6 +69,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		newEventsCmd(g),
 		newKeygenCmd(g),
 		newSwitchoverCmd(g),
+		newGenCmd(g),
 	)
 	return root
 }

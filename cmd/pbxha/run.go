@@ -117,7 +117,7 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		}
 		// The metrics read the agent's health, and the agent feeds them.
 		d.m = metrics.New(func() probe.Health { return d.agent.Health() })
-		d.m.SetInfo(cfg.Node.Name, cfg.Node.Cluster, version, func() string { return d.agent.Role() })
+		d.m.SetInfo(cfg.Node.Name, cfg.Node.Cluster, buildVersion(), func() string { return d.agent.Role() })
 		if d.alerts != nil {
 			d.m.AlertFuncs(alertCounters(d.alerts))
 		}
@@ -169,7 +169,7 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	defer signal.Stop(hup)
 	wg.Go(func() { d.reloadOnHUP(ctx, hup, cfg) })
 
-	logger.Info("pbxha started", "version", version, "config", cfg.Source, "probes", len(checks.checks),
+	logger.Info("pbxha started", "version", buildVersion(), "config", cfg.Source, "probes", len(checks.checks),
 		"pbx", cfg.PBX.Supervise.Mode, "peer_paths", len(cfg.Peer.Paths), "socket", cfg.Control.Socket, "pid", os.Getpid())
 	d.agent.Run(ctx)
 	wg.Wait()
@@ -189,7 +189,7 @@ func maxInterval(s *checkSet) time.Duration {
 func (d *daemon) agentConfig(cfg *configs.Config, checks *checkSet) agent.Config {
 	ac := agent.Config{
 		Node: cfg.Node.Name, Cluster: cfg.Node.Cluster, History: cfg.History, Source: cfg.Source,
-		Version: version, Checks: checks.checks, Close: checks.Close,
+		Version: buildVersion(), Checks: checks.checks, Close: checks.Close,
 	}
 	if d.m != nil {
 		ac.OnResult = d.m.Observe
