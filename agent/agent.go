@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,10 @@ type Config struct {
 	Cluster  string
 	History  int    // results kept per probe
 	Source   string // where the config came from, for status
+	// PendingRestart lists the keys whose value in the file differs from
+	// the running one and takes effect only at the next start
+	// (configs.KeepRestartOnly), for status.
+	PendingRestart []string
 	Version  string // pbxha version, for status
 	Checks   []probe.Check
 	Close    func() // releases the checks' probes (connections, sockets); may be nil
@@ -112,10 +117,16 @@ func (a *Agent) Run(ctx context.Context) {
 		a.mu.Lock()
 		a.cfg, a.mon, a.loadedAt, a.reloadErr = *next, newMon, time.Now(), ""
 		a.mu.Unlock()
-		a.log.Info("config reloaded", "source", next.Source, "probes", len(next.Checks))
-		a.publish(event.Event{Kind: event.ConfigReload, Severity: event.Info,
-			Summary: fmt.Sprintf("config reloaded from %s: %d probes", next.Source, len(next.Checks)),
-			Details: map[string]any{"source": next.Source, "probes": len(next.Checks)}})
+		summary := fmt.Sprintf("config reloaded from %s: %d probes", next.Source, len(next.Checks))
+		details := map[string]any{"source": next.Source, "probes": len(next.Checks)}
+		args := []any{"source", next.Source, "probes", len(next.Checks)}
+		if len(next.PendingRestart) > 0 {
+			summary += "; pending restart: " + strings.Join(next.PendingRestart, ", ") + " take effect at the next start"
+			details["pending_restart"] = next.PendingRestart
+			args = append(args, "pending_restart", strings.Join(next.PendingRestart, ","))
+		}
+		a.log.Info("config reloaded", args...)
+		a.publish(event.Event{Kind: event.ConfigReload, Severity: event.Info, Summary: summary, Details: details})
 	}
 }
 
@@ -358,6 +369,15 @@ func (a *Agent) ReloadFailed(err error) {
 		Summary: "config reload refused; the running config stays", Details: map[string]any{"error": err.Error()}})
 }
 
+// ReloadState reports the last reload's outcome for metrics: whether it
+// was refused, when the running config was loaded, and the keys pending a
+// restart.
+func (a *Agent) ReloadState() (refused bool, loadedAt time.Time, pending []string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.reloadErr != "", a.loadedAt, a.cfg.PendingRestart
+}
+
 // Checks returns the checks the agent runs now.
 func (a *Agent) Checks() []probe.Check { return a.monitor().Checks() }
 
@@ -401,7 +421,7 @@ func (a *Agent) Status() control.Status {
 		PID:           os.Getpid(),
 		StartedAt:     a.started,
 		Now:           time.Now(),
-		Config:        control.Config{Source: cfg.Source, LoadedAt: loadedAt, LastReloadError: reloadErr},
+		Config:        control.Config{Source: cfg.Source, LoadedAt: loadedAt, LastReloadError: reloadErr, PendingRestart: cfg.PendingRestart},
 		Probes:        make([]control.Probe, 0, len(states)),
 	}
 	for _, s := range states {

@@ -48,6 +48,10 @@ type Config struct {
 	Source          string    `json:"source"` // file path, or "embedded default"
 	LoadedAt        time.Time `json:"loaded_at"`
 	LastReloadError string    `json:"last_reload_error,omitempty"`
+	// PendingRestart lists the keys changed in the file that take effect
+	// only at the next start (Patroni's "pending restart"); the running
+	// values stay in force until then.
+	PendingRestart []string `json:"pending_restart,omitempty"`
 }
 
 // Probe is one check's settled state and recent results.

@@ -53,8 +53,15 @@ func WriteText(w io.Writer, st Status) {
 	if st.Maintenance {
 		fmt.Fprintln(w, "maintenance mode: automatic action is frozen (pbxha maintenance off resumes it)")
 	}
+	if len(st.Config.PendingRestart) > 0 {
+		fmt.Fprintf(w, "pending restart: %s changed in the file; they take effect at the next start of pbxha\n",
+			strings.Join(st.Config.PendingRestart, ", "))
+	}
 	if st.Config.LastReloadError != "" {
-		fmt.Fprintf(w, "last reload refused: %s\n", firstLine(st.Config.LastReloadError))
+		fmt.Fprintln(w, "last reload refused; the running config stays:")
+		for _, line := range strings.Split(strings.TrimSpace(st.Config.LastReloadError), "\n") {
+			fmt.Fprintf(w, "  %s\n", line)
+		}
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/pbxha/pbxha/configs"
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/hooks"
 	"github.com/pbxha/pbxha/metrics"
 	"github.com/pbxha/pbxha/pair"
 	"github.com/pbxha/pbxha/probe"
@@ -43,11 +45,32 @@ Exit codes: 0 clean shutdown, 1 runtime failure (socket in use...), 2 bad config
 			if err != nil {
 				return err
 			}
+			if err := exportDaemonEnv(cfg); err != nil {
+				return &exitError{code: exitFailure, err: err}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			return runDaemon(ctx, g, cfg)
 		},
 	}
+}
+
+// exportDaemonEnv sets PBXHA_CONFIG and PBXHA_SOCKET in the daemon's own
+// environment, which the commands it runs inherit (hooks.Environ lets these
+// two through): pbxha commands in a hook find this daemon.
+func exportDaemonEnv(cfg *configs.Config) error {
+	if cfg.Source != configs.EmbeddedSource {
+		p, err := filepath.Abs(cfg.Source)
+		if err != nil {
+			return fmt.Errorf("run: %s: %w", cfg.Source, err)
+		}
+		if err := os.Setenv(hooks.EnvConfig, p); err != nil {
+			return fmt.Errorf("run: %s: %w", hooks.EnvConfig, err)
+		}
+	} else {
+		_ = os.Unsetenv(hooks.EnvConfig)
+	}
+	return os.Setenv(hooks.EnvSocket, cfg.Control.Socket)
 }
 
 // daemon is one running pbxha: the parts that live from start to stop.
@@ -245,13 +268,16 @@ func (d *daemon) reloadOnHUP(ctx context.Context, hup <-chan os.Signal, running 
 		// The supervisor, alert delivery and the pair keep their running
 		// config: a reload never restarts the PBX, reopens the outbox or
 		// touches the VIP.
-		for _, key := range configs.KeepRestartOnly(running, next) {
+		pending := configs.KeepRestartOnly(running, next)
+		for _, key := range pending {
 			d.log.Warn("setting changed but takes effect only at the next start", "key", key)
 		}
 		if d.m != nil {
 			d.m.ResetProbes()
 		}
-		if err := d.agent.Reload(ctx, d.agentConfig(next, checks)); err != nil {
+		ac := d.agentConfig(next, checks)
+		ac.PendingRestart = pending
+		if err := d.agent.Reload(ctx, ac); err != nil {
 			checks.Close()
 			return
 		}
