@@ -22,18 +22,18 @@ import (
 
 // Config is what the agent needs to know about the node.
 type Config struct {
-	Node     string
-	Cluster  string
-	History  int    // results kept per probe
-	Source   string // where the config came from, for status
+	Node    string
+	Cluster string
+	History int    // results kept per probe
+	Source  string // where the config came from, for status
 	// PendingRestart lists the keys whose value in the file differs from
 	// the running one and takes effect only at the next start
 	// (configs.KeepRestartOnly), for status.
 	PendingRestart []string
-	Version  string // pbxha version, for status
-	Checks   []probe.Check
-	Close    func() // releases the checks' probes (connections, sockets); may be nil
-	OnResult func(probe.Check, probe.Result, probe.CheckState)
+	Version        string // pbxha version, for status
+	Checks         []probe.Check
+	Close          func() // releases the checks' probes (connections, sockets); may be nil
+	OnResult       func(probe.Check, probe.Result, probe.CheckState)
 
 	// PBX, when set, reports the supervised PBX for status.
 	PBX func() control.PBX

@@ -25,7 +25,9 @@ func fakeDaemon(t *testing.T) (string, *atomic.Int32) {
 	}
 	var maint atomic.Int32
 	api := control.API{
-		Status:      func() control.Status { return control.Status{SchemaVersion: 1, Node: "node-a", Role: "primary", Health: "healthy"} },
+		Status: func() control.Status {
+			return control.Status{SchemaVersion: 1, Node: "node-a", Role: "primary", Health: "healthy"}
+		},
 		Maintenance: func(bool) error { maint.Add(1); return nil },
 	}
 	ctx, cancel := context.WithCancel(context.Background())
