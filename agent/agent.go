@@ -43,8 +43,12 @@ type Config struct {
 	// the PBX (any kind but pg) is failed" turns true or false: the
 	// supervisor's hang detection.
 	OnServiceFailed func(bool)
-	// OnMaintenance, when set, is called when maintenance mode changes.
+	// OnMaintenance, when set, is called when maintenance mode changes,
+	// and by New when it restores maintenance mode from MaintenanceFile.
 	OnMaintenance func(bool)
+	// MaintenanceFile, when set, keeps maintenance mode across restarts:
+	// the file exists while maintenance is on (state_dir/maintenance).
+	MaintenanceFile string
 	// Pair, when set, puts the node in mode pair: it reports the failover
 	// state, whose role replaces the single-node role.
 	Pair func() (role string, pair control.Pair)
@@ -83,6 +87,14 @@ func New(cfg Config, logger *slog.Logger, events Publisher) *Agent {
 	now := time.Now()
 	a := &Agent{log: logger, started: now, reloads: make(chan Config), cfg: cfg, loadedAt: now, ready: make(chan struct{}), events: events, role: failover.RolePrimary.String()}
 	a.mon = probe.NewMonitor(cfg.Checks, a.monitorOptions(cfg), nil)
+	if on, since := restoreMaintenance(cfg.MaintenanceFile); on {
+		a.maint = true
+		a.log.Warn("maintenance mode restored: it was on when pbxha stopped; pbxha maintenance off resumes automatic action",
+			"maintenance", true, "since", since)
+		if cfg.OnMaintenance != nil {
+			cfg.OnMaintenance(true)
+		}
+	}
 	return a
 }
 
@@ -216,15 +228,25 @@ func (a *Agent) probeChanged(c probe.Change) {
 
 // SetMaintenance switches maintenance mode: while on, nothing acts
 // automatically (the PBX is not restarted). It publishes a maintenance event.
+//
+// With Config.MaintenanceFile set, the mode is written there first, so that
+// it survives a restart of pbxha; when that fails the mode stays as it was
+// and the error says why.
 func (a *Agent) SetMaintenance(on bool) error {
 	a.mu.Lock()
-	changed := a.maint != on
+	if a.maint == on {
+		a.mu.Unlock()
+		return nil
+	}
+	// Written under the lock: two operators switching at once leave the
+	// file as the mode.
+	if err := persistMaintenance(a.cfg.MaintenanceFile, on, time.Now()); err != nil {
+		a.mu.Unlock()
+		return err
+	}
 	a.maint = on
 	hook := a.cfg.OnMaintenance
 	a.mu.Unlock()
-	if !changed {
-		return nil
-	}
 	if hook != nil {
 		hook(on)
 	}

@@ -45,7 +45,8 @@ func newMaintenanceCmd(g *globals) *cobra.Command {
 		Short: "Freeze (on) or resume (off) every automatic action",
 		Long: `Maintenance mode freezes every automatic action: while on, the PBX is not
 restarted whatever the probes say. Probes keep running and status keeps
-reporting; the role reads "maintenance".
+reporting; the role reads "maintenance". The mode survives a restart of pbxha
+(the file <state_dir>/maintenance exists while it is on).
 
 Exit codes: 0 done, 1 refused, 2 usage, 3 no daemon.`,
 		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),

@@ -212,7 +212,8 @@ func maxInterval(s *checkSet) time.Duration {
 func (d *daemon) agentConfig(cfg *configs.Config, checks *checkSet) agent.Config {
 	ac := agent.Config{
 		Node: cfg.Node.Name, Cluster: cfg.Node.Cluster, History: cfg.History, Source: cfg.Source,
-		Version: buildVersion(), Checks: checks.checks, Close: checks.Close,
+		MaintenanceFile: filepath.Join(cfg.StateDir, agent.MaintenanceFileName),
+		Version:         buildVersion(), Checks: checks.checks, Close: checks.Close,
 	}
 	if d.m != nil {
 		ac.OnResult = d.m.Observe
