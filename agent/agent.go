@@ -423,6 +423,9 @@ func (a *Agent) Status() control.Status {
 	a.mu.Unlock()
 	states := mon.Snapshot()
 	role, mode, pbx, pair := roleOf(cfg, maint)
+	if pair != nil && pbx != nil && len(pair.Nodes) > 0 {
+		pair.Nodes[0].PBX = pbxSummary(*pbx)
+	}
 	var alerts *control.Alerts
 	if cfg.Alerts != nil {
 		al := cfg.Alerts()
@@ -462,6 +465,14 @@ func (a *Agent) Status() control.Status {
 		st.Probes = append(st.Probes, p)
 	}
 	return st
+}
+
+// pbxSummary is the PBX's state in the cluster view: "running pid 4242".
+func pbxSummary(p control.PBX) string {
+	if p.PID != 0 {
+		return fmt.Sprintf("%s pid %d", p.State, p.PID)
+	}
+	return p.State
 }
 
 func toResult(r probe.Result) control.Result {

@@ -108,8 +108,36 @@ type Pair struct {
 	Acting      string        `json:"acting,omitempty"`
 	ActingSince *time.Time    `json:"acting_since,omitempty"`
 	VIP         string        `json:"vip,omitempty"` // the service address
-	Peer        PeerState     `json:"peer"`
+	// Nodes is the one cluster view, like patronictl list: this node
+	// first, as it knows itself, then the peer, as its heartbeats tell.
+	Nodes []ClusterNode `json:"nodes"`
+	Peer  PeerState     `json:"peer"`
 	RoleHistory []RoleHistory `json:"role_history"` // newest last
+}
+
+// ClusterNode is one node in the cluster view.
+type ClusterNode struct {
+	Node   string `json:"node"`
+	Self   bool   `json:"self"`   // the node that answered
+	Alive  bool   `json:"alive"`  // always true for Self
+	Role   string `json:"role"`   // "" for a peer never heard
+	Health string `json:"health"` // "" for a peer never heard
+	Epoch  uint64 `json:"epoch"`
+	// DB is the node's database role (primary, standby, unknown; "" without
+	// a database), WAL its position ("X/Y"), LagBytes how far its database
+	// is behind the other node's (nil when not known: no database, or the
+	// node is the primary).
+	DB          string  `json:"db,omitempty"`
+	WAL         string  `json:"wal,omitempty"`
+	LagBytes    *uint64 `json:"lag_bytes,omitempty"`
+	Maintenance bool    `json:"maintenance"`
+	// PBX is the supervised PBX's state for Self ("running pid 4242",
+	// "fault"; "" without supervision); a peer's heartbeats do not carry it.
+	PBX string `json:"pbx,omitempty"`
+	// Probes summarises the node's probe verdicts: "3 ok", "2 ok, 1
+	// failed: sip".
+	Probes    string     `json:"probes"`
+	LastHeard *time.Time `json:"last_heard,omitempty"` // for the peer
 }
 
 // PeerState is what this node knows of its peer.

@@ -192,6 +192,7 @@ func (p *Pair) Status() (string, control.Pair) {
 	for _, h := range ns.History {
 		out.RoleHistory = append(out.RoleHistory, control.RoleHistory{At: h.At, From: h.From.String(), To: h.To.String(), Epoch: h.Epoch, Reason: h.Reason})
 	}
+	out.Nodes = p.nodes(ns, out.Peer.LagBytes, time.Now())
 	return ns.Role.String(), out
 }
 
