@@ -178,15 +178,17 @@ func (a *Agent) probeChanged(c probe.Change) {
 	if c.Result.Err != nil {
 		args = append(args, "class", c.Result.Class, "err", c.Result.Err)
 	}
+	// A failed probe is critical only when the probe is (it fails the
+	// node); a non-critical one only degrades it.
 	level, sev := slog.LevelInfo, event.Info
-	switch c.To {
-	case probe.Degraded:
-		level, sev = slog.LevelWarn, event.Warning
-	case probe.Failed:
+	switch {
+	case c.To == probe.Failed && c.Critical:
 		level, sev = slog.LevelWarn, event.Critical
+	case c.To == probe.Failed, c.To == probe.Degraded:
+		level, sev = slog.LevelWarn, event.Warning
 	}
 	a.log.Log(context.Background(), level, "probe state changed", args...)
-	details := map[string]any{"probe": c.Check, "kind": c.Kind, "from": c.From.String(), "state": c.To.String()}
+	details := map[string]any{"probe": c.Check, "kind": c.Kind, "critical": c.Critical, "from": c.From.String(), "to": c.To.String()}
 	if c.Result.Detail != "" {
 		details["detail"] = c.Result.Detail
 	}
@@ -211,14 +213,14 @@ func (a *Agent) probeChanged(c probe.Change) {
 	if health == prev {
 		return
 	}
-	a.log.Info("node health changed", "from", prev.String(), "health", health.String())
-	hsev := event.Info
+	hsev, hlevel := event.Info, slog.LevelInfo
 	switch health {
 	case probe.HealthDegraded:
-		hsev = event.Warning
+		hsev, hlevel = event.Warning, slog.LevelWarn
 	case probe.HealthFailed:
-		hsev = event.Critical
+		hsev, hlevel = event.Critical, slog.LevelError
 	}
+	a.log.Log(context.Background(), hlevel, "node health changed", "from", prev.String(), "health", health.String())
 	a.publish(event.Event{
 		Kind: event.HealthChange, Severity: hsev, Resolved: health == probe.Healthy,
 		Summary: fmt.Sprintf("node health %s → %s", prev, health),

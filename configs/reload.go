@@ -17,6 +17,7 @@ var restartOnly = []struct {
 	{"control.socket", func(c *Config) any { return &c.Control.Socket }},
 	{"metrics.listen", func(c *Config) any { return &c.Metrics.Listen }},
 	{"state_dir", func(c *Config) any { return &c.StateDir }},
+	{"events", func(c *Config) any { return &c.Events }},
 	{"pbx.supervise", func(c *Config) any { return &c.PBX.Supervise }},
 	{"pbx.takeover_esl", func(c *Config) any { return &c.PBX.TakeoverESL }},
 	{"pbx.takeover_esl_timeout", func(c *Config) any { return &c.PBX.TakeoverESLTimeout }},

@@ -18,6 +18,7 @@ import (
 const (
 	MinInterval   = 10 * time.Millisecond
 	MaxHistory    = 1000
+	MaxEventsKeep = 1000000
 	maxSocketPath = 107 // sun_path holds 108 bytes with the terminating NUL
 )
 
@@ -109,6 +110,12 @@ func (ck *checker) top(c *Config) {
 	}
 	if c.History < 1 || c.History > MaxHistory {
 		ck.bad("history", "%d must be from 1 to %d", c.History, MaxHistory)
+	}
+	if c.Events.Keep < 1 || c.Events.Keep > MaxEventsKeep {
+		ck.bad("events.keep", "%d must be from 1 to %d", c.Events.Keep, MaxEventsKeep)
+	}
+	if a := c.Events.MaxAge; a < 0 || (a > 0 && a < time.Hour) {
+		ck.bad("events.max_age", "%s must be 0 (no age limit) or at least 1h", a)
 	}
 }
 

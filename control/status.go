@@ -105,13 +105,13 @@ type Pair struct {
 	// Acting is the action under way (take_over, release, fence_peer,
 	// restart_pbx, re_announce), run apart from the decisions; empty when
 	// none. ActingSince is when it started.
-	Acting      string        `json:"acting,omitempty"`
-	ActingSince *time.Time    `json:"acting_since,omitempty"`
-	VIP         string        `json:"vip,omitempty"` // the service address
+	Acting      string     `json:"acting,omitempty"`
+	ActingSince *time.Time `json:"acting_since,omitempty"`
+	VIP         string     `json:"vip,omitempty"` // the service address
 	// Nodes is the one cluster view, like patronictl list: this node
 	// first, as it knows itself, then the peer, as its heartbeats tell.
-	Nodes []ClusterNode `json:"nodes"`
-	Peer  PeerState     `json:"peer"`
+	Nodes       []ClusterNode `json:"nodes"`
+	Peer        PeerState     `json:"peer"`
 	RoleHistory []RoleHistory `json:"role_history"` // newest last
 }
 

@@ -72,6 +72,7 @@ func New(cfg Config) (_ *Pair, err error) {
 			p.close()
 		}
 	}()
+	cfg.OnEvent = logged(cfg.OnEvent, p.log)
 	cfg.Resources.VIP = nil
 	if cfg.VIP != nil {
 		cfg.Resources.VIP = cfg.VIP

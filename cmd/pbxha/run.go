@@ -107,7 +107,7 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	if d.alerts, err = newDispatcher(cfg, logger); err != nil {
 		return usageErr(err)
 	}
-	evlog, err := event.OpenLog(eventLogPath(cfg), eventLogSize, logger.With("component", "eventlog"))
+	evlog, err := event.OpenLog(eventLogPath(cfg), event.Retention{Keep: cfg.Events.Keep, MaxAge: cfg.Events.MaxAge}, logger.With("component", "eventlog"))
 	if err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("%s: state_dir: %w", cfg.Source, err)}
 	}
