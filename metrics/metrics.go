@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/pbxha/pbxha/probe"
@@ -31,6 +32,9 @@ type Metrics struct {
 	values   *prometheus.GaugeVec
 	health   prometheus.GaugeFunc
 	role     func() string // set by SetInfo
+
+	evOnce sync.Once
+	ev     *eventCounters // takeovers and PBX restarts, fed by Publish (ha.go)
 }
 
 // New returns the collectors, registered with process and Go runtime metrics.

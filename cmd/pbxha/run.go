@@ -24,6 +24,7 @@ import (
 	"github.com/pbxha/pbxha/sdnotify"
 	"github.com/pbxha/pbxha/sipcheck"
 	"github.com/pbxha/pbxha/supervisor"
+	"github.com/pbxha/pbxha/vip"
 	"github.com/spf13/cobra"
 )
 
@@ -144,8 +145,12 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		if d.alerts != nil {
 			d.m.AlertFuncs(alertCounters(d.alerts))
 		}
+		d.events.Sinks = append(d.events.Sinks, d.m) // takeovers and PBX restarts
 	}
 	d.agent = agent.New(d.agentConfig(cfg, checks), logger, d.events)
+	if d.m != nil {
+		d.m.SetHA(d.haMetrics(cfg))
+	}
 
 	var wg sync.WaitGroup
 	if mln != nil {
@@ -198,6 +203,24 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	wg.Wait()
 	logger.Info("pbxha stopped")
 	return nil
+}
+
+// haMetrics wires the HA dashboard's metrics to the agent, the pair and the
+// supervisor. The VIP is asked only where that is cheap: netlink, or a
+// script without a check command.
+func (d *daemon) haMetrics(cfg *configs.Config) metrics.HA {
+	ha := metrics.HA{Role: d.agent.Role, Maintenance: d.agent.Maintenance, Reload: d.agent.ReloadState}
+	if d.pair != nil {
+		ha.Pair = func() (control.Pair, bool) { _, p := d.pair.Status(); return p, true }
+		if cfg.VIP.Mode == string(vip.ModeNetlink) || (cfg.VIP.Mode == string(vip.ModeScript) && len(cfg.VIP.Script.Check) == 0) {
+			ha.VIPHeld = d.pair.VIPHeld
+		}
+	}
+	if d.sup != nil {
+		sup, sc := d.sup, cfg.PBX.Supervise
+		ha.PBX = func() (control.PBX, bool) { return pbxStatus(sup, sc), true }
+	}
+	return ha
 }
 
 func maxInterval(s *checkSet) time.Duration {
