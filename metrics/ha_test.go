@@ -29,7 +29,8 @@ func haFixture() HA {
 			return control.Pair{Epoch: 7,
 				Peer: control.PeerState{Node: "node-a", Alive: true, Role: "primary", Epoch: 7, LastHeard: &heard,
 					Paths: []control.PathState{{Local: "10.0.0.2:5405", Peer: "10.0.0.1:5405", Alive: true, LastHeard: &heard}}},
-				Nodes: []control.ClusterNode{{Node: "node-b", Self: true, DB: "standby", LagBytes: &lag}, {Node: "node-a", DB: "primary"}},
+				// Both lags set, so that every family shows (a real pair has one).
+				Nodes: []control.ClusterNode{{Node: "node-b", Self: true, DB: "standby", LagBytes: &lag}, {Node: "node-a", DB: "primary", LagBytes: &lag}},
 			}, true
 		},
 	}
@@ -108,4 +109,8 @@ func TestCause(t *testing.T) {
 			t.Errorf("Cause(%s, %q): got %s, want %s", tc.kind, tc.reason, got, tc.want)
 		}
 	}
+}
+
+func fakeFailover() event.Event {
+	return event.Event{Kind: event.Failover, Details: map[string]any{"reason": "taking over at epoch 2: node-a silent since x", "ready_ms": int64(500)}}
 }

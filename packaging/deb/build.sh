@@ -67,6 +67,7 @@ install -m 0644 "$repo/configs/pbxha.service" "$root/usr/lib/systemd/system/pbxh
 install -m 0644 "$repo/packaging/deb/logrotate" "$root/etc/logrotate.d/pbxha"
 install -m 0755 "$repo/configs/pg-demote.sh" "$root/usr/share/pbxha/pg-demote.sh"
 install -m 0644 "$repo/configs/pbxha.example.yaml" "$root/usr/share/pbxha/examples/"
+install -m 0644 "$repo/configs/grafana-dashboard.json" "$repo/configs/prometheus-rules.yaml" "$root/usr/share/pbxha/"
 install -m 0644 "$repo/README.md" "$root/usr/share/doc/pbxha/README.md"
 cp -r "$repo/docs" "$root/usr/share/doc/pbxha/docs"
 find "$root/usr/share/doc/pbxha/docs" -type f -exec chmod 0644 {} + -o -type d -exec chmod 0755 {} +
