@@ -33,6 +33,8 @@ type Metrics struct {
 	health   prometheus.GaugeFunc
 	role     func() string // set by SetInfo
 
+	page http.Handler // the status page at /, when set (page.go)
+
 	evOnce sync.Once
 	ev     *eventCounters // takeovers and PBX restarts, fed by Publish (ha.go)
 }
@@ -148,6 +150,9 @@ func (m *Metrics) ResetProbes() {
 func (m *Metrics) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	if m.page != nil {
+		mux.Handle("GET /{$}", m.page)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

@@ -23,6 +23,7 @@ import (
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/sdnotify"
 	"github.com/pbxha/pbxha/sipcheck"
+	"github.com/pbxha/pbxha/statuspage"
 	"github.com/pbxha/pbxha/supervisor"
 	"github.com/pbxha/pbxha/vip"
 	"github.com/spf13/cobra"
@@ -150,6 +151,8 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	d.agent = agent.New(d.agentConfig(cfg, checks), logger, d.events)
 	if d.m != nil {
 		d.m.SetHA(d.haMetrics(cfg))
+		d.m.SetPage(statuspage.Handler(statuspage.Source{Status: d.agent.Status, Logger: logger,
+			Events: func() []event.Event { evs, _ := event.ReadLog(eventLogPath(cfg), time.Time{}); return evs }}))
 	}
 
 	var wg sync.WaitGroup
