@@ -153,6 +153,8 @@ type PBX struct {
 	// never a failed takeover.
 	TakeoverESL        []string      `mapstructure:"takeover_esl" yaml:"takeover_esl" json:"takeover_esl"`                         // FreeSWITCH API commands ("sofia recover") sent in order over the first esl probe's event socket after a takeover, before the takeover hooks; a failure is alerted, never a failed takeover
 	TakeoverESLTimeout time.Duration `mapstructure:"takeover_esl_timeout" yaml:"takeover_esl_timeout" json:"takeover_esl_timeout"` // bound on connecting (retried) and sending every takeover_esl command, in all
+	TakeoverAMI        []string      `mapstructure:"takeover_ami" yaml:"takeover_ami" json:"takeover_ami"`                         // Asterisk CLI commands ("pjsip send register *all") run in order with Action: Command as the first ami probe's user after a takeover, before the takeover hooks; a failure is alerted, never a failed takeover
+	TakeoverAMITimeout time.Duration `mapstructure:"takeover_ami_timeout" yaml:"takeover_ami_timeout" json:"takeover_ami_timeout"` // bound on connecting (retried) and sending every takeover_ami command, in all
 }
 
 // Supervise says how pbxha keeps the local PBX process running.

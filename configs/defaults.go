@@ -67,7 +67,7 @@ func defaults() Config {
 			Mode: string(supervisor.ModeNone), StopTimeout: supervisor.DefaultStopTimeout, HangGrace: supervisor.DefaultHangGrace,
 			BackoffInitial: supervisor.DefaultBackoffInitial, BackoffMax: supervisor.DefaultBackoffMax,
 			BackoffFactor: supervisor.DefaultBackoffFactor, MaxRestarts: supervisor.DefaultMaxRestarts, Window: supervisor.DefaultWindow,
-		}, TakeoverESLTimeout: 15 * time.Second},
+		}, TakeoverESLTimeout: 15 * time.Second, TakeoverAMITimeout: 15 * time.Second},
 	}
 }
 

@@ -21,6 +21,8 @@ var restartOnly = []struct {
 	{"pbx.supervise", func(c *Config) any { return &c.PBX.Supervise }},
 	{"pbx.takeover_esl", func(c *Config) any { return &c.PBX.TakeoverESL }},
 	{"pbx.takeover_esl_timeout", func(c *Config) any { return &c.PBX.TakeoverESLTimeout }},
+	{"pbx.takeover_ami", func(c *Config) any { return &c.PBX.TakeoverAMI }},
+	{"pbx.takeover_ami_timeout", func(c *Config) any { return &c.PBX.TakeoverAMITimeout }},
 	{"alerts", func(c *Config) any { return &c.Alerts }},
 	{"peer", func(c *Config) any { return &c.Peer }},
 	{"failover", func(c *Config) any { return &c.Failover }},
