@@ -1,7 +1,9 @@
 package test
 
 import (
+	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -22,6 +24,7 @@ var updateScreenshot = flag.Bool("update-screenshot", false, "TestStatusPageInCh
 type pageNode struct {
 	socket, metrics string
 	pbx             *testenv.TestPBX
+	d               *proc
 }
 
 func startPagePair(t *testing.T, pbxha, testpbx string) (a, b *pageNode) {
@@ -30,8 +33,8 @@ func startPagePair(t *testing.T, pbxha, testpbx string) (a, b *pageNode) {
 	hbA, hbB := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	mk := func(name, local, peer string) *pageNode {
 		n := &pageNode{pbx: testenv.StartTestPBX(t, testpbx), metrics: testenv.FreeAddr(t)}
-		n.socket, _, _ = loopbackNode{Name: name, SIP: n.pbx.UDP, Local: local, Peer: peer, Key: key, TieBreaker: tb,
-			Failover: "  preferred_node: node-a\n", Top: "metrics: {listen: \"" + n.metrics + "\"}\n"}.start(t, pbxha)
+		n.socket, _, n.d = loopbackNode{Name: name, SIP: n.pbx.UDP, Local: local, Peer: peer, Key: key, TieBreaker: tb,
+			Failover: "  preferred_node: node-a\n", Top: "metrics: {listen: \"" + n.metrics + "\"}\nlog: {format: json}\n"}.start(t, pbxha)
 		return n
 	}
 	return mk("node-a", hbA, hbB), mk("node-b", hbB, hbA)
@@ -113,9 +116,44 @@ func TestStatusPageInChromium(t *testing.T) {
 	if err != nil || len(png) < 1000 || string(png[1:4]) != "PNG" {
 		t.Fatalf("screenshot: %d bytes, %v; want a PNG", len(png), err)
 	}
+	// The pair logged in JSON through a failover: every line is one object
+	// with unique keys ("node" and "component" are added twice by the
+	// wiring), as strict log shippers require.
+	for _, n := range []*pageNode{a, b} {
+		for _, line := range strings.Split(strings.TrimSpace(n.d.output()), "\n") {
+			if err := uniqueKeys(line); err != nil {
+				t.Errorf("log line %s: %v", line, err)
+			}
+		}
+	}
 	if *updateScreenshot {
 		if err := os.WriteFile("../docs/statuspage.png", png, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// uniqueKeys decodes one JSON object and fails on a repeated top-level key.
+func uniqueKeys(line string) error {
+	dec := json.NewDecoder(strings.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return fmt.Errorf("not a JSON object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		k := fmt.Sprint(tok)
+		if seen[k] {
+			return fmt.Errorf("key %q repeated", k)
+		}
+		seen[k] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
