@@ -13,7 +13,8 @@ type Config struct {
 	Control  Control  `mapstructure:"control" yaml:"control" json:"control"`       // the local control API
 	Metrics  Metrics  `mapstructure:"metrics" yaml:"metrics" json:"metrics"`       // the optional Prometheus listener
 	StateDir string   `mapstructure:"state_dir" yaml:"state_dir" json:"state_dir"` // where the epoch, the event log and the alert outbox are kept; an absolute path
-	History  int      `mapstructure:"history" yaml:"history" json:"history"`       // how many past events `pbxha events` and status keep, 1 to 1000
+	History  int      `mapstructure:"history" yaml:"history" json:"history"`       // how many past results of each probe status keeps (probes[].history), 1 to 1000
+	Events   Events   `mapstructure:"events" yaml:"events" json:"events"`          // the local event log behind `pbxha events`
 	Probes   Probes   `mapstructure:"probes" yaml:"probes" json:"probes"`          // the health checks, a list per kind
 	PBX      PBX      `mapstructure:"pbx" yaml:"pbx" json:"pbx"`                   // the local PBX process and how pbxha keeps it running
 	Alerts   Alerts   `mapstructure:"alerts" yaml:"alerts" json:"alerts"`          // webhook alerts and their durable outbox
@@ -51,6 +52,12 @@ type Control struct {
 // Metrics is the optional Prometheus listener.
 type Metrics struct {
 	Listen string `mapstructure:"listen" yaml:"listen" json:"listen"` // host:port of the Prometheus listener, e.g. 127.0.0.1:9464; empty: off
+}
+
+// Events is the local event log's retention.
+type Events struct {
+	Keep   int           `mapstructure:"keep" yaml:"keep" json:"keep"`          // the newest events the log keeps, 1 to 1000000
+	MaxAge time.Duration `mapstructure:"max_age" yaml:"max_age" json:"max_age"` // events older than this are dropped; 0: kept until keep pushes them out
 }
 
 // Probes lists the checks, by kind.
@@ -146,6 +153,8 @@ type PBX struct {
 	// never a failed takeover.
 	TakeoverESL        []string      `mapstructure:"takeover_esl" yaml:"takeover_esl" json:"takeover_esl"`                         // FreeSWITCH API commands ("sofia recover") sent in order over the first esl probe's event socket after a takeover, before the takeover hooks; a failure is alerted, never a failed takeover
 	TakeoverESLTimeout time.Duration `mapstructure:"takeover_esl_timeout" yaml:"takeover_esl_timeout" json:"takeover_esl_timeout"` // bound on connecting (retried) and sending every takeover_esl command, in all
+	TakeoverAMI        []string      `mapstructure:"takeover_ami" yaml:"takeover_ami" json:"takeover_ami"`                         // Asterisk CLI commands ("pjsip send register *all") run in order with Action: Command as the first ami probe's user after a takeover, before the takeover hooks; a failure is alerted, never a failed takeover
+	TakeoverAMITimeout time.Duration `mapstructure:"takeover_ami_timeout" yaml:"takeover_ami_timeout" json:"takeover_ami_timeout"` // bound on connecting (retried) and sending every takeover_ami command, in all
 }
 
 // Supervise says how pbxha keeps the local PBX process running.

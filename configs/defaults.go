@@ -8,6 +8,7 @@ import (
 	"github.com/pbxha/pbxha/ami"
 	"github.com/pbxha/pbxha/dbrole"
 	"github.com/pbxha/pbxha/esl"
+	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/failover"
 	"github.com/pbxha/pbxha/hooks"
 	"github.com/pbxha/pbxha/probe"
@@ -60,6 +61,7 @@ func defaults() Config {
 		Control:  Control{Socket: DefaultSocket},
 		StateDir: DefaultState,
 		History:  DefaultHistory,
+		Events:   Events{Keep: event.DefaultKeep, MaxAge: event.DefaultMaxAge},
 		Peer:     Peer{KeyFile: DefaultKeyFile, Interval: failover.DefaultInterval, DeadAfter: pol.DeadAfter, InitDead: pol.InitDead},
 		Failover: Failover{Mode: pol.Mode.String(), RestartGrace: pol.RestartGrace, Failback: pol.Failback.String(),
 			FailbackDelay: pol.FailbackDelay, FenceTimeout: hooks.DefaultTimeout, IsolationAfter: pol.IsolationAfter,
@@ -79,7 +81,7 @@ func defaults() Config {
 			Mode: string(supervisor.ModeNone), StopTimeout: supervisor.DefaultStopTimeout, HangGrace: supervisor.DefaultHangGrace,
 			BackoffInitial: supervisor.DefaultBackoffInitial, BackoffMax: supervisor.DefaultBackoffMax,
 			BackoffFactor: supervisor.DefaultBackoffFactor, MaxRestarts: supervisor.DefaultMaxRestarts, Window: supervisor.DefaultWindow,
-		}, TakeoverESLTimeout: 15 * time.Second},
+		}, TakeoverESLTimeout: 15 * time.Second, TakeoverAMITimeout: 15 * time.Second},
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 const (
 	MinInterval   = 10 * time.Millisecond
 	MaxHistory    = 1000
+	MaxEventsKeep = 1000000
 	maxSocketPath = 107 // sun_path holds 108 bytes with the terminating NUL
 )
 
@@ -109,6 +110,12 @@ func (ck *checker) top(c *Config) {
 	}
 	if c.History < 1 || c.History > MaxHistory {
 		ck.bad("history", "%d must be from 1 to %d", c.History, MaxHistory)
+	}
+	if c.Events.Keep < 1 || c.Events.Keep > MaxEventsKeep {
+		ck.bad("events.keep", "%d must be from 1 to %d", c.Events.Keep, MaxEventsKeep)
+	}
+	if a := c.Events.MaxAge; a < 0 || (a > 0 && a < time.Hour) {
+		ck.bad("events.max_age", "%s must be 0 (no age limit) or at least 1h", a)
 	}
 }
 
@@ -369,29 +376,46 @@ func (ck *checker) pair(c *Config) {
 	}
 }
 
-// takeoverESL checks pbx.takeover_esl: commands for the first esl probe's
-// event socket, sent after a takeover.
+// takeoverESL checks pbx.takeover_esl and pbx.takeover_ami: commands for
+// the first esl probe's event socket, or the first ami probe's manager
+// interface, sent after a takeover. A node runs one PBX: not both.
 func (ck *checker) takeoverESL(c *Config, paired bool) {
 	p := &c.PBX
-	if len(p.TakeoverESL) > 0 {
-		switch {
-		case !paired:
-			ck.bad("pbx.takeover_esl", "is set but peer.paths is not: the commands are sent when a node of a pair takes over")
-		case len(c.Probes.ESL) == 0:
-			ck.bad("pbx.takeover_esl", "needs an esl probe (probes.esl): the commands go to the first one's address with its password")
-		}
-		for i, cmd := range p.TakeoverESL {
-			k := fmt.Sprintf("pbx.takeover_esl[%d]", i)
-			switch {
-			case strings.TrimSpace(cmd) == "":
-				ck.bad(k, "is empty: give a FreeSWITCH API command, e.g. \"sofia recover\"")
-			case strings.ContainsAny(cmd, "\r\n"):
-				ck.bad(k, "%q spans several lines: give one API command per list item", cmd)
-			}
-		}
+	ck.takeoverCommands("pbx.takeover_esl", p.TakeoverESL, paired, len(c.Probes.ESL) > 0,
+		"needs an esl probe (probes.esl): the commands go to the first one's address with its password",
+		"a FreeSWITCH API command, e.g. \"sofia recover\"")
+	ck.takeoverCommands("pbx.takeover_ami", p.TakeoverAMI, paired, len(c.Probes.AMI) > 0,
+		"needs an ami probe (probes.ami): the commands go to the first one's address as its user",
+		"an Asterisk CLI command, e.g. \"pjsip send register *all\"")
+	if len(p.TakeoverESL) > 0 && len(p.TakeoverAMI) > 0 {
+		ck.bad("pbx.takeover_ami", "is set together with pbx.takeover_esl: a node runs one PBX, FreeSWITCH (esl) or Asterisk (ami)")
 	}
 	if p.TakeoverESLTimeout <= 0 {
 		ck.bad("pbx.takeover_esl_timeout", "%s must be positive", ck.show("pbx.takeover_esl_timeout", p.TakeoverESLTimeout))
+	}
+	if p.TakeoverAMITimeout <= 0 {
+		ck.bad("pbx.takeover_ami_timeout", "%s must be positive", ck.show("pbx.takeover_ami_timeout", p.TakeoverAMITimeout))
+	}
+}
+
+func (ck *checker) takeoverCommands(key string, cmds []string, paired, probe bool, needProbe, example string) {
+	if len(cmds) == 0 {
+		return
+	}
+	switch {
+	case !paired:
+		ck.bad(key, "is set but peer.paths is not: the commands are sent when a node of a pair takes over")
+	case !probe:
+		ck.bad(key, "%s", needProbe)
+	}
+	for i, cmd := range cmds {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		switch {
+		case strings.TrimSpace(cmd) == "":
+			ck.bad(k, "is empty: give %s", example)
+		case strings.ContainsAny(cmd, "\r\n"):
+			ck.bad(k, "%q spans several lines: give one command per list item", cmd)
+		}
 	}
 }
 

@@ -48,6 +48,10 @@ type Config struct {
 	Source          string    `json:"source"` // file path, or "embedded default"
 	LoadedAt        time.Time `json:"loaded_at"`
 	LastReloadError string    `json:"last_reload_error,omitempty"`
+	// PendingRestart lists the keys changed in the file that take effect
+	// only at the next start (Patroni's "pending restart"); the running
+	// values stay in force until then.
+	PendingRestart []string `json:"pending_restart,omitempty"`
 }
 
 // Probe is one check's settled state and recent results.
@@ -114,10 +118,38 @@ type Pair struct {
 	ClockOffsetMS float64 `json:"clock_offset_ms"`
 	// Witness is what the VIP witness said in the peer's current silence:
 	// unknown, absent or held.
-	Witness     string        `json:"witness,omitempty"`
-	VIP         string        `json:"vip,omitempty"` // the service address
+	Witness string `json:"witness,omitempty"`
+	VIP     string `json:"vip,omitempty"` // the service address
+	// Nodes is the one cluster view, like patronictl list: this node
+	// first, as it knows itself, then the peer, as its heartbeats tell.
+	Nodes       []ClusterNode `json:"nodes"`
 	Peer        PeerState     `json:"peer"`
 	RoleHistory []RoleHistory `json:"role_history"` // newest last
+}
+
+// ClusterNode is one node in the cluster view.
+type ClusterNode struct {
+	Node   string `json:"node"`
+	Self   bool   `json:"self"`   // the node that answered
+	Alive  bool   `json:"alive"`  // always true for Self
+	Role   string `json:"role"`   // "" for a peer never heard
+	Health string `json:"health"` // "" for a peer never heard
+	Epoch  uint64 `json:"epoch"`
+	// DB is the node's database role (primary, standby, unknown; "" without
+	// a database), WAL its position ("X/Y"), LagBytes how far its database
+	// is behind the other node's (nil when not known: no database, or the
+	// node is the primary).
+	DB          string  `json:"db,omitempty"`
+	WAL         string  `json:"wal,omitempty"`
+	LagBytes    *uint64 `json:"lag_bytes,omitempty"`
+	Maintenance bool    `json:"maintenance"`
+	// PBX is the supervised PBX's state for Self ("running pid 4242",
+	// "fault"; "" without supervision); a peer's heartbeats do not carry it.
+	PBX string `json:"pbx,omitempty"`
+	// Probes summarises the node's probe verdicts: "3 ok", "2 ok, 1
+	// failed: sip".
+	Probes    string     `json:"probes"`
+	LastHeard *time.Time `json:"last_heard,omitempty"` // for the peer
 }
 
 // PeerState is what this node knows of its peer.

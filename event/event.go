@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -144,4 +145,20 @@ func (p *Publisher) Publish(e Event) Event {
 		s.Publish(e)
 	}
 	return e
+}
+
+// Filter selects events for `pbxha events`: of the listed kinds (all when
+// empty), at or above MinSeverity, at or after Since (any when zero).
+type Filter struct {
+	Kinds       []string
+	MinSeverity Severity
+	Since       time.Time
+}
+
+// Match reports whether e passes the filter.
+func (f Filter) Match(e Event) bool {
+	if len(f.Kinds) > 0 && !slices.Contains(f.Kinds, e.Kind) {
+		return false
+	}
+	return e.Severity >= f.MinSeverity && (f.Since.IsZero() || !e.Time.Before(f.Since))
 }

@@ -23,6 +23,9 @@ func TestEnviron(t *testing.T) {
 		{"bad name", nil, map[string]string{"A=B": "1"}, nil, `env name "A=B"`},
 		{"empty name", nil, map[string]string{"": "1"}, nil, `env name ""`},
 		{"nul value", nil, map[string]string{"A": "x\x00y"}, nil, "env A: value holds a NUL byte"},
+		{"the daemon's config and socket pass", []string{"PBXHA_CONFIG=/etc/pbxha/pbxha.yaml", "PBXHA_SOCKET=/run/pbxha/pbxha.sock", "PBXHA_LOG_LEVEL=debug"}, nil,
+			[]string{"PBXHA_CONFIG=/etc/pbxha/pbxha.yaml", "PBXHA_SOCKET=/run/pbxha/pbxha.sock"}, ""},
+		{"unreserved pbxha name", nil, map[string]string{"PBXHA_LOG_LEVEL": "debug"}, nil, "env PBXHA_LOG_LEVEL: not a reserved name"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

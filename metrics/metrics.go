@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/pbxha/pbxha/probe"
@@ -31,6 +32,11 @@ type Metrics struct {
 	values   *prometheus.GaugeVec
 	health   prometheus.GaugeFunc
 	role     func() string // set by SetInfo
+
+	page http.Handler // the status page at /, when set (page.go)
+
+	evOnce sync.Once
+	ev     *eventCounters // takeovers and PBX restarts, fed by Publish (ha.go)
 }
 
 // New returns the collectors, registered with process and Go runtime metrics.
@@ -144,6 +150,9 @@ func (m *Metrics) ResetProbes() {
 func (m *Metrics) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	if m.page != nil {
+		mux.Handle("GET /{$}", m.page)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

@@ -82,6 +82,7 @@ func New(cfg Config) (_ *Pair, err error) {
 			p.close()
 		}
 	}()
+	cfg.OnEvent = logged(cfg.OnEvent, p.log)
 	cfg.Resources.VIP, cfg.Resources.Witness = nil, nil
 	if cfg.VIP != nil {
 		cfg.Resources.VIP = cfg.VIP
@@ -267,6 +268,7 @@ func (p *Pair) Status() (string, control.Pair) {
 	for _, h := range ns.History {
 		out.RoleHistory = append(out.RoleHistory, control.RoleHistory{At: h.At, From: h.From.String(), To: h.To.String(), Epoch: h.Epoch, Reason: h.Reason})
 	}
+	out.Nodes = p.nodes(ns, out.Peer.LagBytes, time.Now())
 	return ns.Role.String(), out
 }
 

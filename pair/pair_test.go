@@ -70,6 +70,12 @@ func TestPairOnLoopback(t *testing.T) {
 	if st.Epoch != 1 || !st.Peer.Alive || st.Peer.Node != "node-a" || st.Peer.Role != "primary" || len(st.Peer.Paths) != 1 || !st.Peer.Paths[0].Alive {
 		t.Errorf("node-b's status %+v, want epoch 1 and node-a alive primary on its one path", st)
 	}
+	// The cluster view: node-b first as it knows itself, node-a as its
+	// heartbeats tell.
+	if n := st.Nodes; len(n) != 2 || !n[0].Self || n[0].Node != "node-b" || n[0].Role != "standby" || n[0].Probes != "1 ok" ||
+		n[1].Self || n[1].Node != "node-a" || n[1].Role != "primary" || n[1].Health != "healthy" || n[1].Epoch != 1 || n[1].LastHeard == nil || n[1].Probes != "1 ok" {
+		t.Errorf("node-b's cluster view %+v, want itself standby then node-a primary, healthy, epoch 1, heard, 1 ok", st.Nodes)
+	}
 
 	res, err := nb.p.Switchover(t.Context(), "node-b", 0, false)
 	if err != nil || res.Outcome != "done" || res.Primary != "node-b" {

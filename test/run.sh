@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(postgresql kamailio sipsak iproute2 procps)
+packages=(postgresql kamailio sipsak iproute2 procps logrotate file man-db prometheus chromium)
 
 install_packages() {
 	local missing=()

@@ -46,7 +46,8 @@ func TestConfigCheckAgreesWithRun(t *testing.T) {
 			cases = append(cases, agreeCase{name: filepath.Base(f), path: f, fixture: true})
 		}
 	}
-	for _, f := range []string{"../../configs/pbxha.example.yaml", "../../configs/default.yaml"} {
+	examples, _ := filepath.Glob("../../configs/examples/*.yaml")
+	for _, f := range append([]string{"../../configs/pbxha.example.yaml", "../../configs/default.yaml"}, examples...) {
 		cases = append(cases, agreeCase{name: filepath.Base(f), path: f, fixture: true})
 	}
 	cases = append(cases, agreeCases(t)...)

@@ -48,6 +48,11 @@ func newPair(cfg *configs.Config, d *daemon) (*pair.Pair, error) {
 	if pc.Resources.Commands, err = newESLCommands(cfg, d.log, emit); err != nil {
 		return nil, err
 	}
+	if len(cfg.PBX.TakeoverAMI) > 0 {
+		if pc.Resources.Commands, err = newAMICommands(cfg, d.log, emit); err != nil {
+			return nil, err
+		}
+	}
 	if len(cfg.Hooks.Takeover)+len(cfg.Hooks.Release) > 0 {
 		pc.Resources.Hooks = act.HookCommands{OnTakeover: configs.HookList(cfg.Hooks.Takeover), OnRelease: configs.HookList(cfg.Hooks.Release)}
 	}
@@ -87,6 +92,22 @@ func newESLCommands(cfg *configs.Config, log *slog.Logger, emit func(event.Event
 	}
 	return &act.ESLCommands{Node: cfg.Node.Name, Addr: p.Address, Password: pw, Commands: cfg.PBX.TakeoverESL,
 		Timeout: cfg.PBX.TakeoverESLTimeout, Logger: log.With("component", "takeover_esl"), OnEvent: emit}, nil
+}
+
+// newAMICommands builds the pbx.takeover_ami sender from the first ami
+// probe's address and user; its secret (or file) is read now, so that a
+// missing file stops the start.
+func newAMICommands(cfg *configs.Config, log *slog.Logger, emit func(event.Event)) (act.TakeoverCommands, error) {
+	if len(cfg.Probes.AMI) == 0 {
+		return nil, fmt.Errorf("%s: pbx.takeover_ami: needs an ami probe (probes.ami)", cfg.Source)
+	}
+	p := cfg.Probes.AMI[0]
+	sec, err := secret(p.Secret, p.SecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: probes.ami[0].secret_file: %w", cfg.Source, err)
+	}
+	return &act.AMICommands{Node: cfg.Node.Name, Addr: p.Address, Username: p.Username, Secret: sec, Commands: cfg.PBX.TakeoverAMI,
+		Timeout: cfg.PBX.TakeoverAMITimeout, Logger: log.With("component", "takeover_ami"), OnEvent: emit}, nil
 }
 
 // releaseBudget is the longest a release can take: the release hooks, the

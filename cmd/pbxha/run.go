@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -16,12 +17,15 @@ import (
 	"github.com/pbxha/pbxha/configs"
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/hooks"
 	"github.com/pbxha/pbxha/metrics"
 	"github.com/pbxha/pbxha/pair"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/sdnotify"
 	"github.com/pbxha/pbxha/sipcheck"
+	"github.com/pbxha/pbxha/statuspage"
 	"github.com/pbxha/pbxha/supervisor"
+	"github.com/pbxha/pbxha/vip"
 	"github.com/spf13/cobra"
 )
 
@@ -43,11 +47,32 @@ Exit codes: 0 clean shutdown, 1 runtime failure (socket in use...), 2 bad config
 			if err != nil {
 				return err
 			}
+			if err := exportDaemonEnv(cfg); err != nil {
+				return &exitError{code: exitFailure, err: err}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			return runDaemon(ctx, g, cfg)
 		},
 	}
+}
+
+// exportDaemonEnv sets PBXHA_CONFIG and PBXHA_SOCKET in the daemon's own
+// environment, which the commands it runs inherit (hooks.Environ lets these
+// two through): pbxha commands in a hook find this daemon.
+func exportDaemonEnv(cfg *configs.Config) error {
+	if cfg.Source != configs.EmbeddedSource {
+		p, err := filepath.Abs(cfg.Source)
+		if err != nil {
+			return fmt.Errorf("run: %s: %w", cfg.Source, err)
+		}
+		if err := os.Setenv(hooks.EnvConfig, p); err != nil {
+			return fmt.Errorf("run: %s: %w", hooks.EnvConfig, err)
+		}
+	} else {
+		_ = os.Unsetenv(hooks.EnvConfig)
+	}
+	return os.Setenv(hooks.EnvSocket, cfg.Control.Socket)
 }
 
 // daemon is one running pbxha: the parts that live from start to stop.
@@ -84,7 +109,7 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	if d.alerts, err = newDispatcher(cfg, logger); err != nil {
 		return usageErr(err)
 	}
-	evlog, err := event.OpenLog(eventLogPath(cfg), eventLogSize, logger.With("component", "eventlog"))
+	evlog, err := event.OpenLog(eventLogPath(cfg), event.Retention{Keep: cfg.Events.Keep, MaxAge: cfg.Events.MaxAge}, logger.With("component", "eventlog"))
 	if err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("%s: state_dir: %w", cfg.Source, err)}
 	}
@@ -117,12 +142,18 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		}
 		// The metrics read the agent's health, and the agent feeds them.
 		d.m = metrics.New(func() probe.Health { return d.agent.Health() })
-		d.m.SetInfo(cfg.Node.Name, cfg.Node.Cluster, version, func() string { return d.agent.Role() })
+		d.m.SetInfo(cfg.Node.Name, cfg.Node.Cluster, buildVersion(), func() string { return d.agent.Role() })
 		if d.alerts != nil {
 			d.m.AlertFuncs(alertCounters(d.alerts))
 		}
+		d.events.Sinks = append(d.events.Sinks, d.m) // takeovers and PBX restarts
 	}
 	d.agent = agent.New(d.agentConfig(cfg, checks), logger, d.events)
+	if d.m != nil {
+		d.m.SetHA(d.haMetrics(cfg))
+		d.m.SetPage(statuspage.Handler(statuspage.Source{Status: d.agent.Status, Logger: logger,
+			Events: func() []event.Event { evs, _ := event.ReadLog(eventLogPath(cfg), time.Time{}); return evs }}))
+	}
 
 	var wg sync.WaitGroup
 	if mln != nil {
@@ -169,12 +200,30 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	defer signal.Stop(hup)
 	wg.Go(func() { d.reloadOnHUP(ctx, hup, cfg) })
 
-	logger.Info("pbxha started", "version", version, "config", cfg.Source, "probes", len(checks.checks),
+	logger.Info("pbxha started", "version", buildVersion(), "config", cfg.Source, "probes", len(checks.checks),
 		"pbx", cfg.PBX.Supervise.Mode, "peer_paths", len(cfg.Peer.Paths), "socket", cfg.Control.Socket, "pid", os.Getpid())
 	d.agent.Run(ctx)
 	wg.Wait()
 	logger.Info("pbxha stopped")
 	return nil
+}
+
+// haMetrics wires the HA dashboard's metrics to the agent, the pair and the
+// supervisor. The VIP is asked only where that is cheap: netlink, or a
+// script without a check command.
+func (d *daemon) haMetrics(cfg *configs.Config) metrics.HA {
+	ha := metrics.HA{Role: d.agent.Role, Maintenance: d.agent.Maintenance, Reload: d.agent.ReloadState}
+	if d.pair != nil {
+		ha.Pair = func() (control.Pair, bool) { _, p := d.pair.Status(); return p, true }
+		if cfg.VIP.Mode == string(vip.ModeNetlink) || (cfg.VIP.Mode == string(vip.ModeScript) && len(cfg.VIP.Script.Check) == 0) {
+			ha.VIPHeld = d.pair.VIPHeld
+		}
+	}
+	if d.sup != nil {
+		sup, sc := d.sup, cfg.PBX.Supervise
+		ha.PBX = func() (control.PBX, bool) { return pbxStatus(sup, sc), true }
+	}
+	return ha
 }
 
 func maxInterval(s *checkSet) time.Duration {
@@ -189,7 +238,8 @@ func maxInterval(s *checkSet) time.Duration {
 func (d *daemon) agentConfig(cfg *configs.Config, checks *checkSet) agent.Config {
 	ac := agent.Config{
 		Node: cfg.Node.Name, Cluster: cfg.Node.Cluster, History: cfg.History, Source: cfg.Source,
-		Version: version, Checks: checks.checks, Close: checks.Close,
+		MaintenanceFile: filepath.Join(cfg.StateDir, agent.MaintenanceFileName),
+		Version:         buildVersion(), Checks: checks.checks, Close: checks.Close,
 	}
 	if d.m != nil {
 		ac.OnResult = d.m.Observe
@@ -245,7 +295,8 @@ func (d *daemon) reloadOnHUP(ctx context.Context, hup <-chan os.Signal, running 
 		// The supervisor, alert delivery and the pair keep their running
 		// config: a reload never restarts the PBX, reopens the outbox or
 		// touches the VIP.
-		for _, key := range configs.KeepRestartOnly(running, next) {
+		pending := configs.KeepRestartOnly(running, next)
+		for _, key := range pending {
 			d.log.Warn("setting changed but takes effect only at the next start", "key", key)
 		}
 		if d.pair != nil {
@@ -264,7 +315,9 @@ func (d *daemon) reloadOnHUP(ctx context.Context, hup <-chan os.Signal, running 
 		if d.m != nil {
 			d.m.ResetProbes()
 		}
-		if err := d.agent.Reload(ctx, d.agentConfig(next, checks)); err != nil {
+		ac := d.agentConfig(next, checks)
+		ac.PendingRestart = pending
+		if err := d.agent.Reload(ctx, ac); err != nil {
 			checks.Close()
 			return
 		}

@@ -1,0 +1,49 @@
+package control
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestWriteText renders a pair node's status and checks what an operator
+// reads: the one cluster table, the PBX line, the pending restart, the
+// whole refused reload, and failure details told once.
+func TestWriteText(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	heard := now.Add(-200 * time.Millisecond)
+	lag := uint64(0)
+	st := Status{
+		Node: "node-b", Cluster: "pbx", Mode: "pair", Role: "standby", Health: "degraded", Version: "1.0.0",
+		StartedAt: now.Add(-time.Hour), Now: now,
+		Config: Config{Source: "/etc/pbxha/pbxha.yaml", PendingRestart: []string{"node.cluster", "hooks"},
+			LastReloadError: "invalid configuration:\n/etc/pbxha/pbxha.yaml: log.level: \"loud\" is not debug, info, warn or error"},
+		PBX: &PBX{Mode: "exec", State: "running", PID: 42, StartedAt: &heard, RestartsInWindow: 0, MaxRestarts: 3, Window: "10m0s", LastExit: "exit status 0"},
+		Pair: &Pair{Epoch: 7, Reason: "standing by", Nodes: []ClusterNode{
+			{Node: "node-b", Self: true, Alive: true, Role: "standby", Health: "degraded", Epoch: 7, DB: "standby", LagBytes: &lag, PBX: "running pid 42", Probes: "2 ok, 1 failed: trunk"},
+			{Node: "node-a", Alive: true, Role: "primary", Health: "healthy", Epoch: 7, DB: "primary", Probes: "3 ok", LastHeard: &heard},
+		}},
+		Probes: []Probe{{Name: "trunk", Kind: "tcp", State: "failed", Since: now.Add(-time.Minute),
+			Last: &Result{Status: "failed", Detail: "connection refused", Class: "refused", Error: "tcp: connect 127.0.0.1:5080: connection refused"}}},
+	}
+	var b bytes.Buffer
+	WriteText(&b, st)
+	out := b.String()
+	for _, want := range []string{
+		"  NODE    ROLE     HEALTH    EPOCH  DB       LAG  PBX             PROBES                 HEARD\n",
+		"* node-b  standby  degraded  7      standby  0 B  running pid 42  2 ok, 1 failed: trunk  this node\n",
+		"  node-a  primary  healthy   7      primary  -    -               3 ok                   200ms ago\n",
+		"restarts 0/3 in 10m0s  last exit status 0\n",
+		"pending restart: node.cluster, hooks changed in the file",
+		"last reload refused; the running config stays:\n  invalid configuration:\n  /etc/pbxha/pbxha.yaml: log.level: \"loud\" is not",
+		"tcp: connect 127.0.0.1:5080: connection refused\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status text lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "refused") != 2 { // the reload line, the trunk's error once
+		t.Errorf("got %d mentions of refused, want the failure told once:\n%s", strings.Count(out, "refused"), out)
+	}
+}
