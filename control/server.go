@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/pbxha/pbxha/internal/httpguard"
 )
 
 // SocketMode is the permission of the control socket: owner and group may use it.
@@ -182,30 +183,20 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v) // the client went away; nothing to do
 }
 
+// MaxConns is the most connections the control socket keeps open, lowered
+// to its share of the file descriptor limit (httpguard.ConnCap).
+const MaxConns = 16
+
 // Serve answers requests on ln until ctx is done, then shuts down, giving
 // requests in flight one second. Malformed requests are answered by net/http
-// with 400 and logged at debug level; they never stop the server.
+// with 400 and logged at debug level; they never stop the server. Every
+// connection has deadlines and at most MaxConns are open (httpguard).
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 2 * time.Second,
-		ReadTimeout:       5 * time.Second,
-		WriteTimeout:      5 * time.Second,
-		IdleTimeout:       30 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.With("component", "control").Handler(), slog.LevelDebug),
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return fmt.Errorf("control: serve %s: %w", ln.Addr(), err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx) // requests still running after a second are cut
-	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	lim := httpguard.Default
+	lim.MaxConns = httpguard.ConnCap(MaxConns)
+	lim.WriteTimeout = 5 * time.Second
+	errLog := slog.NewLogLogger(logger.With("component", "control").Handler(), slog.LevelDebug)
+	if err := httpguard.Serve(ctx, ln, h, lim, errLog); err != nil {
 		return fmt.Errorf("control: serve %s: %w", ln.Addr(), err)
 	}
 	return nil

@@ -5,13 +5,12 @@ package metrics
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
+	"github.com/pbxha/pbxha/internal/httpguard"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -171,25 +170,24 @@ func Listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// Serve answers on ln until ctx is done.
+// MaxConns is the most connections the metrics listener keeps open, lowered
+// to its share of the file descriptor limit (httpguard.ConnCap). Past it the
+// oldest idle keep-alive connection is closed for a new client.
+const MaxConns = 64
+
+// Limits are the metrics listener's timeouts and connection cap: a scraper
+// or load balancer that holds connections idle, or sends a request slowly,
+// cannot take the descriptors and memory the probes need.
+func Limits() httpguard.Limits {
+	l := httpguard.Default
+	l.MaxConns = httpguard.ConnCap(MaxConns)
+	return l
+}
+
+// Serve answers on ln until ctx is done, within Limits.
 func (m *Metrics) Serve(ctx context.Context, ln net.Listener, logger *slog.Logger) error {
-	srv := &http.Server{
-		Handler:           m.Handler(),
-		ReadHeaderTimeout: 2 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.With("component", "metrics").Handler(), slog.LevelDebug),
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return fmt.Errorf("metrics: serve %s: %w", ln.Addr(), err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
-	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	errLog := slog.NewLogLogger(logger.With("component", "metrics").Handler(), slog.LevelDebug)
+	if err := httpguard.Serve(ctx, ln, m.Handler(), Limits(), errLog); err != nil {
 		return fmt.Errorf("metrics: serve %s: %w", ln.Addr(), err)
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/pbxha/pbxha/configs"
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/internal/httpguard"
 	"github.com/pbxha/pbxha/metrics"
 	"github.com/pbxha/pbxha/pair"
 	"github.com/pbxha/pbxha/probe"
@@ -170,7 +171,7 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	wg.Go(func() { d.reloadOnHUP(ctx, hup, cfg) })
 
 	logger.Info("pbxha started", "version", version, "config", cfg.Source, "probes", len(checks.checks),
-		"pbx", cfg.PBX.Supervise.Mode, "peer_paths", len(cfg.Peer.Paths), "socket", cfg.Control.Socket, "pid", os.Getpid())
+		"pbx", cfg.PBX.Supervise.Mode, "peer_paths", len(cfg.Peer.Paths), "socket", cfg.Control.Socket, "pid", os.Getpid(), "fd_limit", httpguard.FDLimit())
 	d.agent.Run(ctx)
 	wg.Wait()
 	logger.Info("pbxha stopped")
