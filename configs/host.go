@@ -7,10 +7,13 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
+	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/failover"
 	"github.com/pbxha/pbxha/sipcheck"
 )
@@ -45,7 +48,9 @@ func preflight(path, defaultPath string) (*Config, error) {
 // ones the daemon would otherwise meet only as it starts: files the config
 // names exist and hold what they should (key_file as failover.LoadKey reads
 // it, secret and password files, CA bundles), the supervised PBX's user and
-// group exist, the heartbeat addresses belong to this host, the epoch file
+// group exist, the heartbeat addresses belong to this host and no other
+// user's process holds their ports, the control socket path holds nothing
+// but a socket, the epoch file
 // reads, state_dir can be a directory, and the VIP's interface exists and
 // the address would not vanish as a secondary one. It changes nothing. It
 // returns an *Error listing every problem, or nil.
@@ -62,6 +67,11 @@ func (c *Config) checkHost(ps *problems) {
 	}
 	ck := &checker{ps: ps, file: file, origins: c.origins}
 	ck.stateDir(c.StateDir)
+	if filepath.IsAbs(c.Control.Socket) {
+		if err := control.CheckSocketPath(c.Control.Socket); err != nil {
+			ck.bad("control.socket", "%s", err)
+		}
+	}
 	for i, p := range c.Probes.SIP {
 		t, err := sipcheck.ParseTarget(p.Target)
 		if p.TLS.CAFile == "" || err != nil || t.Transport != sipcheck.TransportTLS {
@@ -169,6 +179,7 @@ func (ck *checker) localAddrs(paths []PeerPath) {
 		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ap.Addr(), 0)))
 		if err == nil {
 			c.Close()
+			ck.portTaken(fmt.Sprintf("peer.paths[%d].local", i), ap)
 			continue
 		}
 		if errors.Is(err, syscall.EADDRNOTAVAIL) {
@@ -176,6 +187,34 @@ func (ck *checker) localAddrs(paths []PeerPath) {
 				"%s is not an address of this host, so the heartbeat socket cannot be bound to it (is local swapped with peer?)", ap.Addr())
 		}
 	}
+}
+
+// portTaken reports a heartbeat port already bound by a process of another
+// user, which would stop the daemon at start. One of pbxha's own user (a
+// running daemon: config check beside it, or its own reload) is no problem
+// here; if it is not pbxha, the start says so.
+func (ck *checker) portTaken(key string, ap netip.AddrPort) {
+	if ap.Port() == 0 {
+		return
+	}
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
+	if err == nil {
+		c.Close()
+		return
+	}
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return
+	}
+	uid, ok := udpOwner(ap)
+	if !ok || int(uid) == os.Geteuid() {
+		return
+	}
+	who := "uid " + strconv.FormatUint(uint64(uid), 10)
+	if u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10)); err == nil {
+		who = fmt.Sprintf("user %s (%s)", u.Username, who)
+	}
+	ck.bad(key, "port %d on %s is already bound by a process of %s, so the heartbeat socket cannot be bound; stop that process or choose another port (one below 1024, which only root may bind, cannot be taken first by an unprivileged user)",
+		ap.Port(), ap.Addr(), who)
 }
 
 // fileMsg words an error about reading a file named by the config.

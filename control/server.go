@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -60,10 +61,14 @@ type TimelineStep struct {
 
 // Listen opens the control socket at path, creating its directory (mode 0750)
 // when missing. A stale socket left by a dead daemon is replaced; a socket on
-// which another daemon still answers is an error.
+// which another daemon still answers is an error, and so is anything at path
+// that is not a socket (CheckSocketPath): it is never removed.
 func Listen(path string) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("control: listen %s: %w", path, err)
+	}
+	if err := CheckSocketPath(path); err != nil {
+		return nil, fmt.Errorf("control: listen: %w", err)
 	}
 	if _, err := os.Lstat(path); err == nil {
 		c, err := net.DialTimeout("unix", path, 200*time.Millisecond)
@@ -84,6 +89,26 @@ func Listen(path string) (net.Listener, error) {
 		return nil, fmt.Errorf("control: listen %s: chmod: %w", path, err)
 	}
 	return ln, nil
+}
+
+// CheckSocketPath returns an error when something other than a unix socket
+// exists at path (a regular file, a directory, a link...): Listen would have
+// to remove it, and it refuses to. A missing path or a socket is fine.
+func CheckSocketPath(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode().Type() == fs.ModeSocket {
+		return nil
+	}
+	what := "a " + fi.Mode().Type().String()
+	switch {
+	case fi.Mode().IsRegular():
+		what = "a regular file"
+	case fi.IsDir():
+		what = "a directory"
+	case fi.Mode()&fs.ModeSymlink != 0:
+		what = "a symbolic link"
+	}
+	return fmt.Errorf("%s exists and is %s, not a socket; pbxha will not remove it: move it away or choose another control.socket", path, what)
 }
 
 // NewHandler returns the HTTP handler of the control API:
