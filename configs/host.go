@@ -3,6 +3,7 @@ package configs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/netip"
@@ -119,7 +120,7 @@ func ReadSecret(value, file string) (string, error) {
 	if file == "" {
 		return value, nil
 	}
-	b, err := os.ReadFile(file)
+	b, err := readRegular(file)
 	if err != nil {
 		return "", err
 	}
@@ -128,6 +129,35 @@ func ReadSecret(value, file string) (string, error) {
 		return "", fmt.Errorf("%s is empty", file)
 	}
 	return v, nil
+}
+
+// maxSecretFile bounds what ReadSecret reads: a secret is a line.
+const maxSecretFile = 64 << 10
+
+// readRegular reads a regular file of at most maxSecretFile bytes. It opens
+// without blocking, so a FIFO or a device at path is refused at once instead
+// of hanging the start.
+func readRegular(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxSecretFile {
+		return nil, fmt.Errorf("%s is larger than %d bytes, not a secret", path, maxSecretFile)
+	}
+	return b, nil
 }
 
 // secretFile checks a secret file as the daemon reads it; oneLine: the

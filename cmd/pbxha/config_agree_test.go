@@ -203,6 +203,9 @@ func agreeCases(t *testing.T) []agreeCase {
 				return syscall.Mkfifo(key, 0o600)
 			},
 			want: []string{"DIR/t.yaml: peer.key_file: DIR/pbxha.key: not a regular file (a FIFO)"}},
+		{name: "password_file is a FIFO", yaml: base("  esl:\n    - password_file: DIR/fifo\n"),
+			setup: func(dir string) error { return syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o600) },
+			want:  []string{"DIR/t.yaml: probes.esl[0].password_file: DIR/fifo is not a regular file"}},
 		{name: "control.socket is a regular file", yaml: base(""),
 			setup: func(dir string) error { return os.WriteFile(filepath.Join(dir, "s.sock"), []byte("keep me\n"), 0o600) },
 			want:  []string{"DIR/t.yaml: control.socket: DIR/s.sock exists and is a regular file, not a socket; pbxha will not remove it: move it away or choose another control.socket"}},
