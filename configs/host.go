@@ -175,8 +175,10 @@ func (ck *checker) secretFile(key, value, file string, oneLine bool) {
 	}
 }
 
-// stateDir checks that state_dir is, or can be made, a directory: the daemon
-// creates it when it is missing.
+// stateDir checks that state_dir is, or can be made, a directory that takes
+// writes and has room (failover.StateDirProblem: writable, at least
+// failover.MinStateDirFree bytes free): the daemon creates it when it is
+// missing, and keeps the epoch, the event log and the alert outbox there.
 func (ck *checker) stateDir(dir string) {
 	if !filepath.IsAbs(dir) {
 		return
@@ -192,6 +194,17 @@ func (ck *checker) stateDir(dir string) {
 			ck.bad("state_dir", "%q is not a directory", dir)
 		case !fi.IsDir():
 			ck.bad("state_dir", "%q cannot be created: %s is not a directory", dir, p)
+		default:
+			err := failover.StateDirProblem(p)
+			if err == nil {
+				return
+			}
+			msg := strings.TrimPrefix(err.Error(), "failover: state dir ")
+			if p == dir {
+				ck.bad("state_dir", "%s", msg)
+			} else {
+				ck.bad("state_dir", "%s cannot be created: %s", dir, msg)
+			}
 		}
 		return
 	}

@@ -69,6 +69,7 @@ const (
 	ActionFailed        = "action_failed"         // a failover action (take over, release, fence, restart the PBX) failed; once per run of failures, resolved when it works again (details: action, error, reason)
 	SplitBrain          = "split_brain"           // two primaries met
 	PeerPathLost        = "peer_path_lost"        // one heartbeat path went silent
+	StateDirUnwritable  = "state_dir_unwritable"  // the state directory refuses a durable write or is nearly full: a takeover cannot persist its epoch; once per episode, resolved when a write works again (details: path, error, epoch)
 	Maintenance         = "maintenance"           // maintenance mode switched on or off
 	ConfigReload        = "config_reload"         // a SIGHUP reload was applied or refused
 	Test                = "test"                  // sent by `pbxha alert test`
@@ -79,7 +80,7 @@ const (
 // it, so a new kind is added here once.
 var Kinds = []string{ProbeState, HealthChange, PBXStarted, PBXStopped, PBXReset, PBXDown, PBXHung, PBXRestarted,
 	RestartLimitReached, RoleChange, Failover, Switchover, TakeoverStepFailed, DBRejoinFailed, ActionFailed,
-	SplitBrain, PeerPathLost, Maintenance, ConfigReload, Test}
+	SplitBrain, PeerPathLost, StateDirUnwritable, Maintenance, ConfigReload, Test}
 
 // Event is one transition. ID stays the same across delivery retries so that
 // receivers can de-duplicate.

@@ -30,6 +30,7 @@ type Metrics struct {
 	values   *prometheus.GaugeVec
 	health   prometheus.GaugeFunc
 	role     func() string // set by SetInfo
+	problem  func() error  // set by SetProblem
 }
 
 // New returns the collectors, registered with process and Go runtime metrics.
@@ -69,16 +70,18 @@ func New(health func() probe.Health) *Metrics {
 
 // AlertCounters reads webhook delivery totals at scrape time.
 type AlertCounters struct {
-	Outbox    func() float64 // events waiting for delivery
-	Delivered func() float64 // events answered 2xx, all endpoints
-	Dropped   func() float64 // events dropped: overflow, max_age, rejected payloads, full hand-off
-	Failures  func() float64 // failed delivery attempts
+	Outbox     func() float64 // events waiting for delivery
+	MemoryOnly func() float64 // of those, events the outbox could not write (lost if pbxha stops)
+	Delivered  func() float64 // events answered 2xx, all endpoints
+	Dropped    func() float64 // events dropped: overflow, max_age, rejected payloads, full hand-off
+	Failures   func() float64 // failed delivery attempts
 }
 
 // AlertFuncs registers the webhook delivery metrics.
 func (m *Metrics) AlertFuncs(c AlertCounters) {
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pbxha_alert_outbox_events", Help: "Events waiting in the alert outbox."}, c.Outbox),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pbxha_alert_memory_only_events", Help: "Events waiting for delivery that the outbox could not write (a full or read-only disk): lost if pbxha stops first."}, c.MemoryOnly),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pbxha_alert_delivered_total", Help: "Events delivered to an endpoint (2xx)."}, c.Delivered),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pbxha_alert_dropped_total", Help: "Events dropped undelivered: queue overflow, max_age, rejected payload."}, c.Dropped),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pbxha_alert_failures_total", Help: "Failed delivery attempts (each retry counts)."}, c.Failures),
@@ -95,6 +98,11 @@ func (m *Metrics) SetInfo(node, cluster, version string, role func() string) {
 		node: node, cluster: cluster, version: version, role: role,
 	})
 }
+
+// SetProblem makes /healthz answer 503 with problem's error while it
+// returns one: the sidecar runs but cannot do its job (an unwritable state
+// directory). Call it once, before serving.
+func (m *Metrics) SetProblem(problem func() error) { m.problem = problem }
 
 // infoCollector exports pbxha_node_info with the role as it is at scrape time.
 type infoCollector struct {
@@ -137,7 +145,8 @@ func (m *Metrics) ResetProbes() {
 	m.values.Reset()
 }
 
-// Handler serves /metrics, /healthz, and /role: 200 "primary" only on the
+// Handler serves /metrics, /healthz (200 "ok" while the daemon runs and
+// SetProblem reports none, else 503 with the problem), and /role: 200 "primary" only on the
 // primary, 503 with the role otherwise, for load balancers that send traffic
 // to the primary alone.
 func (m *Metrics) Handler() http.Handler {
@@ -145,6 +154,13 @@ func (m *Metrics) Handler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if m.problem != nil {
+			if err := m.problem(); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintln(w, err)
+				return
+			}
+		}
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /role", func(w http.ResponseWriter, _ *http.Request) {

@@ -157,6 +157,10 @@ func (p *Pair) Switchover(ctx context.Context, to string, drain time.Duration, f
 func (p *Pair) Status() (string, control.Pair) {
 	ns := p.node.Status()
 	out := control.Pair{Epoch: ns.Epoch, Reason: ns.Reason, LastError: ns.LastError, VIP: p.cfg.VIPAddr}
+	if ns.StateDirError != "" {
+		t := ns.StateDirSince
+		out.StateDirError, out.StateDirSince = ns.StateDirError, &t
+	}
 	if ns.Busy != failover.ActionNone {
 		out.Acting = ns.Busy.String()
 		t := ns.BusySince
@@ -193,6 +197,16 @@ func (p *Pair) Status() (string, control.Pair) {
 		out.RoleHistory = append(out.RoleHistory, control.RoleHistory{At: h.At, From: h.From.String(), To: h.To.String(), Epoch: h.Epoch, Reason: h.Reason})
 	}
 	return ns.Role.String(), out
+}
+
+// Problem returns why this node cannot do its part of the pair though it
+// runs (its state directory takes no epoch write), or nil: metrics'
+// /healthz reports it.
+func (p *Pair) Problem() error {
+	if ns := p.node.Status(); ns.StateDirError != "" {
+		return fmt.Errorf("state_dir unwritable since %s: %s", ns.StateDirSince.Format(time.RFC3339), ns.StateDirError)
+	}
+	return nil
 }
 
 // String names the pair for errors.

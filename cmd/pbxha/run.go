@@ -119,6 +119,9 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		// The metrics read the agent's health, and the agent feeds them.
 		d.m = metrics.New(func() probe.Health { return d.agent.Health() })
 		d.m.SetInfo(cfg.Node.Name, cfg.Node.Cluster, version, func() string { return d.agent.Role() })
+		if d.pair != nil {
+			d.m.SetProblem(d.pair.Problem)
+		}
 		if d.alerts != nil {
 			d.m.AlertFuncs(alertCounters(d.alerts))
 		}
