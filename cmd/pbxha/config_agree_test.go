@@ -210,7 +210,7 @@ func agreeCases(t *testing.T) []agreeCase {
 			setup: func(dir string) error { return os.WriteFile(filepath.Join(dir, "s.sock"), []byte("keep me\n"), 0o600) },
 			want:  []string{"DIR/t.yaml: control.socket: DIR/s.sock exists and is a regular file, not a socket; pbxha will not remove it: move it away or choose another control.socket"}},
 		{name: "database env entry", yaml: pair("", "  pg:\n    - dsn: host=127.0.0.1\n") + "database:\n  dsn: host=127.0.0.1\n  stop_command: [/bin/true]\n  env: [PGDATA]\n",
-			want: []string{`DIR/t.yaml: database.env: hooks: env entry "PGDATA": want KEY=VALUE`}},
+			want: []string{`DIR/t.yaml: database.env: hooks: env entry 0: want KEY=VALUE`}},
 		{name: "esl password of two lines", yaml: base("  esl:\n    - password_file: DIR/two-lines\n"),
 			want: []string{"DIR/t.yaml: probes.esl[0].password_file: DIR/two-lines holds more than one line; the secret must be a single line"}},
 		{name: "tls on a tcp target", yaml: base("    - target: sip:127.0.0.1:5060;transport=tcp\n      tls: {server_name: pbx.example.com}\n"),
