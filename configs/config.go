@@ -7,12 +7,6 @@ import "time"
 
 // Config is the whole pbxha.yaml. Only cmd/pbxha and this package know it;
 // every other package takes its own small config struct.
-//
-// A field that may hold a secret carries a secret tag naming how Redacted
-// hides it (see redactors): value (all of it), dsn (the passwords in a
-// libpq DSN), url (the password, path and query of a URL), headers (each
-// header's value), env (each KEY=VALUE's value), argv (a command's
-// arguments, not its program).
 type Config struct {
 	Node     Node     `mapstructure:"node" yaml:"node" json:"node"`                // this server and the pair it belongs to
 	Log      Log      `mapstructure:"log" yaml:"log" json:"log"`                   // log format and level
@@ -103,7 +97,7 @@ type SIPProbe struct {
 type ESLProbe struct {
 	Schedule         `mapstructure:",squash" yaml:",inline"`
 	Address          string   `mapstructure:"address" yaml:"address" json:"address"`                                  // host:port of mod_event_socket
-	Password         string   `mapstructure:"password" yaml:"password" json:"-" secret:"value"`                       // the event socket password (set it or password_file)
+	Password         string   `mapstructure:"password" yaml:"password" json:"-"`                                      // the event socket password (set it or password_file)
 	PasswordFile     string   `mapstructure:"password_file" yaml:"password_file" json:"password_file"`                // file holding the password, one line; an absolute path
 	Profiles         []string `mapstructure:"profiles" yaml:"profiles" json:"profiles"`                               // sofia profiles that must be RUNNING
 	CountCalls       bool     `mapstructure:"count_calls" yaml:"count_calls" json:"count_calls"`                      // also run "show calls count" and report the call count
@@ -114,7 +108,7 @@ type ESLProbe struct {
 // PGProbe checks PostgreSQL: role, write check on a primary, replication positions.
 type PGProbe struct {
 	Schedule       `mapstructure:",squash" yaml:",inline"`
-	DSN            string        `mapstructure:"dsn" yaml:"dsn" json:"-" secret:"dsn"`                             // libpq URL or key=value string of the server to check
+	DSN            string        `mapstructure:"dsn" yaml:"dsn" json:"-"`                                          // libpq URL or key=value string of the server to check
 	ExpectRole     string        `mapstructure:"expect_role" yaml:"expect_role" json:"expect_role"`                // primary, standby or any: the role the server must have
 	Table          string        `mapstructure:"table" yaml:"table" json:"table"`                                  // heartbeat table of the write check, a plain lowercase identifier
 	FreshConnEvery time.Duration `mapstructure:"fresh_conn_every" yaml:"fresh_conn_every" json:"fresh_conn_every"` // open a new connection this often, to notice a hung postmaster; 0: off
@@ -125,7 +119,7 @@ type AMIProbe struct {
 	Schedule   `mapstructure:",squash" yaml:",inline"`
 	Address    string `mapstructure:"address" yaml:"address" json:"address"`             // host:port of the manager interface
 	Username   string `mapstructure:"username" yaml:"username" json:"username"`          // a user from Asterisk's manager.conf (required)
-	Secret     string `mapstructure:"secret" yaml:"secret" json:"-" secret:"value"`      // the user's secret (set it or secret_file)
+	Secret     string `mapstructure:"secret" yaml:"secret" json:"-"`                     // the user's secret (set it or secret_file)
 	SecretFile string `mapstructure:"secret_file" yaml:"secret_file" json:"secret_file"` // file holding the secret, one line; an absolute path
 	MaxCalls   int    `mapstructure:"max_calls" yaml:"max_calls" json:"max_calls"`       // degraded at or above this many calls; 0: off
 }
@@ -139,7 +133,7 @@ type TCPProbe struct {
 // ExecProbe runs a Nagios-style plugin.
 type ExecProbe struct {
 	Schedule `mapstructure:",squash" yaml:",inline"`
-	Command  []string `mapstructure:"command" yaml:"command" json:"command" secret:"argv"` // the plugin and its arguments as a list, run without a shell; exit 0 ok, 1 degraded, 2 failed, 3 unknown
+	Command  []string `mapstructure:"command" yaml:"command" json:"command"` // the plugin and its arguments as a list, run without a shell; exit 0 ok, 1 degraded, 2 failed, 3 unknown
 }
 
 // PBX is the local PBX process.
@@ -159,17 +153,17 @@ type Supervise struct {
 	Mode string `mapstructure:"mode" yaml:"mode" json:"mode"` // exec (pbxha starts the PBX), pidfile (pbxha watches a pid file), systemd (a unit) or none (observe only)
 
 	// exec: pbxha starts the PBX itself.
-	Command []string `mapstructure:"command" yaml:"command" json:"command" secret:"argv"` // exec: the PBX's program and arguments as a list, run without a shell
-	Env     []string `mapstructure:"env" yaml:"env" json:"env" secret:"env"`              // exec: KEY=VALUE entries on top of pbxha's environment
-	Dir     string   `mapstructure:"dir" yaml:"dir" json:"dir"`                           // exec: working directory, an absolute path
-	User    string   `mapstructure:"user" yaml:"user" json:"user"`                        // exec: run the PBX as this user (name or id)
-	Group   string   `mapstructure:"group" yaml:"group" json:"group"`                     // exec: and this group; empty: the user's primary group
+	Command []string `mapstructure:"command" yaml:"command" json:"command"` // exec: the PBX's program and arguments as a list, run without a shell
+	Env     []string `mapstructure:"env" yaml:"env" json:"env"`             // exec: KEY=VALUE entries on top of pbxha's environment
+	Dir     string   `mapstructure:"dir" yaml:"dir" json:"dir"`             // exec: working directory, an absolute path
+	User    string   `mapstructure:"user" yaml:"user" json:"user"`          // exec: run the PBX as this user (name or id)
+	Group   string   `mapstructure:"group" yaml:"group" json:"group"`       // exec: and this group; empty: the user's primary group
 
 	// pidfile: someone else starts the PBX.
-	PIDFile      string   `mapstructure:"pidfile" yaml:"pidfile" json:"pidfile"`                                 // pidfile: the PBX's pid file, an absolute path
-	Match        string   `mapstructure:"match" yaml:"match" json:"match"`                                       // pidfile: text in the process's command line or executable path that identifies the PBX
-	StartCommand []string `mapstructure:"start_command" yaml:"start_command" json:"start_command" secret:"argv"` // pidfile: command that starts the PBX, as a list
-	StopCommand  []string `mapstructure:"stop_command" yaml:"stop_command" json:"stop_command" secret:"argv"`    // pidfile: command that stops the PBX, as a list; empty: SIGTERM
+	PIDFile      string   `mapstructure:"pidfile" yaml:"pidfile" json:"pidfile"`                   // pidfile: the PBX's pid file, an absolute path
+	Match        string   `mapstructure:"match" yaml:"match" json:"match"`                         // pidfile: text in the process's command line or executable path that identifies the PBX
+	StartCommand []string `mapstructure:"start_command" yaml:"start_command" json:"start_command"` // pidfile: command that starts the PBX, as a list
+	StopCommand  []string `mapstructure:"stop_command" yaml:"stop_command" json:"stop_command"`    // pidfile: command that stops the PBX, as a list; empty: SIGTERM
 
 	// systemd: the PBX is a unit.
 	Unit string `mapstructure:"unit" yaml:"unit" json:"unit"` // systemd: the unit, e.g. freeswitch.service
@@ -198,15 +192,15 @@ type Alerts struct {
 
 // Endpoint is one webhook receiver.
 type Endpoint struct {
-	Name        string        `mapstructure:"name" yaml:"name" json:"name"`                           // unique name, also of its outbox folder: 1-64 lowercase letters, digits, "_", "." and "-"; default: endpoint, or endpoint-N
-	URL         string        `mapstructure:"url" yaml:"url" json:"url" secret:"url"`                 // where to POST, an http:// or https:// URL (required)
-	Format      string        `mapstructure:"format" yaml:"format" json:"format"`                     // json (pbxha's schema), slack (also Mattermost, Rocket.Chat) or alertmanager (webhook v4)
-	Kinds       []string      `mapstructure:"kinds" yaml:"kinds" json:"kinds"`                        // event kinds to send; empty: all
-	MinSeverity string        `mapstructure:"min_severity" yaml:"min_severity" json:"min_severity"`   // info, warning or critical: events below it are not sent
-	Timeout     time.Duration `mapstructure:"timeout" yaml:"timeout" json:"timeout"`                  // bound on one POST, connect to last byte
-	Headers     []string      `mapstructure:"headers" yaml:"headers" json:"headers" secret:"headers"` // extra headers, "Name: value" each, e.g. "Authorization: Bearer abc"
-	Secret      string        `mapstructure:"secret" yaml:"secret" json:"-" secret:"value"`           // HMAC-SHA256 key that signs X-Pbxha-Signature (set it or secret_file); empty: unsigned
-	SecretFile  string        `mapstructure:"secret_file" yaml:"secret_file" json:"secret_file"`      // file holding the signing key; an absolute path
+	Name        string        `mapstructure:"name" yaml:"name" json:"name"`                         // unique name, also of its outbox folder: 1-64 lowercase letters, digits, "_", "." and "-"; default: endpoint, or endpoint-N
+	URL         string        `mapstructure:"url" yaml:"url" json:"url"`                            // where to POST, an http:// or https:// URL (required)
+	Format      string        `mapstructure:"format" yaml:"format" json:"format"`                   // json (pbxha's schema), slack (also Mattermost, Rocket.Chat) or alertmanager (webhook v4)
+	Kinds       []string      `mapstructure:"kinds" yaml:"kinds" json:"kinds"`                      // event kinds to send; empty: all
+	MinSeverity string        `mapstructure:"min_severity" yaml:"min_severity" json:"min_severity"` // info, warning or critical: events below it are not sent
+	Timeout     time.Duration `mapstructure:"timeout" yaml:"timeout" json:"timeout"`                // bound on one POST, connect to last byte
+	Headers     []string      `mapstructure:"headers" yaml:"headers" json:"headers"`                // extra headers, "Name: value" each, e.g. "Authorization: Bearer abc"
+	Secret      string        `mapstructure:"secret" yaml:"secret" json:"-"`                        // HMAC-SHA256 key that signs X-Pbxha-Signature (set it or secret_file); empty: unsigned
+	SecretFile  string        `mapstructure:"secret_file" yaml:"secret_file" json:"secret_file"`    // file holding the signing key; an absolute path
 }
 
 // Peer is the link to the other node of the pair. With no paths the node
@@ -227,14 +221,14 @@ type PeerPath struct {
 
 // Failover is the policy both nodes of the pair share.
 type Failover struct {
-	Mode          string        `mapstructure:"mode" yaml:"mode" json:"mode"`                                          // failover_first (move the VIP, then restart the PBX) or restart_first (restart first, fail over after restart_grace)
-	RestartGrace  time.Duration `mapstructure:"restart_grace" yaml:"restart_grace" json:"restart_grace"`               // restart_first: how long the local restart gets
-	Failback      string        `mapstructure:"failback" yaml:"failback" json:"failback"`                              // off (a recovered node stays standby) or auto (the role goes back to preferred_node)
-	FailbackDelay time.Duration `mapstructure:"failback_delay" yaml:"failback_delay" json:"failback_delay"`            // auto: how long the preferred node must be healthy first
-	PreferredNode string        `mapstructure:"preferred_node" yaml:"preferred_node" json:"preferred_node"`            // the node that wins ties and failback; empty: none
-	TieBreakers   []string      `mapstructure:"tie_breakers" yaml:"tie_breakers" json:"tie_breakers"`                  // host:port reached by TCP; a node that reaches none never takes over (required with peer.paths)
-	FenceCommand  []string      `mapstructure:"fence_command" yaml:"fence_command" json:"fence_command" secret:"argv"` // command, as a list, that makes a silent peer unable to serve before a takeover (power it off); exit 0: fenced
-	FenceTimeout  time.Duration `mapstructure:"fence_timeout" yaml:"fence_timeout" json:"fence_timeout"`               // the fence command's process group is killed after this
+	Mode          string        `mapstructure:"mode" yaml:"mode" json:"mode"`                               // failover_first (move the VIP, then restart the PBX) or restart_first (restart first, fail over after restart_grace)
+	RestartGrace  time.Duration `mapstructure:"restart_grace" yaml:"restart_grace" json:"restart_grace"`    // restart_first: how long the local restart gets
+	Failback      string        `mapstructure:"failback" yaml:"failback" json:"failback"`                   // off (a recovered node stays standby) or auto (the role goes back to preferred_node)
+	FailbackDelay time.Duration `mapstructure:"failback_delay" yaml:"failback_delay" json:"failback_delay"` // auto: how long the preferred node must be healthy first
+	PreferredNode string        `mapstructure:"preferred_node" yaml:"preferred_node" json:"preferred_node"` // the node that wins ties and failback; empty: none
+	TieBreakers   []string      `mapstructure:"tie_breakers" yaml:"tie_breakers" json:"tie_breakers"`       // host:port reached by TCP; a node that reaches none never takes over (required with peer.paths)
+	FenceCommand  []string      `mapstructure:"fence_command" yaml:"fence_command" json:"fence_command"`    // command, as a list, that makes a silent peer unable to serve before a takeover (power it off); exit 0: fenced
+	FenceTimeout  time.Duration `mapstructure:"fence_timeout" yaml:"fence_timeout" json:"fence_timeout"`    // the fence command's process group is killed after this
 }
 
 // VIP is the service address the primary holds.
@@ -251,24 +245,24 @@ type VIP struct {
 
 // VIPScript moves the address with commands (clouds: elastic IP, DNS).
 type VIPScript struct {
-	Up      []string      `mapstructure:"up" yaml:"up" json:"up" secret:"argv"`          // takes the address over, as a list (required with mode script)
-	Down    []string      `mapstructure:"down" yaml:"down" json:"down" secret:"argv"`    // releases it, as a list; must be idempotent (required with mode script)
-	Check   []string      `mapstructure:"check" yaml:"check" json:"check" secret:"argv"` // optional: exit 0 the address is held here, 1 it is not
-	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout" json:"timeout"`         // each command's process group is killed after this
+	Up      []string      `mapstructure:"up" yaml:"up" json:"up"`                // takes the address over, as a list (required with mode script)
+	Down    []string      `mapstructure:"down" yaml:"down" json:"down"`          // releases it, as a list; must be idempotent (required with mode script)
+	Check   []string      `mapstructure:"check" yaml:"check" json:"check"`       // optional: exit 0 the address is held here, 1 it is not
+	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout" json:"timeout"` // each command's process group is killed after this
 }
 
 // Database is the PostgreSQL server whose primary role moves with the VIP.
 // Without a DSN the pair moves no database role.
 type Database struct {
-	DSN            string        `mapstructure:"dsn" yaml:"dsn" json:"-" secret:"dsn"`                                     // the local server, a libpq URL or key=value string; its user may run pg_promote(); empty: no database role moves
-	MaxLagBytes    int           `mapstructure:"max_lag_bytes" yaml:"max_lag_bytes" json:"max_lag_bytes"`                  // a standby further behind the peer's last announced WAL position than this is not promoted
-	AllowLag       bool          `mapstructure:"allow_lag" yaml:"allow_lag" json:"allow_lag"`                              // promote however far behind (availability over data)
-	PromoteTimeout time.Duration `mapstructure:"promote_timeout" yaml:"promote_timeout" json:"promote_timeout"`            // how long the server may take to finish recovery after pg_promote()
-	DemoteCommand  []string      `mapstructure:"demote_command" yaml:"demote_command" json:"demote_command" secret:"argv"` // command that turns the released primary into a standby of the new one (configs/pg-demote.sh)
-	DemoteTimeout  time.Duration `mapstructure:"demote_timeout" yaml:"demote_timeout" json:"demote_timeout"`               // the demote command's process group is killed after this
-	StopCommand    []string      `mapstructure:"stop_command" yaml:"stop_command" json:"stop_command" secret:"argv"`       // command that stops the server when demotion failed
-	StopTimeout    time.Duration `mapstructure:"stop_timeout" yaml:"stop_timeout" json:"stop_timeout"`                     // the stop command's process group is killed after this
-	Env            []string      `mapstructure:"env" yaml:"env" json:"env" secret:"env"`                                   // KEY=VALUE entries for both commands (PGDATA, PRIMARY_CONNINFO...)
+	DSN            string        `mapstructure:"dsn" yaml:"dsn" json:"-"`                                       // the local server, a libpq URL or key=value string; its user may run pg_promote(); empty: no database role moves
+	MaxLagBytes    int           `mapstructure:"max_lag_bytes" yaml:"max_lag_bytes" json:"max_lag_bytes"`       // a standby further behind the peer's last announced WAL position than this is not promoted
+	AllowLag       bool          `mapstructure:"allow_lag" yaml:"allow_lag" json:"allow_lag"`                   // promote however far behind (availability over data)
+	PromoteTimeout time.Duration `mapstructure:"promote_timeout" yaml:"promote_timeout" json:"promote_timeout"` // how long the server may take to finish recovery after pg_promote()
+	DemoteCommand  []string      `mapstructure:"demote_command" yaml:"demote_command" json:"demote_command"`    // command that turns the released primary into a standby of the new one (configs/pg-demote.sh)
+	DemoteTimeout  time.Duration `mapstructure:"demote_timeout" yaml:"demote_timeout" json:"demote_timeout"`    // the demote command's process group is killed after this
+	StopCommand    []string      `mapstructure:"stop_command" yaml:"stop_command" json:"stop_command"`          // command that stops the server when demotion failed
+	StopTimeout    time.Duration `mapstructure:"stop_timeout" yaml:"stop_timeout" json:"stop_timeout"`          // the stop command's process group is killed after this
+	Env            []string      `mapstructure:"env" yaml:"env" json:"env"`                                     // KEY=VALUE entries for both commands (PGDATA, PRIMARY_CONNINFO...)
 }
 
 // Hooks are operator commands run around takeover and release (pair mode).
@@ -279,7 +273,7 @@ type Hooks struct {
 
 // Hook is one command.
 type Hook struct {
-	Name    string        `mapstructure:"name" yaml:"name" json:"name"`                        // names the hook in logs and events; default: takeover-hook or release-hook, -N for several
-	Command []string      `mapstructure:"command" yaml:"command" json:"command" secret:"argv"` // the program and its arguments as a list, run without a shell
-	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout" json:"timeout"`               // the hook's process group is killed after this
+	Name    string        `mapstructure:"name" yaml:"name" json:"name"`          // names the hook in logs and events; default: takeover-hook or release-hook, -N for several
+	Command []string      `mapstructure:"command" yaml:"command" json:"command"` // the program and its arguments as a list, run without a shell
+	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout" json:"timeout"` // the hook's process group is killed after this
 }

@@ -39,11 +39,12 @@ func TestRedactors(t *testing.T) {
 	}
 }
 
-// secretKey names keys that may hold a secret: each needs a secret tag
-// (the *_file keys hold paths, not secrets).
-var secretKey = regexp.MustCompile(`password|secret|dsn|token|env|command|^url$|headers|^up$|^down$|^check$`)
+// secretName matches the last part of keys that may hold a secret: each
+// needs an entry in secretKeys (the *_file keys hold paths, not secrets).
+var secretName = regexp.MustCompile(`password|secret|dsn|token|env|command|^url$|headers|^up$|^down$|^check$`)
 
-// walkFields calls f with the key path and field of every key of t.
+// walkFields calls f with the key path (lists as key[]) and field of every
+// key of t.
 func walkFields(t reflect.Type, prefix string, f func(key string, fl field)) {
 	for _, fl := range fieldsOf(t) {
 		key := prefix + fl.key
@@ -57,64 +58,77 @@ func walkFields(t reflect.Type, prefix string, f func(key string, fl field)) {
 	}
 }
 
-// TestSecretFieldsTagged: every key whose name says it may hold a secret
-// has a secret tag of a known kind, so that a new key cannot reach `config
-// show` unredacted by being forgotten.
-func TestSecretFieldsTagged(t *testing.T) {
+// TestSecretKeysListed: every key whose name says it may hold a secret is
+// in secretKeys, and every entry there is a key holding strings, with a
+// known kind: a new key cannot reach `config show` unredacted by being
+// forgotten, nor a renamed one by a stale entry.
+func TestSecretKeysListed(t *testing.T) {
+	seen := map[string]bool{}
 	walkFields(reflect.TypeFor[Config](), "", func(key string, fl field) {
 		last := key[strings.LastIndex(key, ".")+1:]
-		if fl.secret != "" {
-			if _, ok := redactors[fl.secret]; !ok {
-				t.Errorf("%s: got secret tag %q, want one of the redactors", key, fl.secret)
+		kind, listed := secretKeys[key]
+		switch {
+		case listed:
+			seen[key] = true
+			if _, ok := redactors[kind]; !ok {
+				t.Errorf("%s: got kind %q, want one of the redactors", key, kind)
 			}
-			return
-		}
-		if secretKey.MatchString(last) && !strings.HasSuffix(last, "_file") {
-			t.Errorf("%s: got no secret tag, want one: the key may hold a secret", key)
+			if fl.typ.Kind() != reflect.String && fl.typ != reflect.TypeFor[[]string]() {
+				t.Errorf("%s: holds a %s, want a string or a list of strings", key, fl.typ)
+			}
+		case secretName.MatchString(last) && !strings.HasSuffix(last, "_file"):
+			t.Errorf("%s: not in secretKeys, want it there: the key may hold a secret", key)
 		}
 	})
+	for key := range secretKeys {
+		if !seen[key] {
+			t.Errorf("secretKeys lists %s, which is not a key", key)
+		}
+	}
 }
 
-// fillSecrets sets every secret-tagged string of v, an addressable struct,
-// to a marked value, giving every list one element so that its fields are
-// reached.
-func fillSecrets(v reflect.Value, mark string) {
+// fillSecrets sets every secret key of v, an addressable struct whose keys
+// start with prefix, to a marked value, giving every list one element so
+// that its keys are reached.
+func fillSecrets(v reflect.Value, prefix, mark string) {
 	for _, fl := range fieldsOf(v.Type()) {
+		key := prefix + fl.key
 		fv := v.FieldByIndex(fl.index)
+		kind, secret := secretKeys[key]
 		switch {
-		case fl.secret != "" && fl.typ.Kind() == reflect.String:
+		case secret && fl.typ.Kind() == reflect.String:
 			val := mark
-			switch fl.secret {
+			switch kind {
 			case "dsn":
 				val = "postgres://u:" + mark + "@h/db?sslpassword=" + mark
 			case "url":
 				val = "https://u:" + mark + "@h/" + mark + "?t=" + mark
 			}
 			fv.SetString(val)
-		case fl.secret != "":
-			fv.Set(reflect.ValueOf([]string{"/bin/prog-" + strings.ToLower(fl.key), "X=" + mark, "Name: " + mark, mark}))
+		case secret:
+			fv.Set(reflect.ValueOf([]string{"/bin/prog-" + fl.key, "X=" + mark, "Name: " + mark, mark}))
 		case isList(fl.typ):
 			fv.Set(reflect.MakeSlice(fl.typ, 1, 1))
-			fillSecrets(fv.Index(0), mark)
+			fillSecrets(fv.Index(0), key+"[].", mark)
 		case isMapping(fl.typ):
-			fillSecrets(fv, mark)
+			fillSecrets(fv, key+".", mark)
 		}
 	}
 }
 
-// TestRedactedHidesEveryTaggedField: with a marked secret in every
-// secret-tagged field, the marshalled Redacted config holds none, and the
-// original keeps them all.
-func TestRedactedHidesEveryTaggedField(t *testing.T) {
+// TestRedactedHidesEverySecretKey: with a marked secret in every secret
+// key, the marshalled Redacted config holds none, and the original keeps
+// them all.
+func TestRedactedHidesEverySecretKey(t *testing.T) {
 	const mark = "S3CRET-MARK"
 	var c Config
-	fillSecrets(reflect.ValueOf(&c).Elem(), mark)
+	fillSecrets(reflect.ValueOf(&c).Elem(), "", mark)
 	raw, err := Marshal(&c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := strings.Count(string(raw), mark)
-	if n < 20 {
+	if n < len(secretKeys) {
 		t.Fatalf("got %d marks in the unredacted config, want one in every secret field", n)
 	}
 	out, err := Marshal(c.Redacted())

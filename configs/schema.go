@@ -10,10 +10,9 @@ import (
 // tags. Embedded structs tagged ",squash" contribute their fields to the
 // parent mapping, as viper and mapstructure do.
 type field struct {
-	key    string
-	index  []int
-	typ    reflect.Type
-	secret string // the secret tag: how Redacted hides the value; "" for none
+	key   string
+	index []int
+	typ   reflect.Type
 }
 
 // isDuration reports whether t is time.Duration, written as text like "2s".
@@ -42,7 +41,7 @@ func fieldsOf(t reflect.Type) []field {
 		if name == "" {
 			continue // every config field is tagged; an untagged one is not a key
 		}
-		out = append(out, field{key: name, index: []int{i}, typ: sf.Type, secret: sf.Tag.Get("secret")})
+		out = append(out, field{key: name, index: []int{i}, typ: sf.Type})
 	}
 	return out
 }

@@ -58,18 +58,19 @@ type NodeStatus struct {
 	Action      Action    // action of the last decision
 	Reason      string    // reason of the last decision
 	LastError   string    // the last failed action or epoch write, "" if none since
+	Busy        Action    // the action under way (ActionNone: none)
+	BusySince   time.Time // when it started
+	Peer        PeerView
+	Paths       []PathState // per-path liveness, by path index
+	History     []RoleChange
+	Switchover  SwitchoverState
+	Accepted    uint64            // heartbeats accepted
+	Drops       map[string]uint64 // heartbeats dropped, by DropReason
+	SendErrors  uint64            // heartbeat sends that failed on some path
+
 	// StateDirError is why the state directory cannot take the epoch (a
 	// failed epoch write or background write test), "" while it can;
 	// StateDirSince is when that began.
 	StateDirError string
 	StateDirSince time.Time
-	Busy          Action    // the action under way (ActionNone: none)
-	BusySince     time.Time // when it started
-	Peer          PeerView
-	Paths         []PathState // per-path liveness, by path index
-	History       []RoleChange
-	Switchover    SwitchoverState
-	Accepted      uint64            // heartbeats accepted
-	Drops         map[string]uint64 // heartbeats dropped, by DropReason
-	SendErrors    uint64            // heartbeat sends that failed on some path
 }
