@@ -48,13 +48,13 @@ func preflight(path, defaultPath string) (*Config, error) {
 // CheckHost runs the checks of a loaded config that need this machine, the
 // ones the daemon would otherwise meet only as it starts: files the config
 // names exist and hold what they should (key_file as failover.LoadKey reads
-// it, secret and password files, CA bundles), the supervised PBX's user and
-// group exist, the heartbeat addresses belong to this host and no other
-// user's process holds their ports, the control socket path holds nothing
-// but a socket, the epoch file
-// reads, state_dir can be a directory, and the VIP's interface exists and
-// the address would not vanish as a secondary one. It changes nothing. It
-// returns an *Error listing every problem, or nil.
+// it, secret and password files as regular files, CA bundles), the
+// supervised PBX's user and group exist, the heartbeat addresses belong to
+// this host and no other user's process holds their ports, the control
+// socket path holds nothing but a socket, the epoch file reads, state_dir
+// is or can be made a writable directory with room, and the VIP's
+// interface exists and the address would not vanish as a secondary one.
+// It changes nothing. It returns an *Error listing every problem, or nil.
 func (c *Config) CheckHost() error {
 	ps := &problems{}
 	c.checkHost(ps)
@@ -196,8 +196,8 @@ func (ck *checker) stateDir(dir string) {
 			ck.bad("state_dir", "%q cannot be created: %s is not a directory", dir, p)
 		default:
 			err := failover.StateDirProblem(p)
-			if err == nil {
-				return
+			if err == nil || (errors.Is(err, fs.ErrPermission) && os.Geteuid() != 0) {
+				return // a check by another user than root, who runs the daemon, cannot tell
 			}
 			msg := strings.TrimPrefix(err.Error(), "failover: state dir ")
 			if p == dir {
@@ -233,9 +233,10 @@ func (ck *checker) localAddrs(paths []PeerPath) {
 }
 
 // portTaken reports a heartbeat port already bound by a process of another
-// user, which would stop the daemon at start. One of pbxha's own user (a
-// running daemon: config check beside it, or its own reload) is no problem
-// here; if it is not pbxha, the start says so.
+// user, which would stop the daemon at start. A socket of the checking
+// user or of root may be pbxha's own (a running daemon, with config check
+// run beside it by root or another user, or the daemon's own reload) and is
+// no problem here; if it is not pbxha, the start says so.
 func (ck *checker) portTaken(key string, ap netip.AddrPort) {
 	if ap.Port() == 0 {
 		return
@@ -249,7 +250,7 @@ func (ck *checker) portTaken(key string, ap netip.AddrPort) {
 		return
 	}
 	uid, ok := udpOwner(ap)
-	if !ok || int(uid) == os.Geteuid() {
+	if !ok || int(uid) == os.Geteuid() || uid == 0 {
 		return
 	}
 	who := "uid " + strconv.FormatUint(uint64(uid), 10)
