@@ -16,7 +16,11 @@ fdlimit=${3:-}
 start_testpbx a 127.0.0.1:0
 ulimit -n $((conns + 1000)) # the flood's own connections are this shell's descriptors
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A free port: one nothing answers on, tried at random above 30000.
+for _ in $(seq 50); do
+	port=$((30000 + RANDOM % 30000))
+	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+done
 cat >"$work/pbxha.yaml" <<EOF
 control: {socket: $work/pbxha.sock}
 state_dir: $work
@@ -56,8 +60,12 @@ for t in $(seq "$trials"); do
 	r1=$(rss_kib "$pid")
 	n=$(ls "/proc/$pid/fd" | wc -l)
 	f=$(failures)
-	scrape=ok
-	curl -s -m 10 -o /dev/null "http://127.0.0.1:$port/metrics" || scrape=failed
+	scrape=failed
+	if exec {s}<>"/dev/tcp/127.0.0.1/$port"; then
+		printf 'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&"$s"
+		IFS= read -r -t 10 line <&"$s" && [[ $line == "HTTP/1.1 200"* ]] && scrape=ok
+		exec {s}>&-
+	fi
 	for fd in "${open[@]}"; do exec {fd}>&-; done
 	kill "$pid"; wait "$pid" 2>/dev/null || true
 	grep -q 'too many open files' "$work/pbxha.log" && f="$f (the log says too many open files)"
