@@ -213,7 +213,7 @@ func (ck *checker) alerts(c *Config) {
 		emit(ek + ".timeout")
 		for j, h := range e.Headers {
 			if _, _, ok := parseHeader(h); !ok {
-				ck.bad(fmt.Sprintf("%s.headers[%d]", k, j), "%q must be \"Name: value\" on one line", h)
+				ck.bad(fmt.Sprintf("%s.headers[%d]", k, j), "must be \"Name: value\" on one line (not shown: a header may hold a secret)")
 			}
 		}
 		emit(ek + ".headers")

@@ -79,6 +79,39 @@ func TestListenRefusesLiveSocketAndReplacesStale(t *testing.T) {
 	ln2.Close()
 }
 
+// TestListenKeepsWhatIsNotASocket: a regular file, a directory or a link
+// at the socket path is refused and left in place, never removed.
+func TestListenKeepsWhatIsNotASocket(t *testing.T) {
+	cases := []struct {
+		name string
+		make func(path string) error
+		what string
+	}{
+		{"regular file", func(p string) error { return os.WriteFile(p, []byte("data\n"), 0o600) }, "a regular file"},
+		{"directory", func(p string) error { return os.Mkdir(p, 0o700) }, "a directory"},
+		{"symbolic link", func(p string) error { return os.Symlink("/etc/hostname", p) }, "a symbolic link"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "pbxha.sock")
+			if err := tc.make(path); err != nil {
+				t.Fatal(err)
+			}
+			ln, err := Listen(path)
+			if err == nil {
+				ln.Close()
+				t.Fatalf("Listen over %s succeeded, want an error", tc.what)
+			}
+			if want := path + " exists and is " + tc.what + ", not a socket"; !strings.Contains(err.Error(), want) {
+				t.Errorf("got %q, want it to say %q", err, want)
+			}
+			if _, err := os.Lstat(path); err != nil {
+				t.Errorf("got %v, want %s left in place", err, tc.what)
+			}
+		})
+	}
+}
+
 func TestNoDaemon(t *testing.T) {
 	_, err := NewClient(filepath.Join(t.TempDir(), "none.sock")).Status(t.Context())
 	if !errors.Is(err, ErrNoDaemon) {

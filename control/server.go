@@ -4,8 +4,8 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/pbxha/pbxha/internal/httpguard"
 )
 
 // SocketMode is the permission of the control socket: owner and group may use it.
@@ -59,10 +61,14 @@ type TimelineStep struct {
 
 // Listen opens the control socket at path, creating its directory (mode 0750)
 // when missing. A stale socket left by a dead daemon is replaced; a socket on
-// which another daemon still answers is an error.
+// which another daemon still answers is an error, and so is anything at path
+// that is not a socket (CheckSocketPath): it is never removed.
 func Listen(path string) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("control: listen %s: %w", path, err)
+	}
+	if err := CheckSocketPath(path); err != nil {
+		return nil, fmt.Errorf("control: listen: %w", err)
 	}
 	if _, err := os.Lstat(path); err == nil {
 		c, err := net.DialTimeout("unix", path, 200*time.Millisecond)
@@ -83,6 +89,26 @@ func Listen(path string) (net.Listener, error) {
 		return nil, fmt.Errorf("control: listen %s: chmod: %w", path, err)
 	}
 	return ln, nil
+}
+
+// CheckSocketPath returns an error when something other than a unix socket
+// exists at path (a regular file, a directory, a link...): Listen would have
+// to remove it, and it refuses to. A missing path or a socket is fine.
+func CheckSocketPath(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode().Type() == fs.ModeSocket {
+		return nil
+	}
+	what := "a " + fi.Mode().Type().String()
+	switch {
+	case fi.Mode().IsRegular():
+		what = "a regular file"
+	case fi.IsDir():
+		what = "a directory"
+	case fi.Mode()&fs.ModeSymlink != 0:
+		what = "a symbolic link"
+	}
+	return fmt.Errorf("%s exists and is %s, not a socket; pbxha will not remove it: move it away or choose another control.socket", path, what)
 }
 
 // NewHandler returns the HTTP handler of the control API:
@@ -182,30 +208,20 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v) // the client went away; nothing to do
 }
 
+// MaxConns is the most connections the control socket keeps open, lowered
+// to its share of the file descriptor limit (httpguard.ConnCap).
+const MaxConns = 16
+
 // Serve answers requests on ln until ctx is done, then shuts down, giving
 // requests in flight one second. Malformed requests are answered by net/http
-// with 400 and logged at debug level; they never stop the server.
+// with 400 and logged at debug level; they never stop the server. Every
+// connection has deadlines and at most MaxConns are open (httpguard).
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 2 * time.Second,
-		ReadTimeout:       5 * time.Second,
-		WriteTimeout:      5 * time.Second,
-		IdleTimeout:       30 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.With("component", "control").Handler(), slog.LevelDebug),
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return fmt.Errorf("control: serve %s: %w", ln.Addr(), err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx) // requests still running after a second are cut
-	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	lim := httpguard.Default
+	lim.MaxConns = httpguard.ConnCap(MaxConns)
+	lim.WriteTimeout = 5 * time.Second
+	errLog := slog.NewLogLogger(logger.With("component", "control").Handler(), slog.LevelDebug)
+	if err := httpguard.Serve(ctx, ln, h, lim, errLog); err != nil {
 		return fmt.Errorf("control: serve %s: %w", ln.Addr(), err)
 	}
 	return nil

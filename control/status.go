@@ -90,6 +90,7 @@ type Alerts struct {
 type AlertEndpoint struct {
 	Name        string     `json:"name"`
 	Queued      int        `json:"queued"`
+	MemoryOnly  int        `json:"memory_only"` // of the queued, events the outbox could not write (full or read-only disk): lost if pbxha stops before they are delivered
 	Delivered   uint64     `json:"delivered"`
 	Dropped     uint64     `json:"dropped"` // overflowed, expired (max_age) or rejected (400/413/415/422)
 	LastSuccess *time.Time `json:"last_success,omitempty"`
@@ -102,6 +103,12 @@ type Pair struct {
 	Epoch     uint64 `json:"epoch"`
 	Reason    string `json:"reason"` // why the last decision was taken
 	LastError string `json:"last_error,omitempty"`
+	// StateDirError is why the state directory takes no epoch write (a
+	// failed write or write test, or too little free space): a takeover is
+	// blocked until it does. StateDirSince is when that began. Both are
+	// omitted while the directory is fine.
+	StateDirError string     `json:"state_dir_error,omitempty"`
+	StateDirSince *time.Time `json:"state_dir_since,omitempty"`
 	// Acting is the action under way (take_over, release, fence_peer,
 	// restart_pbx, re_announce), run apart from the decisions; empty when
 	// none. ActingSince is when it started.

@@ -45,6 +45,9 @@ func WriteText(w io.Writer, st Status) {
 		fmt.Fprintf(w, "alerts  outbox %d", a.Outbox)
 		for _, e := range a.Endpoints {
 			fmt.Fprintf(w, "  %s: %d delivered", e.Name, e.Delivered)
+			if e.MemoryOnly > 0 {
+				fmt.Fprintf(w, ", %d of %d queued in memory only (the outbox cannot write them; lost at a stop)", e.MemoryOnly, e.Queued)
+			}
 			if e.LastSuccess != nil {
 				fmt.Fprintf(w, ", last ok %s ago", age(st.Now.Sub(*e.LastSuccess)))
 			}
@@ -145,6 +148,9 @@ func writePair(w io.Writer, now time.Time, pr *Pair) {
 	}
 	if pr.Unprotected != "" {
 		fmt.Fprintf(w, "unprotected: %s\n", pr.Unprotected)
+	}
+	if pr.StateDirError != "" && pr.StateDirSince != nil {
+		fmt.Fprintf(w, "STATE DIR UNWRITABLE for %s: a takeover cannot persist its epoch: %s\n", age(now.Sub(*pr.StateDirSince)), firstLine(pr.StateDirError))
 	}
 	fmt.Fprintf(w, "decision: %s\n", pr.Reason)
 	if pr.Acting != "" && pr.ActingSince != nil {

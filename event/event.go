@@ -70,6 +70,7 @@ const (
 	ActionFailed        = "action_failed"         // a failover action (take over, release, fence, restart the PBX) failed; once per run of failures, resolved when it works again (details: action, error, reason)
 	SplitBrain          = "split_brain"           // two primaries met
 	PeerPathLost        = "peer_path_lost"        // one heartbeat path went silent
+	StateDirUnwritable  = "state_dir_unwritable"  // the state directory refuses a durable write or is nearly full: a takeover cannot persist its epoch; once per episode, resolved when a write works again (details: path, error, epoch)
 	Maintenance         = "maintenance"           // maintenance mode switched on or off
 	ConfigReload        = "config_reload"         // a SIGHUP reload was applied or refused
 	Isolated            = "isolated"              // a primary cut off from its peer and its tie-breakers stepped down (details: timeline); resolved when it hears the peer again
@@ -85,7 +86,7 @@ const (
 // it, so a new kind is added here once.
 var Kinds = []string{ProbeState, HealthChange, PBXStarted, PBXStopped, PBXReset, PBXDown, PBXHung, PBXRestarted,
 	RestartLimitReached, RoleChange, Failover, Switchover, TakeoverStepFailed, DBRejoinFailed, ActionFailed,
-	SplitBrain, PeerPathLost, Maintenance, ConfigReload, Isolated, VIPLost, PairUnprotected, ClockOffset, HeartbeatAuthFailed, Test}
+	SplitBrain, PeerPathLost, StateDirUnwritable, Maintenance, ConfigReload, Isolated, VIPLost, PairUnprotected, ClockOffset, HeartbeatAuthFailed, Test}
 
 // Event is one transition. ID stays the same across delivery retries so that
 // receivers can de-duplicate.

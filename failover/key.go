@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"syscall"
 )
 
 // MinKeySize is the shortest heartbeat key accepted, in bytes.
@@ -39,10 +41,12 @@ func GenerateKey(path string) error {
 
 // LoadKey reads a key file: one line of hex or base64 (standard or URL
 // alphabet, padded or not) holding at least MinKeySize bytes. Text that is
-// valid hex is read as hex. It refuses a file that group or others may read
-// or write, and names the file and the problem in every error.
+// valid hex is read as hex. It refuses a file that is not a regular file
+// (opening it without blocking, so a FIFO cannot hang the caller) or that
+// group or others may read or write, and names the file and the problem in
+// every error.
 func LoadKey(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("failover: load key %s: %w", path, err)
 	}
@@ -52,7 +56,7 @@ func LoadKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("failover: load key %s: %w", path, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("failover: load key %s: not a regular file", path)
+		return nil, fmt.Errorf("failover: load key %s: not a regular file (%s)", path, fileType(fi.Mode()))
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return nil, fmt.Errorf("failover: load key %s: mode %04o lets group or others access the key; chmod 600 it", path, perm)
@@ -69,6 +73,21 @@ func LoadKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("failover: load key %s: %w", path, err)
 	}
 	return key, nil
+}
+
+// fileType names what a non-regular file is, for an error.
+func fileType(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "mode " + m.String()
 }
 
 // ParseKey decodes key file text (see LoadKey).

@@ -48,9 +48,10 @@ type NodeConfig struct {
 	Local   func() LocalState // read once per decision; must not block long
 	Act     Actuators
 	// OnEvent receives role_change, failover, switchover, split_brain,
-	// action_failed and peer_path_lost (Resolved when the path is back)
-	// events, with Node, Cluster and Time set and ID left for the
-	// publisher. It must not block.
+	// action_failed, peer_path_lost (Resolved when the path is back) and
+	// state_dir_unwritable (Resolved when a write works again) events,
+	// with Node, Cluster and Time set and ID left for the publisher. It
+	// must not block.
 	OnEvent           func(event.Event)
 	Logger            *slog.Logger  // slog.Default() when nil
 	Clock             clock.Clock   // clock.Real when nil: every time the node reads or waits on

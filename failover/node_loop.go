@@ -44,6 +44,7 @@ type loopState struct {
 	isolated    time.Time // when the node stepped down, an isolated event outstanding (zero: none); resolved once the peer hears it again
 	vipLost     bool      // a vip_lost event is outstanding
 	watch       watchState
+	sd          stateDirLoop // the state directory's checks and episode
 }
 
 // job is one action carried out apart from the decision loop: what the
@@ -125,12 +126,17 @@ func (n *Node) tick(ctx context.Context) {
 	n.splitBrain(now, d)
 	n.watch(now, o, d)
 
+	n.stateDirTick(now)
 	if d.NextEpoch > epoch {
 		if err := SaveEpoch(n.cfg.StateDir, d.NextEpoch); err != nil {
-			n.log.Error("epoch not persisted: not acting", "epoch", d.NextEpoch, "action", d.Action, "err", err)
+			// Once per episode an alert and an ERROR line, not at every
+			// tick; status says the action is not taken, and why.
+			n.stateDirFailed(now, err, d.NextEpoch)
+			d.Reason = fmt.Sprintf("not acting, epoch %d cannot be persisted (state_dir unwritable): %s", d.NextEpoch, d.Reason)
 			n.publishStatus(now, local, maint, d, role, epoch, err.Error())
 			return
 		}
+		n.stateDirWorked(now)
 		epoch = d.NextEpoch
 		n.mu.Lock()
 		n.st.Epoch, n.hb.Epoch = epoch, epoch

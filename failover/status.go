@@ -81,4 +81,10 @@ type NodeStatus struct {
 	Accepted    uint64            // heartbeats accepted
 	Drops       map[string]uint64 // heartbeats dropped, by DropReason
 	SendErrors  uint64            // heartbeat sends that failed on some path
+
+	// StateDirError is why the state directory cannot take the epoch (a
+	// failed epoch write or background write test), "" while it can;
+	// StateDirSince is when that began.
+	StateDirError string
+	StateDirSince time.Time
 }

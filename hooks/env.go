@@ -123,10 +123,11 @@ func Environ(base []string, vars map[string]string) ([]string, error) {
 // checking each entry as Environ does. Later entries win.
 func ParseEnv(entries []string) (map[string]string, error) {
 	m := make(map[string]string, len(entries))
-	for _, kv := range entries {
+	for i, kv := range entries {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
-			return nil, fmt.Errorf("hooks: env entry %q: want KEY=VALUE", kv)
+			// Not quoted: an entry may hold a secret (PGPASSWORD:...).
+			return nil, fmt.Errorf("hooks: env entry %d: want KEY=VALUE", i)
 		}
 		if err := checkVar(k, v); err != nil {
 			return nil, err

@@ -56,7 +56,7 @@ func TestParseEnv(t *testing.T) {
 		{"entries", []string{"PGDATA=/var/lib/postgresql/15/main", "OPTS=-p 5433 -c x=y"},
 			map[string]string{"PGDATA": "/var/lib/postgresql/15/main", "OPTS": "-p 5433 -c x=y"}, ""},
 		{"later wins", []string{"A=1", "A=2"}, map[string]string{"A": "2"}, ""},
-		{"no equals", []string{"PGDATA"}, nil, `env entry "PGDATA": want KEY=VALUE`},
+		{"no equals", []string{"PGDATA"}, nil, `env entry 0: want KEY=VALUE`},
 		{"empty key", []string{"=x"}, nil, `env name ""`},
 	}
 	for _, tc := range tests {

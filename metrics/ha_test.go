@@ -41,7 +41,7 @@ func fullMetrics() *Metrics {
 	m := New(func() probe.Health { return probe.Healthy })
 	m.SetInfo("node-b", "pbx", "1.0.0", func() string { return "standby" })
 	one := func() float64 { return 1 }
-	m.AlertFuncs(AlertCounters{Outbox: one, Delivered: one, Dropped: one, Failures: one})
+	m.AlertFuncs(AlertCounters{Outbox: one, MemoryOnly: one, Delivered: one, Dropped: one, Failures: one})
 	m.SetHA(haFixture())
 	m.Observe(probe.Check{Name: "sip", Kind: probe.KindSIP}, probe.Result{Status: probe.OK, Latency: time.Millisecond, Values: map[string]float64{"calls": 1}},
 		probe.CheckState{State: probe.OK})

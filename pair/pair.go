@@ -217,6 +217,10 @@ func (p *Pair) Switchover(ctx context.Context, to string, drain time.Duration, f
 func (p *Pair) Status() (string, control.Pair) {
 	ns := p.node.Status()
 	out := control.Pair{Epoch: ns.Epoch, Reason: ns.Reason, LastError: ns.LastError, VIP: p.cfg.VIPAddr}
+	if ns.StateDirError != "" {
+		t := ns.StateDirSince
+		out.StateDirError, out.StateDirSince = ns.StateDirError, &t
+	}
 	switch {
 	case ns.Busy != failover.ActionNone:
 		out.Acting = ns.Busy.String()
@@ -270,6 +274,16 @@ func (p *Pair) Status() (string, control.Pair) {
 	}
 	out.Nodes = p.nodes(ns, out.Peer.LagBytes, time.Now())
 	return ns.Role.String(), out
+}
+
+// Problem returns why this node cannot do its part of the pair though it
+// runs (its state directory takes no epoch write), or nil: metrics'
+// /healthz reports it.
+func (p *Pair) Problem() error {
+	if ns := p.node.Status(); ns.StateDirError != "" {
+		return fmt.Errorf("state_dir unwritable since %s: %s", ns.StateDirSince.Format(time.RFC3339), ns.StateDirError)
+	}
+	return nil
 }
 
 // String names the pair for errors.

@@ -51,7 +51,7 @@ func newDispatcher(cfg *configs.Config, logger *slog.Logger) (*alert.Dispatcher,
 func alertsStatus(d *alert.Dispatcher) control.Alerts {
 	out := control.Alerts{Outbox: d.Depth()}
 	for _, s := range d.Status() {
-		e := control.AlertEndpoint{Name: s.Name, Queued: s.Queued, Delivered: s.Delivered, Dropped: s.Dropped, LastError: s.LastError}
+		e := control.AlertEndpoint{Name: s.Name, Queued: s.Queued, MemoryOnly: s.MemoryOnly, Delivered: s.Delivered, Dropped: s.Dropped, LastError: s.LastError}
 		if !s.LastSuccess.IsZero() {
 			t := s.LastSuccess
 			e.LastSuccess = &t
@@ -142,7 +142,14 @@ func alertCounters(d *alert.Dispatcher) metrics.AlertCounters {
 		}
 	}
 	return metrics.AlertCounters{
-		Outbox:    func() float64 { return float64(d.Depth()) },
+		Outbox: func() float64 { return float64(d.Depth()) },
+		MemoryOnly: func() float64 {
+			n := 0
+			for _, s := range d.Status() {
+				n += s.MemoryOnly
+			}
+			return float64(n)
+		},
 		Delivered: sum(func(s alert.EndpointStatus) uint64 { return s.Delivered }),
 		Dropped: func() float64 {
 			return sum(func(s alert.EndpointStatus) uint64 { return s.Dropped })() + float64(d.Counters().HandoffDropped)

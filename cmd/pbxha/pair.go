@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"syscall"
 	"time"
 
 	"github.com/pbxha/pbxha/act"
@@ -70,6 +72,9 @@ func newPair(cfg *configs.Config, d *daemon) (*pair.Pair, error) {
 		}
 	}
 	p, err := pair.New(pc)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%s: peer.paths: a heartbeat port is already bound by another process (another pbxha?), so the heartbeat cannot start: %w", cfg.Source, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: peer: %w", cfg.Source, err)
 	}

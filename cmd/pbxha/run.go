@@ -18,6 +18,7 @@ import (
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/hooks"
+	"github.com/pbxha/pbxha/internal/httpguard"
 	"github.com/pbxha/pbxha/metrics"
 	"github.com/pbxha/pbxha/pair"
 	"github.com/pbxha/pbxha/probe"
@@ -143,6 +144,9 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		// The metrics read the agent's health, and the agent feeds them.
 		d.m = metrics.New(func() probe.Health { return d.agent.Health() })
 		d.m.SetInfo(cfg.Node.Name, cfg.Node.Cluster, buildVersion(), func() string { return d.agent.Role() })
+		if d.pair != nil {
+			d.m.SetProblem(d.pair.Problem)
+		}
 		if d.alerts != nil {
 			d.m.AlertFuncs(alertCounters(d.alerts))
 		}
@@ -201,7 +205,7 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	wg.Go(func() { d.reloadOnHUP(ctx, hup, cfg) })
 
 	logger.Info("pbxha started", "version", buildVersion(), "config", cfg.Source, "probes", len(checks.checks),
-		"pbx", cfg.PBX.Supervise.Mode, "peer_paths", len(cfg.Peer.Paths), "socket", cfg.Control.Socket, "pid", os.Getpid())
+		"pbx", cfg.PBX.Supervise.Mode, "peer_paths", len(cfg.Peer.Paths), "socket", cfg.Control.Socket, "pid", os.Getpid(), "fd_limit", httpguard.FDLimit())
 	d.agent.Run(ctx)
 	wg.Wait()
 	logger.Info("pbxha stopped")

@@ -106,7 +106,9 @@ func buildChecks(cfg *configs.Config, logger *slog.Logger) (*checkSet, error) {
 			fail(probe.KindExec, i, err)
 			continue
 		}
-		s.add(c.Schedule, probe.KindExec, strings.Join(c.Command, " "), p)
+		// The target shown in status and logs keeps the program only:
+		// arguments may carry credentials (configs.RedactArgv).
+		s.add(c.Schedule, probe.KindExec, strings.Join(configs.RedactArgv(c.Command), " "), p)
 	}
 	if len(errs) > 0 {
 		s.Close()
