@@ -117,6 +117,10 @@ type Pair struct {
 	// Unprotected says why the pair could not survive the next fault now
 	// (empty: it could); pair_unprotected is raised after a grace.
 	Unprotected string `json:"unprotected,omitempty"`
+	// UnprotectedCause is Unprotected as a code: peer_unheard,
+	// peer_maintenance, peer_not_eligible, no_streaming, standby_lag,
+	// no_tie_breaker.
+	UnprotectedCause string `json:"unprotected_cause,omitempty"`
 	// HeardByPeer is the send time of the newest heartbeat of this node
 	// the peer said it heard.
 	HeardByPeer *time.Time `json:"heard_by_peer,omitempty"`

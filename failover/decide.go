@@ -342,6 +342,13 @@ func (s situation) since(t time.Time) time.Duration {
 	return s.o.Now.Sub(t)
 }
 
+// stampLayout is how reasons and events write a time: RFC 3339 to the
+// millisecond, which is as precise as a heartbeat interval needs.
+const stampLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// stamp writes t for a reason.
+func stamp(t time.Time) string { return t.Format(stampLayout) }
+
 // peerState describes the peer in a few words.
 func (s situation) peerState() string {
 	v := s.o.Peer
@@ -349,7 +356,7 @@ func (s situation) peerState() string {
 	case !v.Heard:
 		return fmt.Sprintf("%s never heard", s.peer)
 	case !v.Alive:
-		return fmt.Sprintf("%s silent since %s", s.peer, v.LastHeard.Format(time.RFC3339Nano))
+		return fmt.Sprintf("%s silent since %s", s.peer, stamp(v.LastHeard))
 	case v.Maintenance:
 		return fmt.Sprintf("%s in maintenance", s.peer)
 	}

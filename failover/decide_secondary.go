@@ -47,7 +47,7 @@ func (s situation) secondary(d Decision) Decision {
 	case !v.Heard:
 		why = fmt.Sprintf("%s not heard within init_dead %s", s.peer, p.InitDead)
 	case !v.Alive:
-		why = fmt.Sprintf("%s silent since %s", s.peer, v.LastHeard.Format(time.RFC3339Nano))
+		why = fmt.Sprintf("%s silent since %s", s.peer, stamp(v.LastHeard))
 	case v.Role == RoleInit && !v.Eligible:
 		why = fmt.Sprintf("%s is starting and not eligible yet (health %s)", s.peer, v.Health)
 	case !v.Eligible || !serves(v.Health):

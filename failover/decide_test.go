@@ -200,7 +200,7 @@ func TestDecide(t *testing.T) {
 		{name: "takeover failed a moment ago: waits as standby", obs: standbyObs(), edit: func(o *Observation) {
 			peerDead(o)
 			o.RetryAt = map[Action]time.Time{ActionTakeOver: o.Now.Add(1500 * time.Millisecond)}
-		}, want: want{ActionNone, RoleStandby, 5, "taking over at epoch 6: node-a silent since 2026-03-01T11:59:58Z; take_over again in 1.5s"}},
+		}, want: want{ActionNone, RoleStandby, 5, "taking over at epoch 6: node-a silent since 2026-03-01T11:59:58.000Z; take_over again in 1.5s"}},
 		{name: "takeover retry delay passed: takes over", obs: standbyObs(), edit: func(o *Observation) {
 			peerDead(o)
 			o.RetryAt = map[Action]time.Time{ActionTakeOver: o.Now}

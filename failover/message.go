@@ -248,6 +248,11 @@ func (h Heartbeat) validate() error {
 	if h.StepDown < 0 {
 		return fmt.Errorf("step-down budget %s is negative", h.StepDown)
 	}
+	if h.Epoch > MaxEpoch {
+		// No pair reaches it, and a standby that adopted it could not
+		// persist it (SaveEpoch refuses it): its next takeover would wrap.
+		return fmt.Errorf("epoch %d above the largest, %d", h.Epoch, uint64(MaxEpoch))
+	}
 	if err := checkName("cluster", h.Cluster, false); err != nil {
 		return err
 	}

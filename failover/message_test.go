@@ -120,6 +120,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"flipped mac bit", testKey, mod(func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), ErrBadMAC},
 		{"flipped epoch bit", testKey, mod(func(b []byte) []byte { b[len(b)-macSize-30] ^= 1; return b }), ErrBadMAC},
 		{"unknown flag, signed", testKey, resign(func(b []byte) []byte { b[headerSize+1+8+1+6+16+24+3] |= 0x80; return b }), ErrMalformed},
+		{"epoch above MaxEpoch, signed", testKey, resign(func(b []byte) []byte { b[headerSize+1+8+1+6+16+8] = 0x40; b[headerSize+1+8+1+6+16+15] |= 1; return b }), ErrMalformed},
 		{"role out of range, signed", testKey, resign(func(b []byte) []byte { b[headerSize+1+8+1+6+16+24] = 99; return b }), ErrMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,7 +1,9 @@
 package failover
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/pbxha/pbxha/event"
@@ -23,14 +25,14 @@ func (n *Node) roleChange(now time.Time, from, to Role, epoch uint64, reason str
 		n.st.History = n.st.History[len(n.st.History)-historySize:]
 	}
 	n.mu.Unlock()
-	n.log.Info("role changed", "role", to, "from", from, "epoch", epoch, "reason", reason)
-	sev := event.Info
+	sev, level := event.Info, slog.LevelInfo
 	switch {
 	case to == RoleFault:
-		sev = event.Critical
+		sev, level = event.Critical, slog.LevelError
 	case to == RolePrimary || from == RolePrimary:
-		sev = event.Warning
+		sev, level = event.Warning, slog.LevelWarn
 	}
+	n.log.Log(context.Background(), level, "role changed", "role", to, "from", from, "epoch", epoch, "reason", reason)
 	n.emit(event.Event{Kind: event.RoleChange, Severity: sev, Time: now,
 		Summary: fmt.Sprintf("%s: %s → %s at epoch %d: %s", n.cfg.Node, from, to, epoch, reason),
 		Details: map[string]any{"from": from.String(), "to": to.String(), "epoch": epoch, "reason": reason}})
@@ -131,8 +133,8 @@ func (n *Node) pathEvents(now time.Time) {
 			ls.pathLost[i] = true
 			n.log.Warn("heartbeat path lost", "path", i, "last_heard", p.LastHeard)
 			n.emit(event.Event{Kind: event.PeerPathLost, Severity: event.Warning, Time: now,
-				Summary: fmt.Sprintf("%s: heartbeat path %d silent since %s", n.cfg.Node, i, p.LastHeard.Format(time.RFC3339Nano)),
-				Details: map[string]any{"path": i, "last_heard": p.LastHeard.Format(time.RFC3339Nano)}})
+				Summary: fmt.Sprintf("%s: heartbeat path %d silent since %s", n.cfg.Node, i, stamp(p.LastHeard)),
+				Details: map[string]any{"path": i, "last_heard": stamp(p.LastHeard)}})
 		case !was && p.Alive && ls.pathLost[i]:
 			ls.pathLost[i] = false
 			n.log.Info("heartbeat path restored", "path", i)

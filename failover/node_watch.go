@@ -33,30 +33,46 @@ type watchState struct {
 	authRaised       bool
 }
 
+// Causes of an unprotected pair: what Protection found, as a short code
+// for metrics and alert routing.
+const (
+	UnprotectedPeerUnheard     = "peer_unheard"      // the peer is not heard: nobody stands by
+	UnprotectedPeerMaintenance = "peer_maintenance"  // the peer is in maintenance mode
+	UnprotectedPeerIneligible  = "peer_not_eligible" // the peer could not take over (fault, failed health, tracked link down)
+	UnprotectedNoStreaming     = "no_streaming"      // no standby streams from this node's database
+	UnprotectedLag             = "standby_lag"       // the standby's database is beyond max_lag_bytes
+	UnprotectedNoTieBreaker    = "no_tie_breaker"    // no tie-breaker target answers this node
+)
+
+// UnprotectedCauses lists every cause Protection returns, for metrics.
+var UnprotectedCauses = []string{UnprotectedPeerUnheard, UnprotectedPeerMaintenance, UnprotectedPeerIneligible,
+	UnprotectedNoStreaming, UnprotectedLag, UnprotectedNoTieBreaker}
+
 // Protection says why the pair, as this primary sees it, could not
 // survive the next fault: the peer dead, in maintenance or not eligible,
 // no standby streaming from this node's database, the standby's database
-// beyond max_lag_bytes, no tie-breaker reachable from here. It returns ""
+// beyond max_lag_bytes, no tie-breaker reachable from here. It returns the
+// cause (one of UnprotectedCauses) and a sentence for people, both empty
 // when the pair is protected, and always on a node that is not primary.
-func Protection(o Observation, p Policy) string {
+func Protection(o Observation, p Policy) (cause, why string) {
 	v := o.Peer
 	switch {
 	case o.Role != RolePrimary:
-		return ""
+		return "", ""
 	case !v.Alive:
-		return "the peer is not heard: nobody stands by"
+		return UnprotectedPeerUnheard, "the peer is not heard: nobody stands by"
 	case v.Maintenance:
-		return "the peer is in maintenance mode: it would not take over"
+		return UnprotectedPeerMaintenance, "the peer is in maintenance mode: it would not take over"
 	case !v.Eligible || !serves(v.Health):
-		return fmt.Sprintf("the peer is not eligible (%s, %s): it would not take over", v.Role, v.Health)
+		return UnprotectedPeerIneligible, fmt.Sprintf("the peer is not eligible (%s, %s): it would not take over", v.Role, v.Health)
 	case o.DB == DBPrimary && o.NoStreamingStandby:
-		return "no standby streams from this node's database: a failover would lose writes"
+		return UnprotectedNoStreaming, "no standby streams from this node's database: a failover would lose writes"
 	case o.DB == DBPrimary && v.DB != DBNone && o.WAL > v.WAL && o.WAL-v.WAL > p.MaxLagBytes && !p.AllowLagPromote:
-		return fmt.Sprintf("the standby's database is %d bytes behind (max_lag_bytes %d): it would not promote", o.WAL-v.WAL, p.MaxLagBytes)
+		return UnprotectedLag, fmt.Sprintf("the standby's database is %d bytes behind (max_lag_bytes %d): it would not promote", o.WAL-v.WAL, p.MaxLagBytes)
 	case !o.TieBreakerOK:
-		return "no tie-breaker target answers this node"
+		return UnprotectedNoTieBreaker, "no tie-breaker target answers this node"
 	}
-	return ""
+	return "", ""
 }
 
 // watch raises and resolves the events of lasting conditions after a
@@ -67,9 +83,9 @@ func (n *Node) watch(now time.Time, o Observation, d Decision) {
 	ls := &n.loopPrivate
 	w := &ls.watch
 	// pair_unprotected
-	why := Protection(o, n.cfg.Policy)
+	cause, why := Protection(o, n.cfg.Policy)
 	switch {
-	case why == "":
+	case cause == "":
 		w.unprotectedSince = time.Time{}
 		if w.unprotected != "" {
 			n.emit(event.Event{Kind: event.PairUnprotected, Severity: event.Info, Time: now, Resolved: true,
@@ -83,13 +99,10 @@ func (n *Node) watch(now time.Time, o Observation, d Decision) {
 		n.log.Warn("the pair could not survive the next fault", "reason", why, "since", w.unprotectedSince)
 		n.emit(event.Event{Kind: event.PairUnprotected, Severity: event.Warning, Time: now,
 			Summary: fmt.Sprintf("%s: the pair is unprotected for %s: %s", n.cfg.Node, now.Sub(w.unprotectedSince).Round(time.Second), why),
-			Details: map[string]any{"reason": why, "since": w.unprotectedSince.Format(time.RFC3339Nano)}})
+			Details: map[string]any{"cause": cause, "reason": why, "since": w.unprotectedSince.Format(time.RFC3339)}})
 	}
 	n.mu.Lock()
-	n.st.Unprotected = why
-	if w.unprotectedSince.IsZero() {
-		n.st.Unprotected = ""
-	}
+	n.st.Unprotected, n.st.UnprotectedCause = why, cause
 	n.mu.Unlock()
 
 	// clock_offset

@@ -17,6 +17,9 @@ var (
 	roles     = []string{"primary", "standby", "fault", "maintenance", "init"}
 	pbxStates = []string{"running", "starting", "stopped", "backoff", "fault", "unknown"}
 	dbRoles   = []string{"primary", "standby", "unknown"}
+	// unprotectedCauses are failover.UnprotectedCauses (a test keeps them
+	// equal).
+	unprotectedCauses = []string{"peer_unheard", "peer_maintenance", "peer_not_eligible", "no_streaming", "standby_lag", "no_tie_breaker"}
 )
 
 // Failover causes: the pbxha_failovers_total cause label, from the kind of
@@ -88,6 +91,8 @@ func (m *Metrics) SetHA(ha HA) {
 		"pbx_max":         newDesc("pbxha_pbx_max_restarts", "pbx.supervise.max_restarts: past it the node goes fault."),
 		"reload_ok":       newDesc("pbxha_config_last_reload_successful", "1 when the last reload was applied (or none was asked), 0 when it was refused."),
 		"reload_at":       newDesc("pbxha_config_last_reload_success_timestamp_seconds", "When the running config was loaded (Unix time)."),
+		"unprotected":     newDesc("pbxha_pair_unprotected", "1 for the cause that leaves the pair unable to survive the next fault now, as the primary sees it; all 0 while it is protected.", "cause"),
+		"clock_offset":    newDesc("pbxha_peer_clock_offset_seconds", "The peer's clock minus this node's, as the heartbeats measure it."),
 		"pending_restart": newDesc("pbxha_config_pending_restart", "1 for each key changed in the file that takes effect only at the next start.", "key"),
 	}}
 	m.reg.MustRegister(c, m.failovers(), m.pbxRestarts())
@@ -153,6 +158,10 @@ func (c *haCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	gauge(ch, d["epoch"], float64(pr.Epoch))
+	stateSet(ch, d["unprotected"], unprotectedCauses, pr.UnprotectedCause)
+	if pr.Peer.Alive {
+		gauge(ch, d["clock_offset"], pr.ClockOffsetMS/1000)
+	}
 	gauge(ch, d["peer_alive"], b2f(pr.Peer.Alive))
 	gauge(ch, d["peer_epoch"], float64(pr.Peer.Epoch))
 	if pr.Peer.Role != "" {

@@ -3,12 +3,14 @@ package metrics
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/failover"
 	"github.com/pbxha/pbxha/probe"
 )
 
@@ -26,7 +28,7 @@ func haFixture() HA {
 			return control.PBX{State: "running", RestartsInWindow: 1, MaxRestarts: 5}, true
 		},
 		Pair: func() (control.Pair, bool) {
-			return control.Pair{Epoch: 7,
+			return control.Pair{Epoch: 7, UnprotectedCause: "no_tie_breaker", ClockOffsetMS: -12.5,
 				Peer: control.PeerState{Node: "node-a", Alive: true, Role: "primary", Epoch: 7, LastHeard: &heard,
 					Paths: []control.PathState{{Local: "10.0.0.2:5405", Peer: "10.0.0.1:5405", Alive: true, LastHeard: &heard}}},
 				// Both lags set, so that every family shows (a real pair has one).
@@ -86,6 +88,9 @@ func TestHAMetrics(t *testing.T) {
 		`pbxha_takeover_duration_seconds_bucket{le="0.75"} 2`,
 		`pbxha_pbx_restarts_total{reason="operator"} 1`,
 		`pbxha_alert_outbox_events 1`,
+		`pbxha_pair_unprotected{cause="no_tie_breaker"} 1`,
+		`pbxha_pair_unprotected{cause="peer_unheard"} 0`,
+		`pbxha_peer_clock_offset_seconds -0.0125`,
 	} {
 		if !strings.Contains(body, want+"\n") {
 			t.Errorf("scrape lacks %q", want)
@@ -113,4 +118,11 @@ func TestCause(t *testing.T) {
 
 func fakeFailover() event.Event {
 	return event.Event{Kind: event.Failover, Details: map[string]any{"reason": "taking over at epoch 2: node-a silent since x", "ready_ms": int64(500)}}
+}
+
+// TestUnprotectedCauses: the cause labels are the ones failover reports.
+func TestUnprotectedCauses(t *testing.T) {
+	if !slices.Equal(unprotectedCauses, failover.UnprotectedCauses) {
+		t.Errorf("metrics' unprotected causes %v, want failover.UnprotectedCauses %v", unprotectedCauses, failover.UnprotectedCauses)
+	}
 }

@@ -231,7 +231,7 @@ func (p *Pair) Status() (string, control.Pair) {
 		t := ns.AuxSince
 		out.ActingSince = &t
 	}
-	out.Unprotected = ns.Unprotected
+	out.Unprotected, out.UnprotectedCause = ns.Unprotected, ns.UnprotectedCause
 	if !ns.ConfirmedAt.IsZero() {
 		t := ns.ConfirmedAt
 		out.HeardByPeer = &t
