@@ -124,6 +124,10 @@ type Pair struct {
 	// HeardByPeer is the send time of the newest heartbeat of this node
 	// the peer said it heard.
 	HeardByPeer *time.Time `json:"heard_by_peer,omitempty"`
+	// StepDownBudgetMS is how long this node, as primary, announces a
+	// step-down takes at most (the peer's takeover wait covers it): the
+	// configured step_down_budget, raised to the slowest measured.
+	StepDownBudgetMS int64 `json:"step_down_budget_ms"`
 	// ClockOffsetMS is the peer's clock minus this node's, in
 	// milliseconds, as the heartbeats measure it.
 	ClockOffsetMS float64 `json:"clock_offset_ms"`

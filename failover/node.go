@@ -165,8 +165,9 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	if f, ok := cfg.Transport.(Filtered); ok {
 		f.SetFilter(tr.Admit)
 	}
-	n.st = NodeStatus{Node: cfg.Node, Role: RoleInit, Epoch: epoch, Health: probe.HealthUnknown}
-	n.hb = Heartbeat{Cluster: cfg.Cluster, Node: cfg.Node, Boot: boot, Epoch: epoch, Role: RoleInit, Health: probe.HealthUnknown}
+	n.st = NodeStatus{Node: cfg.Node, Role: RoleInit, Epoch: epoch, Health: probe.HealthUnknown, StepDownBudget: cfg.Policy.StepDown}
+	n.hb = Heartbeat{Cluster: cfg.Cluster, Node: cfg.Node, Boot: boot, Epoch: epoch, Role: RoleInit, Health: probe.HealthUnknown,
+		StepDown: cfg.Policy.StepDown}
 	return n, nil
 }
 

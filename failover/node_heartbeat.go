@@ -79,7 +79,6 @@ func (n *Node) sendHeartbeat() {
 			hb.Version = max(view.Version, MinVersion)
 		}
 	}
-	hb.StepDown = n.cfg.Policy.StepDown
 	b, err := Encode(n.keys().Current, hb)
 	if err == nil {
 		err = n.cfg.Transport.Send(b)

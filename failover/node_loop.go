@@ -346,6 +346,7 @@ func (n *Node) finish(j *job) {
 		}
 		n.steps(tl.Steps(n.cfg.Node))
 		n.actionWorked(now, a)
+		n.measureStepDown(tl, j.started)
 		newRole = j.d.Role
 		if a == ActionStepDown {
 			n.isolatedEvent(tl, j)

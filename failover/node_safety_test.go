@@ -1,6 +1,7 @@
 package failover_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -273,5 +274,31 @@ func TestNodeKeyRotation(t *testing.T) {
 				t.Errorf("%s: %d heartbeats failed the MAC during the rotation, want none", n.name, st.Drops["bad_mac"])
 			}
 		}
+	})
+}
+
+// A release slower than the configured step-down budget raises the budget
+// the node announces, so that its peer's takeover wait covers a step-down
+// as slow as the ones measured.
+func TestNodeMeasuredStepDownBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := startPair(t, nil)
+		p.formed(t)
+		configured := p.a.node.Status().StepDownBudget
+		if got := p.b.node.Status().Peer.StepDown; got != configured {
+			t.Fatalf("node-b hears node-a's budget %s, want the configured %s", got, configured)
+		}
+		const slow = 600 * time.Millisecond
+		p.a.act.Set(failovertest.OpRelease, func(ctx context.Context) error {
+			time.Sleep(slow)
+			return nil
+		})
+		p.a.node.RequestSwitchover("node-b", false)
+		waitFor(t, 10*time.Second, "node-b primary after the switchover", func() bool { return p.b.role() == failover.RolePrimary })
+		want := time.Duration(float64(slow) * 1.25)
+		if got := p.a.node.Status().StepDownBudget; got != want {
+			t.Errorf("node-a's budget after a %s release: got %s, want %s", slow, got, want)
+		}
+		waitFor(t, 2*time.Second, "node-b hearing the new budget", func() bool { return p.b.node.Status().Peer.StepDown == want })
 	})
 }

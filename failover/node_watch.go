@@ -202,3 +202,39 @@ func (n *Node) isolatedEvent(tl Timeline, j *job) {
 		Summary: fmt.Sprintf("%s stepped down in %s: %s", n.cfg.Node, tl.Since(tl.Released).Round(time.Millisecond), j.d.Reason),
 		Details: details})
 }
+
+// stepDownMargin is added to a measured step-down before it is announced.
+const stepDownMargin = 1.25
+
+// measureStepDown takes what a release or step-down took to make the
+// database stop taking writes and remove the VIP — the part a step-down
+// does before the peer may take over — and announces the larger of the
+// configured budget and the slowest such time measured since start (with a
+// 25 % margin) in the heartbeats, so the peer's takeover wait covers a
+// step-down as slow as this node's have been. A step-down slower than the
+// announced budget is logged: it may have overlapped with a takeover.
+func (n *Node) measureStepDown(tl Timeline, started time.Time) {
+	from := started
+	if !tl.HooksRan.IsZero() && tl.HooksRan.Before(tl.VIPDown) && tl.HooksRan.Before(tl.DBDemoted) {
+		from = tl.HooksRan // a release runs its hooks first; they are not part of a step-down's budget
+	}
+	done := tl.VIPDown
+	if tl.DBDemoted.After(done) {
+		done = tl.DBDemoted
+	}
+	if done.IsZero() || done.Before(from) {
+		return
+	}
+	took := done.Sub(from)
+	n.mu.Lock()
+	announced := n.hb.StepDown
+	if need := time.Duration(float64(took) * stepDownMargin).Round(time.Millisecond); need > announced {
+		n.hb.StepDown = need
+		n.st.StepDownBudget = need
+	}
+	n.mu.Unlock()
+	if took > announced {
+		n.log.Warn("stepping down took longer than the budget the peer waits for", "took", took.Round(time.Millisecond),
+			"budget", announced, "now_announced", time.Duration(float64(took)*stepDownMargin).Round(time.Millisecond))
+	}
+}

@@ -75,13 +75,17 @@ type NodeStatus struct {
 	Witness          WitnessState // what the VIP witness said in the peer's current silence
 	Unprotected      string       // why the pair could not survive the next fault now ("" when it could; see Protection)
 	UnprotectedCause string       // Unprotected's cause, one of UnprotectedCauses
-	Peer             PeerView
-	Paths            []PathState // per-path liveness, by path index
-	History          []RoleChange
-	Switchover       SwitchoverState
-	Accepted         uint64            // heartbeats accepted
-	Drops            map[string]uint64 // heartbeats dropped, by DropReason
-	SendErrors       uint64            // heartbeat sends that failed on some path
+	// StepDownBudget is the step-down time this node announces: the
+	// configured budget, raised to the slowest step-down or release
+	// measured (with a margin).
+	StepDownBudget time.Duration
+	Peer           PeerView
+	Paths          []PathState // per-path liveness, by path index
+	History        []RoleChange
+	Switchover     SwitchoverState
+	Accepted       uint64            // heartbeats accepted
+	Drops          map[string]uint64 // heartbeats dropped, by DropReason
+	SendErrors     uint64            // heartbeat sends that failed on some path
 
 	// StateDirError is why the state directory cannot take the epoch (a
 	// failed epoch write or background write test), "" while it can;

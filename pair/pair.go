@@ -232,6 +232,7 @@ func (p *Pair) Status() (string, control.Pair) {
 		out.ActingSince = &t
 	}
 	out.Unprotected, out.UnprotectedCause = ns.Unprotected, ns.UnprotectedCause
+	out.StepDownBudgetMS = ns.StepDownBudget.Milliseconds()
 	if !ns.ConfirmedAt.IsZero() {
 		t := ns.ConfirmedAt
 		out.HeardByPeer = &t
