@@ -146,7 +146,7 @@ func (n *Node) tick(ctx context.Context) {
 	switch d.Action {
 	case ActionNone:
 	case ActionFailback:
-		n.requestFailback(now, view)
+		n.requestFailback(view, d.Reason)
 	case ActionTakeOver, ActionRelease, ActionStepDown:
 		newRole = role // the move's role is held once it is done
 		fallthrough
@@ -216,9 +216,9 @@ func (ls *loopState) busy(j *job) Action {
 
 // requestFailback makes the failback Decide chose a switchover request to
 // the preferred node, in this node's heartbeats from now on.
-func (n *Node) requestFailback(now time.Time, view PeerView) {
-	n.RequestSwitchover(view.Node, false)
-	n.log.Info("failback: asking the preferred node to take over", "target", view.Node, "action", ActionFailback)
+func (n *Node) requestFailback(view PeerView, reason string) {
+	id := n.RequestSwitchover(view.Node, false)
+	n.log.Info("failback: asking the preferred node to take over", "target", view.Node, "action", ActionFailback, "switchover", id, "reason", reason)
 }
 
 // start runs decision d's action apart from the loop, on its lane; finish

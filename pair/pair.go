@@ -85,7 +85,7 @@ func New(cfg Config) (_ *Pair, err error) {
 	cfg.OnEvent = logged(cfg.OnEvent, p.log)
 	cfg.Resources.VIP, cfg.Resources.Witness = nil, nil
 	if cfg.VIP != nil {
-		cfg.Resources.VIP = cfg.VIP
+		cfg.Resources.VIP = trackedVIP{VIP: cfg.VIP, state: &p.vipState}
 		if cfg.Policy.Witness && cfg.VIP.CanWitness() {
 			cfg.Resources.Witness = cfg.VIP
 		}

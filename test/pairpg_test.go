@@ -277,8 +277,8 @@ func (l *dbLoad) stop() {
 // pg_rewind). Then no promotion beyond max_lag_bytes: the standby is cut
 // from the primary's WAL and falls behind; when the primary's node is lost
 // the standby stays standby and says why, until `pbxha switchover --force`
-// promotes it; when the link heals, the pair settles on one primary and one
-// writable database.
+// promotes it (n1, cut off, has stepped down meanwhile); when the link
+// heals, the pair settles on one primary and one writable database.
 func TestPairDatabaseInNamespaces(t *testing.T) {
 	f := startPGPair(t)
 	f.wait(40*time.Second, "n1 primary holding and serving the VIP", f.settled(f.n1))
@@ -416,10 +416,9 @@ func TestPairDatabaseInNamespaces(t *testing.T) {
 		return standby.role(t) == "primary" && standby.holdsVIP(t) && err == nil && !rec
 	})
 
-	// The link heals: n1, still primary on its side, meets n2 at a higher
-	// epoch, releases and is rewound into a standby of n2.
-	// Both hold the VIP until the first heartbeats cross: f.wait, not
-	// waitOneHolder, until the pair has settled.
+	// The link heals. n1, cut off from n2 and the tie-breaker, stepped
+	// down by itself (isolation_after) and is rewound into a standby of n2.
+	// f.wait, not waitOneHolder, until the pair has settled.
 	linkUp()
 	f.wait(60*time.Second, "one primary, n2, after the link healed", f.settled(standby))
 	f.waitOneHolder(60*time.Second, "n1's database rewound into a standby streaming from n2", streamsFrom(prim, standby))
