@@ -130,7 +130,7 @@ func (c *Config) FailoverPolicy() (failover.Policy, error) {
 	}
 	p.NeedFence = len(c.Failover.FenceCommand) > 0
 	if c.Database.DSN != "" {
-		p.MaxLagBytes, p.AllowLagPromote = uint64(max(c.Database.MaxLagBytes, 0)), c.Database.AllowLag
+		p.MaxLagBytes, p.AllowLagPromote = c.maxLag(), c.Database.AllowLag
 	}
 	return p, nil
 }

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/go-sql-driver/mysql"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -82,7 +84,15 @@ func (c *Config) Redacted() *Config {
 	for i := range r.Probes.PG {
 		r.Probes.PG[i].DSN = RedactDSN(r.Probes.PG[i].DSN)
 	}
-	r.Database.DSN = RedactDSN(r.Database.DSN)
+	r.Probes.MySQL = append([]MySQLProbe(nil), c.Probes.MySQL...)
+	for i := range r.Probes.MySQL {
+		r.Probes.MySQL[i].DSN = RedactMySQLDSN(r.Probes.MySQL[i].DSN)
+	}
+	if c.DatabaseKind().MySQLFamily() {
+		r.Database.DSN = RedactMySQLDSN(r.Database.DSN)
+	} else {
+		r.Database.DSN = RedactDSN(r.Database.DSN)
+	}
 	r.Alerts.Endpoints = append([]Endpoint(nil), c.Alerts.Endpoints...)
 	for i := range r.Alerts.Endpoints {
 		e := &r.Alerts.Endpoints[i]
@@ -126,4 +136,21 @@ func RedactDSN(dsn string) string {
 		return u.String()
 	}
 	return dsnPasswordRE.ReplaceAllString(dsn, "${1}"+Redacted)
+}
+
+// RedactMySQLDSN replaces the password in a Go MySQL driver DSN
+// (user:password@tcp(host:port)/db) with Redacted; a DSN that does not
+// parse is replaced whole.
+func RedactMySQLDSN(dsn string) string {
+	if dsn == "" {
+		return ""
+	}
+	mc, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return Redacted
+	}
+	if mc.Passwd != "" {
+		mc.Passwd = Redacted
+	}
+	return mc.FormatDSN()
 }
