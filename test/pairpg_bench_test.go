@@ -126,9 +126,20 @@ func BenchmarkPairDatabaseOutage(b *testing.B) {
 	f := startPGPair(b)
 	f.wait(40*time.Second, "n1 primary holding and serving the VIP", f.settled(f.n1))
 	f.db[f.n1].Exec(b, "CREATE TABLE writes (id int PRIMARY KEY, at timestamptz DEFAULT now())")
-	p := newSIPPinger(b, f.pairFixture)
-	client := f.client.IP.String()
 	w := startVIPWriter(b, f)
+	databaseOutage(b, f.pairFixture, w, func(prim, stby *pairNode) bool {
+		rec, sender, err := f.dbState(stby)
+		return err == nil && rec && sender == prim.host.IP.String()
+	})
+}
+
+// databaseOutage runs the switchover and hung_pbx scenarios of a pair whose
+// database role moves with the service, measuring the SIP outage and w's
+// write outage of each trial. streams reports that the standby's database
+// replicates from the primary's.
+func databaseOutage(b *testing.B, f *pairFixture, w *vipWriter, streams func(prim, stby *pairNode) bool) {
+	p := newSIPPinger(b, f)
+	client := f.client.IP.String()
 
 	// A trial starts once the pair is settled and healthy, the standby's
 	// database streams from the primary's, writes flow through the VIP,
@@ -139,11 +150,7 @@ func BenchmarkPairDatabaseOutage(b *testing.B) {
 			return false
 		}
 		prim := f.primary()
-		if prim == nil {
-			return false
-		}
-		stby := f.other(prim)
-		if rec, sender, err := f.dbState(stby); err != nil || !rec || sender != prim.host.IP.String() {
+		if prim == nil || !streams(prim, f.other(prim)) {
 			return false
 		}
 		for _, n := range f.nodes {
