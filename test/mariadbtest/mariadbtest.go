@@ -52,7 +52,7 @@ const (
 // PbxhaGrants are the privileges of the pbxha user: what docs/mysql.md
 // says pbxha needs on MariaDB 10.11.
 var PbxhaGrants = []string{
-	"GRANT PROCESS, RELOAD, BINLOG MONITOR, SLAVE MONITOR, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, REPLICATION SLAVE, CONNECTION ADMIN ON *.* TO pbxha@'%'",
+	"GRANT PROCESS, RELOAD, BINLOG MONITOR, SLAVE MONITOR, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, REPLICATION SLAVE ON *.* TO pbxha@'%'",
 	"GRANT SELECT, INSERT, UPDATE, CREATE ON pbxha.* TO pbxha@'%'",
 }
 
