@@ -113,7 +113,10 @@ func writePair(w io.Writer, now time.Time, pr *Pair) {
 			state = "alive"
 		}
 		fmt.Fprintf(w, "peer %s %s  role %s  health %s  epoch %d  heard %s ago", p.Node, state, p.Role, p.Health, p.Epoch, age(now.Sub(*p.LastHeard)))
-		if p.WAL != "" {
+		switch {
+		case strings.HasPrefix(p.WAL, "gtid "): // MariaDB/MySQL: a transaction count
+			fmt.Fprintf(w, "  %s  lag %d transactions", p.WAL, p.LagBytes)
+		case p.WAL != "":
 			fmt.Fprintf(w, "  wal %s  lag %d B", p.WAL, p.LagBytes)
 		}
 		fmt.Fprintln(w)
