@@ -178,7 +178,7 @@ func refused(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT)
 }
 
-// open connects and reads the local server's state as the "read role"
+// readRole connects and reads the local server's state as the "read role"
 // step. A refused connection is RoleStopped with the error; the session is
 // nil unless err is.
 func (m *Mover) readRole(ctx context.Context, res *dbrole.Result) (*session, probe.MySQLState, error) {

@@ -22,19 +22,21 @@ const (
 	DefaultMySQLTimeout = 5 * time.Second
 )
 
-// MariaDB/MySQL error numbers the probe and the role mover branch on.
+// MySQLErrReadOnly is the server's error number for a statement refused
+// by read_only (ER_OPTION_PREVENTS_STATEMENT).
+const MySQLErrReadOnly = 1290
+
+// MariaDB/MySQL error numbers the probe branches on.
 const (
-	MySQLErrNoSuchTable      = 1146 // ER_NO_SUCH_TABLE
-	MySQLErrReadOnly         = 1290 // ER_OPTION_PREVENTS_STATEMENT (--read-only)
-	MySQLErrAccessDenied     = 1045 // ER_ACCESS_DENIED_ERROR
-	MySQLErrDBAccessDenied   = 1044 // ER_DBACCESS_DENIED_ERROR
-	MySQLErrBadDB            = 1049 // ER_BAD_DB_ERROR
-	MySQLErrTableAccess      = 1142 // ER_TABLEACCESS_DENIED_ERROR
-	MySQLErrSpecificAccess   = 1227 // ER_SPECIFIC_ACCESS_DENIED_ERROR
-	MySQLErrTableExists      = 1050 // ER_TABLE_EXISTS_ERROR
-	MySQLErrServerShutdown   = 1053 // ER_SERVER_SHUTDOWN
-	mysqlErrCommandsDenied   = 1370 // ER_PROCACCESS_DENIED_ERROR
+	mysqlErrNoSuchTable      = 1146 // ER_NO_SUCH_TABLE
+	mysqlErrTableExists      = 1050 // ER_TABLE_EXISTS_ERROR
+	mysqlErrAccessDenied     = 1045 // ER_ACCESS_DENIED_ERROR
 	mysqlErrAccessDeniedNoPw = 1698 // ER_ACCESS_DENIED_NO_PASSWORD_ERROR
+	mysqlErrDBAccessDenied   = 1044 // ER_DBACCESS_DENIED_ERROR
+	mysqlErrBadDB            = 1049 // ER_BAD_DB_ERROR
+	mysqlErrTableAccess      = 1142 // ER_TABLEACCESS_DENIED_ERROR
+	mysqlErrSpecificAccess   = 1227 // ER_SPECIFIC_ACCESS_DENIED_ERROR
+	mysqlErrCommandsDenied   = 1370 // ER_PROCACCESS_DENIED_ERROR
 )
 
 // MySQLConfig configures a MariaDB/MySQL probe. It mirrors
@@ -253,8 +255,8 @@ func (p *MySQL) run(ctx context.Context) (MySQLState, error) {
 	}
 	t0 := time.Now()
 	_, err = p.db.ExecContext(ctx, p.writeSQL, p.cfg.Node)
-	if isMySQLErr(err, MySQLErrNoSuchTable) {
-		if _, cerr := p.db.ExecContext(ctx, p.makeSQL); cerr != nil && !isMySQLErr(cerr, MySQLErrTableExists) {
+	if isMySQLErr(err, mysqlErrNoSuchTable) {
+		if _, cerr := p.db.ExecContext(ctx, p.makeSQL); cerr != nil && !isMySQLErr(cerr, mysqlErrTableExists) {
 			return st, fmt.Errorf("mysql: write %s: create table %s: %w", p.target, p.cfg.Table, cerr)
 		}
 		p.log.Info("created heartbeat table", "table", p.cfg.Table)
@@ -287,9 +289,9 @@ func classifyMySQL(ctx context.Context, err error) string {
 		return ClassTLS
 	case errors.As(err, &me):
 		switch me.Number {
-		case MySQLErrAccessDenied, mysqlErrAccessDeniedNoPw:
+		case mysqlErrAccessDenied, mysqlErrAccessDeniedNoPw:
 			return ClassAuth
-		case MySQLErrBadDB, MySQLErrDBAccessDenied, MySQLErrTableAccess, MySQLErrSpecificAccess, mysqlErrCommandsDenied:
+		case mysqlErrBadDB, mysqlErrDBAccessDenied, mysqlErrTableAccess, mysqlErrSpecificAccess, mysqlErrCommandsDenied:
 			return ClassConfig
 		}
 		return ClassBadResponse

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -22,9 +23,10 @@ import (
 )
 
 // mysqlMaxLag is max_lag_transactions of the MariaDB pair: low, so that a
-// few hundred filler rows put a cut-off replica beyond it, yet well above
-// what the client's writes (50 a second) add between two probe readings.
-const mysqlMaxLag = 100
+// few thousand filler rows put a cut-off replica beyond it, yet well above
+// what the client's writes (50 a second) add in the seconds a replica
+// spends cut off while a switchover waits for it to replicate again.
+const mysqlMaxLag = 1000
 
 // mysqlPair is a pairFixture whose nodes also run MariaDB: a primary on n1
 // and its GTID replica on n2 at first, each listening on port 3306 of its
@@ -220,7 +222,8 @@ func (c *mysqlVIPConn) close() { _ = c.db.Close() }
 // moves the service back to n1: each time the service returns through the
 // VIP, never two VIP holders meanwhile, every write acknowledged before is
 // on the new primary, and the old primary rejoins as a read-only replica of
-// the new one. Then no promotion beyond max_lag_transactions: n2's
+// the new one. A planned switchover waits while no replica is connected.
+// Then no promotion beyond max_lag_transactions: n2's
 // replication stops and n1 commits more; when n1's node is lost n2 stays a
 // replica and says why, until `pbxha switchover --force` promotes it; when
 // the link heals n1 releases and stays read-only (it holds transactions n2
@@ -285,6 +288,7 @@ func TestPairMariaDBInNamespaces(t *testing.T) {
 	})
 	move(f.n2, f.n1, "hung PBX", func() { f.n2.signalPBX(t, syscall.SIGSTOP) },
 		func() { f.n2.signalPBX(t, syscall.SIGCONT) })
+	mysqlNoStreamingWaits(t, f, f.n1, f.n2, l)
 	l.stop()
 	all := l.snapshot()
 	f.wait(30*time.Second, "every acknowledged write replicated to n2", func() bool { return len(f.missing(f.n2, all)) == 0 })
@@ -294,11 +298,13 @@ func TestPairMariaDBInNamespaces(t *testing.T) {
 	standby, prim := f.n2, f.n1
 	f.db[standby].Exec(t, "STOP SLAVE")
 	f.db[prim].Exec(t, "CREATE TABLE pbx.filler (id INT AUTO_INCREMENT PRIMARY KEY)")
-	f.wait(30*time.Second, "n2 seeing itself beyond max_lag_transactions", func() bool {
-		if s, err := standby.status(t); err == nil && s.Pair != nil && s.Pair.Peer.LagBytes > mysqlMaxLag {
+	// Twice the limit: the positions in a status and in the decision come
+	// from readings a probe interval apart.
+	f.wait(30*time.Second, "n2 seeing itself well beyond max_lag_transactions", func() bool {
+		if s, err := standby.status(t); err == nil && s.Pair != nil && s.Pair.Peer.LagBytes > 2*mysqlMaxLag {
 			return true
 		}
-		for range 50 {
+		for range 200 {
 			f.db[prim].Exec(t, "INSERT INTO pbx.filler VALUES ()")
 		}
 		return false
@@ -357,5 +363,67 @@ func TestPairMariaDBInNamespaces(t *testing.T) {
 	}
 	if err := testenv.Poll(time.Second, func() (bool, string) { return prim.role(t) == "standby", prim.role(t) }); err != nil {
 		t.Errorf("n1 after the healed link: %v, want standby", err)
+	}
+}
+
+// mysqlNoStreamingWaits: a planned switchover waits while no replica is
+// connected to the primary's server, since the promoted target would lack
+// what it has not received. stby's replication stops while the client
+// writes on; prim's mysql probe sees no replica; `pbxha switchover
+// --timeout 5s` to stby times out and says why, prim keeps the VIP and a
+// writable server, and the ended request moves nothing once stby
+// replicates again.
+func mysqlNoStreamingWaits(t *testing.T, f *mysqlPair, prim, stby *pairNode, l *dbLoad) {
+	t.Helper()
+	// Eligible: a standby healthy again after its PBX hung waits out twice
+	// dead_after (2 s) first; else the switchover would wait for that.
+	var since time.Time
+	f.waitOneHolder(30*time.Second, stby.host.Name+" a healthy standby for 3s", func() bool {
+		s, err := stby.status(t)
+		if err != nil || s.Role != "standby" || s.Health != "healthy" {
+			since = time.Time{}
+			return false
+		}
+		if since.IsZero() {
+			since = time.Now()
+		}
+		return time.Since(since) > 3*time.Second
+	})
+	f.db[stby].Exec(t, "STOP SLAVE")
+	f.waitOneHolder(20*time.Second, prim.host.Name+"'s mysql probe seeing no replica", func() bool {
+		s, err := prim.status(t)
+		if err != nil {
+			return false
+		}
+		for _, p := range s.Probes {
+			if p.Kind == "mysql" && p.Last != nil && p.Last.Status == "ok" {
+				n, read := p.Last.Values["replicas"]
+				return read && n == 0 && strings.Contains(p.Last.Detail, "no replicas")
+			}
+		}
+		return false
+	})
+	acked := len(l.snapshot())
+	out, err := exec.Command(f.pbxha, "switchover", "--socket", prim.socket, "--to", stby.host.Name,
+		"--drain-timeout", "0s", "--timeout", "5s").CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "timed out") ||
+		!strings.Contains(string(out), "no standby is streaming from this node's database") {
+		f.dump()
+		t.Fatalf("pbxha switchover to %s while no replica is connected to %s: got %v\n%s\nwant exit 1, timed out, the reason naming the streaming standby", stby.host.Name, prim.host.Name, err, out)
+	}
+	if ro, _, err := f.dbState(prim); prim.role(t) != "primary" || !prim.holdsVIP(t) || stby.holdsVIP(t) || err != nil || ro {
+		f.dump()
+		t.Fatalf("after the refused switchover: %s role %s, VIP %v, read_only %v (%v); want primary with the VIP and a writable server",
+			prim.host.Name, prim.role(t), prim.holdsVIP(t), ro, err)
+	}
+	f.waitOneHolder(20*time.Second, "writes through the VIP while the switchover waited", func() bool { return len(l.snapshot()) >= acked+20 })
+	f.db[stby].Exec(t, "START SLAVE")
+	f.waitOneHolder(30*time.Second, stby.host.Name+" replicating from "+prim.host.Name+" again", f.replicates(stby, prim))
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if prim.role(t) != "primary" || !prim.holdsVIP(t) {
+			f.dump()
+			t.Fatalf("%s released after the switchover had timed out", prim.host.Name)
+		}
 	}
 }
