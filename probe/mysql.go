@@ -254,20 +254,39 @@ func (p *MySQL) run(ctx context.Context) (MySQLState, error) {
 		return st, nil
 	}
 	t0 := time.Now()
-	_, err = p.db.ExecContext(ctx, p.writeSQL, p.cfg.Node)
+	write := p.writeSQL
+	if srv.Flavor == FlavorMariaDB {
+		// The server gives up on the write about when the check does,
+		// rather than leave a thread waiting (for a lock, for disk space)
+		// after every failed check; the driver also closes the connection
+		// at the deadline, which ends a wait that notices it.
+		write = statementTime(ctx) + write
+	}
+	_, err = p.db.ExecContext(ctx, write, p.cfg.Node)
 	if isMySQLErr(err, mysqlErrNoSuchTable) {
 		if _, cerr := p.db.ExecContext(ctx, p.makeSQL); cerr != nil && !isMySQLErr(cerr, mysqlErrTableExists) {
 			return st, fmt.Errorf("mysql: write %s: create table %s: %w", p.target, p.cfg.Table, cerr)
 		}
 		p.log.Info("created heartbeat table", "table", p.cfg.Table)
 		t0 = time.Now()
-		_, err = p.db.ExecContext(ctx, p.writeSQL, p.cfg.Node)
+		_, err = p.db.ExecContext(ctx, write, p.cfg.Node)
 	}
 	if err != nil {
 		return st, fmt.Errorf("mysql: write %s: %w", p.target, err)
 	}
 	st.Wrote, st.WriteLatency = true, time.Since(t0)
 	return st, nil
+}
+
+// statementTime is MariaDB's per-statement limit from ctx's deadline:
+// "SET STATEMENT max_statement_time=S FOR ", or "" without a deadline.
+func statementTime(ctx context.Context) string {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return ""
+	}
+	secs := max(time.Until(d).Seconds(), 0.001)
+	return fmt.Sprintf("SET STATEMENT max_statement_time=%.3f FOR ", secs)
 }
 
 // isMySQLErr reports whether err is the server's error number n.

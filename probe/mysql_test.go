@@ -222,6 +222,14 @@ func TestMySQLPair(t *testing.T) {
 		if r.Status != probe.Failed || r.Class != probe.ClassTimeout || r.Detail != "primary, write timeout" {
 			t.Errorf("got %s/%s %q (%v), want failed/timeout \"primary, write timeout\"", r.Status, r.Class, r.Detail, r.Err)
 		}
+		// The server gave up the write too (the driver closed the connection
+		// at the deadline; MariaDB also gets max_statement_time): no thread
+		// is left waiting for the lock after every failed check.
+		testenv.WaitForReason(t, 10*time.Second, "no heartbeat write waiting on the server", func() (bool, string) {
+			var n int
+			err := conn.QueryRowContext(ctx, "SELECT count(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%INSERT INTO `pbxha_heartbeat`%' AND ID <> CONNECTION_ID()").Scan(&n)
+			return err == nil && n == 0, fmt.Sprintf("%d waiting (%v)", n, err)
+		})
 		if _, err := conn.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
 			t.Fatal(err)
 		}
