@@ -305,6 +305,39 @@ func TestMySQLFaults(t *testing.T) {
 	})
 }
 
+// TestMySQLFullDisk: a primary whose disk is full is up but takes no
+// writes (MariaDB waits for space to write its binary log): the check
+// fails at its deadline, and the role is still read.
+func TestMySQLFullDisk(t *testing.T) {
+	t.Parallel()
+	prim := mariadbtest.StartPrimary(t, mariadbtest.Options{DiskSize: "256m"})
+	p := newMySQL(t, probe.MySQLConfig{DSN: prim.DSN(), ExpectRole: probe.MySQLRolePrimary, Node: "node-a"})
+	mustMySQLOK(t, p)
+	prim.FillDisk(t)
+	// A few writes may still fit in pages the files already have; the
+	// binary log soon needs a new one.
+	const timeout = time.Second
+	var (
+		r    probe.Result
+		took time.Duration
+	)
+	for i := 0; i < 500; i++ {
+		t0 := time.Now()
+		if r = checkMySQL(p, timeout); r.Status != probe.OK {
+			took = time.Since(t0)
+			t.Logf("check %d failed: %s (%v)", i, r.Detail, r.Err)
+			break
+		}
+	}
+	if took > timeout+3*time.Second {
+		t.Errorf("check returned after %s, want about the %s deadline", took, timeout)
+	}
+	if r.Status != probe.Failed || r.Class != probe.ClassTimeout || r.Detail != "primary, write timeout" {
+		t.Errorf("full disk: got %s/%s %q (%v), want failed/timeout \"primary, write timeout\"", r.Status, r.Class, r.Detail, r.Err)
+	}
+	prim.FreeDisk(t)
+}
+
 func TestNewMySQLConfig(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -20,6 +20,7 @@ package mariadbtest
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -63,6 +64,10 @@ type Options struct {
 	Settings []string
 	// Net places the server; the zero value is loopback on a free port.
 	Net Net
+	// DiskSize, when set (e.g. "256m"), puts the data directory on a tmpfs
+	// of that size in a mount namespace of the server's own, so that
+	// FillDisk can fill it. It needs root.
+	DiskSize string
 }
 
 // Net says where a server runs and listens. The zero value is the test's
@@ -100,6 +105,7 @@ type Server struct {
 
 	env      *env
 	settings []string
+	diskSize string
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -141,7 +147,11 @@ func StartPrimary(t testing.TB, opts Options) *Server {
 	})
 	ids := 0
 	e := &env{bin: bin, root: root, ids: &ids}
+	if opts.DiskSize != "" {
+		testenv.RequireRoot(t)
+	}
 	s := e.newServer(t, "primary", opts.Net, opts.Settings)
+	s.diskSize = opts.DiskSize
 	s.Start(t)
 	return s
 }
@@ -329,6 +339,12 @@ func (s *Server) Start(t testing.TB) {
 		s.Port, s.Net.Port = port, port
 	}
 	argv := append([]string{s.env.bin}, s.args()...)
+	if s.diskSize != "" {
+		// A tmpfs over the data directory, seen only by the server: the
+		// data is copied in at every start (a restart starts afresh).
+		script := `set -e; tmp=$(mktemp -d); cp -a "$1"/. "$tmp"; mount -t tmpfs -o size="$2" tmpfs "$1"; cp -a "$tmp"/. "$1"; rm -rf "$tmp"; shift 2; exec "$@"`
+		argv = append([]string{"unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", s.DataDir, s.diskSize}, argv...)
+	}
 	if s.Net.Namespace != "" {
 		argv = append([]string{"ip", "netns", "exec", s.Net.Namespace}, argv...)
 	}
@@ -435,6 +451,44 @@ func (s *Server) Signal(t testing.TB, sig syscall.Signal) {
 			return testenv.Stopped(pid)
 		})
 	}
+}
+
+// FillDisk fills the tmpfs of a server started with Options.DiskSize
+// until the disk is full; FreeDisk frees the space again.
+func (s *Server) FillDisk(t testing.TB) {
+	t.Helper()
+	f, err := os.Create(s.fillPath(t))
+	if err != nil {
+		t.Fatalf("mariadbtest: fill the disk of %s: %v", s.Name, err)
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	for i := 0; i < 1<<14; i++ { // bounded: 16 GiB, far more than a test tmpfs
+		if _, err := f.Write(buf); err != nil {
+			if errors.Is(err, syscall.ENOSPC) {
+				return
+			}
+			t.Fatalf("mariadbtest: fill the disk of %s: %v", s.Name, err)
+		}
+	}
+	t.Fatalf("mariadbtest: fill the disk of %s: still not full", s.Name)
+}
+
+// FreeDisk removes what FillDisk wrote.
+func (s *Server) FreeDisk(t testing.TB) {
+	t.Helper()
+	if err := os.Remove(s.fillPath(t)); err != nil {
+		t.Fatalf("mariadbtest: free the disk of %s: %v", s.Name, err)
+	}
+}
+
+// fillPath is the filler file, reached through the server's own mount
+// namespace.
+func (s *Server) fillPath(t testing.TB) string {
+	if s.diskSize == "" {
+		t.Fatalf("mariadbtest: %s has no disk of its own (Options.DiskSize)", s.Name)
+	}
+	return filepath.Join("/proc", strconv.Itoa(s.PID()), "root", s.DataDir, "filler")
 }
 
 // DSN is the pbxha user's DSN, with the pbxha database: what pbxha's
