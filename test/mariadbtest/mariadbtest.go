@@ -22,22 +22,18 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/pbxha/pbxha/internal/netlab"
 	"github.com/pbxha/pbxha/internal/testenv"
-	vnetns "github.com/vishvananda/netns"
 )
 
 // StartTimeout bounds mariadb-install-db and a server's start-up.
@@ -221,83 +217,6 @@ func Binary(t testing.TB) string {
 	return ""
 }
 
-// template makes, once per process, the initial data directory every
-// server copies: mariadb-install-db, then the users and databases, made
-// with the binary log off so that no server starts with GTIDs.
-func template(t testing.TB, bin string) string {
-	t.Helper()
-	templateOnce.Do(func() { templateDir, templateErr = makeTemplate(bin) })
-	if templateErr != nil {
-		t.Fatalf("mariadbtest: %v", templateErr)
-	}
-	return templateDir
-}
-
-func makeTemplate(bin string) (string, error) {
-	// Kept for the process's life; the OS's temp cleaner removes it.
-	root, err := os.MkdirTemp("", "mariadbtest-template-")
-	if err != nil {
-		return "", err
-	}
-	dir := filepath.Join(root, "data")
-	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
-	defer cancel()
-	install, err := exec.LookPath("mariadb-install-db")
-	if err != nil {
-		install = "/usr/bin/mariadb-install-db"
-	}
-	args := []string{"--no-defaults", "--datadir=" + dir, "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"}
-	if os.Geteuid() == 0 {
-		args = append(args, "--user=root")
-	}
-	if out, err := exec.CommandContext(ctx, install, args...).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("mariadb-install-db: %v\n%s", err, out)
-	}
-	sock := filepath.Join(root, "s.sock")
-	sargs := []string{"--no-defaults", "--datadir=" + dir, "--skip-networking", "--socket=" + sock,
-		"--pid-file=" + filepath.Join(root, "t.pid"), "--log-error=" + filepath.Join(root, "t.log"), "--skip-log-bin",
-		"--innodb-buffer-pool-size=16M"}
-	if os.Geteuid() == 0 {
-		sargs = append(sargs, "--user=root")
-	}
-	cmd := exec.Command(bin, sargs...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return "", err
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	db, err := sql.Open("mysql", "root@unix("+sock+")/")
-	if err != nil {
-		return "", err
-	}
-	defer db.Close()
-	for db.PingContext(ctx) != nil {
-		if ctx.Err() != nil {
-			log, _ := os.ReadFile(filepath.Join(root, "t.log"))
-			return "", fmt.Errorf("template server did not start:\n%s", log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	stmts := append([]string{
-		"CREATE DATABASE pbxha", "CREATE DATABASE pbx",
-		"CREATE USER pbxha@'%' IDENTIFIED BY 'pbxha'",
-		"CREATE USER app@'%' IDENTIFIED BY 'app'",
-		"GRANT SELECT, INSERT, UPDATE, DELETE ON pbx.* TO app@'%'",
-		"CREATE USER admin@'%' IDENTIFIED BY 'admin'",
-		"GRANT ALL PRIVILEGES ON *.* TO admin@'%' WITH GRANT OPTION",
-	}, PbxhaGrants...)
-	for _, q := range stmts {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return "", fmt.Errorf("template: %s: %w", q, err)
-		}
-	}
-	if _, err := db.ExecContext(ctx, "SHUTDOWN"); err != nil {
-		return "", fmt.Errorf("template: shutdown: %w", err)
-	}
-	_ = cmd.Wait()
-	return dir, nil
-}
-
 // args are mariadbd's arguments.
 func (s *Server) args() []string {
 	a := []string{"--no-defaults", "--datadir=" + s.DataDir, "--port=" + strconv.Itoa(s.Port),
@@ -305,7 +224,7 @@ func (s *Server) args() []string {
 		"--pid-file=" + filepath.Join(s.DataDir, "mysqld.pid"), "--log-error=" + s.logPath(),
 		"--server-id=" + strconv.Itoa(s.ServerID), "--log-bin=binlog", "--relay-log=relay", "--log-slave-updates=ON",
 		"--gtid-strict-mode=ON", "--binlog-format=ROW", "--skip-name-resolve", "--innodb-buffer-pool-size=16M",
-		"--innodb-flush-log-at-trx-commit=2", "--performance-schema=OFF", "--max-connections=60"}
+		"--innodb-flush-log-at-trx-commit=2", "--innodb-log-file-size=8M", "--performance-schema=OFF", "--max-connections=60"}
 	if os.Geteuid() == 0 {
 		a = append(a, "--user=root")
 	}
@@ -489,146 +408,4 @@ func (s *Server) fillPath(t testing.TB) string {
 		t.Fatalf("mariadbtest: %s has no disk of its own (Options.DiskSize)", s.Name)
 	}
 	return filepath.Join("/proc", strconv.Itoa(s.PID()), "root", s.DataDir, "filler")
-}
-
-// DSN is the pbxha user's DSN, with the pbxha database: what pbxha's
-// probe and database section use.
-func (s *Server) DSN() string { return s.dsn(PbxhaUser, PbxhaPassword, PbxhaDB) }
-
-// AppDSN is the app user's DSN, with the pbx database.
-func (s *Server) AppDSN() string { return s.dsn(AppUser, AppPassword, AppDB) }
-
-// AdminDSN is the admin user's DSN, without a database.
-func (s *Server) AdminDSN() string { return s.dsn(AdminUser, AdminPassword, "") }
-
-func (s *Server) dsn(user, pw, db string) string {
-	return fmt.Sprintf("%s:%s@%s(%s)/%s", user, pw, s.network(), net.JoinHostPort(s.Net.Host, strconv.Itoa(s.Port)), db)
-}
-
-// network is the driver network of the DSNs: tcp, or for a server in a
-// namespace a registered dialer that connects from inside it.
-func (s *Server) network() string {
-	if s.Net.Namespace == "" {
-		return "tcp"
-	}
-	name := "netns-" + s.Net.Namespace
-	registerOnce(name, s.Net.Namespace)
-	return name
-}
-
-var (
-	registeredMu sync.Mutex
-	registered   = map[string]bool{}
-)
-
-func registerOnce(name, ns string) {
-	registeredMu.Lock()
-	defer registeredMu.Unlock()
-	if registered[name] {
-		return
-	}
-	registered[name] = true
-	mysql.RegisterDialContext(name, func(ctx context.Context, addr string) (net.Conn, error) {
-		h, err := vnetns.GetFromName(ns)
-		if err != nil {
-			return nil, err
-		}
-		defer h.Close()
-		var c net.Conn
-		err = netlab.InNamespace(h, "mariadbtest: "+ns, func() (err error) {
-			c, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-			return err
-		})
-		return c, err
-	})
-}
-
-// admin is the helpers' pool, as the admin user.
-func (s *Server) admin() *sql.DB {
-	if s.db == nil {
-		s.db, _ = sql.Open("mysql", s.AdminDSN()+"?timeout=5s")
-		s.db.SetMaxOpenConns(4)
-	}
-	return s.db
-}
-
-func (s *Server) pool() *sql.DB {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.admin()
-}
-
-// TryExec runs one statement as the admin user.
-func (s *Server) TryExec(q string, args ...any) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, err := s.pool().ExecContext(ctx, q, args...)
-	return err
-}
-
-// Exec runs one statement as the admin user and fails the test on error.
-func (s *Server) Exec(t testing.TB, q string, args ...any) {
-	t.Helper()
-	if err := s.TryExec(q, args...); err != nil {
-		t.Fatalf("mariadbtest: %s: %s: %v", s.Name, q, err)
-	}
-}
-
-// TryQueryRow runs a query as the admin user and scans its row.
-func (s *Server) TryQueryRow(q string, args []any, dest ...any) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return s.pool().QueryRowContext(ctx, q, args...).Scan(dest...)
-}
-
-// QueryRow runs a query as the admin user, scans its row, and fails the
-// test on error.
-func (s *Server) QueryRow(t testing.TB, q string, args []any, dest ...any) {
-	t.Helper()
-	if err := s.TryQueryRow(q, args, dest...); err != nil {
-		t.Fatalf("mariadbtest: %s: %s: %v", s.Name, q, err)
-	}
-}
-
-// ReplicaState reads whether the server is read_only and the host its IO
-// thread is connected to ("" when it does not replicate or the thread is
-// not running).
-func (s *Server) ReplicaState() (readOnly bool, source string, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	db := s.pool()
-	var ro int
-	if err := db.QueryRowContext(ctx, "SELECT @@read_only").Scan(&ro); err != nil {
-		return false, "", err
-	}
-	rows, err := db.QueryContext(ctx, "SHOW SLAVE STATUS")
-	if err != nil {
-		return ro != 0, "", err
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	if !rows.Next() {
-		return ro != 0, "", rows.Err()
-	}
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	if err := rows.Scan(ptrs...); err != nil {
-		return ro != 0, "", err
-	}
-	var host, io string
-	for i, c := range cols {
-		switch c {
-		case "Master_Host":
-			host = vals[i].String
-		case "Slave_IO_Running":
-			io = vals[i].String
-		}
-	}
-	if io != "Yes" {
-		host = ""
-	}
-	return ro != 0, strings.TrimSpace(host), nil
 }
