@@ -82,3 +82,37 @@ func TestLastDB(t *testing.T) {
 		t.Errorf("FormatDBPosition(pg): got %q", got)
 	}
 }
+
+// TestMySQLStatePositions: the transaction counts of each flavor's
+// positions, as ReadMySQL derives them.
+func TestMySQLStatePositions(t *testing.T) {
+	const u1, u2 = "3e11fa47-71ca-11e1-9e33-c80aa9429562", "2174b383-5441-11e8-b90a-c80aa9429562"
+	tests := []struct {
+		name                 string
+		flavor               MySQLFlavor
+		binlog, slave, recv  string
+		wantPos, wantApplied uint64
+		wantExecuted         string
+	}{
+		{"mariadb primary", FlavorMariaDB, "0-1-42", "", "", 42, 42, "0-1-42"},
+		{"mariadb replica behind", FlavorMariaDB, "0-1-40", "0-1-40", "0-1-45", 45, 40, "0-1-40"},
+		{"mariadb former primary", FlavorMariaDB, "0-2-50", "0-1-30", "", 50, 50, "0-2-50"},
+		{"mysql primary", FlavorMySQL, u1 + ":1-42", "", "", 42, 42, u1 + ":1-42"},
+		{"mysql replica behind, after a failover", FlavorMySQL, u1 + ":1-40,\n" + u2 + ":1-3", "", u1 + ":1-45", 48, 43, u2 + ":1-3," + u1 + ":1-40"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := MySQLState{Server: MySQLServer{Flavor: tc.flavor}, Received: tc.recv}
+			if err := st.positions(tc.binlog, tc.slave); err != nil {
+				t.Fatal(err)
+			}
+			if st.Position() != tc.wantPos || st.AppliedCount != tc.wantApplied || st.Executed != tc.wantExecuted {
+				t.Errorf("got position %d, applied %d, executed %q; want %d, %d, %q",
+					st.Position(), st.AppliedCount, st.Executed, tc.wantPos, tc.wantApplied, tc.wantExecuted)
+			}
+			if got, want := st.LagTransactions(), tc.wantPos-tc.wantApplied; got != want {
+				t.Errorf("lag: got %d, want %d", got, want)
+			}
+		})
+	}
+}
