@@ -9,12 +9,15 @@ import (
 	"github.com/pbxha/pbxha/probe"
 )
 
-// Database is this node's managed database; *dbrole.Mover implements it.
-// Its methods block until the move is done or ctx ends, and are called one
-// at a time.
+// Database is this node's managed database; *dbrole.Mover (PostgreSQL) and
+// *mysqlrole.Mover (MariaDB/MySQL) implement it. Its methods block until
+// the move is done or ctx ends, and are called one at a time.
 type Database interface {
-	// Promote makes the database the writable primary. It refuses when the
-	// database is more than max_lag_bytes behind peerWAL, unless force.
+	// Promote makes the database the writable primary. peerWAL is the
+	// peer's last announced position: a WAL LSN, or a GTID transaction
+	// count for MariaDB/MySQL (probe.ParseGTIDSet). It refuses when the
+	// database is further behind it than max_lag_bytes (max_lag_transactions),
+	// unless force.
 	Promote(ctx context.Context, peerWAL probe.LSN, force bool) (dbrole.Result, error)
 	// Demote makes sure the database no longer takes writes: a standby of
 	// the new primary, or stopped.

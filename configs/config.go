@@ -21,7 +21,7 @@ type Config struct {
 	Peer     Peer     `mapstructure:"peer" yaml:"peer" json:"peer"`                // the other node of the pair; without paths this node runs alone
 	Failover Failover `mapstructure:"failover" yaml:"failover" json:"failover"`    // the failover policy, the same on both nodes
 	VIP      VIP      `mapstructure:"vip" yaml:"vip" json:"vip"`                   // the service address the primary holds
-	Database Database `mapstructure:"database" yaml:"database" json:"database"`    // the PostgreSQL server whose primary role moves with the VIP
+	Database Database `mapstructure:"database" yaml:"database" json:"database"`    // the PostgreSQL, MariaDB or MySQL server whose primary role moves with the VIP
 	Hooks    Hooks    `mapstructure:"hooks" yaml:"hooks" json:"hooks"`             // commands run on takeover and release
 
 	// Source names where the file came from: its path, or "embedded default".
@@ -62,12 +62,13 @@ type Events struct {
 
 // Probes lists the checks, by kind.
 type Probes struct {
-	SIP  []SIPProbe  `mapstructure:"sip" yaml:"sip" json:"sip"`    // SIP OPTIONS pings
-	ESL  []ESLProbe  `mapstructure:"esl" yaml:"esl" json:"esl"`    // FreeSWITCH event socket checks
-	PG   []PGProbe   `mapstructure:"pg" yaml:"pg" json:"pg"`       // PostgreSQL checks: role, a write on the primary, replication positions
-	AMI  []AMIProbe  `mapstructure:"ami" yaml:"ami" json:"ami"`    // Asterisk manager interface checks
-	TCP  []TCPProbe  `mapstructure:"tcp" yaml:"tcp" json:"tcp"`    // TCP connects
-	Exec []ExecProbe `mapstructure:"exec" yaml:"exec" json:"exec"` // Nagios-style plugins
+	SIP   []SIPProbe   `mapstructure:"sip" yaml:"sip" json:"sip"`       // SIP OPTIONS pings
+	ESL   []ESLProbe   `mapstructure:"esl" yaml:"esl" json:"esl"`       // FreeSWITCH event socket checks
+	PG    []PGProbe    `mapstructure:"pg" yaml:"pg" json:"pg"`          // PostgreSQL checks: role, a write on the primary, replication positions
+	MySQL []MySQLProbe `mapstructure:"mysql" yaml:"mysql" json:"mysql"` // MariaDB/MySQL checks: role (read_only), a write on the primary, GTID position, replication threads
+	AMI   []AMIProbe   `mapstructure:"ami" yaml:"ami" json:"ami"`       // Asterisk manager interface checks
+	TCP   []TCPProbe   `mapstructure:"tcp" yaml:"tcp" json:"tcp"`       // TCP connects
+	Exec  []ExecProbe  `mapstructure:"exec" yaml:"exec" json:"exec"`    // Nagios-style plugins
 }
 
 // Schedule is shared by every probe kind (squashed into each).
@@ -119,6 +120,15 @@ type PGProbe struct {
 	ExpectRole     string        `mapstructure:"expect_role" yaml:"expect_role" json:"expect_role"`                // primary, standby or any: the role the server must have
 	Table          string        `mapstructure:"table" yaml:"table" json:"table"`                                  // heartbeat table of the write check, a plain lowercase identifier
 	FreshConnEvery time.Duration `mapstructure:"fresh_conn_every" yaml:"fresh_conn_every" json:"fresh_conn_every"` // open a new connection this often, to notice a hung postmaster; 0: off
+}
+
+// MySQLProbe checks MariaDB or MySQL: role, write check on a primary, GTID
+// position and replication threads.
+type MySQLProbe struct {
+	Schedule   `mapstructure:",squash" yaml:",inline"`
+	DSN        string `mapstructure:"dsn" yaml:"dsn" json:"-"`                           // Go MySQL driver DSN of the server to check, e.g. "pbxha:secret@tcp(127.0.0.1:3306)/pbxha"
+	ExpectRole string `mapstructure:"expect_role" yaml:"expect_role" json:"expect_role"` // primary, replica or any: the role the server must have (primary: read_only off)
+	Table      string `mapstructure:"table" yaml:"table" json:"table"`                   // heartbeat table of the write check, in the dsn's database or as database.table; plain lowercase identifiers
 }
 
 // AMIProbe checks Asterisk through the manager interface.
@@ -269,18 +279,22 @@ type VIPScript struct {
 	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout" json:"timeout"` // each command's process group is killed after this
 }
 
-// Database is the PostgreSQL server whose primary role moves with the VIP.
-// Without a DSN the pair moves no database role.
+// Database is the PostgreSQL, MariaDB or MySQL server whose primary role
+// moves with the VIP. Without a DSN the pair moves no database role.
 type Database struct {
-	DSN            string        `mapstructure:"dsn" yaml:"dsn" json:"-"`                                       // the local server, a libpq URL or key=value string; its user may run pg_promote(); empty: no database role moves
-	MaxLagBytes    int           `mapstructure:"max_lag_bytes" yaml:"max_lag_bytes" json:"max_lag_bytes"`       // a standby further behind the peer's last announced WAL position than this is not promoted
-	AllowLag       bool          `mapstructure:"allow_lag" yaml:"allow_lag" json:"allow_lag"`                   // promote however far behind (availability over data)
-	PromoteTimeout time.Duration `mapstructure:"promote_timeout" yaml:"promote_timeout" json:"promote_timeout"` // how long the server may take to finish recovery after pg_promote()
-	DemoteCommand  []string      `mapstructure:"demote_command" yaml:"demote_command" json:"demote_command"`    // command that turns the released primary into a standby of the new one (configs/pg-demote.sh)
-	DemoteTimeout  time.Duration `mapstructure:"demote_timeout" yaml:"demote_timeout" json:"demote_timeout"`    // the demote command's process group is killed after this
-	StopCommand    []string      `mapstructure:"stop_command" yaml:"stop_command" json:"stop_command"`          // command that stops the server when demotion failed
-	StopTimeout    time.Duration `mapstructure:"stop_timeout" yaml:"stop_timeout" json:"stop_timeout"`          // the stop command's process group is killed after this
-	Env            []string      `mapstructure:"env" yaml:"env" json:"env"`                                     // KEY=VALUE entries for both commands (PGDATA, PRIMARY_CONNINFO...)
+	Kind               string        `mapstructure:"kind" yaml:"kind" json:"kind"`                                                 // postgresql, mariadb or mysql: which server the dsn names, and how its role moves
+	DSN                string        `mapstructure:"dsn" yaml:"dsn" json:"-"`                                                      // the local server: postgresql, a libpq URL or key=value string whose user may run pg_promote(); mariadb and mysql, a Go MySQL driver DSN whose user has the grants docs/mysql.md lists; empty: no database role moves
+	MaxLagBytes        int           `mapstructure:"max_lag_bytes" yaml:"max_lag_bytes" json:"max_lag_bytes"`                      // postgresql: a standby further behind the peer's last announced WAL position than this is not promoted
+	MaxLagTransactions int           `mapstructure:"max_lag_transactions" yaml:"max_lag_transactions" json:"max_lag_transactions"` // mariadb and mysql: a replica lacking more transactions of the peer's last announced GTID position than this is not promoted
+	AllowLag           bool          `mapstructure:"allow_lag" yaml:"allow_lag" json:"allow_lag"`                                  // promote however far behind (availability over data)
+	PromoteTimeout     time.Duration `mapstructure:"promote_timeout" yaml:"promote_timeout" json:"promote_timeout"`                // postgresql: how long the server may take to finish recovery after pg_promote(); mariadb and mysql: to receive what the peer announced, apply the relay log and open writes
+	DemoteCommand      []string      `mapstructure:"demote_command" yaml:"demote_command" json:"demote_command"`                   // postgresql: command that turns the released primary into a standby of the new one (configs/pg-demote.sh); mariadb and mysql need none
+	DemoteTimeout      time.Duration `mapstructure:"demote_timeout" yaml:"demote_timeout" json:"demote_timeout"`                   // postgresql: the demote command's process group is killed after this; mariadb and mysql: bound on a rejoin (waiting for the new primary, starting replication)
+	StopCommand        []string      `mapstructure:"stop_command" yaml:"stop_command" json:"stop_command"`                         // command that stops the server when demotion failed (mariadb and mysql: when it cannot be made read-only)
+	StopTimeout        time.Duration `mapstructure:"stop_timeout" yaml:"stop_timeout" json:"stop_timeout"`                         // the stop command's process group is killed after this; mariadb and mysql: also the bound on setting read_only and sending the replicas the rest of the binlog
+	Env                []string      `mapstructure:"env" yaml:"env" json:"env"`                                                    // KEY=VALUE entries for the commands (PGDATA, PRIMARY_CONNINFO...)
+	PeerHost           string        `mapstructure:"peer_host" yaml:"peer_host" json:"peer_host"`                                  // mariadb and mysql: the peer's server address to replicate from; empty: the peer's address on the first heartbeat path
+	PeerPort           int           `mapstructure:"peer_port" yaml:"peer_port" json:"peer_port"`                                  // mariadb and mysql: the peer's server port; 0: the dsn's port
 }
 
 // Hooks are operator commands run around takeover and release (pair mode).

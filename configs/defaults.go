@@ -11,6 +11,7 @@ import (
 	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/failover"
 	"github.com/pbxha/pbxha/hooks"
+	"github.com/pbxha/pbxha/mysqlrole"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/sipcheck"
 	"github.com/pbxha/pbxha/supervisor"
@@ -71,7 +72,8 @@ func defaults() Config {
 		// file's is none, so that a node never touches addresses unasked.
 		VIP: VIP{Mode: string(vip.ModeNone), GARPCount: vip.DefaultGARPCount, GARPInterval: vip.DefaultGARPInterval,
 			Script: VIPScript{Timeout: vip.DefaultScriptTimeout}},
-		Database: Database{MaxLagBytes: dbrole.DefaultMaxLagBytes, PromoteTimeout: dbrole.DefaultPromoteTimeout,
+		Database: Database{Kind: string(DatabasePostgreSQL), MaxLagBytes: dbrole.DefaultMaxLagBytes,
+			MaxLagTransactions: mysqlrole.DefaultMaxLagTransactions, PromoteTimeout: dbrole.DefaultPromoteTimeout,
 			DemoteTimeout: dbrole.DefaultDemoteTimeout, StopTimeout: dbrole.DefaultStopTimeout},
 		Alerts: Alerts{
 			MaxAge: alert.DefaultMaxAge, BackoffInitial: alert.DefaultBackoffInitial, BackoffMax: alert.DefaultBackoffMax,
@@ -99,7 +101,7 @@ func schedule(kind probe.Kind) Schedule {
 		s.Interval, s.Timeout = time.Second, 500*time.Millisecond
 	}
 	switch kind {
-	case probe.KindSIP, probe.KindESL, probe.KindPG, probe.KindAMI:
+	case probe.KindSIP, probe.KindESL, probe.KindPG, probe.KindMySQL, probe.KindAMI:
 		s.Critical = true
 	}
 	return s
@@ -120,6 +122,12 @@ func DefaultESL() ESLProbe {
 func DefaultPG() PGProbe {
 	return PGProbe{Schedule: schedule(probe.KindPG), ExpectRole: string(probe.PGRoleAny), Table: probe.DefaultPGTable,
 		FreshConnEvery: DefaultPGFresh}
+}
+
+// DefaultMySQL returns a mysql probe with every default filled in and no
+// DSN.
+func DefaultMySQL() MySQLProbe {
+	return MySQLProbe{Schedule: schedule(probe.KindMySQL), ExpectRole: string(probe.MySQLRoleAny), Table: probe.DefaultMySQLTable}
 }
 
 // DefaultAMI returns an ami probe with every default filled in.
@@ -143,6 +151,8 @@ func defaultProbe(kind string) any {
 		return DefaultESL()
 	case probe.KindPG:
 		return DefaultPG()
+	case probe.KindMySQL:
+		return DefaultMySQL()
 	case probe.KindAMI:
 		return DefaultAMI()
 	case probe.KindTCP:

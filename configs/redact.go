@@ -2,10 +2,13 @@ package configs
 
 import (
 	"fmt"
+
 	"net/url"
 	"reflect"
 	"regexp"
 	"strings"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // Redacted is what Redacted puts in place of a secret.
@@ -20,6 +23,7 @@ var secretKeys = map[string]string{
 	"probes.esl[].password":       "value",
 	"probes.ami[].secret":         "value",
 	"probes.pg[].dsn":             "dsn",
+	"probes.mysql[].dsn":          "mysqldsn",
 	"probes.exec[].command":       "argv",
 	"pbx.supervise.command":       "argv",
 	"pbx.supervise.env":           "env",
@@ -32,7 +36,7 @@ var secretKeys = map[string]string{
 	"vip.script.up":               "argv",
 	"vip.script.down":             "argv",
 	"vip.script.check":            "argv",
-	"database.dsn":                "dsn",
+	"database.dsn":                "anydsn",
 	"database.demote_command":     "argv",
 	"database.stop_command":       "argv",
 	"database.env":                "env",
@@ -41,17 +45,20 @@ var secretKeys = map[string]string{
 }
 
 // redactors hide one string of a secret key, by its kind: value (all of
-// it), dsn (the passwords of a libpq DSN), url (the password, path and
+// it), dsn (the passwords of a libpq DSN), mysqldsn (the password of a Go
+// MySQL driver DSN), anydsn (either, as the DSN looks), url (the password, path and
 // query of a URL), headers (each header's value), env (each KEY=VALUE's
 // value), argv (a command's arguments; its program, the first entry, is
 // kept). The list kinds apply to each entry.
 var redactors = map[string]func(string) string{
-	"value":   redact,
-	"dsn":     RedactDSN,
-	"url":     RedactURL,
-	"headers": RedactHeader,
-	"env":     RedactEnv,
-	"argv":    redact,
+	"value":    redact,
+	"dsn":      RedactDSN,
+	"mysqldsn": RedactMySQLDSN,
+	"anydsn":   redactAnyDSN,
+	"url":      RedactURL,
+	"headers":  RedactHeader,
+	"env":      RedactEnv,
+	"argv":     redact,
 }
 
 // Redacted returns a copy of c for display with every key of secretKeys
@@ -203,4 +210,31 @@ func RedactDSN(dsn string) string {
 		return u.String()
 	}
 	return dsnPasswordRE.ReplaceAllString(dsn, "${1}"+Redacted)
+}
+
+// RedactMySQLDSN replaces the password in a Go MySQL driver DSN
+// (user:password@tcp(host:port)/db) with Redacted; a DSN that does not
+// parse is replaced whole.
+func RedactMySQLDSN(dsn string) string {
+	if dsn == "" {
+		return ""
+	}
+	mc, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return Redacted
+	}
+	if mc.Passwd != "" {
+		mc.Passwd = Redacted
+	}
+	return mc.FormatDSN()
+}
+
+// redactAnyDSN hides the password of database.dsn, which is a libpq DSN
+// (a postgres:// URL or key=value pairs) or, with database.kind mariadb or
+// mysql, a MySQL driver DSN (user:password@tcp(host)/db).
+func redactAnyDSN(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") || dsnPasswordRE.MatchString(dsn) || !strings.Contains(dsn, "@") {
+		return RedactDSN(dsn)
+	}
+	return RedactMySQLDSN(dsn)
 }

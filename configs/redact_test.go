@@ -99,8 +99,10 @@ func fillSecrets(v reflect.Value, prefix, mark string) {
 		case secret && fl.typ.Kind() == reflect.String:
 			val := mark
 			switch kind {
-			case "dsn":
+			case "dsn", "anydsn":
 				val = "postgres://u:" + mark + "@h/db?sslpassword=" + mark
+			case "mysqldsn":
+				val = "u:" + mark + "@tcp(h:3306)/db"
 			case "url":
 				val = "https://u:" + mark + "@h/" + mark + "?t=" + mark
 			}

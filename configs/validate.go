@@ -418,34 +418,3 @@ func (ck *checker) takeoverCommands(key string, cmds []string, paired, probe boo
 		}
 	}
 }
-
-// database checks the database section: the dbrole package holds the rules
-// of the keys it takes; the file adds that the role moves only in a pair and
-// with a pg probe, that max_lag_bytes is at least 1, and that a zero where
-// dbrole would read its default is a mistake.
-func (ck *checker) database(c *Config, paired bool) {
-	db := &c.Database
-	if db.DSN == "" {
-		return
-	}
-	if !paired {
-		ck.bad("database.dsn", "is set but peer.paths is not: the database role moves only between the nodes of a pair")
-	}
-	if len(c.Probes.PG) == 0 {
-		ck.bad("database.dsn", "needs a pg probe of the same server (probes.pg): its role and WAL position go into every heartbeat")
-	}
-	if db.MaxLagBytes < 1 {
-		ck.bad("database.max_lag_bytes", "%d must be at least 1 (allow_lag: true promotes however far behind)", db.MaxLagBytes)
-	}
-	for _, d := range []struct {
-		key string
-		v   time.Duration
-	}{{"promote_timeout", db.PromoteTimeout}, {"demote_timeout", db.DemoteTimeout}, {"stop_timeout", db.StopTimeout}} {
-		if d.v == 0 {
-			ck.bad("database."+d.key, "%s must be positive", d.v)
-		}
-	}
-	for _, p := range c.DBRoleConfig().Problems() {
-		ck.bad("database."+p.Key, "%s", p.Msg)
-	}
-}

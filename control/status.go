@@ -176,9 +176,10 @@ type PeerState struct {
 	Epoch     uint64      `json:"epoch"`
 	LastHeard *time.Time  `json:"last_heard,omitempty"`
 	Paths     []PathState `json:"paths"`
-	// WAL is the database WAL position the peer last announced, as "X/Y";
-	// LagBytes how far this node's database is behind it. Both only with a
-	// database configured.
+	// WAL is the database position the peer last announced: a WAL LSN
+	// "X/Y" (PostgreSQL) or "gtid N", a GTID transaction count
+	// (MariaDB/MySQL); LagBytes how far this node's database is behind it,
+	// in bytes or transactions. Both only with a database configured.
 	WAL      string `json:"wal,omitempty"`
 	LagBytes uint64 `json:"lag_bytes"`
 }

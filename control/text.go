@@ -194,7 +194,11 @@ func writeNodes(w io.Writer, now time.Time, nodes []ClusterNode) {
 			role += " (maintenance)"
 		}
 		lag := "-"
-		if n.LagBytes != nil {
+		switch {
+		case n.LagBytes == nil:
+		case strings.HasPrefix(n.WAL, "gtid "): // MariaDB/MySQL: transactions, not bytes
+			lag = fmt.Sprintf("%d tx", *n.LagBytes)
+		default:
 			lag = fmt.Sprintf("%d B", *n.LagBytes)
 		}
 		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", mark, n.Node, role, orDash(n.Health), n.Epoch,

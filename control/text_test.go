@@ -47,3 +47,28 @@ func TestWriteText(t *testing.T) {
 		t.Errorf("got %d mentions of refused, want the failure told once:\n%s", strings.Count(out, "refused"), out)
 	}
 }
+
+// TestWriteNodesLag: the cluster table gives a standby's lag in the unit of
+// its database: bytes of WAL, or MariaDB/MySQL transactions.
+func TestWriteNodesLag(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name, wal string
+		lag       *uint64
+		want      string
+	}{
+		{"postgresql", "0/3000060", ptr(uint64(128)), "  128 B  "},
+		{"mariadb", "gtid 42", ptr(uint64(3)), "  3 tx  "},
+		{"unknown", "", nil, "standby  -  "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			writeNodes(&b, now, []ClusterNode{{Node: "node-b", Self: true, Role: "standby", DB: "standby", WAL: tc.wal, LagBytes: tc.lag}})
+			if !strings.Contains(b.String(), tc.want) {
+				t.Errorf("got %q, want it to contain %q", b.String(), tc.want)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

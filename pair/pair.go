@@ -251,10 +251,11 @@ func (p *Pair) Status() (string, control.Pair) {
 		out.Peer.LastHeard = &t
 		if p.cfg.DB && pv.WAL != 0 {
 			var local uint64
-			if st, _, ok := probe.LastPG(p.cfg.Checks(), time.Now()); ok {
-				local = uint64(st.WALPosition())
+			rd, _, ok := probe.LastDB(p.cfg.Checks(), time.Now())
+			if ok {
+				local = rd.Position
 			}
-			out.Peer.WAL = probe.LSN(pv.WAL).String()
+			out.Peer.WAL = probe.FormatDBPosition(rd.Kind, pv.WAL)
 			if pv.WAL > local {
 				out.Peer.LagBytes = pv.WAL - local
 			}

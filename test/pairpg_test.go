@@ -188,8 +188,23 @@ type dbLoad struct {
 	done   sync.WaitGroup
 }
 
-func startDBLoad(t *testing.T, f *pgPair) *dbLoad {
-	cfg, err := pgx.ParseConfig("postgres://postgres@" + pairVIP + ":5432/postgres?sslmode=disable&connect_timeout=2")
+// vipConn is the client's database connection through the VIP, for the
+// load and the write-outage benchmark. write inserts row id into the writes
+// table, connecting first when it has no connection and dropping the
+// connection after any error, so that the next write connects afresh.
+type vipConn interface {
+	write(ctx context.Context, id int32) error
+	close()
+}
+
+// pgVIPConn is a vipConn to PostgreSQL as postgres.
+type pgVIPConn struct {
+	cfg  *pgx.ConnConfig
+	conn *pgx.Conn
+}
+
+func newPGVIPConn(t testing.TB, f *pairFixture, connectTimeout string) *pgVIPConn {
+	cfg, err := pgx.ParseConfig("postgres://postgres@" + pairVIP + ":5432/postgres?sslmode=disable" + connectTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,36 +215,50 @@ func startDBLoad(t *testing.T, f *pgPair) *dbLoad {
 		})
 		return c, err
 	}
-	pinger := newSIPPinger(t, f.pairFixture)
+	return &pgVIPConn{cfg: cfg}
+}
+
+func (c *pgVIPConn) write(ctx context.Context, id int32) error {
+	if c.conn == nil {
+		conn, err := pgx.ConnectConfig(ctx, c.cfg)
+		if err != nil {
+			return err
+		}
+		c.conn = conn
+	}
+	if _, err := c.conn.Exec(ctx, "INSERT INTO writes (id) VALUES ($1)", id); err != nil {
+		c.close()
+		return err
+	}
+	return nil
+}
+
+func (c *pgVIPConn) close() {
+	if c.conn != nil {
+		closeQuick(c.conn)
+		c.conn = nil
+	}
+}
+
+func startDBLoad(t *testing.T, f *pgPair) *dbLoad {
+	return startLoad(t, f.pairFixture, newPGVIPConn(t, f.pairFixture, "&connect_timeout=2"))
+}
+
+// startLoad runs the load over conn until the test ends.
+func startLoad(t *testing.T, f *pairFixture, conn vipConn) *dbLoad {
+	pinger := newSIPPinger(t, f)
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &dbLoad{cancel: cancel}
 	t.Cleanup(l.stop)
 	l.done.Go(func() {
-		var (
-			conn *pgx.Conn
-			err  error
-		)
-		defer func() {
-			if conn != nil {
-				closeQuick(conn)
-			}
-		}()
+		defer conn.close()
 		// Bounded: at most 10 minutes of writes at one per 20 ms.
 		for id := int32(1); id < 30000 && ctx.Err() == nil; id++ {
 			time.Sleep(20 * time.Millisecond)
 			wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
-			if conn == nil {
-				if conn, err = pgx.ConnectConfig(wctx, cfg); err != nil {
-					conn = nil
-					wcancel()
-					continue
-				}
-			}
-			_, err := conn.Exec(wctx, "INSERT INTO writes (id) VALUES ($1)", id)
+			err := conn.write(wctx, id)
 			wcancel()
 			if err != nil {
-				closeQuick(conn)
-				conn = nil
 				continue
 			}
 			l.mu.Lock()

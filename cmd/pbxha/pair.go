@@ -12,6 +12,7 @@ import (
 	"github.com/pbxha/pbxha/dbrole"
 	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/hooks"
+	"github.com/pbxha/pbxha/mysqlrole"
 	"github.com/pbxha/pbxha/pair"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/vip"
@@ -35,7 +36,7 @@ func newPair(cfg *configs.Config, d *daemon) (*pair.Pair, error) {
 		Cluster: cfg.Node.Cluster, Node: cfg.Node.Name, Keys: keys, Paths: cfg.HeartbeatPaths(),
 		Interval: cfg.Peer.Interval, DeadAfter: cfg.Peer.DeadAfter, Policy: policy, StateDir: cfg.StateDir,
 		TieBreakers: cfg.Failover.TieBreakers, VIPAddr: cfg.VIP.Address,
-		Rejoin:       len(cfg.Database.StopCommand) > 0 && len(cfg.Database.DemoteCommand) > 0,
+		Rejoin:       cfg.DatabaseRejoins(),
 		LeaveTimeout: releaseBudget(cfg), TrackInterfaces: cfg.Failover.TrackInterfaces,
 		UnprotectedGrace: cfg.Failover.UnprotectedGrace, MaxClockOffset: cfg.Failover.MaxClockOffset,
 		// The agent is built after the pair: read it through the daemon.
@@ -62,7 +63,7 @@ func newPair(cfg *configs.Config, d *daemon) (*pair.Pair, error) {
 		pc.Resources.Fence = act.FenceCommand{Hook: hooks.Hook{Name: "fence", Command: cfg.Failover.FenceCommand, Timeout: cfg.Failover.FenceTimeout}, Logger: log}
 	}
 	if pc.DB {
-		if pc.Resources.DB, err = dbrole.New(cfg.DBRoleConfig(), log.With("component", "dbrole")); err != nil {
+		if pc.Resources.DB, err = newDatabase(cfg, log); err != nil {
 			return nil, fmt.Errorf("%s: database: %w", cfg.Source, err)
 		}
 	}
@@ -79,6 +80,14 @@ func newPair(cfg *configs.Config, d *daemon) (*pair.Pair, error) {
 		return nil, fmt.Errorf("%s: peer: %w", cfg.Source, err)
 	}
 	return p, nil
+}
+
+// newDatabase builds the role mover of database.kind.
+func newDatabase(cfg *configs.Config, log *slog.Logger) (act.Database, error) {
+	if cfg.DatabaseKind().MySQLFamily() {
+		return mysqlrole.New(cfg.MySQLRoleConfig(), log.With("component", "mysqlrole"))
+	}
+	return dbrole.New(cfg.DBRoleConfig(), log.With("component", "dbrole"))
 }
 
 // newESLCommands returns nil when pbx.takeover_esl is empty. The password

@@ -98,6 +98,7 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	}
 	logger = logger.With("node", cfg.Node.Name)
 	sipcheck.RouteLibraryLogs(logger.With("component", "sipgo"))
+	probe.RouteMySQLLogs(logger)
 	d := &daemon{g: g, log: logger, level: level, events: &event.Publisher{Node: cfg.Node.Name, Cluster: cfg.Node.Cluster}}
 
 	// Build everything that can fail on the config before anything starts.
