@@ -68,7 +68,7 @@ func (s situation) secondary(d Decision) Decision {
 	silent := !v.Alive // never heard, or heard no more
 	switch {
 	case !serves(o.Health):
-		return d.with(ActionNone, fmt.Sprintf("%s, but not eligible: health %s", why, o.Health))
+		return d.with(ActionNone, fmt.Sprintf("%s, but this node is not eligible (health %s)", why, o.Health))
 	case !o.TieBreakerOK:
 		return d.with(ActionNone, fmt.Sprintf("%s, but no tie-breaker target reachable: not taking over", why))
 	case v.Alive && v.Version >= 2 && v.LastHeard.Sub(o.ConfirmedAt) >= 2*p.interval():

@@ -103,7 +103,7 @@ func TestDecide(t *testing.T) {
 		{name: "locally failed with a restart under way", obs: standbyObs(), edit: func(o *Observation) { o.Health, o.RestartPending = probe.HealthFailed, true },
 			want: want{ActionNone, RoleStandby, 5, "PBX restart under way"}},
 		{name: "primary dead, health unknown", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Health = probe.HealthUnknown },
-			want: want{ActionNone, RoleStandby, 5, "not eligible: health unknown"}},
+			want: want{ActionNone, RoleStandby, 5, "but this node is not eligible (health unknown)"}},
 		{name: "primary dead, degraded standby still serves", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Health = probe.HealthDegraded },
 			want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
 		{name: "primary dead, restart limit reached: fault", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.PBXFault = true },
