@@ -255,6 +255,7 @@ type Failover struct {
 	TrackInterfaces  []string      `mapstructure:"track_interfaces" yaml:"track_interfaces" json:"track_interfaces"`    // interfaces whose carrier the service needs: a primary without it hands over, a standby without it is not eligible
 	FailbackDrain    time.Duration `mapstructure:"failback_drain" yaml:"failback_drain" json:"failback_drain"`          // auto: how long a failback waits for the active calls to end
 	FailbackWindow   string        `mapstructure:"failback_window" yaml:"failback_window" json:"failback_window"`       // auto: HH:MM-HH:MM, local time of day when a failback may happen (may span midnight); empty: any time
+	RestartHold      time.Duration `mapstructure:"restart_hold" yaml:"restart_hold" json:"restart_hold"`                // a standby holds off a takeover this long from a primary whose sidecar restarts keeping the role (systemctl restart, an upgrade)
 	UnprotectedGrace time.Duration `mapstructure:"unprotected_grace" yaml:"unprotected_grace" json:"unprotected_grace"` // pair_unprotected is raised when the pair could not survive the next fault for this long
 	MaxClockOffset   time.Duration `mapstructure:"max_clock_offset" yaml:"max_clock_offset" json:"max_clock_offset"`    // clock_offset is raised when the peer's clock is off by more than this
 }

@@ -136,6 +136,7 @@ func (c *Config) FailoverPolicy() (failover.Policy, error) {
 	p.Interval, p.IsolationAfter, p.StepDown = c.Peer.Interval, c.Failover.IsolationAfter, c.StepDownBudget()
 	p.Witness = c.WitnessOn()
 	p.FailbackDrain = c.Failover.FailbackDrain
+	p.RestartHold = c.Failover.RestartHold
 	if p.FailbackWindow, err = failover.ParseWindow(c.Failover.FailbackWindow); err != nil {
 		return p, fmt.Errorf("%s: failover.failback_window: %w", c.Source, err)
 	}

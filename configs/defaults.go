@@ -67,7 +67,7 @@ func defaults() Config {
 		Failover: Failover{Mode: pol.Mode.String(), RestartGrace: pol.RestartGrace, Failback: pol.Failback.String(),
 			FailbackDelay: pol.FailbackDelay, FenceTimeout: hooks.DefaultTimeout, IsolationAfter: pol.IsolationAfter,
 			Witness: WitnessAuto, FailbackDrain: pol.FailbackDrain, UnprotectedGrace: failover.DefaultUnprotectedGrace,
-			MaxClockOffset: failover.DefaultMaxClockOffset},
+			MaxClockOffset: failover.DefaultMaxClockOffset, RestartHold: failover.DefaultRestartHold},
 		// vip.mode has no package default: vip.Config needs a mode. The
 		// file's is none, so that a node never touches addresses unasked.
 		VIP: VIP{Mode: string(vip.ModeNone), GARPCount: vip.DefaultGARPCount, GARPInterval: vip.DefaultGARPInterval,

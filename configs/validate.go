@@ -325,6 +325,9 @@ func (ck *checker) pair(c *Config) {
 	if _, err := failover.ParseWindow(f.FailbackWindow); err != nil {
 		ck.bad("failover.failback_window", "%q: want HH:MM-HH:MM, e.g. 01:00-05:00", f.FailbackWindow)
 	}
+	if f.RestartHold <= 2*p.DeadAfter {
+		ck.bad("failover.restart_hold", "%s must be more than twice dead_after %s: a restarted sidecar needs the time to come back", ck.show("failover.restart_hold", f.RestartHold), p.DeadAfter)
+	}
 	if f.UnprotectedGrace <= 0 {
 		ck.bad("failover.unprotected_grace", "%s must be positive", ck.show("failover.unprotected_grace", f.UnprotectedGrace))
 	}

@@ -98,6 +98,11 @@ func (c *Client) Maintenance(ctx context.Context, on bool) error {
 	return c.post(ctx, "/v1/maintenance/"+state)
 }
 
+// Restart asks the daemon to stop for a restart that keeps its role.
+func (c *Client) Restart(ctx context.Context) error {
+	return c.post(ctx, "/v1/restart")
+}
+
 func (c *Client) post(ctx context.Context, path string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://pbxha"+path, nil)
 	if err != nil {

@@ -174,6 +174,7 @@ func TestActions(t *testing.T) {
 			return nil
 		},
 		Maintenance: func(on bool) error { got = append(got, fmt.Sprint("maintenance ", on)); return nil },
+		Restart:     func() error { got = append(got, "daemon restart"); return nil },
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -194,7 +195,10 @@ func TestActions(t *testing.T) {
 	if err := c.Maintenance(t.Context(), true); err != nil {
 		t.Errorf("maintenance on: %v", err)
 	}
-	if want := []string{"restart", "start", "maintenance true"}; !slices.Equal(got, want) {
+	if err := c.Restart(t.Context()); err != nil {
+		t.Errorf("daemon restart: %v", err)
+	}
+	if want := []string{"restart", "start", "maintenance true", "daemon restart"}; !slices.Equal(got, want) {
 		t.Errorf("got calls %v, want %v", got, want)
 	}
 
@@ -204,6 +208,9 @@ func TestActions(t *testing.T) {
 	go Serve(ctx, ln2, NewHandler(API{Status: func() Status { return Status{} }}), slog.New(slog.DiscardHandler))
 	if err := NewClient(path2).PBX(t.Context(), "restart"); !errors.As(err, &ae) || ae.Code != 404 || !strings.Contains(ae.Msg, "not supervised") {
 		t.Errorf("no supervisor: got %v, want 404 not supervised", err)
+	}
+	if err := NewClient(path2).Restart(t.Context()); !errors.As(err, &ae) || ae.Code != 404 {
+		t.Errorf("restart without the action: got %v, want 404", err)
 	}
 }
 

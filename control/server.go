@@ -34,6 +34,11 @@ type API struct {
 	// node that is not primary now), waiting for the outcome until ctx ends;
 	// a request still pending then ends as timed out.
 	Switchover func(ctx context.Context, to string, drain time.Duration, force bool) (SwitchoverResult, error)
+	// Restart stops the daemon for a restart that keeps the role: a
+	// primary leaves the VIP, the database and the PBX in place, and the
+	// next process resumes (the service manager starts it again). It
+	// returns once the stop has begun.
+	Restart func() error
 }
 
 // SwitchoverResult is the outcome of a planned switchover.
@@ -117,6 +122,7 @@ func CheckSocketPath(path string) error {
 //	POST /v1/pbx/{restart|stop|start|reset}  an operator action on the PBX
 //	POST /v1/maintenance/{on|off}         switch maintenance mode
 //	POST /v1/switchover?to=&drain=&timeout=&force= a planned switchover, answered with its outcome
+//	POST /v1/restart                      stop for a restart that keeps the role
 //
 // Actions answer {"ok": true} or an error document with 400 (bad request),
 // 404 (nothing to act on) or 500 (the action failed). Anything else gets a
@@ -147,6 +153,13 @@ func NewHandler(api API) http.Handler {
 		default:
 			answer(w, api.Maintenance(state == "on"))
 		}
+	})
+	mux.HandleFunc("POST /v1/restart", func(w http.ResponseWriter, _ *http.Request) {
+		if api.Restart == nil {
+			writeJSON(w, http.StatusNotFound, apiError{Error: "restart is not available"})
+			return
+		}
+		answer(w, api.Restart())
 	})
 	mux.HandleFunc("POST /v1/switchover", func(w http.ResponseWriter, r *http.Request) {
 		if api.Switchover == nil {

@@ -66,6 +66,11 @@ func (s situation) secondary(d Decision) Decision {
 		}
 	}
 	silent := !v.Alive // never heard, or heard no more
+	// holdRestart: the silent peer's last heartbeat said it was primary and
+	// restarting its sidecar, within restart_hold, and (with the witness)
+	// its host was not found gone.
+	holdRestart := silent && v.Heard && v.Restarting && v.Role == RolePrimary && o.Now.Sub(v.LastHeard) < p.restartHold() &&
+		!(p.Witness && o.Witness == WitnessAbsent)
 	switch {
 	case !serves(o.Health):
 		return d.with(ActionNone, fmt.Sprintf("%s, but this node is not eligible (health %s)", why, o.Health))
@@ -83,6 +88,15 @@ func (s situation) secondary(d Decision) Decision {
 			heldFor = o.Now.Sub(o.EligibleSince)
 		}
 		return d.with(ActionNone, fmt.Sprintf("%s, but eligible for only %s of %s: letting the peer hear it first", why, heldFor.Round(time.Millisecond), p.hold()))
+	case holdRestart && p.Witness && (o.Witness == WitnessUnknown || !o.Now.Before(o.RetryAt[ActionWitness])):
+		return d.with(ActionWitness, fmt.Sprintf("%s, restarting its sidecar: asking whether its host still answers on the VIP", why))
+	case holdRestart:
+		// The primary's sidecar restarts keeping the role (an upgrade): its
+		// VIP, database and PBX stay where they are, and no fence runs. A
+		// host that died meanwhile is taken over from once the witness
+		// finds the VIP unanswered, or after the hold.
+		return d.with(ActionNone, fmt.Sprintf("%s, but its sidecar is restarting with the role kept: holding for up to %s (%s left)",
+			why, p.restartHold(), (p.restartHold() - o.Now.Sub(v.LastHeard)).Round(time.Millisecond)))
 	case p.NeedFence && silent && (o.Fence == FenceUnknown || (o.Fence == FenceFailed && !o.Now.Before(o.RetryAt[ActionFencePeer]))):
 		// Fencing is per silent-peer episode (the daemon resets the state
 		// when the peer is heard), and a failed fence is tried again after

@@ -296,6 +296,30 @@ func TestDecide(t *testing.T) {
 		{name: "witness while a fence runs: waits", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.AuxBusy = ActionFencePeer },
 			policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionNone, RoleStandby, 5, "fence_peer under way"}},
 
+		{name: "restarting primary: held, not fenced", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Peer.Restarting = true },
+			policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionNone, RoleStandby, 5, "its sidecar is restarting with the role kept: holding for up to 20s (18s left)"}},
+		{name: "restarting primary: the hold ends", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Peer.Restarting, o.Peer.LastHeard = true, o.Now.Add(-21*time.Second)
+		}, want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
+		{name: "restarting primary: restart_hold is the policy's", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Peer.Restarting = true },
+			policy: func(p *Policy) { p.RestartHold = 2 * time.Second }, want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
+		{name: "restarting standby: no hold", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Peer.Restarting, o.Peer.Role, o.Role = true, RoleStandby, RoleStandby
+		}, want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
+		{name: "restarting primary, witness: asks whether the host answers", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Peer.Restarting = true },
+			policy: func(p *Policy) { p.Witness, p.NeedFence = true, true }, want: want{ActionWitness, RoleStandby, 5, "restarting its sidecar: asking whether its host still answers"}},
+		{name: "restarting primary, witness held: held", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Peer.Restarting, o.Witness, o.RetryAt = true, WitnessHeld, map[Action]time.Time{ActionWitness: o.Now.Add(time.Second)}
+		}, policy: func(p *Policy) { p.Witness = true }, want: want{ActionNone, RoleStandby, 5, "holding for up to 20s"}},
+		{name: "restarting primary, host gone: fenced, then taken over", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Peer.Restarting, o.Witness = true, WitnessAbsent
+		}, policy: func(p *Policy) { p.Witness, p.NeedFence = true, true }, want: want{ActionFencePeer, RoleStandby, 5, "fencing node-a"}},
+		{name: "restarting primary still heard: standby as ever", obs: standbyObs(), edit: func(o *Observation) { o.Peer.Restarting = true },
+			want: want{ActionNone, RoleStandby, 5, "standby; node-a is primary"}},
 		{name: "silent peer whose heartbeats fail the MAC: another key, no takeover", obs: standbyObs(), edit: func(o *Observation) {
 			peerDead(o)
 			o.Peer.BadMACAt = o.Now.Add(-100 * time.Millisecond)

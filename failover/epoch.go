@@ -52,29 +52,39 @@ func SaveEpoch(dir string, epoch uint64) error {
 	if epoch > MaxEpoch {
 		return fmt.Errorf("failover: save epoch %s: epoch %d is above the largest, %d", path, epoch, uint64(MaxEpoch))
 	}
-	tmp, err := os.CreateTemp(dir, "."+EpochFile+"-*")
-	if err != nil {
+	if err := writeDurably(dir, EpochFile, strconv.FormatUint(epoch, 10)+"\n"); err != nil {
 		return fmt.Errorf("failover: save epoch %s: %w", path, err)
 	}
-	_, werr := tmp.WriteString(strconv.FormatUint(epoch, 10) + "\n")
+	return nil
+}
+
+// writeDurably replaces dir/name with content so that it survives a crash
+// or power loss: a temporary file, fsynced, renamed over it, and the
+// directory fsynced. On error the old file is left as it was.
+func writeDurably(dir, name, content string) error {
+	tmp, err := os.CreateTemp(dir, "."+name+"-*")
+	if err != nil {
+		return err
+	}
+	_, werr := tmp.WriteString(content)
 	serr := tmp.Sync()
 	cerr := tmp.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("failover: save epoch %s: %w", path, err)
+		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("failover: save epoch %s: %w", path, err)
+		return err
 	}
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("failover: save epoch %s: sync directory: %w", path, err)
+		return fmt.Errorf("sync directory: %w", err)
 	}
 	serr = d.Sync()
 	cerr = d.Close()
 	if err := errors.Join(serr, cerr); err != nil {
-		return fmt.Errorf("failover: save epoch %s: sync directory: %w", path, err)
+		return fmt.Errorf("sync directory: %w", err)
 	}
 	return nil
 }

@@ -67,6 +67,12 @@ type NodeConfig struct {
 	// (DefaultMaxClockOffset when 0).
 	UnprotectedGrace time.Duration
 	MaxClockOffset   time.Duration
+	// Resume: start as primary at the persisted epoch, holding what the
+	// last process left — VIP, database, PBX — because it stopped for a
+	// restart keeping the role (TakeResume found its note). The node then
+	// has isolation_after from its start to be heard by its peer or reach
+	// a tie-breaker, as any primary.
+	Resume bool
 }
 
 // Node runs one side of the pair: it sends heartbeats, tracks the peer,
@@ -88,6 +94,7 @@ type Node struct {
 	mu          sync.Mutex
 	keyset      Keys // SetKeys; the current key signs
 	running     bool
+	keepRole    bool // KeepRoleOnStop: the next stop is a restart
 	st          NodeStatus // Role, Epoch... as published
 	hb          Heartbeat  // the next heartbeat's content, minus Seq and Sent
 	maint       bool       // SetMaintenance
@@ -168,6 +175,9 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	n.st = NodeStatus{Node: cfg.Node, Role: RoleInit, Epoch: epoch, Health: probe.HealthUnknown, StepDownBudget: cfg.Policy.StepDown}
 	n.hb = Heartbeat{Cluster: cfg.Cluster, Node: cfg.Node, Boot: boot, Epoch: epoch, Role: RoleInit, Health: probe.HealthUnknown,
 		StepDown: cfg.Policy.StepDown}
+	if cfg.Resume {
+		n.st.Role, n.hb.Role = RolePrimary, RolePrimary
+	}
 	return n, nil
 }
 
@@ -186,6 +196,11 @@ func (n *Node) Run(ctx context.Context) error {
 	n.running = true
 	now := n.clock.Now()
 	n.loopPrivate = loopState{started: now, retryAt: map[Action]time.Time{}, failing: map[Action]string{}}
+	if n.cfg.Resume {
+		// Resumed as primary: heard by nobody yet, which counts from now.
+		n.loopPrivate.confirmedAt = now
+		n.log.Warn("resuming as primary after a restart that kept the role", "epoch", n.st.Epoch)
+	}
 	n.st.StartedAt = now
 	n.mu.Unlock()
 
@@ -211,7 +226,9 @@ func (n *Node) Run(ctx context.Context) error {
 			for range n.loopPrivate.running() {
 				n.finish(<-n.done)
 			}
-			n.leave()
+			if !n.pause() {
+				n.leave()
+			}
 			return nil
 		case <-closed:
 			return fmt.Errorf("failover: node %s: run: transport closed", n.cfg.Node)

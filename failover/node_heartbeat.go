@@ -126,3 +126,48 @@ func (n *Node) leave() {
 		n.sendHeartbeat()
 	}
 }
+
+// KeepRoleOnStop makes the node's next stop a restart that keeps the role
+// (an upgrade of the sidecar): see pause. Without it a primary hands over.
+func (n *Node) KeepRoleOnStop() {
+	n.mu.Lock()
+	n.keepRole = true
+	n.mu.Unlock()
+}
+
+// pause ends a run for a restart that keeps the role, and reports whether
+// it did. A primary leaves its resources as they are, writes the resume
+// note for the next process (TakeResume) and tells its peer in a few last
+// heartbeats that it is restarting, so the peer holds off a takeover for
+// restart_hold. A node that is not primary just goes silent. When the note
+// cannot be written the next process could not resume: pause returns false
+// and the caller hands over as for a stop.
+func (n *Node) pause() bool {
+	n.mu.Lock()
+	keep, role, epoch := n.keepRole, n.st.Role, n.st.Epoch
+	n.mu.Unlock()
+	if !keep {
+		return false
+	}
+	if role != RolePrimary {
+		n.log.Info("pbxha restarting", "role", role)
+		return true
+	}
+	now := n.clock.Now()
+	if err := SaveResume(n.cfg.StateDir, Resume{Epoch: epoch, At: now}); err != nil {
+		n.log.Error("restart cannot keep the role: handing the service over instead", "err", err)
+		return false
+	}
+	n.mu.Lock()
+	n.hb.Restarting = true
+	n.st.Reason = "pbxha restarting: the role is kept"
+	n.mu.Unlock()
+	n.log.Warn("pbxha restarting as primary: the VIP, the database and the PBX stay; the peer holds off", "epoch", epoch, "restart_hold", n.cfg.Policy.restartHold())
+	for i := range leaveHeartbeats {
+		if i > 0 {
+			n.clock.Sleep(leaveSpacing)
+		}
+		n.sendHeartbeat()
+	}
+	return true
+}

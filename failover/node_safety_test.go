@@ -2,6 +2,8 @@ package failover_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -300,5 +302,63 @@ func TestNodeMeasuredStepDownBudget(t *testing.T) {
 			t.Errorf("node-a's budget after a %s release: got %s, want %s", slow, got, want)
 		}
 		waitFor(t, 2*time.Second, "node-b hearing the new budget", func() bool { return p.b.node.Status().Peer.StepDown == want })
+	})
+}
+
+// A primary whose sidecar restarts keeping the role (an upgrade) releases
+// nothing and leaves a resume note; its peer holds off a takeover, fence
+// and all, for restart_hold; the next process resumes as primary at the
+// same epoch, and the peer, hearing it, stays standby.
+func TestNodeRestartKeepsRole(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := startPair(t, func(c *failover.NodeConfig) { c.ReleaseOnStop, c.Policy.NeedFence = true, true })
+		p.formed(t)
+		p.a.node.KeepRoleOnStop()
+		p.a.cancel()
+		<-p.a.done
+		if n := p.a.act.Count(failovertest.OpRelease) + p.a.act.Count(failovertest.OpStepDown); n != 0 || !p.a.holds() {
+			t.Fatalf("node-a restarting: %d releases, holds %v; want none and the resources kept", n, p.a.holds())
+		}
+		hold(t, 3*time.Second, "node-b holding off while node-a restarts", func() bool {
+			return p.b.role() == failover.RoleStandby && !p.b.holds() && p.b.act.Count(failovertest.OpFence) == 0
+		})
+		if r := p.b.node.Status().Reason; !strings.Contains(r, "restarting with the role kept") {
+			t.Errorf("node-b's reason %q, want it to say node-a restarts", r)
+		}
+		if _, err := os.Stat(filepath.Join(p.a.dir, failover.ResumeFile)); err != nil {
+			t.Fatalf("node-a left no resume note: %v", err)
+		}
+		a2 := newTestNode(t, p.net, 0, "node-a", p.a.dir, func(c *failover.NodeConfig) { c.Resume = true })
+		a2.start(t.Context())
+		t.Cleanup(func() { a2.cancel(); <-a2.done })
+		if a2.role() != failover.RolePrimary {
+			t.Fatalf("the resumed node-a is %s, want primary from the start", a2.role())
+		}
+		hold(t, 3*time.Second, "node-a resumed as primary, node-b standby", func() bool {
+			return a2.role() == failover.RolePrimary && p.b.role() == failover.RoleStandby && p.b.node.Status().Peer.Alive
+		})
+		if n := a2.act.Count(failovertest.OpTakeOver) + a2.act.Count(failovertest.OpStepDown) + p.b.act.Count(failovertest.OpTakeOver); n != 0 {
+			t.Errorf("%d takeovers or step-downs around the restart, want none", n)
+		}
+		if e := a2.node.Status().Epoch; e != 1 {
+			t.Errorf("epoch after the restart: got %d, want 1", e)
+		}
+	})
+}
+
+// A primary that stopped for a restart and does not come back is taken
+// over from once restart_hold has passed.
+func TestNodeRestartHoldEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := startPair(t, func(c *failover.NodeConfig) { c.Policy.RestartHold = 4 * time.Second })
+		p.formed(t)
+		p.a.node.KeepRoleOnStop()
+		stopped := time.Now()
+		p.a.cancel()
+		<-p.a.done
+		waitFor(t, 10*time.Second, "node-b primary after the hold", func() bool { return p.b.role() == failover.RolePrimary })
+		if d := time.Since(stopped); d < 4*time.Second {
+			t.Errorf("node-b took over %s after node-a stopped, want no earlier than restart_hold 4s", d)
+		}
 	})
 }

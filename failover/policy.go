@@ -109,6 +109,18 @@ type Policy struct {
 	// to end; FailbackWindow, when set, is the time of day it may happen.
 	FailbackDrain  time.Duration
 	FailbackWindow Window
+	// RestartHold: a standby holds off a takeover this long after the
+	// last heartbeat of a primary that said its sidecar was restarting
+	// with the role kept (DefaultRestartHold when 0). With the witness,
+	// only while another node still answers on the VIP.
+	RestartHold time.Duration
+}
+
+func (p Policy) restartHold() time.Duration {
+	if p.RestartHold <= 0 {
+		return DefaultRestartHold
+	}
+	return p.RestartHold
 }
 
 // Window is a daily span of local time, From up to To (which may be past

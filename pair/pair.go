@@ -67,6 +67,8 @@ type Pair struct {
 	log  *slog.Logger
 
 	vipState atomic.Uint32 // failover.VIPState, from the VIP watcher
+	resumed  bool          // this process resumed as primary after a restart that kept the role
+	keepRole atomic.Bool   // KeepRoleOnStop was called
 	linkDown atomic.Value  // string, from the link watcher
 }
 
@@ -104,6 +106,7 @@ func New(cfg Config) (_ *Pair, err error) {
 		DB: cfg.DB, PBX: cfg.Resources.PBX, TieBreaker: p.tb,
 		VIP:      func() failover.VIPState { return failover.VIPState(p.vipState.Load()) },
 		LinkDown: func() string { return p.linkDown.Load().(string) }}
+	p.resumed = p.takeResume()
 	p.node, err = failover.NewNode(failover.NodeConfig{
 		Cluster: cfg.Cluster, Node: cfg.Node, Keys: cfg.Keys, Policy: cfg.Policy,
 		Interval: cfg.Interval, StateDir: cfg.StateDir, Transport: p.tr,
@@ -114,6 +117,7 @@ func New(cfg Config) (_ *Pair, err error) {
 		// included.
 		ReleaseOnStop: true, LeaveTimeout: cfg.LeaveTimeout,
 		UnprotectedGrace: cfg.UnprotectedGrace, MaxClockOffset: cfg.MaxClockOffset,
+		Resume: p.resumed,
 	})
 	if err != nil {
 		return nil, err
@@ -140,7 +144,7 @@ func (p *Pair) Poke() { p.node.Poke() }
 // once; the VIP is removed again after, in case that release failed
 // part-way. The PBX keeps running either way.
 func (p *Pair) Run(ctx context.Context) {
-	if v := p.cfg.VIP; v != nil {
+	if v := p.cfg.VIP; v != nil && !p.resumed {
 		if removed, err := v.EnsureAbsent(ctx); err != nil {
 			p.log.Error("could not make sure this node does not hold the VIP at start-up", "err", err)
 		} else if removed {
@@ -152,7 +156,7 @@ func (p *Pair) Run(ctx context.Context) {
 	if err := p.node.Run(ctx); err != nil {
 		p.log.Error("failover node stopped", "err", err)
 	}
-	if v := p.cfg.VIP; v != nil {
+	if v := p.cfg.VIP; v != nil && !p.keepRole.Load() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := v.Down(sctx); err != nil {
 			p.log.Error("could not release the VIP at shutdown", "err", err)

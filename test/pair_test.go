@@ -31,6 +31,7 @@ type pairNode struct {
 	pbxArg [][]string   // their command lines
 	cutTo  []netip.Addr // hosts it cannot reach (cut)
 	pbxha  *exec.Cmd    // the sidecar (ip netns exec → sh → exec pbxha: one pid)
+	run    string       // its shell command line
 	log    string
 }
 
@@ -108,10 +109,21 @@ failover:
 		t.Fatal(err)
 	}
 	var err error
-	if n.pbxha, err = host.Start("sh", "-c", fmt.Sprintf("exec %s run -c %s >%s 2>&1", pbxha, cfgPath, n.log)); err != nil {
+	n.run = fmt.Sprintf("exec %s run -c %s >>%s 2>&1", pbxha, cfgPath, n.log)
+	if n.pbxha, err = host.Start("sh", "-c", n.run); err != nil {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// startAgain starts the node's pbxha again after it exited, as a service
+// manager would; its log goes on in the same file.
+func (n *pairNode) startAgain(t testing.TB) {
+	t.Helper()
+	var err error
+	if n.pbxha, err = n.host.Start("sh", "-c", n.run); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (n *pairNode) logs() string {

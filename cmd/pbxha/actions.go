@@ -87,6 +87,31 @@ Exit codes: 0 done, 1 refused, 2 usage, 3 no daemon.`,
 	return cmd
 }
 
+func newRestartCmd(g *globals) *cobra.Command {
+	var socket string
+	cmd := &cobra.Command{
+		Use:   "restart",
+		Short: "Stop the daemon for a restart that keeps its role",
+		Long: `Ask the running daemon to stop for a restart that keeps its role, as for an
+upgrade of pbxha: a primary leaves the VIP, the database and the PBX where they
+are, tells its peer it is restarting (the peer holds off a takeover for
+failover.restart_hold), and the next pbxha process resumes as primary. The
+service manager starts the daemon again (the systemd unit's Restart=always);
+"systemctl restart pbxha" does the same by itself, while "systemctl stop
+pbxha" and a shutdown hand the service over.
+
+Exit codes: 0 the daemon is stopping, 1 refused, 2 usage, 3 no daemon.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return daemonAction(cmd.Context(), g, socket, 10*time.Second, func(ctx context.Context, c *control.Client) error {
+				return c.Restart(ctx)
+			}, "restart: the daemon is stopping; the role is kept")
+		},
+	}
+	cmd.Flags().StringVar(&socket, "socket", "", "control socket (default: control.socket from the config)")
+	return cmd
+}
+
 // daemonAction runs one control API action and prints done on success.
 func daemonAction(ctx context.Context, g *globals, socketFlag string, timeout time.Duration,
 	act func(context.Context, *control.Client) error, done string) error {

@@ -66,6 +66,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		newConfigCmd(g),
 		newPBXCmd(g),
 		newMaintenanceCmd(g),
+		newRestartCmd(g),
 		newAlertCmd(g),
 		newEventsCmd(g),
 		newKeygenCmd(g),

@@ -51,9 +51,7 @@ Exit codes: 0 clean shutdown, 1 runtime failure (socket in use...), 2 bad config
 			if err := exportDaemonEnv(cfg); err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			return runDaemon(ctx, g, cfg)
+			return runDaemon(cmd.Context(), g, cfg)
 		},
 	}
 }
@@ -92,6 +90,11 @@ type daemon struct {
 // runDaemon runs pbxha on cfg until ctx is done. SIGHUP reloads from the
 // same config path.
 func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	logger, level, err := newLogger(cfg.Log, g.stderr)
 	if err != nil {
 		return usageErr(fmt.Errorf("%s: %w", cfg.Source, err))
@@ -172,7 +175,21 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		// Delivery runs apart from probes and decisions and never blocks them.
 		wg.Go(func() { d.alerts.Run(ctx) })
 	}
-	api := control.API{Status: d.agent.Status, Maintenance: d.agent.SetMaintenance}
+	api := control.API{Status: d.agent.Status, Maintenance: d.agent.SetMaintenance,
+		Restart: func() error {
+			logger.Info("restart asked on the control socket: stopping, the role is kept")
+			d.keepRole()
+			stop()
+			return nil
+		}}
+	wg.Go(func() {
+		select {
+		case s := <-sigs:
+			d.onStopSignal(s)
+			stop()
+		case <-ctx.Done():
+		}
+	})
 	if d.pair != nil {
 		wg.Go(func() { d.pair.Run(ctx) })
 		api.Switchover = func(rctx context.Context, to string, drain time.Duration, force bool) (control.SwitchoverResult, error) {
