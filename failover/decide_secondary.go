@@ -96,7 +96,7 @@ func (s situation) secondary(d Decision) Decision {
 		// host that died meanwhile is taken over from once the witness
 		// finds the VIP unanswered, or after the hold.
 		return d.with(ActionNone, fmt.Sprintf("%s, but its sidecar is restarting with the role kept: holding for up to %s (%s left)",
-			why, p.restartHold(), (p.restartHold() - o.Now.Sub(v.LastHeard)).Round(time.Millisecond)))
+			why, p.restartHold(), (p.restartHold()-o.Now.Sub(v.LastHeard)).Round(time.Millisecond)))
 	case p.NeedFence && silent && (o.Fence == FenceUnknown || (o.Fence == FenceFailed && !o.Now.Before(o.RetryAt[ActionFencePeer]))):
 		// Fencing is per silent-peer episode (the daemon resets the state
 		// when the peer is heard), and a failed fence is tried again after

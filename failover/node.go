@@ -94,7 +94,7 @@ type Node struct {
 	mu          sync.Mutex
 	keyset      Keys // SetKeys; the current key signs
 	running     bool
-	keepRole    bool // KeepRoleOnStop: the next stop is a restart
+	keepRole    bool       // KeepRoleOnStop: the next stop is a restart
 	st          NodeStatus // Role, Epoch... as published
 	hb          Heartbeat  // the next heartbeat's content, minus Seq and Sent
 	maint       bool       // SetMaintenance
