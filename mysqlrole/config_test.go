@@ -23,7 +23,7 @@ func TestNewConfig(t *testing.T) {
 		{"empty program", Config{DSN: dsn, StopCommand: []string{""}}, "stop_command[0]: must name a program"},
 		{"negative timeout", Config{DSN: dsn, StopTimeout: -time.Second}, "stop_timeout: -1s must be positive"},
 		{"bad port", Config{DSN: dsn, PeerPort: 70000}, "peer_port: 70000 must be a port"},
-		{"bad env", Config{DSN: dsn, Env: []string{"X"}}, `env: hooks: env entry "X": want KEY=VALUE`},
+		{"bad env", Config{DSN: dsn, Env: []string{"X"}}, `env: hooks: env entry 0: want KEY=VALUE`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
