@@ -91,6 +91,12 @@ func (a *Actuators) TakeOver(ctx context.Context, m failover.Move) (failover.Tim
 		if err := a.waitRejoin(ctx); err != nil {
 			return tl, fmt.Errorf("promote the database: %w", err)
 		}
+		if m.Still != nil {
+			// The rejoin may have held this takeover up for a while.
+			if err := m.Still(); err != nil {
+				return tl, err
+			}
+		}
 		if _, err := a.r.DB.Promote(ctx, probe.LSN(m.PeerWAL), m.Force); err != nil {
 			return tl, fmt.Errorf("promote the database: %w", err)
 		}

@@ -265,6 +265,39 @@ func TestReleaseWithRejoin(t *testing.T) {
 	})
 }
 
+// TestTakeOverOvertakenWhileRejoining: a takeover held up by a database
+// rejoin asks Move.Still before promoting; a live primary heard meanwhile
+// ends it with ErrOvertaken and nothing done.
+func TestTakeOverOvertakenWhileRejoining(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := acttest.New(nil)
+		w.SetDBRole(dbrole.RolePrimary)
+		w.Takes(acttest.DBRejoin, 5*time.Second)
+		a := newAct(w, true)
+		if _, err := a.Release(t.Context(), move); err != nil {
+			t.Fatal(err)
+		}
+		asked := 0
+		m := move
+		m.Still = func() error {
+			asked++
+			return fmt.Errorf("failover: take over: %w: node-a is primary at epoch 8 now", failover.ErrOvertaken)
+		}
+		_, err := a.TakeOver(t.Context(), m)
+		if !errors.Is(err, failover.ErrOvertaken) || asked != 1 {
+			t.Fatalf("TakeOver: got %v after %d asks, want ErrOvertaken after one", err, asked)
+		}
+		for _, op := range w.Ops() {
+			if op == acttest.DBPromote || op == acttest.VIPUp {
+				t.Errorf("an overtaken takeover did %s", op)
+			}
+		}
+		if w.Writable() || w.HoldsVIP() {
+			t.Errorf("after an overtaken takeover: writable %v VIP %v, want neither", w.Writable(), w.HoldsVIP())
+		}
+	})
+}
+
 // TestReleaseWithRejoinStopFails: a stop command that fails falls back to
 // demoting, and no rejoin starts.
 func TestReleaseWithRejoinStopFails(t *testing.T) {

@@ -12,6 +12,11 @@ type Move struct {
 	// Force: the takeover may promote the database past max_lag_bytes
 	// (Decision.Force).
 	Force bool
+	// Still reports, for a takeover, whether the decision still holds: an
+	// error wrapping ErrOvertaken once a live primary has been heard since
+	// it was made. A takeover that had to wait (for a database rejoin)
+	// asks before the first step it cannot take back; nil: always holds.
+	Still func() error
 }
 
 // Actuators carry out decisions. The node calls them apart from its

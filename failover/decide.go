@@ -69,6 +69,12 @@ type Observation struct {
 	// FailbackDueSince is when a failback to the preferred node first
 	// became due (it healthy for failback_delay); zero when it is not.
 	FailbackDueSince time.Time
+	// SteppedDownAt is when this node last stepped down because it was
+	// cut off (isolated, or unheard by its live peer); zero once the peer
+	// has heard it again. Until the peer hears it or a tie-breaker answers
+	// after it, the node does not take over: what made it step down is
+	// what it would act on.
+	SteppedDownAt time.Time
 }
 
 // Decision is what Decide chose: one action, the role to be in once it is

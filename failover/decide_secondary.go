@@ -76,6 +76,9 @@ func (s situation) secondary(d Decision) Decision {
 		return d.with(ActionNone, fmt.Sprintf("%s, but this node is not eligible (health %s)", why, o.Health))
 	case !o.TieBreakerOK:
 		return d.with(ActionNone, fmt.Sprintf("%s, but no tie-breaker target reachable: not taking over", why))
+	case !o.SteppedDownAt.IsZero() && !o.ConfirmedAt.After(o.SteppedDownAt) && !o.TieBreakerAt.After(o.SteppedDownAt):
+		return d.with(ActionNone, fmt.Sprintf("%s, but this node stepped down as cut off at %s and has not been heard by %s nor reached a tie-breaker since: not taking over",
+			why, stamp(o.SteppedDownAt), s.peer))
 	case v.Alive && v.Version >= 2 && v.LastHeard.Sub(o.ConfirmedAt) >= 2*p.interval():
 		// The peer does not hear this node: it would take this node for
 		// dead and might take over too, or have just stepped down for it.

@@ -296,6 +296,18 @@ func TestDecide(t *testing.T) {
 		{name: "witness while a fence runs: waits", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.AuxBusy = ActionFencePeer },
 			policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionNone, RoleStandby, 5, "fence_peer under way"}},
 
+		{name: "stepped down as cut off: no takeover until heard", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Eligible = RoleStandby, false
+			o.SteppedDownAt, o.ConfirmedAt, o.TieBreakerAt = o.Now.Add(-40*time.Millisecond), o.Now.Add(-800*time.Millisecond), o.Now.Add(-420*time.Millisecond)
+		}, want: want{ActionNone, RoleStandby, 5, "this node stepped down as cut off at 2026-03-01T11:59:59.960Z and has not been heard by node-a nor reached a tie-breaker since"}},
+		{name: "stepped down as cut off, a tie-breaker answered since: the usual rules", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Eligible = RoleStandby, false
+			o.SteppedDownAt, o.ConfirmedAt, o.TieBreakerAt = o.Now.Add(-400*time.Millisecond), o.Now.Add(-800*time.Millisecond), o.Now.Add(-50*time.Millisecond)
+		}, want: want{ActionTakeOver, RolePrimary, 6, "node-a released and is not eligible"}},
+		{name: "stepped down as cut off, heard since: the usual rules", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Eligible = RoleStandby, false
+			o.SteppedDownAt, o.ConfirmedAt, o.TieBreakerAt = o.Now.Add(-400*time.Millisecond), o.Now.Add(-100*time.Millisecond), o.Now.Add(-450*time.Millisecond)
+		}, want: want{ActionTakeOver, RolePrimary, 6, "node-a released and is not eligible"}},
 		{name: "restarting primary: held, not fenced", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Peer.Restarting = true },
 			policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionNone, RoleStandby, 5, "its sidecar is restarting with the role kept: holding for up to 20s (18s left)"}},
 		{name: "restarting primary: the hold ends", obs: standbyObs(), edit: func(o *Observation) {

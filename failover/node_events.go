@@ -2,6 +2,7 @@ package failover
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -64,6 +65,11 @@ func (n *Node) actionFailed(now time.Time, j *job) string {
 	d, err := j.d, j.err
 	if d.Action != ActionRestartPBX { // a restart's hold began when it started
 		ls.retryAt[d.Action] = now.Add(n.cfg.RetryDelay)
+	}
+	if errors.Is(err, ErrOvertaken) {
+		// Nothing was done and nothing failed: the peer is primary now.
+		n.log.Warn("takeover not started: a live primary was heard while it waited", "role", j.role, "action", d.Action, "err", err)
+		return err.Error()
 	}
 	n.log.Error("action failed", "role", j.role, "action", d.Action, "reason", d.Reason, "err", err)
 	msg := fmt.Sprintf("%s: %v", d.Action, err)

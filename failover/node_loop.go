@@ -3,6 +3,7 @@ package failover
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -119,6 +120,7 @@ func (n *Node) tick(ctx context.Context) {
 		RetryAt: ls.retryAt, LastAnnounce: ls.lastAnnounce, ConfirmedAt: confirmed,
 		TieBreakerAt: local.TieBreakerAt, Witness: ls.witness, VIP: local.VIP, LinkDown: local.LinkDown,
 		ActiveCalls: local.ActiveCalls, CallsCounted: local.CallsCounted, FailbackDueSince: ls.failbackSince,
+		SteppedDownAt: ls.isolated,
 	}
 	d := Decide(o, n.cfg.Policy)
 	ls.eligibleSince = d.EligibleSince(ls.eligibleSince, now)
@@ -230,6 +232,7 @@ func (n *Node) start(ctx context.Context, now time.Time, d Decision, role Role, 
 	switch d.Action {
 	case ActionTakeOver:
 		j.detected = cmp.Or(ls.noPrimarySince, now)
+		j.move.Still = n.stillNoPrimary
 	case ActionRestartPBX:
 		ls.retryAt[ActionRestartPBX] = now.Add(n.cfg.RetryDelay) // a restart is not repeated at once
 	case ActionReAnnounce:
@@ -257,6 +260,17 @@ func (n *Node) start(ctx context.Context, now time.Time, d Decision, role Role, 
 	})
 }
 
+// stillNoPrimary is Move.Still for a takeover: it fails once the peer is
+// heard alive as primary (a takeover decided on an older view — say, while
+// a database rejoin held it up — would make two primaries).
+func (n *Node) stillNoPrimary() error {
+	v := n.tracker.View(n.clock.Now())
+	if v.Alive && v.Role == RolePrimary {
+		return fmt.Errorf("failover: take over: %w: %s is primary at epoch %d now", ErrOvertaken, v.Node, v.Epoch)
+	}
+	return nil
+}
+
 // perform calls the actuator for j. It runs on its own goroutine. A
 // takeover that fails is undone with a release at once, before the loop
 // hears of it.
@@ -265,7 +279,7 @@ func (n *Node) perform(ctx context.Context, j *job) {
 	switch j.d.Action {
 	case ActionTakeOver:
 		j.tl, j.err = act.TakeOver(ctx, j.move)
-		if j.err != nil {
+		if j.err != nil && !errors.Is(j.err, ErrOvertaken) {
 			undo := j.move
 			undo.Reason = "undoing a failed take over: " + j.err.Error()
 			_, j.undoErr = act.Release(ctx, undo)

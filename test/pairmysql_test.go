@@ -362,6 +362,7 @@ func TestPairMariaDBInNamespaces(t *testing.T) {
 		t.Errorf("got %d writable databases after the link healed, want 1", writable)
 	}
 	if err := testenv.Poll(time.Second, func() (bool, string) { return prim.role(t) == "standby", prim.role(t) }); err != nil {
+		f.dump()
 		t.Errorf("n1 after the healed link: %v, want standby", err)
 	}
 }
