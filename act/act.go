@@ -186,9 +186,10 @@ func (a *Actuators) releaseDB(ctx context.Context) error {
 		}
 		return nil
 	}
-	if res.Changed {
-		// Stopped by this release: rejoin it as a standby of the peer,
-		// which promotes meanwhile.
+	if res.Changed || res.Before == dbrole.RoleStopped {
+		// Stopped by this release — or found stopped: a primary whose
+		// database went down (the failure this release may be for) —
+		// rejoin it as a standby of the peer, which promotes meanwhile.
 		a.rejoin.start(args)
 	}
 	return nil

@@ -265,6 +265,41 @@ func TestReleaseWithRejoin(t *testing.T) {
 	})
 }
 
+// TestReleaseRejoinsAStoppedDatabase: a release that finds its database
+// already stopped (it went down, which is why the node releases) starts
+// the rejoin all the same, so that it comes back as a standby of the new
+// primary; a standby found is left alone.
+func TestReleaseRejoinsAStoppedDatabase(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		before dbrole.Role
+		rejoin bool
+	}{
+		{"stopped", dbrole.RoleStopped, true},
+		{"already a standby", dbrole.RoleStandby, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := acttest.New(nil)
+				w.SetDBRole(tc.before)
+				a := newAct(w, true)
+				if _, err := a.Release(t.Context(), move); err != nil {
+					t.Fatalf("Release: %v", err)
+				}
+				if err := a.WaitRejoin(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				if got := slices.Contains(w.Ops(), acttest.DBRejoin); got != tc.rejoin {
+					t.Errorf("rejoin ran: %v, want %v (steps %q)", got, tc.rejoin, w.Ops())
+				}
+				if tc.rejoin && w.DBRole() != dbrole.RoleStandby {
+					t.Errorf("database after the rejoin: %s, want standby", w.DBRole())
+				}
+			})
+		})
+	}
+}
+
 // TestTakeOverOvertakenWhileRejoining: a takeover held up by a database
 // rejoin asks Move.Still before promoting; a live primary heard meanwhile
 // ends it with ErrOvertaken and nothing done.

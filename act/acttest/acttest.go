@@ -235,7 +235,12 @@ func (d *Database) Demote(ctx context.Context, _ dbrole.DemoteArgs) (dbrole.Resu
 // Stop stops the database.
 func (d *Database) Stop(ctx context.Context, _ dbrole.DemoteArgs) (dbrole.Result, error) {
 	before := d.w.DBRole()
-	err := d.w.do(ctx, Call{Op: DBStop}, func() { d.w.dbRole = dbrole.RoleStopped })
+	err := d.w.do(ctx, Call{Op: DBStop}, func() {
+		// As dbrole: only a writable database is stopped.
+		if d.w.dbRole == dbrole.RolePrimary || d.w.dbRole == dbrole.RoleUnknown {
+			d.w.dbRole = dbrole.RoleStopped
+		}
+	})
 	return d.result("stop", before), err
 }
 
