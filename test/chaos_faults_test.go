@@ -172,7 +172,7 @@ func (c *chaos) apply(fl *fault) error {
 		}
 		return nil
 	case oneWayCut:
-		fl.detail = fmt.Sprintf("heartbeats %s→%s dropped on both paths (%s's heartbeats, %s)", fl.target.host.Name, other.host.Name, fl.target.host.Name, who)
+		fl.detail = fmt.Sprintf("heartbeats %s→%s dropped on both paths (from the %s)", fl.target.host.Name, other.host.Name, role)
 		from := []string{fl.target.host.IP.String(), c.linkIP(fl.target)}
 		rule := fmt.Sprintf("ip saddr { %s } udp dport %s drop", strings.Join(from, ", "), heartbeatPort)
 		return c.nftDrop(fl, other.host, []string{rule}, nil)
