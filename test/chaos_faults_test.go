@@ -84,6 +84,7 @@ type fault struct {
 	applied time.Time
 	healed  time.Time
 	back    time.Time // the client served again (SIP and a write) after the heal; zero: not seen
+	whole   time.Time // the pair whole again after the heal (waitProtected); zero: not seen
 	paths   string    // the heartbeat paths as both nodes saw them just before the heal
 }
 

@@ -143,8 +143,12 @@ func (c *chaos) report() {
 		if !fl.back.IsZero() {
 			back = "back " + fl.back.Sub(fl.healed).Round(10*time.Millisecond).String() + " after the heal"
 		}
-		line := fmt.Sprintf("#%d %s %s: %s; held %s; %s; longest gap SIP %s, write %s; paths before the heal: %s",
-			fl.n, c.at(fl.applied), fl.kind, fl.detail, fl.hold, back, msText(sip), msText(write), fl.paths)
+		whole := "not whole again"
+		if !fl.whole.IsZero() {
+			whole = "whole again after " + fl.whole.Sub(fl.healed).Round(100*time.Millisecond).String()
+		}
+		line := fmt.Sprintf("#%d %s %s: %s; held %s; %s, %s; longest gap SIP %s, write %s; paths before the heal: %s",
+			fl.n, c.at(fl.applied), fl.kind, fl.detail, fl.hold, back, whole, msText(sip), msText(write), fl.paths)
 		if fl.heal != "" {
 			line += "; database " + fl.heal
 		}

@@ -208,7 +208,7 @@ func (c *chaos) run() {
 			k = faultKind(order[i])
 		}
 		fl := drawFault(r, i+1, k, cfg.long)
-		if why := c.waitProtected(protectWait); why != "" {
+		if why := c.waitWhole(); why != "" {
 			c.note(fmt.Sprintf("#%d %s applied with the pair not whole after %s: %s", fl.n, fl.kind, protectWait, why))
 		}
 		c.mu.Lock()
@@ -260,10 +260,20 @@ func (c *chaos) waitService(fl *fault) bool {
 	return true
 }
 
+// waitWhole waits up to protectWait for the pair to be whole (see
+// waitProtected) and notes when it was, after the last fault's heal.
+func (c *chaos) waitWhole() string {
+	why := c.waitProtected(protectWait)
+	if why == "" && len(c.faults) > 0 {
+		c.faults[len(c.faults)-1].whole = time.Now()
+	}
+	return why
+}
+
 // waitProtected waits up to d until the pair is whole: one primary holding
 // the VIP with a writable database, one healthy standby whose database
-// streams from it, both nodes hearing each other on every path, the client
-// served. It returns "" or what was missing at the end.
+// streams from it and has caught up, both nodes hearing each other on every
+// path, the client served. It returns "" or what was missing at the end.
 func (c *chaos) waitProtected(d time.Duration) string {
 	var why string
 	err := testenv.Poll(d, func() (bool, string) {
@@ -314,6 +324,17 @@ func (c *chaos) protected() string {
 	if rec, sender, err := f.dbState(stby); err != nil || !rec || sender != prim.host.IP.String() {
 		return fmt.Sprintf("%s's database: in recovery %v, streaming from %q (%v), want from %s", stby.host.Name, rec, sender, err, prim.host.IP)
 	}
+	// Streaming is not enough: after a link flap the WAL receiver may say
+	// streaming for many seconds while TCP backs off and nothing arrives.
+	// The standby must have received what the primary had a moment ago.
+	var primLSN string
+	var caught bool
+	if err := f.db[prim].TryQueryRow("SELECT pg_current_wal_lsn()::text", nil, &primLSN); err != nil {
+		return fmt.Sprintf("%s's WAL position: %v", prim.host.Name, err)
+	}
+	if err := f.db[stby].TryQueryRow("SELECT coalesce(pg_last_wal_receive_lsn() >= $1::pg_lsn, false)", []any{primLSN}, &caught); err != nil || !caught {
+		return fmt.Sprintf("%s's database has not received the primary's WAL up to %s (%v)", stby.host.Name, primLSN, err)
+	}
 	if since := time.Since(c.load.sip.lastServed()); since > time.Second {
 		return fmt.Sprintf("no SIP answer through the VIP for %s", since.Round(time.Millisecond))
 	}
@@ -327,7 +348,7 @@ func (c *chaos) protected() string {
 // rows and the failovers under 20 % loss.
 func (c *chaos) finish() {
 	c.setPhase("final")
-	if why := c.waitProtected(protectWait); why != "" {
+	if why := c.waitWhole(); why != "" {
 		c.note(fmt.Sprintf("the pair was not whole %s after the last fault: %s", protectWait, why))
 	}
 	c.load.stop()
