@@ -19,6 +19,8 @@ const (
 	serviceGiveUp = 120 * time.Second // after this the pair is lost and the soak stops
 	protectWait   = 60 * time.Second  // before a fault: the pair whole again (else noted)
 	shortBudget   = 10 * time.Minute  // the short run's client and watchers stop after this at the latest
+	shortNeed     = 5 * time.Minute   // what the short run needs of the test deadline (it takes about 2)
+	longExtra     = 8 * time.Minute   // what the long run needs beyond its duration (set-up, recovery, the end)
 	longFaultMin  = 5 * time.Second   // the long run has at most duration/longFaultMin faults
 )
 
@@ -59,8 +61,12 @@ func chaosConfigFromEnv(t *testing.T) chaosConfig {
 			t.Cleanup(func() { os.Setenv(key, v) })
 		}
 	}
-	if deadline, ok := t.Deadline(); ok && time.Until(deadline) < cfg.budget {
-		t.Fatalf("the soak may take up to %s: run go test with -timeout %s or more", cfg.budget, (cfg.budget + 5*time.Minute).Round(time.Minute))
+	need := shortNeed
+	if cfg.long {
+		need = cfg.duration + longExtra
+	}
+	if deadline, ok := t.Deadline(); ok && time.Until(deadline) < need {
+		t.Fatalf("the soak needs about %s: run go test with -timeout %s or more", need, (cfg.budget + 5*time.Minute).Round(time.Minute))
 	}
 	return cfg
 }
@@ -118,7 +124,7 @@ type chaos struct {
 // failover. Each violation is reported with the check, the time, the fault
 // of the moment and both nodes' status.
 //
-// The short run (one fault of each kind) takes about three minutes;
+// The short run (one fault of each kind) takes about two minutes;
 // PBXHA_CHAOS_DURATION=10m runs faults for ten minutes;
 // PBXHA_CHAOS_SEED replays a schedule. See docs/development.md.
 func TestChaosSoak(t *testing.T) {
@@ -187,14 +193,18 @@ func TestChaosSoak(t *testing.T) {
 	c.report()
 }
 
-// run applies the schedule: each fault after the pair is whole again (or
-// protectWait has passed), held, healed; then the service must come back.
+// run applies the schedule: each fault held, then healed; the service must
+// come back, and the next fault waits for the pair to be whole again (up to
+// protectWait, else noted) and a random pause.
 func (c *chaos) run() {
 	t, cfg := c.t, c.cfg
 	r := rand.New(rand.NewPCG(cfg.seed, cfg.seed^0x9e3779b97f4a7c15))
 	var order []int
 	if !cfg.long {
 		order = r.Perm(int(numFaultKinds))
+	}
+	if why := c.waitProtected(protectWait); why != "" {
+		c.note(fmt.Sprintf("the first fault comes with the pair not whole after %s: %s", protectWait, why))
 	}
 	began := time.Now()
 	for i := 0; i < cfg.maxFaults; i++ {
@@ -208,9 +218,6 @@ func (c *chaos) run() {
 			k = faultKind(order[i])
 		}
 		fl := drawFault(r, i+1, k, cfg.long)
-		if why := c.waitWhole(); why != "" {
-			c.note(fmt.Sprintf("#%d %s applied with the pair not whole after %s: %s", fl.n, fl.kind, protectWait, why))
-		}
 		c.mu.Lock()
 		fl.applied = time.Now()
 		c.faults = append(c.faults, fl)
@@ -237,6 +244,11 @@ func (c *chaos) run() {
 		}
 		t.Logf("chaos: %s #%d healed; service back after %s%s", c.at(fl.healed), fl.n, fl.back.Sub(fl.healed).Round(10*time.Millisecond), how)
 		c.setPhase("pause")
+		if why := c.waitProtected(protectWait); why != "" {
+			c.note(fmt.Sprintf("the pair not whole %s after #%d %s was healed: %s", protectWait, fl.n, fl.kind, why))
+		} else {
+			fl.whole = time.Now()
+		}
 		time.Sleep(fl.pause) // the random pause between faults
 	}
 }
@@ -258,16 +270,6 @@ func (c *chaos) waitService(fl *fault) bool {
 	}
 	fl.back = latest(c.load.sip.firstAfter(fl.healed), c.load.write.firstAfter(fl.healed))
 	return true
-}
-
-// waitWhole waits up to protectWait for the pair to be whole (see
-// waitProtected) and notes when it was, after the last fault's heal.
-func (c *chaos) waitWhole() string {
-	why := c.waitProtected(protectWait)
-	if why == "" && len(c.faults) > 0 {
-		c.faults[len(c.faults)-1].whole = time.Now()
-	}
-	return why
 }
 
 // waitProtected waits up to d until the pair is whole: one primary holding
@@ -348,8 +350,8 @@ func (c *chaos) protected() string {
 // rows and the failovers under 20 % loss.
 func (c *chaos) finish() {
 	c.setPhase("final")
-	if why := c.waitWhole(); why != "" {
-		c.note(fmt.Sprintf("the pair was not whole %s after the last fault: %s", protectWait, why))
+	if why := c.waitProtected(protectWait); why != "" {
+		c.note(fmt.Sprintf("the pair not whole at the end after %s: %s", protectWait, why))
 	}
 	c.load.stop()
 	c.checkRows()
