@@ -212,7 +212,8 @@ func (c *chaos) report() {
 
 // describe renders one violation: the check, when and how long, the fault
 // of the moment, what the check read, both nodes' status and, with logs,
-// both pbxha logs in the two seconds before it. c.mu is held.
+// both nodes' decisions (as the status polls saw them) in the three seconds
+// before it and their pbxha logs in the two seconds before. c.mu is held.
 func (c *chaos) describe(v *violation, logs bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "  V%d [%s] %s at %s (%s)", v.n, v.check, v.what, c.at(v.start), v.start.Format("15:04:05.000"))
@@ -241,6 +242,17 @@ func (c *chaos) describe(v *violation, logs bool) string {
 		fmt.Fprintf(&b, "     status documents: %s\n", v.saved)
 	}
 	if logs && !v.oneOff {
+		for k, n := range c.f.nodes {
+			for _, d := range c.decisions[k] {
+				if d.at.After(v.start.Add(-3*time.Second)) && d.at.Before(v.start.Add(500*time.Millisecond)) {
+					acting := ""
+					if d.acting != "" {
+						acting = ", acting " + d.acting
+					}
+					fmt.Fprintf(&b, "     %s decided by %s: %s%s: %s\n", n.host.Name, c.at(d.at), d.role, acting, d.reason)
+				}
+			}
+		}
 		for _, n := range c.f.nodes {
 			for _, l := range logExcerpt(n.log, v.start.Add(-2*time.Second), v.start.Add(200*time.Millisecond), 15) {
 				fmt.Fprintf(&b, "     %s| %s\n", n.host.Name, l)

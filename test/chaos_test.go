@@ -98,6 +98,7 @@ type chaos struct {
 	current     *fault // the fault applied last; nil before the first
 	phase       string // before the first fault, active, recovering, pause, final
 	last        [2]nodeStatus
+	decisions   [2][]decision // each node's decisions as the status polls saw them change
 	takeovers   []takeover
 	violations  []*violation
 	notes       []string

@@ -281,6 +281,7 @@ func (c *chaos) poll(ctx context.Context, limit time.Duration) {
 			c.last[k] = nodeStatus{at: time.Now(), err: err}
 			if err == nil {
 				c.last[k].st = &st
+				c.noteDecision(k, &st)
 				if st.Pair != nil {
 					for _, h := range st.Pair.RoleHistory {
 						key := n.host.Name + h.At.Format(time.RFC3339Nano) + h.To
@@ -300,6 +301,27 @@ func (c *chaos) poll(ctx context.Context, limit time.Duration) {
 		case <-time.After(pollEvery):
 		}
 	}
+}
+
+// decision is what a node's status said of its last decision, from the
+// first poll that saw it.
+type decision struct {
+	at                   time.Time
+	role, acting, reason string
+}
+
+// noteDecision keeps node k's decision when it differs from the last one
+// kept; c.mu is held.
+func (c *chaos) noteDecision(k int, st *control.Status) {
+	d := decision{at: time.Now(), role: st.Role}
+	if st.Pair != nil {
+		d.acting, d.reason = st.Pair.Acting, st.Pair.Reason
+	}
+	h := c.decisions[k]
+	if n := len(h); n > 0 && h[n-1].role == d.role && h[n-1].acting == d.acting && h[n-1].reason == d.reason {
+		return
+	}
+	c.decisions[k] = append(h, d)
 }
 
 // roles returns the primary and the standby of the moment, by the last
