@@ -240,7 +240,7 @@ func TestPairMariaDBInNamespaces(t *testing.T) {
 			return err == nil && s.Role == "standby" && s.Health == "healthy" && s.Pair != nil && s.Pair.Peer.Alive
 		}
 	}
-	l := startLoad(t, f.pairFixture, newMySQLVIPConn(t, f.pairFixture))
+	l := startLoad(t, f.pairFixture, newMySQLVIPConn(t, f.pairFixture), 10*time.Minute)
 	move := func(from, to *pairNode, what string, cause func(), after func()) {
 		t.Helper()
 		f.wait(30*time.Second, to.host.Name+" a healthy standby before the "+what, healthyStandby(to))
