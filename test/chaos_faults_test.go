@@ -255,10 +255,11 @@ const (
 // healPG undoes pg-stopped on n as an operator would, without making a
 // second primary. When n is still primary (no failover), the server is
 // started again as it was. When pbxha failed over, its rejoin
-// (configs/pg-demote.sh with PBXHA_ACTION=rejoin) should start the server
-// as a standby of the new primary: the heal waits for it while it runs;
-// when none ran within pgRejoinWait, the heal rejoins the server itself
-// with the same script, as the operator answering db_rejoin_failed would.
+// (configs/pg-demote.sh with PBXHA_ACTION=rejoin) starts the server as a
+// standby of the new primary: the heal waits for it while it runs; when
+// none ran within pgRejoinWait, that is a violation, and the heal rejoins
+// the server itself with the same script, as the operator answering
+// db_rejoin_failed would, so that the soak goes on.
 func (c *chaos) healPG(n *pairNode) (string, error) {
 	db := c.f.db[n]
 	start := time.Now()
@@ -279,8 +280,11 @@ func (c *chaos) healPG(n *pairNode) (string, error) {
 			if out, err := c.rejoinByHand(n, peer); err != nil {
 				return "", fmt.Errorf("%s's database: pbxha started no rejoin, and pg-demote.sh by hand failed: %w\n%s", n.host.Name, err, out)
 			}
-			c.note(fmt.Sprintf("%s's database was still stopped %s after the heal, the node standby and no rejoin running: "+
-				"pbxha's release found it stopped and rejoined nothing; the harness ran pg-demote.sh (PBXHA_ACTION=rejoin) as an operator would",
+			// pbxha's release rejoins a database it finds stopped: one
+			// still stopped is a fault of pbxha's (the harness repairs it
+			// so that the soak goes on).
+			c.violate("rejoin", fmt.Sprintf("%s's database was still stopped %s after the heal, the node standby and no rejoin running: "+
+				"pbxha's release rejoined nothing; the harness ran pg-demote.sh (PBXHA_ACTION=rejoin) as an operator would",
 				n.host.Name, pgRejoinWait))
 			return "rejoined by the harness with pg-demote.sh (pbxha started no rejoin)", nil
 		}

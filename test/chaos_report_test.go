@@ -176,9 +176,9 @@ func (c *chaos) report() {
 	}
 	fmt.Fprintf(&b, "chaos soak: seed %d, %s, %d faults in %s, %d checks (every %s)\n",
 		c.cfg.seed, mode, len(c.faults), end.Sub(c.start).Round(time.Second), c.checks, checkEvery)
-	fmt.Fprintf(&b, "failovers %d (under 20 %% heartbeat loss alone: %d); rows acknowledged %d, present on the final primary %s: %s; violations %d (vip %d, pg %d, service %d, rows %d, loss %d)\n",
+	fmt.Fprintf(&b, "failovers %d (under 20 %% heartbeat loss alone: %d); rows acknowledged %d, present on the final primary %s: %s; violations %d (vip %d, pg %d, service %d, rows %d, loss %d, rejoin %d)\n",
 		failovers, checks["loss"], c.rows.acked, c.rows.final, present, len(c.violations),
-		checks["vip"], checks["pg"], checks["service"], checks["rows"], checks["loss"])
+		checks["vip"], checks["pg"], checks["service"], checks["rows"], checks["loss"], checks["rejoin"])
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "fault\tapplied\tfailovers\tlongest SIP gap\tlongest write gap\tviolations")
 	for k := range numFaultKinds {
@@ -205,8 +205,8 @@ func (c *chaos) report() {
 	c.t.Log("\n" + b.String())
 	_ = os.WriteFile(filepath.Join(c.dir, "summary.txt"), []byte(b.String()), 0o644)
 	if len(c.violations) > 0 {
-		c.t.Errorf("chaos: %d violations (vip %d, pg %d, service %d, rows %d, loss %d) with seed %d; see the report above",
-			len(c.violations), checks["vip"], checks["pg"], checks["service"], checks["rows"], checks["loss"], c.cfg.seed)
+		c.t.Errorf("chaos: %d violations (vip %d, pg %d, service %d, rows %d, loss %d, rejoin %d) with seed %d; see the report above",
+			len(c.violations), checks["vip"], checks["pg"], checks["service"], checks["rows"], checks["loss"], checks["rejoin"], c.cfg.seed)
 	}
 }
 
