@@ -147,7 +147,7 @@ func TestChaosSoak(t *testing.T) {
 		t.Logf("chaos: FAILED with seed %d; replay: %s; status documents, rules and logs in %s", cfg.seed, cfg.replay(), dir)
 	})
 
-	f := startPGPairWith(t, pgPairOptions{crossover: true, tieBreakerHost: true})
+	f := startPGPairWith(t, pgPairOptions{crossover: true, tieBreakerHost: true, trackLAN: true})
 	c.f = f
 	t.Cleanup(func() { // before the pair's directories go
 		if t.Failed() {

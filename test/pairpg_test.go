@@ -52,6 +52,10 @@ type pgPairOptions struct {
 	// tieBreakerHost puts the tie-breaker on a host of its own, "tb",
 	// instead of on the client.
 	tieBreakerHost bool
+	// trackLAN tracks each node's switch interface (failover.
+	// track_interfaces), as an operator whose clients come over the
+	// switch would: a primary whose port goes down hands over.
+	trackLAN bool
 }
 
 // tieBreakerPort is where the tie-breaker listens on its host.
@@ -124,7 +128,11 @@ func startPGPairWith(t testing.TB, opts pgPairOptions) *pgPair {
 			}
 			paths = append(paths, pgPath{local.IP.String(), peer.IP.String()})
 		}
-		node := startPGPairNode(t, n.host, paths, n.db, pbxha, testpbx, key, tbAddr, demote, f.bin)
+		failoverExtra := ""
+		if opts.trackLAN {
+			failoverExtra = "  track_interfaces: [" + n.host.Link + "]\n"
+		}
+		node := startPGPairNode(t, n.host, paths, n.db, pbxha, testpbx, key, tbAddr, demote, f.bin, failoverExtra)
 		f.db[node] = n.db
 		f.nodes = append(f.nodes, node)
 	}
@@ -150,7 +158,7 @@ type pgPath struct{ local, peer string }
 // host's namespace, with a heartbeat path on each of paths. pbxha is
 // stopped before the databases when the test ends, so that it does not
 // demote or restart them meanwhile.
-func startPGPairNode(t testing.TB, host *netns.Host, paths []pgPath, db *pgtest.Cluster, pbxha, testpbx, key, tieBreaker, demote, bin string) *pairNode {
+func startPGPairNode(t testing.TB, host *netns.Host, paths []pgPath, db *pgtest.Cluster, pbxha, testpbx, key, tieBreaker, demote, bin, failoverExtra string) *pairNode {
 	t.Helper()
 	dir := t.TempDir()
 	n := &pairNode{host: host, socket: filepath.Join(dir, "pbxha.sock"), log: filepath.Join(dir, "pbxha.log")}
@@ -187,7 +195,7 @@ peer:
 %[5]s  key_file: %[6]s
 failover:
   tie_breakers: ["%[7]s"]
-vip:
+%[18]svip:
   mode: netlink
   interface: %[8]s
   address: %[9]s/32
@@ -201,7 +209,7 @@ database:
   stop_timeout: 30s
   env: ["PGDATA=%[15]s", "PGBIN=%[16]s", "PG_CTL_OPTS=-p 5432", "PG_STOP_TIMEOUT=20"]
 `, host.Name, n.socket, dir, host.IP, pathsYAML.String(), key, tieBreaker, host.Link, pairVIP, host.Link+":vip",
-		db.DSN(), pgMaxLag, demote, quote(stop), db.DataDir, bin, db.DataDir+".demote.log")
+		db.DSN(), pgMaxLag, demote, quote(stop), db.DataDir, bin, db.DataDir+".demote.log", failoverExtra)
 	cfgPath := filepath.Join(dir, "pbxha.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
