@@ -249,6 +249,17 @@ func (f *pairFixture) waitOneHolder(d time.Duration, what string, cond func() bo
 	})
 }
 
+// bothHealthy reports whether both nodes are healthy and hear each other.
+func (f *pairFixture) bothHealthy() bool {
+	for _, n := range f.nodes {
+		s, err := n.status(f.t)
+		if err != nil || s.Health != "healthy" || s.Pair == nil || !s.Pair.Peer.Alive {
+			return false
+		}
+	}
+	return true
+}
+
 func (f *pairFixture) other(n *pairNode) *pairNode {
 	if n == f.n1 {
 		return f.n2
@@ -467,15 +478,7 @@ func partitionScenarios(t *testing.T, f *pairFixture, prim, stby *pairNode) {
 	// witness finds the primary still answering on the VIP (clients reach
 	// it): the standby does not take over, so there is no split brain for
 	// a cut heartbeat link alone.
-	f.wait(20*time.Second, "both nodes healthy with a live peer", func() bool {
-		for _, n := range f.nodes {
-			s, err := n.status(t)
-			if err != nil || s.Health != "healthy" || s.Pair == nil || !s.Pair.Peer.Alive {
-				return false
-			}
-		}
-		return true
-	})
+	f.wait(20*time.Second, "both nodes healthy with a live peer", f.bothHealthy)
 	prim.cut(t, stby.host)
 	stby.cut(t, prim.host)
 	f.wait(20*time.Second, "the standby's witness finding the primary on the VIP", func() bool {
@@ -575,15 +578,7 @@ func TestPairSplitBrainHeals(t *testing.T) {
 	f.wait(30*time.Second, "one primary holding and serving the VIP", f.settled(nil))
 	prim := f.primary()
 	stby := f.other(prim)
-	f.wait(20*time.Second, "both nodes healthy with a live peer", func() bool {
-		for _, n := range f.nodes {
-			s, err := n.status(t)
-			if err != nil || s.Health != "healthy" || s.Pair == nil || !s.Pair.Peer.Alive {
-				return false
-			}
-		}
-		return true
-	})
+	f.wait(20*time.Second, "both nodes healthy with a live peer", f.bothHealthy)
 	prim.cut(t, stby.host)
 	stby.cut(t, prim.host)
 	f.wait(20*time.Second, "the standby primary during the partition", func() bool {
