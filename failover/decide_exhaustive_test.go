@@ -97,13 +97,15 @@ type extraState struct {
 	calls       bool // three calls, counted, failback due for a minute
 	badMAC      bool // a packet from the peer's address failed the MAC a moment ago
 	window      bool // a failback window that is closed now
+	steppedDown bool // this node stepped down as cut off 100ms ago, unheard since
+	restarting  bool // the peer's last heartbeat said its sidecar restarts keeping the role
 }
 
 var allExtras = []extraState{
 	{}, {unconfirmed: true}, {tbRecent: true}, {unconfirmed: true, tbRecent: true},
 	{witnessOn: true}, {witnessOn: true, witness: WitnessHeld}, {witnessOn: true, witness: WitnessAbsent},
 	{vip: VIPAbsent}, {vip: VIPHeld}, {link: true}, {calls: true}, {window: true}, {unconfirmed: true, vip: VIPAbsent},
-	{badMAC: true},
+	{badMAC: true}, {steppedDown: true}, {restarting: true}, {restarting: true, witnessOn: true, witness: WitnessHeld},
 }
 
 // with adds e to o and p.
@@ -127,6 +129,14 @@ func (e extraState) with(o Observation, p Policy) (Observation, Policy) {
 	if e.badMAC {
 		o.Peer.BadMACAt = o.Now.Add(-200 * time.Millisecond)
 	}
+	if e.steppedDown {
+		o.SteppedDownAt = o.Now.Add(-100 * time.Millisecond)
+		if !o.ConfirmedAt.Before(o.SteppedDownAt) {
+			o.ConfirmedAt = o.SteppedDownAt.Add(-time.Second)
+		}
+		o.TieBreakerAt = o.SteppedDownAt.Add(-time.Second)
+	}
+	o.Peer.Restarting = e.restarting
 	return o, p
 }
 
@@ -238,6 +248,12 @@ func checkInvariants(o Observation, p Policy, d Decision) error {
 		// The safety rule of isolation: no node stays primary longer than
 		// isolation_after unheard by its peer and by every tie-breaker.
 		return fmt.Errorf("isolated primary did %s, not step_down", d.Action)
+	case (d.Action == ActionTakeOver || d.Action == ActionFencePeer) && !o.SteppedDownAt.IsZero() &&
+		!o.ConfirmedAt.After(o.SteppedDownAt) && !o.TieBreakerAt.After(o.SteppedDownAt):
+		return fmt.Errorf("%s by a node that stepped down as cut off and was heard by nobody since", d.Action)
+	case (d.Action == ActionTakeOver || d.Action == ActionFencePeer) && !v.Alive && v.Restarting && v.Role == RolePrimary &&
+		o.Now.Sub(v.LastHeard) < p.restartHold() && !(p.Witness && o.Witness == WitnessAbsent):
+		return fmt.Errorf("%s from a primary restarting with its role kept, within restart_hold", d.Action)
 	case d.Action == ActionStepDown && (o.Role != RolePrimary || s.stepDownReason() == ""):
 		return fmt.Errorf("step_down by a %s that is neither isolated nor unheard", o.Role)
 	case d.Eligible && o.LinkDown != "":
