@@ -90,6 +90,7 @@ var allHolds = []holdState{
 type extraState struct {
 	unconfirmed bool // the peer has not heard this node for a second
 	tbRecent    bool // a tie-breaker answered 300ms ago, not recent enough to count as reachable
+	tbStale     bool // a tie-breaker answered 450ms ago: past isolation_after, though within dead_after/2 (TieBreakerOK as tb says)
 	witnessOn   bool // Policy.Witness
 	witness     WitnessState
 	vip         VIPState
@@ -100,7 +101,7 @@ type extraState struct {
 }
 
 var allExtras = []extraState{
-	{}, {unconfirmed: true}, {tbRecent: true}, {unconfirmed: true, tbRecent: true},
+	{}, {unconfirmed: true}, {tbRecent: true}, {unconfirmed: true, tbRecent: true}, {unconfirmed: true, tbStale: true},
 	{witnessOn: true}, {witnessOn: true, witness: WitnessHeld}, {witnessOn: true, witness: WitnessAbsent},
 	{vip: VIPAbsent}, {vip: VIPHeld}, {link: true}, {calls: true}, {window: true}, {unconfirmed: true, vip: VIPAbsent},
 	{badMAC: true},
@@ -113,6 +114,9 @@ func (e extraState) with(o Observation, p Policy) (Observation, Policy) {
 	}
 	if e.tbRecent {
 		o.TieBreakerAt = o.Now.Add(-300 * time.Millisecond)
+	}
+	if e.tbStale {
+		o.TieBreakerAt = o.Now.Add(-450 * time.Millisecond)
 	}
 	p.Witness, o.Witness, o.VIP = e.witnessOn, e.witness, e.vip
 	if e.link {
@@ -238,6 +242,10 @@ func checkInvariants(o Observation, p Policy, d Decision) error {
 		// The safety rule of isolation: no node stays primary longer than
 		// isolation_after unheard by its peer and by every tie-breaker.
 		return fmt.Errorf("isolated primary did %s, not step_down", d.Action)
+	case d.Action == ActionTakeOver && s.isolated():
+		// Nor does an isolated node become primary: it may just have
+		// stepped down, and the peer that does not hear it takes over.
+		return fmt.Errorf("took over while isolated: unheard by the peer for %s, no tie-breaker for %s", s.since(o.ConfirmedAt), s.since(o.TieBreakerAt))
 	case d.Action == ActionStepDown && (o.Role != RolePrimary || s.stepDownReason() == ""):
 		return fmt.Errorf("step_down by a %s that is neither isolated nor unheard", o.Role)
 	case d.Eligible && o.LinkDown != "":

@@ -71,6 +71,13 @@ func (s situation) secondary(d Decision) Decision {
 		return d.with(ActionNone, fmt.Sprintf("%s, but not eligible: health %s", why, o.Health))
 	case !o.TieBreakerOK:
 		return d.with(ActionNone, fmt.Sprintf("%s, but no tie-breaker target reachable: not taking over", why))
+	case s.isolated():
+		// TieBreakerOK counts an answer for dead_after/2, longer than
+		// isolation_after at the defaults: right after an isolated
+		// primary stepped down, it would take the service back at
+		// once, from a peer still alive for a moment that takes over
+		// itself soon.
+		return d.with(ActionNone, fmt.Sprintf("%s, but %s: not taking over", why, s.isolation()))
 	case v.Alive && v.Version >= 2 && v.LastHeard.Sub(o.ConfirmedAt) >= 2*p.interval():
 		// The peer does not hear this node: it would take this node for
 		// dead and might take over too, or have just stepped down for it.
