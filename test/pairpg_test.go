@@ -183,6 +183,7 @@ func (f *pgPair) missing(n *pairNode, acked []int32) []int32 {
 type dbLoad struct {
 	mu     sync.Mutex
 	acked  []int32
+	at     []time.Time // when each of acked was acknowledged
 	sipOK  atomic.Int64
 	cancel context.CancelFunc
 	done   sync.WaitGroup
@@ -232,8 +233,9 @@ func startDBLoad(t *testing.T, f *pgPair) *dbLoad {
 				conn = nil
 				continue
 			}
+			now := time.Now()
 			l.mu.Lock()
-			l.acked = append(l.acked, id)
+			l.acked, l.at = append(l.acked, id), append(l.at, now)
 			l.mu.Unlock()
 		}
 	})
@@ -259,6 +261,13 @@ func (l *dbLoad) snapshot() []int32 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]int32(nil), l.acked...)
+}
+
+// ackTimes returns when each write acknowledged so far was acknowledged.
+func (l *dbLoad) ackTimes() []time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]time.Time(nil), l.at...)
 }
 
 func (l *dbLoad) stop() {
