@@ -189,10 +189,12 @@ func (w *writableWatch) result() (int, []time.Time) {
 // failover did.
 //
 // The tie-breaker is on the client host, as a gateway would be, so the
-// isolated n1 does not reach the client either. (With asynchronous
-// replication, a write an isolated primary acknowledges between the cut and
-// its step-down never reaches the standby, and the rewind at the heal drops
-// it: only synchronous replication keeps such a write.)
+// isolated n1 does not reach the client either. Replication is
+// asynchronous: a write an isolated primary acknowledges after its WAL can
+// no longer reach the standby is dropped by the rewind at the heal,
+// whatever pbxha does (only synchronous replication keeps it). So the
+// client side is cut first, and n1 from n2 once every acknowledged write
+// is on n2.
 func TestPairIsolationStepDown(t *testing.T) {
 	f := startPGPair(t)
 	f.wait(40*time.Second, "n1 primary holding and serving the VIP", f.settled(f.n1))
@@ -219,8 +221,16 @@ func TestPairIsolationStepDown(t *testing.T) {
 	f.waitOneHolder(20*time.Second, "writes through the VIP", func() bool { return len(l.snapshot()) >= acked+20 })
 	w := watchWritable(t, f)
 
+	// The client side first, then the peer, once every write the client
+	// had acknowledged has reached n2: replication is asynchronous, and a
+	// write n1 acknowledged after its WAL could no longer reach n2 would
+	// be lost whatever pbxha does.
 	cut := time.Now()
-	prim.cut(t, stby.host, f.client)
+	prim.cut(t, f.client)
+	f.wait(10*time.Second, "every write acknowledged before the cut replayed on n2", func() bool {
+		return len(f.missing(stby, l.snapshot())) == 0
+	})
+	prim.cut(t, stby.host)
 	stby.cut(t, prim.host)
 
 	// n1 steps down: not primary, no VIP, its database not writable.
