@@ -484,7 +484,6 @@ func TestPairLinkTracking(t *testing.T) {
 	}
 	lost := time.Now()
 	f.waitOneHolder(20*time.Second, "the standby serving the VIP after the primary's link lost carrier", f.settled(stby))
-	t.Logf("%s serves the VIP %s after %s's carrier went", stby.host.Name, time.Since(lost).Round(time.Millisecond), prim.host.Name)
 	s, err := stby.status(t)
 	if err != nil {
 		t.Fatal(err)
@@ -495,8 +494,8 @@ func TestPairLinkTracking(t *testing.T) {
 	}
 	if ps, err := prim.status(t); err == nil {
 		released := lastChangeTo(ps.Pair.RoleHistory, "standby")
-		t.Logf("%s released at +%s (%s), %s took over at +%s", prim.host.Name, released.At.Sub(lost).Round(time.Millisecond),
-			released.Reason, stby.host.Name, took.At.Sub(lost).Round(time.Millisecond))
+		t.Logf("after %s's carrier went (ip link checked): %s released at %+dms (%s), %s took over at %+dms", prim.host.Name, prim.host.Name, released.At.Sub(lost).Milliseconds(),
+			released.Reason, stby.host.Name, took.At.Sub(lost).Milliseconds())
 	}
 	if !strings.Contains(prim.logs(), "tracked link "+trackedLink+" lost carrier: moving the VIP to healthy standby") {
 		f.dump()
