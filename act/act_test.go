@@ -394,6 +394,71 @@ func TestStepDownOrder(t *testing.T) {
 	})
 }
 
+// TestStepDownEndsWritesFirst: the database step of a step-down ends once
+// the database no longer takes writes. A server seen writable that refuses
+// new sessions once its stop began (a fast shutdown waiting for a cut-off
+// standby to confirm the last WAL) lets the VIP go at once while the stop
+// runs on; the rejoin follows the stop, and a takeover waits for both. A
+// server that refused sessions before the stop began (starting up: it may
+// yet turn writable) gets no early end.
+func TestStepDownEndsWritesFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		refusingFirst bool
+		wantDBStep    time.Duration
+	}{
+		{"refuses sessions once the stop began", false, 20 * time.Millisecond},
+		{"refusing before the stop began", true, time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := acttest.New(nil)
+				w.SetDBRole(dbrole.RolePrimary)
+				w.SetDBRefusing(tc.refusingFirst)
+				a := newAct(w, true)
+				if err := w.VIP.Up(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				w.Set(acttest.DBStop, func(ctx context.Context) error {
+					w.SetDBRefusing(true)
+					time.Sleep(time.Minute)
+					return nil
+				})
+				every(w, time.Second, acttest.DBRejoin)
+				t0 := time.Now()
+				tl, err := a.StepDown(t.Context(), move)
+				if err != nil {
+					t.Fatalf("StepDown: got %v, want nil", err)
+				}
+				if got := tl.DBDemoted.Sub(t0); got != tc.wantDBStep {
+					t.Errorf("database step done after %s, want %s", got, tc.wantDBStep)
+				}
+				if w.HoldsVIP() {
+					t.Errorf("after the step-down: the VIP is held, want it gone")
+				}
+				if _, err := a.TakeOver(t.Context(), move); err != nil {
+					t.Fatalf("TakeOver after the step-down: %v", err)
+				}
+				var stopped, rejoined, promoted time.Time
+				for _, c := range w.Calls() {
+					switch c.Op {
+					case acttest.DBStop:
+						stopped = c.End
+					case acttest.DBRejoin:
+						rejoined = c.End
+					case acttest.DBPromote:
+						promoted = c.Start
+					}
+				}
+				if stopped.Sub(t0) != time.Minute || rejoined.Sub(t0) != time.Minute+time.Second || promoted.Before(rejoined) {
+					t.Errorf("stop ended at %s, rejoin at %s, promotion began at %s; want 1m, 1m1s, then the promotion",
+						stopped.Sub(t0), rejoined.Sub(t0), promoted.Sub(t0))
+				}
+			})
+		})
+	}
+}
+
 // TestStepDownDatabaseFails: a database that keeps taking writes ends the
 // step-down before the VIP goes: the node stays primary and retries.
 func TestStepDownDatabaseFails(t *testing.T) {

@@ -90,6 +90,7 @@ var allHolds = []holdState{
 type extraState struct {
 	unconfirmed bool // the peer has not heard this node for a second
 	tbRecent    bool // a tie-breaker answered 300ms ago, not recent enough to count as reachable
+	tbStale     bool // a tie-breaker answered 450ms ago: past isolation_after, though within dead_after/2 (TieBreakerOK as tb says)
 	witnessOn   bool // Policy.Witness
 	witness     WitnessState
 	vip         VIPState
@@ -102,7 +103,7 @@ type extraState struct {
 }
 
 var allExtras = []extraState{
-	{}, {unconfirmed: true}, {tbRecent: true}, {unconfirmed: true, tbRecent: true},
+	{}, {unconfirmed: true}, {tbRecent: true}, {unconfirmed: true, tbRecent: true}, {unconfirmed: true, tbStale: true},
 	{witnessOn: true}, {witnessOn: true, witness: WitnessHeld}, {witnessOn: true, witness: WitnessAbsent},
 	{vip: VIPAbsent}, {vip: VIPHeld}, {link: true}, {calls: true}, {window: true}, {unconfirmed: true, vip: VIPAbsent},
 	{badMAC: true}, {steppedDown: true}, {restarting: true}, {restarting: true, witnessOn: true, witness: WitnessHeld},
@@ -115,6 +116,9 @@ func (e extraState) with(o Observation, p Policy) (Observation, Policy) {
 	}
 	if e.tbRecent {
 		o.TieBreakerAt = o.Now.Add(-300 * time.Millisecond)
+	}
+	if e.tbStale {
+		o.TieBreakerAt = o.Now.Add(-450 * time.Millisecond)
 	}
 	p.Witness, o.Witness, o.VIP = e.witnessOn, e.witness, e.vip
 	if e.link {
@@ -254,6 +258,10 @@ func checkInvariants(o Observation, p Policy, d Decision) error {
 	case (d.Action == ActionTakeOver || d.Action == ActionFencePeer) && !v.Alive && v.Restarting && v.Role == RolePrimary &&
 		o.Now.Sub(v.LastHeard) < p.restartHold() && !(p.Witness && o.Witness == WitnessAbsent):
 		return fmt.Errorf("%s from a primary restarting with its role kept, within restart_hold", d.Action)
+	case d.Action == ActionTakeOver && s.isolated():
+		// Nor does an isolated node become primary: it may just have
+		// stepped down, and the peer that does not hear it takes over.
+		return fmt.Errorf("took over while isolated: unheard by the peer for %s, no tie-breaker for %s", s.since(o.ConfirmedAt), s.since(o.TieBreakerAt))
 	case d.Action == ActionStepDown && (o.Role != RolePrimary || s.stepDownReason() == ""):
 		return fmt.Errorf("step_down by a %s that is neither isolated nor unheard", o.Role)
 	case d.Eligible && o.LinkDown != "":

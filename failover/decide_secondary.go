@@ -76,6 +76,13 @@ func (s situation) secondary(d Decision) Decision {
 		return d.with(ActionNone, fmt.Sprintf("%s, but this node is not eligible (health %s)", why, o.Health))
 	case !o.TieBreakerOK:
 		return d.with(ActionNone, fmt.Sprintf("%s, but no tie-breaker target reachable: not taking over", why))
+	case s.isolated():
+		// TieBreakerOK counts an answer for dead_after/2, longer than
+		// isolation_after at the defaults: right after an isolated
+		// primary stepped down, it would take the service back at
+		// once, from a peer still alive for a moment that takes over
+		// itself soon.
+		return d.with(ActionNone, fmt.Sprintf("%s, but %s: not taking over", why, s.isolation()))
 	case !o.SteppedDownAt.IsZero() && !o.ConfirmedAt.After(o.SteppedDownAt) && !o.TieBreakerAt.After(o.SteppedDownAt):
 		return d.with(ActionNone, fmt.Sprintf("%s, but this node stepped down as cut off at %s and has not been heard by %s nor reached a tie-breaker since: not taking over",
 			why, stamp(o.SteppedDownAt), s.peer))

@@ -261,6 +261,15 @@ func TestDecide(t *testing.T) {
 		{name: "a live peer that does not hear this standby: no takeover", obs: standbyObs(), edit: func(o *Observation) {
 			o.Peer.Role, o.Peer.Eligible, o.Peer.Version, o.ConfirmedAt = RoleStandby, false, 2, o.Now.Add(-2*time.Second)
 		}, want: want{ActionNone, RoleStandby, 5, "node-a does not hear this node: not taking over"}},
+		{name: "just stepped down, still isolated, the silent peer not dead yet: no takeover", obs: standbyObs(), edit: func(o *Observation) {
+			// Right after an isolated primary stepped down: the peer, a
+			// standby, last heard 470ms ago (alive until dead_after);
+			// the tie-breaker last answered 450ms ago (TieBreakerOK
+			// counts an answer for dead_after/2); this node unheard for
+			// 560ms.
+			o.Peer.Role, o.Peer.Version, o.Peer.LastHeard = RoleStandby, 2, o.Now.Add(-470*time.Millisecond)
+			o.ConfirmedAt, o.TieBreakerAt = o.Now.Add(-560*time.Millisecond), o.Now.Add(-450*time.Millisecond)
+		}, policy: func(p *Policy) { p.PreferredNode = "node-b" }, want: want{ActionNone, RoleStandby, 5, "but isolated: node-a has not heard this node for 560ms and no tie-breaker target answered for 450ms (isolation_after 400ms): not taking over"}},
 		{name: "isolation off", obs: primaryObs(), edit: func(o *Observation) {
 			peerDead(o)
 			o.TieBreakerOK, o.TieBreakerAt = false, time.Time{}

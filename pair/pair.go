@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -66,7 +67,8 @@ type Pair struct {
 	tb   *act.TieBreaker
 	log  *slog.Logger
 
-	vipState atomic.Uint32 // failover.VIPState, from the VIP watcher
+	vipMu    sync.Mutex    // orders the stores of vipState (see vipstate.go)
+	vipState atomic.Uint32 // failover.VIPState: from the VIP watcher, and the node's own adds and removals
 	resumed  bool          // this process resumed as primary after a restart that kept the role
 	keepRole atomic.Bool   // KeepRoleOnStop was called
 	linkDown atomic.Value  // string, from the link watcher
@@ -87,7 +89,7 @@ func New(cfg Config) (_ *Pair, err error) {
 	cfg.OnEvent = logged(cfg.OnEvent, p.log)
 	cfg.Resources.VIP, cfg.Resources.Witness = nil, nil
 	if cfg.VIP != nil {
-		cfg.Resources.VIP = trackedVIP{VIP: cfg.VIP, state: &p.vipState}
+		cfg.Resources.VIP = trackedVIP{VIP: cfg.VIP, p: p}
 		if cfg.Policy.Witness && cfg.VIP.CanWitness() {
 			cfg.Resources.Witness = cfg.VIP
 		}
@@ -175,16 +177,14 @@ func (p *Pair) watch(ctx context.Context) {
 	if v := p.cfg.VIP; v != nil {
 		go func() {
 			err := v.Watch(ctx, func(held bool) {
-				st := failover.VIPAbsent
-				if held {
-					st = failover.VIPHeld
-				}
-				p.vipState.Store(uint32(st))
+				p.vipChanged(held)
 				p.node.Poke()
 			})
 			if err != nil {
 				p.log.Error("VIP watch stopped: the VIP is no longer tracked", "err", err)
+				p.vipMu.Lock()
 				p.vipState.Store(uint32(failover.VIPUntracked))
+				p.vipMu.Unlock()
 			}
 		}()
 	}

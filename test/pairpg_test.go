@@ -440,6 +440,13 @@ func (l *dbLoad) ackedWithTimes() ([]int32, []time.Time) {
 	return append([]int32(nil), l.acked...), append([]time.Time(nil), l.ackedAt...)
 }
 
+// ackTimes returns when each write acknowledged so far was acknowledged.
+func (l *dbLoad) ackTimes() []time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]time.Time(nil), l.ackedAt...)
+}
+
 func (l *dbLoad) stop() {
 	l.cancel()
 	l.done.Wait()
