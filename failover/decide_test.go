@@ -307,7 +307,9 @@ func TestDecide(t *testing.T) {
 
 		{name: "stepped down as cut off: no takeover until heard", obs: standbyObs(), edit: func(o *Observation) {
 			o.Peer.Role, o.Peer.Eligible = RoleStandby, false
-			o.SteppedDownAt, o.ConfirmedAt, o.TieBreakerAt = o.Now.Add(-40*time.Millisecond), o.Now.Add(-800*time.Millisecond), o.Now.Add(-420*time.Millisecond)
+			// Heard 300ms ago, so not isolated by the clock alone: the
+			// step-down is what keeps it from taking over.
+			o.SteppedDownAt, o.ConfirmedAt, o.TieBreakerAt = o.Now.Add(-40*time.Millisecond), o.Now.Add(-300*time.Millisecond), o.Now.Add(-420*time.Millisecond)
 		}, want: want{ActionNone, RoleStandby, 5, "this node stepped down as cut off at 2026-03-01T11:59:59.960Z and has not been heard by node-a nor reached a tie-breaker since"}},
 		{name: "stepped down as cut off, a tie-breaker answered since: the usual rules", obs: standbyObs(), edit: func(o *Observation) {
 			o.Peer.Role, o.Peer.Eligible = RoleStandby, false
