@@ -13,12 +13,12 @@ import (
 
 // Defaults of the sync section.
 const (
-	DefaultInterval  = time.Minute       // time between two pulls of a directory
-	DefaultLagAlert  = 10 * time.Minute  // sync_lagging past this age
-	DefaultMarker    = ".pbxha-sync"     // the file a source must hold
-	DefaultIOTimeout = 60 * time.Second  // rsync --timeout: no data for this long ends a pull
-	PartialDir       = ".pbxha-partial"  // where rsync keeps partly received files, inside the destination
-	retryAfter       = 10 * time.Second  // a failed pull is tried again after min(interval, this)
+	DefaultInterval  = time.Minute            // time between two pulls of a directory
+	DefaultLagAlert  = 10 * time.Minute       // sync_lagging past this age
+	DefaultMarker    = ".pbxha-sync"          // the file a source must hold
+	DefaultIOTimeout = 60 * time.Second       // rsync --timeout: no data for this long ends a pull
+	PartialDir       = ".pbxha-partial"       // where rsync keeps partly received files, inside the destination
+	retryAfter       = 10 * time.Second       // a failed pull is tried again after min(interval, this)
 	settle           = 500 * time.Millisecond // changes on the primary are told to the standby after this quiet time
 )
 

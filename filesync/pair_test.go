@@ -337,9 +337,9 @@ func TestSyncRefusesBadSource(t *testing.T) {
 	testenv.WaitForReason(t, 20*time.Second, "a.wav on n2", func() (bool, string) { return sameFile(p.n2.dir, "a.wav", a) })
 
 	cases := []struct {
-		name  string
+		name   string
 		break_ func()
-		want  string
+		want   string
 	}{
 		{"unmounted", umount, "not a mount point"},
 		{"marker missing", func() { os.Remove(filepath.Join(src, filesync.DefaultMarker)) }, "marker file"},

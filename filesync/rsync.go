@@ -2,10 +2,10 @@ package filesync
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -124,24 +124,56 @@ func pullArgs(d Dir, url string, p pass, ioTimeout time.Duration) []string {
 // SIGTERM, on which rsync keeps the file it was receiving in the partial
 // directory, to be resumed by the next pull. A source refused by the
 // daemon's check is an error wrapping ErrRefused.
-func runRsync(ctx context.Context, command Commander, password string, args []string) (Stats, error) {
+//
+// rsync's own --timeout does not notice a receiving side whose link went
+// down (its keep-alives fill the socket buffer and count as I/O), so a
+// pull that receives nothing for stall is ended here too, with SIGTERM.
+func runRsync(ctx context.Context, command Commander, password string, args []string, stall time.Duration) (Stats, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	cmd := command(ctx, "rsync", args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "RSYNC_PASSWORD="+password)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 15 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &limited{w: &stderr, n: 64 << 10}
-	err := cmd.Run()
-	st := ParseStats(stdout.String())
+	// Files, not pipes: a forked rsync process that outlives the main one
+	// would hold a pipe open and keep Wait from returning.
+	out, err := os.CreateTemp("", "pbxha-rsync-*")
+	if err != nil {
+		return Stats{}, fmt.Errorf("rsync: output file: %w", err)
+	}
+	defer os.Remove(out.Name())
+	defer out.Close()
+	errf, err := os.CreateTemp("", "pbxha-rsync-*")
+	if err != nil {
+		return Stats{}, fmt.Errorf("rsync: output file: %w", err)
+	}
+	defer os.Remove(errf.Name())
+	defer errf.Close()
+	cmd.Stdout, cmd.Stderr = out, errf
+	if err := cmd.Start(); err != nil {
+		return Stats{}, fmt.Errorf("rsync: %w", err)
+	}
+	watchdog := make(chan struct{})
+	go func() {
+		defer close(watchdog)
+		watchStall(ctx, cmd.Process.Pid, stall, cancel)
+	}()
+	err = cmd.Wait()
+	cause := context.Cause(ctx) // nil unless the caller stopped it or it stalled
+	cancel(nil)
+	<-watchdog
+	stdout, _ := readHead(out.Name(), 1<<20)
+	stderr, _ := readHead(errf.Name(), 64<<10)
+	st := ParseStats(stdout)
 	if err == nil {
 		return st, nil
 	}
-	msg := rsyncMessage(stderr.String())
+	msg := rsyncMessage(stderr)
 	if i := strings.Index(msg, "pre-xfer exec returned failure"); i >= 0 {
-		return st, fmt.Errorf("refused by the source: %s: %w", refusal(stderr.String()), ErrRefused)
+		return st, fmt.Errorf("refused by the source: %s: %w", refusal(stderr), ErrRefused)
 	}
-	if ctx.Err() != nil {
-		return st, fmt.Errorf("rsync stopped: %w", context.Cause(ctx))
+	if cause != nil {
+		return st, fmt.Errorf("rsync stopped: %w", cause)
 	}
 	return st, fmt.Errorf("rsync: %w: %s", err, msg)
 }
@@ -171,19 +203,63 @@ func rsyncMessage(stderr string) string {
 	return strings.Join(lines, "; ")
 }
 
-// limited keeps the first n bytes written to it.
-type limited struct {
-	w interface{ Write([]byte) (int, error) }
-	n int
+// errStalled ends a pull that received nothing for its I/O timeout.
+var errStalled = errors.New("stalled")
+
+// watchStall ends the rsync process pid (through cancel) once the bytes it
+// read (rchar in /proc/PID/io) did not grow for stall, and returns when ctx
+// ends.
+func watchStall(ctx context.Context, pid int, stall time.Duration, cancel context.CancelCauseFunc) {
+	path := "/proc/" + strconv.Itoa(pid) + "/io"
+	tick := time.NewTicker(min(stall/4, time.Second))
+	defer tick.Stop()
+	var last int64 = -1
+	since := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n, ok := readChar(path)
+		if !ok {
+			continue // not readable (exited, or not ours): rsync's --timeout still applies
+		}
+		if n != last {
+			last, since = n, time.Now()
+			continue
+		}
+		if time.Since(since) >= stall {
+			cancel(fmt.Errorf("%w: nothing received for %s", errStalled, stall))
+			return
+		}
+	}
 }
 
-func (l *limited) Write(p []byte) (int, error) {
-	if l.n > 0 {
-		k := min(len(p), l.n)
-		_, _ = l.w.Write(p[:k])
-		l.n -= k
+// readChar reads rchar from a /proc/PID/io file.
+func readChar(path string) (int64, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
 	}
-	return len(p), nil
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "rchar:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+// readHead returns the first n bytes of the file at path.
+func readHead(path string, n int64) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, n))
+	return string(b), err
 }
 
 // errDaemon wraps a failed start of the rsync daemon.

@@ -344,7 +344,7 @@ func (s *Syncer) pull(ctx context.Context, d Dir) (res result) {
 		return res
 	}
 	url := moduleURL(s.user, s.cfg.Peer, d.Name)
-	st, err := runRsync(ctx, s.opt.Command, s.password, pullArgs(d, url, transferPass, s.cfg.IOTimeout))
+	st, err := runRsync(ctx, s.opt.Command, s.password, pullArgs(d, url, transferPass, s.cfg.IOTimeout), s.cfg.IOTimeout)
 	res.transfer = st
 	if err != nil {
 		res.err = fmt.Errorf("filesync: pull %s from %s: %w", d.Name, s.cfg.Peer, err)
@@ -356,7 +356,7 @@ func (s *Syncer) pull(ctx context.Context, d Dir) (res result) {
 		res.err = fmt.Errorf("filesync: pull %s from %s: deletions not propagated: %s: %w", d.Name, s.cfg.Peer, why, context.Canceled)
 		return res
 	}
-	del, err := runRsync(ctx, s.opt.Command, s.password, pullArgs(d, url, deletePass, s.cfg.IOTimeout))
+	del, err := runRsync(ctx, s.opt.Command, s.password, pullArgs(d, url, deletePass, s.cfg.IOTimeout), s.cfg.IOTimeout)
 	res.deleted = del.Deleted
 	res.transfer.BytesReceived += del.BytesReceived
 	if err != nil {
