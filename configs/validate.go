@@ -311,6 +311,7 @@ func (ck *checker) pair(c *Config) {
 		ck.bad("vip.script.timeout", "%s must be positive", v.Script.Timeout)
 	}
 	ck.database(c, paired)
+	ck.sync(c, paired)
 	ck.takeoverESL(c, paired)
 	for _, h := range []struct {
 		key   string
@@ -367,6 +368,9 @@ func (ck *checker) takeoverESL(c *Config, paired bool) {
 func (ck *checker) database(c *Config, paired bool) {
 	db := &c.Database
 	if db.DSN == "" {
+		if db.DataDir != "" || len(db.StartCommand) > 0 || db.RebuildOnRewindFailure {
+			ck.bad("database.data_dir", "and the other rebuild keys need database.dsn: a standby rebuild re-clones the managed database")
+		}
 		return
 	}
 	if !paired {
@@ -388,5 +392,53 @@ func (ck *checker) database(c *Config, paired bool) {
 	}
 	for _, p := range c.DBRoleConfig().Problems() {
 		ck.bad("database."+p.Key, "%s", p.Msg)
+	}
+	rc := c.RebuildConfig()
+	for _, p := range rc.Problems() {
+		ck.bad("database."+p.Key, "%s", p.Msg)
+	}
+	if db.StartTimeout == 0 {
+		ck.bad("database.start_timeout", "%s must be positive", db.StartTimeout)
+	}
+	if db.RebuildTimeout == 0 {
+		ck.bad("database.rebuild_timeout", "%s must be positive", db.RebuildTimeout)
+	}
+	if db.RebuildOnRewindFailure {
+		switch {
+		case !rc.Enabled():
+			ck.bad("database.rebuild_on_rewind_failure", "needs data_dir and start_command: the rebuild it starts replaces the data directory")
+		case len(db.StopCommand) == 0 || len(db.DemoteCommand) == 0:
+			ck.bad("database.rebuild_on_rewind_failure", "needs stop_command and demote_command: it follows a failed rejoin, which only a release with both runs")
+		}
+	}
+}
+
+// sync checks the sync section: the filesync package holds the rules of
+// the keys it takes; the file adds that only a pair syncs, that the
+// addresses are ip:port, and that a zero where filesync would read its
+// default is a mistake.
+func (ck *checker) sync(c *Config, paired bool) {
+	s := &c.Sync
+	if len(s.Directories) == 0 {
+		return
+	}
+	if !paired {
+		ck.bad("sync.directories", "is set but peer.paths is not: the standby of a pair pulls them from the primary")
+	}
+	for _, a := range []struct{ key, v string }{{"sync.listen", s.Listen}, {"sync.peer", s.Peer}} {
+		if ap, err := netip.ParseAddrPort(a.v); a.v != "" && (err != nil || ap.Port() == 0) {
+			ck.bad(a.key, "%q must be ip:port with a numeric IP and a port, e.g. 10.1.1.1:8873", a.v)
+		}
+	}
+	if s.LagAlert == 0 {
+		ck.bad("sync.lag_alert", "%s must be positive", ck.show("sync.lag_alert", s.LagAlert))
+	}
+	for i, d := range s.Directories {
+		if d.Interval == 0 {
+			ck.bad(fmt.Sprintf("sync.directories[%d].interval", i), "%s must be at least 1s", d.Interval)
+		}
+	}
+	for _, p := range c.SyncConfig().Problems() {
+		ck.bad("sync."+p.Key, "%s", p.Msg)
 	}
 }
