@@ -297,3 +297,24 @@ func TestFence(t *testing.T) {
 		t.Errorf("failed fence: got %v, want it to name the peer and the cause", err)
 	}
 }
+
+// TestTakeOverRecordsFilesAge: with file sync, the takeover's timeline
+// records when the files were last synced, and its details their age.
+func TestTakeOverRecordsFilesAge(t *testing.T) {
+	synced := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	a := act.New(act.Config{Node: "n", FilesSynced: func() time.Time { return synced }}, act.Resources{})
+	tl, err := a.TakeOver(t.Context(), move)
+	if err != nil {
+		t.Fatalf("TakeOver: got %v, want nil", err)
+	}
+	if !tl.FilesSynced.Equal(synced) {
+		t.Errorf("got files synced %s, want %s", tl.FilesSynced, synced)
+	}
+	tl.Detected = synced.Add(90 * time.Second)
+	if got := tl.Details()["files_age_ms"]; got != int64(90000) {
+		t.Errorf("got files_age_ms %v, want 90000", got)
+	}
+	if _, ok := (failover.Timeline{}).Details()["files_age_ms"]; ok {
+		t.Error("a timeline without file sync reports files_age_ms")
+	}
+}
