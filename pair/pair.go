@@ -39,6 +39,11 @@ type Config struct {
 	Rejoin bool
 	// LeaveTimeout bounds the release of a primary that stops.
 	LeaveTimeout time.Duration
+	// FilesSynced and OnRejoinFailed go to the act stage (act.Config):
+	// the files' age in a takeover's timeline, and what follows a failed
+	// rejoin. Either may be nil.
+	FilesSynced    func() time.Time
+	OnRejoinFailed func(error)
 	// States, Checks and Maintenance read the node's probes and
 	// maintenance mode (the agent); DB says a database is managed.
 	States      func() []probe.CheckState
@@ -79,6 +84,7 @@ func New(cfg Config) (_ *Pair, err error) {
 	p.act = act.New(act.Config{
 		Node: cfg.Node, VIPAddr: cfg.VIPAddr, PeerHost: cfg.Paths[0].Peer.Addr().String(),
 		Rejoin: cfg.Rejoin, Logger: p.log, OnEvent: cfg.OnEvent,
+		FilesSynced: cfg.FilesSynced, OnRejoinFailed: cfg.OnRejoinFailed,
 	}, cfg.Resources)
 	if p.tr, err = failover.ListenUDP(cfg.Paths, p.log); err != nil {
 		return nil, err
@@ -193,6 +199,22 @@ func (p *Pair) Status() (string, control.Pair) {
 		out.RoleHistory = append(out.RoleHistory, control.RoleHistory{At: h.At, From: h.From.String(), To: h.To.String(), Epoch: h.Epoch, Reason: h.Reason})
 	}
 	return ns.Role.String(), out
+}
+
+// View is the pair as the node's other parts see it (file sync, the
+// standby rebuild): this node's role and maintenance mode, the peer as its
+// heartbeats tell it, and the peer's address on the first heartbeat path.
+type View struct {
+	Role        failover.Role
+	Maintenance bool // on this node
+	Peer        failover.PeerView
+	PeerHost    string
+}
+
+// View returns the pair now. It does not block.
+func (p *Pair) View() View {
+	ns := p.node.Status()
+	return View{Role: ns.Role, Maintenance: ns.Maintenance, Peer: ns.Peer, PeerHost: p.cfg.Paths[0].Peer.Addr().String()}
 }
 
 // String names the pair for errors.
