@@ -28,7 +28,8 @@ import (
 )
 
 // ErrRefused marks a rebuild that was not started: nothing was changed.
-var ErrRefused = errors.New("refused")
+// It is the control API's, which answers it with 409.
+var ErrRefused = control.ErrRefused
 
 // Pair is what a rebuild must know of the pair: this node's role and the
 // peer as its heartbeats tell it.
