@@ -69,6 +69,8 @@ func newRootCmd(g *globals) *cobra.Command {
 		newEventsCmd(g),
 		newKeygenCmd(g),
 		newSwitchoverCmd(g),
+		newSyncCmd(g),
+		newStandbyCmd(g),
 	)
 	return root
 }

@@ -41,6 +41,15 @@ func newPair(cfg *configs.Config, d *daemon) (*pair.Pair, error) {
 		Checks:      func() []probe.Check { return d.agent.Checks() },
 		Maintenance: func() bool { return d.agent.Maintenance() },
 		DB:          cfg.Database.DSN != "", OnEvent: emit, Logger: log,
+		// File sync and rebuilds are built after the pair: read them
+		// through the daemon.
+		FilesSynced: func() time.Time {
+			if d.sync == nil {
+				return time.Time{}
+			}
+			return d.sync.LastSynced()
+		},
+		OnRejoinFailed: rebuildOnRejoinFailure(cfg, d),
 	}
 	if d.sup != nil {
 		pc.Resources.PBX = act.Supervised(d.sup)
