@@ -106,7 +106,7 @@ type pairOpts struct {
 	dst       string // n2's directory; "" a new temporary one
 }
 
-func newPair(t *testing.T, o pairOpts) *syncPair {
+func newPair(t testing.TB, o pairOpts) *syncPair {
 	t.Helper()
 	testenv.LookPath(t, "rsync")
 	topo := netns.New(t, netns.Options{Hosts: []string{"n1", "n2"}})
@@ -180,7 +180,7 @@ func newPair(t *testing.T, o pairOpts) *syncPair {
 }
 
 // write puts a file of size random bytes at dir/name and returns them.
-func write(t *testing.T, dir, name string, size int) []byte {
+func write(t testing.TB, dir, name string, size int) []byte {
 	t.Helper()
 	b := make([]byte, size)
 	_, _ = rand.Read(b)
@@ -207,7 +207,7 @@ func sameFile(dir, name string, want []byte) (bool, string) {
 }
 
 // okRuns waits until n's directory has had runs complete pulls or more.
-func okRuns(t *testing.T, n *node, within time.Duration, what string, cond func(control.SyncDir) bool) control.SyncDir {
+func okRuns(t testing.TB, n *node, within time.Duration, what string, cond func(control.SyncDir) bool) control.SyncDir {
 	t.Helper()
 	var st control.SyncDir
 	testenv.WaitForReason(t, within, what, func() (bool, string) {
@@ -432,4 +432,35 @@ func TestSyncResumesInterruptedTransfer(t *testing.T) {
 	}
 	slices.Sort(names)
 	t.Logf("n2 holds %v", names)
+}
+
+// BenchmarkPullCap measures pulls of a 2 MiB file at a cap of 1024 KiB/s
+// between two namespaces (the ideal: 2000 ms), each started by the
+// primary's change notice. It reports the median pull time and rate.
+//
+//	go test -run '^$' -bench PullCap -benchtime 5x -count 3 ./filesync
+func BenchmarkPullCap(b *testing.B) {
+	const size, capKiB = 2 << 20, 1024
+	src := b.TempDir()
+	write(b, src, filesync.DefaultMarker, 0)
+	p := newPair(b, pairOpts{dir: filesync.Dir{BWLimit: capKiB, Watch: true, Marker: filesync.DefaultMarker}, src: src})
+	write(b, src, "warm.wav", 1000)
+	okRuns(b, p.n2, 30*time.Second, "a first pull", func(s control.SyncDir) bool { return s.LastSuccess != nil })
+	var took, rate []float64
+	b.ResetTimer()
+	for i := range b.N {
+		runs := p.n2.dirStatus().Runs
+		write(b, src, fmt.Sprintf("file-%d.wav", i), size)
+		st := okRuns(b, p.n2, 30*time.Second, "the pull of the new file", func(s control.SyncDir) bool {
+			return s.Runs > runs && s.State == "ok" && s.LastFiles == 1
+		})
+		took = append(took, st.LastDurationMS)
+		rate = append(rate, st.RateBps/1024)
+	}
+	b.StopTimer()
+	slices.Sort(took)
+	slices.Sort(rate)
+	b.ReportMetric(took[len(took)/2], "ms/pull")
+	b.ReportMetric(rate[len(rate)/2], "KiB/s")
+	b.ReportMetric(0, "ns/op")
 }

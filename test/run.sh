@@ -2,7 +2,7 @@
 # Runs every pbxha test, the way CI does.
 #
 # As root it first installs what the tests use from Debian (PostgreSQL,
-# Kamailio, sipsak, iproute2) without starting their system services; the tests
+# Kamailio, sipsak, iproute2, rsync) without starting their system services; the tests
 # start their own throwaway servers on loopback and stop them by PID. Run by
 # hand without root, tests that need those are skipped; under CI=true such a
 # skip is a failure.
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(postgresql kamailio sipsak iproute2 procps)
+packages=(postgresql kamailio sipsak iproute2 procps rsync)
 
 install_packages() {
 	local missing=()
