@@ -438,8 +438,11 @@ func (s *Syncer) checkLag(dir Direction, now time.Time) {
 	var evs []event.Event
 	s.mu.Lock()
 	for _, d := range s.dirs {
+		// A copy older than the time pulling began (this node was primary,
+		// or isolated) gets lag_alert from then to catch up, so that a
+		// switchover does not raise the alert before the first pull.
 		since := d.lastDone
-		if since.IsZero() || since.Before(s.pullingFrom) && d.st.LastSuccess == nil {
+		if since.Before(s.pullingFrom) {
 			since = s.pullingFrom
 		}
 		age := now.Sub(since)
