@@ -435,6 +435,15 @@ func TestSyncResumesInterruptedTransfer(t *testing.T) {
 	if _, err := os.Stat(partial); err == nil {
 		t.Errorf("partial file %s still there after the complete pull", partial)
 	}
+	// The copy was older than lag_alert (3s) while the link was down:
+	// sync_lagging, resolved once a pull caught up.
+	testenv.WaitForReason(t, 20*time.Second, "sync_lagging raised, then resolved", func() (bool, string) {
+		evs := p.n2.eventsOf(event.SyncLagging)
+		if len(evs) < 2 || evs[0].Resolved || evs[0].Severity != event.Warning {
+			return false, fmt.Sprintf("%d events", len(evs))
+		}
+		return evs[len(evs)-1].Resolved, "last one not resolved"
+	})
 	entries, _ := os.ReadDir(p.n2.dir)
 	names := []string{}
 	for _, e := range entries {

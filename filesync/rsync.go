@@ -263,4 +263,4 @@ func readHead(path string, n int64) (string, error) {
 }
 
 // errDaemon wraps a failed start of the rsync daemon.
-var errDaemon = errors.New("rsync daemon")
+var errDaemon = errors.New("filesync: rsync daemon")

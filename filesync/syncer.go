@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pbxha/pbxha/control"
@@ -167,6 +168,11 @@ func (s *Syncer) serve(ctx context.Context) {
 func (s *Syncer) runDaemon(ctx context.Context, conf string) error {
 	cmd := s.opt.Command(ctx, "rsync", "--daemon", "--no-detach", "--config="+conf, "--log-file=/dev/stderr")
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	// SIGTERM at the stop, and should pbxha die: the daemon must not
+	// outlive it, holding the port.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 5 * time.Second
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return fmt.Errorf("%w: %w", errDaemon, err)
