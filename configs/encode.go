@@ -83,6 +83,7 @@ func (c *Config) Redacted() *Config {
 		r.Probes.PG[i].DSN = RedactDSN(r.Probes.PG[i].DSN)
 	}
 	r.Database.DSN = RedactDSN(r.Database.DSN)
+	r.Database.PrimaryConninfo = RedactDSN(r.Database.PrimaryConninfo)
 	r.Alerts.Endpoints = append([]Endpoint(nil), c.Alerts.Endpoints...)
 	for i := range r.Alerts.Endpoints {
 		e := &r.Alerts.Endpoints[i]
