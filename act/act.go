@@ -104,6 +104,12 @@ func (a *Actuators) TakeOver(ctx context.Context, m failover.Move) (failover.Tim
 		if err := a.waitRejoin(ctx); err != nil {
 			return tl, fmt.Errorf("promote the database: %w", err)
 		}
+		if m.Still != nil {
+			// The rejoin may have held this takeover up for a while.
+			if err := m.Still(); err != nil {
+				return tl, err
+			}
+		}
 		if _, err := a.r.DB.Promote(ctx, probe.LSN(m.PeerWAL), m.Force); err != nil {
 			return tl, fmt.Errorf("promote the database: %w", err)
 		}
@@ -193,9 +199,10 @@ func (a *Actuators) releaseDB(ctx context.Context) error {
 		}
 		return nil
 	}
-	if res.Changed {
-		// Stopped by this release: rejoin it as a standby of the peer,
-		// which promotes meanwhile.
+	if res.Changed || res.Before == dbrole.RoleStopped {
+		// Stopped by this release — or found stopped: a primary whose
+		// database went down (the failure this release may be for) —
+		// rejoin it as a standby of the peer, which promotes meanwhile.
 		a.rejoin.start(args)
 	}
 	return nil
@@ -235,6 +242,75 @@ func (a *Actuators) Fence(ctx context.Context, m failover.Move) error {
 	}
 	a.log.Info("peer fenced", "action", failover.ActionFencePeer, "target", a.cfg.PeerHost, "peer", m.Peer)
 	return nil
+}
+
+// StepDown gives the resources up in the order that ends writes first, for
+// a primary that may be cut off and whose peer may promote soon: the
+// database stops taking writes (stopped, and rejoined as a standby in the
+// background, with Config.Rejoin; else demoted), then the VIP is removed,
+// then the release hooks run. The PBX keeps running. A database or VIP step
+// that fails ends it with the error; the node stays primary and retries.
+func (a *Actuators) StepDown(ctx context.Context, m failover.Move) (failover.Timeline, error) {
+	var tl failover.Timeline
+	now := a.cfg.Clock.Now
+	if a.r.DB != nil {
+		if err := a.releaseDB(ctx); err != nil {
+			return tl, err
+		}
+		tl.DBDemoted = now()
+	}
+	if a.r.VIP != nil {
+		if err := a.r.VIP.Down(ctx); err != nil {
+			return tl, err
+		}
+		tl.VIPDown = now()
+	}
+	if a.r.Hooks != nil {
+		if err := a.r.Hooks.Release(ctx, a.vars("release", "standby", m)); err != nil {
+			a.log.Error("release hooks failed", "action", failover.ActionStepDown, "err", err)
+		}
+		tl.HooksRan = now()
+	}
+	return tl, nil
+}
+
+// RestoreVIP adds and announces the VIP again after it left the primary's
+// interface (an announcement that fails is tolerated: it is repeated).
+func (a *Actuators) RestoreVIP(ctx context.Context) error {
+	if a.r.VIP == nil {
+		return nil
+	}
+	if err := a.r.VIP.Up(ctx); err != nil && !errors.Is(err, vip.ErrAnnounce) {
+		return err
+	}
+	return nil
+}
+
+// DropVIP removes a VIP found on a node that is not primary.
+func (a *Actuators) DropVIP(ctx context.Context) error {
+	if a.r.VIP == nil {
+		return nil
+	}
+	return a.r.VIP.Down(ctx)
+}
+
+// witnessWithin bounds one witness: ARP answers on a LAN take well under a
+// millisecond; a node that is gone answers never.
+const witnessWithin = 60 * time.Millisecond
+
+// Witness asks whether another node answers on the VIP.
+func (a *Actuators) Witness(ctx context.Context) (failover.WitnessState, string, error) {
+	if a.r.Witness == nil {
+		return failover.WitnessAbsent, "no witness", nil
+	}
+	held, who, err := a.r.Witness.Witness(ctx, witnessWithin)
+	switch {
+	case err != nil:
+		return failover.WitnessUnknown, "", err
+	case held:
+		return failover.WitnessHeld, who, nil
+	}
+	return failover.WitnessAbsent, "", nil
 }
 
 // ReAnnounce repeats the VIP's gratuitous ARP / neighbour advertisement.

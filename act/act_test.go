@@ -265,6 +265,74 @@ func TestReleaseWithRejoin(t *testing.T) {
 	})
 }
 
+// TestReleaseRejoinsAStoppedDatabase: a release that finds its database
+// already stopped (it went down, which is why the node releases) starts
+// the rejoin all the same, so that it comes back as a standby of the new
+// primary; a standby found is left alone.
+func TestReleaseRejoinsAStoppedDatabase(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		before dbrole.Role
+		rejoin bool
+	}{
+		{"stopped", dbrole.RoleStopped, true},
+		{"already a standby", dbrole.RoleStandby, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := acttest.New(nil)
+				w.SetDBRole(tc.before)
+				a := newAct(w, true)
+				if _, err := a.Release(t.Context(), move); err != nil {
+					t.Fatalf("Release: %v", err)
+				}
+				if err := a.WaitRejoin(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				if got := slices.Contains(w.Ops(), acttest.DBRejoin); got != tc.rejoin {
+					t.Errorf("rejoin ran: %v, want %v (steps %q)", got, tc.rejoin, w.Ops())
+				}
+				if tc.rejoin && w.DBRole() != dbrole.RoleStandby {
+					t.Errorf("database after the rejoin: %s, want standby", w.DBRole())
+				}
+			})
+		})
+	}
+}
+
+// TestTakeOverOvertakenWhileRejoining: a takeover held up by a database
+// rejoin asks Move.Still before promoting; a live primary heard meanwhile
+// ends it with ErrOvertaken and nothing done.
+func TestTakeOverOvertakenWhileRejoining(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := acttest.New(nil)
+		w.SetDBRole(dbrole.RolePrimary)
+		w.Takes(acttest.DBRejoin, 5*time.Second)
+		a := newAct(w, true)
+		if _, err := a.Release(t.Context(), move); err != nil {
+			t.Fatal(err)
+		}
+		asked := 0
+		m := move
+		m.Still = func() error {
+			asked++
+			return fmt.Errorf("failover: take over: %w: node-a is primary at epoch 8 now", failover.ErrOvertaken)
+		}
+		_, err := a.TakeOver(t.Context(), m)
+		if !errors.Is(err, failover.ErrOvertaken) || asked != 1 {
+			t.Fatalf("TakeOver: got %v after %d asks, want ErrOvertaken after one", err, asked)
+		}
+		for _, op := range w.Ops() {
+			if op == acttest.DBPromote || op == acttest.VIPUp {
+				t.Errorf("an overtaken takeover did %s", op)
+			}
+		}
+		if w.Writable() || w.HoldsVIP() {
+			t.Errorf("after an overtaken takeover: writable %v VIP %v, want neither", w.Writable(), w.HoldsVIP())
+		}
+	})
+}
+
 // TestReleaseWithRejoinStopFails: a stop command that fails falls back to
 // demoting, and no rejoin starts.
 func TestReleaseWithRejoinStopFails(t *testing.T) {
@@ -316,5 +384,75 @@ func TestTakeOverRecordsFilesAge(t *testing.T) {
 	}
 	if _, ok := (failover.Timeline{}).Details()["files_age_ms"]; ok {
 		t.Error("a timeline without file sync reports files_age_ms")
+	}
+}
+
+// TestStepDownOrder: a primary that steps down ends writes first — the
+// database, then the VIP, then the release hooks — each step stamped.
+func TestStepDownOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := acttest.New(nil)
+		w.SetDBRole(dbrole.RolePrimary)
+		a := newAct(w, false)
+		if err := w.VIP.Up(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		every(w, 10*time.Millisecond, allOps...)
+		t0 := time.Now()
+		tl, err := a.StepDown(t.Context(), move)
+		if err != nil {
+			t.Fatalf("StepDown: got %v, want nil", err)
+		}
+		if got, want := w.Ops()[1:], []string{acttest.DBDemote, acttest.VIPDown, acttest.HooksRelease}; !slices.Equal(got, want) {
+			t.Errorf("got steps %q, want %q", got, want)
+		}
+		if tl.DBDemoted.Sub(t0) != 10*time.Millisecond || tl.VIPDown.Sub(t0) != 20*time.Millisecond || tl.HooksRan.Sub(t0) != 30*time.Millisecond {
+			t.Errorf("timeline %+v, want database at 10ms, VIP at 20ms, hooks at 30ms", tl)
+		}
+		if w.Writable() || w.HoldsVIP() {
+			t.Errorf("after the step-down: writable %v VIP %v, want neither", w.Writable(), w.HoldsVIP())
+		}
+	})
+}
+
+// TestStepDownDatabaseFails: a database that keeps taking writes ends the
+// step-down before the VIP goes: the node stays primary and retries.
+func TestStepDownDatabaseFails(t *testing.T) {
+	w := acttest.New(nil)
+	w.SetDBRole(dbrole.RolePrimary)
+	w.Fail(acttest.DBDemote, errors.New("still primary"))
+	if _, err := newAct(w, false).StepDown(context.Background(), move); err == nil || !strings.Contains(err.Error(), "demote the database: still primary") {
+		t.Fatalf("got %v, want the database error", err)
+	}
+	if got := w.Ops(); !slices.Equal(got, []string{"db.demote!"}) {
+		t.Errorf("got steps %q, want only the failed demotion", got)
+	}
+}
+
+// TestVIPTrackingActions: RestoreVIP adds the VIP again, DropVIP removes
+// it, and the witness reports who answers on it.
+func TestVIPTrackingActions(t *testing.T) {
+	w := acttest.New(nil)
+	a := newAct(w, false)
+	ctx := context.Background()
+	if err := a.RestoreVIP(ctx); err != nil || !w.HoldsVIP() {
+		t.Fatalf("RestoreVIP: got %v, held %v; want the VIP back", err, w.HoldsVIP())
+	}
+	if err := a.DropVIP(ctx); err != nil || w.HoldsVIP() {
+		t.Fatalf("DropVIP: got %v, held %v; want it gone", err, w.HoldsVIP())
+	}
+	for _, tc := range []struct {
+		answer string
+		want   failover.WitnessState
+	}{{"", failover.WitnessAbsent}, {"02:98:18:00:00:0b", failover.WitnessHeld}} {
+		w.SetAnswer(tc.answer)
+		got, who, err := a.Witness(ctx)
+		if err != nil || got != tc.want || who != tc.answer {
+			t.Errorf("answer %q: got %s %q %v, want %s", tc.answer, got, who, err, tc.want)
+		}
+	}
+	w.Fail(acttest.WitnessAsk, errors.New("no packet socket"))
+	if got, _, err := a.Witness(ctx); err == nil || got != failover.WitnessUnknown {
+		t.Errorf("failing witness: got %s %v, want unknown and the error", got, err)
 	}
 }

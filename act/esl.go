@@ -2,7 +2,6 @@ package act
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -43,26 +42,11 @@ func (c *ESLCommands) Send(ctx context.Context, epoch uint64) {
 		log = slog.Default()
 	}
 	start := clk.Now()
-	failed, sent := []string{}, []string{}
+	var res []commandResult
 	for _, r := range esl.RunCommands(ctx, c.Addr, c.Password, c.Commands) {
-		reply := firstLine(r.Body)
-		if r.Err != nil {
-			log.Warn("takeover: PBX command failed; the takeover goes on", "epoch", epoch, "target", c.Addr,
-				"command", r.Command, "reply", reply, "err", r.Err)
-			failed = append(failed, r.Err.Error()) // names the command
-			continue
-		}
-		sent = append(sent, r.Command)
-		log.Info("takeover: PBX command sent", "epoch", epoch, "target", c.Addr, "command", r.Command, "reply", reply)
+		res = append(res, commandResult{command: r.Command, reply: firstLine(r.Body), err: r.Err})
 	}
-	if len(failed) == 0 || c.OnEvent == nil {
-		return
-	}
-	c.OnEvent(event.Event{Kind: event.TakeoverStepFailed, Severity: event.Warning,
-		Summary: fmt.Sprintf("%s: takeover at epoch %d went on, but %d of %d PBX command(s) failed: %s",
-			c.Node, epoch, len(failed), len(c.Commands), strings.Join(failed, "; ")),
-		Details: map[string]any{"step": "pbx_commands", "epoch": epoch, "target": c.Addr,
-			"failed": failed, "sent": sent, "took_ms": clk.Now().Sub(start).Milliseconds()}})
+	reportCommands(log, c.OnEvent, c.Node, c.Addr, epoch, len(c.Commands), clk.Now().Sub(start), res)
 }
 
 // firstLine returns the first line of s, trimmed.

@@ -33,7 +33,7 @@ func startActPair(t *testing.T) (a, b *actNode) {
 		pol := failover.DefaultPolicy()
 		pol.PreferredNode = "node-a"
 		node, err := failover.NewNode(failover.NodeConfig{
-			Cluster: "pair", Node: name, Key: []byte("0123456789abcdef0123456789abcdef"), Policy: pol,
+			Cluster: "pair", Node: name, Keys: failover.Keys{Current: []byte("0123456789abcdef0123456789abcdef")}, Policy: pol,
 			StateDir: t.TempDir(), Transport: net.Endpoint(end), Tracker: failover.TrackerConfig{Paths: 2},
 			Local: n.local.Get, Logger: quiet(),
 			Act: act.New(act.Config{Node: name, PeerHost: peerHost, Logger: quiet()}, w.Resources()),

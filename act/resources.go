@@ -2,18 +2,22 @@ package act
 
 import (
 	"context"
+	"time"
 
 	"github.com/pbxha/pbxha/dbrole"
 	"github.com/pbxha/pbxha/hooks"
 	"github.com/pbxha/pbxha/probe"
 )
 
-// Database is this node's managed database; *dbrole.Mover implements it.
-// Its methods block until the move is done or ctx ends, and are called one
-// at a time.
+// Database is this node's managed database; *dbrole.Mover (PostgreSQL) and
+// *mysqlrole.Mover (MariaDB/MySQL) implement it. Its methods block until
+// the move is done or ctx ends, and are called one at a time.
 type Database interface {
-	// Promote makes the database the writable primary. It refuses when the
-	// database is more than max_lag_bytes behind peerWAL, unless force.
+	// Promote makes the database the writable primary. peerWAL is the
+	// peer's last announced position: a WAL LSN, or a GTID transaction
+	// count for MariaDB/MySQL (probe.ParseGTIDSet). It refuses when the
+	// database is further behind it than max_lag_bytes (max_lag_transactions),
+	// unless force.
 	Promote(ctx context.Context, peerWAL probe.LSN, force bool) (dbrole.Result, error)
 	// Demote makes sure the database no longer takes writes: a standby of
 	// the new primary, or stopped.
@@ -75,10 +79,17 @@ type Fencer interface {
 	Fence(ctx context.Context, vars hooks.Vars) error
 }
 
+// Witness asks whether another node answers on the VIP; *vip.VIP
+// implements it (netlink mode, IPv4). It returns within about within.
+type Witness interface {
+	Witness(ctx context.Context, within time.Duration) (held bool, who string, err error)
+}
+
 // Resources are what a primary holds, each nil when this node has none.
 type Resources struct {
 	DB       Database         // nil: no managed database
 	VIP      VIP              // nil: vip.mode none
+	Witness  Witness          // nil: no VIP witness
 	PBX      PBX              // nil: the PBX is not supervised
 	Commands TakeoverCommands // nil: no pbx.takeover_esl
 	Hooks    Hooks            // nil: no hooks

@@ -56,6 +56,14 @@ func (t *TieBreaker) Run(ctx context.Context) {
 	}
 }
 
+// Last returns when a target last answered (zero: never).
+func (t *TieBreaker) Last() time.Time {
+	if last := t.last.Load(); last != 0 {
+		return time.Unix(0, last)
+	}
+	return time.Time{}
+}
+
 // OK reports whether a target answered within the window.
 func (t *TieBreaker) OK() bool {
 	last := t.last.Load()

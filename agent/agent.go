@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,14 +22,18 @@ import (
 
 // Config is what the agent needs to know about the node.
 type Config struct {
-	Node     string
-	Cluster  string
-	History  int    // results kept per probe
-	Source   string // where the config came from, for status
-	Version  string // pbxha version, for status
-	Checks   []probe.Check
-	Close    func() // releases the checks' probes (connections, sockets); may be nil
-	OnResult func(probe.Check, probe.Result, probe.CheckState)
+	Node    string
+	Cluster string
+	History int    // results kept per probe
+	Source  string // where the config came from, for status
+	// PendingRestart lists the keys whose value in the file differs from
+	// the running one and takes effect only at the next start
+	// (configs.KeepRestartOnly), for status.
+	PendingRestart []string
+	Version        string // pbxha version, for status
+	Checks         []probe.Check
+	Close          func() // releases the checks' probes (connections, sockets); may be nil
+	OnResult       func(probe.Check, probe.Result, probe.CheckState)
 
 	// PBX, when set, reports the supervised PBX for status.
 	PBX func() control.PBX
@@ -38,8 +43,12 @@ type Config struct {
 	// the PBX (any kind but pg) is failed" turns true or false: the
 	// supervisor's hang detection.
 	OnServiceFailed func(bool)
-	// OnMaintenance, when set, is called when maintenance mode changes.
+	// OnMaintenance, when set, is called when maintenance mode changes,
+	// and by New when it restores maintenance mode from MaintenanceFile.
 	OnMaintenance func(bool)
+	// MaintenanceFile, when set, keeps maintenance mode across restarts:
+	// the file exists while maintenance is on (state_dir/maintenance).
+	MaintenanceFile string
 	// Pair, when set, puts the node in mode pair: it reports the failover
 	// state, whose role replaces the single-node role.
 	Pair func() (role string, pair control.Pair)
@@ -82,6 +91,14 @@ func New(cfg Config, logger *slog.Logger, events Publisher) *Agent {
 	now := time.Now()
 	a := &Agent{log: logger, started: now, reloads: make(chan Config), cfg: cfg, loadedAt: now, ready: make(chan struct{}), events: events, role: failover.RolePrimary.String()}
 	a.mon = probe.NewMonitor(cfg.Checks, a.monitorOptions(cfg), nil)
+	if on, since := restoreMaintenance(cfg.MaintenanceFile); on {
+		a.maint = true
+		a.log.Warn("maintenance mode restored: it was on when pbxha stopped; pbxha maintenance off resumes automatic action",
+			"maintenance", true, "since", since)
+		if cfg.OnMaintenance != nil {
+			cfg.OnMaintenance(true)
+		}
+	}
 	return a
 }
 
@@ -116,10 +133,16 @@ func (a *Agent) Run(ctx context.Context) {
 		a.mu.Lock()
 		a.cfg, a.mon, a.loadedAt, a.reloadErr = *next, newMon, time.Now(), ""
 		a.mu.Unlock()
-		a.log.Info("config reloaded", "source", next.Source, "probes", len(next.Checks))
-		a.publish(event.Event{Kind: event.ConfigReload, Severity: event.Info,
-			Summary: fmt.Sprintf("config reloaded from %s: %d probes", next.Source, len(next.Checks)),
-			Details: map[string]any{"source": next.Source, "probes": len(next.Checks)}})
+		summary := fmt.Sprintf("config reloaded from %s: %d probes", next.Source, len(next.Checks))
+		details := map[string]any{"source": next.Source, "probes": len(next.Checks)}
+		args := []any{"source", next.Source, "probes", len(next.Checks)}
+		if len(next.PendingRestart) > 0 {
+			summary += "; pending restart: " + strings.Join(next.PendingRestart, ", ") + " take effect at the next start"
+			details["pending_restart"] = next.PendingRestart
+			args = append(args, "pending_restart", strings.Join(next.PendingRestart, ","))
+		}
+		a.log.Info("config reloaded", args...)
+		a.publish(event.Event{Kind: event.ConfigReload, Severity: event.Info, Summary: summary, Details: details})
 	}
 }
 
@@ -159,15 +182,17 @@ func (a *Agent) probeChanged(c probe.Change) {
 	if c.Result.Err != nil {
 		args = append(args, "class", c.Result.Class, "err", c.Result.Err)
 	}
+	// A failed probe is critical only when the probe is (it fails the
+	// node); a non-critical one only degrades it.
 	level, sev := slog.LevelInfo, event.Info
-	switch c.To {
-	case probe.Degraded:
-		level, sev = slog.LevelWarn, event.Warning
-	case probe.Failed:
+	switch {
+	case c.To == probe.Failed && c.Critical:
 		level, sev = slog.LevelWarn, event.Critical
+	case c.To == probe.Failed, c.To == probe.Degraded:
+		level, sev = slog.LevelWarn, event.Warning
 	}
 	a.log.Log(context.Background(), level, "probe state changed", args...)
-	details := map[string]any{"probe": c.Check, "kind": c.Kind, "from": c.From.String(), "state": c.To.String()}
+	details := map[string]any{"probe": c.Check, "kind": c.Kind, "critical": c.Critical, "from": c.From.String(), "to": c.To.String()}
 	if c.Result.Detail != "" {
 		details["detail"] = c.Result.Detail
 	}
@@ -192,14 +217,14 @@ func (a *Agent) probeChanged(c probe.Change) {
 	if health == prev {
 		return
 	}
-	a.log.Info("node health changed", "from", prev.String(), "health", health.String())
-	hsev := event.Info
+	hsev, hlevel := event.Info, slog.LevelInfo
 	switch health {
 	case probe.HealthDegraded:
-		hsev = event.Warning
+		hsev, hlevel = event.Warning, slog.LevelWarn
 	case probe.HealthFailed:
-		hsev = event.Critical
+		hsev, hlevel = event.Critical, slog.LevelError
 	}
+	a.log.Log(context.Background(), hlevel, "node health changed", "from", prev.String(), "health", health.String())
 	a.publish(event.Event{
 		Kind: event.HealthChange, Severity: hsev, Resolved: health == probe.Healthy,
 		Summary: fmt.Sprintf("node health %s → %s", prev, health),
@@ -209,15 +234,25 @@ func (a *Agent) probeChanged(c probe.Change) {
 
 // SetMaintenance switches maintenance mode: while on, nothing acts
 // automatically (the PBX is not restarted). It publishes a maintenance event.
+//
+// With Config.MaintenanceFile set, the mode is written there first, so that
+// it survives a restart of pbxha; when that fails the mode stays as it was
+// and the error says why.
 func (a *Agent) SetMaintenance(on bool) error {
 	a.mu.Lock()
-	changed := a.maint != on
+	if a.maint == on {
+		a.mu.Unlock()
+		return nil
+	}
+	// Written under the lock: two operators switching at once leave the
+	// file as the mode.
+	if err := persistMaintenance(a.cfg.MaintenanceFile, on, time.Now()); err != nil {
+		a.mu.Unlock()
+		return err
+	}
 	a.maint = on
 	hook := a.cfg.OnMaintenance
 	a.mu.Unlock()
-	if !changed {
-		return nil
-	}
 	if hook != nil {
 		hook(on)
 	}
@@ -362,6 +397,15 @@ func (a *Agent) ReloadFailed(err error) {
 		Summary: "config reload refused; the running config stays", Details: map[string]any{"error": err.Error()}})
 }
 
+// ReloadState reports the last reload's outcome for metrics: whether it
+// was refused, when the running config was loaded, and the keys pending a
+// restart.
+func (a *Agent) ReloadState() (refused bool, loadedAt time.Time, pending []string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.reloadErr != "", a.loadedAt, a.cfg.PendingRestart
+}
+
 // Checks returns the checks the agent runs now.
 func (a *Agent) Checks() []probe.Check { return a.monitor().Checks() }
 
@@ -385,6 +429,9 @@ func (a *Agent) Status() control.Status {
 	a.mu.Unlock()
 	states := mon.Snapshot()
 	role, mode, pbx, pair := roleOf(cfg, maint)
+	if pair != nil && pbx != nil && len(pair.Nodes) > 0 {
+		pair.Nodes[0].PBX = pbxSummary(*pbx)
+	}
 	var alerts *control.Alerts
 	if cfg.Alerts != nil {
 		al := cfg.Alerts()
@@ -416,7 +463,7 @@ func (a *Agent) Status() control.Status {
 		PID:           os.Getpid(),
 		StartedAt:     a.started,
 		Now:           time.Now(),
-		Config:        control.Config{Source: cfg.Source, LoadedAt: loadedAt, LastReloadError: reloadErr},
+		Config:        control.Config{Source: cfg.Source, LoadedAt: loadedAt, LastReloadError: reloadErr, PendingRestart: cfg.PendingRestart},
 		Probes:        make([]control.Probe, 0, len(states)),
 	}
 	for _, s := range states {
@@ -435,6 +482,14 @@ func (a *Agent) Status() control.Status {
 		st.Probes = append(st.Probes, p)
 	}
 	return st
+}
+
+// pbxSummary is the PBX's state in the cluster view: "running pid 4242".
+func pbxSummary(p control.PBX) string {
+	if p.PID != 0 {
+		return fmt.Sprintf("%s pid %d", p.State, p.PID)
+	}
+	return p.State
 }
 
 func toResult(r probe.Result) control.Result {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -126,5 +128,41 @@ func TestAgentRoleChanges(t *testing.T) {
 	}
 	if want := []string{"primary→fault", "fault→maintenance", "maintenance→primary"}; !slices.Equal(got, want) {
 		t.Errorf("got role changes %v, want %v", got, want)
+	}
+}
+
+// TestMaintenanceSurvivesRestart: maintenance switched on is written to the
+// state directory; a new agent (pbxha restarted) starts in maintenance and
+// tells the supervisor at once; switched off, the file is gone.
+func TestMaintenanceSurvivesRestart(t *testing.T) {
+	file := filepath.Join(t.TempDir(), MaintenanceFileName)
+	var told []bool
+	cfg := Config{Node: "node-a", MaintenanceFile: file, OnMaintenance: func(on bool) { told = append(told, on) }}
+	first := New(cfg, slog.New(slog.DiscardHandler), nil)
+	if err := first.SetMaintenance(true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(file); err != nil {
+		t.Fatalf("maintenance on left no file: %v", err)
+	}
+	told = nil
+	second := New(cfg, slog.New(slog.DiscardHandler), nil)
+	if !second.Maintenance() || second.Role() != "maintenance" || !slices.Equal(told, []bool{true}) {
+		t.Errorf("after a restart got maintenance %v, role %s, hook calls %v; want on, maintenance, [true]", second.Maintenance(), second.Role(), told)
+	}
+	if err := second.SetMaintenance(false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("maintenance off: got %v, want the file gone", err)
+	}
+	if third := New(cfg, slog.New(slog.DiscardHandler), nil); third.Maintenance() {
+		t.Error("after off and a restart got maintenance on, want off")
+	}
+	// A state directory that cannot be written refuses the switch.
+	bad := Config{Node: "node-a", MaintenanceFile: filepath.Join(t.TempDir(), "missing", MaintenanceFileName)}
+	a := New(bad, slog.New(slog.DiscardHandler), nil)
+	if err := a.SetMaintenance(true); err == nil || a.Maintenance() {
+		t.Errorf("unwritable file: got %v, maintenance %v; want an error and maintenance off", err, a.Maintenance())
 	}
 }

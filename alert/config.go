@@ -159,9 +159,15 @@ func checkURL(s string) error {
 	if s == "" {
 		return errors.New("is empty; want an http:// or https:// URL")
 	}
+	// The URL is not quoted: its path or query may be a token.
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q must be an http:// or https:// URL", s)
+	switch {
+	case err != nil:
+		return errors.New("does not parse as a URL; want an http:// or https:// URL (not shown: it may hold a token)")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("has scheme %q; want an http:// or https:// URL", u.Scheme)
+	case u.Host == "":
+		return errors.New("has no host; want an http:// or https:// URL")
 	}
 	return nil
 }

@@ -54,7 +54,8 @@ type endpointState struct {
 // status` and metrics. Counters count since the process started.
 type EndpointStatus struct {
 	Name        string
-	Queued      int       // events in the outbox for this endpoint
+	Queued      int       // events waiting for delivery to this endpoint, MemoryOnly included
+	MemoryOnly  int       // of those, events the outbox could not write (a full or read-only disk): delivered while the process lives, lost if it stops first
 	Delivered   uint64    // events answered with 2xx
 	Dropped     uint64    // Overflowed + Expired + Rejected
 	Overflowed  uint64    // dropped because the queue held MaxQueued events
@@ -172,7 +173,10 @@ func (d *Dispatcher) Publish(e event.Event) {
 // Run writes published events to the outbox and delivers them, one loop per
 // endpoint, until ctx ends. Before it returns it writes events still in the
 // hand-off (and flap summaries still held) to the outbox, so a graceful stop
-// loses nothing; queued events stay on disk for the next start.
+// loses nothing; queued events stay on disk for the next start. Events the
+// outbox could not write (MemoryOnly) are delivered like the others while
+// the process lives, written as soon as the disk takes writes again, and
+// logged as lost if the stop comes first.
 func (d *Dispatcher) Run(ctx context.Context) {
 	if !d.started.CompareAndSwap(false, true) {
 		d.log.Error("alert: dispatcher Run called twice; ignored")
@@ -184,6 +188,11 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 	d.intake(ctx)
 	wg.Wait()
+	for _, st := range d.Status() {
+		if st.MemoryOnly > 0 {
+			d.log.Error("alert: events the outbox could not write are lost at this stop", "endpoint", st.Name, "events", st.MemoryOnly)
+		}
+	}
 }
 
 // intake moves events from the hand-off through flap damping into the outbox.
@@ -253,6 +262,7 @@ func (d *Dispatcher) store(events []event.Event, now time.Time) {
 		normalize(&events[i], now)
 	}
 	for _, es := range d.eps {
+		d.persist(es)
 		var added []*entry
 		for _, e := range events {
 			if !es.ep.Wants(e) {
@@ -301,6 +311,50 @@ func (d *Dispatcher) store(events []event.Event, now time.Time) {
 		default:
 		}
 	}
+}
+
+// persist writes to the outbox the events of es that were kept in memory
+// only, now that a new batch arrives: once the disk takes writes again they
+// survive a restart. Only the intake goroutine calls it; a delivery that
+// ends meanwhile takes the path under es.mu, so the file is removed either
+// by it or here.
+func (d *Dispatcher) persist(es *endpointState) {
+	es.mu.Lock()
+	var todo []*entry
+	for _, en := range es.items {
+		if en.path == "" {
+			todo = append(todo, en)
+		}
+	}
+	es.mu.Unlock()
+	if len(todo) == 0 {
+		return
+	}
+	paths := make([]string, len(todo))
+	for i, en := range todo {
+		path, err := es.box.write(en.rec)
+		if err != nil {
+			return // still failing; the next batch tries again
+		}
+		paths[i] = path
+	}
+	if err := es.box.syncDir(); err != nil {
+		return
+	}
+	var stale []string
+	es.mu.Lock()
+	for i, en := range todo {
+		if !slices.Contains(es.items, en) {
+			stale = append(stale, paths[i]) // delivered or dropped meanwhile
+			continue
+		}
+		en.path = paths[i]
+	}
+	es.mu.Unlock()
+	for _, p := range stale {
+		_ = es.box.remove(p)
+	}
+	d.log.Info("alert: events kept in memory only are in the outbox again", "endpoint", es.ep.Name, "events", len(todo)-len(stale))
 }
 
 // normalize fills in what a bare Event lacks and makes its details encodable,
@@ -420,8 +474,9 @@ func (d *Dispatcher) finish(es *endpointState, head *entry, count func(*Endpoint
 		es.items = slices.Delete(es.items, i, i+1)
 	}
 	count(&es.st)
+	path := head.path // persist may have set it
 	es.mu.Unlock()
-	if err := es.box.remove(head.path); err != nil {
+	if err := es.box.remove(path); err != nil {
 		d.log.Error("alert: outbox remove failed", "endpoint", es.ep.Name, "err", err)
 	}
 }
@@ -433,6 +488,11 @@ func (d *Dispatcher) Status() []EndpointStatus {
 		es.mu.Lock()
 		out[i] = es.st
 		out[i].Queued = len(es.items)
+		for _, en := range es.items {
+			if en.path == "" {
+				out[i].MemoryOnly++
+			}
+		}
 		es.mu.Unlock()
 	}
 	return out

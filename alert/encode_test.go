@@ -132,10 +132,10 @@ func TestEncodeJSON(t *testing.T) {
 
 func TestEncodeAlertmanager(t *testing.T) {
 	probeDown := event.Event{ID: "a1", Kind: event.ProbeState, Severity: event.Critical, Node: "node-a", Cluster: "prod", Time: t0,
-		Summary: "probe sip failed", Details: map[string]any{"probe": "sip", "state": "failed"}}
+		Summary: "probe sip failed", Details: map[string]any{"probe": "sip", "to": "failed"}}
 	probeUp := probeDown
 	probeUp.ID, probeUp.Severity, probeUp.Resolved, probeUp.Time = "a2", event.Info, true, t0.Add(time.Minute)
-	probeUp.Details = map[string]any{"probe": "sip", "state": "ok"}
+	probeUp.Details = map[string]any{"probe": "sip", "to": "ok"}
 	tests := []struct {
 		name       string
 		e          event.Event

@@ -12,7 +12,7 @@ import (
 
 // flapDamper turns a probe that keeps changing state into one summary alert
 // per window. It keys probe_state events on Details["probe"] and reads the new
-// state from Details["state"]. It is a plain struct driven with explicit times;
+// state from Details["to"]. It is a plain struct driven with explicit times;
 // the dispatcher's intake goroutine is its only user.
 //
 // A probe passes normally until it changes more than threshold times within
@@ -154,7 +154,7 @@ func (s *flapState) summary(name string, now time.Time) event.Event {
 }
 
 func stateOf(e event.Event) string {
-	if s, ok := e.Details["state"].(string); ok && s != "" {
+	if s, ok := e.Details["to"].(string); ok && s != "" {
 		return s
 	}
 	if e.Resolved {

@@ -10,7 +10,7 @@ import (
 func probeEvent(probe, state string, sev event.Severity) event.Event {
 	return event.Event{
 		Kind: event.ProbeState, Severity: sev, Summary: "probe " + probe + " " + state,
-		Details: map[string]any{"probe": probe, "state": state}, Resolved: state == "ok",
+		Details: map[string]any{"probe": probe, "to": state}, Resolved: state == "ok",
 	}
 }
 
@@ -144,7 +144,7 @@ func TestFlapDamperPassesOtherEvents(t *testing.T) {
 		e    event.Event
 	}{
 		{name: "another kind", e: event.Event{Kind: event.Failover}},
-		{name: "probe_state without probe", e: event.Event{Kind: event.ProbeState, Details: map[string]any{"state": "ok"}}},
+		{name: "probe_state without probe", e: event.Event{Kind: event.ProbeState, Details: map[string]any{"to": "ok"}}},
 		{name: "probe_state with a non-string probe", e: event.Event{Kind: event.ProbeState, Details: map[string]any{"probe": 3}}},
 	}
 	for _, tt := range tests {

@@ -5,7 +5,7 @@ import "github.com/pbxha/pbxha/event"
 // entry is one event queued for one endpoint.
 type entry struct {
 	rec      record
-	path     string // outbox file; empty when it could not be written
+	path     string // outbox file; empty when it could not be written (persist sets it later, under endpointState.mu)
 	inflight bool   // being delivered: never chosen for dropping
 }
 

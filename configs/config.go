@@ -13,14 +13,15 @@ type Config struct {
 	Control  Control  `mapstructure:"control" yaml:"control" json:"control"`       // the local control API
 	Metrics  Metrics  `mapstructure:"metrics" yaml:"metrics" json:"metrics"`       // the optional Prometheus listener
 	StateDir string   `mapstructure:"state_dir" yaml:"state_dir" json:"state_dir"` // where the epoch, the event log and the alert outbox are kept; an absolute path
-	History  int      `mapstructure:"history" yaml:"history" json:"history"`       // how many past events `pbxha events` and status keep, 1 to 1000
+	History  int      `mapstructure:"history" yaml:"history" json:"history"`       // how many past results of each probe status keeps (probes[].history), 1 to 1000
+	Events   Events   `mapstructure:"events" yaml:"events" json:"events"`          // the local event log behind `pbxha events`
 	Probes   Probes   `mapstructure:"probes" yaml:"probes" json:"probes"`          // the health checks, a list per kind
 	PBX      PBX      `mapstructure:"pbx" yaml:"pbx" json:"pbx"`                   // the local PBX process and how pbxha keeps it running
 	Alerts   Alerts   `mapstructure:"alerts" yaml:"alerts" json:"alerts"`          // webhook alerts and their durable outbox
 	Peer     Peer     `mapstructure:"peer" yaml:"peer" json:"peer"`                // the other node of the pair; without paths this node runs alone
 	Failover Failover `mapstructure:"failover" yaml:"failover" json:"failover"`    // the failover policy, the same on both nodes
 	VIP      VIP      `mapstructure:"vip" yaml:"vip" json:"vip"`                   // the service address the primary holds
-	Database Database `mapstructure:"database" yaml:"database" json:"database"`    // the PostgreSQL server whose primary role moves with the VIP
+	Database Database `mapstructure:"database" yaml:"database" json:"database"`    // the PostgreSQL, MariaDB or MySQL server whose primary role moves with the VIP
 	Hooks    Hooks    `mapstructure:"hooks" yaml:"hooks" json:"hooks"`             // commands run on takeover and release
 	Sync     Sync     `mapstructure:"sync" yaml:"sync" json:"sync"`                // directories (recordings, voicemail, prompts) the standby pulls from the primary with rsync
 
@@ -54,14 +55,21 @@ type Metrics struct {
 	Listen string `mapstructure:"listen" yaml:"listen" json:"listen"` // host:port of the Prometheus listener, e.g. 127.0.0.1:9464; empty: off
 }
 
+// Events is the local event log's retention.
+type Events struct {
+	Keep   int           `mapstructure:"keep" yaml:"keep" json:"keep"`          // the newest events the log keeps, 1 to 1000000
+	MaxAge time.Duration `mapstructure:"max_age" yaml:"max_age" json:"max_age"` // events older than this are dropped; 0: kept until keep pushes them out
+}
+
 // Probes lists the checks, by kind.
 type Probes struct {
-	SIP  []SIPProbe  `mapstructure:"sip" yaml:"sip" json:"sip"`    // SIP OPTIONS pings
-	ESL  []ESLProbe  `mapstructure:"esl" yaml:"esl" json:"esl"`    // FreeSWITCH event socket checks
-	PG   []PGProbe   `mapstructure:"pg" yaml:"pg" json:"pg"`       // PostgreSQL checks: role, a write on the primary, replication positions
-	AMI  []AMIProbe  `mapstructure:"ami" yaml:"ami" json:"ami"`    // Asterisk manager interface checks
-	TCP  []TCPProbe  `mapstructure:"tcp" yaml:"tcp" json:"tcp"`    // TCP connects
-	Exec []ExecProbe `mapstructure:"exec" yaml:"exec" json:"exec"` // Nagios-style plugins
+	SIP   []SIPProbe   `mapstructure:"sip" yaml:"sip" json:"sip"`       // SIP OPTIONS pings
+	ESL   []ESLProbe   `mapstructure:"esl" yaml:"esl" json:"esl"`       // FreeSWITCH event socket checks
+	PG    []PGProbe    `mapstructure:"pg" yaml:"pg" json:"pg"`          // PostgreSQL checks: role, a write on the primary, replication positions
+	MySQL []MySQLProbe `mapstructure:"mysql" yaml:"mysql" json:"mysql"` // MariaDB/MySQL checks: role (read_only), a write on the primary, GTID position, replication threads
+	AMI   []AMIProbe   `mapstructure:"ami" yaml:"ami" json:"ami"`       // Asterisk manager interface checks
+	TCP   []TCPProbe   `mapstructure:"tcp" yaml:"tcp" json:"tcp"`       // TCP connects
+	Exec  []ExecProbe  `mapstructure:"exec" yaml:"exec" json:"exec"`    // Nagios-style plugins
 }
 
 // Schedule is shared by every probe kind (squashed into each).
@@ -115,6 +123,15 @@ type PGProbe struct {
 	FreshConnEvery time.Duration `mapstructure:"fresh_conn_every" yaml:"fresh_conn_every" json:"fresh_conn_every"` // open a new connection this often, to notice a hung postmaster; 0: off
 }
 
+// MySQLProbe checks MariaDB or MySQL: role, write check on a primary, GTID
+// position and replication threads.
+type MySQLProbe struct {
+	Schedule   `mapstructure:",squash" yaml:",inline"`
+	DSN        string `mapstructure:"dsn" yaml:"dsn" json:"-"`                           // Go MySQL driver DSN of the server to check, e.g. "pbxha:secret@tcp(127.0.0.1:3306)/pbxha"
+	ExpectRole string `mapstructure:"expect_role" yaml:"expect_role" json:"expect_role"` // primary, replica or any: the role the server must have (primary: read_only off)
+	Table      string `mapstructure:"table" yaml:"table" json:"table"`                   // heartbeat table of the write check, in the dsn's database or as database.table; plain lowercase identifiers
+}
+
 // AMIProbe checks Asterisk through the manager interface.
 type AMIProbe struct {
 	Schedule   `mapstructure:",squash" yaml:",inline"`
@@ -147,6 +164,8 @@ type PBX struct {
 	// never a failed takeover.
 	TakeoverESL        []string      `mapstructure:"takeover_esl" yaml:"takeover_esl" json:"takeover_esl"`                         // FreeSWITCH API commands ("sofia recover") sent in order over the first esl probe's event socket after a takeover, before the takeover hooks; a failure is alerted, never a failed takeover
 	TakeoverESLTimeout time.Duration `mapstructure:"takeover_esl_timeout" yaml:"takeover_esl_timeout" json:"takeover_esl_timeout"` // bound on connecting (retried) and sending every takeover_esl command, in all
+	TakeoverAMI        []string      `mapstructure:"takeover_ami" yaml:"takeover_ami" json:"takeover_ami"`                         // Asterisk CLI commands ("pjsip send register *all") run in order with Action: Command as the first ami probe's user after a takeover, before the takeover hooks; a failure is alerted, never a failed takeover
+	TakeoverAMITimeout time.Duration `mapstructure:"takeover_ami_timeout" yaml:"takeover_ami_timeout" json:"takeover_ami_timeout"` // bound on connecting (retried) and sending every takeover_ami command, in all
 }
 
 // Supervise says how pbxha keeps the local PBX process running.
@@ -207,11 +226,12 @@ type Endpoint struct {
 // Peer is the link to the other node of the pair. With no paths the node
 // runs alone (mode single).
 type Peer struct {
-	Paths     []PeerPath    `mapstructure:"paths" yaml:"paths" json:"paths"`                // heartbeat paths, e.g. a back-to-back link and the service network; heartbeats go over all
-	KeyFile   string        `mapstructure:"key_file" yaml:"key_file" json:"key_file"`       // shared HMAC key, the same file on both nodes, mode 0600 (pbxha keygen writes one)
-	Interval  time.Duration `mapstructure:"interval" yaml:"interval" json:"interval"`       // heartbeat interval
-	DeadAfter time.Duration `mapstructure:"dead_after" yaml:"dead_after" json:"dead_after"` // the peer is dead after this long without a valid heartbeat on any path; at least twice interval
-	InitDead  time.Duration `mapstructure:"init_dead" yaml:"init_dead" json:"init_dead"`    // at start-up, wait this long to hear the peer before claiming anything
+	Paths       []PeerPath    `mapstructure:"paths" yaml:"paths" json:"paths"`                         // heartbeat paths, e.g. a back-to-back link and the service network; heartbeats go over all
+	KeyFile     string        `mapstructure:"key_file" yaml:"key_file" json:"key_file"`                // shared HMAC key, the same file on both nodes, mode 0600 (pbxha keygen writes one); it signs what this node sends
+	NextKeyFile string        `mapstructure:"next_key_file" yaml:"next_key_file" json:"next_key_file"` // during a key change only: a second key accepted beside key_file (reloaded on SIGHUP, like key_file)
+	Interval    time.Duration `mapstructure:"interval" yaml:"interval" json:"interval"`                // heartbeat interval
+	DeadAfter   time.Duration `mapstructure:"dead_after" yaml:"dead_after" json:"dead_after"`          // the peer is dead after this long without a valid heartbeat on any path; at least twice interval
+	InitDead    time.Duration `mapstructure:"init_dead" yaml:"init_dead" json:"init_dead"`             // at start-up, wait this long to hear the peer before claiming anything
 }
 
 // PeerPath is one heartbeat path: this node's UDP address and the peer's.
@@ -222,14 +242,23 @@ type PeerPath struct {
 
 // Failover is the policy both nodes of the pair share.
 type Failover struct {
-	Mode          string        `mapstructure:"mode" yaml:"mode" json:"mode"`                               // failover_first (move the VIP, then restart the PBX) or restart_first (restart first, fail over after restart_grace)
-	RestartGrace  time.Duration `mapstructure:"restart_grace" yaml:"restart_grace" json:"restart_grace"`    // restart_first: how long the local restart gets
-	Failback      string        `mapstructure:"failback" yaml:"failback" json:"failback"`                   // off (a recovered node stays standby) or auto (the role goes back to preferred_node)
-	FailbackDelay time.Duration `mapstructure:"failback_delay" yaml:"failback_delay" json:"failback_delay"` // auto: how long the preferred node must be healthy first
-	PreferredNode string        `mapstructure:"preferred_node" yaml:"preferred_node" json:"preferred_node"` // the node that wins ties and failback; empty: none
-	TieBreakers   []string      `mapstructure:"tie_breakers" yaml:"tie_breakers" json:"tie_breakers"`       // host:port reached by TCP; a node that reaches none never takes over (required with peer.paths)
-	FenceCommand  []string      `mapstructure:"fence_command" yaml:"fence_command" json:"fence_command"`    // command, as a list, that makes a silent peer unable to serve before a takeover (power it off); exit 0: fenced
-	FenceTimeout  time.Duration `mapstructure:"fence_timeout" yaml:"fence_timeout" json:"fence_timeout"`    // the fence command's process group is killed after this
+	Mode             string        `mapstructure:"mode" yaml:"mode" json:"mode"`                                        // failover_first (move the VIP, then restart the PBX) or restart_first (restart first, fail over after restart_grace)
+	RestartGrace     time.Duration `mapstructure:"restart_grace" yaml:"restart_grace" json:"restart_grace"`             // restart_first: how long the local restart gets
+	Failback         string        `mapstructure:"failback" yaml:"failback" json:"failback"`                            // off (a recovered node stays standby) or auto (the role goes back to preferred_node)
+	FailbackDelay    time.Duration `mapstructure:"failback_delay" yaml:"failback_delay" json:"failback_delay"`          // auto: how long the preferred node must be healthy first
+	PreferredNode    string        `mapstructure:"preferred_node" yaml:"preferred_node" json:"preferred_node"`          // the node that wins ties and failback; empty: none
+	TieBreakers      []string      `mapstructure:"tie_breakers" yaml:"tie_breakers" json:"tie_breakers"`                // host:port reached by TCP; a node that reaches none never takes over (required with peer.paths)
+	FenceCommand     []string      `mapstructure:"fence_command" yaml:"fence_command" json:"fence_command"`             // command, as a list, that makes a silent peer unable to serve before a takeover (power it off); exit 0: fenced
+	FenceTimeout     time.Duration `mapstructure:"fence_timeout" yaml:"fence_timeout" json:"fence_timeout"`             // the fence command's process group is killed after this
+	IsolationAfter   time.Duration `mapstructure:"isolation_after" yaml:"isolation_after" json:"isolation_after"`       // a primary unheard by its peer and cut off from every tie-breaker this long steps down, database first
+	StepDownBudget   time.Duration `mapstructure:"step_down_budget" yaml:"step_down_budget" json:"step_down_budget"`    // the longest this node's step-down (database stopped, VIP removed) takes; the peer waits that long more before it takes over; 0: 100ms, or 1s with a database
+	Witness          string        `mapstructure:"witness" yaml:"witness" json:"witness"`                               // auto (on with a netlink IPv4 VIP), on or off: before taking over from a silent peer, ask by ARP whether another node still answers on the VIP
+	TrackInterfaces  []string      `mapstructure:"track_interfaces" yaml:"track_interfaces" json:"track_interfaces"`    // interfaces whose carrier the service needs: a primary without it hands over, a standby without it is not eligible
+	FailbackDrain    time.Duration `mapstructure:"failback_drain" yaml:"failback_drain" json:"failback_drain"`          // auto: how long a failback waits for the active calls to end
+	FailbackWindow   string        `mapstructure:"failback_window" yaml:"failback_window" json:"failback_window"`       // auto: HH:MM-HH:MM, local time of day when a failback may happen (may span midnight); empty: any time
+	RestartHold      time.Duration `mapstructure:"restart_hold" yaml:"restart_hold" json:"restart_hold"`                // a standby holds off a takeover this long from a primary whose sidecar restarts keeping the role (systemctl restart, an upgrade)
+	UnprotectedGrace time.Duration `mapstructure:"unprotected_grace" yaml:"unprotected_grace" json:"unprotected_grace"` // pair_unprotected is raised when the pair could not survive the next fault for this long
+	MaxClockOffset   time.Duration `mapstructure:"max_clock_offset" yaml:"max_clock_offset" json:"max_clock_offset"`    // clock_offset is raised when the peer's clock is off by more than this
 }
 
 // VIP is the service address the primary holds.
@@ -252,18 +281,22 @@ type VIPScript struct {
 	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout" json:"timeout"` // each command's process group is killed after this
 }
 
-// Database is the PostgreSQL server whose primary role moves with the VIP.
-// Without a DSN the pair moves no database role.
+// Database is the PostgreSQL, MariaDB or MySQL server whose primary role
+// moves with the VIP. Without a DSN the pair moves no database role.
 type Database struct {
-	DSN            string        `mapstructure:"dsn" yaml:"dsn" json:"-"`                                       // the local server, a libpq URL or key=value string; its user may run pg_promote(); empty: no database role moves
-	MaxLagBytes    int           `mapstructure:"max_lag_bytes" yaml:"max_lag_bytes" json:"max_lag_bytes"`       // a standby further behind the peer's last announced WAL position than this is not promoted
-	AllowLag       bool          `mapstructure:"allow_lag" yaml:"allow_lag" json:"allow_lag"`                   // promote however far behind (availability over data)
-	PromoteTimeout time.Duration `mapstructure:"promote_timeout" yaml:"promote_timeout" json:"promote_timeout"` // how long the server may take to finish recovery after pg_promote()
-	DemoteCommand  []string      `mapstructure:"demote_command" yaml:"demote_command" json:"demote_command"`    // command that turns the released primary into a standby of the new one (configs/pg-demote.sh)
-	DemoteTimeout  time.Duration `mapstructure:"demote_timeout" yaml:"demote_timeout" json:"demote_timeout"`    // the demote command's process group is killed after this
-	StopCommand    []string      `mapstructure:"stop_command" yaml:"stop_command" json:"stop_command"`          // command that stops the server when demotion failed
-	StopTimeout    time.Duration `mapstructure:"stop_timeout" yaml:"stop_timeout" json:"stop_timeout"`          // the stop command's process group is killed after this
-	Env            []string      `mapstructure:"env" yaml:"env" json:"env"`                                     // KEY=VALUE entries for both commands (PGDATA, PRIMARY_CONNINFO...)
+	Kind               string        `mapstructure:"kind" yaml:"kind" json:"kind"`                                                 // postgresql, mariadb or mysql: which server the dsn names, and how its role moves
+	DSN                string        `mapstructure:"dsn" yaml:"dsn" json:"-"`                                                      // the local server: postgresql, a libpq URL or key=value string whose user may run pg_promote(); mariadb and mysql, a Go MySQL driver DSN whose user has the grants docs/mysql.md lists; empty: no database role moves
+	MaxLagBytes        int           `mapstructure:"max_lag_bytes" yaml:"max_lag_bytes" json:"max_lag_bytes"`                      // postgresql: a standby further behind the peer's last announced WAL position than this is not promoted
+	MaxLagTransactions int           `mapstructure:"max_lag_transactions" yaml:"max_lag_transactions" json:"max_lag_transactions"` // mariadb and mysql: a replica lacking more transactions of the peer's last announced GTID position than this is not promoted
+	AllowLag           bool          `mapstructure:"allow_lag" yaml:"allow_lag" json:"allow_lag"`                                  // promote however far behind (availability over data)
+	PromoteTimeout     time.Duration `mapstructure:"promote_timeout" yaml:"promote_timeout" json:"promote_timeout"`                // postgresql: how long the server may take to finish recovery after pg_promote(); mariadb and mysql: to receive what the peer announced, apply the relay log and open writes
+	DemoteCommand      []string      `mapstructure:"demote_command" yaml:"demote_command" json:"demote_command"`                   // postgresql: command that turns the released primary into a standby of the new one (configs/pg-demote.sh); mariadb and mysql need none
+	DemoteTimeout      time.Duration `mapstructure:"demote_timeout" yaml:"demote_timeout" json:"demote_timeout"`                   // postgresql: the demote command's process group is killed after this; mariadb and mysql: bound on a rejoin (waiting for the new primary, starting replication)
+	StopCommand        []string      `mapstructure:"stop_command" yaml:"stop_command" json:"stop_command"`                         // command that stops the server when demotion failed (mariadb and mysql: when it cannot be made read-only)
+	StopTimeout        time.Duration `mapstructure:"stop_timeout" yaml:"stop_timeout" json:"stop_timeout"`                         // the stop command's process group is killed after this; mariadb and mysql: also the bound on setting read_only and sending the replicas the rest of the binlog
+	Env                []string      `mapstructure:"env" yaml:"env" json:"env"`                                                    // KEY=VALUE entries for the commands (PGDATA, PRIMARY_CONNINFO...)
+	PeerHost           string        `mapstructure:"peer_host" yaml:"peer_host" json:"peer_host"`                                  // mariadb and mysql: the peer's server address to replicate from; empty: the peer's address on the first heartbeat path
+	PeerPort           int           `mapstructure:"peer_port" yaml:"peer_port" json:"peer_port"`                                  // mariadb and mysql: the peer's server port; 0: the dsn's port
 
 	// The standby rebuild (pbxha standby rebuild): on with data_dir and
 	// start_command.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"time"
 
 	"github.com/pbxha/pbxha/alert"
 	"github.com/pbxha/pbxha/ami"
@@ -132,9 +133,41 @@ func (c *Config) FailoverPolicy() (failover.Policy, error) {
 	}
 	p.NeedFence = len(c.Failover.FenceCommand) > 0
 	if c.Database.DSN != "" {
-		p.MaxLagBytes, p.AllowLagPromote = uint64(max(c.Database.MaxLagBytes, 0)), c.Database.AllowLag
+		p.MaxLagBytes, p.AllowLagPromote = c.maxLag(), c.Database.AllowLag
+	}
+	p.Interval, p.IsolationAfter, p.StepDown = c.Peer.Interval, c.Failover.IsolationAfter, c.StepDownBudget()
+	p.Witness = c.WitnessOn()
+	p.FailbackDrain = c.Failover.FailbackDrain
+	p.RestartHold = c.Failover.RestartHold
+	if p.FailbackWindow, err = failover.ParseWindow(c.Failover.FailbackWindow); err != nil {
+		return p, fmt.Errorf("%s: failover.failback_window: %w", c.Source, err)
 	}
 	return p, nil
+}
+
+// StepDownBudget is failover.step_down_budget, or its default: 100ms, or
+// 1s with a managed database.
+func (c *Config) StepDownBudget() time.Duration {
+	switch {
+	case c.Failover.StepDownBudget > 0:
+		return c.Failover.StepDownBudget
+	case c.Database.DSN != "":
+		return DefaultStepDownWithDB
+	}
+	return failover.DefaultStepDown
+}
+
+// WitnessOn reports whether the VIP witness is used: failover.witness on,
+// or auto with a netlink VIP of IPv4.
+func (c *Config) WitnessOn() bool {
+	switch c.Failover.Witness {
+	case WitnessOn:
+		return true
+	case WitnessAuto:
+		pre, err := netip.ParsePrefix(c.VIP.Address)
+		return c.VIP.Mode == string(vip.ModeNetlink) && err == nil && pre.Addr().Is4()
+	}
+	return false
 }
 
 // HeartbeatPaths are peer.paths as package failover takes them. The
@@ -182,4 +215,19 @@ func (c *Config) RebuildConfig() rebuild.Config {
 		StopCommand: d.StopCommand, StopTimeout: d.StopTimeout, StartCommand: d.StartCommand, StartTimeout: d.StartTimeout,
 		Env: d.Env, MaxRate: d.RebuildMaxRate, Timeout: d.RebuildTimeout,
 	}
+}
+
+// HeartbeatKeys reads peer.key_file and, when set, peer.next_key_file.
+func (c *Config) HeartbeatKeys() (failover.Keys, error) {
+	var k failover.Keys
+	var err error
+	if k.Current, err = failover.LoadKey(c.Peer.KeyFile); err != nil {
+		return k, fmt.Errorf("%s: peer.key_file: %w", c.Source, err)
+	}
+	if c.Peer.NextKeyFile != "" {
+		if k.Next, err = failover.LoadKey(c.Peer.NextKeyFile); err != nil {
+			return k, fmt.Errorf("%s: peer.next_key_file: %w", c.Source, err)
+		}
+	}
+	return k, nil
 }

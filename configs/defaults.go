@@ -8,9 +8,11 @@ import (
 	"github.com/pbxha/pbxha/ami"
 	"github.com/pbxha/pbxha/dbrole"
 	"github.com/pbxha/pbxha/esl"
+	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/failover"
 	"github.com/pbxha/pbxha/filesync"
 	"github.com/pbxha/pbxha/hooks"
+	"github.com/pbxha/pbxha/mysqlrole"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/rebuild"
 	"github.com/pbxha/pbxha/sipcheck"
@@ -41,6 +43,18 @@ const (
 	DefaultPGFresh = 30 * time.Second
 )
 
+// Spellings of failover.witness.
+const (
+	WitnessAuto = "auto"
+	WitnessOn   = "on"
+	WitnessOff  = "off"
+)
+
+// DefaultStepDownWithDB is the step-down budget of a node with a managed
+// database: a fast shutdown of PostgreSQL takes a few hundred
+// milliseconds.
+const DefaultStepDownWithDB = time.Second
+
 // defaults returns a Config holding every top-level default and no probes.
 func defaults() Config {
 	pol := failover.DefaultPolicy()
@@ -50,14 +64,18 @@ func defaults() Config {
 		Control:  Control{Socket: DefaultSocket},
 		StateDir: DefaultState,
 		History:  DefaultHistory,
+		Events:   Events{Keep: event.DefaultKeep, MaxAge: event.DefaultMaxAge},
 		Peer:     Peer{KeyFile: DefaultKeyFile, Interval: failover.DefaultInterval, DeadAfter: pol.DeadAfter, InitDead: pol.InitDead},
 		Failover: Failover{Mode: pol.Mode.String(), RestartGrace: pol.RestartGrace, Failback: pol.Failback.String(),
-			FailbackDelay: pol.FailbackDelay, FenceTimeout: hooks.DefaultTimeout},
+			FailbackDelay: pol.FailbackDelay, FenceTimeout: hooks.DefaultTimeout, IsolationAfter: pol.IsolationAfter,
+			Witness: WitnessAuto, FailbackDrain: pol.FailbackDrain, UnprotectedGrace: failover.DefaultUnprotectedGrace,
+			MaxClockOffset: failover.DefaultMaxClockOffset, RestartHold: failover.DefaultRestartHold},
 		// vip.mode has no package default: vip.Config needs a mode. The
 		// file's is none, so that a node never touches addresses unasked.
 		VIP: VIP{Mode: string(vip.ModeNone), GARPCount: vip.DefaultGARPCount, GARPInterval: vip.DefaultGARPInterval,
 			Script: VIPScript{Timeout: vip.DefaultScriptTimeout}},
-		Database: Database{MaxLagBytes: dbrole.DefaultMaxLagBytes, PromoteTimeout: dbrole.DefaultPromoteTimeout,
+		Database: Database{Kind: string(DatabasePostgreSQL), MaxLagBytes: dbrole.DefaultMaxLagBytes,
+			MaxLagTransactions: mysqlrole.DefaultMaxLagTransactions, PromoteTimeout: dbrole.DefaultPromoteTimeout,
 			DemoteTimeout: dbrole.DefaultDemoteTimeout, StopTimeout: dbrole.DefaultStopTimeout,
 			StartTimeout: rebuild.DefaultStartTimeout, RebuildTimeout: rebuild.DefaultTimeout},
 		Sync: Sync{LagAlert: filesync.DefaultLagAlert},
@@ -69,7 +87,7 @@ func defaults() Config {
 			Mode: string(supervisor.ModeNone), StopTimeout: supervisor.DefaultStopTimeout, HangGrace: supervisor.DefaultHangGrace,
 			BackoffInitial: supervisor.DefaultBackoffInitial, BackoffMax: supervisor.DefaultBackoffMax,
 			BackoffFactor: supervisor.DefaultBackoffFactor, MaxRestarts: supervisor.DefaultMaxRestarts, Window: supervisor.DefaultWindow,
-		}, TakeoverESLTimeout: 15 * time.Second},
+		}, TakeoverESLTimeout: 15 * time.Second, TakeoverAMITimeout: 15 * time.Second},
 	}
 }
 
@@ -87,7 +105,7 @@ func schedule(kind probe.Kind) Schedule {
 		s.Interval, s.Timeout = time.Second, 500*time.Millisecond
 	}
 	switch kind {
-	case probe.KindSIP, probe.KindESL, probe.KindPG, probe.KindAMI:
+	case probe.KindSIP, probe.KindESL, probe.KindPG, probe.KindMySQL, probe.KindAMI:
 		s.Critical = true
 	}
 	return s
@@ -108,6 +126,12 @@ func DefaultESL() ESLProbe {
 func DefaultPG() PGProbe {
 	return PGProbe{Schedule: schedule(probe.KindPG), ExpectRole: string(probe.PGRoleAny), Table: probe.DefaultPGTable,
 		FreshConnEvery: DefaultPGFresh}
+}
+
+// DefaultMySQL returns a mysql probe with every default filled in and no
+// DSN.
+func DefaultMySQL() MySQLProbe {
+	return MySQLProbe{Schedule: schedule(probe.KindMySQL), ExpectRole: string(probe.MySQLRoleAny), Table: probe.DefaultMySQLTable}
 }
 
 // DefaultAMI returns an ami probe with every default filled in.
@@ -131,6 +155,8 @@ func defaultProbe(kind string) any {
 		return DefaultESL()
 	case probe.KindPG:
 		return DefaultPG()
+	case probe.KindMySQL:
+		return DefaultMySQL()
 	case probe.KindAMI:
 		return DefaultAMI()
 	case probe.KindTCP:

@@ -3,16 +3,10 @@ package configs
 import (
 	"bytes"
 	"fmt"
-	"net/url"
 	"reflect"
-	"regexp"
-	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
-
-// Redacted is what Redacted puts in place of a secret.
-const Redacted = "REDACTED"
 
 // Marshal renders c as YAML in the file's layout: keys in schema order,
 // durations as text ("500ms"), empty probe lists left out. The result loads
@@ -64,67 +58,4 @@ func encode(v reflect.Value) *yaml.Node {
 		}
 		return n
 	}
-}
-
-// Redacted returns a copy of c with passwords, secrets and the password in
-// every DSN replaced by Redacted, for display.
-func (c *Config) Redacted() *Config {
-	r := *c
-	r.Probes.ESL = append([]ESLProbe(nil), c.Probes.ESL...)
-	for i := range r.Probes.ESL {
-		r.Probes.ESL[i].Password = redact(r.Probes.ESL[i].Password)
-	}
-	r.Probes.AMI = append([]AMIProbe(nil), c.Probes.AMI...)
-	for i := range r.Probes.AMI {
-		r.Probes.AMI[i].Secret = redact(r.Probes.AMI[i].Secret)
-	}
-	r.Probes.PG = append([]PGProbe(nil), c.Probes.PG...)
-	for i := range r.Probes.PG {
-		r.Probes.PG[i].DSN = RedactDSN(r.Probes.PG[i].DSN)
-	}
-	r.Database.DSN = RedactDSN(r.Database.DSN)
-	r.Database.PrimaryConninfo = RedactDSN(r.Database.PrimaryConninfo)
-	r.Alerts.Endpoints = append([]Endpoint(nil), c.Alerts.Endpoints...)
-	for i := range r.Alerts.Endpoints {
-		e := &r.Alerts.Endpoints[i]
-		e.Secret = redact(e.Secret)
-		e.Headers = append([]string(nil), e.Headers...)
-		for j, h := range e.Headers {
-			// Header values often carry tokens (Authorization: Bearer ...).
-			if name, _, ok := strings.Cut(h, ":"); ok {
-				e.Headers[j] = name + ": " + Redacted
-			}
-		}
-	}
-	return &r
-}
-
-func redact(s string) string {
-	if s == "" {
-		return ""
-	}
-	return Redacted
-}
-
-var dsnPasswordRE = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)`)
-
-// RedactDSN replaces the password in a libpq URL (user:password@, or a
-// password= query parameter) or key=value string with Redacted.
-func RedactDSN(dsn string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			return Redacted // cannot find the password in it, so show none of it
-		}
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), Redacted)
-		}
-		q := u.Query()
-		if q.Has("password") {
-			q.Set("password", Redacted)
-			u.RawQuery = q.Encode()
-		}
-		return u.String()
-	}
-	return dsnPasswordRE.ReplaceAllString(dsn, "${1}"+Redacted)
 }

@@ -2,15 +2,21 @@ package configs
 
 import (
 	"fmt"
+
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/pbxha/pbxha/hooks"
 )
 
 // envOverrides marks the PBXHA_ variables of environ in settings so that the
 // decoder parses them by the type of their key, and reports every PBXHA_
-// variable that names no key. Variables in bound (name -> key path) are the
+// variable that names no key. The names pbxha itself sets for the commands
+// it runs (hooks.Reserved: PBXHA_EVENT, PBXHA_ROLE, PBXHA_CONFIG...) are
+// not overrides and are skipped, so that every pbxha command works inside
+// a hook. Variables in bound (name -> key path) are the
 // top-level keys that viper already resolved; get returns viper's value for
 // such a key. Variables that name an element of a probe list
 // (PBXHA_PROBES_SIP_0_TIMEOUT), which viper cannot address, are applied here.
@@ -19,7 +25,7 @@ func envOverrides(settings map[string]any, environ []string, bound map[string]st
 	var applied []string
 	for _, kv := range environ {
 		name, raw, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, EnvPrefix) {
+		if !strings.HasPrefix(name, EnvPrefix) || hooks.IsReserved(name) {
 			continue
 		}
 		if key, ok := bound[name]; ok {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pbxha/pbxha/hooks"
 )
 
 const envBase = `log:
@@ -189,5 +191,32 @@ func TestEnvFence(t *testing.T) {
 	want := "env PBXHA_FAILOVER_FENCE_COMMAND: failover.fence_command[0]: is empty: give the program (an absolute path or a name in PATH) and its arguments as a list"
 	if err == nil || err.Error() != want {
 		t.Errorf("got error %v, want %q", err, want)
+	}
+}
+
+// TestHookVariablesAreNotOverrides: inside a hook every variable pbxha sets
+// for the commands it runs is present, and loading the config must neither
+// apply nor refuse any of them; and no key's override has a reserved name.
+func TestHookVariablesAreNotOverrides(t *testing.T) {
+	cleanEnv(t)
+	for _, name := range hooks.Reserved() {
+		t.Setenv(name, "from-a-hook")
+	}
+	c, err := Parse("env.yaml", []byte(envBase))
+	if err != nil {
+		t.Fatalf("with the hook variables set: %v", err)
+	}
+	if len(c.Env) != 0 {
+		t.Errorf("got overrides %v, want none", c.Env)
+	}
+	for _, key := range scalarKeys(reflect.TypeFor[Config](), "") {
+		if hooks.IsReserved(envName(key)) {
+			t.Errorf("key %s: its override %s is a reserved hook variable", key, envName(key))
+		}
+	}
+	// A PBXHA_ variable that is neither a key nor reserved is still refused.
+	t.Setenv("PBXHA_LOG_FROMAT", "json")
+	if _, err := Parse("env.yaml", []byte(envBase)); err == nil || !strings.Contains(err.Error(), "PBXHA_LOG_FROMAT") {
+		t.Errorf("got %v, want PBXHA_LOG_FROMAT refused", err)
 	}
 }

@@ -3,15 +3,19 @@ package configs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
+	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/failover"
 	"github.com/pbxha/pbxha/filesync"
 	"github.com/pbxha/pbxha/sipcheck"
@@ -46,11 +50,13 @@ func preflight(path, defaultPath string) (*Config, error) {
 // CheckHost runs the checks of a loaded config that need this machine, the
 // ones the daemon would otherwise meet only as it starts: files the config
 // names exist and hold what they should (key_file as failover.LoadKey reads
-// it, secret and password files, CA bundles), the supervised PBX's user and
-// group exist, the heartbeat addresses belong to this host, the epoch file
-// reads, state_dir can be a directory, and the VIP's interface exists and
-// the address would not vanish as a secondary one. It changes nothing. It
-// returns an *Error listing every problem, or nil.
+// it, secret and password files as regular files, CA bundles), the
+// supervised PBX's user and group exist, the heartbeat addresses belong to
+// this host and no other user's process holds their ports, the control
+// socket path holds nothing but a socket, the epoch file reads, state_dir
+// is or can be made a writable directory with room, and the VIP's
+// interface exists and the address would not vanish as a secondary one.
+// It changes nothing. It returns an *Error listing every problem, or nil.
 func (c *Config) CheckHost() error {
 	ps := &problems{}
 	c.checkHost(ps)
@@ -64,6 +70,11 @@ func (c *Config) checkHost(ps *problems) {
 	}
 	ck := &checker{ps: ps, file: file, origins: c.origins}
 	ck.stateDir(c.StateDir)
+	if filepath.IsAbs(c.Control.Socket) {
+		if err := control.CheckSocketPath(c.Control.Socket); err != nil {
+			ck.bad("control.socket", "%s", err)
+		}
+	}
 	for i, p := range c.Probes.SIP {
 		t, err := sipcheck.ParseTarget(p.Target)
 		if p.TLS.CAFile == "" || err != nil || t.Transport != sipcheck.TransportTLS {
@@ -91,6 +102,11 @@ func (c *Config) checkHost(ps *problems) {
 	if filepath.IsAbs(c.Peer.KeyFile) {
 		if _, err := failover.LoadKey(c.Peer.KeyFile); err != nil {
 			ck.bad("peer.key_file", "%s", keyMsg(c.Peer.KeyFile, err))
+		}
+	}
+	if filepath.IsAbs(c.Peer.NextKeyFile) {
+		if _, err := failover.LoadKey(c.Peer.NextKeyFile); err != nil {
+			ck.bad("peer.next_key_file", "%s", keyMsg(c.Peer.NextKeyFile, err))
 		}
 	}
 	ck.localAddrs(c.Peer.Paths)
@@ -126,7 +142,7 @@ func ReadSecret(value, file string) (string, error) {
 	if file == "" {
 		return value, nil
 	}
-	b, err := os.ReadFile(file)
+	b, err := readRegular(file)
 	if err != nil {
 		return "", err
 	}
@@ -135,6 +151,35 @@ func ReadSecret(value, file string) (string, error) {
 		return "", fmt.Errorf("%s is empty", file)
 	}
 	return v, nil
+}
+
+// maxSecretFile bounds what ReadSecret reads: a secret is a line.
+const maxSecretFile = 64 << 10
+
+// readRegular reads a regular file of at most maxSecretFile bytes. It opens
+// without blocking, so a FIFO or a device at path is refused at once instead
+// of hanging the start.
+func readRegular(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxSecretFile {
+		return nil, fmt.Errorf("%s is larger than %d bytes, not a secret", path, maxSecretFile)
+	}
+	return b, nil
 }
 
 // secretFile checks a secret file as the daemon reads it; oneLine: the
@@ -152,8 +197,10 @@ func (ck *checker) secretFile(key, value, file string, oneLine bool) {
 	}
 }
 
-// stateDir checks that state_dir is, or can be made, a directory: the daemon
-// creates it when it is missing.
+// stateDir checks that state_dir is, or can be made, a directory that takes
+// writes and has room (failover.StateDirProblem: writable, at least
+// failover.MinStateDirFree bytes free): the daemon creates it when it is
+// missing, and keeps the epoch, the event log and the alert outbox there.
 func (ck *checker) stateDir(dir string) {
 	if !filepath.IsAbs(dir) {
 		return
@@ -169,6 +216,17 @@ func (ck *checker) stateDir(dir string) {
 			ck.bad("state_dir", "%q is not a directory", dir)
 		case !fi.IsDir():
 			ck.bad("state_dir", "%q cannot be created: %s is not a directory", dir, p)
+		default:
+			err := failover.StateDirProblem(p)
+			if err == nil || (errors.Is(err, fs.ErrPermission) && os.Geteuid() != 0) {
+				return // a check by another user than root, who runs the daemon, cannot tell
+			}
+			msg := strings.TrimPrefix(err.Error(), "failover: state dir ")
+			if p == dir {
+				ck.bad("state_dir", "%s", msg)
+			} else {
+				ck.bad("state_dir", "%s cannot be created: %s", dir, msg)
+			}
 		}
 		return
 	}
@@ -186,6 +244,7 @@ func (ck *checker) localAddrs(paths []PeerPath) {
 		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ap.Addr(), 0)))
 		if err == nil {
 			c.Close()
+			ck.portTaken(fmt.Sprintf("peer.paths[%d].local", i), ap)
 			continue
 		}
 		if errors.Is(err, syscall.EADDRNOTAVAIL) {
@@ -193,6 +252,35 @@ func (ck *checker) localAddrs(paths []PeerPath) {
 				"%s is not an address of this host, so the heartbeat socket cannot be bound to it (is local swapped with peer?)", ap.Addr())
 		}
 	}
+}
+
+// portTaken reports a heartbeat port already bound by a process of another
+// user, which would stop the daemon at start. A socket of the checking
+// user or of root may be pbxha's own (a running daemon, with config check
+// run beside it by root or another user, or the daemon's own reload) and is
+// no problem here; if it is not pbxha, the start says so.
+func (ck *checker) portTaken(key string, ap netip.AddrPort) {
+	if ap.Port() == 0 {
+		return
+	}
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
+	if err == nil {
+		c.Close()
+		return
+	}
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return
+	}
+	uid, ok := udpOwner(ap)
+	if !ok || int(uid) == os.Geteuid() || uid == 0 {
+		return
+	}
+	who := "uid " + strconv.FormatUint(uint64(uid), 10)
+	if u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10)); err == nil {
+		who = fmt.Sprintf("user %s (%s)", u.Username, who)
+	}
+	ck.bad(key, "port %d on %s is already bound by a process of %s, so the heartbeat socket cannot be bound; stop that process or choose another port (one below 1024, which only root may bind, cannot be taken first by an unprivileged user)",
+		ap.Port(), ap.Addr(), who)
 }
 
 // fileMsg words an error about reading a file named by the config.

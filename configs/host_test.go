@@ -119,7 +119,7 @@ pbx:
 		{name: "key too short", yaml: strings.Replace(pair, "DIR/pbxha.key", "DIR/short.key", 1),
 			want: "t.yaml: peer.key_file: DIR/short.key: key is 16 bytes, want at least 32 (pbxha keygen writes one)"},
 		{name: "key is a directory", yaml: strings.Replace(pair, "DIR/pbxha.key", "DIR/corrupt", 1),
-			want: "t.yaml: peer.key_file: DIR/corrupt: not a regular file"},
+			want: "t.yaml: peer.key_file: DIR/corrupt: not a regular file (a directory)"},
 		{name: "key missing", yaml: strings.Replace(pair, "DIR/pbxha.key", "DIR/none.key", 1),
 			want: "t.yaml: peer.key_file: cannot read DIR/none.key: no such file or directory (pbxha keygen writes a key)"},
 		{name: "password file empty", yaml: single + "  esl:\n    - password_file: DIR/empty\n",

@@ -26,6 +26,21 @@ func Load(path string) (*Config, error) {
 	return load(path, DefaultPath)
 }
 
+// LoadLenient is Load for the commands that only need to find the running
+// daemon (its control socket, its state directory): it returns the decoded
+// config even when it has problems, together with those problems as an
+// *Error, so that a file a reload refused does not lock the operator out.
+// The Config is nil only when the file cannot be read or is not YAML; a
+// key with a problem holds its default then.
+func LoadLenient(path string) (*Config, error) {
+	name, data, err := read(path, DefaultPath)
+	if err != nil {
+		return nil, err
+	}
+	c, ps := parse(name, data)
+	return c, ps.err()
+}
+
 func load(path, defaultPath string) (*Config, error) {
 	name, data, err := read(path, defaultPath)
 	if err != nil {

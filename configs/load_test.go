@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pbxha/pbxha/event"
 )
 
 // TestInvalidFixtures loads every testdata/invalid-*.yaml and compares the
@@ -63,6 +65,7 @@ func TestValidFixtures(t *testing.T) {
 		Metrics:  Metrics{Listen: "[::1]:9464"},
 		StateDir: "/srv/pbxha",
 		History:  1000,
+		Events:   Events{Keep: event.DefaultKeep, MaxAge: event.DefaultMaxAge},
 		PBX:      defaults().PBX,
 		Alerts:   defaults().Alerts,
 		Peer:     defaults().Peer,

@@ -3,7 +3,7 @@
 # of the peer's (new) primary. An example demote_command for pbxha:
 #
 #   database:
-#     demote_command: [/etc/pbxha/pg-demote.sh]
+#     demote_command: [/usr/share/pbxha/pg-demote.sh]   # where the Debian package puts it
 #     env: [PG_CLUSTER=15/main, "PRIMARY_CONNINFO=host=10.0.0.2 user=replicator"]
 #
 # Steps: stop the local server (fast, then immediate if fast does not finish),

@@ -2,7 +2,9 @@ package configs
 
 import "reflect"
 
-// restartOnly lists the keys a reload cannot change, with where each lives:
+// restartOnly lists the keys a reload cannot change (peer.key_file and
+// peer.next_key_file can: a SIGHUP reads the keys again), with where each
+// lives:
 // the parts of the daemon built from them at start (the sockets, the
 // supervised PBX, alert delivery, the pair, its resources and hooks, the
 // state directory and the node's identity in heartbeats and events) keep
@@ -17,11 +19,17 @@ var restartOnly = []struct {
 	{"control.socket", func(c *Config) any { return &c.Control.Socket }},
 	{"metrics.listen", func(c *Config) any { return &c.Metrics.Listen }},
 	{"state_dir", func(c *Config) any { return &c.StateDir }},
+	{"events", func(c *Config) any { return &c.Events }},
 	{"pbx.supervise", func(c *Config) any { return &c.PBX.Supervise }},
 	{"pbx.takeover_esl", func(c *Config) any { return &c.PBX.TakeoverESL }},
 	{"pbx.takeover_esl_timeout", func(c *Config) any { return &c.PBX.TakeoverESLTimeout }},
+	{"pbx.takeover_ami", func(c *Config) any { return &c.PBX.TakeoverAMI }},
+	{"pbx.takeover_ami_timeout", func(c *Config) any { return &c.PBX.TakeoverAMITimeout }},
 	{"alerts", func(c *Config) any { return &c.Alerts }},
-	{"peer", func(c *Config) any { return &c.Peer }},
+	{"peer.paths", func(c *Config) any { return &c.Peer.Paths }},
+	{"peer.interval", func(c *Config) any { return &c.Peer.Interval }},
+	{"peer.dead_after", func(c *Config) any { return &c.Peer.DeadAfter }},
+	{"peer.init_dead", func(c *Config) any { return &c.Peer.InitDead }},
 	{"failover", func(c *Config) any { return &c.Failover }},
 	{"vip", func(c *Config) any { return &c.VIP }},
 	{"database", func(c *Config) any { return &c.Database }},

@@ -1,7 +1,10 @@
 package configs
 
 import (
+	"os"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,5 +37,32 @@ func TestKeepRestartOnly(t *testing.T) {
 	}
 	if n := len(RestartOnlyKeys()); n != len(restartOnly) {
 		t.Errorf("RestartOnlyKeys: got %d keys, want %d", n, len(restartOnly))
+	}
+}
+
+// TestRestartOnlyKeysDocumented: docs/configuration.md lists the keys a
+// reload cannot change exactly as the code has them.
+func TestRestartOnlyKeysDocumented(t *testing.T) {
+	b, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	start := strings.Index(doc, "What takes effect only at the next start")
+	end := strings.Index(doc, "The list lives in one place")
+	if start < 0 || end < start {
+		t.Fatal("docs/configuration.md lacks the paragraph on restart-only keys")
+	}
+	para := doc[start:end]
+	keys := RestartOnlyKeys()
+	for _, k := range keys {
+		if !strings.Contains(para, "`"+k+"`") {
+			t.Errorf("docs/configuration.md does not list restart-only key %s", k)
+		}
+	}
+	for _, m := range regexp.MustCompile("`([a-z_.]+)`").FindAllStringSubmatch(para, -1) {
+		if !slices.Contains(keys, m[1]) {
+			t.Errorf("docs/configuration.md lists %s as restart-only; the code does not", m[1])
+		}
 	}
 }

@@ -38,7 +38,7 @@ func TestTakeoverESL(t *testing.T) {
 		{
 			name: "two lines",
 			yaml: pairWithESL + "pbx:\n  takeover_esl: [\"sofia recover\\r\\nreloadxml\"]\n",
-			want: `t.yaml: pbx.takeover_esl[0]: "sofia recover\r\nreloadxml" spans several lines: give one API command per list item`,
+			want: `t.yaml: pbx.takeover_esl[0]: "sofia recover\r\nreloadxml" spans several lines: give one command per list item`,
 		},
 		{
 			name: "negative timeout",

@@ -18,6 +18,7 @@ import (
 const (
 	MinInterval   = 10 * time.Millisecond
 	MaxHistory    = 1000
+	MaxEventsKeep = 1000000
 	maxSocketPath = 107 // sun_path holds 108 bytes with the terminating NUL
 )
 
@@ -109,6 +110,12 @@ func (ck *checker) top(c *Config) {
 	}
 	if c.History < 1 || c.History > MaxHistory {
 		ck.bad("history", "%d must be from 1 to %d", c.History, MaxHistory)
+	}
+	if c.Events.Keep < 1 || c.Events.Keep > MaxEventsKeep {
+		ck.bad("events.keep", "%d must be from 1 to %d", c.Events.Keep, MaxEventsKeep)
+	}
+	if a := c.Events.MaxAge; a < 0 || (a > 0 && a < time.Hour) {
+		ck.bad("events.max_age", "%s must be 0 (no age limit) or at least 1h", a)
 	}
 }
 
@@ -206,7 +213,7 @@ func (ck *checker) alerts(c *Config) {
 		emit(ek + ".timeout")
 		for j, h := range e.Headers {
 			if _, _, ok := parseHeader(h); !ok {
-				ck.bad(fmt.Sprintf("%s.headers[%d]", k, j), "%q must be \"Name: value\" on one line", h)
+				ck.bad(fmt.Sprintf("%s.headers[%d]", k, j), "must be \"Name: value\" on one line (not shown: a header may hold a secret)")
 			}
 		}
 		emit(ek + ".headers")
@@ -292,6 +299,44 @@ func (ck *checker) pair(c *Config) {
 	if f.FenceTimeout <= 0 {
 		ck.bad("failover.fence_timeout", "%s must be positive", ck.show("failover.fence_timeout", f.FenceTimeout))
 	}
+	switch {
+	case f.IsolationAfter <= 0:
+		ck.bad("failover.isolation_after", "%s must be positive: an isolated primary must step down before its peer takes over", ck.show("failover.isolation_after", f.IsolationAfter))
+	case p.Interval > 0 && f.IsolationAfter < p.Interval:
+		ck.bad("failover.isolation_after", "%s must not be shorter than peer.interval %s", ck.show("failover.isolation_after", f.IsolationAfter), p.Interval)
+	case f.IsolationAfter > 10*p.DeadAfter:
+		ck.bad("failover.isolation_after", "%s is more than ten times dead_after %s: a failover would wait that long", ck.show("failover.isolation_after", f.IsolationAfter), p.DeadAfter)
+	}
+	if f.StepDownBudget < 0 {
+		ck.bad("failover.step_down_budget", "%s must not be negative (0: the default)", f.StepDownBudget)
+	}
+	oneOf(ck, "failover.witness", f.Witness, WitnessAuto, WitnessOn, WitnessOff)
+	if pre, err := netip.ParsePrefix(v.Address); f.Witness == WitnessOn && (v.Mode != string(vip.ModeNetlink) || err != nil || !pre.Addr().Is4()) {
+		ck.bad("failover.witness", `"on" needs a netlink VIP of IPv4: the witness asks by ARP who answers on it`)
+	}
+	for i, name := range f.TrackInterfaces {
+		if name == "" || len(name) > 15 || strings.ContainsAny(name, "/ \t") {
+			ck.bad(fmt.Sprintf("failover.track_interfaces[%d]", i), "%q is not an interface name", name)
+		}
+	}
+	if f.FailbackDrain < 0 {
+		ck.bad("failover.failback_drain", "%s must not be negative", f.FailbackDrain)
+	}
+	if _, err := failover.ParseWindow(f.FailbackWindow); err != nil {
+		ck.bad("failover.failback_window", "%q: want HH:MM-HH:MM, e.g. 01:00-05:00", f.FailbackWindow)
+	}
+	if f.RestartHold <= 2*p.DeadAfter {
+		ck.bad("failover.restart_hold", "%s must be more than twice dead_after %s: a restarted sidecar needs the time to come back", ck.show("failover.restart_hold", f.RestartHold), p.DeadAfter)
+	}
+	if f.UnprotectedGrace <= 0 {
+		ck.bad("failover.unprotected_grace", "%s must be positive", ck.show("failover.unprotected_grace", f.UnprotectedGrace))
+	}
+	if f.MaxClockOffset <= 0 {
+		ck.bad("failover.max_clock_offset", "%s must be positive", ck.show("failover.max_clock_offset", f.MaxClockOffset))
+	}
+	if p.NextKeyFile != "" && !filepath.IsAbs(p.NextKeyFile) {
+		ck.bad("peer.next_key_file", "%q must be an absolute path", p.NextKeyFile)
+	}
 	// The vip package holds the rules of its keys; the file adds that only
 	// a pair holds a VIP, and that it spells every default out, so a zero
 	// is a mistake rather than a request for the default.
@@ -335,80 +380,45 @@ func (ck *checker) pair(c *Config) {
 	}
 }
 
-// takeoverESL checks pbx.takeover_esl: commands for the first esl probe's
-// event socket, sent after a takeover.
+// takeoverESL checks pbx.takeover_esl and pbx.takeover_ami: commands for
+// the first esl probe's event socket, or the first ami probe's manager
+// interface, sent after a takeover. A node runs one PBX: not both.
 func (ck *checker) takeoverESL(c *Config, paired bool) {
 	p := &c.PBX
-	if len(p.TakeoverESL) > 0 {
-		switch {
-		case !paired:
-			ck.bad("pbx.takeover_esl", "is set but peer.paths is not: the commands are sent when a node of a pair takes over")
-		case len(c.Probes.ESL) == 0:
-			ck.bad("pbx.takeover_esl", "needs an esl probe (probes.esl): the commands go to the first one's address with its password")
-		}
-		for i, cmd := range p.TakeoverESL {
-			k := fmt.Sprintf("pbx.takeover_esl[%d]", i)
-			switch {
-			case strings.TrimSpace(cmd) == "":
-				ck.bad(k, "is empty: give a FreeSWITCH API command, e.g. \"sofia recover\"")
-			case strings.ContainsAny(cmd, "\r\n"):
-				ck.bad(k, "%q spans several lines: give one API command per list item", cmd)
-			}
-		}
+	ck.takeoverCommands("pbx.takeover_esl", p.TakeoverESL, paired, len(c.Probes.ESL) > 0,
+		"needs an esl probe (probes.esl): the commands go to the first one's address with its password",
+		"a FreeSWITCH API command, e.g. \"sofia recover\"")
+	ck.takeoverCommands("pbx.takeover_ami", p.TakeoverAMI, paired, len(c.Probes.AMI) > 0,
+		"needs an ami probe (probes.ami): the commands go to the first one's address as its user",
+		"an Asterisk CLI command, e.g. \"pjsip send register *all\"")
+	if len(p.TakeoverESL) > 0 && len(p.TakeoverAMI) > 0 {
+		ck.bad("pbx.takeover_ami", "is set together with pbx.takeover_esl: a node runs one PBX, FreeSWITCH (esl) or Asterisk (ami)")
 	}
 	if p.TakeoverESLTimeout <= 0 {
 		ck.bad("pbx.takeover_esl_timeout", "%s must be positive", ck.show("pbx.takeover_esl_timeout", p.TakeoverESLTimeout))
 	}
+	if p.TakeoverAMITimeout <= 0 {
+		ck.bad("pbx.takeover_ami_timeout", "%s must be positive", ck.show("pbx.takeover_ami_timeout", p.TakeoverAMITimeout))
+	}
 }
 
-// database checks the database section: the dbrole package holds the rules
-// of the keys it takes; the file adds that the role moves only in a pair and
-// with a pg probe, that max_lag_bytes is at least 1, and that a zero where
-// dbrole would read its default is a mistake.
-func (ck *checker) database(c *Config, paired bool) {
-	db := &c.Database
-	if db.DSN == "" {
-		if db.DataDir != "" || len(db.StartCommand) > 0 || db.RebuildOnRewindFailure {
-			ck.bad("database.data_dir", "and the other rebuild keys need database.dsn: a standby rebuild re-clones the managed database")
-		}
+func (ck *checker) takeoverCommands(key string, cmds []string, paired, probe bool, needProbe, example string) {
+	if len(cmds) == 0 {
 		return
 	}
-	if !paired {
-		ck.bad("database.dsn", "is set but peer.paths is not: the database role moves only between the nodes of a pair")
+	switch {
+	case !paired:
+		ck.bad(key, "is set but peer.paths is not: the commands are sent when a node of a pair takes over")
+	case !probe:
+		ck.bad(key, "%s", needProbe)
 	}
-	if len(c.Probes.PG) == 0 {
-		ck.bad("database.dsn", "needs a pg probe of the same server (probes.pg): its role and WAL position go into every heartbeat")
-	}
-	if db.MaxLagBytes < 1 {
-		ck.bad("database.max_lag_bytes", "%d must be at least 1 (allow_lag: true promotes however far behind)", db.MaxLagBytes)
-	}
-	for _, d := range []struct {
-		key string
-		v   time.Duration
-	}{{"promote_timeout", db.PromoteTimeout}, {"demote_timeout", db.DemoteTimeout}, {"stop_timeout", db.StopTimeout}} {
-		if d.v == 0 {
-			ck.bad("database."+d.key, "%s must be positive", d.v)
-		}
-	}
-	for _, p := range c.DBRoleConfig().Problems() {
-		ck.bad("database."+p.Key, "%s", p.Msg)
-	}
-	rc := c.RebuildConfig()
-	for _, p := range rc.Problems() {
-		ck.bad("database."+p.Key, "%s", p.Msg)
-	}
-	if db.StartTimeout == 0 {
-		ck.bad("database.start_timeout", "%s must be positive", db.StartTimeout)
-	}
-	if db.RebuildTimeout == 0 {
-		ck.bad("database.rebuild_timeout", "%s must be positive", db.RebuildTimeout)
-	}
-	if db.RebuildOnRewindFailure {
+	for i, cmd := range cmds {
+		k := fmt.Sprintf("%s[%d]", key, i)
 		switch {
-		case !rc.Enabled():
-			ck.bad("database.rebuild_on_rewind_failure", "needs data_dir and start_command: the rebuild it starts replaces the data directory")
-		case len(db.StopCommand) == 0 || len(db.DemoteCommand) == 0:
-			ck.bad("database.rebuild_on_rewind_failure", "needs stop_command and demote_command: it follows a failed rejoin, which only a release with both runs")
+		case strings.TrimSpace(cmd) == "":
+			ck.bad(k, "is empty: give %s", example)
+		case strings.ContainsAny(cmd, "\r\n"):
+			ck.bad(k, "%q spans several lines: give one command per list item", cmd)
 		}
 	}
 }

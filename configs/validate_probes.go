@@ -40,10 +40,11 @@ func (ck *checker) probes(p *Probes) {
 	each(probe.KindSIP, len(p.SIP), func(i int) *Schedule { return &p.SIP[i].Schedule }, func(k string, i int) { ck.sip(k, &p.SIP[i]) })
 	each(probe.KindESL, len(p.ESL), func(i int) *Schedule { return &p.ESL[i].Schedule }, func(k string, i int) { ck.esl(k, &p.ESL[i]) })
 	each(probe.KindPG, len(p.PG), func(i int) *Schedule { return &p.PG[i].Schedule }, func(k string, i int) { ck.pg(k, &p.PG[i]) })
+	each(probe.KindMySQL, len(p.MySQL), func(i int) *Schedule { return &p.MySQL[i].Schedule }, func(k string, i int) { ck.mysql(k, &p.MySQL[i]) })
 	each(probe.KindAMI, len(p.AMI), func(i int) *Schedule { return &p.AMI[i].Schedule }, func(k string, i int) { ck.ami(k, &p.AMI[i]) })
 	each(probe.KindTCP, len(p.TCP), func(i int) *Schedule { return &p.TCP[i].Schedule }, func(k string, i int) { ck.address(k+".address", p.TCP[i].Address) })
 	each(probe.KindExec, len(p.Exec), func(i int) *Schedule { return &p.Exec[i].Schedule }, func(k string, i int) { ck.exec(k, &p.Exec[i]) })
-	if len(p.SIP)+len(p.ESL)+len(p.PG)+len(p.AMI)+len(p.TCP)+len(p.Exec) == 0 {
+	if len(p.SIP)+len(p.ESL)+len(p.PG)+len(p.MySQL)+len(p.AMI)+len(p.TCP)+len(p.Exec) == 0 {
 		ck.bad("probes", "no probe is configured; add at least one (a sip probe of the local PBX is the usual start)")
 	}
 }
@@ -194,6 +195,42 @@ func (ck *checker) pg(key string, p *PGProbe) {
 	if p.FreshConnEvery < 0 {
 		ck.bad(key+".fresh_conn_every", "%s must not be negative (0 turns fresh connections off)", p.FreshConnEvery)
 	}
+}
+
+func (ck *checker) mysql(key string, p *MySQLProbe) {
+	dsnDB, parsed := "", false
+	switch {
+	case strings.TrimSpace(p.DSN) == "":
+		ck.bad(key+".dsn", `is required, e.g. "pbxha:secret@tcp(127.0.0.1:3306)/pbxha"`)
+	default:
+		if mc, err := probe.ParseMySQLDSN(p.DSN); err != nil { // as the mysql probe reads it
+			ck.bad(key+".dsn", "does not parse: %v", err)
+		} else {
+			dsnDB, parsed = mc.DBName, true
+		}
+	}
+	oneOf(ck, key+".expect_role", p.ExpectRole, string(probe.MySQLRolePrimary), string(probe.MySQLRoleReplica), string(probe.MySQLRoleAny))
+	db, table, qualified := strings.Cut(p.Table, ".")
+	if !qualified {
+		db, table = "", p.Table
+	}
+	switch {
+	case !pgTableRE.MatchString(table) || (qualified && !pgTableRE.MatchString(db)):
+		ck.bad(key+".table", "%q must be a plain lowercase identifier (letters, digits, \"_\", at most 63), or database.table", p.Table)
+	case parsed:
+		if _, err := probe.QuoteMySQLTable(p.Table, dsnDB); err != nil {
+			ck.bad(key+".table", "%v", problemText(err))
+		}
+	}
+}
+
+// problemText drops the "table %q: " prefix a probe error repeats.
+func problemText(err error) string {
+	_, after, ok := strings.Cut(err.Error(), ": ")
+	if !ok {
+		return err.Error()
+	}
+	return after
 }
 
 func (ck *checker) ami(key string, p *AMIProbe) {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"time"
 )
@@ -16,6 +17,10 @@ import (
 // ErrNoDaemon means nothing answered on the control socket: no daemon runs,
 // or it runs with another socket path.
 var ErrNoDaemon = errors.New("no pbxha daemon answering")
+
+// ErrPermission means the caller may not open the control socket (or its
+// directory): a daemon may well be running. It wraps os.ErrPermission.
+var ErrPermission = fmt.Errorf("permission denied: %w", os.ErrPermission)
 
 // Client calls the control API over its unix socket.
 type Client struct {
@@ -70,6 +75,9 @@ func (c *Client) do(req *http.Request, op string) (*http.Response, error) {
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Op == "dial" {
+		if errors.Is(oe.Err, os.ErrPermission) {
+			return nil, fmt.Errorf("control: %s %s: %w", op, c.socket, ErrPermission)
+		}
 		return nil, fmt.Errorf("control: %s %s: %w: %w", op, c.socket, ErrNoDaemon, oe.Err)
 	}
 	return nil, fmt.Errorf("control: %s %s: %w", op, c.socket, err)
@@ -88,6 +96,11 @@ func (c *Client) Maintenance(ctx context.Context, on bool) error {
 		state = "on"
 	}
 	return c.post(ctx, "/v1/maintenance/"+state)
+}
+
+// Restart asks the daemon to stop for a restart that keeps its role.
+func (c *Client) Restart(ctx context.Context) error {
+	return c.post(ctx, "/v1/restart")
 }
 
 func (c *Client) post(ctx context.Context, path string) error {

@@ -79,6 +79,39 @@ func TestListenRefusesLiveSocketAndReplacesStale(t *testing.T) {
 	ln2.Close()
 }
 
+// TestListenKeepsWhatIsNotASocket: a regular file, a directory or a link
+// at the socket path is refused and left in place, never removed.
+func TestListenKeepsWhatIsNotASocket(t *testing.T) {
+	cases := []struct {
+		name string
+		make func(path string) error
+		what string
+	}{
+		{"regular file", func(p string) error { return os.WriteFile(p, []byte("data\n"), 0o600) }, "a regular file"},
+		{"directory", func(p string) error { return os.Mkdir(p, 0o700) }, "a directory"},
+		{"symbolic link", func(p string) error { return os.Symlink("/etc/hostname", p) }, "a symbolic link"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "pbxha.sock")
+			if err := tc.make(path); err != nil {
+				t.Fatal(err)
+			}
+			ln, err := Listen(path)
+			if err == nil {
+				ln.Close()
+				t.Fatalf("Listen over %s succeeded, want an error", tc.what)
+			}
+			if want := path + " exists and is " + tc.what + ", not a socket"; !strings.Contains(err.Error(), want) {
+				t.Errorf("got %q, want it to say %q", err, want)
+			}
+			if _, err := os.Lstat(path); err != nil {
+				t.Errorf("got %v, want %s left in place", err, tc.what)
+			}
+		})
+	}
+}
+
 func TestNoDaemon(t *testing.T) {
 	_, err := NewClient(filepath.Join(t.TempDir(), "none.sock")).Status(t.Context())
 	if !errors.Is(err, ErrNoDaemon) {
@@ -141,6 +174,7 @@ func TestActions(t *testing.T) {
 			return nil
 		},
 		Maintenance: func(on bool) error { got = append(got, fmt.Sprint("maintenance ", on)); return nil },
+		Restart:     func() error { got = append(got, "daemon restart"); return nil },
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -161,7 +195,10 @@ func TestActions(t *testing.T) {
 	if err := c.Maintenance(t.Context(), true); err != nil {
 		t.Errorf("maintenance on: %v", err)
 	}
-	if want := []string{"restart", "start", "maintenance true"}; !slices.Equal(got, want) {
+	if err := c.Restart(t.Context()); err != nil {
+		t.Errorf("daemon restart: %v", err)
+	}
+	if want := []string{"restart", "start", "maintenance true", "daemon restart"}; !slices.Equal(got, want) {
 		t.Errorf("got calls %v, want %v", got, want)
 	}
 
@@ -171,6 +208,9 @@ func TestActions(t *testing.T) {
 	go Serve(ctx, ln2, NewHandler(API{Status: func() Status { return Status{} }}), slog.New(slog.DiscardHandler))
 	if err := NewClient(path2).PBX(t.Context(), "restart"); !errors.As(err, &ae) || ae.Code != 404 || !strings.Contains(ae.Msg, "not supervised") {
 		t.Errorf("no supervisor: got %v, want 404 not supervised", err)
+	}
+	if err := NewClient(path2).Restart(t.Context()); !errors.As(err, &ae) || ae.Code != 404 {
+		t.Errorf("restart without the action: got %v, want 404", err)
 	}
 }
 

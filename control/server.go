@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/pbxha/pbxha/internal/httpguard"
 )
 
 // SocketMode is the permission of the control socket: owner and group may use it.
@@ -36,6 +39,11 @@ type API struct {
 	// progress is in Status.Rebuild). An error wrapping ErrRefused means it
 	// did not start and nothing changed.
 	Rebuild func(ctx context.Context) error
+	// Restart stops the daemon for a restart that keeps the role: a
+	// primary leaves the VIP, the database and the PBX in place, and the
+	// next process resumes (the service manager starts it again). It
+	// returns once the stop has begun.
+	Restart func() error
 }
 
 // ErrRefused marks an action refused as the node stands (a rebuild on
@@ -67,10 +75,14 @@ type TimelineStep struct {
 
 // Listen opens the control socket at path, creating its directory (mode 0750)
 // when missing. A stale socket left by a dead daemon is replaced; a socket on
-// which another daemon still answers is an error.
+// which another daemon still answers is an error, and so is anything at path
+// that is not a socket (CheckSocketPath): it is never removed.
 func Listen(path string) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("control: listen %s: %w", path, err)
+	}
+	if err := CheckSocketPath(path); err != nil {
+		return nil, fmt.Errorf("control: listen: %w", err)
 	}
 	if _, err := os.Lstat(path); err == nil {
 		c, err := net.DialTimeout("unix", path, 200*time.Millisecond)
@@ -93,6 +105,26 @@ func Listen(path string) (net.Listener, error) {
 	return ln, nil
 }
 
+// CheckSocketPath returns an error when something other than a unix socket
+// exists at path (a regular file, a directory, a link...): Listen would have
+// to remove it, and it refuses to. A missing path or a socket is fine.
+func CheckSocketPath(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode().Type() == fs.ModeSocket {
+		return nil
+	}
+	what := "a " + fi.Mode().Type().String()
+	switch {
+	case fi.Mode().IsRegular():
+		what = "a regular file"
+	case fi.IsDir():
+		what = "a directory"
+	case fi.Mode()&fs.ModeSymlink != 0:
+		what = "a symbolic link"
+	}
+	return fmt.Errorf("%s exists and is %s, not a socket; pbxha will not remove it: move it away or choose another control.socket", path, what)
+}
+
 // NewHandler returns the HTTP handler of the control API:
 //
 //	GET  /v1/status                       the Status document
@@ -100,6 +132,7 @@ func Listen(path string) (net.Listener, error) {
 //	POST /v1/maintenance/{on|off}         switch maintenance mode
 //	POST /v1/switchover?to=&drain=&timeout=&force= a planned switchover, answered with its outcome
 //	POST /v1/standby/rebuild              start a standby rebuild; its progress is in the status
+//	POST /v1/restart                      stop for a restart that keeps the role
 //
 // Actions answer {"ok": true} or an error document with 400 (bad request),
 // 404 (nothing to act on), 409 (refused as the node stands) or 500 (the
@@ -131,6 +164,13 @@ func NewHandler(api API) http.Handler {
 		default:
 			answer(w, api.Maintenance(state == "on"))
 		}
+	})
+	mux.HandleFunc("POST /v1/restart", func(w http.ResponseWriter, _ *http.Request) {
+		if api.Restart == nil {
+			writeJSON(w, http.StatusNotFound, apiError{Error: "restart is not available"})
+			return
+		}
+		answer(w, api.Restart())
 	})
 	mux.HandleFunc("POST /v1/switchover", func(w http.ResponseWriter, r *http.Request) {
 		if api.Switchover == nil {
@@ -204,30 +244,20 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v) // the client went away; nothing to do
 }
 
+// MaxConns is the most connections the control socket keeps open, lowered
+// to its share of the file descriptor limit (httpguard.ConnCap).
+const MaxConns = 16
+
 // Serve answers requests on ln until ctx is done, then shuts down, giving
 // requests in flight one second. Malformed requests are answered by net/http
-// with 400 and logged at debug level; they never stop the server.
+// with 400 and logged at debug level; they never stop the server. Every
+// connection has deadlines and at most MaxConns are open (httpguard).
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 2 * time.Second,
-		ReadTimeout:       5 * time.Second,
-		WriteTimeout:      5 * time.Second,
-		IdleTimeout:       30 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.With("component", "control").Handler(), slog.LevelDebug),
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return fmt.Errorf("control: serve %s: %w", ln.Addr(), err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx) // requests still running after a second are cut
-	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	lim := httpguard.Default
+	lim.MaxConns = httpguard.ConnCap(MaxConns)
+	lim.WriteTimeout = 5 * time.Second
+	errLog := slog.NewLogLogger(logger.With("component", "control").Handler(), slog.LevelDebug)
+	if err := httpguard.Serve(ctx, ln, h, lim, errLog); err != nil {
 		return fmt.Errorf("control: serve %s: %w", ln.Addr(), err)
 	}
 	return nil

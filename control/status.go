@@ -50,6 +50,10 @@ type Config struct {
 	Source          string    `json:"source"` // file path, or "embedded default"
 	LoadedAt        time.Time `json:"loaded_at"`
 	LastReloadError string    `json:"last_reload_error,omitempty"`
+	// PendingRestart lists the keys changed in the file that take effect
+	// only at the next start (Patroni's "pending restart"); the running
+	// values stay in force until then.
+	PendingRestart []string `json:"pending_restart,omitempty"`
 }
 
 // Probe is one check's settled state and recent results.
@@ -88,6 +92,7 @@ type Alerts struct {
 type AlertEndpoint struct {
 	Name        string     `json:"name"`
 	Queued      int        `json:"queued"`
+	MemoryOnly  int        `json:"memory_only"` // of the queued, events the outbox could not write (full or read-only disk): lost if pbxha stops before they are delivered
 	Delivered   uint64     `json:"delivered"`
 	Dropped     uint64     `json:"dropped"` // overflowed, expired (max_age) or rejected (400/413/415/422)
 	LastSuccess *time.Time `json:"last_success,omitempty"`
@@ -100,14 +105,68 @@ type Pair struct {
 	Epoch     uint64 `json:"epoch"`
 	Reason    string `json:"reason"` // why the last decision was taken
 	LastError string `json:"last_error,omitempty"`
+	// StateDirError is why the state directory takes no epoch write (a
+	// failed write or write test, or too little free space): a takeover is
+	// blocked until it does. StateDirSince is when that began. Both are
+	// omitted while the directory is fine.
+	StateDirError string     `json:"state_dir_error,omitempty"`
+	StateDirSince *time.Time `json:"state_dir_since,omitempty"`
 	// Acting is the action under way (take_over, release, fence_peer,
 	// restart_pbx, re_announce), run apart from the decisions; empty when
 	// none. ActingSince is when it started.
-	Acting      string        `json:"acting,omitempty"`
-	ActingSince *time.Time    `json:"acting_since,omitempty"`
-	VIP         string        `json:"vip,omitempty"` // the service address
+	Acting      string     `json:"acting,omitempty"`
+	ActingSince *time.Time `json:"acting_since,omitempty"`
+	// Unprotected says why the pair could not survive the next fault now
+	// (empty: it could); pair_unprotected is raised after a grace.
+	Unprotected string `json:"unprotected,omitempty"`
+	// UnprotectedCause is Unprotected as a code: peer_unheard,
+	// peer_maintenance, peer_not_eligible, no_streaming, standby_lag,
+	// no_tie_breaker.
+	UnprotectedCause string `json:"unprotected_cause,omitempty"`
+	// HeardByPeer is the send time of the newest heartbeat of this node
+	// the peer said it heard.
+	HeardByPeer *time.Time `json:"heard_by_peer,omitempty"`
+	// StepDownBudgetMS is how long this node, as primary, announces a
+	// step-down takes at most (the peer's takeover wait covers it): the
+	// configured step_down_budget, raised to the slowest measured.
+	StepDownBudgetMS int64 `json:"step_down_budget_ms"`
+	// ClockOffsetMS is the peer's clock minus this node's, in
+	// milliseconds, as the heartbeats measure it.
+	ClockOffsetMS float64 `json:"clock_offset_ms"`
+	// Witness is what the VIP witness said in the peer's current silence:
+	// unknown, absent or held.
+	Witness string `json:"witness,omitempty"`
+	VIP     string `json:"vip,omitempty"` // the service address
+	// Nodes is the one cluster view, like patronictl list: this node
+	// first, as it knows itself, then the peer, as its heartbeats tell.
+	Nodes       []ClusterNode `json:"nodes"`
 	Peer        PeerState     `json:"peer"`
 	RoleHistory []RoleHistory `json:"role_history"` // newest last
+}
+
+// ClusterNode is one node in the cluster view.
+type ClusterNode struct {
+	Node   string `json:"node"`
+	Self   bool   `json:"self"`   // the node that answered
+	Alive  bool   `json:"alive"`  // always true for Self
+	Role   string `json:"role"`   // "" for a peer never heard
+	Health string `json:"health"` // "" for a peer never heard
+	Epoch  uint64 `json:"epoch"`
+	// DB is the node's database role (primary, standby, unknown; "" without
+	// a database), WAL its position ("X/Y"), LagBytes how far its database
+	// is behind the other node's (nil when not known: no database, or the
+	// node is the primary).
+	DB          string  `json:"db,omitempty"`
+	WAL         string  `json:"wal,omitempty"`
+	LagBytes    *uint64 `json:"lag_bytes,omitempty"`
+	Maintenance bool    `json:"maintenance"`
+	// PBX is the supervised PBX's state for Self ("running pid 4242",
+	// "fault"; "" without supervision); a peer's heartbeats do not carry it.
+	PBX string `json:"pbx,omitempty"`
+	// Probes summarises the node's probe verdicts: "3 ok", "2 ok, 1
+	// failed: sip".
+	Probes    string     `json:"probes"`
+	LastHeard *time.Time `json:"last_heard,omitempty"` // for the peer
 }
 
 // PeerState is what this node knows of its peer.
@@ -119,9 +178,10 @@ type PeerState struct {
 	Epoch     uint64      `json:"epoch"`
 	LastHeard *time.Time  `json:"last_heard,omitempty"`
 	Paths     []PathState `json:"paths"`
-	// WAL is the database WAL position the peer last announced, as "X/Y";
-	// LagBytes how far this node's database is behind it. Both only with a
-	// database configured.
+	// WAL is the database position the peer last announced: a WAL LSN
+	// "X/Y" (PostgreSQL) or "gtid N", a GTID transaction count
+	// (MariaDB/MySQL); LagBytes how far this node's database is behind it,
+	// in bytes or transactions. Both only with a database configured.
 	WAL      string `json:"wal,omitempty"`
 	LagBytes uint64 `json:"lag_bytes"`
 }
@@ -132,6 +192,11 @@ type PathState struct {
 	Peer      string     `json:"peer"`
 	Alive     bool       `json:"alive"`
 	LastHeard *time.Time `json:"last_heard,omitempty"`
+	// Accepted counts the heartbeats accepted on the path; Drops the
+	// packets dropped on it, by reason (bad_mac, replay, stale, foreign,
+	// garbage, overflow...).
+	Accepted uint64            `json:"accepted"`
+	Drops    map[string]uint64 `json:"drops,omitempty"`
 }
 
 // RoleHistory is one role change.

@@ -3,6 +3,8 @@ package control
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -27,7 +29,9 @@ func WriteText(w io.Writer, st Status) {
 		}
 		fmt.Fprintf(w, "  restarts %d/%d in %s", p.RestartsInWindow, p.MaxRestarts, p.Window)
 		if p.LastExit != "" {
-			fmt.Fprintf(w, "  last exit %s", p.LastExit)
+			// "exit status 1" reads "last exit status 1", "signal KILL"
+			// "last exit signal KILL".
+			fmt.Fprintf(w, "  last exit %s", strings.TrimPrefix(p.LastExit, "exit "))
 		}
 		if p.FaultReason != "" {
 			fmt.Fprintf(w, "  fault: %s", p.FaultReason)
@@ -41,6 +45,9 @@ func WriteText(w io.Writer, st Status) {
 		fmt.Fprintf(w, "alerts  outbox %d", a.Outbox)
 		for _, e := range a.Endpoints {
 			fmt.Fprintf(w, "  %s: %d delivered", e.Name, e.Delivered)
+			if e.MemoryOnly > 0 {
+				fmt.Fprintf(w, ", %d of %d queued in memory only (the outbox cannot write them; lost at a stop)", e.MemoryOnly, e.Queued)
+			}
 			if e.LastSuccess != nil {
 				fmt.Fprintf(w, ", last ok %s ago", age(st.Now.Sub(*e.LastSuccess)))
 			}
@@ -59,8 +66,15 @@ func WriteText(w io.Writer, st Status) {
 	if st.Maintenance {
 		fmt.Fprintln(w, "maintenance mode: automatic action is frozen (pbxha maintenance off resumes it)")
 	}
+	if len(st.Config.PendingRestart) > 0 {
+		fmt.Fprintf(w, "pending restart: %s changed in the file; they take effect at the next start of pbxha\n",
+			strings.Join(st.Config.PendingRestart, ", "))
+	}
 	if st.Config.LastReloadError != "" {
-		fmt.Fprintf(w, "last reload refused: %s\n", firstLine(st.Config.LastReloadError))
+		fmt.Fprintln(w, "last reload refused; the running config stays:")
+		for _, line := range strings.Split(strings.TrimSpace(st.Config.LastReloadError), "\n") {
+			fmt.Fprintf(w, "  %s\n", line)
+		}
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -72,10 +86,7 @@ func WriteText(w io.Writer, st Status) {
 				code = fmt.Sprint(l.Code)
 			}
 			rtt = fmt.Sprintf("%.1fms", l.LatencyMS)
-			detail = l.Detail
-			if l.Error != "" && l.Status != "ok" {
-				detail = strings.TrimSpace(detail + " " + l.Class + ": " + l.Error)
-			}
+			detail = failureDetail(*l)
 		}
 		crit := "no"
 		if p.Critical {
@@ -85,6 +96,19 @@ func WriteText(w io.Writer, st Status) {
 			p.Name, p.Kind, crit, p.State, code, rtt, p.ConsecutiveFailures, age(st.Now.Sub(p.Since)), firstLine(detail))
 	}
 	tw.Flush()
+}
+
+// failureDetail is a result's detail, with its error when it failed: the
+// error alone when it already says what the detail says (a refused
+// connection is not told three times), else "detail: error".
+func failureDetail(r Result) string {
+	if r.Error == "" || r.Status == "ok" {
+		return r.Detail
+	}
+	if r.Detail == "" || strings.Contains(r.Error, r.Detail) {
+		return r.Error
+	}
+	return r.Detail + ": " + r.Error
 }
 
 // age renders a duration to the second, or to the millisecond below a second.
@@ -109,21 +133,8 @@ func writePair(w io.Writer, now time.Time, pr *Pair) {
 		fmt.Fprintf(w, "  vip %s", pr.VIP)
 	}
 	fmt.Fprintln(w)
+	writeNodes(w, now, pr.Nodes)
 	p := pr.Peer
-	switch {
-	case p.LastHeard == nil:
-		fmt.Fprintln(w, "peer never heard")
-	default:
-		state := "dead"
-		if p.Alive {
-			state = "alive"
-		}
-		fmt.Fprintf(w, "peer %s %s  role %s  health %s  epoch %d  heard %s ago", p.Node, state, p.Role, p.Health, p.Epoch, age(now.Sub(*p.LastHeard)))
-		if p.WAL != "" {
-			fmt.Fprintf(w, "  wal %s  lag %d B", p.WAL, p.LagBytes)
-		}
-		fmt.Fprintln(w)
-	}
 	for _, path := range p.Paths {
 		state, heard := "down", "never heard"
 		if path.Alive {
@@ -132,7 +143,20 @@ func writePair(w io.Writer, now time.Time, pr *Pair) {
 		if path.LastHeard != nil {
 			heard = "heard " + age(now.Sub(*path.LastHeard)) + " ago"
 		}
-		fmt.Fprintf(w, "  path %s -> %s  %s  %s\n", path.Local, path.Peer, state, heard)
+		fmt.Fprintf(w, "  path %s -> %s  %s  %s  accepted %d", path.Local, path.Peer, state, heard, path.Accepted)
+		if len(path.Drops) > 0 {
+			fmt.Fprintf(w, "  dropped %s", dropsText(path.Drops))
+		}
+		fmt.Fprintln(w)
+	}
+	if pr.ClockOffsetMS != 0 {
+		fmt.Fprintf(w, "peer clock offset %+.0fms\n", pr.ClockOffsetMS)
+	}
+	if pr.Unprotected != "" {
+		fmt.Fprintf(w, "unprotected: %s\n", pr.Unprotected)
+	}
+	if pr.StateDirError != "" && pr.StateDirSince != nil {
+		fmt.Fprintf(w, "STATE DIR UNWRITABLE for %s: a takeover cannot persist its epoch: %s\n", age(now.Sub(*pr.StateDirSince)), firstLine(pr.StateDirError))
 	}
 	fmt.Fprintf(w, "decision: %s\n", pr.Reason)
 	if pr.Acting != "" && pr.ActingSince != nil {
@@ -201,4 +225,53 @@ func bytesText(n float64) string {
 		return fmt.Sprintf("%.0f B", n)
 	}
 	return fmt.Sprintf("%.1f %s", n, units[i])
+}
+
+// dropsText renders drop counts as "bad_mac 3, replay 1", by reason.
+func dropsText(m map[string]uint64) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// writeNodes prints the cluster view: one row per node, this node marked
+// with "*", like patronictl list.
+func writeNodes(w io.Writer, now time.Time, nodes []ClusterNode) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NODE\tROLE\tHEALTH\tEPOCH\tDB\tLAG\tPBX\tPROBES\tHEARD")
+	for _, n := range nodes {
+		mark, heard := " ", "never"
+		if n.Self {
+			mark, heard = "*", "this node"
+		} else if n.LastHeard != nil {
+			heard = age(now.Sub(*n.LastHeard)) + " ago"
+			if !n.Alive {
+				heard += " (dead)"
+			}
+		}
+		role := orDash(n.Role)
+		if n.Maintenance {
+			role += " (maintenance)"
+		}
+		lag := "-"
+		switch {
+		case n.LagBytes == nil:
+		case strings.HasPrefix(n.WAL, "gtid "): // MariaDB/MySQL: transactions, not bytes
+			lag = fmt.Sprintf("%d tx", *n.LagBytes)
+		default:
+			lag = fmt.Sprintf("%d B", *n.LagBytes)
+		}
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", mark, n.Node, role, orDash(n.Health), n.Epoch,
+			orDash(n.DB), lag, orDash(n.PBX), orDash(n.Probes), heard)
+	}
+	tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -19,7 +19,7 @@ func TestNewConfig(t *testing.T) {
 		{"no command", Config{DSN: dsn}, "dbrole: config: demote_command: or stop_command is required"},
 		{"empty program", Config{DSN: dsn, DemoteCommand: []string{""}}, "dbrole: config: demote_command[0]: must name a program"},
 		{"negative timeout", Config{DSN: dsn, StopCommand: stop, DemoteTimeout: -time.Second}, "dbrole: config: demote_timeout: -1s must be positive"},
-		{"bad env", Config{DSN: dsn, StopCommand: stop, Env: []string{"PGDATA"}}, `dbrole: config: env: hooks: env entry "PGDATA": want KEY=VALUE`},
+		{"bad env", Config{DSN: dsn, StopCommand: stop, Env: []string{"PGDATA"}}, `dbrole: config: env: hooks: env entry 0: want KEY=VALUE`},
 		{"bad dsn", Config{DSN: "postgres://[::1", StopCommand: stop}, "dbrole: config: dsn: "},
 	}
 	for _, tc := range tests {

@@ -21,10 +21,10 @@ var ErrStillPrimary = errors.New("database still a writable primary")
 // Environment variables the demote and stop commands receive, besides
 // Config.Env. The DSN is not passed: it may hold a password.
 const (
-	EnvAction   = "PBXHA_ACTION"    // "demote", "stop", or "rejoin" (the demote command run by Rejoin)
-	EnvNode     = "PBXHA_NODE"      // DemoteArgs.Node
-	EnvPeerHost = "PBXHA_PEER_HOST" // DemoteArgs.PeerHost
-	EnvPeerPort = "PBXHA_PEER_PORT" // DemoteArgs.PeerPort
+	EnvAction   = hooks.EnvAction   // "demote", "stop", or "rejoin" (the demote command run by Rejoin)
+	EnvNode     = hooks.EnvNode     // DemoteArgs.Node
+	EnvPeerHost = hooks.EnvPeerHost // DemoteArgs.PeerHost
+	EnvPeerPort = hooks.EnvPeerPort // DemoteArgs.PeerPort
 )
 
 // DemoteArgs describes the move to the demote and stop commands. Empty

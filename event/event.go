@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -74,8 +75,14 @@ const (
 	RebuildFinished     = "standby_rebuild_finished" // the rebuilt standby streams from the primary (details: from, took_ms, bytes)
 	RebuildFailed       = "standby_rebuild_failed"   // a standby rebuild failed; the old data directory was put back (details: from, phase, error, restored)
 	PeerPathLost        = "peer_path_lost"           // one heartbeat path went silent
+	StateDirUnwritable  = "state_dir_unwritable"     // the state directory refuses a durable write or is nearly full: a takeover cannot persist its epoch; once per episode, resolved when a write works again (details: path, error, epoch)
 	Maintenance         = "maintenance"              // maintenance mode switched on or off
 	ConfigReload        = "config_reload"            // a SIGHUP reload was applied or refused
+	Isolated            = "isolated"                 // a primary cut off from its peer and its tie-breakers stepped down (details: timeline); resolved when it hears the peer again
+	VIPLost             = "vip_lost"                 // the VIP left the primary's interface; resolved when it was put back
+	PairUnprotected     = "pair_unprotected"         // for longer than unprotected_grace the pair could not survive the next fault (details: reason); resolved when protected again
+	ClockOffset         = "clock_offset"             // the peer's clock is off by more than max_clock_offset (details: offset_ms); resolved when back within
+	HeartbeatAuthFailed = "heartbeat_auth_failed"    // heartbeats from the peer's address fail the MAC: the keys differ (details: count); resolved when they pass again
 	Test                = "test"                     // sent by `pbxha alert test`
 )
 
@@ -85,7 +92,7 @@ const (
 var Kinds = []string{ProbeState, HealthChange, PBXStarted, PBXStopped, PBXReset, PBXDown, PBXHung, PBXRestarted,
 	RestartLimitReached, RoleChange, Failover, Switchover, TakeoverStepFailed, DBRejoinFailed, ActionFailed,
 	SplitBrain, SyncLagging, SyncRefused, RebuildStarted, RebuildFinished, RebuildFailed,
-	PeerPathLost, Maintenance, ConfigReload, Test}
+	PeerPathLost, StateDirUnwritable, Maintenance, ConfigReload, Isolated, VIPLost, PairUnprotected, ClockOffset, HeartbeatAuthFailed, Test}
 
 // Event is one transition. ID stays the same across delivery retries so that
 // receivers can de-duplicate.
@@ -145,4 +152,20 @@ func (p *Publisher) Publish(e Event) Event {
 		s.Publish(e)
 	}
 	return e
+}
+
+// Filter selects events for `pbxha events`: of the listed kinds (all when
+// empty), at or above MinSeverity, at or after Since (any when zero).
+type Filter struct {
+	Kinds       []string
+	MinSeverity Severity
+	Since       time.Time
+}
+
+// Match reports whether e passes the filter.
+func (f Filter) Match(e Event) bool {
+	if len(f.Kinds) > 0 && !slices.Contains(f.Kinds, e.Kind) {
+		return false
+	}
+	return e.Severity >= f.MinSeverity && (f.Since.IsZero() || !e.Time.Before(f.Since))
 }

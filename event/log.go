@@ -19,15 +19,32 @@ const maxLogPending = 4096
 // LogName is the file name of a node's event log inside its state_dir.
 const LogName = "events.jsonl"
 
+// Defaults of the event log's retention (config keys events.keep and
+// events.max_age).
+const (
+	DefaultKeep   = 10000
+	DefaultMaxAge = 30 * 24 * time.Hour
+)
+
+// Retention is how much the event log keeps: the newest Keep events (at
+// least 1), none older than MaxAge (0: no age limit).
+type Retention struct {
+	Keep   int
+	MaxAge time.Duration
+}
+
 // Log is the local event log behind `pbxha events`: one JSON object per line,
-// appended by its own writer goroutine, compacted to the newest maxEvents
-// lines when it grows past twice that. Lines are not fsynced one by one (the
+// appended by its own writer goroutine, compacted to the newest Keep events
+// when it grows past twice that, and rid of the events older than MaxAge
+// (checked at open and as the oldest event ages past it, with a tenth of
+// MaxAge of slack so that compaction does not run at every write). Lines are not fsynced one by one (the
 // alert outbox is the durable record); a crash can at worst tear the last
 // line, which ReadLog skips. Publish and Close are safe for concurrent use.
 type Log struct {
-	path      string
-	maxEvents int
-	logger    *slog.Logger
+	path   string
+	keep   Retention
+	logger *slog.Logger
+	now    func() time.Time
 
 	mu      sync.Mutex
 	pending []Event
@@ -40,16 +57,17 @@ type Log struct {
 	// Owned by the writer goroutine.
 	f        *os.File
 	lines    int
-	failing  bool // the last write failed; logged once until one succeeds
+	oldest   time.Time // time of the oldest event in the file (zero: empty or unknown)
+	failing  bool      // the last write failed; logged once until one succeeds
 	closeErr error
 }
 
 // OpenLog opens (creating it and its folder if needed) the event log at path
-// and starts its writer goroutine; Close stops it. maxEvents (at least 1) is
-// how many events compaction keeps.
-func OpenLog(path string, maxEvents int, logger *slog.Logger) (*Log, error) {
-	if maxEvents < 1 {
-		return nil, fmt.Errorf("event: log %s: max events %d: want at least 1", path, maxEvents)
+// and starts its writer goroutine; Close stops it. keep is what compaction
+// keeps; events past it are dropped at open already.
+func OpenLog(path string, keep Retention, logger *slog.Logger) (*Log, error) {
+	if keep.Keep < 1 || keep.MaxAge < 0 {
+		return nil, fmt.Errorf("event: log %s: keep %d, max age %s: want at least 1 event and an age not negative", path, keep.Keep, keep.MaxAge)
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -57,39 +75,63 @@ func OpenLog(path string, maxEvents int, logger *slog.Logger) (*Log, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("event: log %s: %w", path, err)
 	}
-	f, lines, err := openAppend(path)
+	f, lines, oldest, err := openAppend(path)
 	if err != nil {
 		return nil, err
 	}
 	l := &Log{
-		path: path, maxEvents: maxEvents, logger: logger,
+		path: path, keep: keep, logger: logger, now: time.Now,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		f: f, lines: lines,
+		f: f, lines: lines, oldest: oldest,
+	}
+	if l.due() {
+		if err := l.compact(); err != nil {
+			l.logger.Error("event: log compaction failed", "target", l.path, "err", err)
+		}
 	}
 	go l.run()
 	return l, nil
 }
 
-// openAppend opens path for appending and counts its lines. A torn last line
-// (a crash mid-write) is closed with a newline so the next event starts clean.
-func openAppend(path string) (*os.File, int, error) {
+// due reports whether compaction should run: too many lines, or the oldest
+// event is past MaxAge by more than a tenth of it.
+func (l *Log) due() bool {
+	if l.lines > 2*l.keep.Keep {
+		return true
+	}
+	if l.keep.MaxAge > 0 && !l.oldest.IsZero() {
+		return l.now().Sub(l.oldest) > l.keep.MaxAge+l.keep.MaxAge/10
+	}
+	return false
+}
+
+// openAppend opens path for appending, counts its lines and finds its
+// oldest event's time. A torn last line (a crash mid-write) is closed with a
+// newline so the next event starts clean.
+func openAppend(path string) (*os.File, int, time.Time, error) {
 	b, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, 0, fmt.Errorf("event: log %s: %w", path, err)
+		return nil, 0, time.Time{}, fmt.Errorf("event: log %s: %w", path, err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
-		return nil, 0, fmt.Errorf("event: log %s: %w", path, err)
+		return nil, 0, time.Time{}, fmt.Errorf("event: log %s: %w", path, err)
 	}
 	lines := bytes.Count(b, []byte{'\n'})
 	if len(b) > 0 && b[len(b)-1] != '\n' {
 		if _, err := f.Write([]byte{'\n'}); err != nil {
 			f.Close()
-			return nil, 0, fmt.Errorf("event: log %s: %w", path, err)
+			return nil, 0, time.Time{}, fmt.Errorf("event: log %s: %w", path, err)
 		}
 		lines++
 	}
-	return f, lines, nil
+	var oldest time.Time
+	for _, line := range bytes.Split(b, []byte{'\n'}) {
+		if e, err := parseLine(line); err == nil && (oldest.IsZero() || e.Time.Before(oldest)) {
+			oldest = e.Time
+		}
+	}
+	return f, lines, oldest, nil
 }
 
 // Publish hands e to the writer goroutine and returns at once. When the
@@ -188,7 +230,12 @@ func (l *Log) flush() {
 		l.failing = false
 	}
 	l.lines += len(batch)
-	if l.lines > 2*l.maxEvents {
+	for _, e := range batch {
+		if l.oldest.IsZero() || e.Time.Before(l.oldest) {
+			l.oldest = e.Time
+		}
+	}
+	if l.due() {
 		if err := l.compact(); err != nil {
 			l.logger.Error("event: log compaction failed", "target", l.path, "err", err)
 		}
@@ -210,27 +257,37 @@ func encodeLine(e Event) []byte {
 	return append(b, '\n')
 }
 
-// compact rewrites the log with its newest maxEvents valid lines: a temporary
-// file is written, synced and renamed over the log, which is then reopened.
+// compact rewrites the log with its newest Keep valid events not older
+// than MaxAge, in time order: a temporary file is written, synced and
+// renamed over the log, which is then reopened.
 func (l *Log) compact() error {
 	b, err := os.ReadFile(l.path)
 	if err != nil {
 		return fmt.Errorf("event: log %s: compact: %w", l.path, err)
 	}
-	var keep [][]byte
+	type kept struct {
+		e    Event
+		line []byte
+	}
+	var keep []kept
+	cutoff := time.Time{}
+	if l.keep.MaxAge > 0 {
+		cutoff = l.now().Add(-l.keep.MaxAge)
+	}
 	for _, line := range bytes.Split(b, []byte{'\n'}) {
-		if _, err := parseLine(line); err == nil {
-			keep = append(keep, line)
+		if e, err := parseLine(line); err == nil && !e.Time.Before(cutoff) {
+			keep = append(keep, kept{e, line})
 		}
 	}
-	if len(keep) > l.maxEvents {
-		keep = keep[len(keep)-l.maxEvents:]
+	slices.SortStableFunc(keep, func(a, b kept) int { return a.e.Time.Compare(b.e.Time) })
+	if len(keep) > l.keep.Keep {
+		keep = keep[len(keep)-l.keep.Keep:]
+	}
+	var out []byte
+	for _, k := range keep {
+		out = append(append(out, k.line...), '\n')
 	}
 	tmp := l.path + ".tmp"
-	out := bytes.Join(keep, []byte{'\n'})
-	if len(out) > 0 {
-		out = append(out, '\n')
-	}
 	if err := writeSynced(tmp, out); err != nil {
 		return fmt.Errorf("event: log %s: compact: %w", l.path, err)
 	}
@@ -245,6 +302,10 @@ func (l *Log) compact() error {
 	_ = l.f.Close()
 	l.f = f
 	l.lines = len(keep)
+	l.oldest = time.Time{}
+	if len(keep) > 0 {
+		l.oldest = keep[0].e.Time
+	}
 	return nil
 }
 
@@ -264,9 +325,10 @@ func writeSynced(path string, b []byte) error {
 }
 
 // ReadLog returns the events in the log at path whose time is at or after
-// since (every event when since is zero), oldest first. It skips lines that
-// are not whole events, such as a line torn by a crash. A missing file is an
-// error wrapping os.ErrNotExist.
+// since (every event when since is zero), in time order (the order of
+// writing may differ slightly: events are stamped before they are queued).
+// It skips lines that are not whole events, such as a line torn by a crash.
+// A missing file is an error wrapping os.ErrNotExist.
 func ReadLog(path string, since time.Time) ([]Event, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -282,6 +344,7 @@ func ReadLog(path string, since time.Time) ([]Event, error) {
 			out = append(out, e)
 		}
 	}
+	slices.SortStableFunc(out, func(a, b Event) int { return a.Time.Compare(b.Time) })
 	return out, nil
 }
 

@@ -2,13 +2,17 @@ package event
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/pbxha/pbxha/internal/testenv"
 )
 
 var logT0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -21,7 +25,7 @@ func logEvent(i int) Event {
 
 func openLog(t *testing.T, path string, max int) *Log {
 	t.Helper()
-	l, err := OpenLog(path, max, nil)
+	l, err := OpenLog(path, Retention{Keep: max}, nil)
 	if err != nil {
 		t.Fatalf("OpenLog: %v", err)
 	}
@@ -160,7 +164,7 @@ func TestOpenLogErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l, err := OpenLog(tt.path, tt.max, nil)
+			l, err := OpenLog(tt.path, Retention{Keep: tt.max}, nil)
 			if err == nil {
 				l.Close()
 				t.Fatalf("got nil, want an error containing %q", tt.wantErr)
@@ -214,4 +218,90 @@ func FuzzParseLine(f *testing.F) {
 			t.Fatalf("round trip: got %+v, want %+v", again, e)
 		}
 	})
+}
+
+// TestLogRetentionByAge: events older than MaxAge are dropped at open and
+// once the oldest ages past it (with a tenth of slack); what stays is in
+// time order even when written out of order.
+func TestLogRetentionByAge(t *testing.T) {
+	path := filepath.Join(t.TempDir(), LogName)
+	now := time.Now()
+	old := Event{ID: "1", Kind: Test, Time: now.Add(-48 * time.Hour)}
+	newer := Event{ID: "2", Kind: Test, Time: now.Add(-time.Minute)}
+	newest := Event{ID: "3", Kind: Test, Time: now.Add(-2 * time.Minute)} // written last, older than newer
+	var b []byte
+	for _, e := range []Event{newer, old, newest} {
+		b = append(b, encodeLine(e)...)
+	}
+	if err := os.WriteFile(path, b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadLog(path, time.Time{})
+	if err != nil || len(got) != 3 || got[0].ID != "1" || got[1].ID != "3" || got[2].ID != "2" {
+		t.Fatalf("ReadLog: got %v, %v; want 1, 3, 2 in time order", ids(got), err)
+	}
+	// time.Now is the real clock in OpenLog; a day's MaxAge drops "1",
+	// which is 48 hours older than the fixed now, and now is in the past.
+	l, err := OpenLog(path, Retention{Keep: 10, MaxAge: 24*time.Hour + time.Since(now)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = ReadLog(path, time.Time{})
+	if len(got) != 2 || got[0].ID != "3" || got[1].ID != "2" {
+		t.Errorf("after open with max age 1 day: got %v, want 3, 2", ids(got))
+	}
+}
+
+// TestFollow: the events already there come first, marked old and in time
+// order; appended ones follow, also across a compaction that renames a new
+// file over the log, without repeats.
+func TestFollow(t *testing.T) {
+	path := filepath.Join(t.TempDir(), LogName)
+	l, err := OpenLog(path, Retention{Keep: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	now := time.Now()
+	l.Publish(Event{ID: "b", Kind: Test, Time: now.Add(-time.Second)})
+	l.Publish(Event{ID: "a", Kind: Test, Time: now.Add(-2 * time.Second)})
+	testenv.WaitFor(t, 5*time.Second, "two events written", func() bool { got, _ := ReadLog(path, time.Time{}); return len(got) == 2 })
+
+	ctx, cancel := context.WithCancel(t.Context())
+	var mu sync.Mutex
+	var seen []string
+	done := make(chan error, 1)
+	go func() {
+		done <- Follow(ctx, path, 10*time.Millisecond, func(e Event, old bool) {
+			mu.Lock()
+			seen = append(seen, fmt.Sprintf("%s:%v", e.ID, old))
+			mu.Unlock()
+		})
+	}()
+	got := func() string { mu.Lock(); defer mu.Unlock(); return strings.Join(seen, " ") }
+	testenv.WaitFor(t, 5*time.Second, "the old events", func() bool { return got() == "a:true b:true" })
+	// Keep 2: the third and fourth events make the writer compact (lines > 4
+	// after the sixth), renaming a new file over the log.
+	for i, id := range []string{"c", "d", "e", "f"} {
+		l.Publish(Event{ID: id, Kind: Test, Time: now.Add(time.Duration(i) * time.Millisecond)})
+		testenv.WaitFor(t, 5*time.Second, "event "+id+" followed", func() bool { return strings.HasSuffix(got(), id+":false") })
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if want := "a:true b:true c:false d:false e:false f:false"; got() != want {
+		t.Errorf("got %q, want %q", got(), want)
+	}
+}
+
+func ids(evs []Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.ID)
+	}
+	return out
 }

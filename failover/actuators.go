@@ -12,6 +12,11 @@ type Move struct {
 	// Force: the takeover may promote the database past max_lag_bytes
 	// (Decision.Force).
 	Force bool
+	// Still reports, for a takeover, whether the decision still holds: an
+	// error wrapping ErrOvertaken once a live primary has been heard since
+	// it was made. A takeover that had to wait (for a database rejoin)
+	// asks before the first step it cannot take back; nil: always holds.
+	Still func() error
 }
 
 // Actuators carry out decisions. The node calls them apart from its
@@ -40,4 +45,19 @@ type Actuators interface {
 	// ReAnnounce repeats the VIP announcement (gratuitous ARP / unsolicited
 	// NA) after two primaries met.
 	ReAnnounce(ctx context.Context) error
+	// StepDown gives the resources up in the order that ends writes first
+	// — database, VIP, then the release hooks — for a primary that may be
+	// cut off: its peer may promote soon. The PBX keeps running. On an
+	// error the node stays primary and tries again after
+	// NodeConfig.RetryDelay.
+	StepDown(ctx context.Context, m Move) (Timeline, error)
+	// RestoreVIP puts back and announces a VIP that left the primary's
+	// interface.
+	RestoreVIP(ctx context.Context) error
+	// DropVIP removes a VIP found on a node that is not primary.
+	DropVIP(ctx context.Context) error
+	// Witness asks whether another node answers on the VIP: WitnessHeld
+	// when one does (the silent peer still serves), WitnessAbsent when
+	// none did within a short deadline. detail names what answered.
+	Witness(ctx context.Context) (state WitnessState, detail string, err error)
 }

@@ -34,15 +34,47 @@ type Observation struct {
 	// streams WAL from it (or that could not be read lately). A planned
 	// release then waits: see situation.primary.
 	NoStreamingStandby bool
-	// Busy is the action an earlier decision started that has not finished
-	// yet (ActionNone: none). Actions run apart from the decision loop, one
-	// at a time: while one runs, nothing else is started and the role stays.
-	Busy Action
+	// Busy is the move (take_over, release, step_down, restore_vip,
+	// drop_vip) an earlier decision started that has not finished yet;
+	// AuxBusy the other action under way (restart_pbx, fence_peer,
+	// re_announce, witness). ActionNone: none. While a move runs nothing
+	// else starts and the role stays; while another action runs, only a
+	// move may start.
+	Busy, AuxBusy Action
 	// RetryAt holds, per action, the earliest time it may run again: after
 	// it failed, and for restart_pbx after it ran (nil: no hold).
 	RetryAt map[Action]time.Time
 	// LastAnnounce is when the VIP was last re-announced (re_announce).
 	LastAnnounce time.Time
+
+	// ConfirmedAt is the send time of the newest heartbeat of this node
+	// that the peer says it heard (or, for a new boot of the peer, when
+	// this node first heard it, whichever is later); zero if never.
+	ConfirmedAt time.Time
+	// TieBreakerAt is when a tie-breaker target last answered; zero if
+	// never.
+	TieBreakerAt time.Time
+	// Witness is what the VIP witness said of the silent peer in this
+	// silence.
+	Witness WitnessState
+	// VIP is whether this node's interface carries the VIP (tracked).
+	VIP VIPState
+	// LinkDown names a tracked interface without carrier ("" when all
+	// have it).
+	LinkDown string
+	// ActiveCalls are the PBX's calls as the call-counting probes last
+	// read them; CallsCounted is false when no probe counts calls.
+	ActiveCalls  int
+	CallsCounted bool
+	// FailbackDueSince is when a failback to the preferred node first
+	// became due (it healthy for failback_delay); zero when it is not.
+	FailbackDueSince time.Time
+	// SteppedDownAt is when this node last stepped down because it was
+	// cut off (isolated, or unheard by its live peer); zero once the peer
+	// has heard it again. Until the peer hears it or a tie-breaker answers
+	// after it, the node does not take over: what made it step down is
+	// what it would act on.
+	SteppedDownAt time.Time
 }
 
 // Decision is what Decide chose: one action, the role to be in once it is
@@ -57,6 +89,9 @@ type Decision struct {
 	// Force: the takeover may promote the database past max_lag_bytes (a
 	// forced switchover to this node asked for it).
 	Force bool
+	// FailbackDue: a failback to the preferred node is due (for
+	// Observation.FailbackDueSince), whether or not it may start now.
+	FailbackDue bool
 }
 
 // ReAnnounceEvery is the least time between two re_announce actions while
@@ -69,28 +104,38 @@ const ReAnnounceEvery = time.Second
 // A node without a peer (Policy.Single) is primary, unless in maintenance
 // or past its PBX restart limit (fault); it never takes over or releases.
 //
-// For a node of a pair, the rules, in order: maintenance on either node
-// freezes all automatic action; two primaries that meet resolve by epoch
-// (tie: the preferred node, then the lower node name, stays); a primary
-// whose service failed releases only to a healthy eligible standby
+// For a node of a pair, the rules, in order. A primary whose peer has not
+// heard it, and that reached no tie-breaker target, for isolation_after —
+// or whose live, eligible peer has stopped hearing it long enough to take
+// over — steps down at once, maintenance or not: database first, then the
+// VIP. Maintenance on either node freezes all other automatic action; two
+// primaries that meet resolve by epoch (tie: the preferred node, then the
+// lower node name, stays); a primary whose service failed (or whose tracked
+// link lost carrier) releases only to a healthy eligible standby
 // (failover_first at once, restart_first after restart_grace) and otherwise
-// keeps the VIP and restarts; planned switchover and failback release to a
-// healthy standby, and with a managed database only while a standby streams
-// from it (unless the switchover is forced); a standby waits for a live
-// primary, and takes over from a peer that is dead, released or not
-// eligible — only when it serves, reaches a tie-breaker target, is within
-// max_lag_bytes (unless forced), has been eligible for twice dead_after (so
-// that two standbys never take over at once; not needed when a switchover
-// the live peer knows of names this node) and, for a silent peer with
-// fencing configured, after the fence succeeded. At start-up nothing is
-// claimed until the peer is heard or init_dead has passed.
+// keeps the VIP and restarts; a primary puts back a VIP that left its
+// interface; planned switchover and failback release to a healthy standby,
+// and with a managed database only while a standby streams from it (unless
+// the switchover is forced); a failback first waits for its quiet window
+// and for the calls to drain, then becomes a switchover request. A standby
+// drops a VIP it finds on itself, waits for a live primary, and takes over
+// from a peer that is dead, released or not eligible — only when it
+// serves, reaches a tie-breaker target, is within max_lag_bytes (unless
+// forced), has been eligible for twice dead_after (so that two standbys
+// never take over at once; not needed when a switchover the live peer knows
+// of names this node), and, for a silent peer, once the peer has been
+// silent long enough to have stepped down (Policy.TakeoverWait), nobody
+// else answers on the VIP (with the witness) — or at once after a fence
+// succeeded. At start-up nothing is claimed until the peer is heard or
+// init_dead has passed.
 //
-// Then the holds: while an earlier action runs (Busy) nothing starts and the
-// role stays; an action that failed a moment ago (RetryAt) waits, in the
-// role held now; the VIP is re-announced at most every ReAnnounceEvery. A
-// release never raises the epoch: the node learns the peer's epoch once it
-// is standby (heartbeats that said "primary at the peer's epoch" during a
-// slow release would tie, and a peer this node outranks would release too).
+// Then the holds: while a move runs (Busy) nothing starts and the role
+// stays, while another action runs (AuxBusy) only a move may start; an
+// action that failed a moment ago (RetryAt) waits, in the role held now;
+// the VIP is re-announced at most every ReAnnounceEvery. A release never
+// raises the epoch: the node learns the peer's epoch once it is standby
+// (heartbeats that said "primary at the peer's epoch" during a slow release
+// would tie, and a peer this node outranks would release too).
 func Decide(o Observation, p Policy) Decision {
 	s := situation{o: o, p: p, peer: o.Peer.Node}
 	if s.peer == "" {
@@ -106,6 +151,9 @@ func Decide(o Observation, p Policy) Decision {
 		d.Alert = event.SplitBrain
 	}
 	switch {
+	case o.Role == RolePrimary && s.stepDownReason() != "":
+		d.Role = RoleStandby
+		d = d.with(ActionStepDown, s.stepDownReason())
 	case o.Maintenance:
 		if o.Role != RolePrimary {
 			d.Role = RoleMaintenance
@@ -160,9 +208,15 @@ func (s situation) hold(d Decision) Decision {
 	switch {
 	case o.Busy != ActionNone:
 		return keep(fmt.Sprintf("%s under way; %s", o.Busy, d.Reason))
-	case d.Action == ActionNone || d.Action == ActionFencePeer:
-		// The fence's own retry rule is in secondary.
+	case o.AuxBusy != ActionNone && d.Action == ActionNone:
+		d.Reason = fmt.Sprintf("%s under way; %s", o.AuxBusy, d.Reason)
 		return d
+	case d.Action == ActionNone:
+		return d
+	case o.AuxBusy != ActionNone && !d.Action.Move():
+		return keep(fmt.Sprintf("%s under way; %s", o.AuxBusy, d.Reason))
+	case d.Action == ActionFencePeer || d.Action == ActionWitness:
+		return d // their retry rules are in secondary
 	case d.Action == ActionReAnnounce && o.Now.Sub(o.LastAnnounce) < ReAnnounceEvery:
 		d.Action = ActionNone
 		return d
@@ -188,6 +242,18 @@ func (d Decision) EligibleSince(prev, now time.Time) time.Time {
 	return prev
 }
 
+// FailbackDueSince returns the Observation.FailbackDueSince for the next
+// call, as EligibleSince does for eligibility.
+func (d Decision) FailbackDueSince(prev, now time.Time) time.Time {
+	switch {
+	case !d.FailbackDue:
+		return time.Time{}
+	case prev.IsZero():
+		return now
+	}
+	return prev
+}
+
 func (d Decision) with(a Action, reason string) Decision {
 	d.Action, d.Reason = a, reason
 	return d
@@ -202,6 +268,10 @@ type situation struct {
 
 // serves: health good enough to carry the service (healthy or degraded).
 func serves(h probe.Health) bool { return h == probe.Healthy || h == probe.HealthDegraded }
+
+// failed: the service here is down — a failed critical probe or a tracked
+// link without carrier.
+func (s situation) failed() bool { return s.o.Health == probe.HealthFailed || s.o.LinkDown != "" }
 
 // lag returns how many WAL bytes this node is behind the peer, when both run a
 // managed database and the peer was heard.
@@ -247,7 +317,7 @@ func (s situation) lagOK() bool {
 // eligible: this node could take over now, as told to the peer.
 func (s situation) eligible() bool {
 	o := s.o
-	return !o.Maintenance && !o.PBXFault && serves(o.Health) && o.TieBreakerOK &&
+	return !o.Maintenance && !o.PBXFault && serves(o.Health) && o.LinkDown == "" && o.TieBreakerOK &&
 		(o.Role == RolePrimary || s.lagOK())
 }
 
@@ -269,85 +339,21 @@ func (s situation) wins() bool {
 	return s.o.Node < s.o.Peer.Node
 }
 
-func (s situation) primary(d Decision) Decision {
-	o, p := s.o, s.p
-	v := o.Peer
-	if v.Alive && v.Role == RolePrimary {
-		if v.Epoch > o.Epoch || (v.Epoch == o.Epoch && !s.wins()) {
-			d.Role = RoleStandby // the peer's epoch is learnt once released
-			return d.with(ActionRelease, fmt.Sprintf("split brain: %s is primary at epoch %d, ours %d: releasing", s.peer, v.Epoch, o.Epoch))
-		}
-		return d.with(ActionReAnnounce, fmt.Sprintf("split brain: %s is also primary at epoch %d, ours %d: staying primary, re-announcing the VIP", s.peer, v.Epoch, o.Epoch))
+// since returns how long before now t was, or a very long time when t is
+// zero (never).
+func (s situation) since(t time.Time) time.Duration {
+	if t.IsZero() {
+		return 1<<63 - 1
 	}
-	release := func(role Role, reason string) Decision {
-		d.Role, d.NextEpoch = role, o.Epoch // the peer's epoch is learnt once released
-		return d.with(ActionRelease, reason)
-	}
-	restart := func(reason string) Decision {
-		if p.NoRestart {
-			return d.with(ActionNone, reason+"; the PBX is not supervised: not restarting it")
-		}
-		if o.DBOnlyFailed {
-			return d.with(ActionNone, reason+"; only the database failed: not restarting the PBX")
-		}
-		if o.RestartPending {
-			return d.with(ActionNone, reason+"; PBX restart under way")
-		}
-		return d.with(ActionRestartPBX, reason+"; restarting the PBX")
-	}
-	switch {
-	case o.PBXFault && s.peerReady():
-		return release(RoleFault, fmt.Sprintf("restart limit reached: releasing to healthy standby %s", s.peer))
-	case o.PBXFault:
-		return d.with(ActionNone, fmt.Sprintf("restart limit reached, but %s is not a healthy standby (%s): keeping the VIP", s.peer, s.peerState()))
-	case o.Health == probe.HealthFailed && !s.peerReady():
-		return restart(fmt.Sprintf("service failed, but %s is not a healthy standby (%s): keeping the VIP", s.peer, s.peerState()))
-	case o.Health == probe.HealthFailed && p.Mode == RestartFirst:
-		var failedFor time.Duration
-		if !o.FailedSince.IsZero() {
-			failedFor = o.Now.Sub(o.FailedSince)
-		}
-		if failedFor >= p.RestartGrace {
-			return release(RoleStandby, fmt.Sprintf("service failed and restart_grace %s passed: releasing to healthy standby %s", p.RestartGrace, s.peer))
-		}
-		return restart(fmt.Sprintf("service failed: restart_first, %s of restart_grace %s left before releasing to %s", (p.RestartGrace - failedFor).Round(time.Millisecond), p.RestartGrace, s.peer))
-	case o.Health == probe.HealthFailed:
-		return release(RoleStandby, fmt.Sprintf("service failed: moving the VIP to healthy standby %s first, the restart follows", s.peer))
-	}
-	// A planned release (switchover, failback) also waits while no standby
-	// streams from this node's database. The demotion's fast shutdown sends
-	// every connected streaming standby the rest of the WAL before it
-	// stops, so nothing acknowledged is lost; a standby whose WAL receiver
-	// is not streaming can be within max_lag_bytes and still lack the last
-	// writes, which its promotion would drop without a word. The unplanned
-	// releases above do not wait: the service here has failed (or
-	// restarts no longer help), and keeping the VIP on it is an outage now;
-	// the standby's max_lag_bytes decides whether it may promote.
-	if r, ok := s.request(); ok && r.Target != o.Node {
-		switch {
-		case !s.peerReady() || o.Peer.Health != probe.Healthy || r.Target != v.Node:
-			return d.with(ActionNone, fmt.Sprintf("switchover %d to %s waits: it is not a healthy eligible standby (%s)", r.ID, r.Target, s.peerState()))
-		case o.NoStreamingStandby && !r.Force:
-			return d.with(ActionNone, fmt.Sprintf("switchover %d to %s waits: %s; --force moves anyway", r.ID, s.peer, noStreaming))
-		case o.NoStreamingStandby:
-			return release(RoleStandby, fmt.Sprintf("switchover %d to %s, forced: releasing although %s", r.ID, s.peer, noStreaming))
-		}
-		return release(RoleStandby, fmt.Sprintf("switchover %d to %s: releasing", r.ID, s.peer))
-	}
-	if p.Failback == FailbackAuto && p.PreferredNode != "" && p.PreferredNode != o.Node &&
-		p.PreferredNode == v.Node && s.peerReady() && v.Health == probe.Healthy && !v.HealthySince.IsZero() {
-		if healthy := o.Now.Sub(v.HealthySince); healthy >= p.FailbackDelay {
-			if o.NoStreamingStandby {
-				return d.with(ActionNone, fmt.Sprintf("failback to preferred node %s waits: %s", s.peer, noStreaming))
-			}
-			return release(RoleStandby, fmt.Sprintf("failback to preferred node %s, healthy for %s: releasing", s.peer, healthy.Round(time.Second)))
-		}
-	}
-	return d.with(ActionNone, fmt.Sprintf("primary at epoch %d; %s", o.Epoch, s.peerState()))
+	return s.o.Now.Sub(t)
 }
 
-// noStreaming says why a planned release waits for a streaming standby.
-const noStreaming = "no standby is streaming from this node's database (writes it has not received would be lost)"
+// stampLayout is how reasons and events write a time: RFC 3339 to the
+// millisecond, which is as precise as a heartbeat interval needs.
+const stampLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// stamp writes t for a reason.
+func stamp(t time.Time) string { return t.Format(stampLayout) }
 
 // peerState describes the peer in a few words.
 func (s situation) peerState() string {
@@ -356,7 +362,7 @@ func (s situation) peerState() string {
 	case !v.Heard:
 		return fmt.Sprintf("%s never heard", s.peer)
 	case !v.Alive:
-		return fmt.Sprintf("%s silent since %s", s.peer, v.LastHeard.Format(time.RFC3339Nano))
+		return fmt.Sprintf("%s silent since %s", s.peer, stamp(v.LastHeard))
 	case v.Maintenance:
 		return fmt.Sprintf("%s in maintenance", s.peer)
 	}
@@ -365,85 +371,4 @@ func (s situation) peerState() string {
 		el = "not eligible"
 	}
 	return fmt.Sprintf("%s is %s, %s, %s", s.peer, v.Role, v.Health, el)
-}
-
-func (s situation) secondary(d Decision) Decision {
-	o, p := s.o, s.p
-	v := o.Peer
-	if o.Role == RoleInit && !v.Alive && o.Now.Sub(o.StartedAt) < p.InitDead {
-		left := p.InitDead - o.Now.Sub(o.StartedAt)
-		return d.with(ActionNone, fmt.Sprintf("start-up: waiting to hear the peer (%s of init_dead %s left)", left.Round(time.Millisecond), p.InitDead))
-	}
-	d.Role = RoleStandby
-	switch {
-	case o.PBXFault:
-		d.Role = RoleFault
-		return d.with(ActionNone, "restart limit reached: not eligible until the fault is cleared")
-	case o.Health == probe.HealthFailed && o.DBOnlyFailed:
-		return d.with(ActionNone, "standby, only its database failed: not restarting the PBX")
-	case o.Health == probe.HealthFailed && p.NoRestart:
-		return d.with(ActionNone, "standby, service failed; the PBX is not supervised: waiting for it to recover")
-	case o.Health == probe.HealthFailed && o.RestartPending:
-		return d.with(ActionNone, "standby, service failed; PBX restart under way")
-	case o.Health == probe.HealthFailed:
-		return d.with(ActionRestartPBX, "standby, service failed: restarting the PBX")
-	case v.Alive && v.Role == RolePrimary:
-		if r, ok := s.request(); ok && r.Target == o.Node {
-			return d.with(ActionNone, fmt.Sprintf("switchover %d: waiting for %s to release", r.ID, s.peer))
-		}
-		return d.with(ActionNone, fmt.Sprintf("standby; %s", s.peerState()))
-	}
-	// No live primary: decide whether this node should be the one.
-	var why string
-	// designated: a switchover names this node and the peer, alive, knows
-	// it — the peer will not take over, so the eligibility hold that keeps
-	// two nodes from claiming at once is not needed.
-	designated := false
-	switch {
-	case !v.Heard:
-		why = fmt.Sprintf("%s not heard within init_dead %s", s.peer, p.InitDead)
-	case !v.Alive:
-		why = fmt.Sprintf("%s silent since %s", s.peer, v.LastHeard.Format(time.RFC3339Nano))
-	case v.Role == RoleInit && !v.Eligible:
-		why = fmt.Sprintf("%s is starting and not eligible yet (health %s)", s.peer, v.Health)
-	case !v.Eligible || !serves(v.Health):
-		why = fmt.Sprintf("%s released and is not eligible (%s, %s)", s.peer, v.Role, v.Health)
-	default:
-		// Both could serve: one rule both sides compute alike picks one.
-		if r, ok := s.request(); ok && (r.Target == o.Node || r.Target == v.Node) {
-			if r.Target != o.Node {
-				return d.with(ActionNone, fmt.Sprintf("switchover %d: %s is to take over", r.ID, s.peer))
-			}
-			why, designated = fmt.Sprintf("switchover %d to this node", r.ID), true
-		} else if !s.wins() {
-			return d.with(ActionNone, fmt.Sprintf("no primary; %s outranks this node and is eligible", s.peer))
-		} else {
-			why = fmt.Sprintf("no primary; this node outranks %s", s.peer)
-		}
-	}
-	switch {
-	case !serves(o.Health):
-		return d.with(ActionNone, fmt.Sprintf("%s, but not eligible: health %s", why, o.Health))
-	case !o.TieBreakerOK:
-		return d.with(ActionNone, fmt.Sprintf("%s, but no tie-breaker target reachable: not taking over", why))
-	case !s.lagOK():
-		return d.with(ActionNone, fmt.Sprintf("%s, but %d WAL bytes behind %s (max_lag_bytes %d): not promoting without --force", why, s.lag(), s.peer, p.MaxLagBytes))
-	case !designated && (o.EligibleSince.IsZero() || o.Now.Sub(o.EligibleSince) < p.hold()):
-		var heldFor time.Duration
-		if !o.EligibleSince.IsZero() {
-			heldFor = o.Now.Sub(o.EligibleSince)
-		}
-		return d.with(ActionNone, fmt.Sprintf("%s, but eligible for only %s of %s: letting the peer hear it first", why, heldFor.Round(time.Millisecond), p.hold()))
-	case p.NeedFence && !v.Alive && (o.Fence == FenceUnknown || (o.Fence == FenceFailed && !o.Now.Before(o.RetryAt[ActionFencePeer]))):
-		// Fencing is per silent-peer episode (the daemon resets the state
-		// when the peer is heard), and a failed fence is tried again after
-		// its retry delay.
-		return d.with(ActionFencePeer, fmt.Sprintf("%s: fencing %s before taking over", why, s.peer))
-	case p.NeedFence && !v.Alive && o.Fence == FenceFailed:
-		return d.with(ActionNone, fmt.Sprintf("%s, but fencing %s failed: not taking over", why, s.peer))
-	}
-	d.Role = RolePrimary
-	d.NextEpoch = max(o.Epoch, v.Epoch) + 1
-	d.Force = s.forced()
-	return d.with(ActionTakeOver, fmt.Sprintf("taking over at epoch %d: %s", d.NextEpoch, why))
 }

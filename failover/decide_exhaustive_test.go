@@ -71,20 +71,78 @@ func allModifiers() []modifiers {
 // re-announcement), rotated through the core product rather than multiplied
 // into it: they only ever keep an action from starting.
 type holdState struct {
-	busy      Action
+	busy, aux Action
 	retry     Action // an action that failed a moment ago (ActionNone: none)
 	announced bool   // the VIP was re-announced a moment ago
 }
 
 var allHolds = []holdState{
-	{}, {busy: ActionTakeOver}, {busy: ActionRelease}, {busy: ActionFencePeer}, {busy: ActionRestartPBX},
+	{}, {busy: ActionTakeOver}, {busy: ActionRelease}, {aux: ActionFencePeer}, {aux: ActionRestartPBX},
+	{busy: ActionStepDown}, {aux: ActionWitness}, {busy: ActionRestoreVIP},
 	{retry: ActionTakeOver}, {retry: ActionRelease}, {retry: ActionRestartPBX}, {retry: ActionFencePeer},
+	{retry: ActionStepDown}, {retry: ActionWitness},
 	{announced: true},
+}
+
+// extraState is the inputs of isolation, the VIP witness, VIP and link
+// tracking and the failback drain, rotated through the product like
+// holdState.
+type extraState struct {
+	unconfirmed bool // the peer has not heard this node for a second
+	tbRecent    bool // a tie-breaker answered 300ms ago, not recent enough to count as reachable
+	witnessOn   bool // Policy.Witness
+	witness     WitnessState
+	vip         VIPState
+	link        bool // a tracked link is down
+	calls       bool // three calls, counted, failback due for a minute
+	badMAC      bool // a packet from the peer's address failed the MAC a moment ago
+	window      bool // a failback window that is closed now
+	steppedDown bool // this node stepped down as cut off 100ms ago, unheard since
+	restarting  bool // the peer's last heartbeat said its sidecar restarts keeping the role
+}
+
+var allExtras = []extraState{
+	{}, {unconfirmed: true}, {tbRecent: true}, {unconfirmed: true, tbRecent: true},
+	{witnessOn: true}, {witnessOn: true, witness: WitnessHeld}, {witnessOn: true, witness: WitnessAbsent},
+	{vip: VIPAbsent}, {vip: VIPHeld}, {link: true}, {calls: true}, {window: true}, {unconfirmed: true, vip: VIPAbsent},
+	{badMAC: true}, {steppedDown: true}, {restarting: true}, {restarting: true, witnessOn: true, witness: WitnessHeld},
+}
+
+// with adds e to o and p.
+func (e extraState) with(o Observation, p Policy) (Observation, Policy) {
+	if e.unconfirmed {
+		o.ConfirmedAt = o.Now.Add(-time.Second)
+	}
+	if e.tbRecent {
+		o.TieBreakerAt = o.Now.Add(-300 * time.Millisecond)
+	}
+	p.Witness, o.Witness, o.VIP = e.witnessOn, e.witness, e.vip
+	if e.link {
+		o.LinkDown = "eth1"
+	}
+	if e.calls {
+		o.ActiveCalls, o.CallsCounted, o.FailbackDueSince = 3, true, o.Now.Add(-time.Minute)
+	}
+	if e.window {
+		p.FailbackWindow = Window{From: time.Hour, To: 5 * time.Hour}
+	}
+	if e.badMAC {
+		o.Peer.BadMACAt = o.Now.Add(-200 * time.Millisecond)
+	}
+	if e.steppedDown {
+		o.SteppedDownAt = o.Now.Add(-100 * time.Millisecond)
+		if !o.ConfirmedAt.Before(o.SteppedDownAt) {
+			o.ConfirmedAt = o.SteppedDownAt.Add(-time.Second)
+		}
+		o.TieBreakerAt = o.SteppedDownAt.Add(-time.Second)
+	}
+	o.Peer.Restarting = e.restarting
+	return o, p
 }
 
 // with adds h to o.
 func (h holdState) with(o Observation) Observation {
-	o.Busy = h.busy
+	o.Busy, o.AuxBusy = h.busy, h.aux
 	if h.retry != ActionNone {
 		o.RetryAt = map[Action]time.Time{h.retry: o.Now.Add(time.Second)}
 	}
@@ -109,6 +167,10 @@ func build(role Role, health probe.Health, fault, maint, tb bool, epoch, peerEpo
 	if m.initPassed {
 		o.StartedAt = now.Add(-time.Hour)
 	}
+	o.TieBreakerAt = now.Add(-2 * time.Second)
+	if tb {
+		o.TieBreakerAt = now.Add(-50 * time.Millisecond)
+	}
 	if m.eligibleFor >= 0 {
 		o.EligibleSince = now.Add(-m.eligibleFor)
 	}
@@ -124,8 +186,11 @@ func build(role Role, health probe.Health, fault, maint, tb bool, epoch, peerEpo
 		if behind {
 			o.Peer.WAL += 3 << 20
 		}
+		o.Peer.Version, o.Peer.StepDown = Version, DefaultStepDown
+		o.ConfirmedAt = now.Add(-2 * time.Second)
 		if o.Peer.Alive {
 			o.Peer.LastHeard = now.Add(-100 * time.Millisecond)
+			o.ConfirmedAt = now.Add(-150 * time.Millisecond)
 		}
 	}
 	switch m.switchover {
@@ -153,7 +218,7 @@ func checkInvariants(o Observation, p Policy, d Decision) error {
 	switch {
 	case d.Reason == "" || strings.ContainsAny(d.Reason, "\r\n"):
 		return fmt.Errorf("reason %q is not one line", d.Reason)
-	case frozen && d.Action != ActionNone:
+	case frozen && d.Action != ActionNone && d.Action != ActionStepDown:
 		return fmt.Errorf("%s during maintenance", d.Action)
 	case d.NextEpoch < o.Epoch:
 		return fmt.Errorf("epoch went down from %d to %d", o.Epoch, d.NextEpoch)
@@ -165,22 +230,53 @@ func checkInvariants(o Observation, p Policy, d Decision) error {
 		return fmt.Errorf("eligible while health %s fault %v maintenance %v tie-breaker %v", o.Health, o.PBXFault, o.Maintenance, o.TieBreakerOK)
 	case o.Busy != ActionNone && (d.Action != ActionNone || d.Role != o.Role):
 		return fmt.Errorf("%s to role %s while %s runs", d.Action, d.Role, o.Busy)
-	case d.Action != ActionNone && d.Action != ActionFencePeer && o.Now.Before(o.RetryAt[d.Action]):
+	case d.Action != ActionNone && d.Action != ActionFencePeer && d.Action != ActionWitness && o.Now.Before(o.RetryAt[d.Action]):
 		return fmt.Errorf("%s before its retry delay ended", d.Action)
 	case d.Action == ActionFencePeer && o.Fence != FenceUnknown && !(o.Fence == FenceFailed && !o.Now.Before(o.RetryAt[ActionFencePeer])):
 		return fmt.Errorf("fence with fence state %s before its retry delay ended", o.Fence)
+	case d.Action == ActionWitness && o.Witness != WitnessUnknown && !(o.Witness == WitnessHeld && !o.Now.Before(o.RetryAt[ActionWitness])):
+		return fmt.Errorf("witness with state %s before its retry delay ended", o.Witness)
 	case d.Action == ActionReAnnounce && o.Now.Sub(o.LastAnnounce) < ReAnnounceEvery:
 		return fmt.Errorf("re_announce %s after the last one", o.Now.Sub(o.LastAnnounce))
 	case d.Action == ActionRelease && d.NextEpoch != o.Epoch:
 		return fmt.Errorf("release changed the epoch %d to %d", o.Epoch, d.NextEpoch)
 	case d.Force && (d.Action != ActionTakeOver || !s.forced()):
 		return fmt.Errorf("force on %s without a forced switchover to this node", d.Action)
+	case o.Role == RolePrimary && p.IsolationAfter > 0 && s.since(o.ConfirmedAt) >= p.IsolationAfter &&
+		s.since(o.TieBreakerAt) >= p.IsolationAfter && o.Busy == ActionNone && d.Action != ActionStepDown &&
+		!o.Now.Before(o.RetryAt[ActionStepDown]):
+		// The safety rule of isolation: no node stays primary longer than
+		// isolation_after unheard by its peer and by every tie-breaker.
+		return fmt.Errorf("isolated primary did %s, not step_down", d.Action)
+	case (d.Action == ActionTakeOver || d.Action == ActionFencePeer) && !o.SteppedDownAt.IsZero() &&
+		!o.ConfirmedAt.After(o.SteppedDownAt) && !o.TieBreakerAt.After(o.SteppedDownAt):
+		return fmt.Errorf("%s by a node that stepped down as cut off and was heard by nobody since", d.Action)
+	case (d.Action == ActionTakeOver || d.Action == ActionFencePeer) && !v.Alive && v.Restarting && v.Role == RolePrimary &&
+		o.Now.Sub(v.LastHeard) < p.restartHold() && !(p.Witness && o.Witness == WitnessAbsent):
+		return fmt.Errorf("%s from a primary restarting with its role kept, within restart_hold", d.Action)
+	case d.Action == ActionStepDown && (o.Role != RolePrimary || s.stepDownReason() == ""):
+		return fmt.Errorf("step_down by a %s that is neither isolated nor unheard", o.Role)
+	case d.Eligible && o.LinkDown != "":
+		return fmt.Errorf("eligible with tracked link %s down", o.LinkDown)
+	case d.Action == ActionRestoreVIP && (o.Role != RolePrimary || o.VIP != VIPAbsent):
+		return fmt.Errorf("restore_vip by a %s with the VIP %s", o.Role, o.VIP)
+	case d.Action == ActionDropVIP && (o.Role == RolePrimary || o.VIP != VIPHeld):
+		return fmt.Errorf("drop_vip by a %s with the VIP %s", o.Role, o.VIP)
+	case d.Action == ActionFailback && (o.Role != RolePrimary || !s.peerReady() || v.Node != p.PreferredNode ||
+		!p.FailbackWindow.Open(o.Now) || (o.CallsCounted && o.ActiveCalls > 0 && o.Now.Sub(o.FailbackDueSince) < p.FailbackDrain)):
+		return fmt.Errorf("failback outside its conditions")
+	case d.Action == ActionTakeOver && !v.Alive && v.Heard && o.Fence != FenceOK && o.Now.Sub(v.LastHeard) < p.TakeoverWait(v.StepDown):
+		return fmt.Errorf("took over %s after the peer fell silent, before a cut-off primary has surely stepped down (%s)", o.Now.Sub(v.LastHeard), p.TakeoverWait(v.StepDown))
+	case d.Action == ActionTakeOver && !v.Alive && o.Fence != FenceOK && !v.BadMACAt.IsZero() && o.Now.Sub(v.BadMACAt) < p.deadAfter():
+		return fmt.Errorf("took over from a silent peer that speaks with another key")
+	case d.Action == ActionTakeOver && !v.Alive && p.Witness && o.Fence != FenceOK && o.Witness != WitnessAbsent:
+		return fmt.Errorf("took over from a silent peer with the witness %s", o.Witness)
 	}
 	if (d.Role == RolePrimary) != (o.Role == RolePrimary) {
 		switch {
 		case d.Role == RolePrimary && d.Action != ActionTakeOver:
 			return fmt.Errorf("became primary through %s", d.Action)
-		case o.Role == RolePrimary && d.Action != ActionRelease:
+		case o.Role == RolePrimary && d.Action != ActionRelease && d.Action != ActionStepDown:
 			return fmt.Errorf("stopped being primary through %s", d.Action)
 		}
 	}
@@ -217,14 +313,14 @@ func checkInvariants(o Observation, p Policy, d Decision) error {
 			return fmt.Errorf("higher epoch %d released to %d", o.Epoch, v.Epoch)
 		case !splitBrain && !s.peerReady():
 			return fmt.Errorf("released with no healthy eligible standby")
-		case o.NoStreamingStandby && !splitBrain && o.Health != probe.HealthFailed && !o.PBXFault && !forcedAway(s):
+		case o.NoStreamingStandby && !splitBrain && o.Health != probe.HealthFailed && o.LinkDown == "" && !o.PBXFault && !forcedAway(s):
 			// A planned release (switchover, failback) would lose the
 			// writes the standby has not received.
 			return fmt.Errorf("planned release while no standby streams from this node's database")
 		}
 	default:
-		held := o.Busy != ActionNone || o.Now.Before(o.RetryAt[ActionRelease]) // it releases once the hold ends
-		if o.Role == RolePrimary && v.Alive && v.Role == RolePrimary && !frozen && !held && v.Epoch > o.Epoch {
+		held := o.Busy != ActionNone || o.Now.Before(o.RetryAt[ActionRelease]) || o.Now.Before(o.RetryAt[ActionStepDown]) // it releases once the hold ends
+		if o.Role == RolePrimary && v.Alive && v.Role == RolePrimary && !frozen && !held && v.Epoch > o.Epoch && d.Action != ActionStepDown {
 			return fmt.Errorf("lower epoch %d met primary at %d and did %s", o.Epoch, v.Epoch, d.Action)
 		}
 		if d.Role == RolePrimary && d.NextEpoch != o.Epoch {
@@ -256,6 +352,7 @@ func TestDecideExhaustive(t *testing.T) {
 													mi = (mi + 7919) % len(mods) // a prime stride visits every modifier set
 													o, p := build(role, h, fault, maint, tb, ep[0], ep[1], behind, ps, pr, ph, pm, pe, mods[mi])
 													o = allHolds[n%len(allHolds)].with(o)
+													o, p = allExtras[(n/len(allHolds))%len(allExtras)].with(o, p)
 													d := Decide(o, p)
 													n++
 													if err := checkInvariants(o, p, d); err != nil {
@@ -304,6 +401,7 @@ func TestDecideModifiers(t *testing.T) {
 							for _, h := range []probe.Health{probe.Healthy, probe.HealthFailed} {
 								o, p := build(role, h, false, false, true, ep[0], ep[1], behind, ps, pr, probe.Healthy, false, true, m)
 								o = allHolds[(i+n)%len(allHolds)].with(o)
+								o, p = allExtras[(i+n/len(allHolds))%len(allExtras)].with(o, p)
 								d := Decide(o, p)
 								n++
 								if err := checkInvariants(o, p, d); err != nil {
@@ -333,10 +431,14 @@ type nodeState struct {
 // without loss or delay.
 func observe(selfName, otherName string, self, other nodeState, otherEligible bool) Observation {
 	now := decideT0
+	tbAt := now.Add(-time.Hour)
+	if self.tb {
+		tbAt = now
+	}
 	return Observation{
 		Now: now, Node: selfName, Role: self.role, Epoch: self.epoch, Health: self.health, PBXFault: self.fault,
 		TieBreakerOK: self.tb, StartedAt: now.Add(-time.Hour), DB: DBStandby, WAL: 1 << 30, Switchover: self.request,
-		EligibleSince: now.Add(-time.Hour),
+		EligibleSince: now.Add(-time.Hour), ConfirmedAt: now, TieBreakerAt: tbAt,
 		Peer: PeerView{
 			Heard: true, Alive: true, Node: otherName, Role: other.role, Epoch: other.epoch, Health: other.health,
 			Eligible: otherEligible, DB: DBStandby, WAL: 1 << 30, Switchover: other.request,

@@ -18,6 +18,7 @@ func standbyObs() Observation {
 	return Observation{
 		Now: now, Node: "node-b", Role: RoleStandby, Epoch: 5, Health: probe.Healthy,
 		StartedAt: now.Add(-time.Hour), DB: DBStandby, WAL: 1 << 30, TieBreakerOK: true, EligibleSince: now.Add(-time.Hour),
+		TieBreakerAt: now.Add(-50 * time.Millisecond), ConfirmedAt: now.Add(-150 * time.Millisecond),
 		Peer: PeerView{
 			Heard: true, Alive: true, Node: "node-a", Role: RolePrimary, Epoch: 5, Health: probe.Healthy,
 			Eligible: true, DB: DBPrimary, WAL: 1 << 30, LastHeard: now.Add(-100 * time.Millisecond),
@@ -35,7 +36,10 @@ func primaryObs() Observation {
 	return o
 }
 
-func peerDead(o *Observation) { o.Peer.Alive = false; o.Peer.LastHeard = o.Now.Add(-2 * time.Second) }
+func peerDead(o *Observation) {
+	o.Peer.Alive = false
+	o.Peer.LastHeard, o.ConfirmedAt = o.Now.Add(-2*time.Second), o.Now.Add(-2*time.Second)
+}
 
 func TestDecide(t *testing.T) {
 	def := DefaultPolicy()
@@ -99,7 +103,7 @@ func TestDecide(t *testing.T) {
 		{name: "locally failed with a restart under way", obs: standbyObs(), edit: func(o *Observation) { o.Health, o.RestartPending = probe.HealthFailed, true },
 			want: want{ActionNone, RoleStandby, 5, "PBX restart under way"}},
 		{name: "primary dead, health unknown", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Health = probe.HealthUnknown },
-			want: want{ActionNone, RoleStandby, 5, "not eligible: health unknown"}},
+			want: want{ActionNone, RoleStandby, 5, "but this node is not eligible (health unknown)"}},
 		{name: "primary dead, degraded standby still serves", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Health = probe.HealthDegraded },
 			want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
 		{name: "primary dead, restart limit reached: fault", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.PBXFault = true },
@@ -196,7 +200,7 @@ func TestDecide(t *testing.T) {
 		{name: "takeover failed a moment ago: waits as standby", obs: standbyObs(), edit: func(o *Observation) {
 			peerDead(o)
 			o.RetryAt = map[Action]time.Time{ActionTakeOver: o.Now.Add(1500 * time.Millisecond)}
-		}, want: want{ActionNone, RoleStandby, 5, "taking over at epoch 6: node-a silent since 2026-03-01T11:59:58Z; take_over again in 1.5s"}},
+		}, want: want{ActionNone, RoleStandby, 5, "taking over at epoch 6: node-a silent since 2026-03-01T11:59:58.000Z; take_over again in 1.5s"}},
 		{name: "takeover retry delay passed: takes over", obs: standbyObs(), edit: func(o *Observation) {
 			peerDead(o)
 			o.RetryAt = map[Action]time.Time{ActionTakeOver: o.Now}
@@ -217,6 +221,139 @@ func TestDecide(t *testing.T) {
 		{name: "re-announced a second ago: again", obs: primaryObs(), edit: func(o *Observation) {
 			o.Peer.Role, o.Peer.Epoch, o.LastAnnounce = RolePrimary, 4, o.Now.Add(-ReAnnounceEvery)
 		}, want: want{ActionReAnnounce, RolePrimary, 5, "re-announcing the VIP"}, alert: event.SplitBrain},
+
+		// Isolation: step down before the peer may take over.
+		{name: "isolated: unheard by the peer and no tie-breaker for isolation_after", obs: primaryObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.TieBreakerOK, o.TieBreakerAt = false, o.Now.Add(-500*time.Millisecond)
+		}, want: want{ActionStepDown, RoleStandby, 5, "isolated: node-b has not heard this node for 2s and no tie-breaker target answered for 500ms"}},
+		{name: "isolated even in maintenance", obs: primaryObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Maintenance, o.TieBreakerOK, o.TieBreakerAt = true, false, time.Time{}
+		}, want: want{ActionStepDown, RoleStandby, 5, "no tie-breaker target answered for ever"}},
+		{name: "peer silent, tie-breaker answers: stays primary", obs: primaryObs(), edit: peerDead,
+			want: want{ActionNone, RolePrimary, 5, "primary at epoch 5; node-b silent since"}},
+		{name: "tie-breaker lost but the peer hears this node: stays primary", obs: primaryObs(), edit: func(o *Observation) {
+			o.TieBreakerOK, o.TieBreakerAt = false, time.Time{}
+		}, want: want{ActionNone, RolePrimary, 5, "primary at epoch 5"}},
+		{name: "isolation_after not yet reached", obs: primaryObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.ConfirmedAt, o.TieBreakerOK, o.TieBreakerAt = o.Now.Add(-300*time.Millisecond), false, o.Now.Add(-time.Second)
+		}, want: want{ActionNone, RolePrimary, 5, "primary at epoch 5"}},
+		{name: "one-way cut: the live peer has not heard this node long enough to take over", obs: primaryObs(), edit: func(o *Observation) {
+			o.Peer.Version, o.ConfirmedAt = 2, o.Now.Add(-900*time.Millisecond)
+		}, want: want{ActionStepDown, RoleStandby, 5, "node-b is heard but had not heard this node for 800ms when it last wrote, and could take over"}},
+		{name: "one-way cut, not long enough yet (three heartbeats lost in a row)", obs: primaryObs(), edit: func(o *Observation) {
+			o.Peer.Version, o.ConfirmedAt = 2, o.Now.Add(-800*time.Millisecond)
+		}, want: want{ActionNone, RolePrimary, 5, "primary at epoch 5"}},
+		{name: "one-way cut with the VIP witness: the witness, not a step-down, keeps the peer from taking over", obs: primaryObs(), edit: func(o *Observation) {
+			o.Peer.Version, o.ConfirmedAt = 2, o.Now.Add(-2*time.Second)
+		}, policy: func(p *Policy) { p.Witness = true }, want: want{ActionNone, RolePrimary, 5, "primary at epoch 5"}},
+		{name: "peer fell silent (link cut both ways, tie-breaker answers): its last heartbeat heard this node", obs: primaryObs(), edit: func(o *Observation) {
+			o.Peer.Version, o.Peer.LastHeard, o.ConfirmedAt = 2, o.Now.Add(-900*time.Millisecond), o.Now.Add(-1000*time.Millisecond)
+		}, want: want{ActionNone, RolePrimary, 5, "primary at epoch 5"}},
+		{name: "one-way cut, the peer not eligible: stays primary", obs: primaryObs(), edit: func(o *Observation) {
+			o.Peer.Version, o.Peer.Eligible, o.ConfirmedAt = 2, false, o.Now.Add(-800*time.Millisecond)
+		}, want: want{ActionNone, RolePrimary, 5, "primary at epoch 5"}},
+		{name: "one-way cut to a format 1 peer: no acknowledgements to judge by", obs: primaryObs(), edit: func(o *Observation) {
+			o.Peer.Version, o.ConfirmedAt = 1, o.Now.Add(-800*time.Millisecond)
+		}, want: want{ActionNone, RolePrimary, 5, "primary at epoch 5"}},
+		{name: "a live peer that does not hear this standby: no takeover", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Eligible, o.Peer.Version, o.ConfirmedAt = RoleStandby, false, 2, o.Now.Add(-2*time.Second)
+		}, want: want{ActionNone, RoleStandby, 5, "node-a does not hear this node: not taking over"}},
+		{name: "isolation off", obs: primaryObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.TieBreakerOK, o.TieBreakerAt = false, time.Time{}
+		}, policy: func(p *Policy) { p.IsolationAfter = 0 }, want: want{ActionNone, RolePrimary, 5, "primary at epoch 5"}},
+		{name: "standby waits until a cut-off primary has stepped down", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Peer.LastHeard, o.Peer.StepDown = o.Now.Add(-1200*time.Millisecond), time.Second
+		}, want: want{ActionNone, RoleStandby, 5, "silent for 1.2s: taking over once 2.131s have passed"}},
+		{name: "standby waits until a cut-off primary has stepped down (witness: isolation only)", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Peer.LastHeard, o.Peer.StepDown, o.Witness = o.Now.Add(-1200*time.Millisecond), time.Second, WitnessAbsent
+		}, policy: func(p *Policy) { p.Witness = true }, want: want{ActionNone, RoleStandby, 5, "silent for 1.2s: taking over once 1.727s have passed"}},
+		{name: "standby takes over once a cut-off primary has stepped down", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Peer.LastHeard, o.Peer.StepDown = o.Now.Add(-2200*time.Millisecond), time.Second
+		}, want: want{ActionTakeOver, RolePrimary, 6, "taking over at epoch 6"}},
+		{name: "fenced: no wait for the step-down", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Peer.LastHeard, o.Peer.StepDown, o.Fence = o.Now.Add(-1200*time.Millisecond), time.Second, FenceOK
+		}, policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionTakeOver, RolePrimary, 6, "taking over at epoch 6"}},
+		{name: "witness: asked before taking over", obs: standbyObs(), edit: peerDead,
+			policy: func(p *Policy) { p.Witness = true }, want: want{ActionWitness, RoleStandby, 5, "asking whether another node still answers on the VIP"}},
+		{name: "witness: the VIP still answers: no takeover", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Witness, o.RetryAt = WitnessHeld, map[Action]time.Time{ActionWitness: o.Now.Add(time.Second)}
+		}, policy: func(p *Policy) { p.Witness = true }, want: want{ActionNone, RoleStandby, 5, "another node still answers on the VIP: node-a still serves"}},
+		{name: "witness: asked again after a while", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Witness, o.RetryAt = WitnessHeld, map[Action]time.Time{ActionWitness: o.Now}
+		}, policy: func(p *Policy) { p.Witness = true }, want: want{ActionWitness, RoleStandby, 5, "asking whether"}},
+		{name: "witness: nobody answers: takes over", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Witness = WitnessAbsent },
+			policy: func(p *Policy) { p.Witness = true }, want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
+		{name: "witness while a fence runs: waits", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.AuxBusy = ActionFencePeer },
+			policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionNone, RoleStandby, 5, "fence_peer under way"}},
+
+		{name: "stepped down as cut off: no takeover until heard", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Eligible = RoleStandby, false
+			o.SteppedDownAt, o.ConfirmedAt, o.TieBreakerAt = o.Now.Add(-40*time.Millisecond), o.Now.Add(-800*time.Millisecond), o.Now.Add(-420*time.Millisecond)
+		}, want: want{ActionNone, RoleStandby, 5, "this node stepped down as cut off at 2026-03-01T11:59:59.960Z and has not been heard by node-a nor reached a tie-breaker since"}},
+		{name: "stepped down as cut off, a tie-breaker answered since: the usual rules", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Eligible = RoleStandby, false
+			o.SteppedDownAt, o.ConfirmedAt, o.TieBreakerAt = o.Now.Add(-400*time.Millisecond), o.Now.Add(-800*time.Millisecond), o.Now.Add(-50*time.Millisecond)
+		}, want: want{ActionTakeOver, RolePrimary, 6, "node-a released and is not eligible"}},
+		{name: "stepped down as cut off, heard since: the usual rules", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Eligible = RoleStandby, false
+			o.SteppedDownAt, o.ConfirmedAt, o.TieBreakerAt = o.Now.Add(-400*time.Millisecond), o.Now.Add(-100*time.Millisecond), o.Now.Add(-450*time.Millisecond)
+		}, want: want{ActionTakeOver, RolePrimary, 6, "node-a released and is not eligible"}},
+		{name: "restarting primary: held, not fenced", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Peer.Restarting = true },
+			policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionNone, RoleStandby, 5, "its sidecar is restarting with the role kept: holding for up to 20s (18s left)"}},
+		{name: "restarting primary: the hold ends", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Peer.Restarting, o.Peer.LastHeard = true, o.Now.Add(-21*time.Second)
+		}, want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
+		{name: "restarting primary: restart_hold is the policy's", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Peer.Restarting = true },
+			policy: func(p *Policy) { p.RestartHold = 2 * time.Second }, want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
+		{name: "restarting standby: no hold", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Peer.Restarting, o.Peer.Role, o.Role = true, RoleStandby, RoleStandby
+		}, want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
+		{name: "restarting primary, witness: asks whether the host answers", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.Peer.Restarting = true },
+			policy: func(p *Policy) { p.Witness, p.NeedFence = true, true }, want: want{ActionWitness, RoleStandby, 5, "restarting its sidecar: asking whether its host still answers"}},
+		{name: "restarting primary, witness held: held", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Peer.Restarting, o.Witness, o.RetryAt = true, WitnessHeld, map[Action]time.Time{ActionWitness: o.Now.Add(time.Second)}
+		}, policy: func(p *Policy) { p.Witness = true }, want: want{ActionNone, RoleStandby, 5, "holding for up to 20s"}},
+		{name: "restarting primary, host gone: fenced, then taken over", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Peer.Restarting, o.Witness = true, WitnessAbsent
+		}, policy: func(p *Policy) { p.Witness, p.NeedFence = true, true }, want: want{ActionFencePeer, RoleStandby, 5, "fencing node-a"}},
+		{name: "restarting primary still heard: standby as ever", obs: standbyObs(), edit: func(o *Observation) { o.Peer.Restarting = true },
+			want: want{ActionNone, RoleStandby, 5, "standby; node-a is primary"}},
+		{name: "silent peer whose heartbeats fail the MAC: another key, no takeover", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Peer.BadMACAt = o.Now.Add(-100 * time.Millisecond)
+		}, want: want{ActionNone, RoleStandby, 5, "heartbeats from node-a's address fail the MAC: it lives with another key"}},
+		{name: "silent peer, a bad MAC long ago: takes over", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.Peer.BadMACAt = o.Now.Add(-time.Hour)
+		}, want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
+
+		// VIP and link tracking.
+		{name: "the VIP left the primary: put back", obs: primaryObs(), edit: func(o *Observation) { o.VIP = VIPAbsent },
+			want: want{ActionRestoreVIP, RolePrimary, 5, "the VIP left this node's interface: putting it back"}},
+		{name: "a standby holding the VIP drops it", obs: standbyObs(), edit: func(o *Observation) { o.VIP = VIPHeld },
+			want: want{ActionDropVIP, RoleStandby, 5, "holds the VIP: removing it"}},
+		{name: "the VIP put back while a restart runs (a move may start beside it)", obs: primaryObs(), edit: func(o *Observation) { o.VIP, o.AuxBusy = VIPAbsent, ActionRestartPBX },
+			want: want{ActionRestoreVIP, RolePrimary, 5, "putting it back"}},
+		{name: "tracked link down on the primary: releases to the healthy standby", obs: primaryObs(), edit: func(o *Observation) { o.LinkDown = "eth1" },
+			want: want{ActionRelease, RoleStandby, 5, "tracked link eth1 lost carrier: moving the VIP to healthy standby node-b first"}},
+		{name: "tracked link down, no standby ready: keeps the VIP, no restart", obs: primaryObs(), edit: func(o *Observation) { o.LinkDown, o.Peer.Eligible = "eth1", false },
+			want: want{ActionNone, RolePrimary, 5, "a restart of the PBX would not bring the link back"}},
+		{name: "tracked link down on the standby: not eligible", obs: standbyObs(), edit: func(o *Observation) { peerDead(o); o.LinkDown = "eth1" },
+			want: want{ActionNone, RoleStandby, 5, "tracked link eth1 without carrier: not eligible"}},
 
 		// A node without a peer.
 		{name: "single: primary", obs: standbyObs(), edit: func(o *Observation) { o.Role, o.Peer = RoleInit, PeerView{} },
@@ -350,10 +487,37 @@ func TestDecide(t *testing.T) {
 		}, want: want{ActionRelease, RoleFault, 5, "restart limit reached: releasing"}},
 
 		// Failback.
-		{name: "failback auto: release to the preferred node after the delay", obs: primaryObs(), edit: func(o *Observation) {
+		{name: "failback auto: after the delay, asks the preferred node to take over (a switchover)", obs: primaryObs(), edit: func(o *Observation) {
 			o.Node, o.Peer.Node, o.Peer.HealthySince = "node-b", "node-a", o.Now.Add(-6*time.Minute)
 		}, policy: func(p *Policy) { p.Failback, p.PreferredNode = FailbackAuto, "node-a" },
-			want: want{ActionRelease, RoleStandby, 5, "failback to preferred node node-a, healthy for 6m0s"}},
+			want: want{ActionFailback, RolePrimary, 5, "failback to preferred node node-a, healthy for 6m0s: asking it to take over as in a switchover"}},
+		{name: "failback: the request made, it releases as in a switchover", obs: primaryObs(), edit: func(o *Observation) {
+			o.Node, o.Peer.Node, o.Peer.HealthySince = "node-b", "node-a", o.Now.Add(-6*time.Minute)
+			o.Switchover = SwitchoverRequest{Target: "node-a", ID: 77}
+		}, policy: func(p *Policy) { p.Failback, p.PreferredNode = FailbackAuto, "node-a" },
+			want: want{ActionRelease, RoleStandby, 5, "switchover 77 to node-a: releasing"}},
+		{name: "failback waits for its window", obs: primaryObs(), edit: func(o *Observation) {
+			o.Node, o.Peer.Node, o.Peer.HealthySince = "node-b", "node-a", o.Now.Add(-6*time.Minute)
+		}, policy: func(p *Policy) {
+			p.Failback, p.PreferredNode = FailbackAuto, "node-a"
+			p.FailbackWindow = Window{From: time.Hour, To: 5 * time.Hour} // decideT0 is 12:00
+		}, want: want{ActionNone, RolePrimary, 5, "failback to preferred node node-a waits for its window 01:00-05:00"}},
+		{name: "failback in its window", obs: primaryObs(), edit: func(o *Observation) {
+			o.Node, o.Peer.Node, o.Peer.HealthySince = "node-b", "node-a", o.Now.Add(-6*time.Minute)
+		}, policy: func(p *Policy) {
+			p.Failback, p.PreferredNode = FailbackAuto, "node-a"
+			p.FailbackWindow = Window{From: 22 * time.Hour, To: 13 * time.Hour} // over midnight, 12:00 inside
+		}, want: want{ActionFailback, RolePrimary, 5, "asking it to take over"}},
+		{name: "failback waits for the calls to drain", obs: primaryObs(), edit: func(o *Observation) {
+			o.Node, o.Peer.Node, o.Peer.HealthySince = "node-b", "node-a", o.Now.Add(-6*time.Minute)
+			o.ActiveCalls, o.CallsCounted, o.FailbackDueSince = 3, true, o.Now.Add(-time.Minute)
+		}, policy: func(p *Policy) { p.Failback, p.PreferredNode = FailbackAuto, "node-a" },
+			want: want{ActionNone, RolePrimary, 5, "waits for 3 active call(s) to end (4m0s of failback_drain 5m0s left)"}},
+		{name: "failback after the drain limit, calls or not", obs: primaryObs(), edit: func(o *Observation) {
+			o.Node, o.Peer.Node, o.Peer.HealthySince = "node-b", "node-a", o.Now.Add(-6*time.Minute)
+			o.ActiveCalls, o.CallsCounted, o.FailbackDueSince = 3, true, o.Now.Add(-5*time.Minute)
+		}, policy: func(p *Policy) { p.Failback, p.PreferredNode = FailbackAuto, "node-a" },
+			want: want{ActionFailback, RolePrimary, 5, "asking it to take over"}},
 		{name: "failback auto waits while no standby streams from the primary's database", obs: primaryObs(), edit: func(o *Observation) {
 			o.Node, o.Peer.Node, o.Peer.HealthySince, o.NoStreamingStandby = "node-b", "node-a", o.Now.Add(-6*time.Minute), true
 		}, policy: func(p *Policy) { p.Failback, p.PreferredNode = FailbackAuto, "node-a" },

@@ -13,7 +13,7 @@ func TestEpochPersistence(t *testing.T) {
 	if err != nil || got != 0 {
 		t.Fatalf("got %d, %v from an empty state dir, want 0, nil", got, err)
 	}
-	for _, e := range []uint64{1, 2, 41, 1<<64 - 1} {
+	for _, e := range []uint64{1, 2, 41, MaxEpoch} {
 		if err := SaveEpoch(dir, e); err != nil {
 			t.Fatalf("SaveEpoch(%d): %v", e, err)
 		}
@@ -35,6 +35,8 @@ func TestLoadEpochCorrupt(t *testing.T) {
 		{"negative", "-3\n"},
 		{"two lines", "3\n4\n"},
 		{"overflow", "18446744073709551616\n"},
+		{"largest uint64: the next takeover would be epoch 0", "18446744073709551615\n"},
+		{"above MaxEpoch", "4611686018427387905\n"},
 		{"half written", "\x00\x00\x00"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -50,6 +52,13 @@ func TestLoadEpochCorrupt(t *testing.T) {
 }
 
 func TestSaveEpochErrors(t *testing.T) {
+	dir := t.TempDir()
+	if err := SaveEpoch(dir, MaxEpoch+1); err == nil || !strings.Contains(err.Error(), "above the largest") {
+		t.Errorf("got %v saving epoch MaxEpoch+1, want a refusal", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, EpochFile)); err == nil {
+		t.Errorf("got an epoch file after a refused save, want none")
+	}
 	missing := filepath.Join(t.TempDir(), "gone")
 	if err := SaveEpoch(missing, 3); err == nil || !strings.Contains(err.Error(), missing) {
 		t.Errorf("got %v saving into a missing dir, want an error naming it", err)

@@ -21,6 +21,9 @@ var (
 	// ErrStale: a new boot id whose sent time is outside the clock-skew window,
 	// or older than the boot already accepted.
 	ErrStale = errors.New("stale")
+	// ErrOvertaken: a takeover was not started because a live primary was
+	// heard after it had been decided (Move.Still); nothing was done.
+	ErrOvertaken = errors.New("overtaken")
 	// ErrSelf: a heartbeat carrying this node's own name (a looped path or a
 	// misconfigured peer).
 	ErrSelf = errors.New("own node name")

@@ -14,6 +14,7 @@ import (
 func FuzzDecode(f *testing.F) {
 	f.Add(mustEncode(f, sampleHeartbeat()))
 	f.Add(mustEncode(f, Heartbeat{Cluster: "pbx-pair", Node: "n", Seq: 1}))
+	f.Add(mustEncode(f, Heartbeat{Version: 1, Cluster: "pbx-pair", Node: "n", Seq: 1}))
 	f.Add([]byte("PBHA\x01\x00\x27"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -70,7 +71,7 @@ func checkDecodeError(t *testing.T, err error) {
 
 func checkCanonical(t *testing.T, h Heartbeat, b []byte) {
 	t.Helper()
-	if h.Version != Version || h.Cluster != "pbx-pair" {
+	if h.Version < MinVersion || h.Version > Version || h.Cluster != "pbx-pair" {
 		t.Fatalf("accepted version %d cluster %q", h.Version, h.Cluster)
 	}
 	again, err := Encode(testKey, h)

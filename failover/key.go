@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"syscall"
 )
 
 // MinKeySize is the shortest heartbeat key accepted, in bytes.
@@ -39,10 +41,12 @@ func GenerateKey(path string) error {
 
 // LoadKey reads a key file: one line of hex or base64 (standard or URL
 // alphabet, padded or not) holding at least MinKeySize bytes. Text that is
-// valid hex is read as hex. It refuses a file that group or others may read
-// or write, and names the file and the problem in every error.
+// valid hex is read as hex. It refuses a file that is not a regular file
+// (opening it without blocking, so a FIFO cannot hang the caller) or that
+// group or others may read or write, and names the file and the problem in
+// every error.
 func LoadKey(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("failover: load key %s: %w", path, err)
 	}
@@ -52,7 +56,7 @@ func LoadKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("failover: load key %s: %w", path, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("failover: load key %s: not a regular file", path)
+		return nil, fmt.Errorf("failover: load key %s: not a regular file (%s)", path, fileType(fi.Mode()))
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return nil, fmt.Errorf("failover: load key %s: mode %04o lets group or others access the key; chmod 600 it", path, perm)
@@ -69,6 +73,21 @@ func LoadKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("failover: load key %s: %w", path, err)
 	}
 	return key, nil
+}
+
+// fileType names what a non-regular file is, for an error.
+func fileType(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "mode " + m.String()
 }
 
 // ParseKey decodes key file text (see LoadKey).
@@ -99,4 +118,37 @@ func decodeBase64(s string) ([]byte, error) {
 		}
 	}
 	return nil, err
+}
+
+// Keys are the heartbeat keys of a node. Current signs every heartbeat it
+// sends; a heartbeat is accepted when it carries the MAC of Current or of
+// Next, so that the pair can change its key one node at a time without a
+// moment when one node's heartbeats fail the other's check (see
+// docs/pair.md, Changing the key). Next is empty outside a key change.
+type Keys struct {
+	Current []byte
+	Next    []byte
+}
+
+// check reports a key set the codec cannot use.
+func (k Keys) check() error {
+	if len(k.Current) < MinKeySize {
+		return fmt.Errorf("key is %d bytes, want at least %d", len(k.Current), MinKeySize)
+	}
+	if len(k.Next) > 0 && len(k.Next) < MinKeySize {
+		return fmt.Errorf("next key is %d bytes, want at least %d", len(k.Next), MinKeySize)
+	}
+	return nil
+}
+
+// Decode authenticates b with Current, then Next, and parses it (see
+// Decode). A MAC that neither key makes is ErrBadMAC.
+func (k Keys) Decode(cluster string, b []byte) (Heartbeat, error) {
+	h, err := Decode(k.Current, cluster, b)
+	if errors.Is(err, ErrBadMAC) && len(k.Next) > 0 {
+		if hn, errn := Decode(k.Next, cluster, b); errn == nil {
+			return hn, nil
+		}
+	}
+	return h, err
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -16,8 +17,15 @@ import (
 
 // Wire format constants. See docs/pair.md (Heartbeats, Wire format) for the layout.
 const (
-	// Version is the heartbeat format this build writes and reads.
-	Version = 1
+	// Version is the newest heartbeat format this build writes; it reads
+	// every version from MinVersion. Version 2 adds what the sender last
+	// heard from its peer (HeardBoot, HeardSeq), its step-down budget and
+	// the restarting flag. A node writes the version its peer last wrote
+	// (at most Version), so that a pair of mixed builds keeps talking
+	// while it is upgraded one node at a time.
+	Version = 2
+	// MinVersion is the oldest heartbeat format this build reads.
+	MinVersion = 1
 	// MaxPacket is the largest heartbeat Encode produces; receivers read
 	// datagrams into a buffer one byte larger to notice oversize ones.
 	MaxPacket = 1024
@@ -39,7 +47,9 @@ const (
 	flagEligible
 	flagSwitchover
 	flagForce
-	flagsKnown = flagMaintenance | flagEligible | flagSwitchover | flagForce
+	flagRestarting // version 2
+	flagsKnownV1   = flagMaintenance | flagEligible | flagSwitchover | flagForce
+	flagsKnown     = flagsKnownV1 | flagRestarting
 )
 
 // BootID identifies one run of a sidecar; it is random per process start.
@@ -141,12 +151,33 @@ type Heartbeat struct {
 	Maintenance bool              // maintenance mode is on at the sender
 	Eligible    bool              // the sender could take over now (see Decision.Eligible)
 	Switchover  SwitchoverRequest // an operator's planned switchover, if any
+
+	// Version 2. HeardBoot and HeardSeq name the newest heartbeat the
+	// sender accepted from its peer (zero: none yet): the peer learns when
+	// it was last heard, so that a primary knows when its standby stopped
+	// hearing it (an isolation or a one-way cut) before the standby acts
+	// on it.
+	HeardBoot BootID
+	HeardSeq  uint64
+	// StepDown is how long the sender, as primary, takes at most to step
+	// down (its database stops taking writes and the VIP goes); a standby
+	// waits that long beyond isolation_after before it takes over from a
+	// silent primary. Whole milliseconds on the wire.
+	StepDown time.Duration
+	// Restarting: the sender's sidecar is restarting (an upgrade) and will
+	// be back with the same role; its peer holds off a takeover meanwhile.
+	Restarting bool
 }
 
-// Encode returns the heartbeat in wire form, authenticated with key. It fails
-// on a field that does not fit the format (names too long or empty, too many
-// failing probes, an out-of-range enum, a key shorter than MinKeySize).
+// Encode returns the heartbeat in wire form, version h.Version (Version
+// when zero), authenticated with key. It fails on a field that does not fit
+// the format (names too long or empty, too many failing probes, an
+// out-of-range enum or version, a key shorter than MinKeySize). Version 1
+// leaves out the fields it lacks.
 func Encode(key []byte, h Heartbeat) ([]byte, error) {
+	if h.Version == 0 {
+		h.Version = Version
+	}
 	if err := h.validate(); err != nil {
 		return nil, fmt.Errorf("failover: encode heartbeat %s/%s: %w", h.Cluster, h.Node, err)
 	}
@@ -155,7 +186,7 @@ func Encode(key []byte, h Heartbeat) ([]byte, error) {
 	}
 	b := make([]byte, headerSize, 256)
 	copy(b, magic[:])
-	b[4] = Version
+	b[4] = h.Version
 	b = appendName(b, h.Cluster)
 	b = appendName(b, h.Node)
 	b = append(b, h.Boot[:]...)
@@ -175,6 +206,9 @@ func Encode(key []byte, h Heartbeat) ([]byte, error) {
 			flags |= flagForce
 		}
 	}
+	if h.Restarting && h.Version >= 2 {
+		flags |= flagRestarting
+	}
 	b = append(b, byte(h.Role), byte(h.Health), byte(h.DB), flags)
 	b = binary.BigEndian.AppendUint64(b, h.WAL)
 	p := h.Probes
@@ -185,6 +219,11 @@ func Encode(key []byte, h Heartbeat) ([]byte, error) {
 	if h.Switchover.Active() {
 		b = appendName(b, h.Switchover.Target)
 		b = binary.BigEndian.AppendUint64(b, h.Switchover.ID)
+	}
+	if h.Version >= 2 {
+		b = append(b, h.HeardBoot[:]...)
+		b = binary.BigEndian.AppendUint64(b, h.HeardSeq)
+		b = binary.BigEndian.AppendUint32(b, uint32(min(h.StepDown.Milliseconds(), math.MaxUint32)))
 	}
 	binary.BigEndian.PutUint16(b[5:7], uint16(len(b)+macSize))
 	return appendMAC(b, key), nil
@@ -203,6 +242,17 @@ func appendMAC(b, key []byte) []byte {
 
 // validate checks what the wire format can carry.
 func (h Heartbeat) validate() error {
+	if h.Version < MinVersion || h.Version > Version {
+		return fmt.Errorf("version %d out of range %d..%d", h.Version, MinVersion, Version)
+	}
+	if h.StepDown < 0 {
+		return fmt.Errorf("step-down budget %s is negative", h.StepDown)
+	}
+	if h.Epoch > MaxEpoch {
+		// No pair reaches it, and a standby that adopted it could not
+		// persist it (SaveEpoch refuses it): its next takeover would wrap.
+		return fmt.Errorf("epoch %d above the largest, %d", h.Epoch, uint64(MaxEpoch))
+	}
 	if err := checkName("cluster", h.Cluster, false); err != nil {
 		return err
 	}
@@ -275,8 +325,8 @@ func decode(key []byte, cluster string, b []byte) (Heartbeat, error) {
 	if [4]byte(b[:4]) != magic {
 		return Heartbeat{}, fmt.Errorf("%w: bad magic %x", ErrMalformed, b[:4])
 	}
-	if b[4] != Version {
-		return Heartbeat{}, fmt.Errorf("%w: %d, want %d", ErrVersion, b[4], Version)
+	if b[4] < MinVersion || b[4] > Version {
+		return Heartbeat{}, fmt.Errorf("%w: %d, want %d to %d", ErrVersion, b[4], MinVersion, Version)
 	}
 	total := int(binary.BigEndian.Uint16(b[5:7]))
 	switch {
@@ -335,12 +385,20 @@ func decode(key []byte, cluster string, b []byte) (Heartbeat, error) {
 		h.Switchover.ID = r.u64()
 		h.Switchover.Force = flags&flagForce != 0
 	}
+	known := byte(flagsKnownV1)
+	if h.Version >= 2 {
+		known = flagsKnown
+		copy(h.HeardBoot[:], r.bytes(len(h.HeardBoot)))
+		h.HeardSeq = r.u64()
+		h.StepDown = time.Duration(binary.BigEndian.Uint32(r.bytes(4))) * time.Millisecond
+		h.Restarting = flags&flagRestarting != 0
+	}
 	switch {
 	case r.err != nil:
 		return Heartbeat{}, r.err
 	case r.off != len(body):
 		return Heartbeat{}, fmt.Errorf("%w: %d unparsed bytes", ErrMalformed, len(body)-r.off)
-	case flags&^flagsKnown != 0:
+	case flags&^known != 0:
 		return Heartbeat{}, fmt.Errorf("%w: unknown flags %#x", ErrMalformed, flags)
 	case flags&flagForce != 0 && flags&flagSwitchover == 0:
 		return Heartbeat{}, fmt.Errorf("%w: force flag without a switchover", ErrMalformed)

@@ -29,6 +29,10 @@ func sampleHeartbeat() Heartbeat {
 		Maintenance: false,
 		Eligible:    true,
 		Switchover:  SwitchoverRequest{Target: "node-b", ID: 99, Force: true},
+		HeardBoot:   BootID{16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1},
+		HeardSeq:    41,
+		StepDown:    350 * time.Millisecond,
+		Restarting:  true,
 	}
 }
 
@@ -107,7 +111,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"cut to header", testKey, good[:headerSize], ErrTruncated},
 		{"trailing byte", testKey, append(bytes.Clone(good), 0), ErrMalformed},
 		{"not a heartbeat", testKey, []byte("OPTIONS sip:x SIP/2.0\r\n"), ErrMalformed},
-		{"future version", testKey, mod(func(b []byte) []byte { b[4] = 2; return b }), ErrVersion},
+		{"future version", testKey, mod(func(b []byte) []byte { b[4] = Version + 1; return b }), ErrVersion},
+		{"version 0", testKey, mod(func(b []byte) []byte { b[4] = 0; return b }), ErrVersion},
 		{"declared length too small", testKey, mod(func(b []byte) []byte { b[5], b[6] = 0, 8; return b }), ErrMalformed},
 		{"foreign cluster", testKey, mustEncode(t, foreign), ErrCluster},
 		{"another key", otherKey, good, ErrBadMAC},
@@ -115,6 +120,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"flipped mac bit", testKey, mod(func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), ErrBadMAC},
 		{"flipped epoch bit", testKey, mod(func(b []byte) []byte { b[len(b)-macSize-30] ^= 1; return b }), ErrBadMAC},
 		{"unknown flag, signed", testKey, resign(func(b []byte) []byte { b[headerSize+1+8+1+6+16+24+3] |= 0x80; return b }), ErrMalformed},
+		{"epoch above MaxEpoch, signed", testKey, resign(func(b []byte) []byte { b[headerSize+1+8+1+6+16+8] = 0x40; b[headerSize+1+8+1+6+16+15] |= 1; return b }), ErrMalformed},
 		{"role out of range, signed", testKey, resign(func(b []byte) []byte { b[headerSize+1+8+1+6+16+24] = 99; return b }), ErrMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -220,5 +226,36 @@ func BenchmarkDecode(b *testing.B) {
 		if _, err := Decode(testKey, "pbx-pair", p); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestVersion1 covers the mixed pair of an upgrade: a version 1 heartbeat
+// decodes with the version 2 fields zero, a node writes version 1 when asked
+// (without those fields), and version 1 knows no restarting flag.
+func TestVersion1(t *testing.T) {
+	h := sampleHeartbeat()
+	h.Version = 1
+	b := mustEncode(t, h)
+	got, err := Decode(testKey, "pbx-pair", b)
+	if err != nil {
+		t.Fatalf("decode version 1: %v", err)
+	}
+	want := h
+	want.HeardBoot, want.HeardSeq, want.StepDown, want.Restarting = BootID{}, 0, 0, false
+	if !got.Sent.Equal(want.Sent) {
+		t.Errorf("sent %s, want %s", got.Sent, want.Sent)
+	}
+	got.Sent = want.Sent
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if v2 := mustEncode(t, sampleHeartbeat()); len(v2) != len(b)+16+8+4 {
+		t.Errorf("version 2 is %d bytes, version 1 %d: want 28 more", len(v2), len(b))
+	}
+	flags := headerSize + 1 + 8 + 1 + 6 + 16 + 24 + 3
+	forged := bytes.Clone(b[:len(b)-macSize])
+	forged[flags] |= flagRestarting
+	if _, err := Decode(testKey, "pbx-pair", appendMAC(forged, testKey)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("version 1 with the restarting flag: got %v, want %v", err, ErrMalformed)
 	}
 }

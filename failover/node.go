@@ -37,20 +37,21 @@ const (
 // NodeConfig configures a Node.
 type NodeConfig struct {
 	Cluster, Node string        // pair name and this node's name
-	Key           []byte        // shared HMAC key, at least MinKeySize bytes
+	Keys          Keys          // the heartbeat keys: Current signs, Current or Next is accepted
 	Policy        Policy        // decision settings, the same on both nodes
 	Interval      time.Duration // heartbeat interval (decisions: every Interval/4); DefaultInterval when 0
 	StateDir      string        // holds the epoch file; required
 	Transport     Transport     // the heartbeat paths; owned by the caller, not closed by the node
 	// Tracker sets the number of paths (required), DeadAfter (Policy.DeadAfter
-	// when 0) and SkewWindow; Cluster, Node and Key are filled in from here.
+	// when 0) and SkewWindow; Cluster, Node and Keys are filled in from here.
 	Tracker TrackerConfig
 	Local   func() LocalState // read once per decision; must not block long
 	Act     Actuators
 	// OnEvent receives role_change, failover, switchover, split_brain,
-	// action_failed and peer_path_lost (Resolved when the path is back)
-	// events, with Node, Cluster and Time set and ID left for the
-	// publisher. It must not block.
+	// action_failed, peer_path_lost (Resolved when the path is back) and
+	// state_dir_unwritable (Resolved when a write works again) events,
+	// with Node, Cluster and Time set and ID left for the publisher. It
+	// must not block.
 	OnEvent           func(event.Event)
 	Logger            *slog.Logger  // slog.Default() when nil
 	Clock             clock.Clock   // clock.Real when nil: every time the node reads or waits on
@@ -60,6 +61,18 @@ type NodeConfig struct {
 	// (see leave). Off, a stopping node goes silent like a crashed one.
 	ReleaseOnStop bool
 	LeaveTimeout  time.Duration // bounds that release; DefaultLeaveTimeout when 0
+	// UnprotectedGrace: how long the pair may be unable to survive the next
+	// fault before pair_unprotected (DefaultUnprotectedGrace when 0);
+	// MaxClockOffset: the peer's clock offset that raises clock_offset
+	// (DefaultMaxClockOffset when 0).
+	UnprotectedGrace time.Duration
+	MaxClockOffset   time.Duration
+	// Resume: start as primary at the persisted epoch, holding what the
+	// last process left — VIP, database, PBX — because it stopped for a
+	// restart keeping the role (TakeResume found its note). The node then
+	// has isolation_after from its start to be heard by its peer or reach
+	// a tie-breaker, as any primary.
+	Resume bool
 }
 
 // Node runs one side of the pair: it sends heartbeats, tracks the peer,
@@ -79,14 +92,17 @@ type Node struct {
 	jobs    sync.WaitGroup
 
 	mu          sync.Mutex
+	keyset      Keys // SetKeys; the current key signs
 	running     bool
+	keepRole    bool       // KeepRoleOnStop: the next stop is a restart
 	st          NodeStatus // Role, Epoch... as published
 	hb          Heartbeat  // the next heartbeat's content, minus Seq and Sent
 	maint       bool       // SetMaintenance
 	request     SwitchoverState
 	lastReqID   uint64
 	sendErrors  uint64
-	seq         uint64    // of the last heartbeat sent
+	seq         uint64 // of the last heartbeat sent
+	sentRing    [sentRingSize]sentRecord
 	loopPrivate loopState // set up by Run under mu, then touched by the decision loop only
 }
 
@@ -129,7 +145,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		return nil, fmt.Errorf("%s: interval %s must be shorter than dead_after %s", where, cfg.Interval, cfg.Policy.DeadAfter)
 	}
 	tc := cfg.Tracker
-	tc.Cluster, tc.Node, tc.Key = cfg.Cluster, cfg.Node, cfg.Key
+	tc.Cluster, tc.Node, tc.Keys, tc.Now = cfg.Cluster, cfg.Node, cfg.Keys, cfg.Clock.Now
 	if tc.DeadAfter <= 0 {
 		tc.DeadAfter = cfg.Policy.DeadAfter
 	}
@@ -145,15 +161,23 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	boot := NewBootID()
 	// Encode once now so that a bad cluster or node name fails here, not in
 	// every heartbeat.
-	if _, err := Encode(cfg.Key, Heartbeat{Cluster: cfg.Cluster, Node: cfg.Node, Boot: boot, Seq: 1, Sent: cfg.Clock.Now()}); err != nil {
+	if _, err := Encode(cfg.Keys.Current, Heartbeat{Cluster: cfg.Cluster, Node: cfg.Node, Boot: boot, Seq: 1, Sent: cfg.Clock.Now()}); err != nil {
 		return nil, err
 	}
 	n := &Node{
 		cfg: cfg, clock: cfg.Clock, log: cfg.Logger.With("node", cfg.Node), tracker: tr, boot: boot,
-		wake: make(chan struct{}, 1), poke: make(chan struct{}, 1), done: make(chan *job, 1),
+		wake: make(chan struct{}, 1), poke: make(chan struct{}, 1), done: make(chan *job, 2),
 	}
-	n.st = NodeStatus{Node: cfg.Node, Role: RoleInit, Epoch: epoch, Health: probe.HealthUnknown}
-	n.hb = Heartbeat{Cluster: cfg.Cluster, Node: cfg.Node, Boot: boot, Epoch: epoch, Role: RoleInit, Health: probe.HealthUnknown}
+	n.keyset = cfg.Keys
+	if f, ok := cfg.Transport.(Filtered); ok {
+		f.SetFilter(tr.Admit)
+	}
+	n.st = NodeStatus{Node: cfg.Node, Role: RoleInit, Epoch: epoch, Health: probe.HealthUnknown, StepDownBudget: cfg.Policy.StepDown}
+	n.hb = Heartbeat{Cluster: cfg.Cluster, Node: cfg.Node, Boot: boot, Epoch: epoch, Role: RoleInit, Health: probe.HealthUnknown,
+		StepDown: cfg.Policy.StepDown}
+	if cfg.Resume {
+		n.st.Role, n.hb.Role = RolePrimary, RolePrimary
+	}
 	return n, nil
 }
 
@@ -172,6 +196,11 @@ func (n *Node) Run(ctx context.Context) error {
 	n.running = true
 	now := n.clock.Now()
 	n.loopPrivate = loopState{started: now, retryAt: map[Action]time.Time{}, failing: map[Action]string{}}
+	if n.cfg.Resume {
+		// Resumed as primary: heard by nobody yet, which counts from now.
+		n.loopPrivate.confirmedAt = now
+		n.log.Warn("resuming as primary after a restart that kept the role", "epoch", n.st.Epoch)
+	}
 	n.st.StartedAt = now
 	n.mu.Unlock()
 
@@ -194,10 +223,12 @@ func (n *Node) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			if j := n.loopPrivate.running; j != nil {
+			for range n.loopPrivate.running() {
 				n.finish(<-n.done)
 			}
-			n.leave()
+			if !n.pause() {
+				n.leave()
+			}
 			return nil
 		case <-closed:
 			return fmt.Errorf("failover: node %s: run: transport closed", n.cfg.Node)
@@ -213,15 +244,22 @@ func (n *Node) Run(ctx context.Context) error {
 
 // untilNextDecision is how long until the next decision falls due: a
 // quarter interval, or sooner the moment the live peer, unheard from now
-// on, is dead (a millisecond past dead_after).
+// on, is dead (a millisecond past dead_after), and the moment a silent
+// peer has been silent for the takeover wait.
 func (n *Node) untilNextDecision() time.Duration {
 	every := decideEvery(n.cfg.Interval)
 	now := n.clock.Now()
 	v := n.tracker.View(now)
-	if !v.Alive {
+	if !v.Heard {
 		return every
 	}
-	return min(every, v.LastHeard.Add(n.cfg.Tracker.DeadAfter).Sub(now)+time.Millisecond)
+	next := every
+	for _, after := range []time.Duration{n.cfg.Tracker.DeadAfter, n.cfg.Policy.TakeoverWait(v.StepDown)} {
+		if d := v.LastHeard.Add(after).Sub(now) + time.Millisecond; d > 0 {
+			next = min(next, d)
+		}
+	}
+	return next
 }
 
 // Poke asks for a decision now rather than at the next tick: the daemon
@@ -238,6 +276,25 @@ func (n *Node) Poke() {
 // of it, at least 10ms.
 func decideEvery(interval time.Duration) time.Duration {
 	return max(interval/4, 10*time.Millisecond)
+}
+
+// SetKeys replaces the heartbeat keys (a SIGHUP after the key files
+// changed): heartbeats are signed with k.Current from the next one on and
+// checked against k.Current and k.Next.
+func (n *Node) SetKeys(k Keys) error {
+	if err := n.tracker.SetKeys(k); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.keyset = k
+	return nil
+}
+
+func (n *Node) keys() Keys {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.keyset
 }
 
 // SetMaintenance switches this node's maintenance mode: while on (here or in
@@ -261,5 +318,15 @@ func (n *Node) Status() NodeStatus {
 	st.Peer = n.tracker.View(now)
 	st.Paths = n.tracker.Paths(now)
 	st.Accepted, st.Drops = n.tracker.Counters()
+	if c, ok := n.cfg.Transport.(Counted); ok {
+		for i, drops := range c.Drops() {
+			for reason, k := range drops {
+				if i < len(st.Paths) {
+					st.Paths[i].Drops[reason] += k
+				}
+				st.Drops[reason] += k
+			}
+		}
+	}
 	return st
 }

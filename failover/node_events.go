@@ -1,7 +1,10 @@
 package failover
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/pbxha/pbxha/event"
@@ -23,14 +26,14 @@ func (n *Node) roleChange(now time.Time, from, to Role, epoch uint64, reason str
 		n.st.History = n.st.History[len(n.st.History)-historySize:]
 	}
 	n.mu.Unlock()
-	n.log.Info("role changed", "role", to, "from", from, "epoch", epoch, "reason", reason)
-	sev := event.Info
+	sev, level := event.Info, slog.LevelInfo
 	switch {
 	case to == RoleFault:
-		sev = event.Critical
+		sev, level = event.Critical, slog.LevelError
 	case to == RolePrimary || from == RolePrimary:
-		sev = event.Warning
+		sev, level = event.Warning, slog.LevelWarn
 	}
+	n.log.Log(context.Background(), level, "role changed", "role", to, "from", from, "epoch", epoch, "reason", reason)
 	n.emit(event.Event{Kind: event.RoleChange, Severity: sev, Time: now,
 		Summary: fmt.Sprintf("%s: %s → %s at epoch %d: %s", n.cfg.Node, from, to, epoch, reason),
 		Details: map[string]any{"from": from.String(), "to": to.String(), "epoch": epoch, "reason": reason}})
@@ -62,6 +65,11 @@ func (n *Node) actionFailed(now time.Time, j *job) string {
 	d, err := j.d, j.err
 	if d.Action != ActionRestartPBX { // a restart's hold began when it started
 		ls.retryAt[d.Action] = now.Add(n.cfg.RetryDelay)
+	}
+	if errors.Is(err, ErrOvertaken) {
+		// Nothing was done and nothing failed: the peer is primary now.
+		n.log.Warn("takeover not started: a live primary was heard while it waited", "role", j.role, "action", d.Action, "err", err)
+		return err.Error()
 	}
 	n.log.Error("action failed", "role", j.role, "action", d.Action, "reason", d.Reason, "err", err)
 	msg := fmt.Sprintf("%s: %v", d.Action, err)
@@ -131,8 +139,8 @@ func (n *Node) pathEvents(now time.Time) {
 			ls.pathLost[i] = true
 			n.log.Warn("heartbeat path lost", "path", i, "last_heard", p.LastHeard)
 			n.emit(event.Event{Kind: event.PeerPathLost, Severity: event.Warning, Time: now,
-				Summary: fmt.Sprintf("%s: heartbeat path %d silent since %s", n.cfg.Node, i, p.LastHeard.Format(time.RFC3339Nano)),
-				Details: map[string]any{"path": i, "last_heard": p.LastHeard.Format(time.RFC3339Nano)}})
+				Summary: fmt.Sprintf("%s: heartbeat path %d silent since %s", n.cfg.Node, i, stamp(p.LastHeard)),
+				Details: map[string]any{"path": i, "last_heard": stamp(p.LastHeard)}})
 		case !was && p.Alive && ls.pathLost[i]:
 			ls.pathLost[i] = false
 			n.log.Info("heartbeat path restored", "path", i)

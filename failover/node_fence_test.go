@@ -152,8 +152,8 @@ func TestNodeKeepsDecidingDuringLongFence(t *testing.T) {
 			}
 		})
 		p.net.Partition()
-		waitFor(t, 5*time.Second, "node-b fencing", func() bool { return p.b.node.Status().Busy == failover.ActionFencePeer })
-		since := p.b.node.Status().BusySince
+		waitFor(t, 5*time.Second, "node-b fencing", func() bool { return p.b.node.Status().AuxBusy == failover.ActionFencePeer })
+		since := p.b.node.Status().AuxSince
 
 		p.b.node.SetMaintenance(true)
 		waitFor(t, time.Second, "node-b decides maintenance while fencing", func() bool {
@@ -162,13 +162,13 @@ func TestNodeKeepsDecidingDuringLongFence(t *testing.T) {
 		})
 		p.net.Heal()
 		waitFor(t, time.Second, "node-a hears node-b's maintenance flag while node-b still fences", func() bool {
-			return p.a.node.Status().Peer.Maintenance && p.b.node.Status().Busy == failover.ActionFencePeer
+			return p.a.node.Status().Peer.Maintenance && p.b.node.Status().AuxBusy == failover.ActionFencePeer
 		})
-		if st := p.b.node.Status(); !st.Peer.Alive || st.Role != failover.RoleStandby {
-			t.Errorf("node-b while fencing: peer alive %v role %s, want node-a heard again, standby", st.Peer.Alive, st.Role)
+		if st := p.b.node.Status(); !st.Peer.Alive || st.Role != failover.RoleMaintenance {
+			t.Errorf("node-b while fencing: peer alive %v role %s, want node-a heard again, and in maintenance (not primary)", st.Peer.Alive, st.Role)
 		}
 		p.b.node.SetMaintenance(false)
-		waitFor(t, 25*time.Second, "the fence ends", func() bool { return p.b.node.Status().Busy == failover.ActionNone })
+		waitFor(t, 25*time.Second, "the fence ends", func() bool { return p.b.node.Status().AuxBusy == failover.ActionNone })
 		hold(t, 5*time.Second, "node-b does not take over from a live primary", func() bool {
 			return p.b.role() == failover.RoleStandby && p.a.role() == failover.RolePrimary && p.b.act.Count(failovertest.OpTakeOver) == 0
 		})
@@ -192,7 +192,7 @@ func TestNodeStopWaitsForAction(t *testing.T) {
 			return ctx.Err()
 		})
 		p.net.Partition()
-		waitFor(t, 5*time.Second, "node-b fencing", func() bool { return p.b.node.Status().Busy == failover.ActionFencePeer })
+		waitFor(t, 5*time.Second, "node-b fencing", func() bool { return p.b.node.Status().AuxBusy == failover.ActionFencePeer })
 		p.b.stop(t)
 		mu.Lock()
 		defer mu.Unlock()

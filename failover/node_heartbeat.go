@@ -1,6 +1,9 @@
 package failover
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // receive feeds every received packet to the tracker, stamped on arrival.
 func (n *Node) receive(ctx context.Context, closed chan<- struct{}) {
@@ -40,15 +43,43 @@ func (n *Node) send(ctx context.Context) {
 	}
 }
 
-// sendHeartbeat sends the current heartbeat once on every path.
+// sentRingSize is how many sent heartbeats the node remembers the send
+// time of, to tell when the peer last heard it: 12.8 s at the default
+// interval, far beyond any deadline that depends on it.
+const sentRingSize = 64
+
+// sentRecord is one sent heartbeat.
+type sentRecord struct {
+	seq uint64
+	at  time.Time
+}
+
+// sentAtLocked returns when heartbeat seq of this boot was sent, if it is
+// still remembered. n.mu is held.
+func (n *Node) sentAtLocked(seq uint64) (time.Time, bool) {
+	r := n.sentRing[seq%sentRingSize]
+	return r.at, r.seq == seq && seq != 0
+}
+
+// sendHeartbeat sends the current heartbeat once on every path, in the
+// format the peer writes (so a peer still on format 1 reads it), with what
+// this node last heard of the peer.
 func (n *Node) sendHeartbeat() {
+	now := n.clock.Now()
+	view := n.tracker.View(now)
 	n.mu.Lock()
 	n.seq++
 	hb := n.hb
-	hb.Seq = n.seq
+	hb.Seq, hb.Sent = n.seq, now
+	n.sentRing[n.seq%sentRingSize] = sentRecord{seq: n.seq, at: now}
 	n.mu.Unlock()
-	hb.Sent = n.clock.Now()
-	b, err := Encode(n.cfg.Key, hb)
+	if view.Heard {
+		hb.HeardBoot, hb.HeardSeq = view.Boot, view.Seq
+		if view.Version < Version {
+			hb.Version = max(view.Version, MinVersion)
+		}
+	}
+	b, err := Encode(n.keys().Current, hb)
 	if err == nil {
 		err = n.cfg.Transport.Send(b)
 	}
@@ -94,4 +125,49 @@ func (n *Node) leave() {
 		}
 		n.sendHeartbeat()
 	}
+}
+
+// KeepRoleOnStop makes the node's next stop a restart that keeps the role
+// (an upgrade of the sidecar): see pause. Without it a primary hands over.
+func (n *Node) KeepRoleOnStop() {
+	n.mu.Lock()
+	n.keepRole = true
+	n.mu.Unlock()
+}
+
+// pause ends a run for a restart that keeps the role, and reports whether
+// it did. A primary leaves its resources as they are, writes the resume
+// note for the next process (TakeResume) and tells its peer in a few last
+// heartbeats that it is restarting, so the peer holds off a takeover for
+// restart_hold. A node that is not primary just goes silent. When the note
+// cannot be written the next process could not resume: pause returns false
+// and the caller hands over as for a stop.
+func (n *Node) pause() bool {
+	n.mu.Lock()
+	keep, role, epoch := n.keepRole, n.st.Role, n.st.Epoch
+	n.mu.Unlock()
+	if !keep {
+		return false
+	}
+	if role != RolePrimary {
+		n.log.Info("pbxha restarting", "role", role)
+		return true
+	}
+	now := n.clock.Now()
+	if err := SaveResume(n.cfg.StateDir, Resume{Epoch: epoch, At: now}); err != nil {
+		n.log.Error("restart cannot keep the role: handing the service over instead", "err", err)
+		return false
+	}
+	n.mu.Lock()
+	n.hb.Restarting = true
+	n.st.Reason = "pbxha restarting: the role is kept"
+	n.mu.Unlock()
+	n.log.Warn("pbxha restarting as primary: the VIP, the database and the PBX stay; the peer holds off", "epoch", epoch, "restart_hold", n.cfg.Policy.restartHold())
+	for i := range leaveHeartbeats {
+		if i > 0 {
+			n.clock.Sleep(leaveSpacing)
+		}
+		n.sendHeartbeat()
+	}
+	return true
 }

@@ -3,10 +3,19 @@ package failover
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/pbxha/pbxha/probe"
+)
+
+// witnessEvery is how often a silent peer that still answers on the VIP is
+// asked again; vipEvery how often the VIP is put back or removed while the
+// VIP tracker still says it is missing or found.
+const (
+	witnessEvery = time.Second
+	vipEvery     = time.Second
 )
 
 // loopState is what the decision loop remembers between decisions. Only the
@@ -15,8 +24,10 @@ type loopState struct {
 	started        time.Time
 	failedSince    time.Time
 	eligibleSince  time.Time
+	failbackSince  time.Time
 	noPrimarySince time.Time
 	fence          FenceState
+	witness        WitnessState
 	retryAt        map[Action]time.Time
 	lastAnnounce   time.Time
 	splitAt        time.Time         // last split_brain event; zero outside an episode
@@ -24,7 +35,17 @@ type loopState struct {
 	peerSeen       string            // the peer's role (or "silent") at the last tick
 	failing        map[Action]string // actions whose last attempt failed (action_failed raised), with the error
 	pathLost       []bool            // a path_lost event is outstanding
-	running        *job              // the action under way, nil when none
+	move, aux      *job              // the actions under way, one per lane; nil when none
+	// confirmedAt: see Observation.ConfirmedAt; peerBoot and peerBootAt
+	// are the peer's current boot and when it was first heard.
+	confirmedAt time.Time
+	peerBoot    BootID
+	peerBootAt  time.Time
+	peerAlive   bool      // the peer was alive at the last look
+	isolated    time.Time // when the node stepped down, an isolated event outstanding (zero: none); resolved once the peer hears it again
+	vipLost     bool      // a vip_lost event is outstanding
+	watch       watchState
+	sd          stateDirLoop // the state directory's checks and episode
 }
 
 // job is one action carried out apart from the decision loop: what the
@@ -41,7 +62,9 @@ type job struct {
 	// Set by perform.
 	tl      Timeline
 	err     error
-	undoErr error // a failed takeover's undoing release
+	undoErr error        // a failed takeover's undoing release
+	witness WitnessState // witness
+	detail  string       // witness: what answered
 }
 
 // tick takes one snapshot, decides, and starts the action chosen, if any.
@@ -67,6 +90,7 @@ func (n *Node) tick(ctx context.Context) {
 	if n.request.Outcome != "pending" {
 		req = SwitchoverRequest{}
 	}
+	confirmed := n.confirmedLocked(view)
 	n.mu.Unlock()
 
 	switch {
@@ -76,7 +100,8 @@ func (n *Node) tick(ctx context.Context) {
 		ls.failedSince = now
 	}
 	if view.Alive {
-		ls.fence = FenceUnknown // fencing is per silent-peer episode
+		// Fencing and the witness are per silent-peer episode.
+		ls.fence, ls.witness = FenceUnknown, WitnessUnknown
 	}
 	if role == RolePrimary || (view.Alive && view.Role == RolePrimary) {
 		ls.noPrimarySince = time.Time{}
@@ -91,18 +116,29 @@ func (n *Node) tick(ctx context.Context) {
 		DB: local.DB, WAL: local.WAL, TieBreakerOK: local.TieBreakerOK, Fence: ls.fence,
 		RestartPending: local.RestartPending, FailedSince: ls.failedSince,
 		EligibleSince: ls.eligibleSince, Switchover: req, NoStreamingStandby: local.NoStreamingStandby,
-		DBOnlyFailed: local.DBOnlyFailed, Busy: ls.busy(), RetryAt: ls.retryAt, LastAnnounce: ls.lastAnnounce,
+		DBOnlyFailed: local.DBOnlyFailed, Busy: ls.busy(ls.move), AuxBusy: ls.busy(ls.aux),
+		RetryAt: ls.retryAt, LastAnnounce: ls.lastAnnounce, ConfirmedAt: confirmed,
+		TieBreakerAt: local.TieBreakerAt, Witness: ls.witness, VIP: local.VIP, LinkDown: local.LinkDown,
+		ActiveCalls: local.ActiveCalls, CallsCounted: local.CallsCounted, FailbackDueSince: ls.failbackSince,
+		SteppedDownAt: ls.isolated,
 	}
 	d := Decide(o, n.cfg.Policy)
 	ls.eligibleSince = d.EligibleSince(ls.eligibleSince, now)
+	ls.failbackSince = d.FailbackDueSince(ls.failbackSince, now)
 	n.splitBrain(now, d)
+	n.watch(now, o, d)
 
+	n.stateDirTick(now)
 	if d.NextEpoch > epoch {
 		if err := SaveEpoch(n.cfg.StateDir, d.NextEpoch); err != nil {
-			n.log.Error("epoch not persisted: not acting", "epoch", d.NextEpoch, "action", d.Action, "err", err)
+			// Once per episode an alert and an ERROR line, not at every
+			// tick; status says the action is not taken, and why.
+			n.stateDirFailed(now, err, d.NextEpoch)
+			d.Reason = fmt.Sprintf("not acting, epoch %d cannot be persisted (state_dir unwritable): %s", d.NextEpoch, d.Reason)
 			n.publishStatus(now, local, maint, d, role, epoch, err.Error())
 			return
 		}
+		n.stateDirWorked(now)
 		epoch = d.NextEpoch
 		n.mu.Lock()
 		n.st.Epoch, n.hb.Epoch = epoch, epoch
@@ -110,10 +146,13 @@ func (n *Node) tick(ctx context.Context) {
 	}
 	newRole := d.Role
 	switch d.Action {
-	case ActionTakeOver, ActionRelease:
+	case ActionNone:
+	case ActionFailback:
+		n.requestFailback(view, d.Reason)
+	case ActionTakeOver, ActionRelease, ActionStepDown:
 		newRole = role // the move's role is held once it is done
 		fallthrough
-	case ActionRestartPBX, ActionFencePeer, ActionReAnnounce:
+	default:
 		n.start(ctx, now, d, role, epoch, view, req)
 	}
 	if newRole != role {
@@ -122,16 +161,70 @@ func (n *Node) tick(ctx context.Context) {
 	n.publishStatus(now, local, maint, d, newRole, epoch, "")
 }
 
-// busy returns the action under way, ActionNone when none.
-func (ls *loopState) busy() Action {
-	if ls.running == nil {
-		return ActionNone
+// confirmedLocked returns Observation.ConfirmedAt: the send time of the
+// newest heartbeat of this node the peer says it heard; for a peer that
+// writes format 1 (no such field) the last time it was heard; and for a new
+// boot of the peer, or a peer heard again after a silence, not before it
+// was heard (its first heartbeats cannot have heard this node yet: it gets
+// the time to). n.mu is held.
+func (n *Node) confirmedLocked(v PeerView) time.Time {
+	ls := &n.loopPrivate
+	if !v.Heard {
+		return ls.confirmedAt
 	}
-	return ls.running.d.Action
+	if v.Boot != ls.peerBoot || (v.Alive && !ls.peerAlive) {
+		ls.peerBoot, ls.peerBootAt = v.Boot, v.LastHeard
+		ls.confirmedAt = later(ls.confirmedAt, v.LastHeard)
+	}
+	ls.peerAlive = v.Alive
+	switch {
+	case v.Version < 2:
+		if v.Alive {
+			ls.confirmedAt = later(ls.confirmedAt, v.LastHeard)
+		}
+	case v.HeardBoot == n.boot:
+		if at, ok := n.sentAtLocked(v.HeardSeq); ok {
+			ls.confirmedAt = later(ls.confirmedAt, at)
+		}
+	}
+	return ls.confirmedAt
 }
 
-// start runs decision d's action apart from the loop; finish takes its
-// outcome back when it is done.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// running counts the actions under way.
+func (ls *loopState) running() int {
+	n := 0
+	for _, j := range []*job{ls.move, ls.aux} {
+		if j != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// busy returns j's action, ActionNone when j is nil.
+func (ls *loopState) busy(j *job) Action {
+	if j == nil {
+		return ActionNone
+	}
+	return j.d.Action
+}
+
+// requestFailback makes the failback Decide chose a switchover request to
+// the preferred node, in this node's heartbeats from now on.
+func (n *Node) requestFailback(view PeerView, reason string) {
+	id := n.RequestSwitchover(view.Node, false)
+	n.log.Info("failback: asking the preferred node to take over", "target", view.Node, "action", ActionFailback, "switchover", id, "reason", reason)
+}
+
+// start runs decision d's action apart from the loop, on its lane; finish
+// takes its outcome back when it is done.
 func (n *Node) start(ctx context.Context, now time.Time, d Decision, role Role, epoch uint64, view PeerView, req SwitchoverRequest) {
 	ls := &n.loopPrivate
 	j := &job{d: d, role: role, started: now, view: view, req: req,
@@ -139,22 +232,43 @@ func (n *Node) start(ctx context.Context, now time.Time, d Decision, role Role, 
 	switch d.Action {
 	case ActionTakeOver:
 		j.detected = cmp.Or(ls.noPrimarySince, now)
+		j.move.Still = n.stillNoPrimary
 	case ActionRestartPBX:
 		ls.retryAt[ActionRestartPBX] = now.Add(n.cfg.RetryDelay) // a restart is not repeated at once
 	case ActionReAnnounce:
 		ls.lastAnnounce = now
+	case ActionRestoreVIP, ActionDropVIP:
+		// The VIP tracker reports the outcome; until it does, the same
+		// move would be decided again at once.
+		ls.retryAt[d.Action] = now.Add(vipEvery)
 	}
-	if d.Action != ActionReAnnounce {
+	if d.Action != ActionReAnnounce && d.Action != ActionWitness {
 		n.log.Info("acting", "role", role, "epoch", epoch, "action", d.Action, "reason", d.Reason)
 	}
-	ls.running = j
 	n.mu.Lock()
-	n.st.Busy, n.st.BusySince = d.Action, now
+	if d.Action.Move() {
+		ls.move = j
+		n.st.Busy, n.st.BusySince = d.Action, now
+	} else {
+		ls.aux = j
+		n.st.AuxBusy, n.st.AuxSince = d.Action, now
+	}
 	n.mu.Unlock()
 	n.jobs.Go(func() {
 		n.perform(ctx, j)
 		n.done <- j
 	})
+}
+
+// stillNoPrimary is Move.Still for a takeover: it fails once the peer is
+// heard alive as primary (a takeover decided on an older view — say, while
+// a database rejoin held it up — would make two primaries).
+func (n *Node) stillNoPrimary() error {
+	v := n.tracker.View(n.clock.Now())
+	if v.Alive && v.Role == RolePrimary {
+		return fmt.Errorf("failover: take over: %w: %s is primary at epoch %d now", ErrOvertaken, v.Node, v.Epoch)
+	}
+	return nil
 }
 
 // perform calls the actuator for j. It runs on its own goroutine. A
@@ -165,19 +279,27 @@ func (n *Node) perform(ctx context.Context, j *job) {
 	switch j.d.Action {
 	case ActionTakeOver:
 		j.tl, j.err = act.TakeOver(ctx, j.move)
-		if j.err != nil {
+		if j.err != nil && !errors.Is(j.err, ErrOvertaken) {
 			undo := j.move
 			undo.Reason = "undoing a failed take over: " + j.err.Error()
 			_, j.undoErr = act.Release(ctx, undo)
 		}
 	case ActionRelease:
 		j.tl, j.err = act.Release(ctx, j.move)
+	case ActionStepDown:
+		j.tl, j.err = act.StepDown(ctx, j.move)
+	case ActionRestoreVIP:
+		j.err = act.RestoreVIP(ctx)
+	case ActionDropVIP:
+		j.err = act.DropVIP(ctx)
 	case ActionRestartPBX:
 		j.err = act.RestartPBX(ctx)
 	case ActionFencePeer:
 		j.err = act.Fence(ctx, j.move)
 	case ActionReAnnounce:
 		j.err = act.ReAnnounce(ctx)
+	case ActionWitness:
+		j.witness, j.detail, j.err = act.Witness(ctx)
 	}
 }
 
@@ -187,10 +309,15 @@ func (n *Node) perform(ctx context.Context, j *job) {
 func (n *Node) finish(j *job) {
 	now := n.clock.Now()
 	ls := &n.loopPrivate
-	ls.running = nil
 	n.mu.Lock()
+	if j.d.Action.Move() {
+		ls.move = nil
+		n.st.Busy, n.st.BusySince = ActionNone, time.Time{}
+	} else {
+		ls.aux = nil
+		n.st.AuxBusy, n.st.AuxSince = ActionNone, time.Time{}
+	}
 	role, epoch := n.st.Role, n.st.Epoch
-	n.st.Busy, n.st.BusySince = ActionNone, time.Time{}
 	n.mu.Unlock()
 
 	newRole, lastErr := role, ""
@@ -199,6 +326,17 @@ func (n *Node) finish(j *job) {
 		lastErr = fmt.Sprintf("re_announce: %v", j.err)
 		n.log.Warn("re-announce failed", "role", role, "epoch", epoch, "err", j.err)
 	case a == ActionReAnnounce:
+	case a == ActionWitness && j.err != nil:
+		// No answer could be had: nothing says the peer still serves.
+		lastErr = fmt.Sprintf("witness: %v", j.err)
+		n.log.Warn("VIP witness failed; taking its silence as no answer", "err", j.err)
+		ls.witness = WitnessAbsent
+	case a == ActionWitness:
+		ls.witness = j.witness
+		if j.witness == WitnessHeld {
+			ls.retryAt[ActionWitness] = now.Add(witnessEvery)
+			n.log.Warn("the silent peer still answers on the VIP: not taking over", "peer", j.view.Node, "detail", j.detail)
+		}
 	case j.err != nil:
 		lastErr = n.actionFailed(now, j)
 		if a == ActionFencePeer {
@@ -214,7 +352,7 @@ func (n *Node) finish(j *job) {
 		n.actionWorked(now, a)
 		n.takeoverEvent(tl, j.move.Epoch, j.view, j.req, j.d.Reason)
 		newRole = j.d.Role
-	case a == ActionRelease:
+	case a == ActionRelease || a == ActionStepDown:
 		tl := j.tl
 		tl.Detected, tl.Decided = j.started, j.started
 		if tl.Released.IsZero() {
@@ -222,7 +360,14 @@ func (n *Node) finish(j *job) {
 		}
 		n.steps(tl.Steps(n.cfg.Node))
 		n.actionWorked(now, a)
+		n.measureStepDown(tl, j.started)
 		newRole = j.d.Role
+		if a == ActionStepDown {
+			n.isolatedEvent(tl, j)
+		}
+	case a == ActionRestoreVIP:
+		n.actionWorked(now, a)
+		n.vipRestored(now)
 	case a == ActionFencePeer:
 		ls.fence = FenceOK
 		n.actionWorked(now, a)
@@ -250,6 +395,7 @@ func (n *Node) publishStatus(now time.Time, local LocalState, maint bool, d Deci
 	changed := n.st.Role != role
 	n.st.Role, n.st.Epoch, n.st.Health, n.st.Eligible, n.st.Maintenance = role, epoch, local.Health, d.Eligible, maint
 	n.st.DecidedAt, n.st.Action, n.st.Reason = now, d.Action, d.Reason
+	n.st.ConfirmedAt, n.st.Witness = n.loopPrivate.confirmedAt, n.loopPrivate.witness
 	if lastErr != "" {
 		n.st.LastError = lastErr
 	}

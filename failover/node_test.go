@@ -79,7 +79,7 @@ func newTestNode(t *testing.T, net *failovertest.Network, end int, name, dir str
 	tn := &testNode{name: name, dir: dir, act: failovertest.NewActuators(time.Now),
 		local: failovertest.NewLocal(healthyLocal()), events: &eventLog{}}
 	cfg := failover.NodeConfig{
-		Cluster: "pair", Node: name, Key: nodeKey, Policy: pairPolicy(), StateDir: dir,
+		Cluster: "pair", Node: name, Keys: failover.Keys{Current: nodeKey}, Policy: pairPolicy(), StateDir: dir,
 		Transport: net.Endpoint(end), Tracker: failover.TrackerConfig{Paths: 2},
 		Local: tn.local.Get, Act: tn.act, OnEvent: tn.events.add,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -466,7 +466,7 @@ func TestNewNodeRejects(t *testing.T) {
 	}
 	act := failovertest.NewActuators(time.Now)
 	valid := func() failover.NodeConfig {
-		return failover.NodeConfig{Cluster: "pair", Node: "node-a", Key: nodeKey, Policy: pairPolicy(),
+		return failover.NodeConfig{Cluster: "pair", Node: "node-a", Keys: failover.Keys{Current: nodeKey}, Policy: pairPolicy(),
 			StateDir: t.TempDir(), Transport: net.Endpoint(0), Tracker: failover.TrackerConfig{Paths: 2},
 			Local: healthyLocal, Act: act}
 	}
@@ -480,7 +480,7 @@ func TestNewNodeRejects(t *testing.T) {
 		{"no local state", func(c *failover.NodeConfig) { c.Local = nil }, "no local state"},
 		{"no actuators", func(c *failover.NodeConfig) { c.Act = nil }, "no actuators"},
 		{"interval not below dead_after", func(c *failover.NodeConfig) { c.Interval = time.Second }, "must be shorter than dead_after"},
-		{"short key", func(c *failover.NodeConfig) { c.Key = []byte("short") }, "key is 5 bytes"},
+		{"short key", func(c *failover.NodeConfig) { c.Keys.Current = []byte("short") }, "key is 5 bytes"},
 		{"no paths", func(c *failover.NodeConfig) { c.Tracker.Paths = 0 }, "0 paths"},
 		{"node name too long", func(c *failover.NodeConfig) { c.Node = strings.Repeat("n", 65) }, "node"},
 		{"corrupt epoch file", func(c *failover.NodeConfig) { c.StateDir = corrupt }, filepath.Join(corrupt, failover.EpochFile)},
@@ -562,8 +562,9 @@ func TestNodeReleaseOnStop(t *testing.T) {
 	}
 }
 
-// TestNodeDecidesWhenPeerTurnsDead: the standby decides the moment its
-// primary's silence reaches dead_after, not at its next tick (node-b starts
+// TestNodeDecidesWhenPeerTurnsDead: the standby takes over the moment its
+// primary's silence reaches the takeover wait (dead_after, or longer so that
+// a cut-off primary has stepped down), not at its next tick (node-b starts
 // 7ms after node-a, so that its ticks do not fall on node-a's heartbeats).
 func TestNodeDecidesWhenPeerTurnsDead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -588,8 +589,12 @@ func TestNodeDecidesWhenPeerTurnsDead(t *testing.T) {
 				became = h.At
 			}
 		}
-		if d := became.Sub(st.Peer.LastHeard); d < failover.DefaultDeadAfter || d > failover.DefaultDeadAfter+5*time.Millisecond {
-			t.Errorf("node-b took over %s after it last heard node-a, want within 5ms after dead_after %s", d, failover.DefaultDeadAfter)
+		wait := pairPolicy().TakeoverWait(st.Peer.StepDown)
+		if wait < failover.DefaultDeadAfter {
+			t.Fatalf("takeover wait %s, want at least dead_after %s", wait, failover.DefaultDeadAfter)
+		}
+		if d := became.Sub(st.Peer.LastHeard); d < wait || d > wait+5*time.Millisecond {
+			t.Errorf("node-b took over %s after it last heard node-a, want within 5ms after the takeover wait %s", d, wait)
 		}
 	})
 }

@@ -1,7 +1,9 @@
 package failover
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -16,10 +18,13 @@ const DefaultDeadAfter = time.Second
 type TrackerConfig struct {
 	Cluster    string        // pair name; heartbeats of other clusters are dropped
 	Node       string        // this node's name; heartbeats carrying it are dropped
-	Key        []byte        // shared HMAC key, at least MinKeySize bytes
+	Keys       Keys          // the heartbeat keys (Keys.Current at least MinKeySize bytes)
 	Paths      int           // number of heartbeat paths, at least 1
 	DeadAfter  time.Duration // silence on all paths (or on one path, for that path) that means dead; DefaultDeadAfter when 0
 	SkewWindow time.Duration // clock skew tolerated for a new peer boot; DefaultSkewWindow when 0
+	// Now stamps what Admit counts (its callers pass no time); time.Now
+	// when nil. Receive takes the time from its caller.
+	Now func() time.Time
 }
 
 // PeerView is what this node knows of its peer: the newest accepted
@@ -43,28 +48,54 @@ type PeerView struct {
 	Switchover   SwitchoverRequest // the peer's pending switchover request
 	Sent         time.Time         // peer's clock when it sent the newest heartbeat
 	LastHeard    time.Time         // local time the newest heartbeat arrived
-	HealthySince time.Time         // local time since the peer reports healthy without a break; zero when it does not
-	ClockOffset  time.Duration     // peer's Sent minus local arrival time (clock skew plus one-way delay)
+	HealthySince time.Time         // local time since the peer reports healthy without a break, counted from when it was heard again after a silence; zero when it does not
+	// ClockOffset is the peer's clock minus this node's, as far as
+	// heartbeats tell: the largest sent-minus-arrival time seen lately,
+	// which is the clock skew less the shortest one-way delay.
+	ClockOffset time.Duration
+	Version     uint8         // the heartbeat format the peer writes
+	HeardBoot   BootID        // the boot of this node the peer last heard (version 2)
+	HeardSeq    uint64        // and that heartbeat's sequence number
+	StepDown    time.Duration // the peer's step-down budget as primary (version 2)
+	Restarting  bool          // the peer's sidecar is restarting, role kept (version 2)
+	// BadMACAt is when a packet from the peer's address last failed the
+	// MAC (zero: never): the peer may live with another key.
+	BadMACAt time.Time
 }
 
-// PathState is the liveness of one heartbeat path.
+// PathState is the liveness of one heartbeat path and what it carried.
 type PathState struct {
-	Alive     bool      // an accepted heartbeat arrived on it within DeadAfter
-	LastHeard time.Time // local time of the last accepted heartbeat on it; zero if never
+	Alive     bool              // an accepted heartbeat arrived on it within DeadAfter
+	LastHeard time.Time         // local time of the last accepted heartbeat on it; zero if never
+	Accepted  uint64            // heartbeats accepted on it
+	Drops     map[string]uint64 // packets dropped on it, by DropReason (the transport's own drops included by the node)
 }
+
+// offsetBucket is how long one of the two buckets of the clock offset
+// estimate collects: the estimate is the largest offset of the last one to
+// two buckets, so it follows a clock that drifts and forgets a step within
+// two buckets.
+const offsetBucket = 30 * time.Second
 
 // PeerTracker turns received heartbeat packets into the peer's view and the
-// per-path liveness. It reads no clock: every method takes the local time.
+// per-path liveness. Every method but Admit takes the local time; Admit
+// reads TrackerConfig.Now.
 // Its methods may be called concurrently.
 type PeerTracker struct {
 	cfg TrackerConfig
 
 	mu        sync.Mutex
+	keys      Keys
 	guard     *ReplayGuard
 	view      PeerView
 	pathHeard []time.Time
-	drops     map[string]uint64
-	accepted  uint64
+	drops     []map[string]uint64 // by path
+	accepted  []uint64            // by path
+	badPath   uint64              // packets reported on a path that does not exist
+	// The clock offset estimate: the largest sent-minus-arrival time of
+	// the current and the previous bucket.
+	offCur, offPrev time.Duration
+	offStart        time.Time // when the current bucket began; zero: no estimate
 }
 
 // NewPeerTracker checks cfg and returns a tracker that has heard nothing.
@@ -72,27 +103,86 @@ func NewPeerTracker(cfg TrackerConfig) (*PeerTracker, error) {
 	switch {
 	case cfg.Paths < 1:
 		return nil, fmt.Errorf("failover: peer tracker %s: %d paths, want at least 1", cfg.Node, cfg.Paths)
-	case len(cfg.Key) < MinKeySize:
-		return nil, fmt.Errorf("failover: peer tracker %s: key is %d bytes, want at least %d", cfg.Node, len(cfg.Key), MinKeySize)
+	case cfg.Keys.check() != nil:
+		return nil, fmt.Errorf("failover: peer tracker %s: %w", cfg.Node, cfg.Keys.check())
 	case cfg.Cluster == "" || cfg.Node == "":
 		return nil, fmt.Errorf("failover: peer tracker: cluster %q and node %q must both be set", cfg.Cluster, cfg.Node)
 	}
 	if cfg.DeadAfter <= 0 {
 		cfg.DeadAfter = DefaultDeadAfter
 	}
-	return &PeerTracker{
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	t := &PeerTracker{
 		cfg:       cfg,
+		keys:      cfg.Keys,
 		guard:     NewReplayGuard(cfg.Paths, cfg.SkewWindow),
 		pathHeard: make([]time.Time, cfg.Paths),
-		drops:     map[string]uint64{},
-	}, nil
+		drops:     make([]map[string]uint64, cfg.Paths),
+		accepted:  make([]uint64, cfg.Paths),
+	}
+	for i := range t.drops {
+		t.drops[i] = map[string]uint64{}
+	}
+	return t, nil
+}
+
+// SetKeys replaces the keys (a SIGHUP after a key file changed). Packets
+// are checked against the new keys from the next one on.
+func (t *PeerTracker) SetKeys(k Keys) error {
+	if err := k.check(); err != nil {
+		return fmt.Errorf("failover: peer tracker %s: %w", t.cfg.Node, err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.keys = k
+	return nil
+}
+
+// delayTolerance is how much later than the peer's usual delay a heartbeat
+// may arrive: half of DeadAfter (at least 50ms). One delayed longer says
+// nothing about the peer now — it is a replay, or the path is so slow that
+// the peer would count as dead anyway.
+func (t *PeerTracker) delayTolerance() time.Duration {
+	return max(t.cfg.DeadAfter/2, 50*time.Millisecond)
+}
+
+// offsetLocked returns the clock offset estimate and whether there is one.
+// t.mu is held.
+func (t *PeerTracker) offsetLocked() (time.Duration, bool) {
+	if t.offStart.IsZero() {
+		return 0, false
+	}
+	return max(t.offCur, t.offPrev), true
+}
+
+// noteOffset adds one accepted heartbeat's offset to the estimate; a new
+// boot of the peer starts it afresh. t.mu is held.
+func (t *PeerTracker) noteOffset(off time.Duration, now time.Time, newBoot bool) {
+	switch {
+	case newBoot || t.offStart.IsZero():
+		t.offCur, t.offPrev, t.offStart = off, off, now
+	case now.Sub(t.offStart) >= offsetBucket:
+		t.offPrev, t.offCur, t.offStart = t.offCur, off, now
+	default:
+		t.offCur = max(t.offCur, off)
+	}
 }
 
 // Receive authenticates packet b, which arrived on path at local time now,
 // and updates the view and the path's liveness. A dropped packet is counted
 // under its DropReason and its error returned; it changes nothing else.
+//
+// Beyond Decode and the ReplayGuard, a heartbeat of the current boot is
+// dropped as ErrStale when it arrives later than the peer's usual delay by
+// more than half of DeadAfter: what the measured clock offset says of its
+// sent time makes it a replay or too old to prove the peer alive.
 func (t *PeerTracker) Receive(path int, b []byte, now time.Time) (Heartbeat, error) {
-	hb, err := Decode(t.cfg.Key, t.cfg.Cluster, b)
+	t.mu.Lock()
+	keys := t.keys
+	t.mu.Unlock()
+	hb, err := keys.Decode(t.cfg.Cluster, b)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err == nil && hb.Node == t.cfg.Node {
@@ -104,6 +194,15 @@ func (t *PeerTracker) Receive(path int, b []byte, now time.Time) (Heartbeat, err
 		// has gone silent.
 		err = fmt.Errorf("failover: receive heartbeat: %w: node %q, peer is %q", ErrMalformed, hb.Node, t.view.Node)
 	}
+	newBoot := !t.view.Heard || hb.Boot != t.view.Boot
+	if err == nil && !newBoot {
+		if est, ok := t.offsetLocked(); ok {
+			if late := est - hb.Sent.Sub(now); late > t.delayTolerance() {
+				err = fmt.Errorf("failover: receive heartbeat from %s: %w: arrived %s later than the peer's heartbeats do (clock offset %s), beyond %s",
+					hb.Node, ErrStale, late.Round(time.Millisecond), est.Round(time.Millisecond), t.delayTolerance())
+			}
+		}
+	}
 	var fresh bool
 	if err == nil {
 		fresh, err = t.guard.Check(path, hb, now)
@@ -111,33 +210,76 @@ func (t *PeerTracker) Receive(path int, b []byte, now time.Time) (Heartbeat, err
 			err = fmt.Errorf("failover: receive heartbeat from %s: %w", hb.Node, err)
 		}
 	}
+	if path < 0 || path >= len(t.drops) {
+		t.badPath++
+		return Heartbeat{}, fmt.Errorf("failover: receive heartbeat: %w: %d of %d", ErrPath, path, len(t.drops))
+	}
 	if err != nil {
-		t.drops[DropReason(err)]++
+		t.dropLocked(path, err, now)
 		return Heartbeat{}, err
 	}
-	t.accepted++
+	t.noteOffset(hb.Sent.Sub(now), now, newBoot)
+	wasAlive := t.aliveLocked(now)
+	t.accepted[path]++
 	t.pathHeard[path] = now
 	if fresh {
-		t.update(hb, now)
+		t.update(hb, now, wasAlive)
 	}
 	return hb, nil
 }
 
-// update replaces the view with a fresh heartbeat. t.mu is held.
-func (t *PeerTracker) update(hb Heartbeat, now time.Time) {
+// Admit decides whether packet b, just arrived on path, is worth queueing:
+// it authenticates b and drops a replay of an accepted sequence number,
+// changing nothing but the drop counters. A transport calls it (see
+// Filtered) on its reader goroutines, so that forged and replayed packets
+// never reach the queue; Receive checks what passes again, in full.
+func (t *PeerTracker) Admit(path int, b []byte) error {
+	t.mu.Lock()
+	keys := t.keys
+	t.mu.Unlock()
+	hb, err := keys.Decode(t.cfg.Cluster, b)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err == nil && t.guard.Seen(path, hb) {
+		err = fmt.Errorf("failover: admit heartbeat from %s: %w: seq %d on path %d", hb.Node, ErrReplay, hb.Seq, path)
+	}
+	if err != nil {
+		t.dropLocked(path, err, t.cfg.Now())
+	}
+	return err
+}
+
+// dropLocked counts a dropped packet of path at now. t.mu is held.
+func (t *PeerTracker) dropLocked(path int, err error, now time.Time) {
+	if path < 0 || path >= len(t.drops) {
+		t.badPath++
+		return
+	}
+	t.drops[path][DropReason(err)]++
+	if errors.Is(err, ErrBadMAC) {
+		t.view.BadMACAt = now
+	}
+}
+
+// update replaces the view with a fresh heartbeat; wasAlive says whether
+// the peer was alive just before it. t.mu is held.
+func (t *PeerTracker) update(hb Heartbeat, now time.Time, wasAlive bool) {
 	v := &t.view
 	restarted := v.Heard && hb.Boot != v.Boot
 	switch {
 	case hb.Health != probe.Healthy:
 		v.HealthySince = time.Time{}
-	case restarted, v.HealthySince.IsZero():
+	case restarted, !wasAlive, v.HealthySince.IsZero():
+		// Health heard before a silence says nothing of the peer now: a
+		// failback counts from its return.
 		v.HealthySince = now
 	}
 	v.Heard = true
 	v.Node, v.Boot, v.Seq, v.Epoch = hb.Node, hb.Boot, hb.Seq, hb.Epoch
 	v.Role, v.Health, v.Probes, v.DB, v.WAL = hb.Role, hb.Health, hb.Probes, hb.DB, hb.WAL
 	v.Maintenance, v.Eligible, v.Switchover = hb.Maintenance, hb.Eligible, hb.Switchover
-	v.Sent, v.LastHeard, v.ClockOffset = hb.Sent, now, hb.Sent.Sub(now)
+	v.Sent, v.LastHeard = hb.Sent, now
+	v.Version, v.HeardBoot, v.HeardSeq, v.StepDown, v.Restarting = hb.Version, hb.HeardBoot, hb.HeardSeq, hb.StepDown, hb.Restarting
 }
 
 // Alive reports whether an accepted heartbeat arrived on any path within
@@ -176,7 +318,7 @@ func (t *PeerTracker) Paths(now time.Time) []PathState {
 	defer t.mu.Unlock()
 	ps := make([]PathState, len(t.pathHeard))
 	for i, h := range t.pathHeard {
-		ps[i] = PathState{Alive: t.pathAliveLocked(i, now), LastHeard: h}
+		ps[i] = PathState{Alive: t.pathAliveLocked(i, now), LastHeard: h, Accepted: t.accepted[i], Drops: maps.Clone(t.drops[i])}
 	}
 	return ps
 }
@@ -188,17 +330,24 @@ func (t *PeerTracker) View(now time.Time) PeerView {
 	v := t.view
 	v.Alive = t.aliveLocked(now)
 	v.Probes.Failing = append([]string(nil), v.Probes.Failing...)
+	v.ClockOffset, _ = t.offsetLocked()
 	return v
 }
 
 // Counters returns how many packets were accepted and how many were dropped,
-// by DropReason.
+// by DropReason, over all paths.
 func (t *PeerTracker) Counters() (accepted uint64, drops map[string]uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	drops = make(map[string]uint64, len(t.drops))
-	for k, v := range t.drops {
-		drops[k] = v
+	drops = map[string]uint64{}
+	if t.badPath > 0 {
+		drops[DropReason(ErrPath)] = t.badPath
 	}
-	return t.accepted, drops
+	for i := range t.drops {
+		accepted += t.accepted[i]
+		for k, v := range t.drops[i] {
+			drops[k] += v
+		}
+	}
+	return accepted, drops
 }

@@ -11,7 +11,7 @@ import (
 
 func newTestTracker(t *testing.T, paths int) *PeerTracker {
 	t.Helper()
-	tr, err := NewPeerTracker(TrackerConfig{Cluster: "pbx-pair", Node: "node-b", Key: testKey, Paths: paths, DeadAfter: time.Second})
+	tr, err := NewPeerTracker(TrackerConfig{Cluster: "pbx-pair", Node: "node-b", Keys: Keys{Current: testKey}, Paths: paths, DeadAfter: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,17 +159,21 @@ func TestPeerTrackerHealthySince(t *testing.T) {
 	b1, b2 := BootID{1}, BootID{2}
 	send(0, probe.HealthUnknown, b1)
 	check(0, true)
+	send(500*time.Millisecond, probe.Healthy, b1)
+	check(500*time.Millisecond, false)
 	send(time.Second, probe.Healthy, b1)
-	check(time.Second, false)
-	send(2*time.Second, probe.Healthy, b1)
-	check(time.Second, false)
-	send(3*time.Second, probe.HealthDegraded, b1)
+	check(500*time.Millisecond, false)
+	send(1500*time.Millisecond, probe.HealthDegraded, b1)
 	check(0, true)
+	send(2*time.Second, probe.Healthy, b1)
+	check(2*time.Second, false)
+	// Silent for dead_after and heard again: health heard before the
+	// silence no longer counts (a failback counts from the return).
 	send(4*time.Second, probe.Healthy, b1)
 	check(4*time.Second, false)
 	seq = 0
-	send(5*time.Second, probe.Healthy, b2) // restarted: healthy again from now
-	check(5*time.Second, false)
+	send(4500*time.Millisecond, probe.Healthy, b2) // restarted: healthy again from now
+	check(4500*time.Millisecond, false)
 }
 
 func TestNewPeerTrackerRejects(t *testing.T) {
@@ -177,14 +181,128 @@ func TestNewPeerTrackerRejects(t *testing.T) {
 		name string
 		cfg  TrackerConfig
 	}{
-		{"no paths", TrackerConfig{Cluster: "c", Node: "n", Key: testKey}},
-		{"short key", TrackerConfig{Cluster: "c", Node: "n", Key: testKey[:4], Paths: 1}},
-		{"no node", TrackerConfig{Cluster: "c", Key: testKey, Paths: 1}},
+		{"no paths", TrackerConfig{Cluster: "c", Node: "n", Keys: Keys{Current: testKey}}},
+		{"short key", TrackerConfig{Cluster: "c", Node: "n", Keys: Keys{Current: testKey[:4]}, Paths: 1}},
+		{"no node", TrackerConfig{Cluster: "c", Keys: Keys{Current: testKey}, Paths: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := NewPeerTracker(tc.cfg); err == nil {
 				t.Errorf("got no error, want one")
 			}
 		})
+	}
+}
+
+// TestPeerTrackerDelayed: heartbeats arriving later than the peer's usual
+// delay by more than half of dead_after are dropped as stale — a replay of
+// recorded heartbeats, one every 0.9s, no longer keeps a dead peer alive,
+// whether the tracker knew the peer before or just started.
+func TestPeerTrackerDelayed(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	const flight = 10 * time.Millisecond
+	replay := func(t *testing.T, tr *PeerTracker, first uint64, recorded, played time.Time) (accepted int) {
+		for k := range 50 {
+			sent := recorded.Add(time.Duration(k) * 200 * time.Millisecond)
+			at := played.Add(time.Duration(k) * 900 * time.Millisecond)
+			_, err := tr.Receive(0, peerPacket(t, first+uint64(k), sent, nil), at)
+			switch {
+			case err == nil:
+				accepted++
+			case !errors.Is(err, ErrStale):
+				t.Fatalf("replay %d: got %v, want accepted or %v", k, err, ErrStale)
+			}
+		}
+		return accepted
+	}
+	t.Run("known peer", func(t *testing.T) {
+		tr := newTestTracker(t, 1)
+		for k := range 5 {
+			sent := t0.Add(time.Duration(k) * 200 * time.Millisecond)
+			if _, err := tr.Receive(0, peerPacket(t, uint64(k+1), sent, nil), sent.Add(flight)); err != nil {
+				t.Fatalf("live heartbeat %d: %v", k, err)
+			}
+		}
+		if got := tr.View(t0).ClockOffset; got != -flight {
+			t.Errorf("clock offset: got %s, want %s", got, -flight)
+		}
+		if n := replay(t, tr, 6, t0.Add(time.Second), t0.Add(2*time.Second)); n != 0 {
+			t.Errorf("accepted %d replayed heartbeats, want none", n)
+		}
+		if _, drops := tr.Counters(); drops["stale"] != 50 {
+			t.Errorf("stale drops: got %d, want 50", drops["stale"])
+		}
+	})
+	t.Run("tracker just started", func(t *testing.T) {
+		tr := newTestTracker(t, 1)
+		if n := replay(t, tr, 1, t0, t0.Add(5*time.Second)); n != 1 {
+			t.Errorf("accepted %d replayed heartbeats, want only the first", n)
+		}
+		if tr.Alive(t0.Add(5*time.Second + 3*time.Second)) {
+			t.Error("the replayed peer is alive 3s after the first replay, want dead")
+		}
+	})
+	t.Run("slow path within the tolerance", func(t *testing.T) {
+		tr := newTestTracker(t, 1)
+		for k := range 20 {
+			sent := t0.Add(time.Duration(k) * 200 * time.Millisecond)
+			jitter := time.Duration(k%4) * 100 * time.Millisecond // up to 300ms late
+			if _, err := tr.Receive(0, peerPacket(t, uint64(k+1), sent, nil), sent.Add(flight+jitter)); err != nil {
+				t.Fatalf("heartbeat %d, %s late: got %v, want accepted", k, jitter, err)
+			}
+		}
+	})
+}
+
+// TestPeerTrackerKeys: a heartbeat signed with the current or the next key
+// is accepted, one with neither key is a bad MAC, and SetKeys swaps them.
+func TestPeerTrackerKeys(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	next := bytes.Repeat([]byte{0x6b}, MinKeySize)
+	third := bytes.Repeat([]byte{0x7c}, MinKeySize)
+	tr, err := NewPeerTracker(TrackerConfig{Cluster: "pbx-pair", Node: "node-b", Keys: Keys{Current: testKey, Next: next}, Paths: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := func(seq uint64, key []byte) []byte {
+		h := sampleHeartbeat()
+		h.Seq, h.Sent = seq, t0
+		b, err := Encode(key, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name string
+		seq  uint64
+		key  []byte
+		want error
+	}{
+		{"current key", 1, testKey, nil},
+		{"next key", 2, next, nil},
+		{"another key", 3, third, ErrBadMAC},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tr.Receive(0, signed(tc.seq, tc.key), t0)
+			if !errors.Is(err, tc.want) {
+				t.Errorf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if err := tr.SetKeys(Keys{Current: third}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Receive(0, signed(100, testKey), t0); !errors.Is(err, ErrBadMAC) {
+		t.Errorf("old key after SetKeys: got %v, want %v", err, ErrBadMAC)
+	}
+	if _, err := tr.Receive(0, signed(101, third), t0); err != nil {
+		t.Errorf("new key after SetKeys: got %v, want accepted", err)
+	}
+	if err := tr.SetKeys(Keys{Current: third, Next: []byte("short")}); err == nil {
+		t.Error("SetKeys with a short next key: got nil, want an error")
+	}
+	ps := tr.Paths(t0)
+	if ps[0].Accepted != 3 || ps[0].Drops["bad_mac"] != 2 {
+		t.Errorf("path 0: got %d accepted, %v dropped; want 3 and 2 bad_mac", ps[0].Accepted, ps[0].Drops)
 	}
 }

@@ -92,31 +92,178 @@ type Policy struct {
 	// Single: the node has no peer (no peer.paths). It is primary unless
 	// in maintenance or past the PBX restart limit, and nothing moves.
 	Single bool
+
+	// Interval is the heartbeat interval (both nodes use the same).
+	Interval time.Duration
+	// IsolationAfter: a primary that has not been heard by its peer, nor
+	// reached a tie-breaker target, for this long steps down.
+	IsolationAfter time.Duration
+	// StepDown is this node's step-down budget: how long its step-down
+	// (database, then VIP) takes at most. It is announced to the peer.
+	StepDown time.Duration
+	// Witness: before taking over from a silent peer, ask whether another
+	// node still answers on the VIP (netlink mode, IPv4); if one does, the
+	// peer still serves and this node does not take over.
+	Witness bool
+	// FailbackDrain bounds how long a failback waits for the active calls
+	// to end; FailbackWindow, when set, is the time of day it may happen.
+	FailbackDrain  time.Duration
+	FailbackWindow Window
+	// RestartHold: a standby holds off a takeover this long after the
+	// last heartbeat of a primary that said its sidecar was restarting
+	// with the role kept (DefaultRestartHold when 0). With the witness,
+	// only while another node still answers on the VIP.
+	RestartHold time.Duration
+}
+
+func (p Policy) restartHold() time.Duration {
+	if p.RestartHold <= 0 {
+		return DefaultRestartHold
+	}
+	return p.RestartHold
+}
+
+// Window is a daily span of local time, From up to To (which may be past
+// midnight: 22:00-05:00). The zero Window is always open.
+type Window struct {
+	From, To time.Duration // since midnight
+}
+
+// Open reports whether t's time of day (in t's location) is inside w.
+func (w Window) Open(t time.Time) bool {
+	if w.From == w.To {
+		return true
+	}
+	y, m, d := t.Date()
+	tod := t.Sub(time.Date(y, m, d, 0, 0, 0, 0, t.Location()))
+	if w.From < w.To {
+		return tod >= w.From && tod < w.To
+	}
+	return tod >= w.From || tod < w.To
+}
+
+// String renders the window as HH:MM-HH:MM, "" when always open.
+func (w Window) String() string {
+	if w.From == w.To {
+		return ""
+	}
+	hm := func(d time.Duration) string { return fmt.Sprintf("%02d:%02d", int(d.Hours()), int(d.Minutes())%60) }
+	return hm(w.From) + "-" + hm(w.To)
+}
+
+// ParseWindow reads "HH:MM-HH:MM" ("" is the always-open Window).
+func ParseWindow(s string) (Window, error) {
+	if s == "" {
+		return Window{}, nil
+	}
+	var fh, fm, th, tm int
+	if n, err := fmt.Sscanf(s, "%d:%d-%d:%d", &fh, &fm, &th, &tm); err != nil || n != 4 ||
+		fh < 0 || fh > 23 || th < 0 || th > 23 || fm < 0 || fm > 59 || tm < 0 || tm > 59 || fmt.Sprintf("%02d:%02d-%02d:%02d", fh, fm, th, tm) != s {
+		return Window{}, fmt.Errorf("failover: window %q: want HH:MM-HH:MM, e.g. 01:00-05:00", s)
+	}
+	w := Window{From: time.Duration(fh)*time.Hour + time.Duration(fm)*time.Minute, To: time.Duration(th)*time.Hour + time.Duration(tm)*time.Minute}
+	if w.From == w.To {
+		return Window{}, fmt.Errorf("failover: window %q: empty, from and to are the same", s)
+	}
+	return w, nil
+}
+
+// tick is the decision period: a quarter of the heartbeat interval, at
+// least 10ms (see NodeConfig.Interval).
+func (p Policy) tick() time.Duration {
+	iv := p.Interval
+	if iv <= 0 {
+		iv = DefaultInterval
+	}
+	return decideEvery(iv)
+}
+
+// TakeoverWait is how long a standby lets a silent peer be silent before it
+// takes over (unless a fence succeeded): at least dead_after, and long
+// enough that the peer, if it is only cut off, has stepped down by then.
+//
+// Cut off from everything, the peer steps down IsolationAfter after the
+// last of its heartbeats this node heard was sent (its link or its
+// tie-breakers went at most one interval later), a tick later at worst,
+// and is done within peerBudget, the step-down budget it announced. Cut off
+// one way only — it still hears this node, this node not it — it learns
+// from this node's heartbeats that it is not heard and steps down after
+// OneWayAfter, which the wait covers too unless the VIP witness is used
+// (then the witness, not a step-down, keeps this node from taking over
+// from a peer that still serves). A margin covers clocks that run at
+// slightly different rates, and scheduling.
+func (p Policy) TakeoverWait(peerBudget time.Duration) time.Duration {
+	if p.IsolationAfter <= 0 {
+		return p.deadAfter()
+	}
+	iv := p.interval()
+	w := iv + p.IsolationAfter + 2*p.tick() + peerBudget
+	if p.oneWay() {
+		w = max(w, p.OneWayAfter()+iv+2*p.tick()+peerBudget)
+	}
+	w += w/100 + 10*time.Millisecond
+	return max(p.deadAfter(), w)
+}
+
+// oneWay reports whether a primary steps down when its live peer no longer
+// hears it: with isolation on and the VIP witness off.
+func (p Policy) oneWay() bool { return p.IsolationAfter > 0 && !p.Witness }
+
+// OneWayAfter is how long before its arrival a live, eligible peer's newest
+// heartbeat may say it last heard this primary before the primary steps
+// down (without the witness): four heartbeat intervals, so that the
+// heartbeats a lossy link drops now and then — three in a row on every path
+// — do not look like a one-way cut.
+func (p Policy) OneWayAfter() time.Duration { return 4 * p.interval() }
+
+func (p Policy) interval() time.Duration {
+	if p.Interval <= 0 {
+		return DefaultInterval
+	}
+	return p.Interval
+}
+
+func (p Policy) deadAfter() time.Duration {
+	if p.DeadAfter <= 0 {
+		return DefaultDeadAfter
+	}
+	return p.DeadAfter
 }
 
 // hold is how long a node must have been eligible before it takes over: twice
 // dead_after. A live peer's view is never older than dead_after, so two nodes
 // that each waited this long cannot both have seen the other as not ready:
 // simultaneous takeovers of a standby pair are impossible.
-func (p Policy) hold() time.Duration {
-	d := p.DeadAfter
-	if d <= 0 {
-		d = DefaultDeadAfter
-	}
-	return 2 * d
-}
+func (p Policy) hold() time.Duration { return 2 * p.deadAfter() }
+
+// Policy defaults that no other package owns.
+const (
+	// DefaultIsolationAfter: a primary unheard by its peer and cut off from
+	// its tie-breakers this long steps down.
+	DefaultIsolationAfter = 400 * time.Millisecond
+	// DefaultStepDown is the step-down budget of a node without a managed
+	// database (the VIP goes in milliseconds).
+	DefaultStepDown = 100 * time.Millisecond
+	// DefaultFailbackDrain bounds a failback's wait for active calls.
+	DefaultFailbackDrain = 5 * time.Minute
+)
 
 // DefaultPolicy returns the defaults: init_dead 3s, dead_after 1s,
 // max_lag_bytes 1 MiB, failover_first, restart_grace 10s, failback off (delay
-// 5m when enabled).
+// 5m, drain 5m, any time when enabled), heartbeat interval 200ms,
+// isolation_after 400ms, step-down budget 100ms, no witness.
 func DefaultPolicy() Policy {
 	return Policy{
-		InitDead:      3 * time.Second,
-		DeadAfter:     DefaultDeadAfter,
-		MaxLagBytes:   1 << 20,
-		Mode:          FailoverFirst,
-		RestartGrace:  10 * time.Second,
-		Failback:      FailbackOff,
-		FailbackDelay: 5 * time.Minute,
+		InitDead:       3 * time.Second,
+		DeadAfter:      DefaultDeadAfter,
+		MaxLagBytes:    1 << 20,
+		Mode:           FailoverFirst,
+		RestartGrace:   10 * time.Second,
+		Failback:       FailbackOff,
+		FailbackDelay:  5 * time.Minute,
+		FailbackDrain:  DefaultFailbackDrain,
+		Interval:       DefaultInterval,
+		IsolationAfter: DefaultIsolationAfter,
+		StepDown:       DefaultStepDown,
 	}
 }

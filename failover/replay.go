@@ -75,3 +75,10 @@ func (g *ReplayGuard) Check(path int, hb Heartbeat, now time.Time) (fresh bool, 
 	g.maxSeq, g.newest, g.heardAt = hb.Seq, hb.Sent, now
 	return true, nil
 }
+
+// Seen reports whether hb would be dropped as a replay on path: its boot is
+// the current one and its sequence number not newer than the last accepted
+// on that path. It changes nothing; a cheap check before a packet is queued.
+func (g *ReplayGuard) Seen(path int, hb Heartbeat) bool {
+	return g.have && hb.Boot == g.boot && path >= 0 && path < len(g.pathSeq) && hb.Seq <= g.pathSeq[path]
+}

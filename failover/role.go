@@ -76,7 +76,13 @@ func (d DBRole) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 type Action uint8
 
 // Actions. ReAnnounce keeps the resources and repeats the VIP announcement
-// (gratuitous ARP / unsolicited NA) after two primaries met.
+// (gratuitous ARP / unsolicited NA) after two primaries met. StepDown is a
+// release in the order that ends writes first (database, VIP, hooks), by a
+// primary that may be cut off. RestoreVIP puts back a VIP that left a
+// primary's interface; DropVIP removes one found on a node that is not
+// primary. Witness asks whether the silent peer still answers on the VIP.
+// Failback puts a switchover request to the preferred node in this node's
+// heartbeats (the switchover then moves the service).
 const (
 	ActionNone Action = iota
 	ActionTakeOver
@@ -84,7 +90,24 @@ const (
 	ActionRestartPBX
 	ActionFencePeer
 	ActionReAnnounce
+	ActionStepDown
+	ActionRestoreVIP
+	ActionDropVIP
+	ActionWitness
+	ActionFailback
 )
+
+// Move reports whether a is a move of resources (take_over, release,
+// step_down, restore_vip, drop_vip). Moves run one at a time; the other
+// actions (restart_pbx, fence_peer, re_announce, witness) run on a second
+// lane, one at a time, and a move may start while one of them runs.
+func (a Action) Move() bool {
+	switch a {
+	case ActionTakeOver, ActionRelease, ActionStepDown, ActionRestoreVIP, ActionDropVIP:
+		return true
+	}
+	return false
+}
 
 // String returns the snake_case name used in logs and events.
 func (a Action) String() string {
@@ -101,6 +124,16 @@ func (a Action) String() string {
 		return "fence_peer"
 	case ActionReAnnounce:
 		return "re_announce"
+	case ActionStepDown:
+		return "step_down"
+	case ActionRestoreVIP:
+		return "restore_vip"
+	case ActionDropVIP:
+		return "drop_vip"
+	case ActionWitness:
+		return "witness"
+	case ActionFailback:
+		return "failback"
 	default:
 		return fmt.Sprintf("action(%d)", uint8(a))
 	}
@@ -135,3 +168,50 @@ func (f FenceState) String() string {
 
 // MarshalText encodes the fence state as its String form.
 func (f FenceState) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+// WitnessState is what the VIP witness said of a silent peer in the current
+// silence: does another node still answer on the VIP?
+type WitnessState uint8
+
+// Witness states. WitnessUnknown: not asked yet in this silence (or the
+// answer is too old and is asked again).
+const (
+	WitnessUnknown WitnessState = iota
+	WitnessAbsent               // nobody else answers on the VIP
+	WitnessHeld                 // another node answers on the VIP: the peer still serves
+)
+
+// String returns "unknown", "absent" or "held".
+func (w WitnessState) String() string {
+	switch w {
+	case WitnessAbsent:
+		return "absent"
+	case WitnessHeld:
+		return "held"
+	default:
+		return "unknown"
+	}
+}
+
+// VIPState is whether this node's interface carries the VIP, as the VIP
+// tracker last saw it.
+type VIPState uint8
+
+// VIP states. VIPUntracked: no VIP, or a mode pbxha cannot watch (scripts).
+const (
+	VIPUntracked VIPState = iota
+	VIPHeld
+	VIPAbsent
+)
+
+// String returns "untracked", "held" or "absent".
+func (v VIPState) String() string {
+	switch v {
+	case VIPHeld:
+		return "held"
+	case VIPAbsent:
+		return "absent"
+	default:
+		return "untracked"
+	}
+}

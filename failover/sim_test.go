@@ -71,6 +71,12 @@ type simNode struct {
 	restarts    int
 	fence       failover.FenceState
 	retryAt     map[failover.Action]time.Time // as the node keeps it: a failed fence waits
+	// what the node keeps to tell when the peer last heard it: its sent
+	// heartbeats' times, the newest confirmation, the tie-breaker's last answer
+	sent      map[uint64]time.Time
+	confirmed time.Time
+	peerBoot  failover.BootID
+	tbAt      time.Time
 
 	log []record
 }
@@ -81,11 +87,12 @@ func newSimNode(name string, end *failovertest.Endpoint, pol failover.Policy) *s
 
 // start boots the sidecar (again): new boot id, role init, a fresh tracker.
 func (n *simNode) start(t *testing.T, now time.Time) {
-	tr, err := failover.NewPeerTracker(failover.TrackerConfig{Cluster: "sim", Node: n.name, Key: simKey, Paths: 2, DeadAfter: time.Second})
+	tr, err := failover.NewPeerTracker(failover.TrackerConfig{Cluster: "sim", Node: n.name, Keys: failover.Keys{Current: simKey}, Paths: 2, DeadAfter: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n.up, n.boot, n.seq, n.started, n.nextHB, n.tracker = true, failover.NewBootID(), 0, now, now, tr
+	n.sent, n.confirmed, n.peerBoot = map[uint64]time.Time{}, time.Time{}, failover.BootID{}
 	n.role, n.holdsVIP, n.restartDone, n.failedSince, n.fence = failover.RoleInit, false, time.Time{}, time.Time{}, failover.FenceUnknown
 	n.eligSince = time.Time{}
 	for { // drop what queued while the host was down
@@ -134,10 +141,13 @@ func (n *simNode) heartbeat(t *testing.T, now time.Time, d failover.Decision) {
 	if n.role == failover.RolePrimary {
 		dbRole = failover.DBPrimary
 	}
+	view := n.tracker.View(now)
+	n.sent[n.seq] = now
 	b, err := failover.Encode(simKey, failover.Heartbeat{
 		Cluster: "sim", Node: n.name, Boot: n.boot, Seq: n.seq, Epoch: n.epoch, Sent: now,
 		Role: n.role, Health: n.health(now), DB: dbRole, WAL: 1 << 20, Maintenance: n.maintenance,
-		Eligible: d.Eligible, Switchover: n.request,
+		Eligible: d.Eligible, Switchover: n.request, HeardBoot: view.Boot, HeardSeq: view.Seq,
+		StepDown: n.pol.StepDown,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -163,11 +173,20 @@ func (n *simNode) step(t *testing.T, now, t0 time.Time, peer *simNode) failover.
 	if view.Alive {
 		n.fence = failover.FenceUnknown // fencing is per silent-peer episode
 	}
+	if view.Heard && view.Boot != n.peerBoot { // a new boot of the peer gets the time to hear this node
+		n.peerBoot, n.confirmed = view.Boot, maxTime(n.confirmed, view.LastHeard)
+	}
+	if at, ok := n.sent[view.HeardSeq]; ok && view.HeardBoot == n.boot {
+		n.confirmed = maxTime(n.confirmed, at)
+	}
+	if n.tieBreaker {
+		n.tbAt = now
+	}
 	o := failover.Observation{
 		Now: now, Node: n.name, Role: n.role, Epoch: n.epoch, Health: h, Maintenance: n.maintenance,
 		StartedAt: n.started, Peer: view, DB: failover.DBStandby, WAL: 1 << 20, TieBreakerOK: n.tieBreaker,
 		Fence: n.fence, RestartPending: !n.restartDone.IsZero(), FailedSince: n.failedSince, Switchover: n.request,
-		EligibleSince: n.eligSince, RetryAt: n.retryAt,
+		EligibleSince: n.eligSince, RetryAt: n.retryAt, ConfirmedAt: n.confirmed, TieBreakerAt: n.tbAt,
 	}
 	d := failover.Decide(o, n.pol)
 	n.eligSince = d.EligibleSince(n.eligSince, now)
@@ -178,11 +197,13 @@ func (n *simNode) step(t *testing.T, now, t0 time.Time, peer *simNode) failover.
 	switch d.Action {
 	case failover.ActionTakeOver:
 		n.holdsVIP = true
-	case failover.ActionRelease:
+	case failover.ActionRelease, failover.ActionStepDown:
 		n.holdsVIP = false
 	case failover.ActionRestartPBX:
 		n.restartDone = now.Add(simRestart)
 		n.restarts++
+	case failover.ActionFailback: // the node makes it a switchover request
+		n.request = failover.SwitchoverRequest{Target: view.Node, ID: uint64(now.UnixNano())}
 	case failover.ActionFencePeer:
 		n.fence = failover.FenceFailed
 		n.retryAt = map[failover.Action]time.Time{failover.ActionFencePeer: now.Add(failover.DefaultRetryDelay)}
@@ -540,4 +561,11 @@ var simScenarios = []struct {
 		s.run(35 * time.Second)
 		s.wantPrimary(s.a)
 	}},
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

@@ -23,6 +23,13 @@ type LocalState struct {
 	// DBOnlyFailed: Health is failed only because of database probes
 	// (kind pg): restarting the PBX would not help.
 	DBOnlyFailed bool
+	// TieBreakerAt is when a tie-breaker target last answered (zero:
+	// never); TieBreakerOK is whether that was recent enough.
+	TieBreakerAt time.Time
+	VIP          VIPState // whether this node's interface carries the VIP
+	LinkDown     string   // a tracked interface without carrier, "" when none
+	ActiveCalls  int      // the PBX's calls, as the call-counting probes last read them
+	CallsCounted bool     // a probe counts calls
 }
 
 // RoleChange is one entry of a node's role history.
@@ -58,13 +65,31 @@ type NodeStatus struct {
 	Action      Action    // action of the last decision
 	Reason      string    // reason of the last decision
 	LastError   string    // the last failed action or epoch write, "" if none since
-	Busy        Action    // the action under way (ActionNone: none)
+	Busy        Action    // the move under way (ActionNone: none)
 	BusySince   time.Time // when it started
-	Peer        PeerView
-	Paths       []PathState // per-path liveness, by path index
-	History     []RoleChange
-	Switchover  SwitchoverState
-	Accepted    uint64            // heartbeats accepted
-	Drops       map[string]uint64 // heartbeats dropped, by DropReason
-	SendErrors  uint64            // heartbeat sends that failed on some path
+	AuxBusy     Action    // the other action under way (restart_pbx, fence_peer, re_announce, witness)
+	AuxSince    time.Time // when it started
+	// ConfirmedAt is the send time of the newest heartbeat of this node
+	// the peer says it heard (zero: never).
+	ConfirmedAt      time.Time
+	Witness          WitnessState // what the VIP witness said in the peer's current silence
+	Unprotected      string       // why the pair could not survive the next fault now ("" when it could; see Protection)
+	UnprotectedCause string       // Unprotected's cause, one of UnprotectedCauses
+	// StepDownBudget is the step-down time this node announces: the
+	// configured budget, raised to the slowest step-down or release
+	// measured (with a margin).
+	StepDownBudget time.Duration
+	Peer           PeerView
+	Paths          []PathState // per-path liveness, by path index
+	History        []RoleChange
+	Switchover     SwitchoverState
+	Accepted       uint64            // heartbeats accepted
+	Drops          map[string]uint64 // heartbeats dropped, by DropReason
+	SendErrors     uint64            // heartbeat sends that failed on some path
+
+	// StateDirError is why the state directory cannot take the epoch (a
+	// failed epoch write or background write test), "" while it can;
+	// StateDirSince is when that began.
+	StateDirError string
+	StateDirSince time.Time
 }

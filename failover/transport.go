@@ -20,3 +20,19 @@ type Transport interface {
 	Recv() <-chan Packet
 	Close() error
 }
+
+// Filtered is a Transport that can drop a packet before it is queued for
+// Recv. The node installs its peer tracker's Admit, so that a flood of
+// forged or replayed packets, however fast, never fills the queue the real
+// heartbeats wait in. filter runs on the transport's reader goroutines,
+// concurrently, for every packet that passed the transport's own checks;
+// a non-nil error drops the packet.
+type Filtered interface {
+	SetFilter(filter func(path int, data []byte) error)
+}
+
+// Counted is a Transport that counts the packets it drops itself, per path,
+// by reason ("foreign", "garbage", "overflow"), before any filter.
+type Counted interface {
+	Drops() []map[string]uint64
+}

@@ -31,8 +31,13 @@ type PathStats struct {
 
 // recvQueue is how many received packets wait for the reader before new ones
 // are dropped (counted as Overflow): 64 packets is 12 s of one path at the
-// default interval.
+// default interval. With the node's filter installed only authentic, fresh
+// heartbeats are queued, so a flood cannot fill it.
 const recvQueue = 64
+
+// recvBuffer is the socket receive buffer asked for: room for a burst, so
+// that the kernel drops little while a reader is busy with a flood.
+const recvBuffer = 1 << 20
 
 type udpPath struct {
 	cfg  Path
@@ -44,11 +49,40 @@ type udpPath struct {
 // UDPTransport is the Transport over real UDP sockets: one socket per path,
 // bound to the path's local address.
 type UDPTransport struct {
-	paths []*udpPath
-	recv  chan Packet
-	log   *slog.Logger
-	wg    sync.WaitGroup
-	once  sync.Once
+	paths  []*udpPath
+	recv   chan Packet
+	log    *slog.Logger
+	wg     sync.WaitGroup
+	once   sync.Once
+	filter atomic.Pointer[func(path int, data []byte) error]
+}
+
+var (
+	_ Filtered = (*UDPTransport)(nil)
+	_ Counted  = (*UDPTransport)(nil)
+)
+
+// SetFilter installs filter (see Filtered); nil removes it.
+func (t *UDPTransport) SetFilter(filter func(path int, data []byte) error) {
+	if filter == nil {
+		t.filter.Store(nil)
+		return
+	}
+	t.filter.Store(&filter)
+}
+
+// Drops returns each path's own drop counts (see Counted).
+func (t *UDPTransport) Drops() []map[string]uint64 {
+	out := make([]map[string]uint64, len(t.paths))
+	for i, p := range t.paths {
+		out[i] = map[string]uint64{}
+		for reason, n := range map[string]uint64{"foreign": p.foreign.Load(), "garbage": p.garbage.Load(), "overflow": p.overflow.Load()} {
+			if n > 0 {
+				out[i][reason] = n
+			}
+		}
+	}
+	return out
 }
 
 // ListenUDP binds one socket per path and starts receiving. log receives
@@ -74,6 +108,7 @@ func ListenUDP(paths []Path, log *slog.Logger) (*UDPTransport, error) {
 			closeAll()
 			return nil, fmt.Errorf("failover: listen udp path %d %s: %w", i, p, err)
 		}
+		_ = conn.SetReadBuffer(recvBuffer) // best effort: the kernel caps it at rmem_max
 		conns, peers = append(conns, conn), append(peers, p.Peer)
 	}
 	return NewUDP(conns, peers, log)
@@ -138,6 +173,11 @@ func (t *UDPTransport) read(i int, p *udpPath) {
 			continue
 		}
 		p.received.Add(1)
+		if f := t.filter.Load(); f != nil {
+			if err := (*f)(i, buf[:n]); err != nil {
+				continue // counted by the filter
+			}
+		}
 		select {
 		case t.recv <- Packet{Path: i, Data: bytes.Clone(buf[:n])}:
 		default:

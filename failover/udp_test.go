@@ -186,3 +186,84 @@ func TestUDPHeartbeatToTracker(t *testing.T) {
 		t.Errorf("got paths %+v view seq %d, want both alive at seq 3", tr.Paths(now), tr.View(now).Seq)
 	}
 }
+
+// TestUDPFloodFiltered floods path 0 with forged heartbeat-sized packets
+// from the peer's own address while the peer sends real heartbeats every
+// 200ms: with the tracker's Admit installed as the transport's filter no
+// forged packet is queued, every real heartbeat of path 1 reaches the
+// tracker (those of path 0 may be lost in the kernel with the flood), the
+// peer stays alive throughout, nothing overflows, and the forgeries are
+// counted as bad MACs on path 0. (Before filtering, the forgeries filled the one queue and the
+// real heartbeats were dropped as overflow: the peer looked dead.)
+func TestUDPFloodFiltered(t *testing.T) {
+	a, b := udpPair(t)
+	tr := newTestTracker(t, 2)
+	b.SetFilter(tr.Admit)
+	forged := bytes.Repeat([]byte{0x42}, MaxPacket)
+	copy(forged, peerPacket(t, 1, time.Now(), nil)[:headerSize+1+8]) // magic, version, length, cluster
+	forged[5], forged[6] = byte(MaxPacket>>8), byte(MaxPacket&0xff)
+	stop := make(chan struct{})
+	flooded := make(chan int)
+	go func() {
+		n := 0
+		defer func() { flooded <- n }()
+		deadline := time.Now().Add(4 * time.Second) // bounded even if stop is never closed
+		for time.Now().Before(deadline) {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for range 256 {
+				if _, err := a.paths[0].conn.WriteToUDPAddrPort(forged, a.paths[0].cfg.Peer); err == nil {
+					n++
+				}
+			}
+		}
+	}()
+	received, seq := [2]int{}, uint64(0)
+	deadline := time.Now().Add(2 * time.Second)
+	next := time.Now()
+	for time.Now().Before(deadline) {
+		if !time.Now().Before(next) {
+			seq++
+			a.Send(peerPacket(t, seq, time.Now(), nil))
+			next = next.Add(200 * time.Millisecond)
+		}
+		select {
+		case p := <-b.Recv():
+			if _, err := tr.Receive(p.Path, p.Data, time.Now()); err != nil {
+				t.Errorf("queued packet on path %d dropped by Receive: %v (a forgery got through the filter)", p.Path, err)
+			}
+			received[p.Path]++
+		case <-time.After(10 * time.Millisecond):
+		}
+		if seq > 1 && !tr.Alive(time.Now()) {
+			t.Fatalf("the peer turned dead during the flood after %d heartbeats", seq)
+		}
+	}
+	close(stop)
+	n := <-flooded
+	// Drain what is still queued.
+	for drained := false; !drained; {
+		select {
+		case p := <-b.Recv():
+			if _, err := tr.Receive(p.Path, p.Data, time.Now()); err == nil {
+				received[p.Path]++
+			}
+		case <-time.After(200 * time.Millisecond):
+			drained = true
+		}
+	}
+	if received[1] != int(seq) {
+		t.Errorf("got %d real heartbeats through on path 1, want all %d while %d forgeries flooded path 0", received[1], seq, n)
+	}
+	ps := tr.Paths(time.Now())
+	if b.Drops()[0]["overflow"] != 0 {
+		t.Errorf("overflow drops on path 0: got %d, want none", b.Drops()[0]["overflow"])
+	}
+	if ps[0].Drops["bad_mac"] < uint64(n)/10 || ps[1].Drops["bad_mac"] != 0 {
+		t.Errorf("bad_mac drops by path: got %d, %d for %d forgeries on path 0, want most on path 0 and none on path 1", ps[0].Drops["bad_mac"], ps[1].Drops["bad_mac"], n)
+	}
+	t.Logf("%d forgeries flooded path 0 in 2s; real heartbeats delivered per path %v of %d; path 0 drops %v", n, received, seq, ps[0].Drops)
+}

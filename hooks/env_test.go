@@ -23,6 +23,9 @@ func TestEnviron(t *testing.T) {
 		{"bad name", nil, map[string]string{"A=B": "1"}, nil, `env name "A=B"`},
 		{"empty name", nil, map[string]string{"": "1"}, nil, `env name ""`},
 		{"nul value", nil, map[string]string{"A": "x\x00y"}, nil, "env A: value holds a NUL byte"},
+		{"the daemon's config and socket pass", []string{"PBXHA_CONFIG=/etc/pbxha/pbxha.yaml", "PBXHA_SOCKET=/run/pbxha/pbxha.sock", "PBXHA_LOG_LEVEL=debug"}, nil,
+			[]string{"PBXHA_CONFIG=/etc/pbxha/pbxha.yaml", "PBXHA_SOCKET=/run/pbxha/pbxha.sock"}, ""},
+		{"unreserved pbxha name", nil, map[string]string{"PBXHA_LOG_LEVEL": "debug"}, nil, "env PBXHA_LOG_LEVEL: not a reserved name"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,7 +56,7 @@ func TestParseEnv(t *testing.T) {
 		{"entries", []string{"PGDATA=/var/lib/postgresql/15/main", "OPTS=-p 5433 -c x=y"},
 			map[string]string{"PGDATA": "/var/lib/postgresql/15/main", "OPTS": "-p 5433 -c x=y"}, ""},
 		{"later wins", []string{"A=1", "A=2"}, map[string]string{"A": "2"}, ""},
-		{"no equals", []string{"PGDATA"}, nil, `env entry "PGDATA": want KEY=VALUE`},
+		{"no equals", []string{"PGDATA"}, nil, `env entry 0: want KEY=VALUE`},
 		{"empty key", []string{"=x"}, nil, `env name ""`},
 	}
 	for _, tc := range tests {

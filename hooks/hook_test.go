@@ -124,13 +124,13 @@ func TestRunOutcomes(t *testing.T) {
 
 func TestRunPassesEnv(t *testing.T) {
 	t.Setenv("PBXHA_DATABASE_DSN", "postgres://secret@db/")
-	t.Setenv("PBXHA_TEST_OVERRIDE", "from-daemon")
+	t.Setenv("PBXHA_PEER_HOST", "from-daemon")
 	t.Setenv("HOOKS_TEST_KEEP", "kept")
 	vars := Vars{Event: "takeover", Node: "node-a", Peer: "node-b", Role: "primary", Epoch: 42,
 		VIP: "192.0.2.10/24", Reason: "peer failed: sip timeout"}.Map()
-	vars["PBXHA_TEST_OVERRIDE"] = "from-caller"
+	vars["PBXHA_PEER_HOST"] = "from-caller"
 	h := Hook{Name: "env", Command: []string{"sh", "-c",
-		`printf '%s\n' "$PBXHA_EVENT" "$PBXHA_NODE" "$PBXHA_PEER" "$PBXHA_ROLE" "$PBXHA_EPOCH" "$PBXHA_VIP" "$PBXHA_REASON" "${PBXHA_DATABASE_DSN-unset}" "$PBXHA_TEST_OVERRIDE" "$HOOKS_TEST_KEEP"`}}
+		`printf '%s\n' "$PBXHA_EVENT" "$PBXHA_NODE" "$PBXHA_PEER" "$PBXHA_ROLE" "$PBXHA_EPOCH" "$PBXHA_VIP" "$PBXHA_REASON" "${PBXHA_DATABASE_DSN-unset}" "$PBXHA_PEER_HOST" "$HOOKS_TEST_KEEP"`}}
 	res, err := Run(context.Background(), h, vars)
 	if err != nil {
 		t.Fatalf("Run: %v", err)

@@ -5,13 +5,13 @@ package metrics
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
+	"sync"
 
+	"github.com/pbxha/pbxha/internal/httpguard"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -31,6 +31,12 @@ type Metrics struct {
 	values   *prometheus.GaugeVec
 	health   prometheus.GaugeFunc
 	role     func() string // set by SetInfo
+
+	page http.Handler // the status page at /, when set (page.go)
+
+	evOnce  sync.Once
+	ev      *eventCounters // takeovers and PBX restarts, fed by Publish (ha.go)
+	problem func() error   // set by SetProblem
 }
 
 // New returns the collectors, registered with process and Go runtime metrics.
@@ -70,16 +76,18 @@ func New(health func() probe.Health) *Metrics {
 
 // AlertCounters reads webhook delivery totals at scrape time.
 type AlertCounters struct {
-	Outbox    func() float64 // events waiting for delivery
-	Delivered func() float64 // events answered 2xx, all endpoints
-	Dropped   func() float64 // events dropped: overflow, max_age, rejected payloads, full hand-off
-	Failures  func() float64 // failed delivery attempts
+	Outbox     func() float64 // events waiting for delivery
+	MemoryOnly func() float64 // of those, events the outbox could not write (lost if pbxha stops)
+	Delivered  func() float64 // events answered 2xx, all endpoints
+	Dropped    func() float64 // events dropped: overflow, max_age, rejected payloads, full hand-off
+	Failures   func() float64 // failed delivery attempts
 }
 
 // AlertFuncs registers the webhook delivery metrics.
 func (m *Metrics) AlertFuncs(c AlertCounters) {
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pbxha_alert_outbox_events", Help: "Events waiting in the alert outbox."}, c.Outbox),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pbxha_alert_memory_only_events", Help: "Events waiting for delivery that the outbox could not write (a full or read-only disk): lost if pbxha stops first."}, c.MemoryOnly),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pbxha_alert_delivered_total", Help: "Events delivered to an endpoint (2xx)."}, c.Delivered),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pbxha_alert_dropped_total", Help: "Events dropped undelivered: queue overflow, max_age, rejected payload."}, c.Dropped),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pbxha_alert_failures_total", Help: "Failed delivery attempts (each retry counts)."}, c.Failures),
@@ -96,6 +104,11 @@ func (m *Metrics) SetInfo(node, cluster, version string, role func() string) {
 		node: node, cluster: cluster, version: version, role: role,
 	})
 }
+
+// SetProblem makes /healthz answer 503 with problem's error while it
+// returns one: the sidecar runs but cannot do its job (an unwritable state
+// directory). Call it once, before serving.
+func (m *Metrics) SetProblem(problem func() error) { m.problem = problem }
 
 // infoCollector exports pbxha_node_info with the role as it is at scrape time.
 type infoCollector struct {
@@ -138,14 +151,25 @@ func (m *Metrics) ResetProbes() {
 	m.values.Reset()
 }
 
-// Handler serves /metrics, /healthz, and /role: 200 "primary" only on the
+// Handler serves /metrics, /healthz (200 "ok" while the daemon runs and
+// SetProblem reports none, else 503 with the problem), and /role: 200 "primary" only on the
 // primary, 503 with the role otherwise, for load balancers that send traffic
 // to the primary alone.
 func (m *Metrics) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	if m.page != nil {
+		mux.Handle("GET /{$}", m.page)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if m.problem != nil {
+			if err := m.problem(); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintln(w, err)
+				return
+			}
+		}
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /role", func(w http.ResponseWriter, _ *http.Request) {
@@ -171,25 +195,24 @@ func Listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// Serve answers on ln until ctx is done.
+// MaxConns is the most connections the metrics listener keeps open, lowered
+// to its share of the file descriptor limit (httpguard.ConnCap). Past it the
+// oldest idle keep-alive connection is closed for a new client.
+const MaxConns = 64
+
+// Limits are the metrics listener's timeouts and connection cap: a scraper
+// or load balancer that holds connections idle, or sends a request slowly,
+// cannot take the descriptors and memory the probes need.
+func Limits() httpguard.Limits {
+	l := httpguard.Default
+	l.MaxConns = httpguard.ConnCap(MaxConns)
+	return l
+}
+
+// Serve answers on ln until ctx is done, within Limits.
 func (m *Metrics) Serve(ctx context.Context, ln net.Listener, logger *slog.Logger) error {
-	srv := &http.Server{
-		Handler:           m.Handler(),
-		ReadHeaderTimeout: 2 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.With("component", "metrics").Handler(), slog.LevelDebug),
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return fmt.Errorf("metrics: serve %s: %w", ln.Addr(), err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
-	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	errLog := slog.NewLogLogger(logger.With("component", "metrics").Handler(), slog.LevelDebug)
+	if err := httpguard.Serve(ctx, ln, m.Handler(), Limits(), errLog); err != nil {
 		return fmt.Errorf("metrics: serve %s: %w", ln.Addr(), err)
 	}
 	return nil

@@ -2,10 +2,12 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +29,13 @@ func TestMetricsExposition(t *testing.T) {
 	m := New(func() probe.Health { return probe.HealthDegraded })
 	role := "primary"
 	m.SetInfo("node-a", "pair", "dev", func() string { return role })
+	var problem atomic.Pointer[error]
+	m.SetProblem(func() error {
+		if p := problem.Load(); p != nil {
+			return *p
+		}
+		return nil
+	})
 	ln, err := Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +85,12 @@ func TestMetricsExposition(t *testing.T) {
 	if code, body := scrape(t, base+"/healthz"); code != 200 || body != "ok\n" {
 		t.Errorf("got /healthz %d %q, want 200 ok", code, body)
 	}
+	unwritable := errors.New("state_dir unwritable since 2026-03-01T12:00:00Z: read-only file system")
+	problem.Store(&unwritable)
+	if code, body := scrape(t, base+"/healthz"); code != 503 || body != unwritable.Error()+"\n" {
+		t.Errorf("got /healthz %d %q with a problem, want 503 and the problem", code, body)
+	}
+	problem.Store(nil)
 	if code, body := scrape(t, base+"/role"); code != 200 || body != "primary\n" {
 		t.Errorf("got /role %d %q on the primary, want 200 primary", code, body)
 	}

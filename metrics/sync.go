@@ -76,10 +76,3 @@ func (c *syncCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}

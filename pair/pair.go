@@ -9,12 +9,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/pbxha/pbxha/act"
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/linkwatch"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/vip"
 )
@@ -22,7 +24,7 @@ import (
 // Config is what the pair runs on.
 type Config struct {
 	Cluster, Node string
-	Key           []byte          // the heartbeat key
+	Keys          failover.Keys   // the heartbeat keys
 	Paths         []failover.Path // the heartbeat paths; the first names the peer's host for the act stage
 	Interval      time.Duration   // heartbeat interval
 	DeadAfter     time.Duration   // peer silence that means dead
@@ -44,6 +46,11 @@ type Config struct {
 	// rejoin. Either may be nil.
 	FilesSynced    func() time.Time
 	OnRejoinFailed func(error)
+	// TrackInterfaces are watched for carrier (failover.track_interfaces).
+	TrackInterfaces []string
+	// UnprotectedGrace and MaxClockOffset tune the pair_unprotected and
+	// clock_offset alerts (0: the failover package's defaults).
+	UnprotectedGrace, MaxClockOffset time.Duration
 	// States, Checks and Maintenance read the node's probes and
 	// maintenance mode (the agent); DB says a database is managed.
 	States      func() []probe.CheckState
@@ -63,6 +70,11 @@ type Pair struct {
 	act  *act.Actuators
 	tb   *act.TieBreaker
 	log  *slog.Logger
+
+	vipState atomic.Uint32 // failover.VIPState, from the VIP watcher
+	resumed  bool          // this process resumed as primary after a restart that kept the role
+	keepRole atomic.Bool   // KeepRoleOnStop was called
+	linkDown atomic.Value  // string, from the link watcher
 }
 
 // New opens the heartbeat sockets and builds the node; nothing runs until
@@ -77,10 +89,16 @@ func New(cfg Config) (_ *Pair, err error) {
 			p.close()
 		}
 	}()
-	cfg.Resources.VIP = nil
+	cfg.OnEvent = logged(cfg.OnEvent, p.log)
+	cfg.Resources.VIP, cfg.Resources.Witness = nil, nil
 	if cfg.VIP != nil {
-		cfg.Resources.VIP = cfg.VIP
+		cfg.Resources.VIP = trackedVIP{VIP: cfg.VIP, state: &p.vipState}
+		if cfg.Policy.Witness && cfg.VIP.CanWitness() {
+			cfg.Resources.Witness = cfg.VIP
+		}
 	}
+	cfg.Policy.Witness = cfg.Resources.Witness != nil
+	p.linkDown.Store("")
 	p.act = act.New(act.Config{
 		Node: cfg.Node, VIPAddr: cfg.VIPAddr, PeerHost: cfg.Paths[0].Peer.Addr().String(),
 		Rejoin: cfg.Rejoin, Logger: p.log, OnEvent: cfg.OnEvent,
@@ -91,9 +109,12 @@ func New(cfg Config) (_ *Pair, err error) {
 	}
 	p.tb = act.NewTieBreaker(cfg.TieBreakers, cfg.DeadAfter, nil)
 	src := act.Sources{States: cfg.States, Checks: cfg.Checks, Maintenance: cfg.Maintenance,
-		DB: cfg.DB, PBX: cfg.Resources.PBX, TieBreaker: p.tb}
+		DB: cfg.DB, PBX: cfg.Resources.PBX, TieBreaker: p.tb,
+		VIP:      func() failover.VIPState { return failover.VIPState(p.vipState.Load()) },
+		LinkDown: func() string { return p.linkDown.Load().(string) }}
+	p.resumed = p.takeResume()
 	p.node, err = failover.NewNode(failover.NodeConfig{
-		Cluster: cfg.Cluster, Node: cfg.Node, Key: cfg.Key, Policy: cfg.Policy,
+		Cluster: cfg.Cluster, Node: cfg.Node, Keys: cfg.Keys, Policy: cfg.Policy,
 		Interval: cfg.Interval, StateDir: cfg.StateDir, Transport: p.tr,
 		Tracker: failover.TrackerConfig{Paths: len(cfg.Paths), DeadAfter: cfg.DeadAfter},
 		Local:   func() failover.LocalState { return src.Local(time.Now()) },
@@ -101,6 +122,8 @@ func New(cfg Config) (_ *Pair, err error) {
 		// Stopping as primary hands everything over, the database
 		// included.
 		ReleaseOnStop: true, LeaveTimeout: cfg.LeaveTimeout,
+		UnprotectedGrace: cfg.UnprotectedGrace, MaxClockOffset: cfg.MaxClockOffset,
+		Resume: p.resumed,
 	})
 	if err != nil {
 		return nil, err
@@ -127,7 +150,7 @@ func (p *Pair) Poke() { p.node.Poke() }
 // once; the VIP is removed again after, in case that release failed
 // part-way. The PBX keeps running either way.
 func (p *Pair) Run(ctx context.Context) {
-	if v := p.cfg.VIP; v != nil {
+	if v := p.cfg.VIP; v != nil && !p.resumed {
 		if removed, err := v.EnsureAbsent(ctx); err != nil {
 			p.log.Error("could not make sure this node does not hold the VIP at start-up", "err", err)
 		} else if removed {
@@ -135,10 +158,11 @@ func (p *Pair) Run(ctx context.Context) {
 		}
 	}
 	go p.tb.Run(ctx)
+	p.watch(ctx)
 	if err := p.node.Run(ctx); err != nil {
 		p.log.Error("failover node stopped", "err", err)
 	}
-	if v := p.cfg.VIP; v != nil {
+	if v := p.cfg.VIP; v != nil && !p.keepRole.Load() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := v.Down(sctx); err != nil {
 			p.log.Error("could not release the VIP at shutdown", "err", err)
@@ -150,6 +174,46 @@ func (p *Pair) Run(ctx context.Context) {
 	_ = p.act.WaitRejoin(context.Background())
 	p.close()
 }
+
+// watch starts the VIP and link watchers: the kernel's notifications reach
+// the node at once (a Poke), not at its next decision.
+func (p *Pair) watch(ctx context.Context) {
+	if v := p.cfg.VIP; v != nil {
+		go func() {
+			err := v.Watch(ctx, func(held bool) {
+				st := failover.VIPAbsent
+				if held {
+					st = failover.VIPHeld
+				}
+				p.vipState.Store(uint32(st))
+				p.node.Poke()
+			})
+			if err != nil {
+				p.log.Error("VIP watch stopped: the VIP is no longer tracked", "err", err)
+				p.vipState.Store(uint32(failover.VIPUntracked))
+			}
+		}()
+	}
+	if len(p.cfg.TrackInterfaces) > 0 {
+		go func() {
+			err := linkwatch.Watch(ctx, p.cfg.TrackInterfaces, func(down string) {
+				if down != "" {
+					p.log.Warn("tracked interface without carrier", "target", down)
+				}
+				p.linkDown.Store(down)
+				p.node.Poke()
+			})
+			if err != nil {
+				p.log.Error("link watch stopped: the tracked interfaces are no longer watched", "err", err)
+				p.linkDown.Store("")
+			}
+		}()
+	}
+}
+
+// SetKeys replaces the heartbeat keys (a SIGHUP that read the key files
+// again).
+func (p *Pair) SetKeys(k failover.Keys) error { return p.node.SetKeys(k) }
 
 // Switchover runs a planned switchover asked for over the control API.
 func (p *Pair) Switchover(ctx context.Context, to string, drain time.Duration, force bool) (control.SwitchoverResult, error) {
@@ -163,10 +227,31 @@ func (p *Pair) Switchover(ctx context.Context, to string, drain time.Duration, f
 func (p *Pair) Status() (string, control.Pair) {
 	ns := p.node.Status()
 	out := control.Pair{Epoch: ns.Epoch, Reason: ns.Reason, LastError: ns.LastError, VIP: p.cfg.VIPAddr}
-	if ns.Busy != failover.ActionNone {
+	if ns.StateDirError != "" {
+		t := ns.StateDirSince
+		out.StateDirError, out.StateDirSince = ns.StateDirError, &t
+	}
+	switch {
+	case ns.Busy != failover.ActionNone:
 		out.Acting = ns.Busy.String()
 		t := ns.BusySince
 		out.ActingSince = &t
+	case ns.AuxBusy != failover.ActionNone:
+		out.Acting = ns.AuxBusy.String()
+		t := ns.AuxSince
+		out.ActingSince = &t
+	}
+	out.Unprotected, out.UnprotectedCause = ns.Unprotected, ns.UnprotectedCause
+	out.StepDownBudgetMS = ns.StepDownBudget.Milliseconds()
+	if !ns.ConfirmedAt.IsZero() {
+		t := ns.ConfirmedAt
+		out.HeardByPeer = &t
+	}
+	if ns.Peer.Alive {
+		out.ClockOffsetMS = float64(ns.Peer.ClockOffset) / float64(time.Millisecond)
+	}
+	if ns.Witness != failover.WitnessUnknown {
+		out.Witness = ns.Witness.String()
 	}
 	pv := ns.Peer
 	out.Peer = control.PeerState{Node: pv.Node, Alive: pv.Alive, Epoch: pv.Epoch}
@@ -176,10 +261,11 @@ func (p *Pair) Status() (string, control.Pair) {
 		out.Peer.LastHeard = &t
 		if p.cfg.DB && pv.WAL != 0 {
 			var local uint64
-			if st, _, ok := probe.LastPG(p.cfg.Checks(), time.Now()); ok {
-				local = uint64(st.WALPosition())
+			rd, _, ok := probe.LastDB(p.cfg.Checks(), time.Now())
+			if ok {
+				local = rd.Position
 			}
-			out.Peer.WAL = probe.LSN(pv.WAL).String()
+			out.Peer.WAL = probe.FormatDBPosition(rd.Kind, pv.WAL)
 			if pv.WAL > local {
 				out.Peer.LagBytes = pv.WAL - local
 			}
@@ -188,7 +274,7 @@ func (p *Pair) Status() (string, control.Pair) {
 	for i, path := range p.cfg.Paths {
 		ps := control.PathState{Local: path.Local.String(), Peer: path.Peer.String()}
 		if i < len(ns.Paths) {
-			ps.Alive = ns.Paths[i].Alive
+			ps.Alive, ps.Accepted, ps.Drops = ns.Paths[i].Alive, ns.Paths[i].Accepted, ns.Paths[i].Drops
 			if t := ns.Paths[i].LastHeard; !t.IsZero() {
 				ps.LastHeard = &t
 			}
@@ -198,6 +284,7 @@ func (p *Pair) Status() (string, control.Pair) {
 	for _, h := range ns.History {
 		out.RoleHistory = append(out.RoleHistory, control.RoleHistory{At: h.At, From: h.From.String(), To: h.To.String(), Epoch: h.Epoch, Reason: h.Reason})
 	}
+	out.Nodes = p.nodes(ns, out.Peer.LagBytes, time.Now())
 	return ns.Role.String(), out
 }
 
@@ -215,6 +302,16 @@ type View struct {
 func (p *Pair) View() View {
 	ns := p.node.Status()
 	return View{Role: ns.Role, Maintenance: ns.Maintenance, Peer: ns.Peer, PeerHost: p.cfg.Paths[0].Peer.Addr().String()}
+}
+
+// Problem returns why this node cannot do its part of the pair though it
+// runs (its state directory takes no epoch write), or nil: metrics'
+// /healthz reports it.
+func (p *Pair) Problem() error {
+	if ns := p.node.Status(); ns.StateDirError != "" {
+		return fmt.Errorf("state_dir unwritable since %s: %s", ns.StateDirSince.Format(time.RFC3339), ns.StateDirError)
+	}
+	return nil
 }
 
 // String names the pair for errors.

@@ -32,7 +32,7 @@ func startSide(t *testing.T, name, peer string, local, remote netip.AddrPort, tb
 	res.VIP = nil // the VIP fake is unused: the pair takes its VIP from Config.VIP
 	ok := []probe.CheckState{{Name: "sip", Kind: probe.KindSIP, Critical: true, State: probe.OK}}
 	p, err := pair.New(pair.Config{
-		Cluster: "pair", Node: name, Key: []byte("0123456789abcdef0123456789abcdef"),
+		Cluster: "pair", Node: name, Keys: failover.Keys{Current: []byte("0123456789abcdef0123456789abcdef")},
 		Paths:    []failover.Path{{Local: local, Peer: remote}},
 		Interval: 50 * time.Millisecond, DeadAfter: pol.DeadAfter, Policy: pol, StateDir: t.TempDir(),
 		TieBreakers: []string{tb}, Resources: res, LeaveTimeout: 5 * time.Second,
@@ -69,6 +69,12 @@ func TestPairOnLoopback(t *testing.T) {
 	_, st := nb.p.Status()
 	if st.Epoch != 1 || !st.Peer.Alive || st.Peer.Node != "node-a" || st.Peer.Role != "primary" || len(st.Peer.Paths) != 1 || !st.Peer.Paths[0].Alive {
 		t.Errorf("node-b's status %+v, want epoch 1 and node-a alive primary on its one path", st)
+	}
+	// The cluster view: node-b first as it knows itself, node-a as its
+	// heartbeats tell.
+	if n := st.Nodes; len(n) != 2 || !n[0].Self || n[0].Node != "node-b" || n[0].Role != "standby" || n[0].Probes != "1 ok" ||
+		n[1].Self || n[1].Node != "node-a" || n[1].Role != "primary" || n[1].Health != "healthy" || n[1].Epoch != 1 || n[1].LastHeard == nil || n[1].Probes != "1 ok" {
+		t.Errorf("node-b's cluster view %+v, want itself standby then node-a primary, healthy, epoch 1, heard, 1 ok", st.Nodes)
 	}
 
 	res, err := nb.p.Switchover(t.Context(), "node-b", 0, false)

@@ -31,9 +31,11 @@ func (h Health) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
 
 // Aggregate folds settled probe states into node health: failed when a
 // critical probe failed; unknown while a critical probe has no verdict yet;
-// degraded when a critical probe is degraded or a non-critical probe is not
-// ok; healthy otherwise. A node with no probes is healthy: nothing says
-// otherwise.
+// degraded when a critical probe is degraded or a non-critical probe is
+// degraded or failed; healthy otherwise. A non-critical probe without a
+// verdict yet (start-up) does not degrade the node: a start must not read
+// as unknown → degraded → healthy. A node with no probes is healthy:
+// nothing says otherwise.
 func Aggregate(states []CheckState) Health {
 	h := Healthy
 	for _, s := range states {
@@ -42,7 +44,7 @@ func Aggregate(states []CheckState) Health {
 			return HealthFailed
 		case s.Critical && s.State == Unknown:
 			h = HealthUnknown
-		case h == Healthy && s.State != OK:
+		case h == Healthy && (s.State == Degraded || s.State == Failed):
 			h = HealthDegraded
 		}
 	}

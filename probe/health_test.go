@@ -16,7 +16,8 @@ func TestAggregate(t *testing.T) {
 		{"critical failed beats unknown", []CheckState{crit(Unknown), crit(Failed)}, HealthFailed},
 		{"critical degraded", []CheckState{crit(Degraded), soft(OK)}, HealthDegraded},
 		{"non-critical failed", []CheckState{crit(OK), soft(Failed)}, HealthDegraded},
-		{"non-critical unknown", []CheckState{crit(OK), soft(Unknown)}, HealthDegraded},
+		{"non-critical without a verdict yet", []CheckState{crit(OK), soft(Unknown)}, Healthy},
+		{"non-critical degraded", []CheckState{crit(OK), soft(Degraded)}, HealthDegraded},
 		{"critical unknown at start-up", []CheckState{crit(Unknown), soft(OK)}, HealthUnknown},
 		{"critical unknown beats degraded", []CheckState{soft(Failed), crit(Unknown)}, HealthUnknown},
 	}

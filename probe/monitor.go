@@ -44,11 +44,12 @@ type CheckState struct {
 
 // Change is a settled-state transition of one check.
 type Change struct {
-	Check  string
-	Kind   Kind
-	From   Status
-	To     Status
-	Result Result // the result that caused it
+	Check    string
+	Kind     Kind
+	Critical bool // the check's critical flag: whether failing fails the node
+	From     Status
+	To       Status
+	Result   Result // the result that caused it
 }
 
 // Options tunes a Monitor.
@@ -198,7 +199,7 @@ func (m *Monitor) record(c Check, r Result) {
 		m.opts.OnResult(c, r, view)
 	}
 	if changed && m.opts.OnChange != nil {
-		m.opts.OnChange(Change{Check: c.Name, Kind: c.Kind, From: from, To: to, Result: r})
+		m.opts.OnChange(Change{Check: c.Name, Kind: c.Kind, Critical: c.Critical, From: from, To: to, Result: r})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
@@ -58,6 +59,7 @@ func FuzzParseReply(f *testing.F) {
 func FuzzStreamReplies(f *testing.F) {
 	f.Add([]byte(fuzzReply+fuzzReply), 10)
 	f.Add([]byte("SIP/2.0 200 OK\r\nContent-Length: 99999999\r\n\r\n"), 3)
+	f.Add([]byte(strings.Replace(fuzzReply, "200 OK", "100 Trying", 1)+fuzzReply), len(fuzzReply))
 	f.Add([]byte("\r\n\r\nSIP/2.0 503 Busy\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK.fuzz\r\nCall-ID: fuzz-call\r\nCSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n"), 0)
 	par := sip.NewParser()
 	f.Fuzz(func(t *testing.T, data []byte, cut int) {
@@ -68,7 +70,7 @@ func FuzzStreamReplies(f *testing.F) {
 		defer stream.Close()
 		for _, chunk := range [][]byte{data[:cut], data[cut:]} {
 			_, _ = stream.Write(chunk)
-			for range 100 {
+			for i := 0; i < 100 && stream.Buffer().Len() > 0; i++ {
 				msg, _, err := stream.ParseNext()
 				if errors.Is(err, io.ErrUnexpectedEOF) {
 					break

@@ -2,6 +2,7 @@ package sipcheck
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -19,7 +20,7 @@ func (p *Prober) optionsPooled(ctx context.Context) (Reply, error) {
 			return Reply{}, err
 		}
 	}
-	req, _ := p.newRequest(nil, from)
+	req, id := p.newRequest(nil, from)
 	req.SetTransport(strings.ToUpper(t.Transport))
 	req.SetDestination(t.Addr())
 	sent := time.Now()
@@ -29,6 +30,15 @@ func (p *Prober) optionsPooled(ctx context.Context) (Reply, error) {
 			return Reply{}, ctx.Err()
 		}
 		return Reply{}, err
+	}
+	// sipgo matches a reply to its transaction by the Via branch and the
+	// CSeq method only; a reply with another Call-ID or CSeq number answers
+	// some other request and is not this check's answer.
+	if _, kind, merr := matchReply(res, id); kind != replyFinal {
+		if merr == nil {
+			merr = fmt.Errorf("reply %d is not final", res.StatusCode)
+		}
+		return Reply{}, errBadReply(merr)
 	}
 	local := ""
 	if v := req.Via(); v != nil {

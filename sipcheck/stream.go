@@ -53,11 +53,14 @@ func (p *Prober) optionsStream(ctx context.Context) (Reply, error) {
 	bp := p.bufs.Get().(*[]byte)
 	defer p.bufs.Put(bp)
 	buf := *bp
+	var stray error // last non-matching reply, reported if nothing better arrives
 	for {
 		n, err := conn.Read(buf)
 		if n > 0 && !(stream.Buffer().Len() == 0 && isKeepAlive(buf[:n])) {
 			_, _ = stream.Write(buf[:n])
-			for {
+			// Parse every whole message in the buffer; what is left (none,
+			// or part of one) waits for the next segment.
+			for stream.Buffer().Len() > 0 {
 				msg, _, perr := stream.ParseNext()
 				if errors.Is(perr, io.ErrUnexpectedEOF) {
 					break // need more bytes
@@ -73,10 +76,14 @@ func (p *Prober) optionsStream(ctx context.Context) (Reply, error) {
 					return Reply{}, errBadReply(merr)
 				case replyStray:
 					p.log.Debug("stray message dropped", "target", t.String(), "err", merr)
+					stray = merr
 				}
 			}
 		}
 		if err != nil {
+			if stray != nil && !errors.Is(ctx.Err(), context.Canceled) {
+				return Reply{}, errBadReply(stray) // as over UDP: a foreign reply, then nothing
+			}
 			if errors.Is(err, io.EOF) {
 				return Reply{}, errClosed
 			}

@@ -148,7 +148,7 @@ func (c Config) Problems() []Problem {
 		argv("command", c.Command, true)
 		for i, kv := range c.Env {
 			if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-				bad(fmt.Sprintf("env[%d]", i), "%q must be KEY=VALUE", kv)
+				bad(fmt.Sprintf("env[%d]", i), "must be KEY=VALUE (not shown: it may hold a secret)")
 			}
 		}
 		if c.Dir != "" && !filepath.IsAbs(c.Dir) {

@@ -132,11 +132,30 @@ func TestExecFaultWithoutStorm(t *testing.T) {
 		t.Errorf("first start to last restart: got %v, want >= 140ms (back-off 20+40+80ms)", span)
 	}
 
-	// Reset lets it try again at once.
+	// Reset starts it again at once, uncounted: the count reads 0 and the
+	// next failures get max_restarts automatic restarts again.
 	h.s.Reset()
 	h.rec.wait(t, EventReset, 1, 5*time.Second)
-	h.rec.wait(t, EventRestarted, 4, 5*time.Second)
-	h.rec.wait(t, EventDown, 5, 5*time.Second) // its sh is gone before the temp dir goes
+	again := h.rec.wait(t, EventRestarted, 4, 5*time.Second)
+	if again.Reason != "operator reset" {
+		t.Errorf("start after reset: got reason %q, want operator reset (no back-off)", again.Reason)
+	}
+	h.rec.wait(t, EventDown, 5, 5*time.Second)
+	lim2 := h.rec.wait(t, EventLimitReached, 2, 10*time.Second)
+	if !strings.Contains(lim2.Reason, "3 restarts") {
+		t.Errorf("second restart_limit_reached: got %q, want 3 restarts after the reset", lim2.Reason)
+	}
+	h.rec.mu.Lock()
+	restarted := 0
+	for _, e := range h.rec.events {
+		if e.Kind == EventRestarted {
+			restarted++
+		}
+	}
+	h.rec.mu.Unlock()
+	if restarted != 3+1+3 {
+		t.Errorf("pbx_restarted events: got %d, want 7 (3, the reset's start, 3 more)", restarted)
+	}
 }
 
 func TestExecLeavesPBXRunningAndIsAdopted(t *testing.T) {

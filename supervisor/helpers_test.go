@@ -39,18 +39,35 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// recorder collects events.
+// recorder collects events, and the PBX processes they say were started.
 type recorder struct {
-	mu     sync.Mutex
-	events []Event
-	ch     chan struct{}
+	mu      sync.Mutex
+	events  []Event
+	started []startedProc
+	ch      chan struct{}
+}
+
+// startedProc is a PBX process a supervisor started: its PID and start
+// time, so that it is killed only while the PID is still the same process.
+type startedProc struct {
+	pid   int
+	ticks uint64
 }
 
 func newRecorder() *recorder { return &recorder{ch: make(chan struct{}, 1)} }
 
 func (r *recorder) add(ev Event) {
+	var sp *startedProc
+	if ev.Kind == EventStarted || ev.Kind == EventRestarted {
+		if st, err := readStat(ev.PID); err == nil {
+			sp = &startedProc{pid: ev.PID, ticks: st.StartTicks}
+		}
+	}
 	r.mu.Lock()
 	r.events = append(r.events, ev)
+	if sp != nil {
+		r.started = append(r.started, *sp)
+	}
 	r.mu.Unlock()
 	select {
 	case r.ch <- struct{}{}:
@@ -115,7 +132,12 @@ func startSupervisor(t *testing.T, cfg Config) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{s: s, rec: rec, cancel: cancel, done: make(chan error, 1)}
 	go func() { h.done <- s.Run(ctx) }()
-	t.Cleanup(func() { h.stop(t) })
+	t.Cleanup(func() {
+		h.stop(t)
+		// The test's own killAtEnd cleanups run before this one, while
+		// the supervisor still runs, which may restart a PBX they killed.
+		rec.killStarted()
+	})
 	return h
 }
 
@@ -181,6 +203,19 @@ func alive(pid int) bool {
 func zombie(pid int) bool {
 	st, err := readStat(pid)
 	return err == nil && st.State == 'Z'
+}
+
+// killStarted SIGKILLs, by PID, every PBX process the supervisor started
+// that still runs: the supervisor has stopped and leaves them running.
+func (r *recorder) killStarted() {
+	r.mu.Lock()
+	started := r.started
+	r.mu.Unlock()
+	for _, p := range started {
+		if now, err := readStat(p.pid); err == nil && now.StartTicks == p.ticks && now.State != 'Z' {
+			_ = unix.Kill(p.pid, unix.SIGKILL)
+		}
+	}
 }
 
 // killAtEnd SIGKILLs pid (by pid, if it still is the same process) when the test ends.

@@ -79,5 +79,5 @@ func (p policy) next(restarts []time.Time, downAt, now time.Time) plan {
 		at = now
 	}
 	return plan{At: at, InWindow: len(in),
-		Reason: fmt.Sprintf("restart %d of %d within %v after back-off %v", len(in)+1, p.maxRestarts, p.window, d)}
+		Reason: fmt.Sprintf("restart %d of %d within %v after back-off %v", len(in)+1, p.maxRestarts, p.window, d.Round(time.Millisecond))}
 }

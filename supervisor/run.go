@@ -263,8 +263,20 @@ func (s *Supervisor) handle(ctx context.Context, op string) error {
 		s.set(func() { s.downAt = now })
 		return s.startNow(ctx, EventRestarted, "operator restart", false)
 	case "reset":
-		s.set(func() { s.restarts, s.fault, s.faultWhy = nil, false, "" })
+		s.set(func() { s.restarts, s.fault, s.faultWhy, s.nextAt = nil, false, "", time.Time{} })
 		s.emit(Event{Kind: EventReset, Time: now, Reason: "operator reset: restart count and fault cleared"})
+		s.mu.Lock()
+		maint := s.maintenance
+		s.mu.Unlock()
+		if s.proc != nil || s.held || maint {
+			return nil
+		}
+		// A PBX that is down starts now, as the operator's start: it does
+		// not count against max_restarts (the count reads 0 after a reset,
+		// and the window's max_restarts automatic restarts remain), and
+		// no back-off stands before it. A failed start goes on through
+		// the policy, counted from zero.
+		_ = s.startNow(ctx, EventRestarted, "operator reset", false)
 		return nil
 	}
 	return fmt.Errorf("supervisor: unknown command %q", op)

@@ -52,14 +52,14 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 func (r *receiver) setDown(v bool) { r.mu.Lock(); r.down = v; r.mu.Unlock() }
 
-// find returns the accepted events of kind whose details.state is state ("" any).
+// find returns the accepted events of kind whose details.to is state ("" any).
 func (r *receiver) find(kind, state string) []map[string]any {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []map[string]any
 	for _, e := range r.events {
 		d, _ := e["details"].(map[string]any)
-		if e["kind"] == kind && (state == "" || d["state"] == state) {
+		if e["kind"] == kind && (state == "" || d["to"] == state) {
 			out = append(out, e)
 		}
 	}

@@ -211,7 +211,7 @@ func TestDaemonLifecycle(t *testing.T) {
 	testenv.WaitFor(t, 20*time.Second, "probe pbx ok after SIGCONT", func() bool { return probeState(t, socket, "pbx") == "ok" })
 
 	// A bad config on SIGHUP is refused; the running one stays.
-	if err := os.WriteFile(cfgPath, []byte("probes:\n  sip:\n    - name: pbx\n      target: sip:x\n      timeout: 5\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte("control:\n  socket: "+socket+"\nprobes:\n  sip:\n    - name: pbx\n      target: sip:x\n      timeout: 5\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
@@ -224,14 +224,31 @@ func TestDaemonLifecycle(t *testing.T) {
 	if got := probeState(t, socket, "pbx"); got != "ok" {
 		t.Errorf("after a refused reload got probe state %s, want ok", got)
 	}
+	// The CLI still reaches the daemon through the refused file's socket,
+	// warns about the file, and shows the whole reason.
+	var cliOut, cliErr bytes.Buffer
+	cli := exec.Command(pbxha, "-c", cfgPath, "status")
+	cli.Stdout, cli.Stderr = &cliOut, &cliErr
+	if err := cli.Run(); err != nil {
+		t.Errorf("pbxha status after a refused reload: %v\n%s", err, cliErr.String())
+	}
+	if !strings.Contains(cliErr.String(), "warning: the config has problems") ||
+		!strings.Contains(cliOut.String(), "last reload refused; the running config stays:\n  invalid configuration:\n  "+cfgPath+": probes.sip[0].") {
+		t.Errorf("pbxha status after a refused reload: stdout\n%s\nstderr\n%s\nwant the whole reason and a warning", cliOut.String(), cliErr.String())
+	}
 
 	// A good config on SIGHUP adds a probe and keeps the old one's state.
+	// node.cluster changes too: pending until the next start.
 	writeConfig(t, cfgPath, socket, addr, `  tcp:
     - name: pbx-tcp
       address: `+addr+`
       interval: 200ms
       timeout: 150ms
 `)
+	cfgText, _ := os.ReadFile(cfgPath)
+	if err := os.WriteFile(cfgPath, []byte(strings.Replace(string(cfgText), "  name: node-a\n", "  name: node-a\n  cluster: renamed\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	before, _ := status(t, socket)
 	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
@@ -241,6 +258,9 @@ func TestDaemonLifecycle(t *testing.T) {
 	if after.Probes[0].Checks < before.Probes[0].Checks || after.Config.LastReloadError != "" {
 		t.Errorf("after reload got pbx checks %d (before %d), reload error %q; want state carried, error cleared",
 			after.Probes[0].Checks, before.Probes[0].Checks, after.Config.LastReloadError)
+	}
+	if got := after.Config.PendingRestart; len(got) != 1 || got[0] != "node.cluster" || after.Cluster == "renamed" {
+		t.Errorf("after a reload changing node.cluster got pending_restart %v and cluster %q; want [node.cluster] and the running cluster", got, after.Cluster)
 	}
 
 	// SIGTERM: clean exit, socket gone, status says no daemon with exit 3.

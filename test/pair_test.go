@@ -31,6 +31,7 @@ type pairNode struct {
 	pbxArg [][]string   // their command lines
 	cutTo  []netip.Addr // hosts it cannot reach (cut)
 	pbxha  *exec.Cmd    // the sidecar (ip netns exec → sh → exec pbxha: one pid)
+	run    string       // its shell command line
 	log    string
 }
 
@@ -108,10 +109,21 @@ failover:
 		t.Fatal(err)
 	}
 	var err error
-	if n.pbxha, err = host.Start("sh", "-c", fmt.Sprintf("exec %s run -c %s >%s 2>&1", pbxha, cfgPath, n.log)); err != nil {
+	n.run = fmt.Sprintf("exec %s run -c %s >>%s 2>&1", pbxha, cfgPath, n.log)
+	if n.pbxha, err = host.Start("sh", "-c", n.run); err != nil {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// startAgain starts the node's pbxha again after it exited, as a service
+// manager would; its log goes on in the same file.
+func (n *pairNode) startAgain(t testing.TB) {
+	t.Helper()
+	var err error
+	if n.pbxha, err = n.host.Start("sh", "-c", n.run); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (n *pairNode) logs() string {
@@ -237,6 +249,17 @@ func (f *pairFixture) waitOneHolder(d time.Duration, what string, cond func() bo
 	})
 }
 
+// bothHealthy reports whether both nodes are healthy and hear each other.
+func (f *pairFixture) bothHealthy() bool {
+	for _, n := range f.nodes {
+		s, err := n.status(f.t)
+		if err != nil || s.Health != "healthy" || s.Pair == nil || !s.Pair.Peer.Alive {
+			return false
+		}
+	}
+	return true
+}
+
 func (f *pairFixture) other(n *pairNode) *pairNode {
 	if n == f.n1 {
 		return f.n2
@@ -305,20 +328,39 @@ func TestPairFailover(t *testing.T) {
 		t.Errorf("after recovery the primary is %v, want %s to stay primary (failback off)", p, second.host.Name)
 	}
 
-	// The primary node is lost (its link down): the other takes over.
+	// The primary node is lost (its link down): it is cut off from its
+	// peer and from the tie-breaker, so it steps down by itself (database
+	// first, then the VIP) before the other may take over. The two never
+	// hold the VIP at once, not even while the link is down.
 	if err := second.host.LinkDown(); err != nil {
 		t.Fatal(err)
 	}
-	f.wait(30*time.Second, "the first node primary after the second was cut off", func() bool {
+	f.waitOneHolder(30*time.Second, "the first node primary after the second was cut off", func() bool {
 		return first.role(t) == "primary" && first.holdsVIP(t) && f.viaVIP()
 	})
-	// The link heals: two primaries meet, the lower epoch releases.
+	f.waitOneHolder(10*time.Second, "the cut-off node stepped down", func() bool {
+		s, err := second.status(t)
+		return err == nil && s.Role == "standby" && !second.holdsVIP(t)
+	})
+	if !strings.Contains(second.logs(), "isolated:") {
+		f.dump()
+		t.Errorf("the cut-off node did not log that it stepped down as isolated")
+	}
+	// The link heals: the node that stepped down stays standby; no two
+	// primaries ever met.
 	if err := second.host.LinkUp(); err != nil {
 		t.Fatal(err)
 	}
-	f.wait(30*time.Second, "one primary again after the partition healed", f.settled(first))
-	if !strings.Contains(second.logs(), "split brain") && !strings.Contains(first.logs(), "split brain") {
-		t.Errorf("no split brain logged after two primaries met")
+	f.waitOneHolder(30*time.Second, "one primary, the first node, after the link healed", f.settled(first))
+	if strings.Contains(second.logs()+first.logs(), "split brain") {
+		t.Errorf("a split brain was logged: the cut-off primary should have stepped down before the takeover")
+	}
+	// No node found its own VIP missing in any of these moves: a node that
+	// has just taken over knows it holds the VIP.
+	for _, n := range f.nodes {
+		if strings.Contains(n.logs(), "the VIP left this node's interface") {
+			t.Errorf("%s logged a lost VIP, but nobody removed it", n.host.Name)
+		}
 	}
 
 	// A planned switchover, asked on the primary, moves the role back.
@@ -397,9 +439,8 @@ func lastTakeover(h []control.RoleHistory) string {
 // partitionScenarios cuts the heartbeat path between a healthy primary and
 // standby, first on a standby that also cannot reach the tie-breaker (it
 // must not take over: the primary may well be fine), then with the
-// tie-breaker reachable (the standby takes over; when the path heals, the
-// lower epoch releases and the node that stays re-announces the VIP, so the
-// client reaches it, not a stale ARP entry).
+// tie-breaker reachable (the VIP witness finds the primary still serving:
+// the standby waits and the epoch stays).
 func partitionScenarios(t *testing.T, f *pairFixture, prim, stby *pairNode) {
 	st, err := prim.status(t)
 	if err != nil {
@@ -433,34 +474,31 @@ func partitionScenarios(t *testing.T, f *pairFixture, prim, stby *pairNode) {
 		t.Errorf("epoch after a partition the standby sat out: got %+v, want %d unchanged", st.Pair, epoch)
 	}
 
-	// Heartbeats cut both ways, tie-breaker reachable: the standby takes
-	// over (without a fence command nothing tells it the primary lives).
-	f.wait(20*time.Second, "both nodes healthy with a live peer", func() bool {
-		for _, n := range f.nodes {
-			s, err := n.status(t)
-			if err != nil || s.Health != "healthy" || s.Pair == nil || !s.Pair.Peer.Alive {
-				return false
-			}
-		}
-		return true
-	})
+	// Heartbeats cut both ways, tie-breaker reachable. The standby's VIP
+	// witness finds the primary still answering on the VIP (clients reach
+	// it): the standby does not take over, so there is no split brain for
+	// a cut heartbeat link alone.
+	f.wait(20*time.Second, "both nodes healthy with a live peer", f.bothHealthy)
 	prim.cut(t, stby.host)
 	stby.cut(t, prim.host)
-	f.wait(20*time.Second, "the standby primary during the partition", func() bool {
-		return stby.role(t) == "primary" && stby.holdsVIP(t)
+	f.wait(20*time.Second, "the standby's witness finding the primary on the VIP", func() bool {
+		s, err := stby.status(t)
+		return err == nil && s.Pair != nil && !s.Pair.Peer.Alive && strings.Contains(s.Pair.Reason, "still answers on the VIP")
 	})
-	f.wait(10*time.Second, "the client served through the VIP during the partition", f.viaVIP)
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if r := stby.role(t); r != "standby" || stby.holdsVIP(t) || !prim.holdsVIP(t) {
+			f.dump()
+			t.Fatalf("heartbeats cut, primary still on the VIP: standby %s (VIP %v), primary VIP %v; want the standby to wait", r, stby.holdsVIP(t), prim.holdsVIP(t))
+		}
+	}
+	if !f.viaVIP() {
+		t.Errorf("the client is not served through the VIP while only the heartbeats are cut")
+	}
 	prim.heal(t)
 	stby.heal(t)
-	f.wait(20*time.Second, "one primary after the partition healed: the higher epoch", f.settled(stby))
-	if !strings.Contains(prim.logs(), "split brain") {
-		t.Errorf("the node that released after the partition logged no split brain")
-	}
-	// The client's ARP entry points at the node that stayed: its
-	// re-announcement after the meeting overrides the old primary's.
-	mac, err := f.client.Neighbour(netip.MustParseAddr(pairVIP))
-	if err != nil || mac.String() != stby.host.MAC.String() {
-		t.Errorf("client's neighbour entry for the VIP: got %v (%v), want %s of %s", mac, err, stby.host.MAC, stby.host.Name)
+	f.waitOneHolder(20*time.Second, "the pair whole again, same primary", f.settled(prim))
+	if st, _ := prim.status(t); st.Pair == nil || st.Pair.Epoch != epoch {
+		t.Errorf("epoch after a heartbeat cut the witness sat out: got %+v, want %d unchanged", st.Pair, epoch)
 	}
 }
 
@@ -525,5 +563,36 @@ func TestPairFailback(t *testing.T) {
 	if !strings.Contains(f.n2.logs(), "failback to preferred node n1") {
 		f.dump()
 		t.Errorf("n2's log does not show the failback")
+	}
+}
+
+// TestPairSplitBrainHeals: without the VIP witness (witness: off), a
+// heartbeat link cut both ways while both nodes reach the tie-breaker makes
+// the standby take over — nothing tells it the primary still serves, and
+// the primary, reaching the tie-breaker, is not isolated. When the link
+// heals the two primaries meet: the lower epoch releases, split_brain is
+// logged, and the node that stays re-announces the VIP so the client's ARP
+// entry points at it, not at the node that released.
+func TestPairSplitBrainHeals(t *testing.T) {
+	f := startPair(t, "  witness: \"off\"\n")
+	f.wait(30*time.Second, "one primary holding and serving the VIP", f.settled(nil))
+	prim := f.primary()
+	stby := f.other(prim)
+	f.wait(20*time.Second, "both nodes healthy with a live peer", f.bothHealthy)
+	prim.cut(t, stby.host)
+	stby.cut(t, prim.host)
+	f.wait(20*time.Second, "the standby primary during the partition", func() bool {
+		return stby.role(t) == "primary" && stby.holdsVIP(t)
+	})
+	f.wait(10*time.Second, "the client served through the VIP during the partition", f.viaVIP)
+	prim.heal(t)
+	stby.heal(t)
+	f.wait(20*time.Second, "one primary after the partition healed: the higher epoch", f.settled(stby))
+	if !strings.Contains(prim.logs(), "split brain") {
+		t.Errorf("the node that released after the partition logged no split brain")
+	}
+	mac, err := f.client.Neighbour(netip.MustParseAddr(pairVIP))
+	if err != nil || mac.String() != stby.host.MAC.String() {
+		t.Errorf("client's neighbour entry for the VIP: got %v (%v), want %s of %s", mac, err, stby.host.MAC, stby.host.Name)
 	}
 }

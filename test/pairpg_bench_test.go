@@ -2,15 +2,12 @@ package test
 
 import (
 	"context"
-	"net"
 	"os/exec"
 	"slices"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // writeTimeout bounds one write attempt through the VIP, connecting
@@ -40,45 +37,22 @@ type vipWriter struct {
 }
 
 func startVIPWriter(b testing.TB, f *pgPair) *vipWriter {
-	cfg, err := pgx.ParseConfig("postgres://postgres@" + pairVIP + ":5432/postgres?sslmode=disable")
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.DialFunc = func(ctx context.Context, network, addr string) (c net.Conn, err error) {
-		err = f.client.Do(func() (err error) {
-			c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
-			return err
-		})
-		return c, err
-	}
+	return startWriter(b, newPGVIPConn(b, f.pairFixture, ""))
+}
+
+// startWriter runs the writer over conn until the benchmark ends.
+func startWriter(b testing.TB, conn vipConn) *vipWriter {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &vipWriter{cancel: cancel}
 	b.Cleanup(w.stop)
 	w.done.Go(func() {
-		var conn *pgx.Conn
-		defer func() {
-			if conn != nil {
-				closeQuick(conn)
-			}
-		}()
+		defer conn.close()
 		// Bounded: at most about 20 minutes of writes at one per 10 ms.
 		for id := int32(1); id < 120000 && ctx.Err() == nil; id++ {
 			time.Sleep(10 * time.Millisecond)
 			start := time.Now()
 			wctx, wcancel := context.WithTimeout(ctx, writeTimeout)
-			var err error
-			if conn == nil {
-				conn, err = pgx.ConnectConfig(wctx, cfg)
-				if err != nil {
-					conn = nil
-				}
-			}
-			if err == nil {
-				if _, err = conn.Exec(wctx, "INSERT INTO writes (id) VALUES ($1)", id); err != nil {
-					closeQuick(conn)
-					conn = nil
-				}
-			}
+			err := conn.write(wctx, id)
 			wcancel()
 			if ctx.Err() != nil {
 				return
@@ -152,9 +126,20 @@ func BenchmarkPairDatabaseOutage(b *testing.B) {
 	f := startPGPair(b)
 	f.wait(40*time.Second, "n1 primary holding and serving the VIP", f.settled(f.n1))
 	f.db[f.n1].Exec(b, "CREATE TABLE writes (id int PRIMARY KEY, at timestamptz DEFAULT now())")
-	p := newSIPPinger(b, f.pairFixture)
-	client := f.client.IP.String()
 	w := startVIPWriter(b, f)
+	databaseOutage(b, f.pairFixture, w, func(prim, stby *pairNode) bool {
+		rec, sender, err := f.dbState(stby)
+		return err == nil && rec && sender == prim.host.IP.String()
+	})
+}
+
+// databaseOutage runs the switchover and hung_pbx scenarios of a pair whose
+// database role moves with the service, measuring the SIP outage and w's
+// write outage of each trial. streams reports that the standby's database
+// replicates from the primary's.
+func databaseOutage(b *testing.B, f *pairFixture, w *vipWriter, streams func(prim, stby *pairNode) bool) {
+	p := newSIPPinger(b, f)
+	client := f.client.IP.String()
 
 	// A trial starts once the pair is settled and healthy, the standby's
 	// database streams from the primary's, writes flow through the VIP,
@@ -165,11 +150,7 @@ func BenchmarkPairDatabaseOutage(b *testing.B) {
 			return false
 		}
 		prim := f.primary()
-		if prim == nil {
-			return false
-		}
-		stby := f.other(prim)
-		if rec, sender, err := f.dbState(stby); err != nil || !rec || sender != prim.host.IP.String() {
+		if prim == nil || !streams(prim, f.other(prim)) {
 			return false
 		}
 		for _, n := range f.nodes {

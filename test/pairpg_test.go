@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/internal/netlab"
 	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/test/netns"
 	"github.com/pbxha/pbxha/test/pgtest"
@@ -34,20 +35,57 @@ const pgMaxLag = 1 << 20
 // its namespace (and so on the VIP once the node holds it).
 type pgPair struct {
 	*pairFixture
-	db map[*pairNode]*pgtest.Cluster
+	db     map[*pairNode]*pgtest.Cluster
+	tb     *netns.Host  // the tie-breaker's host: the client's, or "tb" (pgPairOptions)
+	link   *netlab.Link // the direct link between n1 and n2 (pgPairOptions.crossover), or nil
+	bin    string       // the PostgreSQL binaries
+	demote string       // configs/pg-demote.sh
 }
+
+// pgPairOptions shapes startPGPairWith's network.
+type pgPairOptions struct {
+	// crossover adds a direct link between n1 and n2 beside the switch, as
+	// a crossover cable, and a second heartbeat path over it (the first
+	// stays on the switch, so the demote command's peer is the peer's
+	// switch address).
+	crossover bool
+	// tieBreakerHost puts the tie-breaker on a host of its own, "tb",
+	// instead of on the client.
+	tieBreakerHost bool
+	// trackLAN tracks each node's switch interface (failover.
+	// track_interfaces), as an operator whose clients come over the
+	// switch would: a primary whose port goes down hands over.
+	trackLAN bool
+}
+
+// tieBreakerPort is where the tie-breaker listens on its host.
+const tieBreakerPort = "7000"
 
 // startPGPair builds the namespaces, the two PostgreSQL servers and the two
 // pbxha nodes with their test PBXs, a pg probe and a database section whose
 // demote_command is configs/pg-demote.sh.
-func startPGPair(t testing.TB) *pgPair {
+func startPGPair(t testing.TB) *pgPair { return startPGPairWith(t, pgPairOptions{}) }
+
+// startPGPairWith is startPGPair on the network opts asks for.
+func startPGPairWith(t testing.TB, opts pgPairOptions) *pgPair {
 	pbxha, testpbx := build(t)
 	demote, err := filepath.Abs("../configs/pg-demote.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
-	topo := netns.New(t, netns.Options{Hosts: []string{"n1", "n2", "client"}})
+	topts := netns.Options{Hosts: []string{"n1", "n2", "client"}}
+	if opts.tieBreakerHost {
+		topts.Hosts = append(topts.Hosts, "tb")
+	}
+	if opts.crossover {
+		topts.Links = []netlab.LinkSpec{{A: "n1", B: "n2"}}
+	}
+	topo := netns.New(t, topts)
 	h1, h2, client := topo.Host("n1"), topo.Host("n2"), topo.Host("client")
+	tbHost := client
+	if opts.tieBreakerHost {
+		tbHost = topo.Host("tb")
+	}
 
 	// pg_rewind (in pg-demote.sh) needs wal_log_hints, full page writes
 	// and the old primary's WAL back to where the timelines diverged.
@@ -59,7 +97,8 @@ func startPGPair(t testing.TB) *pgPair {
 	stby := prim.StartStandby(t, pgtest.Net{Namespace: h2.NS, Listen: "*", Host: h2.IP.String(), Port: 5432})
 
 	var tb net.Listener
-	if err := client.Do(func() (err error) { tb, err = net.Listen("tcp", client.IP.String()+":7000"); return err }); err != nil {
+	tbAddr := net.JoinHostPort(tbHost.IP.String(), tieBreakerPort)
+	if err := tbHost.Do(func() (err error) { tb, err = net.Listen("tcp", tbAddr); return err }); err != nil {
 		t.Fatal(err)
 	}
 	testenv.ServeAccepts(t, tb)
@@ -70,13 +109,30 @@ func startPGPair(t testing.TB) *pgPair {
 	f := &pgPair{
 		pairFixture: &pairFixture{t: t, pbxha: pbxha, client: client},
 		db:          map[*pairNode]*pgtest.Cluster{},
+		tb:          tbHost,
+		bin:         pgtest.BinDir(t),
+		demote:      demote,
 	}
-	bin := pgtest.BinDir(t)
+	if opts.crossover {
+		f.link = topo.Link("n1", "n2")
+	}
 	for _, n := range []struct {
 		host, peer *netns.Host
 		db         *pgtest.Cluster
 	}{{h1, h2, prim}, {h2, h1, stby}} {
-		node := startPGPairNode(t, n.host, n.peer, n.db, pbxha, testpbx, key, client.IP.String()+":7000", demote, bin)
+		paths := []pgPath{{n.host.IP.String(), n.peer.IP.String()}}
+		if f.link != nil {
+			local, peer := f.link.A, f.link.B
+			if n.host.Name != local.Host.Name {
+				local, peer = peer, local
+			}
+			paths = append(paths, pgPath{local.IP.String(), peer.IP.String()})
+		}
+		failoverExtra := ""
+		if opts.trackLAN {
+			failoverExtra = "  track_interfaces: [" + n.host.Link + "]\n"
+		}
+		node := startPGPairNode(t, n.host, paths, n.db, pbxha, testpbx, key, tbAddr, demote, f.bin, failoverExtra)
 		f.db[node] = n.db
 		f.nodes = append(f.nodes, node)
 	}
@@ -94,10 +150,15 @@ func startPGPair(t testing.TB) *pgPair {
 	return f
 }
 
+// pgPath is one heartbeat path of a node: its own address and the peer's
+// (port 7946 on both).
+type pgPath struct{ local, peer string }
+
 // startPGPairNode runs the test PBX and pbxha, with the database section, in
-// host's namespace. pbxha is stopped before the databases when the test
-// ends, so that it does not demote or restart them meanwhile.
-func startPGPairNode(t testing.TB, host, peer *netns.Host, db *pgtest.Cluster, pbxha, testpbx, key, tieBreaker, demote, bin string) *pairNode {
+// host's namespace, with a heartbeat path on each of paths. pbxha is
+// stopped before the databases when the test ends, so that it does not
+// demote or restart them meanwhile.
+func startPGPairNode(t testing.TB, host *netns.Host, paths []pgPath, db *pgtest.Cluster, pbxha, testpbx, key, tieBreaker, demote, bin, failoverExtra string) *pairNode {
 	t.Helper()
 	dir := t.TempDir()
 	n := &pairNode{host: host, socket: filepath.Join(dir, "pbxha.sock"), log: filepath.Join(dir, "pbxha.log")}
@@ -105,11 +166,16 @@ func startPGPairNode(t testing.TB, host, peer *netns.Host, db *pgtest.Cluster, p
 		t.Fatalf("%s: sysctl: %v\n%s", host.Name, err, out)
 	}
 	for _, addr := range []string{host.IP.String(), pairVIP} {
-		pbx, err := host.Start(testpbx, "-listen", addr+":5060", "-transport", "udp")
+		args := []string{testpbx, "-listen", addr + ":5060", "-transport", "udp"}
+		pbx, err := host.Start(args...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		n.pbx = append(n.pbx, pbx)
+		n.pbx, n.pbxArg = append(n.pbx, pbx), append(n.pbxArg, args)
+	}
+	var pathsYAML strings.Builder
+	for _, p := range paths {
+		fmt.Fprintf(&pathsYAML, "    - {local: \"%s:7946\", peer: \"%s:7946\"}\n", p.local, p.peer)
 	}
 	quote := func(argv []string) string { return `["` + strings.Join(argv, `", "`) + `"]` }
 	stop := pgtest.AsOwner(t, filepath.Join(bin, "pg_ctl"), "stop", "-D", db.DataDir, "-m", "fast", "-w")
@@ -129,11 +195,10 @@ probes:
     - {name: db, dsn: "%[11]s", expect_role: any, interval: 500ms, timeout: 400ms, rise: 1, fall: 3, fresh_conn_every: 0s}
 peer:
   paths:
-    - {local: "%[4]s:7946", peer: "%[5]s:7946"}
-  key_file: %[6]s
+%[5]s  key_file: %[6]s
 failover:
   tie_breakers: ["%[7]s"]
-vip:
+%[18]svip:
   mode: netlink
   interface: %[8]s
   address: %[9]s/32
@@ -147,9 +212,9 @@ database:
   stop_timeout: 30s
   env: ["PGDATA=%[15]s", "PGBIN=%[16]s", "PG_CTL_OPTS=-p 5432", "PG_STOP_TIMEOUT=20"]
   data_dir: %[15]s
-  start_command: %[18]s
-`, host.Name, n.socket, dir, host.IP, peer.IP, key, tieBreaker, host.Link, pairVIP, host.Link+":vip",
-		db.DSN(), pgMaxLag, demote, quote(stop), db.DataDir, bin, db.DataDir+".demote.log", quote(startDB))
+  start_command: %[19]s
+`, host.Name, n.socket, dir, host.IP, pathsYAML.String(), key, tieBreaker, host.Link, pairVIP, host.Link+":vip",
+		db.DSN(), pgMaxLag, demote, quote(stop), db.DataDir, bin, db.DataDir+".demote.log", failoverExtra, quote(startDB))
 	cfgPath := filepath.Join(dir, "pbxha.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -158,6 +223,7 @@ database:
 	if err != nil {
 		t.Fatal(err)
 	}
+	n.pbxha = cmd
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
@@ -184,17 +250,35 @@ func (f *pgPair) missing(n *pairNode, acked []int32) []int32 {
 
 // dbLoad is the client's traffic through the VIP: one INSERT every ~20 ms on
 // one connection (a fresh one after any error), recording every id whose
-// commit was acknowledged, and a SIP OPTIONS every ~50 ms.
+// commit was acknowledged and when, and a SIP OPTIONS every ~50 ms; sip and
+// write keep when each kind was last served and the gaps between.
 type dbLoad struct {
-	mu     sync.Mutex
-	acked  []int32
-	sipOK  atomic.Int64
-	cancel context.CancelFunc
-	done   sync.WaitGroup
+	mu         sync.Mutex
+	acked      []int32
+	ackedAt    []time.Time // when each of acked was acknowledged
+	sipOK      atomic.Int64
+	sip, write serviceLog
+	cancel     context.CancelFunc
+	done       sync.WaitGroup
 }
 
-func startDBLoad(t *testing.T, f *pgPair) *dbLoad {
-	cfg, err := pgx.ParseConfig("postgres://postgres@" + pairVIP + ":5432/postgres?sslmode=disable&connect_timeout=2")
+// vipConn is the client's database connection through the VIP, for the
+// load and the write-outage benchmark. write inserts row id into the writes
+// table, connecting first when it has no connection and dropping the
+// connection after any error, so that the next write connects afresh.
+type vipConn interface {
+	write(ctx context.Context, id int32) error
+	close()
+}
+
+// pgVIPConn is a vipConn to PostgreSQL as postgres.
+type pgVIPConn struct {
+	cfg  *pgx.ConnConfig
+	conn *pgx.Conn
+}
+
+func newPGVIPConn(t testing.TB, f *pairFixture, connectTimeout string) *pgVIPConn {
+	cfg, err := pgx.ParseConfig("postgres://postgres@" + pairVIP + ":5432/postgres?sslmode=disable" + connectTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,51 +289,139 @@ func startDBLoad(t *testing.T, f *pgPair) *dbLoad {
 		})
 		return c, err
 	}
-	pinger := newSIPPinger(t, f.pairFixture)
-	ctx, cancel := context.WithCancel(context.Background())
+	return &pgVIPConn{cfg: cfg}
+}
+
+func (c *pgVIPConn) write(ctx context.Context, id int32) error {
+	if c.conn == nil {
+		conn, err := pgx.ConnectConfig(ctx, c.cfg)
+		if err != nil {
+			return err
+		}
+		c.conn = conn
+	}
+	if _, err := c.conn.Exec(ctx, "INSERT INTO writes (id) VALUES ($1)", id); err != nil {
+		c.close()
+		return err
+	}
+	return nil
+}
+
+func (c *pgVIPConn) close() {
+	if c.conn != nil {
+		closeQuick(c.conn)
+		c.conn = nil
+	}
+}
+
+// startDBLoad runs the client's PostgreSQL traffic until stop, or for at
+// most limit.
+func startDBLoad(t *testing.T, f *pgPair, limit time.Duration) *dbLoad {
+	return startLoad(t, f.pairFixture, newPGVIPConn(t, f.pairFixture, "&connect_timeout=2"), limit)
+}
+
+// startLoad runs the load over conn until stop, or for at most limit.
+func startLoad(t *testing.T, f *pairFixture, conn vipConn, limit time.Duration) *dbLoad {
+	pinger := newSIPPinger(t, f)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	l := &dbLoad{cancel: cancel}
 	t.Cleanup(l.stop)
 	l.done.Go(func() {
-		var (
-			conn *pgx.Conn
-			err  error
-		)
-		defer func() {
-			if conn != nil {
-				closeQuick(conn)
-			}
-		}()
-		// Bounded: at most 10 minutes of writes at one per 20 ms.
-		for id := int32(1); id < 30000 && ctx.Err() == nil; id++ {
+		defer conn.close()
+		// Bounded: limit, and one id per 20 ms of it.
+		for id := int32(1); id < int32(limit/(20*time.Millisecond)) && ctx.Err() == nil; id++ {
 			time.Sleep(20 * time.Millisecond)
 			wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
-			if conn == nil {
-				if conn, err = pgx.ConnectConfig(wctx, cfg); err != nil {
-					conn = nil
-					wcancel()
-					continue
-				}
-			}
-			_, err := conn.Exec(wctx, "INSERT INTO writes (id) VALUES ($1)", id)
+			err := conn.write(wctx, id)
 			wcancel()
 			if err != nil {
-				closeQuick(conn)
-				conn = nil
 				continue
 			}
+			now := time.Now()
+			l.write.served(now)
 			l.mu.Lock()
 			l.acked = append(l.acked, id)
+			l.ackedAt = append(l.ackedAt, now)
 			l.mu.Unlock()
 		}
 	})
 	l.done.Go(func() {
-		for i := 0; i < 12000 && ctx.Err() == nil; i++ {
+		for i := 0; i < int(limit/(50*time.Millisecond)) && ctx.Err() == nil; i++ {
 			if pinger.ping(f.client.IP.String(), 50*time.Millisecond) {
 				l.sipOK.Add(1)
+				l.sip.served(time.Now())
 			}
 		}
 	})
 	return l
+}
+
+// serviceLog is when one kind of the client's requests was last served, and
+// every gap between two served requests longer than serviceGapMin.
+type serviceLog struct {
+	mu   sync.Mutex
+	last time.Time
+	gaps []serviceGap
+}
+
+// serviceGap is a time the client went unserved: from the last request
+// served before it to the first one after.
+type serviceGap struct{ from, to time.Time }
+
+// serviceGapMin is the shortest gap a serviceLog keeps: a few requests'
+// worth, well below any failover.
+const serviceGapMin = 200 * time.Millisecond
+
+func (s *serviceLog) served(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.last.IsZero() && now.Sub(s.last) > serviceGapMin {
+		s.gaps = append(s.gaps, serviceGap{s.last, now})
+	}
+	s.last = now
+}
+
+// lastServed is when a request was last served (zero: never).
+func (s *serviceLog) lastServed() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+// firstAfter returns when a request was first served after t: the end of
+// the gap t falls in, or t itself when it falls in none (a request was
+// served within serviceGapMin of it). Call it once served after t.
+func (s *serviceLog) firstAfter(t time.Time) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.gaps {
+		if !t.Before(g.from) && t.Before(g.to) {
+			return g.to
+		}
+	}
+	return t
+}
+
+// longest returns the longest gap that overlaps [from, to], a gap still
+// open at to counting up to to.
+func (s *serviceLog) longest(from, to time.Time) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gaps := s.gaps
+	if !s.last.IsZero() && to.Sub(s.last) > serviceGapMin {
+		gaps = append(gaps[:len(gaps):len(gaps)], serviceGap{s.last, to})
+	}
+	var d time.Duration
+	for _, g := range gaps {
+		if g.to.After(from) && g.from.Before(to) {
+			end := g.to
+			if end.After(to) {
+				end = to
+			}
+			d = max(d, end.Sub(g.from))
+		}
+	}
+	return d
 }
 
 // closeQuick closes conn without waiting on a server that may be gone.
@@ -264,6 +436,13 @@ func (l *dbLoad) snapshot() []int32 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]int32(nil), l.acked...)
+}
+
+// ackedWithTimes returns the ids acknowledged so far and when each was.
+func (l *dbLoad) ackedWithTimes() ([]int32, []time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]int32(nil), l.acked...), append([]time.Time(nil), l.ackedAt...)
 }
 
 func (l *dbLoad) stop() {
@@ -282,8 +461,8 @@ func (l *dbLoad) stop() {
 // pg_rewind). Then no promotion beyond max_lag_bytes: the standby is cut
 // from the primary's WAL and falls behind; when the primary's node is lost
 // the standby stays standby and says why, until `pbxha switchover --force`
-// promotes it; when the link heals, the pair settles on one primary and one
-// writable database.
+// promotes it (n1, cut off, has stepped down meanwhile); when the link
+// heals, the pair settles on one primary and one writable database.
 func TestPairDatabaseInNamespaces(t *testing.T) {
 	f := startPGPair(t)
 	f.wait(40*time.Second, "n1 primary holding and serving the VIP", f.settled(f.n1))
@@ -303,7 +482,7 @@ func TestPairDatabaseInNamespaces(t *testing.T) {
 	}
 	f.wait(30*time.Second, "n2's database streaming from n1", streamsFrom(f.n2, f.n1))
 
-	l := startDBLoad(t, f)
+	l := startDBLoad(t, f, 10*time.Minute)
 	switchover := func(from, to *pairNode) {
 		t.Helper()
 		f.wait(30*time.Second, to.host.Name+" a healthy standby before the switchover", healthyStandby(to))
@@ -421,10 +600,9 @@ func TestPairDatabaseInNamespaces(t *testing.T) {
 		return standby.role(t) == "primary" && standby.holdsVIP(t) && err == nil && !rec
 	})
 
-	// The link heals: n1, still primary on its side, meets n2 at a higher
-	// epoch, releases and is rewound into a standby of n2.
-	// Both hold the VIP until the first heartbeats cross: f.wait, not
-	// waitOneHolder, until the pair has settled.
+	// The link heals. n1, cut off from n2 and the tie-breaker, stepped
+	// down by itself (isolation_after) and is rewound into a standby of n2.
+	// f.wait, not waitOneHolder, until the pair has settled.
 	linkUp()
 	f.wait(60*time.Second, "one primary, n2, after the link healed", f.settled(standby))
 	f.waitOneHolder(60*time.Second, "n1's database rewound into a standby streaming from n2", streamsFrom(prim, standby))

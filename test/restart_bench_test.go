@@ -2,8 +2,6 @@ package test
 
 import (
 	"context"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -22,10 +20,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkExecRestart -benchtime 20x ./test
 func BenchmarkExecRestart(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "testpbx")
-	if out, err := exec.Command("go", "build", "-o", bin, "./testpbx").CombinedOutput(); err != nil {
-		b.Fatalf("build testpbx: %v\n%s", err, out)
-	}
+	bin := testenv.BuildTestPBX(b)
 	addr := testenv.FreeAddr(b)
 
 	downs := make(chan supervisor.Event, 16)

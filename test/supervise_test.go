@@ -86,9 +86,14 @@ pbx:
 		t.Errorf("hung PBX pid %d still alive", pid2)
 	}
 
-	out, err := exec.Command(pbxha, "pbx", "restart", "--socket", socket).CombinedOutput()
-	if err != nil {
-		t.Fatalf("pbxha pbx restart: %v\n%s", err, out)
+	// --wait returns once the restarted PBX answers SIP: a probe result
+	// after the restart passed, which status then shows at once.
+	out, err := exec.Command(pbxha, "pbx", "restart", "--wait", "--timeout", "30s", "--socket", socket).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "pbx restart: answering after ") {
+		t.Fatalf("pbxha pbx restart --wait: %v\n%s", err, out)
+	}
+	if st, err := status(t, socket); err != nil || st.Probes[0].Last == nil || st.Probes[0].Last.Status != "ok" || st.PBX.PID == pid3 {
+		t.Errorf("right after pbx restart --wait got %+v, %v; want a new PBX whose last check passed", st.PBX, err)
 	}
 	pid4 := running("the PBX restarted by the operator", pid3)
 	table, _ := exec.Command(pbxha, "status", "--socket", socket).Output()

@@ -2,6 +2,7 @@ package vip
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net/netip"
 	"strings"
@@ -339,5 +340,60 @@ func TestUpInterfaceDown(t *testing.T) {
 	}
 	if held, herr := v.Held(t.Context()); !held || herr != nil {
 		t.Fatalf("Held: got %v, %v, want true", held, herr)
+	}
+}
+
+// TestWitness: from n2, the witness sees n1's MAC answer for the VIP while
+// n1 holds it, and nobody once n1 released it; Watch reports the VIP
+// leaving n1's interface at once, as it is deleted by hand.
+func TestWitness(t *testing.T) {
+	n1, n2, _ := pair(t, false)
+	cfg := Config{Mode: ModeNetlink, Address: "198.18.0.100/32", GARPCount: 1}
+	v1, v2 := newVIPIn(t, n1, cfg), newVIPIn(t, n2, cfg)
+	if !v2.CanWitness() {
+		t.Fatal("CanWitness: got false for an IPv4 netlink VIP, want true")
+	}
+	witness := func() (bool, string) {
+		t.Helper()
+		var held bool
+		var who string
+		if err := n2.Do(func() (err error) { held, who, err = v2.Witness(t.Context(), 100*time.Millisecond); return err }); err != nil {
+			t.Fatalf("Witness: %v", err)
+		}
+		return held, who
+	}
+	if held, who := witness(); held {
+		t.Fatalf("before anyone holds the VIP: got held by %s, want nobody", who)
+	}
+	ctx := t.Context()
+	if err := n1.Do(func() error { return v1.Up(ctx) }); err != nil {
+		t.Fatal(err)
+	}
+	held, who := witness()
+	if !held || who != n1.MAC.String() {
+		t.Fatalf("n1 holds the VIP: got held %v by %q, want n1's %s", held, who, n1.MAC)
+	}
+	changes := make(chan bool, 8)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go n1.Do(func() error { return v1.Watch(wctx, func(h bool) { changes <- h }) })
+	if got := <-changes; !got {
+		t.Fatal("Watch's first report: got not held, want held")
+	}
+	n1.MustRun("ip", "addr", "del", "198.18.0.100/32", "dev", "eth0")
+	select {
+	case got := <-changes:
+		if got {
+			t.Fatal("after the VIP was deleted: Watch reported held, want not held")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch did not report the deleted VIP within 5s")
+	}
+	if held, who := witness(); held {
+		t.Fatalf("after n1 lost the VIP: got held by %s, want nobody", who)
+	}
+	none := &VIP{cfg: Config{Mode: ModeNone}, be: noneVIP{}}
+	if _, _, err := none.Witness(ctx, time.Millisecond); !errors.Is(err, ErrNoWitness) || none.CanWitness() {
+		t.Errorf("witness in mode none: got %v, can %v, want %v and false", err, none.CanWitness(), ErrNoWitness)
 	}
 }

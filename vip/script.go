@@ -24,9 +24,9 @@ type scriptVIP struct {
 }
 
 func newScriptVIP(cfg Config, log *slog.Logger) *scriptVIP {
-	env := map[string]string{"PBXHA_INTERFACE": cfg.Interface, "PBXHA_VIP_CIDR": cfg.Address, "PBXHA_VIP": cfg.Address}
+	env := map[string]string{hooks.EnvIface: cfg.Interface, hooks.EnvVIPCIDR: cfg.Address, hooks.EnvVIP: cfg.Address}
 	if p, err := parseScriptAddress(cfg.Address); err == nil {
-		env["PBXHA_VIP"] = p.Addr().String()
+		env[hooks.EnvVIP] = p.Addr().String()
 	}
 	return &scriptVIP{cfg: cfg, env: env, log: log}
 }
@@ -48,7 +48,7 @@ func (e *errExit) Error() string {
 // runner: its own process group, killed when ctx ends or the timeout passes.
 func (s *scriptVIP) run(ctx context.Context, action string, argv []string) error {
 	env := maps.Clone(s.env)
-	env["PBXHA_ACTION"] = action
+	env[hooks.EnvAction] = action
 	what := fmt.Sprintf("vip: script %s %s", action, argv[0])
 	res, err := hooks.Run(ctx, hooks.Hook{Name: "vip-" + action, Command: argv, Timeout: s.cfg.Script.Timeout}, env)
 	switch {

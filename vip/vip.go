@@ -121,13 +121,20 @@ func (v *VIP) Held(ctx context.Context) (bool, error) {
 // Announce sends a new burst of announcements for an address this node
 // holds, the first before it returns: after a split brain the surviving
 // primary reclaims the clients' neighbour entries this way. It returns an
-// error wrapping ErrNotHeld when the address is not here. It does nothing in
-// script and none modes.
+// error wrapping ErrNotHeld when the address is not here.
+//
+// In script mode it runs the up command again: during the split the other
+// node may have moved the elastic IP or the DNS record to itself, and only
+// the up script can take it back (so it must be idempotent). Mode none
+// does nothing.
 func (v *VIP) Announce(ctx context.Context) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
 		return errClosed
+	}
+	if s, ok := v.be.(*scriptVIP); ok {
+		return s.up(ctx)
 	}
 	if !v.be.announces() {
 		return nil

@@ -32,6 +32,7 @@ const (
 	HooksTakeover = "hooks.takeover"
 	HooksRelease  = "hooks.release"
 	FenceRun      = "fence.run"
+	WitnessAsk    = "witness.ask"
 )
 
 // Call is one recorded operation.
@@ -65,6 +66,9 @@ type World struct {
 	Commands *Commands
 	Hooks    *Hooks
 	Fence    *Fence
+	Witness  *Witness
+
+	answer string // what the witness hears: a MAC, or "" for nobody
 }
 
 // New returns a world whose database is a running standby, VIP absent and
@@ -73,13 +77,13 @@ func New(c clock.Clock) *World {
 	w := &World{clock: clock.Or(c), behave: map[string]func(context.Context) error{},
 		dbRole: dbrole.RoleStandby, pbxRuns: true}
 	w.DB, w.VIP, w.PBX = &Database{w}, &VIP{w}, &PBX{w}
-	w.Commands, w.Hooks, w.Fence = &Commands{w}, &Hooks{w}, &Fence{w}
+	w.Commands, w.Hooks, w.Fence, w.Witness = &Commands{w}, &Hooks{w}, &Fence{w}, &Witness{w}
 	return w
 }
 
 // Resources returns every fake as act.Resources.
 func (w *World) Resources() act.Resources {
-	return act.Resources{DB: w.DB, VIP: w.VIP, PBX: w.PBX, Commands: w.Commands, Hooks: w.Hooks, Fence: w.Fence}
+	return act.Resources{DB: w.DB, VIP: w.VIP, PBX: w.PBX, Commands: w.Commands, Hooks: w.Hooks, Fence: w.Fence, Witness: w.Witness}
 }
 
 // Set makes op run f (nil: succeed at once). f's error is what op returns,
@@ -231,7 +235,12 @@ func (d *Database) Demote(ctx context.Context, _ dbrole.DemoteArgs) (dbrole.Resu
 // Stop stops the database.
 func (d *Database) Stop(ctx context.Context, _ dbrole.DemoteArgs) (dbrole.Result, error) {
 	before := d.w.DBRole()
-	err := d.w.do(ctx, Call{Op: DBStop}, func() { d.w.dbRole = dbrole.RoleStopped })
+	err := d.w.do(ctx, Call{Op: DBStop}, func() {
+		// As dbrole: only a writable database is stopped.
+		if d.w.dbRole == dbrole.RolePrimary || d.w.dbRole == dbrole.RoleUnknown {
+			d.w.dbRole = dbrole.RoleStopped
+		}
+	})
 	return d.result("stop", before), err
 }
 
@@ -317,4 +326,25 @@ var _ act.Fencer = (*Fence)(nil)
 // Fence records the call with its variables.
 func (f *Fence) Fence(ctx context.Context, vars hooks.Vars) error {
 	return f.w.do(ctx, Call{Op: FenceRun, Vars: vars}, nil)
+}
+
+// Witness fakes act.Witness: another node answers with the MAC set by
+// SetAnswer, or nobody.
+type Witness struct{ w *World }
+
+var _ act.Witness = (*Witness)(nil)
+
+// SetAnswer sets who the witness hears answer on the VIP ("" nobody).
+func (w *World) SetAnswer(mac string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.answer = mac
+}
+
+// Witness records the call and reports the answer set.
+func (x *Witness) Witness(ctx context.Context, _ time.Duration) (bool, string, error) {
+	err := x.w.do(ctx, Call{Op: WitnessAsk}, nil)
+	x.w.mu.Lock()
+	defer x.w.mu.Unlock()
+	return x.w.answer != "", x.w.answer, err
 }

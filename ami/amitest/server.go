@@ -69,6 +69,7 @@ type Server struct {
 	accepted      int
 	logins        int
 	actions       []string
+	commands      []string // CLI commands run with Action: Command
 	conns         map[net.Conn]struct{}
 }
 
@@ -158,6 +159,13 @@ func (s *Server) Actions() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.actions...)
+}
+
+// Commands returns the CLI commands run with Action: Command, in order.
+func (s *Server) Commands() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.commands...)
 }
 
 // DropConnections closes every open connection, as a restarting Asterisk
@@ -284,6 +292,13 @@ func (s *Server) serve(c net.Conn) {
 				continue
 			}
 			out = s.answer(action, id, st)
+			if strings.EqualFold(action, "Command") {
+				cmd := m.Get("Command")
+				s.mu.Lock()
+				s.commands = append(s.commands, cmd)
+				s.mu.Unlock()
+				out = CommandOutput(id, cmd)
+			}
 			if s.isDenied(action) {
 				out = Reply("Error", id, "Permission denied")
 			}

@@ -100,3 +100,15 @@ func orDefault(s, def string) string {
 	}
 	return s
 }
+
+// CommandOutput is Asterisk's answer (13.x and later) to Action: Command:
+// Success with one Output field per line, or, for a command the CLI does
+// not know, Error with the CLI's complaint.
+func CommandOutput(id, cmd string) string {
+	if strings.HasPrefix(cmd, "no such") || cmd == "" {
+		return "Response: Error\r\n" + idLine(id) + "Message: Command output follows\r\n" +
+			"Output: No such command '" + cmd + "' (type 'core show help " + cmd + "' for other possible commands)\r\n\r\n"
+	}
+	return "Response: Success\r\n" + idLine(id) + "Message: Command output follows\r\n" +
+		"Output: ran " + cmd + "\r\nOutput: done\r\n\r\n"
+}

@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/pbxha/pbxha/alert"
 	"github.com/pbxha/pbxha/configs"
@@ -21,9 +17,6 @@ import (
 
 // eventLogPath is the local event log in the state directory.
 func eventLogPath(cfg *configs.Config) string { return filepath.Join(cfg.StateDir, event.LogName) }
-
-// eventLogSize is how many events the local log keeps.
-const eventLogSize = 10000
 
 // alertEndpoints turns alerts.endpoints into alert endpoints, reading secret files.
 func alertEndpoints(cfg *configs.Config) ([]alert.Endpoint, error) {
@@ -58,7 +51,7 @@ func newDispatcher(cfg *configs.Config, logger *slog.Logger) (*alert.Dispatcher,
 func alertsStatus(d *alert.Dispatcher) control.Alerts {
 	out := control.Alerts{Outbox: d.Depth()}
 	for _, s := range d.Status() {
-		e := control.AlertEndpoint{Name: s.Name, Queued: s.Queued, Delivered: s.Delivered, Dropped: s.Dropped, LastError: s.LastError}
+		e := control.AlertEndpoint{Name: s.Name, Queued: s.Queued, MemoryOnly: s.MemoryOnly, Delivered: s.Delivered, Dropped: s.Dropped, LastError: s.LastError}
 		if !s.LastSuccess.IsZero() {
 			t := s.LastSuccess
 			e.LastSuccess = &t
@@ -137,56 +130,6 @@ func alertTest(ctx context.Context, g *globals, cfg *configs.Config, eps []alert
 	return nil
 }
 
-func newEventsCmd(g *globals) *cobra.Command {
-	var since time.Duration
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "events [--since D] [--json]",
-		Short: "List recent events from the local event log",
-		Long: `List events from the local event log (<state_dir>/events.jsonl), oldest
-first: probe state changes, health changes, PBX restarts, maintenance, config
-reloads. Works whether or not the daemon runs.
-
-Exit codes: 0, 1 the log cannot be read, 2 usage or config error.`,
-		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			if since < 0 {
-				return usageErr(fmt.Errorf("--since must not be negative, got %s", since))
-			}
-			cfg, err := loadConfig(g)
-			if err != nil {
-				return err
-			}
-			var from time.Time
-			if since > 0 {
-				from = time.Now().Add(-since)
-			}
-			evs, err := event.ReadLog(eventLogPath(cfg), from)
-			if err != nil && !os.IsNotExist(err) {
-				return &exitError{code: exitFailure, err: err}
-			}
-			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				for _, e := range evs {
-					if err := enc.Encode(e); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "TIME\tSEVERITY\tKIND\tSUMMARY")
-			for _, e := range evs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05.000"), e.Severity, e.Kind, e.Summary)
-			}
-			return tw.Flush()
-		},
-	}
-	cmd.Flags().DurationVar(&since, "since", 0, "only events newer than this (e.g. 1h); default all kept")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON event per line (the json alert schema without schema_version)")
-	return cmd
-}
-
 // alertCounters adapts the dispatcher's totals to the metrics.
 func alertCounters(d *alert.Dispatcher) metrics.AlertCounters {
 	sum := func(f func(alert.EndpointStatus) uint64) func() float64 {
@@ -199,7 +142,14 @@ func alertCounters(d *alert.Dispatcher) metrics.AlertCounters {
 		}
 	}
 	return metrics.AlertCounters{
-		Outbox:    func() float64 { return float64(d.Depth()) },
+		Outbox: func() float64 { return float64(d.Depth()) },
+		MemoryOnly: func() float64 {
+			n := 0
+			for _, s := range d.Status() {
+				n += s.MemoryOnly
+			}
+			return float64(n)
+		},
 		Delivered: sum(func(s alert.EndpointStatus) uint64 { return s.Delivered }),
 		Dropped: func() float64 {
 			return sum(func(s alert.EndpointStatus) uint64 { return s.Dropped })() + float64(d.Counters().HandoffDropped)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/pbxha/pbxha/failover"
@@ -46,7 +47,8 @@ func TestConfigCheckAgreesWithRun(t *testing.T) {
 			cases = append(cases, agreeCase{name: filepath.Base(f), path: f, fixture: true})
 		}
 	}
-	for _, f := range []string{"../../configs/pbxha.example.yaml", "../../configs/default.yaml"} {
+	examples, _ := filepath.Glob("../../configs/examples/*.yaml")
+	for _, f := range append([]string{"../../configs/pbxha.example.yaml", "../../configs/default.yaml"}, examples...) {
 		cases = append(cases, agreeCase{name: filepath.Base(f), path: f, fixture: true})
 	}
 	cases = append(cases, agreeCases(t)...)
@@ -185,8 +187,31 @@ func agreeCases(t *testing.T) []agreeCase {
 				return os.WriteFile(filepath.Join(dir, "state", "epoch"), []byte("x\n"), 0o600)
 			},
 			want: []string{`DIR/t.yaml: state_dir: DIR/state/epoch: corrupt content "x": want one decimal number`}},
+		{name: "epoch at the largest uint64", yaml: pair("", ""),
+			setup: func(dir string) error {
+				if err := os.MkdirAll(filepath.Join(dir, "state"), 0o700); err != nil {
+					return err
+				}
+				return os.WriteFile(filepath.Join(dir, "state", "epoch"), []byte("18446744073709551615\n"), 0o600)
+			},
+			want: []string{`DIR/t.yaml: state_dir: DIR/state/epoch: corrupt content: epoch 18446744073709551615 is above the largest, 4611686018427387904, and the next takeover could wrap to 0`}},
+		{name: "key_file is a FIFO", yaml: pair("", ""),
+			setup: func(dir string) error {
+				key := filepath.Join(dir, "pbxha.key")
+				if err := os.Remove(key); err != nil {
+					return err
+				}
+				return syscall.Mkfifo(key, 0o600)
+			},
+			want: []string{"DIR/t.yaml: peer.key_file: DIR/pbxha.key: not a regular file (a FIFO)"}},
+		{name: "password_file is a FIFO", yaml: base("  esl:\n    - password_file: DIR/fifo\n"),
+			setup: func(dir string) error { return syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o600) },
+			want:  []string{"DIR/t.yaml: probes.esl[0].password_file: DIR/fifo is not a regular file"}},
+		{name: "control.socket is a regular file", yaml: base(""),
+			setup: func(dir string) error { return os.WriteFile(filepath.Join(dir, "s.sock"), []byte("keep me\n"), 0o600) },
+			want:  []string{"DIR/t.yaml: control.socket: DIR/s.sock exists and is a regular file, not a socket; pbxha will not remove it: move it away or choose another control.socket"}},
 		{name: "database env entry", yaml: pair("", "  pg:\n    - dsn: host=127.0.0.1\n") + "database:\n  dsn: host=127.0.0.1\n  stop_command: [/bin/true]\n  env: [PGDATA]\n",
-			want: []string{`DIR/t.yaml: database.env: hooks: env entry "PGDATA": want KEY=VALUE`}},
+			want: []string{`DIR/t.yaml: database.env: hooks: env entry 0: want KEY=VALUE`}},
 		{name: "esl password of two lines", yaml: base("  esl:\n    - password_file: DIR/two-lines\n"),
 			want: []string{"DIR/t.yaml: probes.esl[0].password_file: DIR/two-lines holds more than one line; the secret must be a single line"}},
 		{name: "tls on a tcp target", yaml: base("    - target: sip:127.0.0.1:5060;transport=tcp\n      tls: {server_name: pbx.example.com}\n"),

@@ -21,7 +21,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(
 		&cobra.Command{
-			Use:   "check",
+			Use:   "check [FILE]",
 			Short: "Validate the config file and environment; print FILE: ok or every problem (exit 2)",
 			Long: `Validate the config file and the PBXHA_ environment as ` + "`pbxha run`" + ` does before it
 starts anything, and a SIGHUP reload before it takes a file: the rules of
@@ -29,9 +29,18 @@ every key, and the checks that need this host (key, secret, password and CA
 files readable and well-formed, the key file not readable by group or
 others, the PBX's user and group, the heartbeat addresses, the VIP's
 interface). Run it as the user pbxha runs as, so that it reads what pbxha
-reads. Prints FILE: ok, or every problem as FILE: KEY: MSG and exits 2.`,
-			Args: cobra.NoArgs,
-			RunE: func(*cobra.Command, []string) error { return configCheck(g) },
+reads. FILE, when given, is checked instead of -c/--config. Prints FILE: ok,
+or every problem as FILE: KEY: MSG and exits 2.`,
+			Args: cobra.MaximumNArgs(1),
+			RunE: func(_ *cobra.Command, args []string) error {
+				if len(args) == 1 {
+					if g.configPath != "" && g.configPath != args[0] {
+						return usageErr(fmt.Errorf("config check: give the file as an argument or with -c, not both"))
+					}
+					g.configPath = args[0]
+				}
+				return configCheck(g)
+			},
 		},
 		&cobra.Command{
 			Use:   "show",

@@ -28,7 +28,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "demo [--duration D] [--mode auto|netns|loopback] [--single] [-v]",
-		Short: "Watch a two-node pair fail over from a hung PBX and switch back, in about 15 seconds",
+		Short: "Watch a two-node pair fail over from a hung PBX and switch back, in about 7 seconds",
 		Long: `Run two pbxha nodes (node-a, node-b) on the embedded default config, each
 beside a built-in test PBX, and a client that sends SIP OPTIONS to the
 service address every 50 ms. The primary's PBX hangs (SIGSTOP: the process

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pbxha/pbxha/configs"
+	"github.com/pbxha/pbxha/internal/logattr"
 )
 
 // newLogger builds the daemon's logger from the log section. The level can
@@ -17,11 +18,13 @@ func newLogger(c configs.Log, w io.Writer) (*slog.Logger, *slog.LevelVar, error)
 		return nil, nil, err
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	// logattr keeps one value per key: "component" and "node" are added
+	// by the daemon and again by the packages it wires.
 	switch c.Format {
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), level, nil
+		return slog.New(logattr.New(slog.NewJSONHandler(w, opts))), level, nil
 	case "text", "":
-		return slog.New(slog.NewTextHandler(w, opts)), level, nil
+		return slog.New(logattr.New(slog.NewTextHandler(w, opts))), level, nil
 	}
 	return nil, nil, fmt.Errorf("log.format: %q is not text or json", c.Format)
 }

@@ -40,7 +40,7 @@ func usageErr(err error) error { return &exitError{code: exitUsage, err: err} }
 
 // globals are the flags and streams every subcommand shares.
 type globals struct {
-	configPath string // -c/--config; empty means /etc/pbxha/pbxha.yaml if it exists, else the embedded default
+	configPath string // -c/--config, else PBXHA_CONFIG; empty means /etc/pbxha/pbxha.yaml if it exists, else the embedded default
 	stdout     io.Writer
 	stderr     io.Writer
 }
@@ -54,8 +54,9 @@ func newRootCmd(g *globals) *cobra.Command {
 	}
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
-	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", "", "config file (default /etc/pbxha/pbxha.yaml when it exists, else the embedded default)")
+	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", "", "config file (default $PBXHA_CONFIG, else /etc/pbxha/pbxha.yaml when it exists, else the embedded default)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
+	root.PersistentPreRun = func(*cobra.Command, []string) { configPathDefault(g) }
 	root.AddCommand(
 		newVersionCmd(g),
 		newProbeCmd(g),
@@ -65,12 +66,14 @@ func newRootCmd(g *globals) *cobra.Command {
 		newConfigCmd(g),
 		newPBXCmd(g),
 		newMaintenanceCmd(g),
+		newRestartCmd(g),
 		newAlertCmd(g),
 		newEventsCmd(g),
 		newKeygenCmd(g),
 		newSwitchoverCmd(g),
 		newSyncCmd(g),
 		newStandbyCmd(g),
+		newGenCmd(g),
 	)
 	return root
 }

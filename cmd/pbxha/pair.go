@@ -1,16 +1,18 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"syscall"
 	"time"
 
 	"github.com/pbxha/pbxha/act"
 	"github.com/pbxha/pbxha/configs"
 	"github.com/pbxha/pbxha/dbrole"
 	"github.com/pbxha/pbxha/event"
-	"github.com/pbxha/pbxha/failover"
 	"github.com/pbxha/pbxha/hooks"
+	"github.com/pbxha/pbxha/mysqlrole"
 	"github.com/pbxha/pbxha/pair"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/vip"
@@ -19,9 +21,9 @@ import (
 // newPair wires the pair from peer, failover, vip, database and hooks.
 // Nothing runs until Run.
 func newPair(cfg *configs.Config, d *daemon) (*pair.Pair, error) {
-	key, err := failover.LoadKey(cfg.Peer.KeyFile)
+	keys, err := cfg.HeartbeatKeys()
 	if err != nil {
-		return nil, fmt.Errorf("%s: peer.key_file: %w", cfg.Source, err)
+		return nil, err
 	}
 	policy, err := cfg.FailoverPolicy()
 	if err != nil {
@@ -31,11 +33,12 @@ func newPair(cfg *configs.Config, d *daemon) (*pair.Pair, error) {
 	log := d.log.With("component", "failover")
 	emit := func(e event.Event) { d.events.Publish(e) }
 	pc := pair.Config{
-		Cluster: cfg.Node.Cluster, Node: cfg.Node.Name, Key: key, Paths: cfg.HeartbeatPaths(),
+		Cluster: cfg.Node.Cluster, Node: cfg.Node.Name, Keys: keys, Paths: cfg.HeartbeatPaths(),
 		Interval: cfg.Peer.Interval, DeadAfter: cfg.Peer.DeadAfter, Policy: policy, StateDir: cfg.StateDir,
 		TieBreakers: cfg.Failover.TieBreakers, VIPAddr: cfg.VIP.Address,
-		Rejoin:       len(cfg.Database.StopCommand) > 0 && len(cfg.Database.DemoteCommand) > 0,
-		LeaveTimeout: releaseBudget(cfg),
+		Rejoin:       cfg.DatabaseRejoins(),
+		LeaveTimeout: releaseBudget(cfg), TrackInterfaces: cfg.Failover.TrackInterfaces,
+		UnprotectedGrace: cfg.Failover.UnprotectedGrace, MaxClockOffset: cfg.Failover.MaxClockOffset,
 		// The agent is built after the pair: read it through the daemon.
 		States:      func() []probe.CheckState { return d.agent.States() },
 		Checks:      func() []probe.Check { return d.agent.Checks() },
@@ -57,6 +60,11 @@ func newPair(cfg *configs.Config, d *daemon) (*pair.Pair, error) {
 	if pc.Resources.Commands, err = newESLCommands(cfg, d.log, emit); err != nil {
 		return nil, err
 	}
+	if len(cfg.PBX.TakeoverAMI) > 0 {
+		if pc.Resources.Commands, err = newAMICommands(cfg, d.log, emit); err != nil {
+			return nil, err
+		}
+	}
 	if len(cfg.Hooks.Takeover)+len(cfg.Hooks.Release) > 0 {
 		pc.Resources.Hooks = act.HookCommands{OnTakeover: configs.HookList(cfg.Hooks.Takeover), OnRelease: configs.HookList(cfg.Hooks.Release)}
 	}
@@ -64,7 +72,7 @@ func newPair(cfg *configs.Config, d *daemon) (*pair.Pair, error) {
 		pc.Resources.Fence = act.FenceCommand{Hook: hooks.Hook{Name: "fence", Command: cfg.Failover.FenceCommand, Timeout: cfg.Failover.FenceTimeout}, Logger: log}
 	}
 	if pc.DB {
-		if pc.Resources.DB, err = dbrole.New(cfg.DBRoleConfig(), log.With("component", "dbrole")); err != nil {
+		if pc.Resources.DB, err = newDatabase(cfg, log); err != nil {
 			return nil, fmt.Errorf("%s: database: %w", cfg.Source, err)
 		}
 	}
@@ -74,10 +82,21 @@ func newPair(cfg *configs.Config, d *daemon) (*pair.Pair, error) {
 		}
 	}
 	p, err := pair.New(pc)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%s: peer.paths: a heartbeat port is already bound by another process (another pbxha?), so the heartbeat cannot start: %w", cfg.Source, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: peer: %w", cfg.Source, err)
 	}
 	return p, nil
+}
+
+// newDatabase builds the role mover of database.kind.
+func newDatabase(cfg *configs.Config, log *slog.Logger) (act.Database, error) {
+	if cfg.DatabaseKind().MySQLFamily() {
+		return mysqlrole.New(cfg.MySQLRoleConfig(), log.With("component", "mysqlrole"))
+	}
+	return dbrole.New(cfg.DBRoleConfig(), log.With("component", "dbrole"))
 }
 
 // newESLCommands returns nil when pbx.takeover_esl is empty. The password
@@ -96,6 +115,22 @@ func newESLCommands(cfg *configs.Config, log *slog.Logger, emit func(event.Event
 	}
 	return &act.ESLCommands{Node: cfg.Node.Name, Addr: p.Address, Password: pw, Commands: cfg.PBX.TakeoverESL,
 		Timeout: cfg.PBX.TakeoverESLTimeout, Logger: log.With("component", "takeover_esl"), OnEvent: emit}, nil
+}
+
+// newAMICommands builds the pbx.takeover_ami sender from the first ami
+// probe's address and user; its secret (or file) is read now, so that a
+// missing file stops the start.
+func newAMICommands(cfg *configs.Config, log *slog.Logger, emit func(event.Event)) (act.TakeoverCommands, error) {
+	if len(cfg.Probes.AMI) == 0 {
+		return nil, fmt.Errorf("%s: pbx.takeover_ami: needs an ami probe (probes.ami)", cfg.Source)
+	}
+	p := cfg.Probes.AMI[0]
+	sec, err := secret(p.Secret, p.SecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: probes.ami[0].secret_file: %w", cfg.Source, err)
+	}
+	return &act.AMICommands{Node: cfg.Node.Name, Addr: p.Address, Username: p.Username, Secret: sec, Commands: cfg.PBX.TakeoverAMI,
+		Timeout: cfg.PBX.TakeoverAMITimeout, Logger: log.With("component", "takeover_ami"), OnEvent: emit}, nil
 }
 
 // releaseBudget is the longest a release can take: the release hooks, the

@@ -11,6 +11,7 @@ func newProbeCmd(g *globals) *cobra.Command {
 		newProbeSIPCmd(g),
 		newProbeESLCmd(g),
 		newProbePGCmd(g),
+		newProbeMySQLCmd(g),
 		newProbeAMICmd(g),
 		newProbeTCPCmd(g),
 		newProbeExecCmd(g),

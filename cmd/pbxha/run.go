@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -17,13 +18,17 @@ import (
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/filesync"
+	"github.com/pbxha/pbxha/hooks"
+	"github.com/pbxha/pbxha/internal/httpguard"
 	"github.com/pbxha/pbxha/metrics"
 	"github.com/pbxha/pbxha/pair"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/rebuild"
 	"github.com/pbxha/pbxha/sdnotify"
 	"github.com/pbxha/pbxha/sipcheck"
+	"github.com/pbxha/pbxha/statuspage"
 	"github.com/pbxha/pbxha/supervisor"
+	"github.com/pbxha/pbxha/vip"
 	"github.com/spf13/cobra"
 )
 
@@ -45,11 +50,30 @@ Exit codes: 0 clean shutdown, 1 runtime failure (socket in use...), 2 bad config
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			return runDaemon(ctx, g, cfg)
+			if err := exportDaemonEnv(cfg); err != nil {
+				return &exitError{code: exitFailure, err: err}
+			}
+			return runDaemon(cmd.Context(), g, cfg)
 		},
 	}
+}
+
+// exportDaemonEnv sets PBXHA_CONFIG and PBXHA_SOCKET in the daemon's own
+// environment, which the commands it runs inherit (hooks.Environ lets these
+// two through): pbxha commands in a hook find this daemon.
+func exportDaemonEnv(cfg *configs.Config) error {
+	if cfg.Source != configs.EmbeddedSource {
+		p, err := filepath.Abs(cfg.Source)
+		if err != nil {
+			return fmt.Errorf("run: %s: %w", cfg.Source, err)
+		}
+		if err := os.Setenv(hooks.EnvConfig, p); err != nil {
+			return fmt.Errorf("run: %s: %w", hooks.EnvConfig, err)
+		}
+	} else {
+		_ = os.Unsetenv(hooks.EnvConfig)
+	}
+	return os.Setenv(hooks.EnvSocket, cfg.Control.Socket)
 }
 
 // daemon is one running pbxha: the parts that live from start to stop.
@@ -70,12 +94,18 @@ type daemon struct {
 // runDaemon runs pbxha on cfg until ctx is done. SIGHUP reloads from the
 // same config path.
 func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	logger, level, err := newLogger(cfg.Log, g.stderr)
 	if err != nil {
 		return usageErr(fmt.Errorf("%s: %w", cfg.Source, err))
 	}
 	logger = logger.With("node", cfg.Node.Name)
 	sipcheck.RouteLibraryLogs(logger.With("component", "sipgo"))
+	probe.RouteMySQLLogs(logger)
 	d := &daemon{g: g, log: logger, level: level, events: &event.Publisher{Node: cfg.Node.Name, Cluster: cfg.Node.Cluster}}
 
 	// Build everything that can fail on the config before anything starts.
@@ -88,7 +118,7 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	if d.alerts, err = newDispatcher(cfg, logger); err != nil {
 		return usageErr(err)
 	}
-	evlog, err := event.OpenLog(eventLogPath(cfg), eventLogSize, logger.With("component", "eventlog"))
+	evlog, err := event.OpenLog(eventLogPath(cfg), event.Retention{Keep: cfg.Events.Keep, MaxAge: cfg.Events.MaxAge}, logger.With("component", "eventlog"))
 	if err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("%s: state_dir: %w", cfg.Source, err)}
 	}
@@ -129,7 +159,10 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		}
 		// The metrics read the agent's health, and the agent feeds them.
 		d.m = metrics.New(func() probe.Health { return d.agent.Health() })
-		d.m.SetInfo(cfg.Node.Name, cfg.Node.Cluster, version, func() string { return d.agent.Role() })
+		d.m.SetInfo(cfg.Node.Name, cfg.Node.Cluster, buildVersion(), func() string { return d.agent.Role() })
+		if d.pair != nil {
+			d.m.SetProblem(d.pair.Problem)
+		}
 		if d.alerts != nil {
 			d.m.AlertFuncs(alertCounters(d.alerts))
 		}
@@ -144,8 +177,14 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 			}
 			d.m.SyncFuncs(sy, rb)
 		}
+		d.events.Sinks = append(d.events.Sinks, d.m) // takeovers and PBX restarts
 	}
 	d.agent = agent.New(d.agentConfig(cfg, checks), logger, d.events)
+	if d.m != nil {
+		d.m.SetHA(d.haMetrics(cfg))
+		d.m.SetPage(statuspage.Handler(statuspage.Source{Status: d.agent.Status, Logger: logger,
+			Events: func() []event.Event { evs, _ := event.ReadLog(eventLogPath(cfg), time.Time{}); return evs }}))
+	}
 
 	var wg sync.WaitGroup
 	if mln != nil {
@@ -159,7 +198,21 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		// Delivery runs apart from probes and decisions and never blocks them.
 		wg.Go(func() { d.alerts.Run(ctx) })
 	}
-	api := control.API{Status: d.agent.Status, Maintenance: d.agent.SetMaintenance}
+	api := control.API{Status: d.agent.Status, Maintenance: d.agent.SetMaintenance,
+		Restart: func() error {
+			logger.Info("restart asked on the control socket: stopping, the role is kept")
+			d.keepRole()
+			stop()
+			return nil
+		}}
+	wg.Go(func() {
+		select {
+		case s := <-sigs:
+			d.onStopSignal(s)
+			stop()
+		case <-ctx.Done():
+		}
+	})
 	if d.pair != nil {
 		wg.Go(func() { d.pair.Run(ctx) })
 		api.Switchover = func(rctx context.Context, to string, drain time.Duration, force bool) (control.SwitchoverResult, error) {
@@ -203,12 +256,30 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	defer signal.Stop(hup)
 	wg.Go(func() { d.reloadOnHUP(ctx, hup, cfg) })
 
-	logger.Info("pbxha started", "version", version, "config", cfg.Source, "probes", len(checks.checks),
-		"pbx", cfg.PBX.Supervise.Mode, "peer_paths", len(cfg.Peer.Paths), "socket", cfg.Control.Socket, "pid", os.Getpid())
+	logger.Info("pbxha started", "version", buildVersion(), "config", cfg.Source, "probes", len(checks.checks),
+		"pbx", cfg.PBX.Supervise.Mode, "peer_paths", len(cfg.Peer.Paths), "socket", cfg.Control.Socket, "pid", os.Getpid(), "fd_limit", httpguard.FDLimit())
 	d.agent.Run(ctx)
 	wg.Wait()
 	logger.Info("pbxha stopped")
 	return nil
+}
+
+// haMetrics wires the HA dashboard's metrics to the agent, the pair and the
+// supervisor. The VIP is asked only where that is cheap: netlink, or a
+// script without a check command.
+func (d *daemon) haMetrics(cfg *configs.Config) metrics.HA {
+	ha := metrics.HA{Role: d.agent.Role, Maintenance: d.agent.Maintenance, Reload: d.agent.ReloadState}
+	if d.pair != nil {
+		ha.Pair = func() (control.Pair, bool) { _, p := d.pair.Status(); return p, true }
+		if cfg.VIP.Mode == string(vip.ModeNetlink) || (cfg.VIP.Mode == string(vip.ModeScript) && len(cfg.VIP.Script.Check) == 0) {
+			ha.VIPHeld = d.pair.VIPHeld
+		}
+	}
+	if d.sup != nil {
+		sup, sc := d.sup, cfg.PBX.Supervise
+		ha.PBX = func() (control.PBX, bool) { return pbxStatus(sup, sc), true }
+	}
+	return ha
 }
 
 func maxInterval(s *checkSet) time.Duration {
@@ -223,7 +294,8 @@ func maxInterval(s *checkSet) time.Duration {
 func (d *daemon) agentConfig(cfg *configs.Config, checks *checkSet) agent.Config {
 	ac := agent.Config{
 		Node: cfg.Node.Name, Cluster: cfg.Node.Cluster, History: cfg.History, Source: cfg.Source,
-		Version: version, Checks: checks.checks, Close: checks.Close,
+		MaintenanceFile: filepath.Join(cfg.StateDir, agent.MaintenanceFileName),
+		Version:         buildVersion(), Checks: checks.checks, Close: checks.Close,
 	}
 	if d.m != nil {
 		ac.OnResult = d.m.Observe
@@ -285,13 +357,29 @@ func (d *daemon) reloadOnHUP(ctx context.Context, hup <-chan os.Signal, running 
 		// The supervisor, alert delivery and the pair keep their running
 		// config: a reload never restarts the PBX, reopens the outbox or
 		// touches the VIP.
-		for _, key := range configs.KeepRestartOnly(running, next) {
+		pending := configs.KeepRestartOnly(running, next)
+		for _, key := range pending {
 			d.log.Warn("setting changed but takes effect only at the next start", "key", key)
+		}
+		if d.pair != nil {
+			// The heartbeat keys are read again: a key change (docs/pair.md)
+			// takes a SIGHUP on each node, never a restart.
+			keys, err := next.HeartbeatKeys()
+			if err == nil {
+				err = d.pair.SetKeys(keys)
+			}
+			if err != nil {
+				d.log.Error("heartbeat keys not reloaded; the running keys stay", "err", err)
+			} else {
+				d.log.Info("heartbeat keys reloaded", "next_key", next.Peer.NextKeyFile != "")
+			}
 		}
 		if d.m != nil {
 			d.m.ResetProbes()
 		}
-		if err := d.agent.Reload(ctx, d.agentConfig(next, checks)); err != nil {
+		ac := d.agentConfig(next, checks)
+		ac.PendingRestart = pending
+		if err := d.agent.Reload(ctx, ac); err != nil {
 			checks.Close()
 			return
 		}

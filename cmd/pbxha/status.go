@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os/signal"
@@ -50,18 +49,6 @@ Exit codes: 0 the daemon answered, 2 usage or config error, 3 no daemon answered
 	return cmd
 }
 
-// controlSocket returns the socket path: the flag when given, else the config's.
-func controlSocket(g *globals, flag string) (string, error) {
-	if flag != "" {
-		return flag, nil
-	}
-	cfg, err := loadConfig(g)
-	if err != nil {
-		return "", err
-	}
-	return cfg.Control.Socket, nil
-}
-
 func runStatus(ctx context.Context, w io.Writer, c *control.Client, socket string, o statusOpts) error {
 	for {
 		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -93,12 +80,4 @@ func runStatus(ctx context.Context, w io.Writer, c *control.Client, socket strin
 		case <-time.After(o.interval):
 		}
 	}
-}
-
-func statusError(socket string, err error) error {
-	if errors.Is(err, control.ErrNoDaemon) {
-		return &exitError{code: exitNoDaemon, err: fmt.Errorf(
-			"no pbxha daemon answering on %s: start one with `pbxha run`, or point -c/--socket at the running one", socket)}
-	}
-	return &exitError{code: exitNoDaemon, err: err}
 }

@@ -79,6 +79,15 @@ func buildChecks(cfg *configs.Config, logger *slog.Logger) (*checkSet, error) {
 		s.add(c.Schedule, probe.KindPG, p.Target(), p)
 		s.closers = append(s.closers, closerFunc(p.Close))
 	}
+	for i, c := range cfg.Probes.MySQL {
+		p, err := probe.NewMySQL(c.MySQLConfig(cfg.Node.Name), logger.With("probe", c.Name))
+		if err != nil {
+			fail(probe.KindMySQL, i, err)
+			continue
+		}
+		s.add(c.Schedule, probe.KindMySQL, p.Target(), p)
+		s.closers = append(s.closers, closerFunc(p.Close))
+	}
 	for i, c := range cfg.Probes.AMI {
 		sec, err := secret(c.Secret, c.SecretFile)
 		if err != nil {
@@ -106,7 +115,9 @@ func buildChecks(cfg *configs.Config, logger *slog.Logger) (*checkSet, error) {
 			fail(probe.KindExec, i, err)
 			continue
 		}
-		s.add(c.Schedule, probe.KindExec, strings.Join(c.Command, " "), p)
+		// The target shown in status and logs keeps the program only:
+		// arguments may carry credentials (configs.RedactArgv).
+		s.add(c.Schedule, probe.KindExec, strings.Join(configs.RedactArgv(c.Command), " "), p)
 	}
 	if len(errs) > 0 {
 		s.Close()

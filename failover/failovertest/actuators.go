@@ -18,6 +18,10 @@ const (
 	OpRestartPBX Op = "restart_pbx"
 	OpFence      Op = "fence"
 	OpReAnnounce Op = "re_announce"
+	OpStepDown   Op = "step_down"
+	OpRestoreVIP Op = "restore_vip"
+	OpDropVIP    Op = "drop_vip"
+	OpWitness    Op = "witness"
 )
 
 // Call is one recorded actuator call.
@@ -38,11 +42,12 @@ type Call struct {
 type Actuators struct {
 	now func() time.Time
 
-	mu     sync.Mutex
-	calls  []Call
-	holds  bool
-	epoch  uint64
-	behave map[Op]func(ctx context.Context) error
+	mu      sync.Mutex
+	calls   []Call
+	holds   bool
+	epoch   uint64
+	behave  map[Op]func(ctx context.Context) error
+	witness failover.WitnessState
 }
 
 var _ failover.Actuators = (*Actuators)(nil)
@@ -77,7 +82,7 @@ func (a *Actuators) run(ctx context.Context, c Call) error {
 	case err != nil:
 	case c.Op == OpTakeOver:
 		a.holds, a.epoch = true, c.Epoch
-	case c.Op == OpRelease:
+	case c.Op == OpRelease, c.Op == OpStepDown:
 		a.holds = false
 	}
 	return err
@@ -118,6 +123,45 @@ func (a *Actuators) ReAnnounce(ctx context.Context) error {
 	return a.run(ctx, Call{Op: OpReAnnounce, At: a.now()})
 }
 
+// StepDown records the call; on success the resources are no longer held.
+// Its timeline has DBDemoted, VIPDown and Released at the return time.
+func (a *Actuators) StepDown(ctx context.Context, m failover.Move) (failover.Timeline, error) {
+	if err := a.run(ctx, Call{Op: OpStepDown, At: a.now(), Epoch: m.Epoch, Reason: m.Reason}); err != nil {
+		return failover.Timeline{}, err
+	}
+	t := a.now()
+	return failover.Timeline{DBDemoted: t, VIPDown: t, Released: t}, nil
+}
+
+// RestoreVIP records the call.
+func (a *Actuators) RestoreVIP(ctx context.Context) error {
+	return a.run(ctx, Call{Op: OpRestoreVIP, At: a.now()})
+}
+
+// DropVIP records the call.
+func (a *Actuators) DropVIP(ctx context.Context) error {
+	return a.run(ctx, Call{Op: OpDropVIP, At: a.now()})
+}
+
+// Witness records the call and returns what SetWitness set (WitnessAbsent
+// by default).
+func (a *Actuators) Witness(ctx context.Context) (failover.WitnessState, string, error) {
+	err := a.run(ctx, Call{Op: OpWitness, At: a.now()})
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.witness == failover.WitnessUnknown {
+		return failover.WitnessAbsent, "nobody answered", err
+	}
+	return a.witness, "a fake answer", err
+}
+
+// SetWitness sets what Witness reports.
+func (a *Actuators) SetWitness(w failover.WitnessState) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.witness = w
+}
+
 // Holds reports whether the resources are held, and at which epoch they were
 // taken.
 func (a *Actuators) Holds() (bool, uint64) {
@@ -156,11 +200,17 @@ type Local struct {
 // NewLocal returns a source that reports s until changed.
 func NewLocal(s failover.LocalState) *Local { return &Local{s: s} }
 
-// Get returns the current state; pass it as NodeConfig.Local.
+// Get returns the current state; pass it as NodeConfig.Local. While
+// TieBreakerOK is set and TieBreakerAt is not, a tie-breaker target answers
+// all the time: TieBreakerAt is the time of the call.
 func (l *Local) Get() failover.LocalState {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.s
+	s := l.s
+	if s.TieBreakerOK && s.TieBreakerAt.IsZero() {
+		s.TieBreakerAt = time.Now()
+	}
+	return s
 }
 
 // Update changes the state with f.

@@ -1,7 +1,8 @@
 // Package netlab builds throwaway lab networks: a switch namespace holding a
 // bridge, and host namespaces wired to it by veth pairs, addressed in
 // 198.18.0.0/24 (RFC 2544 benchmarking space) and, on request,
-// fd00:198:18::/64. A lab has no route out of those subnets and no link to
+// fd00:198:18::/64; on request also point-to-point links between two hosts
+// beside the switch (a crossover cable), each with a /30 of its own. A lab has no route out of those subnets and no link to
 // the machine's own network. Hosts can run processes, enter their namespace
 // from Go, lose their link and read their neighbour table. Close kills the
 // processes a lab started, by PID, and deletes every namespace it created;
@@ -34,7 +35,8 @@ import (
 )
 
 // Address plan: hosts get 198.18.0.11, .12, ... in order (and
-// fd00:198:18::b, ::c, ...); service addresses (a VIP) go at .100 and above.
+// fd00:198:18::b, ::c, ...); service addresses (a VIP) go at .100 and above;
+// point-to-point links take /30s from .252 down to .224 (see LinkAddr).
 const (
 	firstHost  = 11
 	maxHosts   = 80     // .11 to .90, below the .100 service addresses
@@ -78,12 +80,16 @@ type Options struct {
 	// IPv6 also gives every host fd00:198:18::X/64 (without duplicate
 	// address detection, so usable at once).
 	IPv6 bool
+	// Links are point-to-point links between two named hosts beside the
+	// switch, at most 8, one per pair of hosts (see Link and LinkAddr).
+	Links []LinkSpec
 }
 
 // Lab is a switch and the hosts wired to it.
 type Lab struct {
 	Switch string  // the switch namespace's name (ip netns list)
 	Hosts  []*Host // in the order of Options.Hosts
+	Links  []*Link // in the order of Options.Links
 
 	mu      sync.Mutex
 	created []string    // namespaces to delete, in creation order
@@ -138,6 +144,9 @@ func New(ctx context.Context, opts Options) (_ *Lab, err error) {
 		}
 		seen[name] = true
 	}
+	if err := checkLinks(opts.Links, seen); err != nil {
+		return nil, err
+	}
 	prefix, err := newPrefix()
 	if err != nil {
 		return nil, err
@@ -168,6 +177,13 @@ func New(ctx context.Context, opts Options) (_ *Lab, err error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	for i, spec := range opts.Links {
+		l, err := lab.addLink(ctx, i, spec)
+		if err != nil {
+			return nil, err
+		}
+		lab.Links = append(lab.Links, l)
 	}
 	if err := lab.waitCarrier(ctx); err != nil {
 		return nil, err
@@ -242,9 +258,9 @@ func (lab *Lab) addHost(ctx context.Context, prefix, name string, n int, ipv6 bo
 	return h, nil
 }
 
-// waitCarrier waits until both ends of every veth pair are operationally
-// up, so that frames sent right after New are not lost while the carrier
-// comes up.
+// waitCarrier waits until both ends of every veth pair (links included)
+// are operationally up, so that frames sent right after New are not lost
+// while the carrier comes up.
 func (lab *Lab) waitCarrier(ctx context.Context) error {
 	sw, err := vnetns.GetFromName(lab.Switch)
 	if err != nil {
@@ -264,6 +280,11 @@ func (lab *Lab) waitCarrier(ctx context.Context) error {
 			if state != netlink.OperUp {
 				return fmt.Errorf("netlab: %s: link %s: got state %s, want up within 10s", h.Name, end.link, state)
 			}
+		}
+	}
+	for _, l := range lab.Links {
+		if err := l.waitUp(ctx, deadline); err != nil {
+			return err
 		}
 	}
 	return nil

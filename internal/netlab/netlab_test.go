@@ -286,26 +286,122 @@ func TestLabLinksAndProcesses(t *testing.T) {
 	}
 }
 
-// TestBadOptions checks that New refuses bad host names before it creates
-// anything.
+// TestPointToPointLink builds a lab with a crossover link between a and b
+// beside the switch: datagrams between the link addresses cross it; while
+// it is down, none arrives, not even through the switch (b listens on every
+// address), and a socket bound to the link address before the cut works
+// again after Up, as a heartbeat socket must.
+func TestPointToPointLink(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.LookPath(t, "ip")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	lab, err := netlab.New(ctx, netlab.Options{Hosts: []string{"a", "b", "c"}, Links: []netlab.LinkSpec{{A: "a", B: "b"}, {A: "c", B: "a"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lab.Close() })
+	ab, ca := lab.Link("b", "a"), lab.Link("a", "c")
+	if ab == nil || ca == nil || lab.Link("b", "c") != nil || len(lab.Links) != 2 {
+		t.Fatalf("got links a-b %v, c-a %v, b-c %v; want the two given and no third", ab, ca, lab.Link("b", "c"))
+	}
+	for _, tc := range []struct {
+		name      string
+		got, want string
+	}{
+		{"a-b a end", ab.A.IP.String() + " " + ab.A.Link, "198.18.0.253 p-b"},
+		{"a-b b end", ab.B.IP.String() + " " + ab.B.Link, "198.18.0.254 p-a"},
+		{"c-a c end", ca.A.IP.String() + " " + ca.A.Link, "198.18.0.249 p-a"},
+		{"c-a a end", ca.B.IP.String() + " " + ca.B.Link, "198.18.0.250 p-c"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: got %s, want %s", tc.name, tc.got, tc.want)
+		}
+	}
+	out, err := lab.Host("a").Run("ip", "-o", "addr", "show", "dev", "p-b")
+	if err != nil || !strings.Contains(string(out), "198.18.0.253/30") {
+		t.Fatalf("a's link to b: got %q (%v), want 198.18.0.253/30", out, err)
+	}
+
+	rx := udpRecv(t, lab.Host("b"), netip.IPv4Unspecified(), 40002)
+	var tx *net.UDPConn
+	if err := lab.Host("a").Do(func() (err error) {
+		tx, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ab.A.IP, 40002)))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(ab.B.IP, 40002))
+	// send sends one datagram from tx and reports whether rx got it from
+	// a's link address within wait.
+	send := func(wait time.Duration) bool {
+		msg := []byte("hb " + strconv.FormatInt(time.Now().UnixNano(), 10))
+		if _, err := tx.WriteToUDP(msg, to); err != nil {
+			return false
+		}
+		buf := make([]byte, 128)
+		for deadline := time.Now().Add(wait); time.Now().Before(deadline); {
+			rx.SetReadDeadline(deadline)
+			n, from, err := rx.ReadFromUDP(buf)
+			if err != nil {
+				return false
+			}
+			if bytes.Equal(buf[:n], msg) && from.AddrPort().Addr().Unmap() == ab.A.IP {
+				return true
+			}
+		}
+		return false
+	}
+	if !send(5 * time.Second) {
+		t.Fatalf("a -> b over the link: got no datagram, want one")
+	}
+	if err := ab.Down(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if send(300 * time.Millisecond) {
+			t.Fatalf("a -> b with the link down (try %d): got a datagram, want none", i)
+		}
+	}
+	if err := ab.Up(); err != nil {
+		t.Fatal(err)
+	}
+	ok := false
+	for i := 0; i < 20 && !ok; i++ {
+		ok = send(500 * time.Millisecond)
+	}
+	if !ok {
+		t.Errorf("a -> b after Up: got no datagram in 20 tries, want one")
+	}
+}
+
+// TestBadOptions checks that New refuses bad host names and links before
+// it creates anything.
 func TestBadOptions(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.LookPath(t, "ip")
 	before, _ := os.ReadDir("/run/netns")
+	ab := []string{"a", "b"}
 	for _, tc := range []struct {
 		name  string
 		hosts []string
+		links []netlab.LinkSpec
 	}{
-		{"too long", []string{"abcdefghijklm"}},
-		{"duplicate", []string{"n1", "n1"}},
-		{"slash", []string{"a/b"}},
-		{"space", []string{"a b"}},
-		{"too many", make([]string, 81)},
+		{"too long", []string{"abcdefghijklm"}, nil},
+		{"duplicate", []string{"n1", "n1"}, nil},
+		{"slash", []string{"a/b"}, nil},
+		{"space", []string{"a b"}, nil},
+		{"too many", make([]string, 81), nil},
+		{"link to an unknown host", ab, []netlab.LinkSpec{{A: "a", B: "x"}}},
+		{"link to itself", ab, []netlab.LinkSpec{{A: "a", B: "a"}}},
+		{"second link", ab, []netlab.LinkSpec{{A: "a", B: "b"}, {A: "b", B: "a"}}},
+		{"too many links", ab, slices.Repeat([]netlab.LinkSpec{{A: "a", B: "b"}}, 9)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if lab, err := netlab.New(context.Background(), netlab.Options{Hosts: tc.hosts}); err == nil {
+			if lab, err := netlab.New(context.Background(), netlab.Options{Hosts: tc.hosts, Links: tc.links}); err == nil {
 				lab.Close()
-				t.Errorf("netlab.New(%q): got a lab, want an error", tc.hosts)
+				t.Errorf("netlab.New(%q, links %v): got a lab, want an error", tc.hosts, tc.links)
 			}
 		})
 	}

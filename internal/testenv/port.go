@@ -1,10 +1,13 @@
 package testenv
 
 import (
+	"net"
 	"net/netip"
+	"runtime"
 	"testing"
 
 	"github.com/pbxha/pbxha/internal/netlab"
+	"golang.org/x/sys/unix"
 )
 
 // loopback is where FreeAddr finds its ports.
@@ -30,4 +33,31 @@ func FreeAddrOn(t testing.TB, ip string) string {
 		t.Fatal(err)
 	}
 	return netip.AddrPortFrom(a, uint16(port)).String()
+}
+
+// BindUDPAs binds a UDP socket on addr ("127.0.0.1:PORT") owned by uid, as
+// a program of that local user would: the socket is created with the
+// calling thread's file system uid switched to uid (the kernel records it
+// as the socket's owner), so no child process is needed. It needs root
+// (RequireRoot) and closes the socket when the test ends.
+func BindUDPAs(t testing.TB, uid int, addr string) {
+	t.Helper()
+	RequireRoot(t)
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		t.Fatalf("testenv: bind udp as %d: %v", uid, err)
+	}
+	runtime.LockOSThread()
+	prev, err := unix.SetfsuidRetUid(uid)
+	if err != nil {
+		runtime.UnlockOSThread()
+		t.Fatalf("testenv: bind udp as %d: setfsuid: %v", uid, err)
+	}
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
+	_, _ = unix.SetfsuidRetUid(prev)
+	runtime.UnlockOSThread()
+	if err != nil {
+		t.Fatalf("testenv: bind udp %s as uid %d: %v", addr, uid, err)
+	}
+	t.Cleanup(func() { c.Close() })
 }

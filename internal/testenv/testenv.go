@@ -3,13 +3,17 @@
 // fail under CI=true, so CI always exercises them); they wait on a condition
 // with a deadline instead of sleeping; they find free and closed loopback
 // ports; they freeze processes with SIGSTOP and wait for a process to stop or
-// exit; and they run the test PBX (test/testpbx) as its own process.
+// exit; they run the test PBX (test/testpbx) as its own process; and they
+// make full or read-only file systems and sockets of other users.
 package testenv
 
 import (
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // InCI reports whether the tests run under CI (CI=true).
@@ -47,4 +51,32 @@ func LookPath(t testing.TB, name string, extra ...string) string {
 	}
 	Unavailable(t, name+" is not installed")
 	return ""
+}
+
+// MountTmpfs mounts a tmpfs with options opts ("size=1m", "ro") on dir, an
+// existing directory, and unmounts it when the test ends: a small or
+// read-only file system for tests of full and read-only disks. It needs
+// root (RequireRoot).
+func MountTmpfs(t testing.TB, dir, opts string) {
+	t.Helper()
+	RequireRoot(t)
+	var flags uintptr
+	var data []string
+	for _, o := range strings.Split(opts, ",") {
+		switch o {
+		case "ro":
+			flags |= unix.MS_RDONLY
+		case "":
+		default:
+			data = append(data, o)
+		}
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", flags, strings.Join(data, ",")); err != nil {
+		t.Fatalf("testenv: mount tmpfs %s on %s: %v", opts, dir, err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			t.Errorf("testenv: unmount %s: %v", dir, err)
+		}
+	})
 }

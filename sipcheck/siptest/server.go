@@ -57,6 +57,8 @@ type behaviour struct {
 	reason  string
 	delay   time.Duration
 	garbage []byte
+	trying  time.Duration // > 0: send 100 Trying, wait this long, then the final reply
+	mangle  string        // "Call-ID" or "CSeq": the final reply carries a foreign one
 }
 
 // maxKept bounds the requests a Server remembers.
@@ -268,18 +270,43 @@ func (s *Server) handle(req *sip.Request, tx sip.ServerTransaction) {
 		s.writeRaw(req, tx, b.garbage)
 		return
 	}
-	if b.delay > 0 {
-		t := time.NewTimer(b.delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-s.done:
+	if b.trying > 0 {
+		// Its own write, then a pause: on a stream the 100 arrives in a
+		// segment of its own, before the final reply.
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 100, "Trying", nil))
+		if !s.wait(b.trying) {
 			return
 		}
 	}
+	if b.delay > 0 && !s.wait(b.delay) {
+		return
+	}
 	res := sip.NewResponseFromRequest(req, b.code, b.reason, nil)
 	res.AppendHeader(sip.NewHeader("Server", "pbxha-siptest"))
+	switch b.mangle {
+	case "Call-ID":
+		res.RemoveHeader("Call-ID")
+		id := sip.CallIDHeader("foreign-" + req.CallID().Value())
+		res.AppendHeader(&id)
+	case "CSeq":
+		c := *req.CSeq()
+		c.SeqNo++
+		res.RemoveHeader("CSeq")
+		res.AppendHeader(&c)
+	}
 	_ = tx.Respond(res)
+}
+
+// wait waits d, or returns false when the server closes first.
+func (s *Server) wait(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.done:
+		return false
+	}
 }
 
 // writeRaw sends bytes that are not SIP to where the reply would go.
@@ -333,6 +360,22 @@ func (s *Server) Answer(code int, reason string) {
 // Slow makes the server wait d before each reply (keeping the code).
 func (s *Server) Slow(d time.Duration) {
 	s.set(func(b *behaviour) { b.mode, b.delay = modeAnswer, d })
+}
+
+// Trying makes the server send 100 Trying first, in a write of its own, and
+// the final reply gap later (keeping the code).
+func (s *Server) Trying(gap time.Duration) {
+	s.set(func(b *behaviour) { b.mode, b.trying = modeAnswer, gap })
+}
+
+// Mismatch makes the server's final reply carry a foreign value of header,
+// "Call-ID" or "CSeq" (the number), with the request's Via branch: a reply
+// to someone else's transaction (keeping the code).
+func (s *Server) Mismatch(header string) {
+	if header != "Call-ID" && header != "CSeq" {
+		panic("siptest: Mismatch: header must be Call-ID or CSeq, not " + header)
+	}
+	s.set(func(b *behaviour) { b.mode, b.mangle = modeAnswer, header })
 }
 
 // Silent makes the server read requests and never reply.

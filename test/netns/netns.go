@@ -14,8 +14,9 @@ import (
 	"github.com/pbxha/pbxha/internal/testenv"
 )
 
-// Options shapes a topology: the host names (default "n1", "n2") and
-// whether hosts also get IPv6 addresses. See netlab.Options.
+// Options shapes a topology: the host names (default "n1", "n2"), whether
+// hosts also get IPv6 addresses, and point-to-point links between hosts
+// beside the switch. See netlab.Options.
 type Options = netlab.Options
 
 // Topology is a switch and the hosts wired to it.
@@ -79,6 +80,17 @@ func (topo *Topology) Host(name string) *Host {
 	}
 	topo.t.Fatalf("netns: no host %q", name)
 	return nil
+}
+
+// Link returns the point-to-point link between the hosts called a and b
+// (Options.Links), failing the test if there is none.
+func (topo *Topology) Link(a, b string) *netlab.Link {
+	topo.t.Helper()
+	l := topo.lab.Link(a, b)
+	if l == nil {
+		topo.t.Fatalf("netns: no link between %q and %q", a, b)
+	}
+	return l
 }
 
 // MustRun is Run that fails the test on error.
