@@ -39,6 +39,10 @@ type Config struct {
 	// (database.rebuild_on_rewind_failure: a standby rebuild starts). It
 	// must not block.
 	OnRejoinFailed func(err error)
+	// RejoinAdvice is what db_rejoin_failed's summary tells the operator
+	// to do when OnRejoinFailed is nil; "" means run pbxha standby rebuild
+	// on this node (PostgreSQL). MariaDB and MySQL have no standby rebuild.
+	RejoinAdvice string
 }
 
 // Actuators carry out the failover node's decisions over Resources; they
@@ -61,7 +65,8 @@ func New(cfg Config, r Resources) *Actuators {
 	}
 	a := &Actuators{cfg: cfg, r: r, log: cfg.Logger}
 	if cfg.Rejoin && r.DB != nil {
-		a.rejoin = &rejoin{db: r.DB, node: cfg.Node, clock: cfg.Clock, log: cfg.Logger, emit: cfg.OnEvent, onFailed: cfg.OnRejoinFailed}
+		advice := cmp.Or(cfg.RejoinAdvice, "run pbxha standby rebuild on "+cfg.Node)
+		a.rejoin = &rejoin{db: r.DB, node: cfg.Node, clock: cfg.Clock, log: cfg.Logger, emit: cfg.OnEvent, onFailed: cfg.OnRejoinFailed, advice: advice}
 	}
 	return a
 }

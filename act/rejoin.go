@@ -25,6 +25,7 @@ type rejoin struct {
 	// onFailed, when set, is called after a failed rejoin: a standby
 	// rebuild (database.rebuild_on_rewind_failure).
 	onFailed func(error)
+	advice   string // what the operator does when onFailed is nil
 
 	mu   sync.Mutex
 	done chan struct{} // closed when the running rejoin ends; nil when none ran yet
@@ -50,7 +51,7 @@ func (r *rejoin) start(args dbrole.DemoteArgs) {
 		if err != nil {
 			r.log.Error("database rejoin failed: it stays out of replication until an operator rejoins it",
 				"action", "rejoin", "target", r.db.Target(), "took", res.Duration.Round(time.Millisecond), "err", err)
-			next := "run pbxha standby rebuild on " + r.node
+			next := r.advice
 			if r.onFailed != nil {
 				next = "a standby rebuild starts (database.rebuild_on_rewind_failure)"
 			}

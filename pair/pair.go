@@ -46,6 +46,9 @@ type Config struct {
 	// rejoin. Either may be nil.
 	FilesSynced    func() time.Time
 	OnRejoinFailed func(error)
+	// RejoinAdvice is act.Config.RejoinAdvice: what a failed rejoin's
+	// event tells the operator to do ("": pbxha standby rebuild).
+	RejoinAdvice string
 	// TrackInterfaces are watched for carrier (failover.track_interfaces).
 	TrackInterfaces []string
 	// UnprotectedGrace and MaxClockOffset tune the pair_unprotected and
@@ -102,7 +105,7 @@ func New(cfg Config) (_ *Pair, err error) {
 	p.act = act.New(act.Config{
 		Node: cfg.Node, VIPAddr: cfg.VIPAddr, PeerHost: cfg.Paths[0].Peer.Addr().String(),
 		Rejoin: cfg.Rejoin, Logger: p.log, OnEvent: cfg.OnEvent,
-		FilesSynced: cfg.FilesSynced, OnRejoinFailed: cfg.OnRejoinFailed,
+		FilesSynced: cfg.FilesSynced, OnRejoinFailed: cfg.OnRejoinFailed, RejoinAdvice: cfg.RejoinAdvice,
 	}, cfg.Resources)
 	if p.tr, err = failover.ListenUDP(cfg.Paths, p.log); err != nil {
 		return nil, err

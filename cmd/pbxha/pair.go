@@ -54,6 +54,9 @@ func newPair(cfg *configs.Config, d *daemon) (*pair.Pair, error) {
 		},
 		OnRejoinFailed: rebuildOnRejoinFailure(cfg, d),
 	}
+	if cfg.DatabaseKind().MySQLFamily() {
+		pc.RejoinAdvice = "point it at the new primary by hand (docs/mysql.md)"
+	}
 	if d.sup != nil {
 		pc.Resources.PBX = act.Supervised(d.sup)
 	}
