@@ -298,9 +298,9 @@ type Database struct {
 	PeerHost           string        `mapstructure:"peer_host" yaml:"peer_host" json:"peer_host"`                                  // mariadb and mysql: the peer's server address to replicate from; empty: the peer's address on the first heartbeat path
 	PeerPort           int           `mapstructure:"peer_port" yaml:"peer_port" json:"peer_port"`                                  // mariadb and mysql: the peer's server port; 0: the dsn's port
 
-	// The standby rebuild (pbxha standby rebuild): on with data_dir and
-	// start_command.
-	DataDir                string        `mapstructure:"data_dir" yaml:"data_dir" json:"data_dir"`                                                    // the local server's data directory (PGDATA), which a standby rebuild replaces; empty: no rebuilds
+	// The standby rebuild (pbxha standby rebuild), kind postgresql only: on
+	// with data_dir and start_command.
+	DataDir                string        `mapstructure:"data_dir" yaml:"data_dir" json:"data_dir"`                                                    // postgresql: the local server's data directory (PGDATA), which a standby rebuild replaces; empty: no rebuilds
 	StartCommand           []string      `mapstructure:"start_command" yaml:"start_command" json:"start_command"`                                     // command that starts the local server after a rebuild (or the old one again after a failed rebuild), as a list
 	StartTimeout           time.Duration `mapstructure:"start_timeout" yaml:"start_timeout" json:"start_timeout"`                                     // the started server must accept connections within this
 	PrimaryConninfo        string        `mapstructure:"primary_conninfo" yaml:"primary_conninfo" json:"-"`                                           // libpq key=value string that reaches the primary for pg_basebackup and becomes primary_conninfo; empty: host=<peer> port=5432 user=postgres
