@@ -265,8 +265,8 @@ func TestSwitchoverTimeout(t *testing.T) {
 }
 
 // TestRebuild: the rebuild endpoint answers ok once the daemon started
-// one, 409 with the reason when the daemon refuses, 404 when rebuilds are
-// not configured.
+// one, even after the socket's write timeout, 409 with the reason when the
+// daemon refuses, 404 when rebuilds are not configured.
 func TestRebuild(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
@@ -276,6 +276,9 @@ func TestRebuild(t *testing.T) {
 		msg     string
 	}{
 		{"started", func(context.Context) error { return nil }, 0, ""},
+		// The checks before a start may take longer than the socket's 5s
+		// write timeout (a primary slow to answer).
+		{"slow start", func(context.Context) error { time.Sleep(6 * time.Second); return nil }, 0, ""},
 		{"refused", func(context.Context) error { return fmt.Errorf("rebuild: this node is the primary: %w", ErrRefused) }, 409, "this node is the primary"},
 		{"failed", func(context.Context) error { return errors.New("rebuild: journal: disk full") }, 500, "disk full"},
 		{"not configured", nil, 404, "not configured"},

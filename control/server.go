@@ -211,6 +211,9 @@ func NewHandler(api API) http.Handler {
 			writeJSON(w, http.StatusNotFound, apiError{Error: "standby rebuilds are not configured (database.data_dir and database.start_command)"})
 			return
 		}
+		// Rebuild asks both servers first (package rebuild bounds that at
+		// 10s), which may outlast the server's WriteTimeout (5s).
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(RebuildAnswerWithin))
 		err := api.Rebuild(r.Context())
 		if errors.Is(err, ErrRefused) {
 			writeJSON(w, http.StatusConflict, apiError{Error: err.Error()})
@@ -243,6 +246,10 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v) // the client went away; nothing to do
 }
+
+// RebuildAnswerWithin bounds the answer to POST /v1/standby/rebuild in
+// place of the socket's write timeout: API.Rebuild returns within it.
+const RebuildAnswerWithin = 15 * time.Second
 
 // MaxConns is the most connections the control socket keeps open, lowered
 // to its share of the file descriptor limit (httpguard.ConnCap).
