@@ -31,6 +31,19 @@ type Config struct {
 	Clock   clock.Clock       // clock.Real when nil; stamps the timelines
 	Logger  *slog.Logger      // slog.Default() when nil
 	OnEvent func(event.Event) // db_rejoin_failed; must not block; may be nil
+
+	// FilesSynced, when set, tells when the files (package filesync) were
+	// last synced complete from the old primary; a takeover records it in
+	// its timeline (files_age_ms). It must not block.
+	FilesSynced func() time.Time
+	// OnRejoinFailed, when set, is called after a background rejoin failed
+	// (database.rebuild_on_rewind_failure: a standby rebuild starts). It
+	// must not block.
+	OnRejoinFailed func(err error)
+	// RejoinAdvice is what db_rejoin_failed's summary tells the operator
+	// to do when OnRejoinFailed is nil; "" means run pbxha standby rebuild
+	// on this node (PostgreSQL). MariaDB and MySQL have no standby rebuild.
+	RejoinAdvice string
 }
 
 // Actuators carry out the failover node's decisions over Resources; they
@@ -56,7 +69,8 @@ func New(cfg Config, r Resources) *Actuators {
 	}
 	a := &Actuators{cfg: cfg, r: r, log: cfg.Logger}
 	if cfg.Rejoin && r.DB != nil {
-		a.rejoin = &rejoin{db: r.DB, node: cfg.Node, clock: cfg.Clock, log: cfg.Logger, emit: cfg.OnEvent}
+		advice := cmp.Or(cfg.RejoinAdvice, "run pbxha standby rebuild on "+cfg.Node)
+		a.rejoin = &rejoin{db: r.DB, node: cfg.Node, clock: cfg.Clock, log: cfg.Logger, emit: cfg.OnEvent, onFailed: cfg.OnRejoinFailed, advice: advice}
 	}
 	return a
 }
@@ -91,6 +105,10 @@ func (a *Actuators) demoteArgs() dbrole.DemoteArgs {
 func (a *Actuators) TakeOver(ctx context.Context, m failover.Move) (failover.Timeline, error) {
 	var tl failover.Timeline // the node sets Detected and Decided
 	now := a.cfg.Clock.Now
+	if a.cfg.FilesSynced != nil {
+		// How old the files are that this node serves from now on.
+		tl.FilesSynced = a.cfg.FilesSynced()
+	}
 	if a.r.DB != nil {
 		if err := a.waitRejoin(ctx); err != nil {
 			return tl, fmt.Errorf("promote the database: %w", err)
