@@ -1,6 +1,7 @@
 package test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -78,6 +79,8 @@ type pairOptions struct {
 	metrics bool
 	// plain runs binaries built without the race detector (benchmarks).
 	plain bool
+	// n2Key, when set, is n2's key file instead of the pair's.
+	n2Key string
 }
 
 // nodeConf is what the tests change in a pair node's config file.
@@ -212,7 +215,7 @@ func startPairWith(t testing.TB, opts pairOptions) *pairFixture {
 	key := newPairKey(t)
 	f := &pairFixture{t: t, pbxha: pbxha, client: client, topo: topo}
 	f.n1 = startPairNode(t, h1, h2, cable, pbxha, testpbx, key, tbAddr, opts)
-	f.n2 = startPairNode(t, h2, h1, cable, pbxha, testpbx, key, tbAddr, opts)
+	f.n2 = startPairNode(t, h2, h1, cable, pbxha, testpbx, cmp.Or(opts.n2Key, key), tbAddr, opts)
 	f.nodes = []*pairNode{f.n1, f.n2}
 	return f
 }
