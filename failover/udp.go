@@ -49,7 +49,10 @@ type udpPath struct {
 	conn *net.UDPConn
 
 	sent, sendErrors, received, foreign, garbage, overflow, rcvbuf atomic.Uint64
-	kernelDrops                                                    uint32 // the socket's drop count as the kernel last said it; the reader's own
+
+	// kernelDrops is the socket's drop count as the kernel last told it
+	// (SO_RXQ_OVFL); only the path's reader touches it.
+	kernelDrops uint32
 }
 
 // UDPTransport is the Transport over real UDP sockets: one socket per path,
