@@ -97,6 +97,7 @@ type extraState struct {
 	link        bool // a tracked link is down
 	calls       bool // three calls, counted, failback due for a minute
 	badMAC      bool // a packet from the peer's address failed the MAC a moment ago
+	loss        bool // the heartbeat sockets lost datagrams unread a moment ago (a flood)
 	window      bool // a failback window that is closed now
 	steppedDown bool // this node stepped down as cut off 100ms ago, unheard since
 	restarting  bool // the peer's last heartbeat said its sidecar restarts keeping the role
@@ -106,7 +107,7 @@ var allExtras = []extraState{
 	{}, {unconfirmed: true}, {tbRecent: true}, {unconfirmed: true, tbRecent: true}, {unconfirmed: true, tbStale: true},
 	{witnessOn: true}, {witnessOn: true, witness: WitnessHeld}, {witnessOn: true, witness: WitnessAbsent},
 	{vip: VIPAbsent}, {vip: VIPHeld}, {link: true}, {calls: true}, {window: true}, {unconfirmed: true, vip: VIPAbsent},
-	{badMAC: true}, {steppedDown: true}, {restarting: true}, {restarting: true, witnessOn: true, witness: WitnessHeld},
+	{badMAC: true}, {loss: true}, {steppedDown: true}, {restarting: true}, {restarting: true, witnessOn: true, witness: WitnessHeld},
 }
 
 // with adds e to o and p.
@@ -132,6 +133,9 @@ func (e extraState) with(o Observation, p Policy) (Observation, Policy) {
 	}
 	if e.badMAC {
 		o.Peer.BadMACAt = o.Now.Add(-200 * time.Millisecond)
+	}
+	if e.loss {
+		o.HeartbeatLossAt = o.Now.Add(-200 * time.Millisecond)
 	}
 	if e.steppedDown {
 		o.SteppedDownAt = o.Now.Add(-100 * time.Millisecond)
@@ -277,6 +281,8 @@ func checkInvariants(o Observation, p Policy, d Decision) error {
 		return fmt.Errorf("took over %s after the peer fell silent, before a cut-off primary has surely stepped down (%s)", o.Now.Sub(v.LastHeard), p.TakeoverWait(v.StepDown))
 	case d.Action == ActionTakeOver && !v.Alive && o.Fence != FenceOK && !v.BadMACAt.IsZero() && o.Now.Sub(v.BadMACAt) < p.deadAfter():
 		return fmt.Errorf("took over from a silent peer that speaks with another key")
+	case d.Action == ActionTakeOver && !v.Alive && o.Fence != FenceOK && !o.HeartbeatLossAt.IsZero() && o.Now.Sub(o.HeartbeatLossAt) < p.deadAfter():
+		return fmt.Errorf("took over from a silent peer while the heartbeat sockets lost datagrams unread")
 	case d.Action == ActionTakeOver && !v.Alive && p.Witness && o.Fence != FenceOK && o.Witness != WitnessAbsent:
 		return fmt.Errorf("took over from a silent peer with the witness %s", o.Witness)
 	}

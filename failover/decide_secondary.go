@@ -117,6 +117,11 @@ func (s situation) secondary(d Decision) Decision {
 	case silent && o.Fence != FenceOK && !v.BadMACAt.IsZero() && o.Now.Sub(v.BadMACAt) < p.deadAfter():
 		// A key change gone wrong must not split the pair.
 		return d.with(ActionNone, fmt.Sprintf("%s, but heartbeats from %s's address fail the MAC: it lives with another key; not taking over (check peer.key_file and peer.next_key_file on both nodes)", why, s.peer))
+	case silent && o.Fence != FenceOK && !o.HeartbeatLossAt.IsZero() && o.Now.Sub(o.HeartbeatLossAt) < p.deadAfter():
+		// A flood of the heartbeat port faster than this node reads makes
+		// the kernel drop real heartbeats with the forged ones: the silence
+		// may be the flood's.
+		return d.with(ActionNone, fmt.Sprintf("%s, but this node's heartbeat sockets are dropping datagrams unread (a flood?): the silence may be theirs; not taking over", why))
 	case silent && o.Fence != FenceOK:
 		// Not fenced: the silent peer may only be cut off, and steps down
 		// by itself; take over only once that has certainly happened.

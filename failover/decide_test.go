@@ -351,6 +351,18 @@ func TestDecide(t *testing.T) {
 			peerDead(o)
 			o.Peer.BadMACAt = o.Now.Add(-time.Hour)
 		}, want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
+		{name: "silent peer while the heartbeat sockets drop datagrams unread: no takeover", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.HeartbeatLossAt = o.Now.Add(-100 * time.Millisecond)
+		}, want: want{ActionNone, RoleStandby, 5, "heartbeat sockets are dropping datagrams unread (a flood?)"}},
+		{name: "silent peer, heartbeat datagrams lost long ago: takes over", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.HeartbeatLossAt = o.Now.Add(-2 * time.Second)
+		}, want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
+		{name: "silent peer, datagrams lost, the peer fenced: takes over", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.HeartbeatLossAt, o.Fence = o.Now.Add(-100*time.Millisecond), FenceOK
+		}, policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
 
 		// VIP and link tracking.
 		{name: "the VIP left the primary: put back", obs: primaryObs(), edit: func(o *Observation) { o.VIP = VIPAbsent },

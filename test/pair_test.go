@@ -1,6 +1,7 @@
 package test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/internal/netlab"
 	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/test/netns"
 )
@@ -33,6 +35,11 @@ type pairNode struct {
 	pbxha  *exec.Cmd    // the sidecar (ip netns exec → sh → exec pbxha: one pid)
 	run    string       // its shell command line
 	log    string
+
+	cfgPath  string
+	pbxhaBin string
+	conf     nodeConf              // the changeable part of the config file
+	render   func(nodeConf) string // the config file for a nodeConf
 }
 
 func (n *pairNode) status(t testing.TB) (control.Status, error) {
@@ -58,13 +65,43 @@ func (n *pairNode) holdsVIP(t testing.TB) bool {
 	return strings.Contains(string(out), " "+pairVIP+"/")
 }
 
-// startPairNode runs the test PBX and pbxha in host's namespace;
-// failoverExtra and probesExtra are YAML added to its failover and probes
-// sections (see pairOptions).
-func startPairNode(t testing.TB, host, peer *netns.Host, pbxha, testpbx, key, tieBreaker, failoverExtra, probesExtra string) *pairNode {
+// pairOptions shapes a pair beyond startPair's defaults.
+type pairOptions struct {
+	// failoverExtra is YAML added to both nodes' failover section, each
+	// line indented by two spaces and ending in a newline.
+	failoverExtra string
+	// extraHosts are more hosts on the switch (an attacker), beside n1, n2
+	// and the client.
+	extraHosts []string
+	// cable gives n1 and n2 a second heartbeat path over a cable of their
+	// own (path 1; path 0 crosses the switch).
+	cable bool
+	// metrics makes each node serve metrics on its own address, port 9464.
+	metrics bool
+	// plain runs binaries built without the race detector (benchmarks).
+	plain bool
+	// n2Key, when set, is n2's key file instead of the pair's.
+	n2Key string
+	// probes, by host name, is YAML added to that node's probes section,
+	// each line indented by two spaces and ending in a newline.
+	probes map[string]string
+	// setup, when set, runs for each node's host before its pbxha starts
+	// (an interface to track, a double in its namespace).
+	setup func(h *netns.Host)
+}
+
+// nodeConf is what the tests change in a pair node's config file.
+type nodeConf struct {
+	keyFile, nextKeyFile string
+}
+
+// startPairNode runs the test PBX and pbxha in host's namespace, with
+// heartbeat paths from host's address (and cable address) to peer's.
+func startPairNode(t testing.TB, host, peer *netns.Host, cable *netlab.Cable, pbxha, testpbx, key, tieBreaker string, opts pairOptions) *pairNode {
 	t.Helper()
 	dir := t.TempDir()
-	n := &pairNode{host: host, socket: filepath.Join(dir, "pbxha.sock"), log: filepath.Join(dir, "pbxha.log")}
+	n := &pairNode{host: host, socket: filepath.Join(dir, "pbxha.sock"), log: filepath.Join(dir, "pbxha.log"),
+		cfgPath: filepath.Join(dir, "pbxha.yaml"), pbxhaBin: pbxha, conf: nodeConf{keyFile: key}}
 	// Every timing (probe, heartbeat, dead_after, init_dead, GARP) is the
 	// default, so that the tests and BenchmarkPairOutage exercise what an
 	// operator gets out of the box.
@@ -88,42 +125,58 @@ func startPairNode(t testing.TB, host, peer *netns.Host, pbxha, testpbx, key, ti
 	if len(label) > 15 {
 		label = "vip"
 	}
-	cfg := fmt.Sprintf(`node: {name: %[1]s, cluster: lab}
+	paths := fmt.Sprintf("    - {local: \"%s:7946\", peer: \"%s:7946\"}\n", host.IP, peer.IP)
+	if cable != nil {
+		local, remote := cable.AIP, cable.BIP
+		if cable.B == host.Host {
+			local, remote = remote, local
+		}
+		paths += fmt.Sprintf("    - {local: \"%s:7946\", peer: \"%s:7946\"}\n", local, remote)
+	}
+	var metrics string
+	if opts.metrics {
+		metrics = fmt.Sprintf("metrics: {listen: \"%s:9464\"}\n", host.IP)
+	}
+	n.render = func(c nodeConf) string {
+		keys := "  key_file: " + c.keyFile + "\n"
+		if c.nextKeyFile != "" {
+			keys += "  next_key_file: " + c.nextKeyFile + "\n"
+		}
+		return fmt.Sprintf(`node: {name: %[1]s, cluster: lab}
 control: {socket: %[2]s}
 state_dir: %[3]s
-probes:
+%[11]sprobes:
   sip:
     - {name: pbx, target: "sip:%[4]s:5060;transport=udp"}
 %[12]speer:
   paths:
-    - {local: "%[4]s:7946", peer: "%[5]s:7946"}
-  key_file: %[6]s
-failover:
+%[5]s%[6]sfailover:
   tie_breakers: ["%[7]s"]
-%[11]svip:
+%[12]svip:
   mode: netlink
   interface: %[8]s
   address: %[9]s/32
   label: "%[10]s"
-`, host.Name, n.socket, dir, host.IP, peer.IP, key, tieBreaker, host.Link, pairVIP, label, failoverExtra, probesExtra)
-	cfgPath := filepath.Join(dir, "pbxha.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
+`, host.Name, n.socket, dir, host.IP, paths, keys, tieBreaker, host.Link, pairVIP, label, metrics, opts.failoverExtra, opts.probes[host.Name])
 	}
-	var err error
-	n.run = fmt.Sprintf("exec %s run -c %s >>%s 2>&1", pbxha, cfgPath, n.log)
-	if n.pbxha, err = host.Start("sh", "-c", n.run); err != nil {
-		t.Fatal(err)
-	}
+	n.writeConf(t)
+	n.startDaemon(t)
 	return n
 }
 
-// startAgain starts the node's pbxha again after it exited, as a service
-// manager would; its log goes on in the same file.
-func (n *pairNode) startAgain(t testing.TB) {
+// writeConf writes the node's config file from n.conf.
+func (n *pairNode) writeConf(t testing.TB) {
+	t.Helper()
+	if err := os.WriteFile(n.cfgPath, []byte(n.render(n.conf)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startDaemon starts pbxha on the node (again), appending to its log.
+func (n *pairNode) startDaemon(t testing.TB) {
 	t.Helper()
 	var err error
-	if n.pbxha, err = n.host.Start("sh", "-c", n.run); err != nil {
+	if n.pbxha, err = n.host.Start("sh", "-c", fmt.Sprintf("exec %s run -c %s >>%s 2>&1", n.pbxhaBin, n.cfgPath, n.log)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -141,44 +194,40 @@ type pairFixture struct {
 	n1, n2 *pairNode
 	nodes  []*pairNode
 	client *netns.Host
+	topo   *netns.Topology
 }
 
 // startPair starts the pair; failoverExtra is YAML added to both nodes'
 // failover section, each line indented by two spaces and ending in a newline.
 func startPair(t testing.TB, failoverExtra string) *pairFixture {
-	return startPairWith(t, pairOptions{failover: failoverExtra})
-}
-
-// pairOptions shapes a pair beyond startPair's defaults.
-type pairOptions struct {
-	// failover is YAML added to both nodes' failover section, each line
-	// indented by two spaces and ending in a newline.
-	failover string
-	// probes, by host name, is YAML added to that node's probes section,
-	// each line indented by two spaces and ending in a newline.
-	probes map[string]string
-	// setup, when set, runs for each node's host before its pbxha starts
-	// (an interface to track, a double in its namespace).
-	setup func(h *netns.Host)
+	return startPairWith(t, pairOptions{failoverExtra: failoverExtra})
 }
 
 // startPairWith starts the pair shaped by opts.
 func startPairWith(t testing.TB, opts pairOptions) *pairFixture {
+	build := build
+	if opts.plain {
+		build = buildPlain
+	}
 	pbxha, testpbx := build(t)
-	topo := netns.New(t, netns.Options{Hosts: []string{"n1", "n2", "client"}})
+	topo := netns.New(t, netns.Options{Hosts: append([]string{"n1", "n2", "client"}, opts.extraHosts...)})
 	h1, h2, client := topo.Host("n1"), topo.Host("n2"), topo.Host("client")
+	var cable *netlab.Cable
+	if opts.cable {
+		cable = topo.Cable(h1, h2)
+	}
 
 	// The tie-breaker: a TCP listener on the client host, as a gateway would be.
 	tbAddr := startTieBreaker(t, client, client.IP.String()+":7000")
 	key := newPairKey(t)
-	f := &pairFixture{t: t, pbxha: pbxha, client: client}
+	f := &pairFixture{t: t, pbxha: pbxha, client: client, topo: topo}
 	for _, h := range []*netns.Host{h1, h2} {
 		if opts.setup != nil {
 			opts.setup(h)
 		}
 	}
-	f.n1 = startPairNode(t, h1, h2, pbxha, testpbx, key, tbAddr, opts.failover, opts.probes[h1.Name])
-	f.n2 = startPairNode(t, h2, h1, pbxha, testpbx, key, tbAddr, opts.failover, opts.probes[h2.Name])
+	f.n1 = startPairNode(t, h1, h2, cable, pbxha, testpbx, key, tbAddr, opts)
+	f.n2 = startPairNode(t, h2, h1, cable, pbxha, testpbx, cmp.Or(opts.n2Key, key), tbAddr, opts)
 	f.nodes = []*pairNode{f.n1, f.n2}
 	return f
 }

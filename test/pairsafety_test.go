@@ -454,7 +454,7 @@ func carrier(t *testing.T, n *pairNode) bool {
 // and takes over from the failed primary.
 func TestPairLinkTracking(t *testing.T) {
 	f := startPairWith(t, pairOptions{
-		failover: "  track_interfaces: [" + trackedLink + "]\n",
+		failoverExtra: "  track_interfaces: [" + trackedLink + "]\n",
 		setup: func(h *netns.Host) {
 			h.MustRun("ip", "link", "add", trackedLink, "type", "veth", "peer", "name", trackedPeer)
 			h.MustRun("ip", "link", "set", trackedLink, "up")
@@ -666,8 +666,8 @@ func TestPairFailbackWaitsForCalls(t *testing.T) {
 	const drain = 6 * time.Second
 	var calls *esltest.Server
 	f := startPairWith(t, pairOptions{
-		failover: fmt.Sprintf("  failback: auto\n  preferred_node: n1\n  failback_delay: 3s\n  failback_drain: %s\n", drain),
-		probes:   map[string]string{"n2": "  esl:\n    - {name: fs, address: \"127.0.0.1:8021\", password: s3cret, count_calls: true, critical: false, interval: 500ms, timeout: 400ms, rise: 1, fall: 1}\n"},
+		failoverExtra: fmt.Sprintf("  failback: auto\n  preferred_node: n1\n  failback_delay: 3s\n  failback_drain: %s\n", drain),
+		probes:        map[string]string{"n2": "  esl:\n    - {name: fs, address: \"127.0.0.1:8021\", password: s3cret, count_calls: true, critical: false, interval: 500ms, timeout: 400ms, rise: 1, fall: 1}\n"},
 		setup: func(h *netns.Host) {
 			if h.Name != "n2" {
 				return

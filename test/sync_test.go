@@ -53,8 +53,8 @@ func TestPairFileSync(t *testing.T) {
 `, self.IP, peer.IP, secrets, dir)
 	}
 	f := &pairFixture{t: t, pbxha: pbxha, client: client}
-	f.n1 = startPairNode(t, h1, h2, pbxha, testpbx, key, tbAddr, syncSection(h1, h2))
-	f.n2 = startPairNode(t, h2, h1, pbxha, testpbx, key, tbAddr, syncSection(h2, h1))
+	f.n1 = startPairNode(t, h1, h2, nil, pbxha, testpbx, key, tbAddr, pairOptions{failoverExtra: syncSection(h1, h2)})
+	f.n2 = startPairNode(t, h2, h1, nil, pbxha, testpbx, key, tbAddr, pairOptions{failoverExtra: syncSection(h2, h1)})
 	f.nodes = []*pairNode{f.n1, f.n2}
 	f.wait(30*time.Second, "one primary and one healthy standby", func() bool {
 		p := f.primary()
