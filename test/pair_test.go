@@ -148,7 +148,7 @@ state_dir: %[3]s
 %[11]sprobes:
   sip:
     - {name: pbx, target: "sip:%[4]s:5060;transport=udp"}
-%[12]speer:
+%[13]speer:
   paths:
 %[5]s%[6]sfailover:
   tie_breakers: ["%[7]s"]
