@@ -67,6 +67,12 @@ func (p *sipPinger) ping(client string, wait time.Duration) bool {
 // client saw no answer: from the first failed ping to the next answered one.
 // It gives up after limit.
 func outage(b testing.TB, p *sipPinger, client string, cause func(), limit time.Duration) time.Duration {
+	return outageWithin(b, p, client, cause, limit, 3*time.Second)
+}
+
+// outageWithin is outage that calls it none when quiet passes without a
+// failed ping.
+func outageWithin(b testing.TB, p *sipPinger, client string, cause func(), limit, quiet time.Duration) time.Duration {
 	const every = 20 * time.Millisecond
 	cause()
 	start := time.Now()
@@ -79,7 +85,7 @@ func outage(b testing.TB, p *sipPinger, client string, cause func(), limit time.
 			down = t
 		case ok && !down.IsZero():
 			return t.Sub(down)
-		case ok && time.Since(start) > 3*time.Second:
+		case ok && down.IsZero() && time.Since(start) > quiet:
 			return 0 // no outage seen at all
 		}
 	}

@@ -27,7 +27,7 @@ const pairVIP = "198.18.0.100"
 type pairNode struct {
 	host   *netns.Host
 	socket string
-	pbx    []*exec.Cmd  // the test PBX: on the host address (probed) and on the VIP (served)
+	pbx    []*exec.Cmd  // the test PBX: on the host address (probed) and on the VIP (served), one process
 	pbxArg [][]string   // their command lines
 	cutTo  []netip.Addr // hosts it cannot reach (cut)
 	pbxha  *exec.Cmd    // the sidecar (ip netns exec → sh → exec pbxha: one pid)
@@ -58,8 +58,28 @@ func (n *pairNode) holdsVIP(t testing.TB) bool {
 	return strings.Contains(string(out), " "+pairVIP+"/")
 }
 
+// Where the test PBX of a pair node runs its FreeSWITCH event socket double
+// (on the node's own address), and how long it keeps a call whose BYE never
+// came (a PBX's media timeout): a lost node's calls are gone from the
+// count before the next trial.
+const (
+	pairESLPort = "8021"
+	pairMaxCall = "10s"
+)
+
+// pairOptions are what a test asks of startPairWith beyond the defaults.
+type pairOptions struct {
+	// failover is YAML added to both nodes' failover section, each line
+	// indented by two spaces and ending in a newline.
+	failover string
+	// calls adds an esl probe of the test PBX's event socket double that
+	// counts calls (count_calls, not critical, every 200ms), so that a
+	// switchover drains them.
+	calls bool
+}
+
 // startPairNode runs the test PBX and pbxha in host's namespace.
-func startPairNode(t testing.TB, host, peer *netns.Host, pbxha, testpbx, key, tieBreaker, failoverExtra string) *pairNode {
+func startPairNode(t testing.TB, host, peer *netns.Host, pbxha, testpbx, key, tieBreaker string, o pairOptions) *pairNode {
 	t.Helper()
 	dir := t.TempDir()
 	n := &pairNode{host: host, socket: filepath.Join(dir, "pbxha.sock"), log: filepath.Join(dir, "pbxha.log")}
@@ -70,17 +90,25 @@ func startPairNode(t testing.TB, host, peer *netns.Host, pbxha, testpbx, key, ti
 	// Like a real PBX of a pair, the test PBX listens on the host's own
 	// address (which the local probe checks) and on the VIP, bound even
 	// while the VIP is elsewhere (ip_nonlocal_bind), so that it answers from
-	// the VIP once this node holds it.
+	// the VIP once this node holds it. It answers calls on both, with the
+	// host's own address as Contact: the requests of an established call
+	// (ACK, BYE) go to the node that answered it, wherever the VIP is by
+	// then — as with a PBX whose SIP profile advertises the node's address.
 	if out, err := host.Run("sysctl", "-w", "net.ipv4.ip_nonlocal_bind=1"); err != nil {
 		t.Fatalf("%s: sysctl: %v\n%s", host.Name, err, out)
 	}
-	for _, addr := range []string{host.IP.String(), pairVIP} {
-		args := []string{testpbx, "-listen", addr + ":5060", "-transport", "udp"}
-		pbx, err := host.Start(args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n.pbx, n.pbxArg = append(n.pbx, pbx), append(n.pbxArg, args)
+	own := host.IP.String() + ":5060"
+	args := []string{testpbx, "-listen", own + "," + pairVIP + ":5060", "-transport", "udp",
+		"-contact", own, "-esl", net.JoinHostPort(host.IP.String(), pairESLPort), "-max-call", pairMaxCall}
+	pbx, err := host.Start(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.pbx, n.pbxArg = append(n.pbx, pbx), append(n.pbxArg, args)
+	probesExtra := ""
+	if o.calls {
+		probesExtra = fmt.Sprintf("  esl:\n    - {name: calls, address: \"%s\", password: ClueCon, count_calls: true, critical: false, interval: 200ms, timeout: 150ms}\n",
+			net.JoinHostPort(host.IP.String(), pairESLPort))
 	}
 	label := host.Link + ":vip"
 	if len(label) > 15 {
@@ -92,7 +120,7 @@ state_dir: %[3]s
 probes:
   sip:
     - {name: pbx, target: "sip:%[4]s:5060;transport=udp"}
-peer:
+%[12]speer:
   paths:
     - {local: "%[4]s:7946", peer: "%[5]s:7946"}
   key_file: %[6]s
@@ -103,12 +131,11 @@ failover:
   interface: %[8]s
   address: %[9]s/32
   label: "%[10]s"
-`, host.Name, n.socket, dir, host.IP, peer.IP, key, tieBreaker, host.Link, pairVIP, label, failoverExtra)
+`, host.Name, n.socket, dir, host.IP, peer.IP, key, tieBreaker, host.Link, pairVIP, label, o.failover, probesExtra)
 	cfgPath := filepath.Join(dir, "pbxha.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var err error
 	n.run = fmt.Sprintf("exec %s run -c %s >>%s 2>&1", pbxha, cfgPath, n.log)
 	if n.pbxha, err = host.Start("sh", "-c", n.run); err != nil {
 		t.Fatal(err)
@@ -144,6 +171,11 @@ type pairFixture struct {
 // startPair starts the pair; failoverExtra is YAML added to both nodes'
 // failover section, each line indented by two spaces and ending in a newline.
 func startPair(t testing.TB, failoverExtra string) *pairFixture {
+	return startPairWith(t, pairOptions{failover: failoverExtra})
+}
+
+// startPairWith is startPair with more options.
+func startPairWith(t testing.TB, o pairOptions) *pairFixture {
 	pbxha, testpbx := build(t)
 	topo := netns.New(t, netns.Options{Hosts: []string{"n1", "n2", "client"}})
 	h1, h2, client := topo.Host("n1"), topo.Host("n2"), topo.Host("client")
@@ -152,8 +184,8 @@ func startPair(t testing.TB, failoverExtra string) *pairFixture {
 	tbAddr := startTieBreaker(t, client, client.IP.String()+":7000")
 	key := newPairKey(t)
 	f := &pairFixture{t: t, pbxha: pbxha, client: client}
-	f.n1 = startPairNode(t, h1, h2, pbxha, testpbx, key, tbAddr, failoverExtra)
-	f.n2 = startPairNode(t, h2, h1, pbxha, testpbx, key, tbAddr, failoverExtra)
+	f.n1 = startPairNode(t, h1, h2, pbxha, testpbx, key, tbAddr, o)
+	f.n2 = startPairNode(t, h2, h1, pbxha, testpbx, key, tbAddr, o)
 	f.nodes = []*pairNode{f.n1, f.n2}
 	return f
 }
@@ -521,7 +553,7 @@ func (n *pairNode) heal(t *testing.T) {
 }
 
 // restartPBX starts the node's test PBXs again after they were killed.
-func restartPBX(t *testing.T, n *pairNode) {
+func restartPBX(t testing.TB, n *pairNode) {
 	t.Helper()
 	for i, p := range n.pbx {
 		p.Wait()
