@@ -1,8 +1,10 @@
 package test
 
 import (
+	"cmp"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -99,8 +101,14 @@ func outageWithin(b testing.TB, p *sipPinger, client string, cause func(), limit
 //
 //	go test -run '^$' -bench BenchmarkPairOutage -benchtime 9x ./test
 //
+// PBXHA_FAILOVER_PROFILE=fast in the environment runs every node with the
+// fast profile (the nodes read it as a config override):
+//
+//	PBXHA_FAILOVER_PROFILE=fast go test -run '^$' -bench BenchmarkPairOutage -benchtime 9x ./test
+//
 // It reports the median, min and max in milliseconds.
 func BenchmarkPairOutage(b *testing.B) {
+	b.Logf("failover.profile %s", cmp.Or(os.Getenv("PBXHA_FAILOVER_PROFILE"), "default"))
 	f := startPair(b, "")
 	f.wait(30*time.Second, "one primary holding and serving the VIP", f.settled(nil))
 	p := newSIPPinger(b, f)
