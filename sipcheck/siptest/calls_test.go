@@ -211,3 +211,39 @@ func TestCallMaxCallAndAlsoUDP(t *testing.T) {
 	}
 	testenv.WaitFor(t, 5*time.Second, "the call to end after MaxCall 300ms", func() bool { return s.Calls() == 0 })
 }
+
+// TestRepliesFromTheAskedAddress: one client socket asking both addresses
+// gets each answer from the address it asked, as from a PBX whose reply
+// must not depend on an address (a VIP) that may leave.
+func TestRepliesFromTheAskedAddress(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	also := pc.LocalAddr().String()
+	pc.Close()
+	s := Start(t, Options{Transports: []string{"udp"}, AlsoUDP: []string{also}})
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i, to := range []string{also, s.Addr(), also, s.Addr()} {
+		raddr, _ := net.ResolveUDPAddr("udp", to)
+		local := conn.LocalAddr().String()
+		msg := fmt.Sprintf("OPTIONS sip:%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-o%d;rport\r\nMax-Forwards: 70\r\n"+
+			"From: <sip:c@%s>;tag=o%d\r\nTo: <sip:%s>\r\nCall-ID: o%d\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", to, local, i, local, i, to, i)
+		if _, err := conn.WriteToUDP([]byte(msg), raddr); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 4096)
+		conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, from, err := conn.ReadFromUDP(buf)
+		if err != nil {
+			t.Fatalf("OPTIONS %d to %s: %v", i, to, err)
+		}
+		if from.String() != to || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") {
+			t.Errorf("OPTIONS %d to %s: got %q from %s, want 200 from %s", i, to, statusLine(string(buf[:n])), from, to)
+		}
+	}
+}

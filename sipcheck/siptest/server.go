@@ -83,12 +83,13 @@ type Server struct {
 	tlsPort int
 	cert    *Cert
 
-	ua    *sipgo.UserAgent
-	srv   *sipgo.Server
-	pc    net.PacketConn   // nil without udp
-	extra []net.PacketConn // AlsoUDP
-	lns   []net.Listener
-	wg    sync.WaitGroup
+	ua      *sipgo.UserAgent
+	srv     *sipgo.Server
+	pc      net.PacketConn     // nil without udp
+	extra   []net.PacketConn   // AlsoUDP
+	extraUA []*sipgo.UserAgent // their stacks
+	lns     []net.Listener
+	wg      sync.WaitGroup
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -129,6 +130,7 @@ func Listen(opts Options) (*Server, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+		opts.Logger = log
 	}
 	s := &Server{
 		host: opts.Host,
@@ -141,25 +143,10 @@ func Listen(opts Options) (*Server, error) {
 		calls:   map[string]*call{},
 	}
 	close(s.gate)
-	ua, err := sipgo.NewUA(
-		sipgo.WithUserAgent("siptest"),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)),
-	)
+	ua, srv, err := s.newStack(log)
 	if err != nil {
-		return nil, fmt.Errorf("siptest: new user agent: %w", err)
+		return nil, err
 	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
-	if err != nil {
-		_ = ua.Close()
-		return nil, fmt.Errorf("siptest: new server: %w", err)
-	}
-	srv.OnOptions(s.handle)
-	srv.OnInvite(s.handleInvite)
-	srv.OnAck(s.handleAck)
-	srv.OnBye(s.handleBye)
-	srv.OnUpdate(s.handleUpdate)
-	srv.OnCancel(s.handleCancel)
 	s.ua, s.srv = ua, srv
 
 	if err := s.listen(opts); err != nil {
@@ -167,6 +154,30 @@ func Listen(opts Options) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// newStack makes a sipgo user agent and server with the handlers.
+func (s *Server) newStack(log *slog.Logger) (*sipgo.UserAgent, *sipgo.Server, error) {
+	ua, err := sipgo.NewUA(
+		sipgo.WithUserAgent("siptest"),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("siptest: new user agent: %w", err)
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
+	if err != nil {
+		_ = ua.Close()
+		return nil, nil, fmt.Errorf("siptest: new server: %w", err)
+	}
+	srv.OnOptions(s.handle)
+	srv.OnInvite(s.handleInvite)
+	srv.OnAck(s.handleAck)
+	srv.OnBye(s.handleBye)
+	srv.OnUpdate(s.handleUpdate)
+	srv.OnCancel(s.handleCancel)
+	return ua, srv, nil
 }
 
 func (s *Server) listen(opts Options) error {
@@ -200,13 +211,22 @@ func (s *Server) listen(opts Options) error {
 			s.serve(func() error { return s.srv.ServeTCP(g) })
 		}
 	}
+	// Each AlsoUDP address gets a SIP stack of its own: sipgo sends a reply
+	// over any socket it has seen the client on, and a reply from the VIP's
+	// socket fails once the VIP has left. A PBX answers from where it was
+	// asked.
 	for _, addr := range opts.AlsoUDP {
 		pc, err := net.ListenPacket("udp", addr)
 		if err != nil {
 			return fmt.Errorf("siptest: listen udp %s: %w", addr, err)
 		}
 		s.extra = append(s.extra, pc)
-		s.serve(func() error { return s.srv.ServeUDP(pc) })
+		ua, srv, err := s.newStack(opts.Logger)
+		if err != nil {
+			return err
+		}
+		s.extraUA = append(s.extraUA, ua)
+		s.serve(func() error { return srv.ServeUDP(pc) })
 	}
 	if want("tls") {
 		s.cert = opts.Cert
@@ -512,6 +532,9 @@ func (s *Server) Close() error {
 		}
 		s.wg.Wait()
 		errs = append(errs, s.ua.Close())
+		for _, ua := range s.extraUA {
+			errs = append(errs, ua.Close())
+		}
 	})
 	return errors.Join(errs...)
 }
