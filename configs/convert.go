@@ -143,7 +143,7 @@ func (c *Config) FailoverPolicy() (failover.Policy, error) {
 	return p, nil
 }
 
-// StepDownBudget is failover.step_down_budget, or its default: 100ms (30ms
+// StepDownBudget is failover.step_down_budget, or its default: 100ms (20ms
 // under the fast profile), or 1s with a managed database.
 func (c *Config) StepDownBudget() time.Duration {
 	switch {

@@ -30,7 +30,7 @@ func TestFastProfile(t *testing.T) {
 		interval, deadAfter, isolation, stepDown, sipInterval, sipTimeout, takeover time.Duration
 	}
 	def := timings{200 * time.Millisecond, time.Second, 400 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 200 * time.Millisecond, time.Second}
-	fast := timings{50 * time.Millisecond, 200 * time.Millisecond, 100 * time.Millisecond, 30 * time.Millisecond, 100 * time.Millisecond, 80 * time.Millisecond, 217 * time.Millisecond}
+	fast := timings{50 * time.Millisecond, 150 * time.Millisecond, 75 * time.Millisecond, 20 * time.Millisecond, 100 * time.Millisecond, 80 * time.Millisecond, 182 * time.Millisecond}
 	tests := []struct {
 		name  string
 		lines string
@@ -40,15 +40,20 @@ func TestFastProfile(t *testing.T) {
 		{name: "default", want: def},
 		{name: "default spelled out", lines: "  profile: default\n", want: def},
 		{name: "fast", lines: "  profile: fast\n", want: fast},
+		{name: "fast, witness off", lines: "  profile: fast\n  witness: \"off\"\n", want: func() timings {
+			w := fast
+			w.takeover = 308 * time.Millisecond // one-way rule: (4×50+50+2×12.5+20)×1.01+10 ≈ 307.95
+			return w
+		}()},
 		{name: "fast from the environment", env: map[string]string{"PBXHA_FAILOVER_PROFILE": "fast"}, want: fast},
 		{name: "fast, isolation_after set", lines: "  profile: fast\n  isolation_after: 150ms\n", want: func() timings {
 			w := fast
-			w.isolation, w.takeover = 150*time.Millisecond, 268*time.Millisecond // (50+150+25+30)×1.01+10
+			w.isolation, w.takeover = 150*time.Millisecond, 257*time.Millisecond // (50+150+2×12.5+20)×1.01+10 ≈ 257.5
 			return w
 		}()},
-		{name: "fast, interval from the environment", lines: "  profile: fast\n", env: map[string]string{"PBXHA_PEER_INTERVAL": "100ms"}, want: func() timings {
+		{name: "fast, interval from the environment", lines: "  profile: fast\n", env: map[string]string{"PBXHA_PEER_INTERVAL": "60ms"}, want: func() timings {
 			w := fast
-			w.interval, w.takeover = 100*time.Millisecond, 293*time.Millisecond // (100+100+2×25+30)×1.01+10 ≈ 292.8
+			w.interval, w.takeover = 60*time.Millisecond, 197*time.Millisecond // (60+75+2×15+20)×1.01+10 ≈ 196.9
 			return w
 		}()},
 	}
@@ -65,9 +70,6 @@ func TestFastProfile(t *testing.T) {
 			pol, err := c.FailoverPolicy()
 			if err != nil {
 				t.Fatal(err)
-			}
-			if !pol.Witness {
-				t.Fatalf("witness off, want it on with a netlink IPv4 VIP")
 			}
 			sip := c.Probes.SIP[0]
 			got := timings{c.Peer.Interval, c.Peer.DeadAfter, c.Failover.IsolationAfter, c.StepDownBudget(), sip.Interval, sip.Timeout,

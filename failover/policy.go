@@ -250,15 +250,16 @@ const (
 
 // The fast profile (failover.profile: fast): the timings that bring a lost
 // node's takeover under 0.3 s. A quarter of the defaults' heartbeat
-// interval, dead_after and isolation_after; a step-down budget for a node
-// without a managed database (the VIP goes in milliseconds). The takeover
-// wait is then max(200ms, 50+100+2×12.5+30 ms +1 % +10 ms) = 217 ms
-// (318 ms without the VIP witness). docs/pair.md, "The fast profile".
+// interval, isolation_after and step-down budget wait (the last for a node
+// without a managed database: the VIP goes in milliseconds), dead_after
+// three heartbeats. The takeover wait is then max(150ms, 50+75+2×12.5+20
+// ms +1 % +10 ms) = 182 ms (308 ms without the VIP witness).
+// docs/pair.md, "The fast profile".
 const (
 	FastInterval       = 50 * time.Millisecond
-	FastDeadAfter      = 200 * time.Millisecond
-	FastIsolationAfter = 100 * time.Millisecond
-	FastStepDown       = 30 * time.Millisecond
+	FastDeadAfter      = 150 * time.Millisecond
+	FastIsolationAfter = 75 * time.Millisecond
+	FastStepDown       = 20 * time.Millisecond
 )
 
 // DefaultPolicy returns the defaults: init_dead 3s, dead_after 1s,
