@@ -3,6 +3,7 @@ package test
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -223,8 +224,10 @@ type callScenario struct {
 // counts the call attempts that failed (no 200: timeout, 5xx, no final
 // answer within 4 s) and the established calls lost (BYE not answered 200
 // within 4 s: the dialog gone). An OPTIONS pinger measures the SIP outage
-// of the same trial (pair_bench_test.go). It reports the median, min and
-// max of each over b.N trials:
+// of the same trial (pair_bench_test.go); the budget is the calls placed
+// while it lasted (outage × rate, rounded up), the most a fault's failed
+// attempts should reach. It reports the median, min and max of each over
+// b.N trials:
 //
 //	go test -run '^$' -bench BenchmarkPairCalls -benchtime 5x -timeout 60m ./test   # as root
 //
@@ -274,7 +277,7 @@ func BenchmarkPairCalls(b *testing.B) {
 	}
 	for _, sc := range scenarios {
 		b.Run(sc.name, func(b *testing.B) {
-			var failed, lost, outageMS []float64
+			var failed, lost, outageMS, budgets []float64
 			for range b.N {
 				f.wait(60*time.Second, "a healthy pair without calls, 3s after the last trial", steady)
 				prim := f.primary()
@@ -288,12 +291,17 @@ func BenchmarkPairCalls(b *testing.B) {
 					sc.undo(b, f, prim)
 				}
 				disturbed = time.Now()
-				b.Logf("%s: %s; SIP outage %s", sc.name, r, out.Round(time.Millisecond))
+				// The goal for a fault: no more failed attempts than the
+				// calls placed while SIP was out (outage × rate, rounded up).
+				budget := math.Ceil(out.Seconds() * rate)
+				b.Logf("%s: %s; SIP outage %s, budget %.0f failed attempts", sc.name, r, out.Round(time.Millisecond), budget)
 				failed, lost, outageMS = append(failed, float64(r.Failed())), append(lost, float64(r.Lost())), append(outageMS, ms(out))
+				budgets = append(budgets, budget)
 			}
 			reportSpread(b, "failed", failed)
 			reportSpread(b, "lost", lost)
 			reportSpread(b, "outage-ms", outageMS)
+			reportSpread(b, "budget", budgets)
 		})
 	}
 }
