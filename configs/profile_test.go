@@ -30,7 +30,7 @@ func TestFastProfile(t *testing.T) {
 		interval, deadAfter, isolation, stepDown, sipInterval, sipTimeout, takeover time.Duration
 	}
 	def := timings{200 * time.Millisecond, time.Second, 400 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 200 * time.Millisecond, time.Second}
-	fast := timings{50 * time.Millisecond, 150 * time.Millisecond, 75 * time.Millisecond, 20 * time.Millisecond, 100 * time.Millisecond, 80 * time.Millisecond, 182 * time.Millisecond}
+	fast := timings{50 * time.Millisecond, 150 * time.Millisecond, 100 * time.Millisecond, 20 * time.Millisecond, 100 * time.Millisecond, 80 * time.Millisecond, 207 * time.Millisecond}
 	tests := []struct {
 		name  string
 		lines string
@@ -53,7 +53,7 @@ func TestFastProfile(t *testing.T) {
 		}()},
 		{name: "fast, interval from the environment", lines: "  profile: fast\n", env: map[string]string{"PBXHA_PEER_INTERVAL": "60ms"}, want: func() timings {
 			w := fast
-			w.interval, w.takeover = 60*time.Millisecond, 197*time.Millisecond // (60+75+2×15+20)×1.01+10 ≈ 196.9
+			w.interval, w.takeover = 60*time.Millisecond, 222*time.Millisecond // (60+100+2×15+20)×1.01+10 ≈ 222.1
 			return w
 		}()},
 	}
