@@ -3,7 +3,6 @@ package act
 import (
 	"context"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,8 +15,8 @@ import (
 // concurrent use.
 type TieBreaker struct {
 	targets []string
-	every   time.Duration // between rounds; also each connect's deadline
-	window  time.Duration // ok: a target answered within this long
+	every   time.Duration // between rounds
+	window  time.Duration // ok: a target answered within this long; also each connect's deadline
 	clock   clock.Clock
 	last    atomic.Int64 // unix nanoseconds of the last success
 	// dial connects to a target within timeout (a TCP dial; tests replace
@@ -50,6 +49,10 @@ func NewTieBreaker(targets []string, deadAfter time.Duration, c clock.Clock) *Ti
 // every target at once and records the first answer: targets that time out
 // must not delay the one that answers, or a primary whose peer is dead
 // could find no answer within isolation_after and step down for nothing.
+// A connect may take the whole window, since an answer that late still
+// counts: with a deadline of dead_after/5 (30ms under the fast profile) a
+// loaded host's late wakeup lost the tie-breaker, and a primary under 20 %
+// heartbeat loss stepped down as isolated several times in minutes.
 func (t *TieBreaker) Run(ctx context.Context) {
 	tick := t.clock.NewTimer(t.every)
 	defer tick.Stop()
@@ -64,26 +67,22 @@ func (t *TieBreaker) Run(ctx context.Context) {
 	}
 }
 
-// round dials every target concurrently, each within t.every, and stores
-// the time of the first answer; it returns when all dials have ended.
+// round dials every target concurrently, each within the window, stores
+// the time of the first answer and returns then, or once every dial
+// failed; the dials still running end with it.
 func (t *TieBreaker) round(ctx context.Context) {
-	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	answered := make(chan bool, len(t.targets))
 	for _, target := range t.targets {
-		wg.Go(func() {
-			if t.dial(ctx, target, t.every) != nil {
-				return
-			}
-			now := t.clock.Now().UnixNano()
-			for {
-				// Keep the latest answer: two may land in one round.
-				old := t.last.Load()
-				if old >= now || t.last.CompareAndSwap(old, now) {
-					return
-				}
-			}
-		})
+		go func() { answered <- t.dial(ctx, target, t.window) == nil }()
 	}
-	wg.Wait()
+	for range t.targets {
+		if <-answered {
+			t.last.Store(t.clock.Now().UnixNano())
+			return
+		}
+	}
 }
 
 // Last returns when a target last answered (zero: never).

@@ -84,3 +84,37 @@ func TestTieBreakerSlowTargets(t *testing.T) {
 		}
 	})
 }
+
+// TestTieBreakerLateAnswer: a target that answers later than a round's
+// period but within the window still counts, round after round: the
+// tie-breaker stays ok. (With each connect's deadline at dead_after/5 it
+// never answered in time, and a primary on a loaded host could step down as
+// isolated with its gateway up.)
+func TestTieBreakerLateAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tb := NewTieBreaker([]string{"late"}, time.Second, nil)
+		late := tb.every + tb.every/2 // 300ms: past a round, within the window (500ms)
+		tb.dial = func(ctx context.Context, target string, timeout time.Duration) error {
+			select {
+			case <-time.After(min(late, timeout)):
+				if late > timeout {
+					return errors.New("i/o timeout")
+				}
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { tb.Run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		time.Sleep(late + time.Millisecond)
+		for i := range 40 {
+			if !tb.OK() {
+				t.Fatalf("check %d, %s after the first answer: not ok, want ok (answers every %s, window %s)", i, time.Duration(i)*25*time.Millisecond, late, tb.window)
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+	})
+}

@@ -242,6 +242,7 @@ type PeerPath struct {
 
 // Failover is the policy both nodes of the pair share.
 type Failover struct {
+	Profile          string        `mapstructure:"profile" yaml:"profile" json:"profile"`                               // default, or fast: the defaults of peer.interval (50ms), peer.dead_after (150ms), isolation_after (100ms), step_down_budget (20ms; 1s with a database) and the sip probes' interval and timeout (100ms, 80ms) for a takeover under 0.3s; keys set explicitly still win
 	Mode             string        `mapstructure:"mode" yaml:"mode" json:"mode"`                                        // failover_first (move the VIP, then restart the PBX) or restart_first (restart first, fail over after restart_grace)
 	RestartGrace     time.Duration `mapstructure:"restart_grace" yaml:"restart_grace" json:"restart_grace"`             // restart_first: how long the local restart gets
 	Failback         string        `mapstructure:"failback" yaml:"failback" json:"failback"`                            // off (a recovered node stays standby) or auto (the role goes back to preferred_node)

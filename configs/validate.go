@@ -269,6 +269,7 @@ func (ck *checker) pair(c *Config) {
 	if p.InitDead < p.DeadAfter {
 		ck.bad("peer.init_dead", "%s must not be shorter than dead_after %s", ck.show("peer.init_dead", p.InitDead), p.DeadAfter)
 	}
+	oneOf(ck, "failover.profile", f.Profile, ProfileDefault, ProfileFast)
 	oneOf(ck, "failover.mode", f.Mode, failover.FailoverFirst.String(), failover.RestartFirst.String())
 	oneOf(ck, "failover.failback", f.Failback, failover.FailbackOff.String(), failover.FailbackAuto.String())
 	if f.RestartGrace <= 0 {

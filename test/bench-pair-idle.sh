@@ -7,6 +7,7 @@
 # Prints each trial and the medians. Loopback only.
 #
 #   test/bench-pair-idle.sh [TRIALS] [SECONDS]     # default 3 trials of 30s
+#   PBXHA_FAILOVER_PROFILE=fast test/bench-pair-idle.sh   # the fast profile: the nodes read it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 trials=${1:-3}
