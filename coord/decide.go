@@ -246,7 +246,7 @@ func (s situation) leaderFailed(d Decision, next Member, haveNext bool) Decision
 	}
 	if p.Mode == failover.RestartFirst && restart && !o.FailedSince.IsZero() && o.Now.Sub(o.FailedSince) < p.RestartGrace {
 		return d.with(failover.ActionRestartPBX, fmt.Sprintf("%s: restart first (%s of restart_grace %s left)",
-			what, (p.RestartGrace - o.Now.Sub(o.FailedSince)).Round(time.Millisecond), p.RestartGrace))
+			what, (p.RestartGrace-o.Now.Sub(o.FailedSince)).Round(time.Millisecond), p.RestartGrace))
 	}
 	d.Role = failover.RoleStandby
 	return d.with(failover.ActionRelease, fmt.Sprintf("%s: handing over (%s is ready)", what, next.Node))
