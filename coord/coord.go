@@ -49,6 +49,8 @@ type Observation struct {
 	Local failover.LocalState
 	// Priority is this node's etcd.priority.
 	Priority int
+	// StartedAt is when this node's runtime started: for InitWait.
+	StartedAt time.Time
 	// Synced: the runtime has read the cluster from etcd at least once.
 	// Until then the node stays in role init and claims nothing.
 	Synced bool
@@ -119,6 +121,10 @@ type Policy struct {
 	// priority once it has been eligible and healthy for FailbackDelay.
 	Failback      failover.Failback
 	FailbackDelay time.Duration
+	// InitWait: a node that just started takes no vacant leader key for
+	// this long (0: LeaseTTL), so that nodes starting together see each
+	// other's member keys first and the best of them leads.
+	InitWait time.Duration
 	// NoRestart: the PBX is not supervised; restart_pbx is never chosen.
 	NoRestart bool
 	// TieBreakers: tie-breaker targets are configured, and a node that
@@ -134,6 +140,13 @@ func (p Policy) tick() time.Duration {
 		return DefaultTick
 	}
 	return p.Tick
+}
+
+func (p Policy) initWait() time.Duration {
+	if p.InitWait <= 0 {
+		return p.LeaseTTL
+	}
+	return p.InitWait
 }
 
 // Margin is how long before its lease's earliest expiry a leader must have

@@ -40,7 +40,8 @@ import (
 // forced) and it is the best candidate: the switchover's target, then the
 // highest priority, then the least lag, then the lowest name; a node that
 // is not the best takes the key anyway once the vacancy is older than the
-// lease TTL (the best did not). etcd grants the key to one node only, and
+// lease TTL (the best did not). A node that just started takes no vacant
+// key for InitWait, so that nodes starting together see each other first. etcd grants the key to one node only, and
 // only once the old leader's lease expired.
 //
 // Then the holds: while a move runs nothing else starts, except a step-down
@@ -315,6 +316,9 @@ func (s situation) follower(d Decision) Decision {
 	if why != "" {
 		return d.with(failover.ActionNone, "no leader; this node is not eligible: "+why)
 	}
+	if left := o.StartedAt.Add(p.initWait()).Sub(o.Now); left > 0 {
+		return d.with(failover.ActionNone, fmt.Sprintf("no leader; starting: waiting %s for the other members to show", left.Round(time.Millisecond)))
+	}
 	if r := o.Switchover; r.Active() && r.To != "" && r.To != o.Node {
 		for _, m := range o.Members {
 			if m.Node == r.To && m.Eligible && !s.vacancyOver() {
@@ -348,9 +352,17 @@ func (s situation) better() (Member, bool) {
 }
 
 // vacancyOver reports whether the leader key has been free for longer
-// than the lease TTL: the better-placed candidates had their chance.
+// than the lease TTL, counted from the end of this node's InitWait: the
+// better-placed candidates had their chance.
 func (s situation) vacancyOver() bool {
-	return !s.o.NoLeaderSince.IsZero() && s.o.Now.Sub(s.o.NoLeaderSince) > s.p.LeaseTTL
+	if s.o.NoLeaderSince.IsZero() {
+		return false
+	}
+	from := s.o.NoLeaderSince
+	if w := s.o.StartedAt.Add(s.p.initWait()); w.After(from) {
+		from = w
+	}
+	return s.o.Now.Sub(from) > s.p.LeaseTTL
 }
 
 // hold keeps a chosen action from starting now: a move under way (only a

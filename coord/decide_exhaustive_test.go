@@ -41,7 +41,7 @@ func TestDecideInvariants(t *testing.T) {
 								for _, maint := range []bool{false, true} {
 									for _, memberMaint := range []bool{false, true} {
 										for _, prio := range []int{0, 100} {
-											o := Observation{Now: t0, Node: "self", Role: role, Epoch: 3, Priority: prio, Synced: true,
+											o := Observation{Now: t0, Node: "self", Role: role, Epoch: 3, Priority: prio, Synced: true, StartedAt: t0.Add(-time.Hour),
 												Local:  failover.LocalState{Health: h, Maintenance: maint, DB: lg.db, WAL: lg.wal},
 												Leader: ld.name, LeaderMine: ld.mine, LeaderWAL: lg.leadWAL, Switchover: sw, Busy: busy,
 												Members: []Member{{Node: "n2", Health: probe.Healthy, Eligible: true, Priority: 100, Maintenance: memberMaint}},

@@ -19,7 +19,7 @@ func testPolicy() Policy {
 // leaderObs is a healthy leader of three nodes with a fresh lease.
 func leaderObs() Observation {
 	return Observation{
-		Now: t0, Node: "n1", Role: failover.RolePrimary, Epoch: 4, Priority: 100, Synced: true,
+		Now: t0, Node: "n1", Role: failover.RolePrimary, Epoch: 4, Priority: 100, Synced: true, StartedAt: t0.Add(-time.Hour),
 		Local:     failover.LocalState{Health: probe.Healthy, TieBreakerOK: true},
 		SafeUntil: t0.Add(900 * time.Millisecond), Leader: "n1", LeaderMine: true,
 		Members: []Member{
@@ -244,6 +244,14 @@ func TestDecide(t *testing.T) {
 				o.Local.Health = probe.HealthUnknown
 			},
 			wantAction: failover.ActionRelease, wantRole: failover.RoleStandby, wantReason: "giving it up"},
+		{name: "just started: no claim yet", follower: true,
+			obs:        func(o *Observation) { o.StartedAt = t0.Add(-500 * time.Millisecond) },
+			wantAction: failover.ActionNone, wantRole: failover.RoleStandby, wantReason: "starting: waiting 500ms"},
+		{name: "vacancy counted from the end of the start wait", follower: true,
+			obs: func(o *Observation) {
+				o.Priority, o.StartedAt, o.NoLeaderSince = 10, t0.Add(-1500*time.Millisecond), t0.Add(-1500*time.Millisecond)
+			},
+			wantAction: failover.ActionNone, wantRole: failover.RoleStandby, wantReason: "n3 is better placed"},
 		{name: "takeover held while a move runs", follower: true,
 			obs:        func(o *Observation) { o.Busy = failover.ActionDropVIP },
 			wantAction: failover.ActionNone, wantRole: failover.RoleStandby, wantReason: "drop_vip under way"},

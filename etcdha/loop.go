@@ -73,7 +73,7 @@ func (r *Runtime) observe(now time.Time, ls failover.LocalState) coord.Observati
 	st := &r.st
 	v := st.view
 	o := coord.Observation{
-		Now: now, Node: r.cfg.Node, Role: st.role, Epoch: v.epoch, Local: ls, Priority: r.cfg.Priority,
+		Now: now, Node: r.cfg.Node, Role: st.role, Epoch: v.epoch, Local: ls, Priority: r.cfg.Priority, StartedAt: r.start,
 		Synced: st.synced, Leader: v.leader, LeaderMine: v.leader == r.cfg.Node && v.leaderLease == st.lease && st.lease != 0,
 		LeaderWAL: v.optime, Busy: st.busy, AuxBusy: st.aux, RetryAt: st.retryAt, FailedSince: st.failedSince,
 	}
