@@ -19,6 +19,10 @@ type Config struct {
 	PBX      PBX      `mapstructure:"pbx" yaml:"pbx" json:"pbx"`                   // the local PBX process and how pbxha keeps it running
 	Alerts   Alerts   `mapstructure:"alerts" yaml:"alerts" json:"alerts"`          // webhook alerts and their durable outbox
 	Peer     Peer     `mapstructure:"peer" yaml:"peer" json:"peer"`                // the other node of the pair; without paths this node runs alone
+	// Coordination is peer (two nodes over heartbeats, peer.paths) or etcd
+	// (any number of nodes through an etcd cluster, etcd).
+	Coordination string `mapstructure:"coordination" yaml:"coordination" json:"coordination"`
+	Etcd         Etcd   `mapstructure:"etcd" yaml:"etcd" json:"etcd"` // the etcd cluster that coordinates the nodes (coordination etcd)
 	Failover Failover `mapstructure:"failover" yaml:"failover" json:"failover"`    // the failover policy, the same on both nodes
 	VIP      VIP      `mapstructure:"vip" yaml:"vip" json:"vip"`                   // the service address the primary holds
 	Database Database `mapstructure:"database" yaml:"database" json:"database"`    // the PostgreSQL, MariaDB or MySQL server whose primary role moves with the VIP
@@ -237,6 +241,19 @@ type Peer struct {
 type PeerPath struct {
 	Local string `mapstructure:"local" yaml:"local" json:"local"` // this node's ip:port on the path, bound here
 	Peer  string `mapstructure:"peer" yaml:"peer" json:"peer"`    // the peer's ip:port on the path
+}
+
+// Etcd is the etcd cluster that coordinates the nodes (coordination etcd):
+// the leader holds a key bound to a lease it renews, and steps down before
+// the lease can expire when it cannot renew it (docs/etcd.md).
+type Etcd struct {
+	Endpoints []string      `mapstructure:"endpoints" yaml:"endpoints" json:"endpoints"` // the etcd members' client URLs, e.g. https://10.1.1.11:2379 (required with coordination etcd)
+	Prefix    string        `mapstructure:"prefix" yaml:"prefix" json:"prefix"`          // the keys live under <prefix>/<node.cluster>/; starts with /
+	LeaseTTL  time.Duration `mapstructure:"lease_ttl" yaml:"lease_ttl" json:"lease_ttl"` // the lease's time to live, whole seconds: a lost leader is replaced about this long after its last renewal; at least twice the step-down budget plus 0.2s
+	Priority  int           `mapstructure:"priority" yaml:"priority" json:"priority"`    // this node's priority: the highest healthy node leads (then the least lag); 0: never leads
+	CAFile    string        `mapstructure:"ca_file" yaml:"ca_file" json:"ca_file"`       // PEM CA bundle that signs the etcd servers' certificates; empty: the system's
+	CertFile  string        `mapstructure:"cert_file" yaml:"cert_file" json:"cert_file"` // PEM client certificate for etcd (with key_file); empty: none
+	KeyFile   string        `mapstructure:"key_file" yaml:"key_file" json:"key_file"`    // PEM private key of cert_file
 }
 
 // Failover is the policy both nodes of the pair share.

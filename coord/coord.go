@@ -133,7 +133,7 @@ type Policy struct {
 }
 
 // DefaultTick is the decision cadence when Policy.Tick is 0.
-const DefaultTick = 100 * time.Millisecond
+const DefaultTick = 50 * time.Millisecond
 
 func (p Policy) tick() time.Duration {
 	if p.Tick <= 0 {
