@@ -160,12 +160,15 @@ func (s situation) eligible() string {
 	case o.Priority <= 0:
 		return "priority 0: never leads"
 	case o.SafeUntil.IsZero() || !o.Now.Before(p.StepDownAt(o.SafeUntil)):
-		return "no live etcd lease"
+		return noLease
 	case p.TieBreakers && !o.Local.TieBreakerOK:
 		return "no tie-breaker target answers"
 	}
 	return s.lagReason()
 }
+
+// noLease is why a node whose lease is not certainly alive is not eligible.
+const noLease = "no live etcd lease"
 
 // healthyMember reports whether m could take the lead for a planned move:
 // eligible and healthy (not degraded).
@@ -307,6 +310,9 @@ func (s situation) follower(d Decision) Decision {
 		if why == "" {
 			d.Role = failover.RolePrimary
 			return d.with(failover.ActionTakeOver, "the leader key is still this node's: taking the service back")
+		}
+		if why == noLease {
+			return d.with(failover.ActionNone, "the leader key may still be this node's, but etcd does not renew its lease: waiting")
 		}
 		return d.with(failover.ActionRelease, "the leader key is still this node's, but this node is not eligible ("+why+"): giving it up")
 	}

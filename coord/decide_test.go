@@ -252,6 +252,9 @@ func TestDecide(t *testing.T) {
 				o.Priority, o.StartedAt, o.NoLeaderSince = 10, t0.Add(-1500*time.Millisecond), t0.Add(-1500*time.Millisecond)
 			},
 			wantAction: failover.ActionNone, wantRole: failover.RoleStandby, wantReason: "n3 is better placed"},
+		{name: "key still mine, lease not renewed: wait", follower: true,
+			obs:        func(o *Observation) { o.Leader, o.LeaderMine, o.SafeUntil = "n2", true, t0 },
+			wantAction: failover.ActionNone, wantRole: failover.RoleStandby, wantReason: "does not renew its lease"},
 		{name: "takeover held while a move runs", follower: true,
 			obs:        func(o *Observation) { o.Busy = failover.ActionDropVIP },
 			wantAction: failover.ActionNone, wantRole: failover.RoleStandby, wantReason: "drop_vip under way"},

@@ -109,11 +109,12 @@ func (r *Runtime) Switchover(ctx context.Context, to string, drain time.Duration
 	r.mu.Lock()
 	mark := len(r.st.steps)
 	r.mu.Unlock()
+	asked := time.Now()
 	id, err := r.putRequest(ctx, to, force)
 	if err != nil {
 		return res, err
 	}
-	steps = append(steps, failover.Step{At: time.Now(), Node: r.cfg.Node, What: fmt.Sprintf("switchover to %s requested", cmp.Or(to, "the best other member"))})
+	steps = append(steps, failover.Step{At: asked, Node: r.cfg.Node, What: fmt.Sprintf("switchover to %s requested", cmp.Or(to, "the best other member"))})
 	res.Outcome = "timed out"
 	var leader string
 	for {
