@@ -158,9 +158,9 @@ func startNode(t *testing.T, etcdURL, name string, o nodeOpts) *node {
 		Policy: coord.Policy{LeaseTTL: o.ttl, StepDown: 100 * time.Millisecond, Tick: 50 * time.Millisecond,
 			MaxLagBytes: 1 << 20, AllowLag: true, FailbackDelay: time.Second},
 		Resources: res, LeaveTimeout: 5 * time.Second,
-		States:    func() []probe.CheckState { return n.state.Load().([]probe.CheckState) },
-		Checks:    func() []probe.Check { return nil }, Maintenance: n.maint.Load,
-		Logger:    logger,
+		States: func() []probe.CheckState { return n.state.Load().([]probe.CheckState) },
+		Checks: func() []probe.Check { return nil }, Maintenance: n.maint.Load,
+		Logger: logger,
 	})
 	if err != nil {
 		t.Fatal(err)
