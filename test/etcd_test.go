@@ -35,7 +35,10 @@ type etcdFixture struct {
 const etcdLeaseTTL = "1s"
 
 // startEtcdCluster starts the etcd members, then the three nodes.
-func startEtcdCluster(t testing.TB) *etcdFixture {
+func startEtcdCluster(t testing.TB) *etcdFixture { return startEtcdClusterWith(t, etcdClusterOpts{}) }
+
+// startEtcdClusterWith is startEtcdCluster shaped by opts.
+func startEtcdClusterWith(t testing.TB, opts etcdClusterOpts) *etcdFixture {
 	pbxha, testpbx := build(t)
 	topo := netns.New(t, netns.Options{Hosts: []string{"e1", "e2", "e3", "n1", "n2", "n3", "client"}})
 	f := &etcdFixture{testpbx: testpbx}
@@ -48,8 +51,15 @@ func startEtcdCluster(t testing.TB) *etcdFixture {
 	f.etcd = etcdtest.Start(t, etcdtest.Options{Hosts: ips, Command: func(i int, name string, args ...string) *exec.Cmd {
 		return f.ehosts[i].Command(name, args...)
 	}})
-	for _, name := range []string{"n1", "n2", "n3"} {
-		n, cfg := startEtcdNode(t, topo.Host(name), pbxha, testpbx, f.etcd.Endpoints())
+	if opts.before != nil {
+		opts.before(f, topo)
+	}
+	for i, name := range []string{"n1", "n2", "n3"} {
+		var o etcdNodeOpts
+		if i < len(opts.nodes) {
+			o = opts.nodes[i]
+		}
+		n, cfg := startEtcdNode(t, topo.Host(name), pbxha, testpbx, f.etcd.Endpoints(), o)
 		f.nodes = append(f.nodes, n)
 		f.cfgs = append(f.cfgs, cfg)
 	}
@@ -57,9 +67,26 @@ func startEtcdCluster(t testing.TB) *etcdFixture {
 	return f
 }
 
+// etcdClusterOpts shape startEtcdClusterWith: each node's options, and a
+// function run once the namespaces and etcd are up, before the nodes
+// start (to start their databases).
+type etcdClusterOpts struct {
+	nodes  []etcdNodeOpts
+	before func(f *etcdFixture, topo *netns.Topology)
+}
+
+// etcdNodeOpts shape one node's config: its priority (0: the default, 100;
+// -1: 0, never leads), YAML lines added under probes (each indented by two
+// spaces) and top-level YAML added at the end.
+type etcdNodeOpts struct {
+	priority int
+	probes   string
+	extra    string
+}
+
 // startEtcdNode runs the test PBX and pbxha with coordination etcd in
 // host's namespace; every timing but the lease TTL is the default.
-func startEtcdNode(t testing.TB, host *netns.Host, pbxha, testpbx string, endpoints []string) (*pairNode, string) {
+func startEtcdNode(t testing.TB, host *netns.Host, pbxha, testpbx string, endpoints []string, o etcdNodeOpts) (*pairNode, string) {
 	t.Helper()
 	dir := t.TempDir()
 	n := &pairNode{host: host, socket: filepath.Join(dir, "pbxha.sock"), log: filepath.Join(dir, "pbxha.log")}
@@ -74,22 +101,30 @@ func startEtcdNode(t testing.TB, host *netns.Host, pbxha, testpbx string, endpoi
 		}
 		n.pbx, n.pbxArg = append(n.pbx, pbx), append(n.pbxArg, args)
 	}
+	priority := 100
+	switch {
+	case o.priority < 0:
+		priority = 0
+	case o.priority > 0:
+		priority = o.priority
+	}
 	cfg := fmt.Sprintf(`node: {name: %[1]s, cluster: lab}
 control: {socket: %[2]s}
 state_dir: %[3]s
 probes:
   sip:
     - {name: pbx, target: "sip:%[4]s:5060;transport=udp"}
-coordination: etcd
+%[10]scoordination: etcd
 etcd:
   endpoints: ["%[5]s"]
   lease_ttl: %[6]s
+  priority: %[9]d
 vip:
   mode: netlink
   interface: %[7]s
   address: %[8]s/32
   label: vip
-`, host.Name, n.socket, dir, host.IP, strings.Join(endpoints, `", "`), etcdLeaseTTL, host.Link, pairVIP)
+%[11]s`, host.Name, n.socket, dir, host.IP, strings.Join(endpoints, `", "`), etcdLeaseTTL, host.Link, pairVIP, priority, o.probes, o.extra)
 	cfgPath := filepath.Join(dir, "pbxha.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -99,6 +134,13 @@ vip:
 	if n.pbxha, err = host.Start("sh", "-c", n.run); err != nil {
 		t.Fatal(err)
 	}
+	// Stopped before the databases and etcd when the test ends, so that it
+	// does not act on their going.
+	t.Cleanup(func() {
+		if p := n.pbxha; p != nil && p.Process != nil {
+			_ = syscall.Kill(-p.Process.Pid, syscall.SIGKILL)
+		}
+	})
 	return n, cfgPath
 }
 
