@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ import (
 // section is the pair's (configs/pg-demote.sh as the demote command,
 // pg_ctl stop as the stop command), with PRIMARY_CONNINFO on the VIP:
 // the new leader holds it once it promoted.
-func startEtcdPG(t *testing.T) (*etcdFixture, *pgPair) {
+func startEtcdPG(t testing.TB) (*etcdFixture, *pgPair) {
 	demote, err := filepath.Abs("../configs/pg-demote.sh")
 	if err != nil {
 		t.Fatal(err)
@@ -162,4 +163,56 @@ func TestEtcdDatabase(t *testing.T) {
 		t.Errorf("got n3 %s, want standby (priority 0, no database)", n3.role(t))
 	}
 	l.stop()
+}
+
+// BenchmarkEtcdDatabaseOutage measures, on the cluster of TestEtcdDatabase
+// (PostgreSQL on n1 and n2, lease_ttl 1s), the SIP and write outage a
+// client sees through the VIP per scenario, as BenchmarkPairDatabaseOutage
+// does for a pair (switchover, hung_pbx), and when the leader's node is
+// lost (its link down until another node serves through the VIP; its
+// database stopped by the step-down rejoins through the VIP afterwards):
+//
+//	go test -run '^$' -bench BenchmarkEtcdDatabaseOutage -benchtime 5x ./test
+func BenchmarkEtcdDatabaseOutage(b *testing.B) {
+	f, pf := startEtcdPG(b)
+	n1 := f.nodes[0]
+	f.wait(40*time.Second, "n1 leading and serving the VIP", f.settled(n1))
+	pf.db[n1].Exec(b, "CREATE TABLE writes (id int PRIMARY KEY, at timestamptz DEFAULT now())")
+	w := startVIPWriter(b, pf)
+	streams := func(prim, stby *pairNode) bool {
+		rec, sender, err := pf.dbState(stby)
+		return err == nil && rec && sender == prim.host.IP.String()
+	}
+	databaseOutage(b, &f.pairFixture, w, streams)
+	b.Run("node_lost", func(b *testing.B) {
+		var writes []float64
+		for range b.N {
+			f.wait(120*time.Second, "a leader with a streaming standby and writes flowing", func() bool {
+				prim := f.primary()
+				return prim != nil && w.flowing() && f.settled(prim)() && streams(prim, f.other(prim))
+			})
+			prim := f.primary()
+			start := time.Now()
+			if err := prim.host.LinkDown(); err != nil {
+				b.Fatal(err)
+			}
+			var d time.Duration
+			f.wait(60*time.Second, "writes through the VIP again", func() bool {
+				var ok bool
+				d, ok = w.outage(start)
+				return ok
+			})
+			if err := prim.host.LinkUp(); err != nil {
+				b.Fatal(err)
+			}
+			writes = append(writes, ms(d))
+		}
+		b.ReportMetric(median(writes), "write-median-ms")
+		b.ReportMetric(slices.Min(writes), "write-min-ms")
+		b.ReportMetric(slices.Max(writes), "write-max-ms")
+	})
+	f.wait(120*time.Second, "a streaming standby after the last trial", func() bool {
+		prim := f.primary()
+		return prim != nil && streams(prim, f.other(prim))
+	})
 }
