@@ -438,14 +438,26 @@ func (r *Runtime) stepDown(ctx context.Context, j *job) error {
 }
 
 // measured raises the step-down budget to a release or step-down that
-// took longer than it (with a 25 % margin), and warns.
+// took longer than it (with a 25 % margin), and warns; the budget stays
+// within what the lease allows (half the TTL less the margin), and a
+// step-down slower than that is an error: the lease may expire before it
+// ends.
 func (r *Runtime) measured(took time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if took > r.st.budget {
-		r.log.Warn("a step-down took longer than the step-down budget; raising it", "took", took, "budget", r.st.budget)
-		r.st.budget = took + took/4
+	if took <= r.st.budget {
+		return
 	}
+	p := r.cfg.Policy
+	limit := p.LeaseTTL/2 - p.Margin()
+	next := min(took+took/4, limit)
+	if took > limit {
+		r.log.Error("a step-down took longer than etcd.lease_ttl leaves room for: a new leader could take over before it ended; raise etcd.lease_ttl",
+			"took", took, "lease_ttl", p.LeaseTTL, "budget", next)
+	} else {
+		r.log.Warn("a step-down took longer than the step-down budget; raising it", "took", took, "budget", next)
+	}
+	r.st.budget = max(r.st.budget, next)
 }
 
 // takeoverEvent raises failover, or switchover when a request named this
