@@ -29,6 +29,7 @@ type patroniNode struct {
 	log     string
 	cmd     *exec.Cmd
 	dataDir string
+	api     int // the REST API's port
 }
 
 // patroniCluster is two Patroni nodes on the etcd of the etcd benchmarks,
@@ -49,7 +50,7 @@ type patroniTimings struct {
 
 // startPatroni bootstraps a two-node Patroni cluster (scope scope) on p1 and
 // p2 against etcd and waits for a leader and a streaming replica.
-func startPatroni(t testing.TB, topo *netns.Topology, etcdHosts []string, scope string, tm patroniTimings) *patroniCluster {
+func startPatroni(t testing.TB, topo *netns.Topology, etcdHosts []string, scope string, tm patroniTimings, apiPort int) *patroniCluster {
 	t.Helper()
 	patroni := testenv.LookPath(t, "patroni", "/usr/bin")
 	bin := pgtest.BinDir(t)
@@ -87,13 +88,20 @@ func startPatroni(t testing.TB, topo *netns.Topology, etcdHosts []string, scope 
 	for _, name := range []string{"p1", "p2"} {
 		h := topo.Host(name)
 		dir := filepath.Join(root, name)
+		sock := filepath.Join(root, name+"-sock") // each server its own socket lock
+		if err := os.Mkdir(sock, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(sock, u, g); err != nil {
+			t.Fatal(err)
+		}
 		cfg := fmt.Sprintf(`scope: %[1]s
 namespace: /patroni/
 name: %[2]s
 log: {level: INFO}
 restapi:
-  listen: %[3]s:8008
-  connect_address: %[3]s:8008
+  listen: %[3]s:%[11]d
+  connect_address: %[3]s:%[11]d
 etcd3:
   hosts: %[4]s
 bootstrap:
@@ -121,12 +129,12 @@ postgresql:
     replication: {username: postgres}
     rewind: {username: postgres}
   parameters: {unix_socket_directories: "%[10]s"}
-`, scope, name, h.IP, strings.Join(etcdHosts, ","), tm.ttl, tm.loop, tm.retry, dir, bin, root)
+`, scope, name, h.IP, strings.Join(etcdHosts, ","), tm.ttl, tm.loop, tm.retry, dir, bin, sock, apiPort)
 		path := filepath.Join(root, name+".yml")
 		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		n := &patroniNode{host: h, cfg: path, log: filepath.Join(root, name+".log"), dataDir: dir}
+		n := &patroniNode{host: h, cfg: path, log: filepath.Join(root, name+".log"), dataDir: dir, api: apiPort}
 		n.start(t, patroni, uid, gid)
 		c.nodes = append(c.nodes, n)
 		if name == "p1" {
@@ -178,7 +186,7 @@ func (n *patroniNode) start(t testing.TB, patroni, uid, gid string) {
 // get asks a node's REST API for path and returns the status code (0: no
 // answer).
 func (c *patroniCluster) get(n *patroniNode, path string) int {
-	resp, err := c.http.Get("http://" + n.host.IP.String() + ":8008" + path)
+	resp, err := c.http.Get(fmt.Sprintf("http://%s:%d%s", n.host.IP, n.api, path))
 	if err != nil {
 		return 0
 	}
@@ -215,7 +223,7 @@ func (c *patroniCluster) wait(d time.Duration, what string, cond func() bool) {
 	if err := testenv.Poll(d, func() (bool, string) { return cond(), "" }); err != nil {
 		for _, n := range c.nodes {
 			b, _ := os.ReadFile(n.log)
-			c.t.Logf("--- %s patroni log (tail):\n%s", n.host.Name, lastLines(string(b), 30))
+			c.t.Logf("--- %s patroni log (tail):\n%s", n.host.Name, lastLines(string(b), 150))
 		}
 		c.t.Fatalf("waited %s for %s: %v", d, what, err)
 	}
@@ -247,7 +255,11 @@ func newPGMultiConn(t testing.TB, client *netns.Host, hosts []string) *pgMultiCo
 
 func (c *pgMultiConn) write(ctx context.Context, id int32) error {
 	if c.conn == nil {
-		conn, err := pgx.ConnectConfig(ctx, c.cfg)
+		// Trying the hosts in turn (each one's read-only check included)
+		// takes longer than one write's bound: give the connect 2s.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		conn, err := pgx.ConnectConfig(cctx, c.cfg)
 		if err != nil {
 			return err
 		}
@@ -291,9 +303,9 @@ func BenchmarkPatroniOutage(b *testing.B) {
 	etcdtest.Start(b, etcdtest.Options{Hosts: ips, Command: func(i int, name string, args ...string) *exec.Cmd {
 		return ehosts[i].Command(name, args...)
 	}})
-	for _, tm := range []patroniTimings{{"defaults", 30, 10, 10}, {"tight", 5, 1, 2}} {
+	for i, tm := range []patroniTimings{{"defaults", 30, 10, 10}, {"tight", 5, 1, 2}} {
 		b.Run(tm.name, func(b *testing.B) {
-			c := startPatroni(b, topo, eps, "bench-"+tm.name, tm)
+			c := startPatroni(b, topo, eps, "bench-"+tm.name, tm, 8008+i)
 			l := c.leader()
 			out, err := l.host.Run(pgtest.AsOwner(b, filepath.Join(pgtest.BinDir(b), "psql"), "-h", l.host.IP.String(), "-U", "postgres", "-c", "CREATE TABLE writes (id int PRIMARY KEY, at timestamptz DEFAULT now())")...)
 			if err != nil {
