@@ -55,6 +55,10 @@ type Config struct {
 	// Mode names the mode Pair reports in status ("pair" when empty;
 	// "etcd" for a node coordinated through etcd).
 	Mode string
+	// Sync and Rebuild, when set, report file sync and the last standby
+	// rebuild (nil: none ran) for status.
+	Sync    func() control.Sync
+	Rebuild func() *control.Rebuild
 }
 
 // Publisher stamps and distributes events; *event.Publisher implements it.
@@ -440,7 +444,18 @@ func (a *Agent) Status() control.Status {
 		al := cfg.Alerts()
 		alerts = &al
 	}
+	var syncSt *control.Sync
+	if cfg.Sync != nil {
+		sy := cfg.Sync()
+		syncSt = &sy
+	}
+	var rb *control.Rebuild
+	if cfg.Rebuild != nil {
+		rb = cfg.Rebuild()
+	}
 	st := control.Status{
+		Sync:          syncSt,
+		Rebuild:       rb,
 		SchemaVersion: control.SchemaVersion,
 		Node:          cfg.Node,
 		Cluster:       cfg.Cluster,

@@ -11,9 +11,11 @@ import (
 	"github.com/pbxha/pbxha/etcdha"
 	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/filesync"
 	"github.com/pbxha/pbxha/hooks"
 	"github.com/pbxha/pbxha/mysqlrole"
 	"github.com/pbxha/pbxha/probe"
+	"github.com/pbxha/pbxha/rebuild"
 	"github.com/pbxha/pbxha/sipcheck"
 	"github.com/pbxha/pbxha/supervisor"
 	"github.com/pbxha/pbxha/vip"
@@ -58,13 +60,13 @@ const DefaultStepDownWithDB = time.Second
 func defaults() Config {
 	pol := failover.DefaultPolicy()
 	return Config{
-		Node:     Node{Cluster: DefaultCluster},
-		Log:      Log{Format: "text", Level: "info"},
-		Control:  Control{Socket: DefaultSocket},
-		StateDir: DefaultState,
-		History:  DefaultHistory,
-		Events:   Events{Keep: event.DefaultKeep, MaxAge: event.DefaultMaxAge},
-		Peer:     Peer{KeyFile: DefaultKeyFile, Interval: failover.DefaultInterval, DeadAfter: pol.DeadAfter, InitDead: pol.InitDead},
+		Node:         Node{Cluster: DefaultCluster},
+		Log:          Log{Format: "text", Level: "info"},
+		Control:      Control{Socket: DefaultSocket},
+		StateDir:     DefaultState,
+		History:      DefaultHistory,
+		Events:       Events{Keep: event.DefaultKeep, MaxAge: event.DefaultMaxAge},
+		Peer:         Peer{KeyFile: DefaultKeyFile, Interval: failover.DefaultInterval, DeadAfter: pol.DeadAfter, InitDead: pol.InitDead},
 		Coordination: CoordinationPeer,
 		Etcd:         Etcd{Prefix: etcdha.DefaultPrefix, LeaseTTL: etcdha.DefaultLeaseTTL, Priority: etcdha.DefaultPriority},
 		Failover: Failover{Mode: pol.Mode.String(), RestartGrace: pol.RestartGrace, Failback: pol.Failback.String(),
@@ -77,7 +79,9 @@ func defaults() Config {
 			Script: VIPScript{Timeout: vip.DefaultScriptTimeout}},
 		Database: Database{Kind: string(DatabasePostgreSQL), MaxLagBytes: dbrole.DefaultMaxLagBytes,
 			MaxLagTransactions: mysqlrole.DefaultMaxLagTransactions, PromoteTimeout: dbrole.DefaultPromoteTimeout,
-			DemoteTimeout: dbrole.DefaultDemoteTimeout, StopTimeout: dbrole.DefaultStopTimeout},
+			DemoteTimeout: dbrole.DefaultDemoteTimeout, StopTimeout: dbrole.DefaultStopTimeout,
+			StartTimeout: rebuild.DefaultStartTimeout, RebuildTimeout: rebuild.DefaultTimeout},
+		Sync: Sync{LagAlert: filesync.DefaultLagAlert},
 		Alerts: Alerts{
 			MaxAge: alert.DefaultMaxAge, BackoffInitial: alert.DefaultBackoffInitial, BackoffMax: alert.DefaultBackoffMax,
 			MaxQueued: alert.DefaultMaxQueued, FlapWindow: alert.DefaultFlapWindow, FlapThreshold: alert.DefaultFlapThreshold,
@@ -168,6 +172,8 @@ func defaultProbe(kind string) any {
 		return DefaultEndpoint()
 	case "takeover", "release":
 		return Hook{Timeout: hooks.DefaultTimeout}
+	case "directories":
+		return DefaultSyncDir()
 	}
 	return nil
 }
@@ -186,9 +192,17 @@ func defaultName(kind string, i, n int) string {
 		kind = "endpoint"
 	case "takeover", "release":
 		kind += "-hook"
+	case "directories":
+		kind = "dir"
 	}
 	if n == 1 {
 		return kind
 	}
 	return fmt.Sprintf("%s-%d", kind, i)
+}
+
+// DefaultSyncDir returns a sync directory with every default filled in and
+// no source.
+func DefaultSyncDir() SyncDir {
+	return SyncDir{Interval: filesync.DefaultInterval, Watch: true, Marker: filesync.DefaultMarker}
 }

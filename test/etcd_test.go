@@ -89,7 +89,8 @@ type etcdNodeOpts struct {
 func startEtcdNode(t testing.TB, host *netns.Host, pbxha, testpbx string, endpoints []string, o etcdNodeOpts) (*pairNode, string) {
 	t.Helper()
 	dir := t.TempDir()
-	n := &pairNode{host: host, socket: filepath.Join(dir, "pbxha.sock"), log: filepath.Join(dir, "pbxha.log")}
+	n := &pairNode{host: host, socket: filepath.Join(dir, "pbxha.sock"), log: filepath.Join(dir, "pbxha.log"),
+		cfgPath: filepath.Join(dir, "pbxha.yaml"), pbxhaBin: pbxha}
 	if out, err := host.Run("sysctl", "-w", "net.ipv4.ip_nonlocal_bind=1"); err != nil {
 		t.Fatalf("%s: sysctl: %v\n%s", host.Name, err, out)
 	}
@@ -125,15 +126,10 @@ vip:
   address: %[8]s/32
   label: vip
 %[11]s`, host.Name, n.socket, dir, host.IP, strings.Join(endpoints, `", "`), etcdLeaseTTL, host.Link, pairVIP, priority, o.probes, o.extra)
-	cfgPath := filepath.Join(dir, "pbxha.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+	if err := os.WriteFile(n.cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	n.run = fmt.Sprintf("exec %s run -c %s >>%s 2>&1", pbxha, cfgPath, n.log)
-	var err error
-	if n.pbxha, err = host.Start("sh", "-c", n.run); err != nil {
-		t.Fatal(err)
-	}
+	n.startDaemon(t)
 	// Stopped before the databases and etcd when the test ends, so that it
 	// does not act on their going.
 	t.Cleanup(func() {
@@ -141,7 +137,7 @@ vip:
 			_ = syscall.Kill(-p.Process.Pid, syscall.SIGKILL)
 		}
 	})
-	return n, cfgPath
+	return n, n.cfgPath
 }
 
 // holders returns the nodes whose interface carries the VIP.
@@ -322,7 +318,7 @@ func TestEtcdCluster(t *testing.T) {
 			st, err := l.status(t)
 			return err == nil && len(st.Pair.Nodes) == 2
 		})
-		standby.startAgain(t)
+		standby.startDaemon(t)
 		f.wait(20*time.Second, "the leader lists three", func() bool {
 			st, err := l.status(t)
 			return err == nil && len(st.Pair.Nodes) == 3 && standby.role(t) == "standby"
@@ -336,7 +332,7 @@ func TestEtcdCluster(t *testing.T) {
 			return n != nil && n != l && f.viaVIP()
 		})
 		t.Logf("a new leader serves %s after the leader's pbxha stopped", time.Since(stopped).Round(time.Millisecond))
-		l.startAgain(t)
+		l.startDaemon(t)
 		f.wait(20*time.Second, "the old leader back as standby", func() bool { return l.role(t) == "standby" })
 	})
 }

@@ -17,11 +17,13 @@ import (
 	"github.com/pbxha/pbxha/configs"
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/filesync"
 	"github.com/pbxha/pbxha/hooks"
 	"github.com/pbxha/pbxha/internal/httpguard"
 	"github.com/pbxha/pbxha/metrics"
 	"github.com/pbxha/pbxha/pair"
 	"github.com/pbxha/pbxha/probe"
+	"github.com/pbxha/pbxha/rebuild"
 	"github.com/pbxha/pbxha/sdnotify"
 	"github.com/pbxha/pbxha/sipcheck"
 	"github.com/pbxha/pbxha/statuspage"
@@ -76,15 +78,17 @@ func exportDaemonEnv(cfg *configs.Config) error {
 
 // daemon is one running pbxha: the parts that live from start to stop.
 type daemon struct {
-	g      *globals
-	log    *slog.Logger
-	level  *slog.LevelVar
-	events *event.Publisher
-	agent  *agent.Agent
-	m      *metrics.Metrics       // nil without metrics.listen
-	sup    *supervisor.Supervisor // nil with pbx.supervise.mode none
-	alerts *alert.Dispatcher      // nil without alerts.endpoints
-	pair   *pair.Pair             // nil unless mode pair (peer.paths)
+	g       *globals
+	log     *slog.Logger
+	level   *slog.LevelVar
+	events  *event.Publisher
+	agent   *agent.Agent
+	m       *metrics.Metrics       // nil without metrics.listen
+	sup     *supervisor.Supervisor // nil with pbx.supervise.mode none
+	alerts  *alert.Dispatcher      // nil without alerts.endpoints
+	pair    *pair.Pair             // nil unless mode pair (peer.paths)
+	sync    *filesync.Syncer       // nil without sync.directories
+	rebuild *rebuild.Rebuilder     // nil without database.data_dir and start_command
 	// coord is the pair or the etcd runtime; nil in mode single.
 	coord coordinator
 }
@@ -136,6 +140,7 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	if d.alerts != nil {
 		d.events.Sinks = append(d.events.Sinks, d.alerts)
 	}
+	d.events.Sinks = append(d.events.Sinks, syncPoker{d})
 	checks, err := buildChecks(cfg, logger)
 	if err != nil {
 		return usageErr(err)
@@ -152,6 +157,13 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 			return &exitError{code: exitFailure, err: err}
 		}
 		d.coord = d.pair
+	}
+	if d.sync, err = newSyncer(cfg, d); err == nil {
+		d.rebuild, err = newRebuilder(cfg, d)
+	}
+	if err != nil {
+		checks.Close()
+		return &exitError{code: exitFailure, err: err}
 	}
 	ln, err := control.Listen(cfg.Control.Socket)
 	if err != nil {
@@ -173,6 +185,17 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		}
 		if d.alerts != nil {
 			d.m.AlertFuncs(alertCounters(d.alerts))
+		}
+		if d.sync != nil || d.rebuild != nil {
+			var sy func() control.Sync
+			var rb func() *control.Rebuild
+			if d.sync != nil {
+				sy = d.sync.Status
+			}
+			if d.rebuild != nil {
+				rb = d.rebuild.Status
+			}
+			d.m.SyncFuncs(sy, rb)
 		}
 		d.events.Sinks = append(d.events.Sinks, d.m) // takeovers and PBX restarts
 	}
@@ -213,6 +236,17 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	if d.coord != nil {
 		wg.Go(func() { d.coord.Run(ctx) })
 		api.Switchover = d.coord.Switchover
+	}
+	if d.sync != nil {
+		wg.Go(func() {
+			if err := d.sync.Run(ctx); err != nil {
+				logger.Error("file sync stopped", "err", err)
+			}
+		})
+	}
+	if d.rebuild != nil {
+		wg.Go(func() { d.rebuild.Run(ctx) })
+		api.Rebuild = func(rctx context.Context) error { return d.rebuild.Start(rctx, "operator") }
 	}
 	if d.sup != nil {
 		api.PBX = pbxAction(d.sup)
@@ -292,6 +326,12 @@ func (d *daemon) agentConfig(cfg *configs.Config, checks *checkSet) agent.Config
 		if cfg.UsesEtcd() {
 			ac.Mode = configs.CoordinationEtcd
 		}
+	}
+	if d.sync != nil {
+		ac.Sync = d.sync.Status
+	}
+	if d.rebuild != nil {
+		ac.Rebuild = d.rebuild.Status
 	}
 	if d.sup != nil {
 		sup, sc := d.sup, cfg.PBX.Supervise
