@@ -36,6 +36,15 @@ func (ck *checker) etcd(c *Config) {
 	if len(c.Failover.FenceCommand) > 0 {
 		ck.bad("failover.fence_command", "is not used with coordination etcd: etcd hands the leader key over only after the old leader's lease expired, and the old leader stepped down before")
 	}
+	// File sync and the standby rebuild pull from the peer of a pair
+	// (sync.peer, the first heartbeat path); with etcd no node has one
+	// peer, so they would do nothing: refuse them rather than ignore them.
+	if len(c.Sync.Directories) > 0 {
+		ck.bad("sync.directories", "is not built for coordination etcd: the standby of a pair pulls them from its peer, and with etcd no node has one peer; keep them in step by other means (docs/etcd.md)")
+	}
+	if db := c.Database; db.DataDir != "" || len(db.StartCommand) > 0 || db.RebuildOnRewindFailure {
+		ck.bad("database.data_dir", "and the other standby rebuild keys are not built for coordination etcd: pbxha standby rebuild clones from the peer of a pair; rebuild a standby by hand (docs/etcd.md)")
+	}
 	if len(e.Endpoints) == 0 {
 		ck.bad("etcd.endpoints", "must list at least one etcd client URL with coordination etcd, e.g. https://10.1.1.11:2379")
 	}
