@@ -58,6 +58,9 @@ type Config struct {
 	VIP       *vip.VIP
 	Resources act.Resources // what a leader holds; its VIP is taken from VIP
 	Rejoin    bool          // act.Config.Rejoin
+	// RejoinAdvice is act.Config.RejoinAdvice: what a failed rejoin's
+	// event tells the operator to do (there is no standby rebuild here).
+	RejoinAdvice string
 	// LeaveTimeout bounds the release of a leader that stops.
 	LeaveTimeout    time.Duration
 	TrackInterfaces []string
@@ -127,7 +130,8 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.VIP != nil {
 		res.VIP = trackedVIP{VIP: cfg.VIP, state: &r.vipState}
 	}
-	r.act = act.New(act.Config{Node: cfg.Node, VIPAddr: cfg.VIPAddr, Rejoin: cfg.Rejoin, Logger: r.log, OnEvent: r.cfg.OnEvent}, res)
+	r.act = act.New(act.Config{Node: cfg.Node, VIPAddr: cfg.VIPAddr, Rejoin: cfg.Rejoin, RejoinAdvice: cfg.RejoinAdvice,
+		Logger: r.log, OnEvent: r.cfg.OnEvent}, res)
 	if len(cfg.TieBreakers) > 0 {
 		r.tb = act.NewTieBreaker(cfg.TieBreakers, cfg.Policy.LeaseTTL, nil)
 		r.cfg.Policy.TieBreakers = true

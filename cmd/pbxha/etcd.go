@@ -33,6 +33,11 @@ func newEtcd(cfg *configs.Config, d *daemon) (*etcdha.Runtime, error) {
 		Maintenance:     func() bool { return d.agent.Maintenance() },
 		DB:              cfg.Database.DSN != "", OnEvent: emit, Logger: log,
 	}
+	// No standby rebuild with etcd (config check refuses its keys).
+	ec.RejoinAdvice = "rebuild it from the leader by hand with pg_basebackup (docs/etcd.md)"
+	if cfg.DatabaseKind().MySQLFamily() {
+		ec.RejoinAdvice = "point it at the new primary by hand (docs/mysql.md)"
+	}
 	if d.sup != nil {
 		ec.Resources.PBX = act.Supervised(d.sup)
 	}
