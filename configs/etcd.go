@@ -79,13 +79,16 @@ func (ck *checker) etcd(c *Config) {
 }
 
 // etcdHost checks on this host what coordination etcd needs: the TLS files
-// load.
+// load, and the VIP can be added here, as in a pair.
 func (ck *checker) etcdHost(c *Config) {
 	if !c.UsesEtcd() {
 		return
 	}
-	if _, err := c.EtcdTLS(); err != nil {
-		ck.bad("etcd", "%v", err)
+	if _, key, err := c.etcdTLS(); err != nil {
+		ck.bad("etcd."+key, "%s", fileMsg(err))
+	}
+	for _, p := range c.VIPConfig().CheckHost() {
+		ck.bad(p.Key, "%s", p.Msg)
 	}
 }
 
@@ -105,32 +108,41 @@ func (c *Config) CoordPolicy() coord.Policy {
 // EtcdTLS returns the TLS settings for the etcd client: nil with plain
 // http endpoints and no TLS files.
 func (c *Config) EtcdTLS() (*tls.Config, error) {
+	cfg, key, err := c.etcdTLS()
+	if err != nil {
+		return nil, fmt.Errorf("etcd.%s: %s", key, fileMsg(err))
+	}
+	return cfg, nil
+}
+
+// etcdTLS is EtcdTLS, the failure's key (ca_file, cert_file) apart.
+func (c *Config) etcdTLS() (*tls.Config, string, error) {
 	e := c.Etcd
 	https := false
 	for _, ep := range e.Endpoints {
 		https = https || strings.HasPrefix(ep, "https://")
 	}
 	if !https && e.CAFile == "" && e.CertFile == "" {
-		return nil, nil
+		return nil, "", nil
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if e.CAFile != "" {
 		b, err := os.ReadFile(e.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
+			return nil, "ca_file", err
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("ca_file: %s holds no PEM certificate", e.CAFile)
+			return nil, "ca_file", fmt.Errorf("%s holds no PEM certificate", e.CAFile)
 		}
 		cfg.RootCAs = pool
 	}
 	if e.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(e.CertFile, e.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("cert_file, key_file: %w", err)
+			return nil, "cert_file", err
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}
-	return cfg, nil
+	return cfg, "", nil
 }

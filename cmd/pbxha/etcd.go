@@ -17,7 +17,7 @@ import (
 func newEtcd(cfg *configs.Config, d *daemon) (*etcdha.Runtime, error) {
 	tlsCfg, err := cfg.EtcdTLS()
 	if err != nil {
-		return nil, fmt.Errorf("%s: etcd: %w", cfg.Source, err)
+		return nil, fmt.Errorf("%s: %w", cfg.Source, err)
 	}
 	policy := cfg.CoordPolicy()
 	policy.NoRestart = d.sup == nil
