@@ -46,6 +46,7 @@ type state struct {
 	cancelBusy          context.CancelFunc
 	stepDownAsked       bool // a step-down interrupts the takeover under way
 	isolated            bool // stepped down for the lease; resolved once renewed
+	vipLost             bool // vip_lost raised; resolved once the VIP is back
 
 	published  memberDoc
 	publishing bool
@@ -221,6 +222,13 @@ func (r *Runtime) startJob(d coord.Decision, o coord.Observation) *job {
 		j.ctx = context.Background()
 		return j
 	}
+	if d.Action == failover.ActionRestoreVIP && !r.st.vipLost {
+		// As in a pair: raised when the decision puts the VIP back.
+		r.st.vipLost = true
+		r.log.Warn("the VIP left this node's interface", "action", d.Action)
+		r.emit(event.Event{Kind: event.VIPLost, Severity: event.Critical, Time: o.Now,
+			Summary: r.cfg.Node + ": the VIP left this leader's interface; putting it back"})
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	j.ctx = ctx
 	r.st.busy, r.st.busySince, r.st.cancelBusy, r.st.stepDownAsked = d.Action, o.Now, cancel, false
@@ -241,9 +249,6 @@ func (r *Runtime) run(j *job) {
 		err = r.act.RestartPBX(j.ctx)
 	case failover.ActionRestoreVIP:
 		err = r.act.RestoreVIP(j.ctx)
-		if err == nil {
-			r.emit(event.Event{Kind: event.VIPLost, Severity: event.Info, Resolved: true, Summary: r.cfg.Node + ": the VIP is back"})
-		}
 	case failover.ActionDropVIP:
 		err = r.act.DropVIP(j.ctx)
 	case failover.ActionFailback:
@@ -255,6 +260,11 @@ func (r *Runtime) run(j *job) {
 		r.st.aux = failover.ActionNone
 	} else {
 		r.st.busy, r.st.cancelBusy = failover.ActionNone, nil
+	}
+	if j.d.Action == failover.ActionRestoreVIP && err == nil && r.st.vipLost {
+		r.st.vipLost = false
+		r.emit(event.Event{Kind: event.VIPLost, Severity: event.Info, Resolved: true, Time: now,
+			Summary: r.cfg.Node + ": the VIP is back on this leader's interface and announced"})
 	}
 	r.finished(now, j, err)
 	r.mu.Unlock()

@@ -206,9 +206,11 @@ func (f *etcdFixture) cutFromEtcd(t *testing.T, n *pairNode) {
 // TestEtcdCluster runs three pbxha nodes coordinated through a three-member
 // etcd in network namespaces, each with a test PBX, and a client that sends
 // SIP OPTIONS to the VIP. One node leads and serves; every node's status
-// lists all three; the leader's PBX hangs → another node serves; the leader
-// is cut off from etcd → it steps down before another takes over (the gap
-// measured, never two VIP holders); etcd loses quorum → nobody leads, and
+// lists all three; the leader's PBX hangs → another node serves; the VIP
+// is taken off the leader → it puts it back (vip_lost raised, resolved);
+// the leader is cut off from etcd → it steps down before another takes
+// over (the gap measured, never two VIP holders); etcd loses quorum →
+// nobody leads, and
 // a leader returns with it; a planned switchover to a named node; a
 // standby leaves and joins again; the leader's pbxha stops → another takes
 // over at once.
@@ -242,6 +244,17 @@ func TestEtcdCluster(t *testing.T) {
 		if checks, twice := stop(); twice != "" {
 			t.Errorf("the VIP had two holders (%s) in %d checks", twice, checks)
 		}
+	})
+
+	t.Run("VIP taken off the leader", func(t *testing.T) {
+		f.wait(20*time.Second, "a settled cluster", f.settled(nil))
+		l := f.leader()
+		before := len(l.events(t, "vip_lost"))
+		l.host.MustRun("ip", "addr", "del", pairVIP+"/32", "dev", l.host.Link)
+		f.wait(10*time.Second, "the VIP back on the leader, vip_lost raised and resolved", func() bool {
+			ev := l.events(t, "vip_lost")
+			return f.leader() == l && l.holdsVIP(t) && len(ev) >= before+2 && ev[len(ev)-1].Resolved
+		})
 	})
 
 	t.Run("leader cut off from etcd", func(t *testing.T) {
