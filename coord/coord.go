@@ -35,6 +35,10 @@ type Request struct {
 	ID    string // unique per request
 	To    string // the node to lead; "" means the best other node
 	Force bool   // promote past max_lag_bytes
+	// Away is the leader when the request was made: with To "", the
+	// node the service moves away from, which neither takes the vacant
+	// key back nor is waited for while the request is in force.
+	Away string
 }
 
 // Active reports whether r is a request.

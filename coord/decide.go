@@ -332,6 +332,9 @@ func (s situation) follower(d Decision) Decision {
 			}
 		}
 	}
+	if s.movingAway(o.Node) && !s.vacancyOver() {
+		return d.with(failover.ActionNone, "no leader; switchover away from this node: another member is to lead")
+	}
 	if r := o.Switchover; !(r.Active() && r.To == o.Node) {
 		if m, ok := s.better(); ok && !s.vacancyOver() {
 			return d.with(failover.ActionNone, fmt.Sprintf("no leader; %s is better placed (priority %d, position %d): waiting for it", m.Node, m.Priority, m.WAL))
@@ -346,11 +349,19 @@ func (s situation) follower(d Decision) Decision {
 	return d.with(failover.ActionTakeOver, reason)
 }
 
-// better returns an eligible member ranked above this node, or false.
+// movingAway reports whether a switchover without a target moves the
+// service away from node (it led when the request was made).
+func (s situation) movingAway(node string) bool {
+	r := s.o.Switchover
+	return r.Active() && r.To == "" && r.Away != "" && r.Away == node
+}
+
+// better returns an eligible member ranked above this node, or false; the
+// node a switchover moves away from is not waited for.
 func (s situation) better() (Member, bool) {
 	self := Member{Node: s.o.Node, Priority: s.o.Priority, WAL: s.o.Local.WAL}
 	for _, m := range s.o.Members {
-		if m.Eligible && m.Priority > 0 && rank(m, self) < 0 {
+		if m.Eligible && m.Priority > 0 && rank(m, self) < 0 && !s.movingAway(m.Node) {
 			return m, true
 		}
 	}

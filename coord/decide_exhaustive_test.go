@@ -10,7 +10,8 @@ import (
 
 // TestDecideInvariants runs every combination of a discretised observation
 // through Decide and checks the rules that keep two leaders apart: never
-// take the key while another holds it or while not eligible; a leader past
+// take the key while another holds it or while not eligible, nor back
+// within the TTL after a switchover away from this node; a leader past
 // its step-down point, or without the key, always steps down (unless a
 // release is already under way); only the key's holder stays primary
 // (a role stays while a move runs).
@@ -29,7 +30,11 @@ func TestDecideInvariants(t *testing.T) {
 		wal, leadWAL  uint64
 		allowed, lags bool
 	}{{failover.DBNone, 0, 0, true, false}, {failover.DBStandby, 100, 5000, false, true}, {failover.DBStandby, 100, 200, true, false}, {failover.DBPrimary, 100, 0, true, false}}
-	switchovers := []Request{{}, {ID: "a", To: "self"}, {ID: "b", To: "n2"}, {ID: "c", To: "self", Force: true}}
+	switchovers := []Request{{}, {ID: "a", To: "self"}, {ID: "b", To: "n2"}, {ID: "c", To: "self", Force: true},
+		{ID: "d", Away: "self"}, {ID: "e", Away: "n2"}}
+	// How long the leader key has been vacant (when it is): within the
+	// lease TTL, and past it.
+	vacancies := []time.Duration{100 * time.Millisecond, 2 * time.Second}
 	n := 0
 	for _, role := range roles {
 		for _, ld := range leaders {
@@ -46,14 +51,16 @@ func TestDecideInvariants(t *testing.T) {
 												Leader: ld.name, LeaderMine: ld.mine, LeaderWAL: lg.leadWAL, Switchover: sw, Busy: busy,
 												Members: []Member{{Node: "n2", Health: probe.Healthy, Eligible: true, Priority: 100, Maintenance: memberMaint}},
 											}
-											if ld.name == "" {
-												o.NoLeaderSince = t0.Add(-2 * time.Second)
-											}
 											if safe >= 0 {
 												o.SafeUntil = t0.Add(safe)
 											}
-											check(t, o, p, lg.allowed)
-											n++
+											for _, vacant := range vacancies {
+												if ld.name == "" {
+													o.NoLeaderSince = t0.Add(-vacant)
+												}
+												check(t, o, p, lg.allowed)
+												n++
+											}
 										}
 									}
 								}
@@ -85,6 +92,8 @@ func check(t *testing.T, o Observation, p Policy, lagAllowed bool) {
 			t.Fatalf("took over beyond max_lag_bytes: %+v → %+v", o, d)
 		case o.Busy != failover.ActionNone:
 			t.Fatalf("took over while %s runs: %+v → %+v", o.Busy, o, d)
+		case !o.LeaderMine && o.Switchover.Active() && o.Switchover.To == "" && o.Switchover.Away == o.Node && o.Now.Sub(o.NoLeaderSince) <= p.LeaseTTL:
+			t.Fatalf("took the key back within the TTL from a switchover away from this node: %+v → %+v", o, d)
 		}
 	}
 	if o.Role == failover.RolePrimary && (!leaseOK || !o.LeaderMine) {

@@ -187,6 +187,25 @@ func TestDecide(t *testing.T) {
 		{name: "others wait for the switchover target", follower: true,
 			obs:        func(o *Observation) { o.Priority, o.Switchover = 1000, Request{ID: "x", To: "n3"} },
 			wantAction: failover.ActionNone, wantRole: failover.RoleStandby, wantReason: "n3 is to lead"},
+		{name: "switchover without a target: the old leader does not take the key back", follower: true,
+			obs:        func(o *Observation) { o.Priority, o.Switchover = 1000, Request{ID: "x", Away: "n2"} },
+			wantAction: failover.ActionNone, wantRole: failover.RoleStandby, wantReason: "switchover away from this node"},
+		{name: "switchover without a target: the old leader may after the TTL", follower: true,
+			obs: func(o *Observation) {
+				o.Priority, o.Switchover, o.NoLeaderSince = 1000, Request{ID: "x", Away: "n2"}, t0.Add(-1100*time.Millisecond)
+			},
+			wantAction: failover.ActionTakeOver, wantRole: failover.RolePrimary},
+		{name: "switchover without a target: the old leader is not waited for", follower: true,
+			obs: func(o *Observation) {
+				o.Switchover = Request{ID: "x", Away: "n1"}
+				o.Members = append(o.Members, Member{Node: "n1", Role: failover.RoleStandby, Health: probe.Healthy, Eligible: true, Priority: 200})
+			},
+			wantAction: failover.ActionTakeOver, wantRole: failover.RolePrimary},
+		{name: "without a switchover a better old leader is waited for", follower: true,
+			obs: func(o *Observation) {
+				o.Members = append(o.Members, Member{Node: "n1", Role: failover.RoleStandby, Health: probe.Healthy, Eligible: true, Priority: 200})
+			},
+			wantAction: failover.ActionNone, wantRole: failover.RoleStandby, wantReason: "n1 is better placed"},
 		{name: "beyond max_lag_bytes: not eligible", follower: true,
 			obs: func(o *Observation) {
 				o.Local.DB, o.Local.WAL, o.LeaderWAL = failover.DBStandby, 100, 2000

@@ -90,7 +90,7 @@ func (r *Runtime) observe(now time.Time, ls failover.LocalState) coord.Observati
 	}
 	o.NoLeaderSince = st.noLeaderSince
 	if sw := v.switchover; sw.ID != "" {
-		o.Switchover = coord.Request{ID: sw.ID, To: sw.To, Force: sw.Force}
+		o.Switchover = coord.Request{ID: sw.ID, To: sw.To, Force: sw.Force, Away: sw.Away}
 	}
 	for name, m := range v.members {
 		if name == r.cfg.Node {

@@ -57,7 +57,8 @@ type requestDoc struct {
 	ID    string    `json:"id"`
 	To    string    `json:"to,omitempty"`
 	Force bool      `json:"force,omitempty"`
-	From  string    `json:"from"` // the node that asked
+	From  string    `json:"from"`           // the node that asked
+	Away  string    `json:"away,omitempty"` // the leader when asked: with no target, the node to move away from
 	At    time.Time `json:"at"`
 }
 

@@ -31,7 +31,10 @@ func (r *Runtime) request(ctx context.Context, to string, force bool) error {
 
 func (r *Runtime) putRequest(ctx context.Context, to string, force bool) (string, error) {
 	id := event.NewID(time.Now())
-	doc := requestDoc{ID: id, To: to, Force: force, From: r.cfg.Node, At: time.Now()}
+	r.mu.Lock()
+	away := r.st.view.leader
+	r.mu.Unlock()
+	doc := requestDoc{ID: id, To: to, Force: force, From: r.cfg.Node, Away: away, At: time.Now()}
 	b, err := json.Marshal(doc)
 	if err != nil {
 		return "", err
