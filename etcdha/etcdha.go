@@ -125,13 +125,16 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	// No witness and no fence: etcd grants the leader key only once the
 	// old leader's lease expired, and the old leader stepped down before.
+	// A release stops the database before the VIP goes (act DBFirst): the
+	// standbys stream through the VIP, as no node knows the next leader's
+	// own address.
 	res := cfg.Resources
 	res.Witness, res.Fence = nil, nil
 	if cfg.VIP != nil {
 		res.VIP = trackedVIP{VIP: cfg.VIP, state: &r.vipState}
 	}
 	r.act = act.New(act.Config{Node: cfg.Node, VIPAddr: cfg.VIPAddr, Rejoin: cfg.Rejoin, RejoinAdvice: cfg.RejoinAdvice,
-		Logger: r.log, OnEvent: r.cfg.OnEvent}, res)
+		DBFirst: true, Logger: r.log, OnEvent: r.cfg.OnEvent}, res)
 	if len(cfg.TieBreakers) > 0 {
 		r.tb = act.NewTieBreaker(cfg.TieBreakers, cfg.Policy.LeaseTTL, nil)
 		r.cfg.Policy.TieBreakers = true

@@ -186,6 +186,11 @@ func TestEtcdDatabase(t *testing.T) {
 //	go test -run '^$' -bench BenchmarkEtcdDatabaseOutage -benchtime 5x ./test
 func BenchmarkEtcdDatabaseOutage(b *testing.B) {
 	f, pf := startEtcdPG(b)
+	b.Cleanup(func() {
+		if b.Failed() {
+			f.dump()
+		}
+	})
 	n1 := f.nodes[0]
 	f.wait(40*time.Second, "n1 leading and serving the VIP", f.settled(n1))
 	pf.db[n1].Exec(b, "CREATE TABLE writes (id int PRIMARY KEY, at timestamptz DEFAULT now())")
