@@ -92,8 +92,9 @@ func etcdStreams(t testing.TB, pf *pgPair, prim, stby *pairNode) bool {
 // acknowledged write and n1 rejoins as a standby of n2; then n2, the
 // leader, is cut off from etcd: it stops its database before n1 promotes
 // (never two writable databases), no acknowledged write is lost, and after
-// the heal n2 rejoins as a standby of n1. n3, without a database, never
-// leads.
+// the heal n2 rejoins as a standby of n1; last, a switchover without a
+// target asked on n1 (the highest priority) moves the service to n2, and
+// n1 rejoins as its standby. n3, without a database, never leads.
 func TestEtcdDatabase(t *testing.T) {
 	f, pf := startEtcdPG(t)
 	n1, n2, n3 := f.nodes[0], f.nodes[1], f.nodes[2]
@@ -170,6 +171,26 @@ func TestEtcdDatabase(t *testing.T) {
 	}
 	n2.heal(t)
 	oneWritable("n2 streaming from n1 again", streamsFrom(n2, n1))
+
+	// A switchover without --to, asked on n1 (priority 200, leading): the
+	// service moves away from it, though it ranks first, and n2 — which
+	// streams through the VIP — takes over; n1's release stops its
+	// database before the VIP goes, so its WAL sender finishes first.
+	flowing("writes and SIP through the VIP before the switchover away from n1")
+	out.Reset()
+	cmd = exec.Command(f.pbxha, "switchover", "--socket", n1.socket, "--drain-timeout", "0s", "--timeout", "60s")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil || !strings.Contains(out.String(), "primary n2") {
+		f.dump()
+		t.Fatalf("pbxha switchover (no --to) on n1: %v\n%s", err, out.String())
+	}
+	t.Logf("switchover away from n1:\n%s", out.String())
+	oneWritable("n2 serving, n1 streaming from n2", func() bool { return f.settled(n2)() && streamsFrom(n1, n2)() })
+	flowing("writes and SIP through the VIP after the switchover away from n1")
+	acked = l.snapshot()
+	if miss := pf.missing(n2, acked); len(miss) > 0 {
+		t.Fatalf("n2 lacks %d acknowledged rows after the switchover away from n1: %v", len(miss), miss)
+	}
 	if n3.role(t) != "standby" {
 		t.Errorf("got n3 %s, want standby (priority 0, no database)", n3.role(t))
 	}
