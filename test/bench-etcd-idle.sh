@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Measures what coordination through etcd costs at rest: CPU share and
 # resident memory of each of three `pbxha run` nodes on loopback (127.0.0.1,
-# .2, .3) with coordination etcd — a SIP probe every 250ms, decisions every
-# 50ms, lease renewals every lease_ttl/4 (LEASE_TTL, default 2s, the
-# default) — and, reported apart, of each member of the three-member etcd
+# .2, .3) with coordination etcd — a SIP probe every 250ms (PROBE_INTERVAL,
+# the default), decisions every 50ms, lease renewals every lease_ttl/4
+# (LEASE_TTL, default 2s, the default) — and, reported apart, of each member of the three-member etcd
 # (Debian's etcd-server, heartbeat 100ms, election 500ms) they use, over
 # TRIALS trials of SECONDS each after a 5s warm-up. Prints each trial and
 # the medians. Loopback only.
@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 trials=${1:-3}
 seconds=${2:-30}
 ttl=${LEASE_TTL:-2s}
+interval=${PROBE_INTERVAL:-250ms}
 . test/bench-lib.sh
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -52,7 +53,7 @@ control: {socket: $work/$n/pbxha.sock}
 state_dir: $work/$n
 probes:
   sip:
-    - {name: sip, target: "sip:${sip[$n]};transport=udp"}
+    - {name: sip, target: "sip:${sip[$n]};transport=udp", interval: $interval}
 coordination: etcd
 etcd:
   endpoints: [$endpoints]
@@ -90,4 +91,4 @@ for t in $(seq "$trials"); do
 	for p in "${run[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
 	echo "trial $t:$roles"
 done
-echo "median per node over $trials trials of ${seconds}s (lease_ttl $ttl): cpu $(median "${cpu[@]}")% of one core, rss $(($(median "${rss[@]}") / 1024)) MiB; etcd per member: cpu $(median "${ecpu[@]}")%"
+echo "median per node over $trials trials of ${seconds}s (lease_ttl $ttl, probe every $interval): cpu $(median "${cpu[@]}")% of one core, rss $(($(median "${rss[@]}") / 1024)) MiB; etcd per member: cpu $(median "${ecpu[@]}")%"
