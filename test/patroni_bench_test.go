@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -204,18 +205,47 @@ func (c *patroniCluster) leader() *patroniNode {
 	return nil
 }
 
-// healthy reports one primary and one replica streaming from it.
+// healthy reports one primary and one replica streaming from it. The
+// replica's own /replica?lag= answer is not enough: it compares with the
+// leader's last position in etcd and says 200 for a replica whose
+// streaming has not begun (a fresh base backup waiting for its slot),
+// which a switchover then promotes without the newest rows.
 func (c *patroniCluster) healthy() bool {
 	l := c.leader()
 	if l == nil {
 		return false
 	}
 	for _, n := range c.nodes {
-		if n != l && c.get(n, "/replica?lag=1MB") != 200 {
+		if n != l && (c.get(n, "/replica?lag=1MB") != 200 || !c.streamsFrom(n, l)) {
 			return false
 		}
 	}
 	return true
+}
+
+// streamsFrom reports whether the leader l's REST API lists n among its
+// replication connections in state streaming.
+func (c *patroniCluster) streamsFrom(n, l *patroniNode) bool {
+	resp, err := c.http.Get(fmt.Sprintf("http://%s:%d/patroni", l.host.IP, l.api))
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Replication []struct {
+			Name  string `json:"application_name"`
+			State string `json:"state"`
+		} `json:"replication"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&st) != nil {
+		return false
+	}
+	for _, r := range st.Replication {
+		if r.Name == n.host.Name && r.State == "streaming" {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *patroniCluster) wait(d time.Duration, what string, cond func() bool) {
