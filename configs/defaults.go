@@ -8,6 +8,7 @@ import (
 	"github.com/pbxha/pbxha/ami"
 	"github.com/pbxha/pbxha/dbrole"
 	"github.com/pbxha/pbxha/esl"
+	"github.com/pbxha/pbxha/etcdha"
 	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/failover"
 	"github.com/pbxha/pbxha/filesync"
@@ -72,13 +73,15 @@ const DefaultStepDownWithDB = time.Second
 func defaults() Config {
 	pol := failover.DefaultPolicy()
 	return Config{
-		Node:     Node{Cluster: DefaultCluster},
-		Log:      Log{Format: "text", Level: "info"},
-		Control:  Control{Socket: DefaultSocket},
-		StateDir: DefaultState,
-		History:  DefaultHistory,
-		Events:   Events{Keep: event.DefaultKeep, MaxAge: event.DefaultMaxAge},
-		Peer:     Peer{KeyFile: DefaultKeyFile, Interval: failover.DefaultInterval, DeadAfter: pol.DeadAfter, InitDead: pol.InitDead},
+		Node:         Node{Cluster: DefaultCluster},
+		Log:          Log{Format: "text", Level: "info"},
+		Control:      Control{Socket: DefaultSocket},
+		StateDir:     DefaultState,
+		History:      DefaultHistory,
+		Events:       Events{Keep: event.DefaultKeep, MaxAge: event.DefaultMaxAge},
+		Peer:         Peer{KeyFile: DefaultKeyFile, Interval: failover.DefaultInterval, DeadAfter: pol.DeadAfter, InitDead: pol.InitDead},
+		Coordination: CoordinationPeer,
+		Etcd:         Etcd{Prefix: etcdha.DefaultPrefix, LeaseTTL: etcdha.DefaultLeaseTTL, Priority: etcdha.DefaultPriority},
 		Failover: Failover{Profile: ProfileDefault, Mode: pol.Mode.String(), RestartGrace: pol.RestartGrace, Failback: pol.Failback.String(),
 			FailbackDelay: pol.FailbackDelay, FenceTimeout: hooks.DefaultTimeout, IsolationAfter: pol.IsolationAfter,
 			Witness: WitnessAuto, FailbackDrain: pol.FailbackDrain, UnprotectedGrace: failover.DefaultUnprotectedGrace,

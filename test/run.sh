@@ -2,9 +2,9 @@
 # Runs every pbxha test, the way CI does.
 #
 # As root it first installs what the tests use from Debian (PostgreSQL,
-# MariaDB, Kamailio, sipsak, SIPp, iproute2, nftables, rsync) without starting
-# their system services; the tests start their own throwaway servers on
-# loopback and stop them by PID. Run by hand without root, tests that need
+# MariaDB, Kamailio, sipsak, SIPp, etcd, iproute2, nftables, rsync) without
+# starting their system services; the tests start their own throwaway servers
+# on loopback and stop them by PID. Run by hand without root, tests that need
 # those are skipped; under CI=true such a skip is a failure.
 #
 #   test/run.sh                 # everything (as root)
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(postgresql mariadb-server kamailio sipsak sip-tester iproute2 procps nftables logrotate file man-db prometheus chromium rsync)
+packages=(postgresql mariadb-server kamailio sipsak sip-tester etcd-server iproute2 procps nftables logrotate file man-db prometheus chromium rsync)
 
 install_packages() {
 	local missing=()
