@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -49,7 +50,7 @@ Exit codes: 0, 1 the log cannot be read, 2 usage.`,
 			if cfg == nil {
 				return &exitError{code: exitFailure, err: fmt.Errorf("events: no config to find state_dir in; give -c FILE")}
 			}
-			path := eventLogPath(cfg)
+			path := filepath.Join(cfg.StateDir, event.LogName)
 			out := newEventWriter(g.stdout, asJSON)
 			if !follow {
 				evs, err := event.ReadLog(path, f.Since)

@@ -6,6 +6,7 @@ import (
 	"os/signal"
 
 	"github.com/pbxha/pbxha/ami"
+	"github.com/pbxha/pbxha/configs"
 	"github.com/spf13/cobra"
 )
 
@@ -45,7 +46,7 @@ Asterisk answers a wrong secret only after one second, so use a --timeout above
 			}
 			switch {
 			case secretFile != "":
-				sec, err := secret("", secretFile)
+				sec, err := configs.ReadSecret("", secretFile)
 				if err != nil {
 					return usageErr(fmt.Errorf("--secret-file: %w", err))
 				}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pbxha/pbxha/configs"
 	"github.com/pbxha/pbxha/esl"
 	"github.com/spf13/cobra"
 )
@@ -96,7 +97,7 @@ func eslPassword(cmd *cobra.Command, password, file string) (string, error) {
 	if cmd.Flags().Changed("password") && file != "" {
 		return "", fmt.Errorf("probe esl: give --password or --password-file, not both")
 	}
-	pw, err := secret(password, file)
+	pw, err := configs.ReadSecret(password, file)
 	if err != nil {
 		return "", fmt.Errorf("probe esl: password file: %w", err)
 	}

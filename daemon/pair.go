@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"errors"
@@ -112,7 +112,7 @@ func newESLCommands(cfg *configs.Config, log *slog.Logger, emit func(event.Event
 		return nil, fmt.Errorf("%s: pbx.takeover_esl: needs an esl probe (probes.esl)", cfg.Source)
 	}
 	p := cfg.Probes.ESL[0]
-	pw, err := secret(p.Password, p.PasswordFile)
+	pw, err := configs.ReadSecret(p.Password, p.PasswordFile)
 	if err != nil {
 		return nil, fmt.Errorf("%s: probes.esl[0].password_file: %w", cfg.Source, err)
 	}
@@ -128,7 +128,7 @@ func newAMICommands(cfg *configs.Config, log *slog.Logger, emit func(event.Event
 		return nil, fmt.Errorf("%s: pbx.takeover_ami: needs an ami probe (probes.ami)", cfg.Source)
 	}
 	p := cfg.Probes.AMI[0]
-	sec, err := secret(p.Secret, p.SecretFile)
+	sec, err := configs.ReadSecret(p.Secret, p.SecretFile)
 	if err != nil {
 		return nil, fmt.Errorf("%s: probes.ami[0].secret_file: %w", cfg.Source, err)
 	}

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"errors"
@@ -8,9 +8,8 @@ import (
 	"strings"
 
 	"github.com/pbxha/pbxha/ami"
-	"github.com/pbxha/pbxha/esl"
-
 	"github.com/pbxha/pbxha/configs"
+	"github.com/pbxha/pbxha/esl"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/sipcheck"
 )
@@ -56,7 +55,7 @@ func buildChecks(cfg *configs.Config, logger *slog.Logger) (*checkSet, error) {
 		s.add(c.Schedule, probe.KindSIP, c.Target, p)
 	}
 	for i, c := range cfg.Probes.ESL {
-		pw, err := secret(c.Password, c.PasswordFile)
+		pw, err := configs.ReadSecret(c.Password, c.PasswordFile)
 		if err != nil {
 			fail(probe.KindESL, i, fmt.Errorf("password_file: %w", err))
 			continue
@@ -89,7 +88,7 @@ func buildChecks(cfg *configs.Config, logger *slog.Logger) (*checkSet, error) {
 		s.closers = append(s.closers, closerFunc(p.Close))
 	}
 	for i, c := range cfg.Probes.AMI {
-		sec, err := secret(c.Secret, c.SecretFile)
+		sec, err := configs.ReadSecret(c.Secret, c.SecretFile)
 		if err != nil {
 			fail(probe.KindAMI, i, fmt.Errorf("secret_file: %w", err))
 			continue
@@ -130,7 +129,3 @@ func buildChecks(cfg *configs.Config, logger *slog.Logger) (*checkSet, error) {
 type closerFunc func()
 
 func (f closerFunc) Close() error { f(); return nil }
-
-// secret returns value, or the contents of file (without a trailing line
-// break) when file is set, as config check read it.
-func secret(value, file string) (string, error) { return configs.ReadSecret(value, file) }
