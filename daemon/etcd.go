@@ -3,12 +3,10 @@ package daemon
 import (
 	"fmt"
 
-	"github.com/pbxha/pbxha/act"
 	"github.com/pbxha/pbxha/configs"
 	"github.com/pbxha/pbxha/etcdha"
 	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/probe"
-	"github.com/pbxha/pbxha/vip"
 )
 
 // newEtcd wires the etcd runtime (coordination etcd) from etcd, failover,
@@ -38,29 +36,8 @@ func newEtcd(cfg *configs.Config, d *daemon) (*etcdha.Runtime, error) {
 	if cfg.DatabaseKind().MySQLFamily() {
 		ec.RejoinAdvice = "point it at the new primary by hand (docs/mysql.md)"
 	}
-	if d.sup != nil {
-		ec.Resources.PBX = act.Supervised(d.sup)
-	}
-	if ec.Resources.Commands, err = newESLCommands(cfg, d.log, emit); err != nil {
+	if ec.Resources, ec.VIP, err = newResources(cfg, d, log, emit); err != nil {
 		return nil, err
-	}
-	if len(cfg.PBX.TakeoverAMI) > 0 {
-		if ec.Resources.Commands, err = newAMICommands(cfg, d.log, emit); err != nil {
-			return nil, err
-		}
-	}
-	if len(cfg.Hooks.Takeover)+len(cfg.Hooks.Release) > 0 {
-		ec.Resources.Hooks = act.HookCommands{OnTakeover: configs.HookList(cfg.Hooks.Takeover), OnRelease: configs.HookList(cfg.Hooks.Release)}
-	}
-	if ec.DB {
-		if ec.Resources.DB, err = newDatabase(cfg, log); err != nil {
-			return nil, fmt.Errorf("%s: database: %w", cfg.Source, err)
-		}
-	}
-	if cfg.VIP.Mode != "none" {
-		if ec.VIP, err = vip.New(cfg.VIPConfig(), log); err != nil {
-			return nil, fmt.Errorf("%s: vip: %w", cfg.Source, err)
-		}
 	}
 	r, err := etcdha.New(ec)
 	if err != nil {

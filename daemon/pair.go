@@ -57,32 +57,11 @@ func newPair(cfg *configs.Config, d *daemon) (*pair.Pair, error) {
 	if cfg.DatabaseKind().MySQLFamily() {
 		pc.RejoinAdvice = "point it at the new primary by hand (docs/mysql.md)"
 	}
-	if d.sup != nil {
-		pc.Resources.PBX = act.Supervised(d.sup)
-	}
-	if pc.Resources.Commands, err = newESLCommands(cfg, d.log, emit); err != nil {
+	if pc.Resources, pc.VIP, err = newResources(cfg, d, log, emit); err != nil {
 		return nil, err
-	}
-	if len(cfg.PBX.TakeoverAMI) > 0 {
-		if pc.Resources.Commands, err = newAMICommands(cfg, d.log, emit); err != nil {
-			return nil, err
-		}
-	}
-	if len(cfg.Hooks.Takeover)+len(cfg.Hooks.Release) > 0 {
-		pc.Resources.Hooks = act.HookCommands{OnTakeover: configs.HookList(cfg.Hooks.Takeover), OnRelease: configs.HookList(cfg.Hooks.Release)}
 	}
 	if len(cfg.Failover.FenceCommand) > 0 {
 		pc.Resources.Fence = act.FenceCommand{Hook: hooks.Hook{Name: "fence", Command: cfg.Failover.FenceCommand, Timeout: cfg.Failover.FenceTimeout}, Logger: log}
-	}
-	if pc.DB {
-		if pc.Resources.DB, err = newDatabase(cfg, log); err != nil {
-			return nil, fmt.Errorf("%s: database: %w", cfg.Source, err)
-		}
-	}
-	if cfg.VIP.Mode != "none" {
-		if pc.VIP, err = vip.New(cfg.VIPConfig(), log); err != nil {
-			return nil, fmt.Errorf("%s: vip: %w", cfg.Source, err)
-		}
 	}
 	p, err := pair.New(pc)
 	if errors.Is(err, syscall.EADDRINUSE) {
@@ -92,6 +71,41 @@ func newPair(cfg *configs.Config, d *daemon) (*pair.Pair, error) {
 		return nil, fmt.Errorf("%s: peer: %w", cfg.Source, err)
 	}
 	return p, nil
+}
+
+// newResources builds what a primary (a pair's) or a leader (etcd's) holds:
+// the supervised PBX, the takeover commands, the hooks, the database and
+// the VIP, which the runtime takes apart from the rest. log is the
+// runtime's. The fence is the pair's own.
+func newResources(cfg *configs.Config, d *daemon, log *slog.Logger, emit func(event.Event)) (act.Resources, *vip.VIP, error) {
+	var r act.Resources
+	var err error
+	if d.sup != nil {
+		r.PBX = act.Supervised(d.sup)
+	}
+	if r.Commands, err = newESLCommands(cfg, d.log, emit); err != nil {
+		return r, nil, err
+	}
+	if len(cfg.PBX.TakeoverAMI) > 0 {
+		if r.Commands, err = newAMICommands(cfg, d.log, emit); err != nil {
+			return r, nil, err
+		}
+	}
+	if len(cfg.Hooks.Takeover)+len(cfg.Hooks.Release) > 0 {
+		r.Hooks = act.HookCommands{OnTakeover: configs.HookList(cfg.Hooks.Takeover), OnRelease: configs.HookList(cfg.Hooks.Release)}
+	}
+	if cfg.Database.DSN != "" {
+		if r.DB, err = newDatabase(cfg, log); err != nil {
+			return r, nil, fmt.Errorf("%s: database: %w", cfg.Source, err)
+		}
+	}
+	var v *vip.VIP
+	if cfg.VIP.Mode != "none" {
+		if v, err = vip.New(cfg.VIPConfig(), log); err != nil {
+			return r, nil, fmt.Errorf("%s: vip: %w", cfg.Source, err)
+		}
+	}
+	return r, v, nil
 }
 
 // newDatabase builds the role mover of database.kind.
