@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,23 +16,23 @@ import (
 	"github.com/pbxha/pbxha/internal/testenv"
 )
 
-// syncBuffer is a bytes.Buffer the daemon's goroutines may log to while
-// the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// testLog is a log file the daemon's goroutines write while the test
+// reads it, and its logger.
+type testLog struct{ f *os.File }
+
+func newTestLog(t *testing.T) (*testLog, *slog.Logger) {
+	t.Helper()
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return &testLog{f}, slog.New(slog.NewTextHandler(f, nil))
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+func (l *testLog) String() string {
+	b, _ := os.ReadFile(l.f.Name())
+	return string(b)
 }
 
 // testConfig is a single node with one SIP probe, its state directory and
@@ -105,10 +103,10 @@ func TestRunRefusals(t *testing.T) {
 			if tc.change != nil {
 				tc.change(t, cfg)
 			}
-			var log syncBuffer
+			log, logger := newTestLog(t)
 			ctx, cancel := context.WithCancel(t.Context())
 			cancel()
-			err := Run(ctx, cfg, Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+			err := Run(ctx, cfg, Options{Logger: logger})
 			if tc.wantErr == "" {
 				if err != nil || !strings.Contains(log.String(), "pbxha started") || !strings.Contains(log.String(), "pbxha stopped") {
 					t.Fatalf("got %v and log\n%s\nwant nil after pbxha started and stopped", err, log.String())
@@ -132,10 +130,10 @@ func TestRunRefusals(t *testing.T) {
 func TestRunRequests(t *testing.T) {
 	cfg := testConfig(t)
 	reload, stop := make(chan os.Signal, 1), make(chan os.Signal, 1)
-	var log syncBuffer
+	log, logger := newTestLog(t)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(t.Context(), cfg, Options{Logger: slog.New(slog.NewTextHandler(&log, nil)), Reload: reload, Stop: stop,
+		done <- Run(t.Context(), cfg, Options{Logger: logger, Reload: reload, Stop: stop,
 			Load: func() (*configs.Config, error) { return nil, errors.New("test: no config") }})
 	}()
 	testenv.WaitFor(t, 10*time.Second, "pbxha started", func() bool { return strings.Contains(log.String(), "pbxha started") })
