@@ -5,9 +5,9 @@ package configs
 
 import "time"
 
-// Config is the whole pbxha.yaml. Only cmd/pbxha, daemon (which wires it) and
-// this package know it;
-// every other package takes its own small config struct.
+// Config is the whole pbxha.yaml. Only cmd/pbxha, daemon (which wires it)
+// and this package know it; every other package takes its own small config
+// struct.
 type Config struct {
 	Node     Node    `mapstructure:"node" yaml:"node" json:"node"`                // this server and the pair it belongs to
 	Log      Log     `mapstructure:"log" yaml:"log" json:"log"`                   // log format and level
