@@ -74,8 +74,13 @@ func (s situation) secondary(d Decision) Decision {
 	switch {
 	case !serves(o.Health):
 		return d.with(ActionNone, fmt.Sprintf("%s, but this node is not eligible (health %s)", why, o.Health))
-	case !o.TieBreakerOK:
+	case !s.tieBreakerReachable():
 		return d.with(ActionNone, fmt.Sprintf("%s, but no tie-breaker target reachable: not taking over", why))
+	case s.since(o.TieBreakerAt) >= p.tieBreakerFresh():
+		// Reachable lately, but a takeover needs an answer from after
+		// the peer fell silent: the node asks for one at once.
+		return d.with(ActionNone, fmt.Sprintf("%s: taking over once a tie-breaker target answers again (last answer %s ago; a takeover needs one within %s)",
+			why, round(s.since(o.TieBreakerAt)), p.tieBreakerFresh()))
 	case !o.SteppedDownAt.IsZero() && !o.ConfirmedAt.After(o.SteppedDownAt) && !o.TieBreakerAt.After(o.SteppedDownAt):
 		return d.with(ActionNone, fmt.Sprintf("%s, but this node stepped down as cut off at %s and has not been heard by %s nor reached a tie-breaker since: not taking over",
 			why, stamp(o.SteppedDownAt), s.peer))

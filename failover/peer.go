@@ -61,6 +61,10 @@ type PeerView struct {
 	// BadMACAt is when a packet from the peer's address last failed the
 	// MAC (zero: never): the peer may live with another key.
 	BadMACAt time.Time
+	// DeadAt is when the peer counts as dead unless it is heard again:
+	// DeadAfter past the last accepted heartbeat on any path (zero: never
+	// heard). Alive is true before it.
+	DeadAt time.Time
 }
 
 // PathState is the liveness of one heartbeat path and what it carried.
@@ -329,6 +333,11 @@ func (t *PeerTracker) View(now time.Time) PeerView {
 	defer t.mu.Unlock()
 	v := t.view
 	v.Alive = t.aliveLocked(now)
+	for _, h := range t.pathHeard {
+		if !h.IsZero() {
+			v.DeadAt = later(v.DeadAt, h.Add(t.cfg.DeadAfter))
+		}
+	}
 	v.Probes.Failing = append([]string(nil), v.Probes.Failing...)
 	v.ClockOffset, _ = t.offsetLocked()
 	return v
