@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/pbxha/pbxha/dbrole"
@@ -30,6 +31,19 @@ type Config struct {
 	Clock   clock.Clock       // clock.Real when nil; stamps the timelines
 	Logger  *slog.Logger      // slog.Default() when nil
 	OnEvent func(event.Event) // db_rejoin_failed; must not block; may be nil
+
+	// FilesSynced, when set, tells when the files (package filesync) were
+	// last synced complete from the old primary; a takeover records it in
+	// its timeline (files_age_ms). It must not block.
+	FilesSynced func() time.Time
+	// OnRejoinFailed, when set, is called after a background rejoin failed
+	// (database.rebuild_on_rewind_failure: a standby rebuild starts). It
+	// must not block.
+	OnRejoinFailed func(err error)
+	// RejoinAdvice is what db_rejoin_failed's summary tells the operator
+	// to do when OnRejoinFailed is nil; "" means run pbxha standby rebuild
+	// on this node (PostgreSQL). MariaDB and MySQL have no standby rebuild.
+	RejoinAdvice string
 }
 
 // Actuators carry out the failover node's decisions over Resources; they
@@ -40,6 +54,9 @@ type Actuators struct {
 	r      Resources
 	log    *slog.Logger
 	rejoin *rejoin // nil unless Config.Rejoin and a database
+
+	bgMu sync.Mutex
+	bg   chan struct{} // closed when a step-down's database release, left to run on, has ended; nil when none ran
 }
 
 var _ failover.Actuators = (*Actuators)(nil)
@@ -52,7 +69,8 @@ func New(cfg Config, r Resources) *Actuators {
 	}
 	a := &Actuators{cfg: cfg, r: r, log: cfg.Logger}
 	if cfg.Rejoin && r.DB != nil {
-		a.rejoin = &rejoin{db: r.DB, node: cfg.Node, clock: cfg.Clock, log: cfg.Logger, emit: cfg.OnEvent}
+		advice := cmp.Or(cfg.RejoinAdvice, "run pbxha standby rebuild on "+cfg.Node)
+		a.rejoin = &rejoin{db: r.DB, node: cfg.Node, clock: cfg.Clock, log: cfg.Logger, emit: cfg.OnEvent, onFailed: cfg.OnRejoinFailed, advice: advice}
 	}
 	return a
 }
@@ -87,6 +105,10 @@ func (a *Actuators) demoteArgs() dbrole.DemoteArgs {
 func (a *Actuators) TakeOver(ctx context.Context, m failover.Move) (failover.Timeline, error) {
 	var tl failover.Timeline // the node sets Detected and Decided
 	now := a.cfg.Clock.Now
+	if a.cfg.FilesSynced != nil {
+		// How old the files are that this node serves from now on.
+		tl.FilesSynced = a.cfg.FilesSynced()
+	}
 	if a.r.DB != nil {
 		if err := a.waitRejoin(ctx); err != nil {
 			return tl, fmt.Errorf("promote the database: %w", err)
@@ -162,8 +184,17 @@ func (a *Actuators) Release(ctx context.Context, m failover.Move) (failover.Time
 
 // releaseDB makes sure the database no longer takes writes: stopped, with
 // the rejoin started in the background, with Config.Rejoin; else demoted
-// (or stopped) before it returns.
+// (or stopped) before it returns. It first waits for a step-down's release
+// still running in the background.
 func (a *Actuators) releaseDB(ctx context.Context) error {
+	if err := a.waitBackground(ctx); err != nil {
+		return fmt.Errorf("demote the database: %w", err)
+	}
+	return a.releaseDBNow(ctx)
+}
+
+// releaseDBNow is releaseDB without the wait.
+func (a *Actuators) releaseDBNow(ctx context.Context) error {
 	args := a.demoteArgs()
 	if a.rejoin == nil {
 		if _, err := a.r.DB.Demote(ctx, args); err != nil {
@@ -195,8 +226,105 @@ func (a *Actuators) releaseDB(ctx context.Context) error {
 	return nil
 }
 
-// waitRejoin returns when no rejoin runs, or with ctx's error.
+// writesPoll is how often a step-down asks the database whether it still
+// takes writes while its stop runs; writesAsk bounds one question.
+const (
+	writesPoll = 20 * time.Millisecond
+	writesAsk  = 500 * time.Millisecond
+)
+
+// endWrites ends the database's writes for a step-down. It runs releaseDB
+// and returns its outcome — or returns earlier, once the server, seen as a
+// writable primary before the release began, refuses new sessions, is
+// stopped or is a standby. A fast shutdown ends every session and refuses
+// new ones at once, but the server exits only when each connected
+// streaming standby has confirmed the last WAL: when that standby is cut
+// off, as an isolated primary's is, it waits up to wal_sender_timeout (60s
+// by default), and the VIP, the peer's witness and the step-down budget
+// the peer counts on would wait with it. The release then goes on in the
+// background (its failure is logged and raised as db_rejoin_failed: the
+// database stays out of replication); the next database move waits for it.
+// A server never seen writable (one already stopping or starting) gets no
+// early end: the step-down waits for the whole release.
+func (a *Actuators) endWrites(ctx context.Context) error {
+	if err := a.waitBackground(ctx); err != nil {
+		return fmt.Errorf("demote the database: %w", err)
+	}
+	ask := func() (dbrole.Role, error) {
+		actx, cancel := context.WithTimeout(ctx, writesAsk)
+		defer cancel()
+		return a.r.DB.Role(actx)
+	}
+	role, err := ask()
+	seenWritable := err == nil && role == dbrole.RolePrimary
+	done := make(chan error, 1)
+	bg := make(chan struct{})
+	a.bgMu.Lock()
+	a.bg = bg
+	a.bgMu.Unlock()
+	go func() {
+		defer close(bg)
+		done <- a.releaseDBNow(ctx)
+	}()
+	poll := a.cfg.Clock.NewTimer(writesPoll)
+	defer poll.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-poll.C():
+		}
+		role, err := ask()
+		if seenWritable && (role == dbrole.RoleStopped || role == dbrole.RoleStandby || errors.Is(err, dbrole.ErrRefusing)) {
+			a.log.Info("the database no longer takes writes; its stop goes on in the background",
+				"action", failover.ActionStepDown, "target", a.r.DB.Target(), "role", role.String())
+			go a.releasedInBackground(done)
+			return nil
+		}
+		poll.Reset(writesPoll)
+	}
+}
+
+// releasedInBackground takes the outcome of a step-down's database release
+// that endWrites left to run on.
+func (a *Actuators) releasedInBackground(done <-chan error) {
+	err := <-done
+	if err == nil {
+		a.log.Info("the step-down's database release ended", "action", failover.ActionStepDown, "target", a.r.DB.Target())
+		return
+	}
+	a.log.Error("the step-down's database release failed after the database had stopped taking writes: it stays out of replication until an operator rejoins it",
+		"action", failover.ActionStepDown, "target", a.r.DB.Target(), "err", err)
+	if a.cfg.OnEvent != nil {
+		a.cfg.OnEvent(event.Event{Kind: event.DBRejoinFailed, Severity: event.Critical, Time: a.cfg.Clock.Now(),
+			Summary: fmt.Sprintf("%s: the stepped-down database's release failed in the background: %v", a.cfg.Node, err),
+			Details: map[string]any{"target": a.r.DB.Target(), "peer_host": a.cfg.PeerHost, "error": err.Error(), "step": "step_down"}})
+	}
+}
+
+// waitBackground returns when no step-down's database release runs in the
+// background, or with ctx's error.
+func (a *Actuators) waitBackground(ctx context.Context) error {
+	a.bgMu.Lock()
+	bg := a.bg
+	a.bgMu.Unlock()
+	if bg == nil {
+		return nil
+	}
+	select {
+	case <-bg:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the last step-down's database release: %w", ctx.Err())
+	}
+}
+
+// waitRejoin returns when no database release of a step-down runs in the
+// background and no rejoin runs, or with ctx's error.
 func (a *Actuators) waitRejoin(ctx context.Context) error {
+	if err := a.waitBackground(ctx); err != nil {
+		return err
+	}
 	if a.rejoin == nil {
 		return nil
 	}
@@ -237,11 +365,14 @@ func (a *Actuators) Fence(ctx context.Context, m failover.Move) error {
 // background, with Config.Rejoin; else demoted), then the VIP is removed,
 // then the release hooks run. The PBX keeps running. A database or VIP step
 // that fails ends it with the error; the node stays primary and retries.
+//
+// The database step ends as soon as the server no longer takes writes,
+// which may be before its stop or demote command has ended (see endWrites).
 func (a *Actuators) StepDown(ctx context.Context, m failover.Move) (failover.Timeline, error) {
 	var tl failover.Timeline
 	now := a.cfg.Clock.Now
 	if a.r.DB != nil {
-		if err := a.releaseDB(ctx); err != nil {
+		if err := a.endWrites(ctx); err != nil {
 			return tl, err
 		}
 		tl.DBDemoted = now()

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/pbxha/pbxha/act"
 	"github.com/pbxha/pbxha/act/acttest"
 	"github.com/pbxha/pbxha/dbrole"
+	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/failover"
 	"github.com/pbxha/pbxha/hooks"
 	"github.com/pbxha/pbxha/probe"
@@ -265,6 +267,48 @@ func TestReleaseWithRejoin(t *testing.T) {
 	})
 }
 
+// TestRejoinFailedAdvice: db_rejoin_failed's summary says what follows a
+// failed rejoin: the standby rebuild that starts, the operator's pbxha
+// standby rebuild by default, or Config.RejoinAdvice (MariaDB/MySQL have
+// no standby rebuild).
+func TestRejoinFailedAdvice(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  act.Config
+		want string
+	}{
+		{name: "default", want: "run pbxha standby rebuild on node-b"},
+		{name: "advice", cfg: act.Config{RejoinAdvice: "point it at the new primary by hand"}, want: "point it at the new primary by hand"},
+		{name: "rebuild", cfg: act.Config{OnRejoinFailed: func(error) {}}, want: "a standby rebuild starts (database.rebuild_on_rewind_failure)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := acttest.New(nil)
+			w.SetDBRole(dbrole.RolePrimary)
+			w.Fail(acttest.DBRejoin, errors.New("pg_rewind failed"))
+			var mu sync.Mutex
+			var got []event.Event
+			cfg := tc.cfg
+			cfg.Node, cfg.PeerHost, cfg.Rejoin, cfg.Logger = "node-b", "198.18.0.1", true, quiet()
+			cfg.OnEvent = func(e event.Event) { mu.Lock(); got = append(got, e); mu.Unlock() }
+			a := act.New(cfg, w.Resources())
+			if _, err := a.Release(t.Context(), move); err != nil {
+				t.Fatalf("Release: got %v, want nil", err)
+			}
+			if err := a.WaitRejoin(t.Context()); err != nil {
+				t.Fatalf("WaitRejoin: got %v, want nil", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(got) != 1 || got[0].Kind != event.DBRejoinFailed {
+				t.Fatalf("got events %v, want one db_rejoin_failed", got)
+			}
+			if !strings.HasSuffix(got[0].Summary, "; "+tc.want) {
+				t.Errorf("got summary %q, want it to end with %q", got[0].Summary, tc.want)
+			}
+		})
+	}
+}
+
 // TestReleaseRejoinsAStoppedDatabase: a release that finds its database
 // already stopped (it went down, which is why the node releases) starts
 // the rejoin all the same, so that it comes back as a standby of the new
@@ -366,6 +410,27 @@ func TestFence(t *testing.T) {
 	}
 }
 
+// TestTakeOverRecordsFilesAge: with file sync, the takeover's timeline
+// records when the files were last synced, and its details their age.
+func TestTakeOverRecordsFilesAge(t *testing.T) {
+	synced := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	a := act.New(act.Config{Node: "n", FilesSynced: func() time.Time { return synced }}, act.Resources{})
+	tl, err := a.TakeOver(t.Context(), move)
+	if err != nil {
+		t.Fatalf("TakeOver: got %v, want nil", err)
+	}
+	if !tl.FilesSynced.Equal(synced) {
+		t.Errorf("got files synced %s, want %s", tl.FilesSynced, synced)
+	}
+	tl.Detected = synced.Add(90 * time.Second)
+	if got := tl.Details()["files_age_ms"]; got != int64(90000) {
+		t.Errorf("got files_age_ms %v, want 90000", got)
+	}
+	if _, ok := (failover.Timeline{}).Details()["files_age_ms"]; ok {
+		t.Error("a timeline without file sync reports files_age_ms")
+	}
+}
+
 // TestStepDownOrder: a primary that steps down ends writes first — the
 // database, then the VIP, then the release hooks — each step stamped.
 func TestStepDownOrder(t *testing.T) {
@@ -392,6 +457,71 @@ func TestStepDownOrder(t *testing.T) {
 			t.Errorf("after the step-down: writable %v VIP %v, want neither", w.Writable(), w.HoldsVIP())
 		}
 	})
+}
+
+// TestStepDownEndsWritesFirst: the database step of a step-down ends once
+// the database no longer takes writes. A server seen writable that refuses
+// new sessions once its stop began (a fast shutdown waiting for a cut-off
+// standby to confirm the last WAL) lets the VIP go at once while the stop
+// runs on; the rejoin follows the stop, and a takeover waits for both. A
+// server that refused sessions before the stop began (starting up: it may
+// yet turn writable) gets no early end.
+func TestStepDownEndsWritesFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		refusingFirst bool
+		wantDBStep    time.Duration
+	}{
+		{"refuses sessions once the stop began", false, 20 * time.Millisecond},
+		{"refusing before the stop began", true, time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := acttest.New(nil)
+				w.SetDBRole(dbrole.RolePrimary)
+				w.SetDBRefusing(tc.refusingFirst)
+				a := newAct(w, true)
+				if err := w.VIP.Up(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				w.Set(acttest.DBStop, func(ctx context.Context) error {
+					w.SetDBRefusing(true)
+					time.Sleep(time.Minute)
+					return nil
+				})
+				every(w, time.Second, acttest.DBRejoin)
+				t0 := time.Now()
+				tl, err := a.StepDown(t.Context(), move)
+				if err != nil {
+					t.Fatalf("StepDown: got %v, want nil", err)
+				}
+				if got := tl.DBDemoted.Sub(t0); got != tc.wantDBStep {
+					t.Errorf("database step done after %s, want %s", got, tc.wantDBStep)
+				}
+				if w.HoldsVIP() {
+					t.Errorf("after the step-down: the VIP is held, want it gone")
+				}
+				if _, err := a.TakeOver(t.Context(), move); err != nil {
+					t.Fatalf("TakeOver after the step-down: %v", err)
+				}
+				var stopped, rejoined, promoted time.Time
+				for _, c := range w.Calls() {
+					switch c.Op {
+					case acttest.DBStop:
+						stopped = c.End
+					case acttest.DBRejoin:
+						rejoined = c.End
+					case acttest.DBPromote:
+						promoted = c.Start
+					}
+				}
+				if stopped.Sub(t0) != time.Minute || rejoined.Sub(t0) != time.Minute+time.Second || promoted.Before(rejoined) {
+					t.Errorf("stop ended at %s, rejoin at %s, promotion began at %s; want 1m, 1m1s, then the promotion",
+						stopped.Sub(t0), rejoined.Sub(t0), promoted.Sub(t0))
+				}
+			})
+		})
+	}
 }
 
 // TestStepDownDatabaseFails: a database that keeps taking writes ends the

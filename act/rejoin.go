@@ -22,6 +22,10 @@ type rejoin struct {
 	clock clock.Clock
 	log   *slog.Logger
 	emit  func(event.Event) // may be nil
+	// onFailed, when set, is called after a failed rejoin: a standby
+	// rebuild (database.rebuild_on_rewind_failure).
+	onFailed func(error)
+	advice   string // what the operator does when onFailed is nil
 
 	mu   sync.Mutex
 	done chan struct{} // closed when the running rejoin ends; nil when none ran yet
@@ -47,11 +51,18 @@ func (r *rejoin) start(args dbrole.DemoteArgs) {
 		if err != nil {
 			r.log.Error("database rejoin failed: it stays out of replication until an operator rejoins it",
 				"action", "rejoin", "target", r.db.Target(), "took", res.Duration.Round(time.Millisecond), "err", err)
+			next := r.advice
+			if r.onFailed != nil {
+				next = "a standby rebuild starts (database.rebuild_on_rewind_failure)"
+			}
 			if r.emit != nil {
 				r.emit(event.Event{Kind: event.DBRejoinFailed, Severity: event.Critical, Time: r.clock.Now(),
-					Summary: fmt.Sprintf("%s: the released database did not rejoin as a standby of %s: %v", r.node, args.PeerHost, err),
+					Summary: fmt.Sprintf("%s: the released database did not rejoin as a standby of %s: %v; %s", r.node, args.PeerHost, err, next),
 					Details: map[string]any{"target": r.db.Target(), "peer_host": args.PeerHost, "role": res.After.String(),
 						"error": err.Error(), "took_ms": res.Duration.Milliseconds(), "since_stop_ms": since.Milliseconds()}})
+			}
+			if r.onFailed != nil {
+				r.onFailed(err)
 			}
 			return
 		}

@@ -36,7 +36,9 @@ func TestRejoinFailureRaisesEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	events := make(chan event.Event, 4)
-	r := &rejoin{db: db, node: "n1", clock: clock.Real, log: slog.New(slog.DiscardHandler), emit: func(e event.Event) { events <- e }}
+	rebuilds := make(chan error, 1)
+	r := &rejoin{db: db, node: "n1", clock: clock.Real, log: slog.New(slog.DiscardHandler), emit: func(e event.Event) { events <- e },
+		onFailed: func(err error) { rebuilds <- err }}
 	if err := r.wait(context.Background()); err != nil {
 		t.Fatalf("wait with no rejoin: got %v, want nil", err)
 	}
@@ -67,10 +69,19 @@ func TestRejoinFailureRaisesEvent(t *testing.T) {
 				t.Errorf("details error: got %q, want it to contain %q", msg, want)
 			}
 		}
-		if !strings.Contains(e.Summary, "192.0.2.7") {
-			t.Errorf("summary: got %q, want it to name the new primary", e.Summary)
+		if !strings.Contains(e.Summary, "192.0.2.7") || !strings.Contains(e.Summary, "a standby rebuild starts") {
+			t.Errorf("summary: got %q, want it to name the new primary and the rebuild that follows", e.Summary)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no db_rejoin_failed event")
+	}
+	// database.rebuild_on_rewind_failure: the failure starts a rebuild.
+	select {
+	case err := <-rebuilds:
+		if !strings.Contains(err.Error(), "exit status 4") {
+			t.Errorf("rebuild started for %v, want the rejoin's error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the failed rejoin did not call onFailed (the rebuild)")
 	}
 }

@@ -26,6 +26,11 @@ type Database interface {
 	Stop(ctx context.Context, args dbrole.DemoteArgs) (dbrole.Result, error)
 	// Rejoin makes a stopped database a standby of the new primary.
 	Rejoin(ctx context.Context, args dbrole.DemoteArgs) (dbrole.Result, error)
+	// Role reads the database's role now, apart from the moves (it may run
+	// while one does): RoleStopped when it refuses connections, and
+	// RoleUnknown with an error matching dbrole.ErrRefusing while it
+	// refuses new sessions (shutting down, starting up).
+	Role(ctx context.Context) (dbrole.Role, error)
 	// Target names the database for logs and events.
 	Target() string
 }

@@ -1,8 +1,11 @@
 package act
 
 import (
+	"context"
+	"errors"
 	"net"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/pbxha/pbxha/internal/testenv"
@@ -34,4 +37,50 @@ func TestTieBreakerWindow(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("still ok %s after the last target closed, want about the window %s", d, tb.window)
 	}
+}
+
+// TestTieBreakerSlowTargets: targets that time out do not delay one that
+// answers: with two of them listed first, a round still records an answer
+// at once, so answers come every round — not every three dial timeouts,
+// which would let a primary with a dead peer step down as isolated.
+func TestTieBreakerSlowTargets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tb := NewTieBreaker([]string{"slow-1", "slow-2", "live"}, time.Second, nil)
+		tb.dial = func(ctx context.Context, target string, timeout time.Duration) error {
+			if target == "live" {
+				time.Sleep(time.Millisecond)
+				return nil
+			}
+			select { // no answer: the dial times out
+			case <-time.After(timeout):
+				return errors.New("i/o timeout")
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { tb.Run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		var lastSeen time.Time
+		gap := time.Duration(0)
+		for range 20 {
+			time.Sleep(50 * time.Millisecond)
+			if l := tb.Last(); !l.IsZero() {
+				if !lastSeen.IsZero() && l.After(lastSeen) {
+					gap = max(gap, l.Sub(lastSeen))
+				}
+				lastSeen = l
+			}
+		}
+		if lastSeen.IsZero() {
+			t.Fatal("no answer recorded")
+		}
+		if gap > tb.every+50*time.Millisecond {
+			t.Errorf("answers came %s apart, want about one round (%s): slow targets held the live one up", gap, tb.every)
+		}
+		if !tb.OK() {
+			t.Errorf("not ok with a live target")
+		}
+	})
 }

@@ -52,6 +52,10 @@ type Config struct {
 	// Pair, when set, puts the node in mode pair: it reports the failover
 	// state, whose role replaces the single-node role.
 	Pair func() (role string, pair control.Pair)
+	// Sync and Rebuild, when set, report file sync and the last standby
+	// rebuild (nil: none ran) for status.
+	Sync    func() control.Sync
+	Rebuild func() *control.Rebuild
 }
 
 // Publisher stamps and distributes events; *event.Publisher implements it.
@@ -433,7 +437,18 @@ func (a *Agent) Status() control.Status {
 		al := cfg.Alerts()
 		alerts = &al
 	}
+	var syncSt *control.Sync
+	if cfg.Sync != nil {
+		sy := cfg.Sync()
+		syncSt = &sy
+	}
+	var rb *control.Rebuild
+	if cfg.Rebuild != nil {
+		rb = cfg.Rebuild()
+	}
 	st := control.Status{
+		Sync:          syncSt,
+		Rebuild:       rb,
 		SchemaVersion: control.SchemaVersion,
 		Node:          cfg.Node,
 		Cluster:       cfg.Cluster,

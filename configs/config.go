@@ -23,6 +23,7 @@ type Config struct {
 	VIP      VIP      `mapstructure:"vip" yaml:"vip" json:"vip"`                   // the service address the primary holds
 	Database Database `mapstructure:"database" yaml:"database" json:"database"`    // the PostgreSQL, MariaDB or MySQL server whose primary role moves with the VIP
 	Hooks    Hooks    `mapstructure:"hooks" yaml:"hooks" json:"hooks"`             // commands run on takeover and release
+	Sync     Sync     `mapstructure:"sync" yaml:"sync" json:"sync"`                // directories (recordings, voicemail, prompts) the standby pulls from the primary with rsync
 
 	// Source names where the file came from: its path, or "embedded default".
 	Source string `mapstructure:"-" yaml:"-" json:"-"`
@@ -296,6 +297,16 @@ type Database struct {
 	Env                []string      `mapstructure:"env" yaml:"env" json:"env"`                                                    // KEY=VALUE entries for the commands (PGDATA, PRIMARY_CONNINFO...)
 	PeerHost           string        `mapstructure:"peer_host" yaml:"peer_host" json:"peer_host"`                                  // mariadb and mysql: the peer's server address to replicate from; empty: the peer's address on the first heartbeat path
 	PeerPort           int           `mapstructure:"peer_port" yaml:"peer_port" json:"peer_port"`                                  // mariadb and mysql: the peer's server port; 0: the dsn's port
+
+	// The standby rebuild (pbxha standby rebuild), kind postgresql only: on
+	// with data_dir and start_command.
+	DataDir                string        `mapstructure:"data_dir" yaml:"data_dir" json:"data_dir"`                                                    // postgresql: the local server's data directory (PGDATA), which a standby rebuild replaces; empty: no rebuilds
+	StartCommand           []string      `mapstructure:"start_command" yaml:"start_command" json:"start_command"`                                     // command that starts the local server after a rebuild (or the old one again after a failed rebuild), as a list
+	StartTimeout           time.Duration `mapstructure:"start_timeout" yaml:"start_timeout" json:"start_timeout"`                                     // the started server must accept connections within this
+	PrimaryConninfo        string        `mapstructure:"primary_conninfo" yaml:"primary_conninfo" json:"-"`                                           // libpq key=value string that reaches the primary for pg_basebackup and becomes primary_conninfo; empty: host=<peer> port=5432 user=postgres
+	RebuildMaxRate         int           `mapstructure:"rebuild_max_rate" yaml:"rebuild_max_rate" json:"rebuild_max_rate"`                            // cap on pg_basebackup's transfer in kB/s (at least 32); 0: no cap
+	RebuildTimeout         time.Duration `mapstructure:"rebuild_timeout" yaml:"rebuild_timeout" json:"rebuild_timeout"`                               // a whole rebuild, pg_basebackup included, is given up (and the old directory put back) after this
+	RebuildOnRewindFailure bool          `mapstructure:"rebuild_on_rewind_failure" yaml:"rebuild_on_rewind_failure" json:"rebuild_on_rewind_failure"` // when the background rejoin after a release fails (pg_rewind), start a standby rebuild by itself
 }
 
 // Hooks are operator commands run around takeover and release (pair mode).
@@ -309,4 +320,27 @@ type Hook struct {
 	Name    string        `mapstructure:"name" yaml:"name" json:"name"`          // names the hook in logs and events; default: takeover-hook or release-hook, -N for several
 	Command []string      `mapstructure:"command" yaml:"command" json:"command"` // the program and its arguments as a list, run without a shell
 	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout" json:"timeout"` // the hook's process group is killed after this
+}
+
+// Sync is file sync: directories the standby pulls from the primary with
+// rsync, from an rsync daemon each node runs for its peer.
+type Sync struct {
+	Listen      string        `mapstructure:"listen" yaml:"listen" json:"listen"`                   // this node's ip:port for its rsync daemon (TCP) and for change notices from the peer (UDP), e.g. the dedicated link's 10.1.1.1:8873
+	Peer        string        `mapstructure:"peer" yaml:"peer" json:"peer"`                         // the peer's sync.listen
+	SecretsFile string        `mapstructure:"secrets_file" yaml:"secrets_file" json:"secrets_file"` // rsync secrets file, user:password on its first line, mode 0600, the same file on both nodes; an absolute path
+	LagAlert    time.Duration `mapstructure:"lag_alert" yaml:"lag_alert" json:"lag_alert"`          // alert sync_lagging when a standby's copy of a directory is older than this
+	Directories []SyncDir     `mapstructure:"directories" yaml:"directories" json:"directories"`    // the directories kept in step; empty: no file sync
+}
+
+// SyncDir is one directory kept in step.
+type SyncDir struct {
+	Name         string        `mapstructure:"name" yaml:"name" json:"name"`                            // the rsync module, the same on both nodes: lowercase letters, digits, "_", "." and "-"; default: dir, or dir-N for the N-th of several
+	Source       string        `mapstructure:"source" yaml:"source" json:"source"`                      // the directory this node serves while primary, an absolute path (required)
+	Destination  string        `mapstructure:"destination" yaml:"destination" json:"destination"`       // where this node writes while standby; empty: source (what a standby receives is what it serves after a takeover)
+	Exclude      []string      `mapstructure:"exclude" yaml:"exclude" json:"exclude"`                   // rsync exclude patterns, e.g. "*.tmp"
+	BWLimit      int           `mapstructure:"bwlimit" yaml:"bwlimit" json:"bwlimit"`                   // bandwidth cap of a pull in KiB/s; 0: no cap
+	Interval     time.Duration `mapstructure:"interval" yaml:"interval" json:"interval"`                // time between two pulls, at least 1s
+	Watch        bool          `mapstructure:"watch" yaml:"watch" json:"watch"`                         // the primary watches the source (inotify) and tells the standby to pull at once after a change
+	Marker       string        `mapstructure:"marker" yaml:"marker" json:"marker"`                      // a file the source must hold, or it is refused (an unmounted disk); empty: no marker check
+	RequireMount bool          `mapstructure:"require_mount" yaml:"require_mount" json:"require_mount"` // the source (and the destination on the standby) must be a mount point
 }

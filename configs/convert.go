@@ -12,8 +12,10 @@ import (
 	"github.com/pbxha/pbxha/esl"
 	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/filesync"
 	"github.com/pbxha/pbxha/hooks"
 	"github.com/pbxha/pbxha/probe"
+	"github.com/pbxha/pbxha/rebuild"
 	"github.com/pbxha/pbxha/sipcheck"
 	"github.com/pbxha/pbxha/supervisor"
 	"github.com/pbxha/pbxha/vip"
@@ -185,6 +187,34 @@ func HookList(hs []Hook) []hooks.Hook {
 		out = append(out, hooks.Hook{Name: h.Name, Command: h.Command, Timeout: h.Timeout})
 	}
 	return out
+}
+
+// SyncConfig is the sync section as package filesync takes it, with the
+// generated rsyncd.conf in <state_dir>/sync. An address that does not parse
+// is left invalid; Validate reports it. The key (change notices are signed
+// with the pair's key) is not read here.
+func (c *Config) SyncConfig() filesync.Config {
+	s := c.Sync
+	listen, _ := netip.ParseAddrPort(s.Listen)
+	peer, _ := netip.ParseAddrPort(s.Peer)
+	out := filesync.Config{Node: c.Node.Name, Listen: listen, Peer: peer, SecretsFile: s.SecretsFile,
+		StateDir: filepath.Join(c.StateDir, "sync"), LagAlert: s.LagAlert}
+	for _, d := range s.Directories {
+		out.Dirs = append(out.Dirs, filesync.Dir{Name: d.Name, Source: d.Source, Destination: d.Destination, Exclude: d.Exclude,
+			BWLimit: d.BWLimit, Interval: d.Interval, Watch: d.Watch, Marker: d.Marker, RequireMount: d.RequireMount})
+	}
+	return out
+}
+
+// RebuildConfig is the database section's rebuild keys as package rebuild
+// takes them, with its journal in state_dir.
+func (c *Config) RebuildConfig() rebuild.Config {
+	d := c.Database
+	return rebuild.Config{
+		Node: c.Node.Name, DataDir: d.DataDir, DSN: d.DSN, StateDir: c.StateDir, PrimaryConninfo: d.PrimaryConninfo,
+		StopCommand: d.StopCommand, StopTimeout: d.StopTimeout, StartCommand: d.StartCommand, StartTimeout: d.StartTimeout,
+		Env: d.Env, MaxRate: d.RebuildMaxRate, Timeout: d.RebuildTimeout,
+	}
 }
 
 // HeartbeatKeys reads peer.key_file and, when set, peer.next_key_file.

@@ -79,7 +79,11 @@ func (ck *checker) database(c *Config, paired bool) {
 		kinds[i] = string(k)
 	}
 	oneOf(ck, "database.kind", db.Kind, kinds...)
+	rebuildSet := db.DataDir != "" || len(db.StartCommand) > 0 || db.RebuildOnRewindFailure
 	if db.DSN == "" {
+		if rebuildSet {
+			ck.bad("database.data_dir", "and the other rebuild keys need database.dsn: a standby rebuild re-clones the managed database")
+		}
 		return
 	}
 	if !paired {
@@ -105,6 +109,9 @@ func (ck *checker) database(c *Config, paired bool) {
 		if len(db.DemoteCommand) > 0 {
 			ck.bad("database.demote_command", "applies to kind postgresql: pbxha re-points a released %s server as a replica itself", kind)
 		}
+		if rebuildSet {
+			ck.bad("database.data_dir", "and the other rebuild keys apply to kind postgresql: a standby rebuild clones with pg_basebackup")
+		}
 		for _, p := range c.MySQLRoleConfig().Problems() {
 			ck.bad("database."+p.Key, "%s", p.Msg)
 		}
@@ -120,6 +127,33 @@ func (ck *checker) database(c *Config, paired bool) {
 		}
 		for _, p := range c.DBRoleConfig().Problems() {
 			ck.bad("database."+p.Key, "%s", p.Msg)
+		}
+		ck.rebuild(c)
+	}
+}
+
+// rebuild checks the standby rebuild's keys of a PostgreSQL database
+// section: the rebuild package holds the rules of the keys it takes; the
+// file adds that a zero where rebuild would read its default is a mistake
+// and what rebuild_on_rewind_failure needs.
+func (ck *checker) rebuild(c *Config) {
+	db := &c.Database
+	rc := c.RebuildConfig()
+	for _, p := range rc.Problems() {
+		ck.bad("database."+p.Key, "%s", p.Msg)
+	}
+	if db.StartTimeout == 0 {
+		ck.bad("database.start_timeout", "%s must be positive", db.StartTimeout)
+	}
+	if db.RebuildTimeout == 0 {
+		ck.bad("database.rebuild_timeout", "%s must be positive", db.RebuildTimeout)
+	}
+	if db.RebuildOnRewindFailure {
+		switch {
+		case !rc.Enabled():
+			ck.bad("database.rebuild_on_rewind_failure", "needs data_dir and start_command: the rebuild it starts replaces the data directory")
+		case len(db.StopCommand) == 0 || len(db.DemoteCommand) == 0:
+			ck.bad("database.rebuild_on_rewind_failure", "needs stop_command and demote_command: it follows a failed rejoin, which only a release with both runs")
 		}
 	}
 }

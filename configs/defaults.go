@@ -10,9 +10,11 @@ import (
 	"github.com/pbxha/pbxha/esl"
 	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/filesync"
 	"github.com/pbxha/pbxha/hooks"
 	"github.com/pbxha/pbxha/mysqlrole"
 	"github.com/pbxha/pbxha/probe"
+	"github.com/pbxha/pbxha/rebuild"
 	"github.com/pbxha/pbxha/sipcheck"
 	"github.com/pbxha/pbxha/supervisor"
 	"github.com/pbxha/pbxha/vip"
@@ -74,7 +76,9 @@ func defaults() Config {
 			Script: VIPScript{Timeout: vip.DefaultScriptTimeout}},
 		Database: Database{Kind: string(DatabasePostgreSQL), MaxLagBytes: dbrole.DefaultMaxLagBytes,
 			MaxLagTransactions: mysqlrole.DefaultMaxLagTransactions, PromoteTimeout: dbrole.DefaultPromoteTimeout,
-			DemoteTimeout: dbrole.DefaultDemoteTimeout, StopTimeout: dbrole.DefaultStopTimeout},
+			DemoteTimeout: dbrole.DefaultDemoteTimeout, StopTimeout: dbrole.DefaultStopTimeout,
+			StartTimeout: rebuild.DefaultStartTimeout, RebuildTimeout: rebuild.DefaultTimeout},
+		Sync: Sync{LagAlert: filesync.DefaultLagAlert},
 		Alerts: Alerts{
 			MaxAge: alert.DefaultMaxAge, BackoffInitial: alert.DefaultBackoffInitial, BackoffMax: alert.DefaultBackoffMax,
 			MaxQueued: alert.DefaultMaxQueued, FlapWindow: alert.DefaultFlapWindow, FlapThreshold: alert.DefaultFlapThreshold,
@@ -165,6 +169,8 @@ func defaultProbe(kind string) any {
 		return DefaultEndpoint()
 	case "takeover", "release":
 		return Hook{Timeout: hooks.DefaultTimeout}
+	case "directories":
+		return DefaultSyncDir()
 	}
 	return nil
 }
@@ -183,9 +189,17 @@ func defaultName(kind string, i, n int) string {
 		kind = "endpoint"
 	case "takeover", "release":
 		kind += "-hook"
+	case "directories":
+		kind = "dir"
 	}
 	if n == 1 {
 		return kind
 	}
 	return fmt.Sprintf("%s-%d", kind, i)
+}
+
+// DefaultSyncDir returns a sync directory with every default filled in and
+// no source.
+func DefaultSyncDir() SyncDir {
+	return SyncDir{Interval: filesync.DefaultInterval, Watch: true, Marker: filesync.DefaultMarker}
 }

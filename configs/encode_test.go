@@ -45,7 +45,11 @@ func TestRedacted(t *testing.T) {
 	cleanEnv(t)
 	c := mustLoad(t, "testdata/valid-full.yaml")
 	c.Probes.AMI[0].Secret = "s3cret"
+	c.Database.PrimaryConninfo = "host=10.1.1.2 user=replicator password=pw"
 	r := c.Redacted()
+	if got, want := r.Database.PrimaryConninfo, "host=10.1.1.2 user=replicator password=REDACTED"; got != want {
+		t.Errorf("got primary_conninfo %q, want %q", got, want)
+	}
 	if got := r.Probes.ESL[0].Password; got != Redacted {
 		t.Errorf("got esl password %q, want %q", got, Redacted)
 	}

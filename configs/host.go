@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/filesync"
 	"github.com/pbxha/pbxha/sipcheck"
 )
 
@@ -115,6 +117,21 @@ func (c *Config) checkHost(ps *problems) {
 	}
 	for _, p := range c.VIPConfig().CheckHost() {
 		ck.bad(p.Key, "%s", p.Msg)
+	}
+	if len(c.Sync.Directories) > 0 {
+		if filepath.IsAbs(c.Sync.SecretsFile) {
+			if _, _, err := filesync.ReadSecrets(c.Sync.SecretsFile); err != nil {
+				ck.bad("sync.secrets_file", "%s", strings.TrimPrefix(err.Error(), "filesync: secrets file "))
+			}
+		}
+		if _, err := exec.LookPath("rsync"); err != nil {
+			ck.bad("sync.directories", "need rsync, which is not installed (apt install rsync)")
+		}
+	}
+	if c.Database.DSN != "" && c.RebuildConfig().Enabled() {
+		for _, p := range c.RebuildConfig().CheckHost() {
+			ck.bad("database."+p.Key, "%s", p.Msg)
+		}
 	}
 }
 

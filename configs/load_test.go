@@ -73,6 +73,7 @@ func TestValidFixtures(t *testing.T) {
 		VIP:      defaults().VIP,
 		Database: defaults().Database,
 		Hooks:    defaults().Hooks,
+		Sync:     defaults().Sync,
 	}
 	sip0 := DefaultSIP()
 	sip0.Name, sip0.Target, sip0.Critical, sip0.Rise, sip0.Fall = "sip-0", "sips:pbx.example.com:5061", false, 1, 1

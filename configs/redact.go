@@ -40,6 +40,8 @@ var secretKeys = map[string]string{
 	"database.demote_command":     "argv",
 	"database.stop_command":       "argv",
 	"database.env":                "env",
+	"database.start_command":      "argv",
+	"database.primary_conninfo":   "dsn",
 	"hooks.takeover[].command":    "argv",
 	"hooks.release[].command":     "argv",
 }

@@ -34,6 +34,7 @@ var restartOnly = []struct {
 	{"vip", func(c *Config) any { return &c.VIP }},
 	{"database", func(c *Config) any { return &c.Database }},
 	{"hooks", func(c *Config) any { return &c.Hooks }},
+	{"sync", func(c *Config) any { return &c.Sync }},
 }
 
 // RestartOnlyKeys lists the keys that take effect only at the next start,

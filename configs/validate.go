@@ -356,6 +356,7 @@ func (ck *checker) pair(c *Config) {
 		ck.bad("vip.script.timeout", "%s must be positive", v.Script.Timeout)
 	}
 	ck.database(c, paired)
+	ck.sync(c, paired)
 	ck.takeoverESL(c, paired)
 	for _, h := range []struct {
 		key   string
@@ -419,5 +420,35 @@ func (ck *checker) takeoverCommands(key string, cmds []string, paired, probe boo
 		case strings.ContainsAny(cmd, "\r\n"):
 			ck.bad(k, "%q spans several lines: give one command per list item", cmd)
 		}
+	}
+}
+
+// sync checks the sync section: the filesync package holds the rules of
+// the keys it takes; the file adds that only a pair syncs, that the
+// addresses are ip:port, and that a zero where filesync would read its
+// default is a mistake.
+func (ck *checker) sync(c *Config, paired bool) {
+	s := &c.Sync
+	if len(s.Directories) == 0 {
+		return
+	}
+	if !paired {
+		ck.bad("sync.directories", "is set but peer.paths is not: the standby of a pair pulls them from the primary")
+	}
+	for _, a := range []struct{ key, v string }{{"sync.listen", s.Listen}, {"sync.peer", s.Peer}} {
+		if ap, err := netip.ParseAddrPort(a.v); a.v != "" && (err != nil || ap.Port() == 0) {
+			ck.bad(a.key, "%q must be ip:port with a numeric IP and a port, e.g. 10.1.1.1:8873", a.v)
+		}
+	}
+	if s.LagAlert == 0 {
+		ck.bad("sync.lag_alert", "%s must be positive", ck.show("sync.lag_alert", s.LagAlert))
+	}
+	for i, d := range s.Directories {
+		if d.Interval == 0 {
+			ck.bad(fmt.Sprintf("sync.directories[%d].interval", i), "%s must be at least 1s", d.Interval)
+		}
+	}
+	for _, p := range c.SyncConfig().Problems() {
+		ck.bad("sync."+p.Key, "%s", p.Msg)
 	}
 }

@@ -124,9 +124,15 @@ func (c *Client) post(ctx context.Context, path string) error {
 	return &ActionError{Code: resp.StatusCode, Msg: resp.Status}
 }
 
+// Rebuild asks the daemon to start a standby rebuild; it answers once the
+// rebuild runs, or refuses (an *ActionError with Code 409).
+func (c *Client) Rebuild(ctx context.Context) error {
+	return c.post(ctx, "/v1/standby/rebuild")
+}
+
 // ActionError is the daemon's refusal of an action.
 type ActionError struct {
-	Code int    // HTTP status: 400 bad request, 404 nothing to act on, 500 the action failed
+	Code int    // HTTP status: 400 bad request, 404 nothing to act on, 409 refused as the node stands, 500 the action failed
 	Msg  string // the daemon's reason
 }
 

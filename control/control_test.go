@@ -263,3 +263,46 @@ func TestSwitchoverTimeout(t *testing.T) {
 		t.Errorf("timeout=soon: got %d %s, want 400 naming the timeout", resp.StatusCode, body)
 	}
 }
+
+// TestRebuild: the rebuild endpoint answers ok once the daemon started
+// one, even after the socket's write timeout, 409 with the reason when the
+// daemon refuses, 404 when rebuilds are not configured.
+func TestRebuild(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name    string
+		rebuild func(context.Context) error
+		code    int
+		msg     string
+	}{
+		{"started", func(context.Context) error { return nil }, 0, ""},
+		// The checks before a start may take longer than the socket's 5s
+		// write timeout (a primary slow to answer).
+		{"slow start", func(context.Context) error { time.Sleep(6 * time.Second); return nil }, 0, ""},
+		{"refused", func(context.Context) error { return fmt.Errorf("rebuild: this node is the primary: %w", ErrRefused) }, 409, "this node is the primary"},
+		{"failed", func(context.Context) error { return errors.New("rebuild: journal: disk full") }, 500, "disk full"},
+		{"not configured", nil, 404, "not configured"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".sock")
+			ln, err := Listen(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				done <- Serve(ctx, ln, NewHandler(API{Status: func() Status { return Status{} }, Rebuild: tc.rebuild}), slog.New(slog.DiscardHandler))
+			}()
+			defer func() { cancel(); <-done }()
+			err = NewClient(path).Rebuild(t.Context())
+			var ae *ActionError
+			switch {
+			case tc.code == 0 && err != nil:
+				t.Errorf("got %v, want ok", err)
+			case tc.code != 0 && (!errors.As(err, &ae) || ae.Code != tc.code || !strings.Contains(ae.Msg, tc.msg)):
+				t.Errorf("got %v, want %d saying %q", err, tc.code, tc.msg)
+			}
+		})
+	}
+}

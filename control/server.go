@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -34,12 +35,20 @@ type API struct {
 	// node that is not primary now), waiting for the outcome until ctx ends;
 	// a request still pending then ends as timed out.
 	Switchover func(ctx context.Context, to string, drain time.Duration, force bool) (SwitchoverResult, error)
+	// Rebuild starts a standby rebuild and returns once it runs (its
+	// progress is in Status.Rebuild). An error wrapping ErrRefused means it
+	// did not start and nothing changed.
+	Rebuild func(ctx context.Context) error
 	// Restart stops the daemon for a restart that keeps the role: a
 	// primary leaves the VIP, the database and the PBX in place, and the
 	// next process resumes (the service manager starts it again). It
 	// returns once the stop has begun.
 	Restart func() error
 }
+
+// ErrRefused marks an action refused as the node stands (a rebuild on
+// the primary, or while one runs); the API answers 409.
+var ErrRefused = errors.New("refused")
 
 // SwitchoverResult is the outcome of a planned switchover.
 type SwitchoverResult struct {
@@ -122,10 +131,12 @@ func CheckSocketPath(path string) error {
 //	POST /v1/pbx/{restart|stop|start|reset}  an operator action on the PBX
 //	POST /v1/maintenance/{on|off}         switch maintenance mode
 //	POST /v1/switchover?to=&drain=&timeout=&force= a planned switchover, answered with its outcome
+//	POST /v1/standby/rebuild              start a standby rebuild; its progress is in the status
 //	POST /v1/restart                      stop for a restart that keeps the role
 //
 // Actions answer {"ok": true} or an error document with 400 (bad request),
-// 404 (nothing to act on) or 500 (the action failed). Anything else gets a
+// 404 (nothing to act on), 409 (refused as the node stands) or 500 (the
+// action failed). Anything else gets a
 // JSON error and a 404 or 405.
 func NewHandler(api API) http.Handler {
 	mux := http.NewServeMux()
@@ -195,6 +206,21 @@ func NewHandler(api API) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, res)
 	})
+	mux.HandleFunc("POST /v1/standby/rebuild", func(w http.ResponseWriter, r *http.Request) {
+		if api.Rebuild == nil {
+			writeJSON(w, http.StatusNotFound, apiError{Error: "standby rebuilds are not configured (database.data_dir and database.start_command)"})
+			return
+		}
+		// Rebuild asks both servers first (package rebuild bounds that at
+		// 10s), which may outlast the server's WriteTimeout (5s).
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(RebuildAnswerWithin))
+		err := api.Rebuild(r.Context())
+		if errors.Is(err, ErrRefused) {
+			writeJSON(w, http.StatusConflict, apiError{Error: err.Error()})
+			return
+		}
+		answer(w, err)
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})
@@ -220,6 +246,10 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v) // the client went away; nothing to do
 }
+
+// RebuildAnswerWithin bounds the answer to POST /v1/standby/rebuild in
+// place of the socket's write timeout: API.Rebuild returns within it.
+const RebuildAnswerWithin = 15 * time.Second
 
 // MaxConns is the most connections the control socket keeps open, lowered
 // to its share of the file descriptor limit (httpguard.ConnCap).

@@ -23,9 +23,11 @@ type Status struct {
 	Now           time.Time `json:"now"`         // the daemon's clock when it answered
 	Maintenance   bool      `json:"maintenance"` // automatic action is frozen
 	Config        Config    `json:"config"`
-	PBX           *PBX      `json:"pbx,omitempty"`    // the supervised PBX process; omitted with pbx.supervise.mode none
-	Alerts        *Alerts   `json:"alerts,omitempty"` // webhook delivery; omitted without endpoints
-	Pair          *Pair     `json:"pair,omitempty"`   // the failover state; omitted in mode single
+	PBX           *PBX      `json:"pbx,omitempty"`     // the supervised PBX process; omitted with pbx.supervise.mode none
+	Alerts        *Alerts   `json:"alerts,omitempty"`  // webhook delivery; omitted without endpoints
+	Pair          *Pair     `json:"pair,omitempty"`    // the failover state; omitted in mode single
+	Sync          *Sync     `json:"sync,omitempty"`    // file sync; omitted without sync.directories
+	Rebuild       *Rebuild  `json:"rebuild,omitempty"` // the last standby rebuild since start; omitted when none ran
 	Probes        []Probe   `json:"probes"`
 }
 
@@ -204,4 +206,60 @@ type RoleHistory struct {
 	To     string    `json:"to"`
 	Epoch  uint64    `json:"epoch"`
 	Reason string    `json:"reason"`
+}
+
+// Sync is file sync between the nodes (the sync section).
+type Sync struct {
+	Direction   string    `json:"direction"` // pull (standby), serve (primary) or idle
+	Reason      string    `json:"reason"`    // why, one line
+	Peer        string    `json:"peer"`      // the peer's sync address
+	Directories []SyncDir `json:"directories"`
+}
+
+// SyncDir is one directory kept in step.
+type SyncDir struct {
+	Name        string `json:"name"`
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+	State       string `json:"state"` // idle, syncing, ok, failed, refused
+	// LastSuccess is when the last complete pull began: the local copy
+	// holds at least what the primary had then. AgeSeconds is how long ago.
+	LastSuccess *time.Time `json:"last_success,omitempty"`
+	AgeSeconds  float64    `json:"age_seconds,omitempty"`
+	Lagging     bool       `json:"lagging"` // pulling, and the copy is older than sync.lag_alert
+	Runs        uint64     `json:"runs"`
+	Failures    uint64     `json:"failures"`
+	// The last complete pull: files transferred and deleted, bytes received
+	// over the network, how long it took and the rate.
+	LastFiles      int64   `json:"last_files"`
+	LastDeleted    int64   `json:"last_deleted"`
+	LastBytes      int64   `json:"last_bytes"`
+	LastDurationMS float64 `json:"last_duration_ms"`
+	RateBps        float64 `json:"rate_bytes_per_second"`
+	// Since pbxha started.
+	TotalFiles   int64      `json:"total_files"`
+	TotalDeleted int64      `json:"total_deleted"`
+	TotalBytes   int64      `json:"total_bytes"`
+	LastError    string     `json:"last_error,omitempty"`
+	LastErrorAt  *time.Time `json:"last_error_at,omitempty"`
+}
+
+// Rebuild is a standby rebuild (pbxha standby rebuild): this node's
+// database cloned anew from the primary.
+type Rebuild struct {
+	State      string     `json:"state"`  // running, finished, failed
+	Phase      string     `json:"phase"`  // checking, stopping, cloning, starting, streaming, restoring, done
+	Reason     string     `json:"reason"` // who asked: "operator", "pg_rewind failed"
+	From       string     `json:"from"`   // the primary it clones
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	DoneBytes  int64      `json:"done_bytes"`
+	TotalBytes int64      `json:"total_bytes"` // pg_basebackup's estimate; it may grow
+	Percent    float64    `json:"percent"`
+	RateBps    float64    `json:"rate_bytes_per_second"`
+	ETASeconds float64    `json:"eta_seconds,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	// KeptAside is where the old data directory waits until the new one
+	// streams ("" once removed or put back).
+	KeptAside string `json:"kept_aside,omitempty"`
 }

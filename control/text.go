@@ -57,6 +57,12 @@ func WriteText(w io.Writer, st Status) {
 		}
 		fmt.Fprintln(w)
 	}
+	if sy := st.Sync; sy != nil {
+		writeSync(w, st.Now, sy)
+	}
+	if rb := st.Rebuild; rb != nil {
+		writeRebuild(w, st.Now, rb)
+	}
 	if st.Maintenance {
 		fmt.Fprintln(w, "maintenance mode: automatic action is frozen (pbxha maintenance off resumes it)")
 	}
@@ -163,6 +169,62 @@ func writePair(w io.Writer, now time.Time, pr *Pair) {
 	for _, c := range h[max(0, len(h)-3):] {
 		fmt.Fprintf(w, "  %s ago  %s -> %s  epoch %d  %s\n", age(now.Sub(c.At)), c.From, c.To, c.Epoch, c.Reason)
 	}
+}
+
+// writeSync prints file sync: the direction and one line per directory.
+func writeSync(w io.Writer, now time.Time, sy *Sync) {
+	fmt.Fprintf(w, "sync %s  peer %s  %s\n", sy.Direction, sy.Peer, sy.Reason)
+	for _, d := range sy.Directories {
+		fmt.Fprintf(w, "  %s  %s", d.Name, d.State)
+		if d.LastSuccess != nil {
+			fmt.Fprintf(w, "  synced %s ago (%d files, %s at %s/s)", age(now.Sub(*d.LastSuccess)), d.LastFiles,
+				bytesText(float64(d.LastBytes)), bytesText(d.RateBps))
+		} else {
+			fmt.Fprint(w, "  never synced")
+		}
+		if d.Lagging {
+			fmt.Fprint(w, "  LAGGING")
+		}
+		if d.LastError != "" && d.State != "ok" {
+			fmt.Fprintf(w, "  last error: %s", firstLine(d.LastError))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// writeRebuild prints the standby rebuild.
+func writeRebuild(w io.Writer, now time.Time, rb *Rebuild) {
+	fmt.Fprintf(w, "standby rebuild %s from %s (%s)", rb.State, rb.From, rb.Reason)
+	switch rb.State {
+	case "running":
+		fmt.Fprintf(w, "  %s  %.0f%%  %s of %s at %s/s", rb.Phase, rb.Percent, bytesText(float64(rb.DoneBytes)),
+			bytesText(float64(rb.TotalBytes)), bytesText(rb.RateBps))
+		if rb.ETASeconds > 0 {
+			fmt.Fprintf(w, "  ETA %s", age(time.Duration(rb.ETASeconds*float64(time.Second))))
+		}
+	default:
+		if rb.FinishedAt != nil {
+			fmt.Fprintf(w, "  %s ago", age(now.Sub(*rb.FinishedAt)))
+		}
+		if rb.Error != "" {
+			fmt.Fprintf(w, "  while %s: %s", rb.Phase, firstLine(rb.Error))
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// bytesText renders a byte count with a binary unit: 512 B, 3.2 MiB.
+func bytesText(n float64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for n >= 1024 && i < len(units)-1 {
+		n /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f B", n)
+	}
+	return fmt.Sprintf("%.1f %s", n, units[i])
 }
 
 // dropsText renders drop counts as "bad_mac 3, replay 1", by reason.

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pbxha/pbxha/hooks"
 )
 
@@ -271,8 +270,7 @@ func (m *Mover) verify(ctx context.Context) (Role, error) {
 		if st.role == RoleStopped {
 			return RoleStopped, nil
 		}
-		var pgErr *pgconn.PgError
-		if err == nil || !errors.As(err, &pgErr) || pgErr.Code != sqlstateCannotConnectNow {
+		if err == nil || !errors.Is(err, ErrRefusing) {
 			return st.role, err
 		}
 		select {

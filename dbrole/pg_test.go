@@ -3,11 +3,13 @@ package dbrole
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -412,4 +414,54 @@ func TestRoleMoves(t *testing.T) {
 		a.Exec(t, "INSERT INTO calls VALUES (5000, 'a is primary once more')")
 		waitCount(t, b, "SELECT count(*) FROM calls WHERE id = 5000", 1)
 	})
+}
+
+// TestRoleRefusingWhileShuttingDown: a fast shutdown waits for each
+// connected streaming standby to confirm the last WAL before the server
+// exits; with that standby hung (as one cut off is), the server refuses new
+// sessions all that time. Role says so with ErrRefusing, then RoleStopped
+// once the standby answers again and the server has exited.
+func TestRoleRefusingWhileShuttingDown(t *testing.T) {
+	bin := pgBin(t)
+	a := pgtest.StartPrimary(t, pgtest.Options{})
+	b := a.StartStandby(t)
+	a.Exec(t, "CREATE TABLE calls (id int PRIMARY KEY)")
+	waitCount(t, b, "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = 'calls'", 1)
+	m, err := New(Config{DSN: a.DSN(), StopCommand: []string{"false"}, ConnectTimeout: time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Signal(t, syscall.SIGSTOP, pgtest.Whole)
+	hung := true
+	defer func() {
+		if hung {
+			b.Signal(t, syscall.SIGCONT, pgtest.Whole)
+		}
+	}()
+	// Some WAL the standby has not confirmed.
+	a.Exec(t, "INSERT INTO calls SELECT generate_series(1, 100)")
+	argv := asOwner(t, filepath.Join(bin, "pg_ctl"), "stop", "-D", a.DataDir, "-m", "fast", "-w", "-t", "60")
+	stop := exec.Command(argv[0], argv[1:]...)
+	if err := stop.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop.Wait() }()
+	testenv.WaitForReason(t, 10*time.Second, "Role reporting a server that refuses sessions", func() (bool, string) {
+		r, err := m.Role(context.Background())
+		return errors.Is(err, ErrRefusing), fmt.Sprintf("%s, %v", r, err)
+	})
+	select {
+	case err := <-stopped:
+		t.Fatalf("pg_ctl stop returned (%v) while the standby was hung, want it to wait", err)
+	default:
+	}
+	b.Signal(t, syscall.SIGCONT, pgtest.Whole)
+	hung = false
+	if err := <-stopped; err != nil {
+		t.Fatalf("pg_ctl stop: %v", err)
+	}
+	if r, err := m.Role(context.Background()); r != RoleStopped || err != nil {
+		t.Errorf("after the stop: got %s, %v; want stopped", r, err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/pbxha/pbxha/probe"
 )
@@ -81,6 +82,13 @@ func readState(ctx context.Context, conn *pgx.Conn) (state, error) {
 	return st, nil
 }
 
+// ErrRefusing is matched (errors.Is) by the error of Role while the server
+// answers but refuses new sessions for now (SQLSTATE 57P03,
+// cannot_connect_now): it is shutting down, starting up or recovering.
+// Right after a fast or immediate shutdown began, that means its sessions
+// are ended and no new one can write, though the server has not exited.
+var ErrRefusing = errors.New("the server refuses new sessions (shutting down or starting up)")
+
 // refused reports a connection error that means no server listens: the
 // TCP port refuses, or the unix socket file is missing.
 func refused(err error) bool {
@@ -89,7 +97,8 @@ func refused(err error) bool {
 
 // Role connects to the local server and reports its role. A server that
 // refuses connections is RoleStopped with a nil error; any other failure is
-// RoleUnknown with the error. Role returns by ctx's deadline, or after at
+// RoleUnknown with the error, which matches ErrRefusing when the server
+// refused the session because it is shutting down or starting up. Role returns by ctx's deadline, or after at
 // most twice Config.ConnectTimeout.
 func (m *Mover) Role(ctx context.Context) (Role, error) {
 	st, err := m.state(ctx)
@@ -107,8 +116,12 @@ func (m *Mover) state(ctx context.Context) (state, error) {
 	conn, err := m.connect(ctx)
 	if err != nil {
 		st := state{role: RoleUnknown}
-		if refused(err) {
+		var pgErr *pgconn.PgError
+		switch {
+		case refused(err):
 			st.role = RoleStopped
+		case errors.As(err, &pgErr) && pgErr.Code == sqlstateCannotConnectNow:
+			return st, fmt.Errorf("dbrole: read role %s: %w: %w", m.target, ErrRefusing, err)
 		}
 		return st, fmt.Errorf("dbrole: read role %s: %w", m.target, err)
 	}

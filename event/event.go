@@ -53,32 +53,37 @@ func (s *Severity) UnmarshalText(b []byte) error {
 
 // Kinds of events. Details keys per kind are documented in README.
 const (
-	ProbeState          = "probe_state"           // a probe's settled state changed
-	HealthChange        = "health_change"         // the node's health changed
-	PBXStarted          = "pbx_started"           // the PBX was started (first start, or by an operator)
-	PBXStopped          = "pbx_stopped"           // an operator stopped the PBX
-	PBXReset            = "pbx_reset"             // an operator cleared the restart count and the fault
-	PBXDown             = "pbx_down"              // the PBX process died
-	PBXHung             = "pbx_hung"              // the PBX process lived but its service failed for hang_grace
-	PBXRestarted        = "pbx_restarted"         // the PBX was started again (details: downtime_ms)
-	RestartLimitReached = "restart_limit_reached" // too many restarts in the window: node fault
-	RoleChange          = "role_change"           // the node's role changed
-	Failover            = "failover"              // an unplanned takeover finished (details: timeline)
-	Switchover          = "switchover"            // a planned takeover finished
-	TakeoverStepFailed  = "takeover_step_failed"  // a best-effort step of a takeover failed; the takeover went on (details: step, failed)
-	DBRejoinFailed      = "db_rejoin_failed"      // after a release stopped the database, it did not rejoin as a standby of the new primary (details: target, peer_host, role, error, took_ms, since_stop_ms)
-	ActionFailed        = "action_failed"         // a failover action (take over, release, fence, restart the PBX) failed; once per run of failures, resolved when it works again (details: action, error, reason)
-	SplitBrain          = "split_brain"           // two primaries met
-	PeerPathLost        = "peer_path_lost"        // one heartbeat path went silent
-	StateDirUnwritable  = "state_dir_unwritable"  // the state directory refuses a durable write or is nearly full: a takeover cannot persist its epoch; once per episode, resolved when a write works again (details: path, error, epoch)
-	Maintenance         = "maintenance"           // maintenance mode switched on or off
-	ConfigReload        = "config_reload"         // a SIGHUP reload was applied or refused
-	Isolated            = "isolated"              // a primary cut off from its peer and its tie-breakers stepped down (details: timeline); resolved when it hears the peer again
-	VIPLost             = "vip_lost"              // the VIP left the primary's interface; resolved when it was put back
-	PairUnprotected     = "pair_unprotected"      // for longer than unprotected_grace the pair could not survive the next fault (details: reason); resolved when protected again
-	ClockOffset         = "clock_offset"          // the peer's clock is off by more than max_clock_offset (details: offset_ms); resolved when back within
-	HeartbeatAuthFailed = "heartbeat_auth_failed" // heartbeats from the peer's address fail the MAC: the keys differ (details: count); resolved when they pass again
-	Test                = "test"                  // sent by `pbxha alert test`
+	ProbeState          = "probe_state"              // a probe's settled state changed
+	HealthChange        = "health_change"            // the node's health changed
+	PBXStarted          = "pbx_started"              // the PBX was started (first start, or by an operator)
+	PBXStopped          = "pbx_stopped"              // an operator stopped the PBX
+	PBXReset            = "pbx_reset"                // an operator cleared the restart count and the fault
+	PBXDown             = "pbx_down"                 // the PBX process died
+	PBXHung             = "pbx_hung"                 // the PBX process lived but its service failed for hang_grace
+	PBXRestarted        = "pbx_restarted"            // the PBX was started again (details: downtime_ms)
+	RestartLimitReached = "restart_limit_reached"    // too many restarts in the window: node fault
+	RoleChange          = "role_change"              // the node's role changed
+	Failover            = "failover"                 // an unplanned takeover finished (details: timeline)
+	Switchover          = "switchover"               // a planned takeover finished
+	TakeoverStepFailed  = "takeover_step_failed"     // a best-effort step of a takeover failed; the takeover went on (details: step, failed)
+	DBRejoinFailed      = "db_rejoin_failed"         // after a release stopped the database, it did not rejoin as a standby of the new primary (details: target, peer_host, role, error, took_ms, since_stop_ms)
+	ActionFailed        = "action_failed"            // a failover action (take over, release, fence, restart the PBX) failed; once per run of failures, resolved when it works again (details: action, error, reason)
+	SplitBrain          = "split_brain"              // two primaries met
+	SyncLagging         = "sync_lagging"             // a pulled directory's copy is older than sync.lag_alert; resolved when caught up (details: dir, peer, age_s, lag_alert_s, error)
+	SyncRefused         = "sync_refused"             // a sync source was refused (missing, unmounted, empty, no marker): nothing copied or deleted; resolved at the next complete sync (details: dir, peer, error)
+	RebuildStarted      = "standby_rebuild_started"  // a standby rebuild began (details: from, reason, data_dir)
+	RebuildFinished     = "standby_rebuild_finished" // the rebuilt standby streams from the primary (details: from, took_ms, bytes)
+	RebuildFailed       = "standby_rebuild_failed"   // a standby rebuild failed; the old data directory was put back (details: from, phase, error, restored)
+	PeerPathLost        = "peer_path_lost"           // one heartbeat path went silent
+	StateDirUnwritable  = "state_dir_unwritable"     // the state directory refuses a durable write or is nearly full: a takeover cannot persist its epoch; once per episode, resolved when a write works again (details: path, error, epoch)
+	Maintenance         = "maintenance"              // maintenance mode switched on or off
+	ConfigReload        = "config_reload"            // a SIGHUP reload was applied or refused
+	Isolated            = "isolated"                 // a primary cut off from its peer and its tie-breakers stepped down (details: timeline); resolved when it hears the peer again
+	VIPLost             = "vip_lost"                 // the VIP left the primary's interface; resolved when it was put back
+	PairUnprotected     = "pair_unprotected"         // for longer than unprotected_grace the pair could not survive the next fault (details: reason); resolved when protected again
+	ClockOffset         = "clock_offset"             // the peer's clock is off by more than max_clock_offset (details: offset_ms); resolved when back within
+	HeartbeatAuthFailed = "heartbeat_auth_failed"    // heartbeats from the peer's address fail the MAC: the keys differ (details: count); resolved when they pass again
+	Test                = "test"                     // sent by `pbxha alert test`
 )
 
 // Kinds lists every event kind, in the order above: what alert endpoints
@@ -86,7 +91,8 @@ const (
 // it, so a new kind is added here once.
 var Kinds = []string{ProbeState, HealthChange, PBXStarted, PBXStopped, PBXReset, PBXDown, PBXHung, PBXRestarted,
 	RestartLimitReached, RoleChange, Failover, Switchover, TakeoverStepFailed, DBRejoinFailed, ActionFailed,
-	SplitBrain, PeerPathLost, StateDirUnwritable, Maintenance, ConfigReload, Isolated, VIPLost, PairUnprotected, ClockOffset, HeartbeatAuthFailed, Test}
+	SplitBrain, SyncLagging, SyncRefused, RebuildStarted, RebuildFinished, RebuildFailed,
+	PeerPathLost, StateDirUnwritable, Maintenance, ConfigReload, Isolated, VIPLost, PairUnprotected, ClockOffset, HeartbeatAuthFailed, Test}
 
 // Event is one transition. ID stays the same across delivery retries so that
 // receivers can de-duplicate.

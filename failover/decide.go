@@ -54,6 +54,11 @@ type Observation struct {
 	// TieBreakerAt is when a tie-breaker target last answered; zero if
 	// never.
 	TieBreakerAt time.Time
+	// HeartbeatLossAt is when this node's heartbeat sockets last lost
+	// datagrams unread — the kernel's receive buffer or the reader's queue
+	// was full, as under a flood faster than the node reads — so that a
+	// real heartbeat may have been lost with them; zero if never.
+	HeartbeatLossAt time.Time
 	// Witness is what the VIP witness said of the silent peer in this
 	// silence.
 	Witness WitnessState

@@ -90,20 +90,24 @@ var allHolds = []holdState{
 type extraState struct {
 	unconfirmed bool // the peer has not heard this node for a second
 	tbRecent    bool // a tie-breaker answered 300ms ago, not recent enough to count as reachable
+	tbStale     bool // a tie-breaker answered 450ms ago: past isolation_after, though within dead_after/2 (TieBreakerOK as tb says)
 	witnessOn   bool // Policy.Witness
 	witness     WitnessState
 	vip         VIPState
 	link        bool // a tracked link is down
 	calls       bool // three calls, counted, failback due for a minute
 	badMAC      bool // a packet from the peer's address failed the MAC a moment ago
+	loss        bool // the heartbeat sockets lost datagrams unread a moment ago (a flood)
 	window      bool // a failback window that is closed now
+	steppedDown bool // this node stepped down as cut off 100ms ago, unheard since
+	restarting  bool // the peer's last heartbeat said its sidecar restarts keeping the role
 }
 
 var allExtras = []extraState{
-	{}, {unconfirmed: true}, {tbRecent: true}, {unconfirmed: true, tbRecent: true},
+	{}, {unconfirmed: true}, {tbRecent: true}, {unconfirmed: true, tbRecent: true}, {unconfirmed: true, tbStale: true},
 	{witnessOn: true}, {witnessOn: true, witness: WitnessHeld}, {witnessOn: true, witness: WitnessAbsent},
 	{vip: VIPAbsent}, {vip: VIPHeld}, {link: true}, {calls: true}, {window: true}, {unconfirmed: true, vip: VIPAbsent},
-	{badMAC: true},
+	{badMAC: true}, {loss: true}, {steppedDown: true}, {restarting: true}, {restarting: true, witnessOn: true, witness: WitnessHeld},
 }
 
 // with adds e to o and p.
@@ -113,6 +117,9 @@ func (e extraState) with(o Observation, p Policy) (Observation, Policy) {
 	}
 	if e.tbRecent {
 		o.TieBreakerAt = o.Now.Add(-300 * time.Millisecond)
+	}
+	if e.tbStale {
+		o.TieBreakerAt = o.Now.Add(-450 * time.Millisecond)
 	}
 	p.Witness, o.Witness, o.VIP = e.witnessOn, e.witness, e.vip
 	if e.link {
@@ -127,6 +134,17 @@ func (e extraState) with(o Observation, p Policy) (Observation, Policy) {
 	if e.badMAC {
 		o.Peer.BadMACAt = o.Now.Add(-200 * time.Millisecond)
 	}
+	if e.loss {
+		o.HeartbeatLossAt = o.Now.Add(-200 * time.Millisecond)
+	}
+	if e.steppedDown {
+		o.SteppedDownAt = o.Now.Add(-100 * time.Millisecond)
+		if !o.ConfirmedAt.Before(o.SteppedDownAt) {
+			o.ConfirmedAt = o.SteppedDownAt.Add(-time.Second)
+		}
+		o.TieBreakerAt = o.SteppedDownAt.Add(-time.Second)
+	}
+	o.Peer.Restarting = e.restarting
 	return o, p
 }
 
@@ -238,6 +256,16 @@ func checkInvariants(o Observation, p Policy, d Decision) error {
 		// The safety rule of isolation: no node stays primary longer than
 		// isolation_after unheard by its peer and by every tie-breaker.
 		return fmt.Errorf("isolated primary did %s, not step_down", d.Action)
+	case (d.Action == ActionTakeOver || d.Action == ActionFencePeer) && !o.SteppedDownAt.IsZero() &&
+		!o.ConfirmedAt.After(o.SteppedDownAt) && !o.TieBreakerAt.After(o.SteppedDownAt):
+		return fmt.Errorf("%s by a node that stepped down as cut off and was heard by nobody since", d.Action)
+	case (d.Action == ActionTakeOver || d.Action == ActionFencePeer) && !v.Alive && v.Restarting && v.Role == RolePrimary &&
+		o.Now.Sub(v.LastHeard) < p.restartHold() && !(p.Witness && o.Witness == WitnessAbsent):
+		return fmt.Errorf("%s from a primary restarting with its role kept, within restart_hold", d.Action)
+	case d.Action == ActionTakeOver && s.isolated():
+		// Nor does an isolated node become primary: it may just have
+		// stepped down, and the peer that does not hear it takes over.
+		return fmt.Errorf("took over while isolated: unheard by the peer for %s, no tie-breaker for %s", s.since(o.ConfirmedAt), s.since(o.TieBreakerAt))
 	case d.Action == ActionStepDown && (o.Role != RolePrimary || s.stepDownReason() == ""):
 		return fmt.Errorf("step_down by a %s that is neither isolated nor unheard", o.Role)
 	case d.Eligible && o.LinkDown != "":
@@ -253,6 +281,8 @@ func checkInvariants(o Observation, p Policy, d Decision) error {
 		return fmt.Errorf("took over %s after the peer fell silent, before a cut-off primary has surely stepped down (%s)", o.Now.Sub(v.LastHeard), p.TakeoverWait(v.StepDown))
 	case d.Action == ActionTakeOver && !v.Alive && o.Fence != FenceOK && !v.BadMACAt.IsZero() && o.Now.Sub(v.BadMACAt) < p.deadAfter():
 		return fmt.Errorf("took over from a silent peer that speaks with another key")
+	case d.Action == ActionTakeOver && !v.Alive && o.Fence != FenceOK && !o.HeartbeatLossAt.IsZero() && o.Now.Sub(o.HeartbeatLossAt) < p.deadAfter():
+		return fmt.Errorf("took over from a silent peer while the heartbeat sockets lost datagrams unread")
 	case d.Action == ActionTakeOver && !v.Alive && p.Witness && o.Fence != FenceOK && o.Witness != WitnessAbsent:
 		return fmt.Errorf("took over from a silent peer with the witness %s", o.Witness)
 	}

@@ -24,10 +24,8 @@ func (s situation) stepDownReason() string {
 	if p.IsolationAfter <= 0 {
 		return ""
 	}
-	unheard := s.since(o.ConfirmedAt)
-	if tb := s.since(o.TieBreakerAt); unheard >= p.IsolationAfter && tb >= p.IsolationAfter {
-		return fmt.Sprintf("isolated: %s has not heard this node for %s and no tie-breaker target answered for %s (isolation_after %s): stepping down, database first, before %s may take over",
-			s.peer, round(unheard), round(tb), p.IsolationAfter, s.peer)
+	if s.isolated() {
+		return fmt.Sprintf("%s: stepping down, database first, before %s may take over", s.isolation(), s.peer)
 	}
 	if p.oneWay() && v.Alive && v.Version >= 2 && (v.Role == RoleStandby || v.Role == RoleInit) && v.Eligible && !v.Maintenance &&
 		!o.ConfirmedAt.IsZero() && v.LastHeard.Sub(o.ConfirmedAt) >= p.OneWayAfter() {
@@ -35,6 +33,22 @@ func (s situation) stepDownReason() string {
 			s.peer, round(v.LastHeard.Sub(o.ConfirmedAt)))
 	}
 	return ""
+}
+
+// isolated reports whether the peer has not heard this node, and no
+// tie-breaker target has answered it, for isolation_after: a primary so
+// cut off steps down, and a standby so cut off takes nothing over (it may
+// just have stepped down, and the peer, which does not hear it, takes over
+// soon).
+func (s situation) isolated() bool {
+	p := s.p.IsolationAfter
+	return p > 0 && s.since(s.o.ConfirmedAt) >= p && s.since(s.o.TieBreakerAt) >= p
+}
+
+// isolation says for how long this node has been isolated.
+func (s situation) isolation() string {
+	return fmt.Sprintf("isolated: %s has not heard this node for %s and no tie-breaker target answered for %s (isolation_after %s)",
+		s.peer, round(s.since(s.o.ConfirmedAt)), round(s.since(s.o.TieBreakerAt)), s.p.IsolationAfter)
 }
 
 // round shortens a duration for a reason; "a long time" for never.

@@ -81,6 +81,13 @@ func (s situation) secondary(d Decision) Decision {
 		// the peer fell silent: the node asks for one at once.
 		return d.with(ActionNone, fmt.Sprintf("%s: taking over once a tie-breaker target answers again (last answer %s ago; a takeover needs one within %s)",
 			why, round(s.since(o.TieBreakerAt)), p.tieBreakerFresh()))
+	case s.isolated():
+		// A fresh answer counts for dead_after/2, longer than
+		// isolation_after at the defaults: right after an isolated
+		// primary stepped down, it would take the service back at
+		// once, from a peer still alive for a moment that takes over
+		// itself soon.
+		return d.with(ActionNone, fmt.Sprintf("%s, but %s: not taking over", why, s.isolation()))
 	case !o.SteppedDownAt.IsZero() && !o.ConfirmedAt.After(o.SteppedDownAt) && !o.TieBreakerAt.After(o.SteppedDownAt):
 		return d.with(ActionNone, fmt.Sprintf("%s, but this node stepped down as cut off at %s and has not been heard by %s nor reached a tie-breaker since: not taking over",
 			why, stamp(o.SteppedDownAt), s.peer))
@@ -115,6 +122,11 @@ func (s situation) secondary(d Decision) Decision {
 	case silent && o.Fence != FenceOK && !v.BadMACAt.IsZero() && o.Now.Sub(v.BadMACAt) < p.deadAfter():
 		// A key change gone wrong must not split the pair.
 		return d.with(ActionNone, fmt.Sprintf("%s, but heartbeats from %s's address fail the MAC: it lives with another key; not taking over (check peer.key_file and peer.next_key_file on both nodes)", why, s.peer))
+	case silent && o.Fence != FenceOK && !o.HeartbeatLossAt.IsZero() && o.Now.Sub(o.HeartbeatLossAt) < p.deadAfter():
+		// A flood of the heartbeat port faster than this node reads makes
+		// the kernel drop real heartbeats with the forged ones: the silence
+		// may be the flood's.
+		return d.with(ActionNone, fmt.Sprintf("%s, but this node's heartbeat sockets are dropping datagrams unread (a flood?): the silence may be theirs; not taking over", why))
 	case silent && o.Fence != FenceOK:
 		// Not fenced: the silent peer may only be cut off, and steps down
 		// by itself; take over only once that has certainly happened.

@@ -261,6 +261,15 @@ func TestDecide(t *testing.T) {
 		{name: "a live peer that does not hear this standby: no takeover", obs: standbyObs(), edit: func(o *Observation) {
 			o.Peer.Role, o.Peer.Eligible, o.Peer.Version, o.ConfirmedAt = RoleStandby, false, 2, o.Now.Add(-2*time.Second)
 		}, want: want{ActionNone, RoleStandby, 5, "node-a does not hear this node: not taking over"}},
+		{name: "just stepped down, still isolated, the silent peer not dead yet: no takeover", obs: standbyObs(), edit: func(o *Observation) {
+			// Right after an isolated primary stepped down: the peer, a
+			// standby, last heard 470ms ago (alive until dead_after);
+			// the tie-breaker last answered 450ms ago (TieBreakerOK
+			// counts an answer for dead_after/2); this node unheard for
+			// 560ms.
+			o.Peer.Role, o.Peer.Version, o.Peer.LastHeard = RoleStandby, 2, o.Now.Add(-470*time.Millisecond)
+			o.ConfirmedAt, o.TieBreakerAt = o.Now.Add(-560*time.Millisecond), o.Now.Add(-450*time.Millisecond)
+		}, policy: func(p *Policy) { p.PreferredNode = "node-b" }, want: want{ActionNone, RoleStandby, 5, "but isolated: node-a has not heard this node for 560ms and no tie-breaker target answered for 450ms (isolation_after 400ms): not taking over"}},
 		{name: "isolation off", obs: primaryObs(), edit: func(o *Observation) {
 			peerDead(o)
 			o.TieBreakerOK, o.TieBreakerAt = false, time.Time{}
@@ -298,7 +307,9 @@ func TestDecide(t *testing.T) {
 
 		{name: "stepped down as cut off: no takeover until heard", obs: standbyObs(), edit: func(o *Observation) {
 			o.Peer.Role, o.Peer.Eligible = RoleStandby, false
-			o.SteppedDownAt, o.ConfirmedAt, o.TieBreakerAt = o.Now.Add(-40*time.Millisecond), o.Now.Add(-800*time.Millisecond), o.Now.Add(-420*time.Millisecond)
+			// Heard 300ms ago, so not isolated by the clock alone: the
+			// step-down is what keeps it from taking over.
+			o.SteppedDownAt, o.ConfirmedAt, o.TieBreakerAt = o.Now.Add(-40*time.Millisecond), o.Now.Add(-300*time.Millisecond), o.Now.Add(-420*time.Millisecond)
 		}, want: want{ActionNone, RoleStandby, 5, "this node stepped down as cut off at 2026-03-01T11:59:59.960Z and has not been heard by node-a nor reached a tie-breaker since"}},
 		{name: "stepped down as cut off, a tie-breaker answered since: the usual rules", obs: standbyObs(), edit: func(o *Observation) {
 			o.Peer.Role, o.Peer.Eligible = RoleStandby, false
@@ -340,6 +351,18 @@ func TestDecide(t *testing.T) {
 			peerDead(o)
 			o.Peer.BadMACAt = o.Now.Add(-time.Hour)
 		}, want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
+		{name: "silent peer while the heartbeat sockets drop datagrams unread: no takeover", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.HeartbeatLossAt = o.Now.Add(-100 * time.Millisecond)
+		}, want: want{ActionNone, RoleStandby, 5, "heartbeat sockets are dropping datagrams unread (a flood?)"}},
+		{name: "silent peer, heartbeat datagrams lost long ago: takes over", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.HeartbeatLossAt = o.Now.Add(-2 * time.Second)
+		}, want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
+		{name: "silent peer, datagrams lost, the peer fenced: takes over", obs: standbyObs(), edit: func(o *Observation) {
+			peerDead(o)
+			o.HeartbeatLossAt, o.Fence = o.Now.Add(-100*time.Millisecond), FenceOK
+		}, policy: func(p *Policy) { p.NeedFence = true }, want: want{ActionTakeOver, RolePrimary, 6, "taking over"}},
 
 		// VIP and link tracking.
 		{name: "the VIP left the primary: put back", obs: primaryObs(), edit: func(o *Observation) { o.VIP = VIPAbsent },

@@ -44,6 +44,8 @@ type loopState struct {
 	peerAlive   bool      // the peer was alive at the last look
 	isolated    time.Time // when the node stepped down, an isolated event outstanding (zero: none); resolved once the peer hears it again
 	vipLost     bool      // a vip_lost event is outstanding
+	lossSeen    uint64    // the transport's datagrams lost unread, at the last look
+	lossAt      time.Time // Observation.HeartbeatLossAt
 	watch       watchState
 	sd          stateDirLoop // the state directory's checks and episode
 }
@@ -109,6 +111,9 @@ func (n *Node) tick(ctx context.Context) {
 		ls.noPrimarySince = now
 	}
 	n.pathEvents(now)
+	if lost := n.transportLoss(); lost != ls.lossSeen {
+		ls.lossSeen, ls.lossAt = lost, now
+	}
 
 	o := Observation{
 		Now: now, Node: n.cfg.Node, Role: role, Epoch: epoch, Health: local.Health,
@@ -118,7 +123,7 @@ func (n *Node) tick(ctx context.Context) {
 		EligibleSince: ls.eligibleSince, Switchover: req, NoStreamingStandby: local.NoStreamingStandby,
 		DBOnlyFailed: local.DBOnlyFailed, Busy: ls.busy(ls.move), AuxBusy: ls.busy(ls.aux),
 		RetryAt: ls.retryAt, LastAnnounce: ls.lastAnnounce, ConfirmedAt: confirmed,
-		TieBreakerAt: local.TieBreakerAt, Witness: ls.witness, VIP: local.VIP, LinkDown: local.LinkDown,
+		TieBreakerAt: local.TieBreakerAt, HeartbeatLossAt: ls.lossAt, Witness: ls.witness, VIP: local.VIP, LinkDown: local.LinkDown,
 		ActiveCalls: local.ActiveCalls, CallsCounted: local.CallsCounted, FailbackDueSince: ls.failbackSince,
 		SteppedDownAt: ls.isolated,
 	}
@@ -159,6 +164,21 @@ func (n *Node) tick(ctx context.Context) {
 		n.roleChange(now, role, newRole, epoch, d.Reason)
 	}
 	n.publishStatus(now, local, maint, d, newRole, epoch, "")
+}
+
+// transportLoss returns how many datagrams the transport has lost unread
+// (its "rcvbuf" and "overflow" drops), over all paths; 0 for a transport
+// that does not count its drops.
+func (n *Node) transportLoss() uint64 {
+	c, ok := n.cfg.Transport.(Counted)
+	if !ok {
+		return 0
+	}
+	var lost uint64
+	for _, drops := range c.Drops() {
+		lost += drops["rcvbuf"] + drops["overflow"]
+	}
+	return lost
 }
 
 // confirmedLocked returns Observation.ConfirmedAt: the send time of the

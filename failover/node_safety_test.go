@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -360,5 +361,44 @@ func TestNodeRestartHoldEnds(t *testing.T) {
 		if d := time.Since(stopped); d < 4*time.Second {
 			t.Errorf("node-b took over %s after node-a stopped, want no earlier than restart_hold 4s", d)
 		}
+	})
+}
+
+// lossyTransport reports datagrams lost unread on its first path, as the
+// UDP transport does when a flood fills a heartbeat socket.
+type lossyTransport struct {
+	failover.Transport
+	lost atomic.Uint64
+}
+
+func (l *lossyTransport) Drops() []map[string]uint64 {
+	return []map[string]uint64{{"rcvbuf": l.lost.Load()}, {}}
+}
+
+// A standby whose heartbeat socket loses datagrams unread (a flood faster
+// than it reads, which takes real heartbeats with it) does not take over
+// from a peer it finds silent meanwhile; once the loss stops, a silent
+// peer is taken over from as usual.
+func TestNodeFloodedSilence(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var lossy *lossyTransport
+		p := startPair(t, func(c *failover.NodeConfig) {
+			if c.Node == "node-b" {
+				lossy = &lossyTransport{Transport: c.Transport}
+				c.Transport = lossy
+			}
+		})
+		p.formed(t)
+		p.net.Partition()
+		hold(t, 5*time.Second, "node-b standby while its socket drops datagrams", func() bool {
+			lossy.lost.Add(10)
+			return p.b.role() == failover.RoleStandby && p.b.act.Count(failovertest.OpTakeOver) == 0
+		})
+		if st := p.b.node.Status(); !strings.Contains(st.Reason, "heartbeat sockets are dropping datagrams unread") || st.Drops["rcvbuf"] == 0 {
+			t.Errorf("node-b reason %q, drops %v; want the lost datagrams named and counted", st.Reason, st.Drops)
+		}
+		waitFor(t, 5*time.Second, "node-b takes over once the loss stopped", func() bool {
+			return p.b.role() == failover.RolePrimary
+		})
 	})
 }

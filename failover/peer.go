@@ -100,6 +100,12 @@ type PeerTracker struct {
 	// the current and the previous bucket.
 	offCur, offPrev time.Duration
 	offStart        time.Time // when the current bucket began; zero: no estimate
+	// A run of late heartbeats that may be the peer's clock stepping back:
+	// how long (lateRun), how late its first was, and its newest sequence
+	// number.
+	lateRun int
+	lateBy  time.Duration
+	lateSeq uint64
 }
 
 // NewPeerTracker checks cfg and returns a tracker that has heard nothing.
@@ -181,7 +187,10 @@ func (t *PeerTracker) noteOffset(off time.Duration, now time.Time, newBoot bool)
 // Beyond Decode and the ReplayGuard, a heartbeat of the current boot is
 // dropped as ErrStale when it arrives later than the peer's usual delay by
 // more than half of DeadAfter: what the measured clock offset says of its
-// sent time makes it a replay or too old to prove the peer alive.
+// sent time makes it a replay or too old to prove the peer alive. Two such
+// heartbeats in a row with new sequence numbers, late by the same amount,
+// are the peer's clock stepping back instead: the second is accepted and
+// the offset measured afresh.
 func (t *PeerTracker) Receive(path int, b []byte, now time.Time) (Heartbeat, error) {
 	t.mu.Lock()
 	keys := t.keys
@@ -199,11 +208,16 @@ func (t *PeerTracker) Receive(path int, b []byte, now time.Time) (Heartbeat, err
 		err = fmt.Errorf("failover: receive heartbeat: %w: node %q, peer is %q", ErrMalformed, hb.Node, t.view.Node)
 	}
 	newBoot := !t.view.Heard || hb.Boot != t.view.Boot
+	stepped := false
 	if err == nil && !newBoot {
 		if est, ok := t.offsetLocked(); ok {
 			if late := est - hb.Sent.Sub(now); late > t.delayTolerance() {
-				err = fmt.Errorf("failover: receive heartbeat from %s: %w: arrived %s later than the peer's heartbeats do (clock offset %s), beyond %s",
-					hb.Node, ErrStale, late.Round(time.Millisecond), est.Round(time.Millisecond), t.delayTolerance())
+				if stepped = t.clockSteppedLocked(path, hb, late); !stepped {
+					err = fmt.Errorf("failover: receive heartbeat from %s: %w: arrived %s later than the peer's heartbeats do (clock offset %s), beyond %s",
+						hb.Node, ErrStale, late.Round(time.Millisecond), est.Round(time.Millisecond), t.delayTolerance())
+				}
+			} else {
+				t.lateRun = 0
 			}
 		}
 	}
@@ -222,7 +236,10 @@ func (t *PeerTracker) Receive(path int, b []byte, now time.Time) (Heartbeat, err
 		t.dropLocked(path, err, now)
 		return Heartbeat{}, err
 	}
-	t.noteOffset(hb.Sent.Sub(now), now, newBoot)
+	t.noteOffset(hb.Sent.Sub(now), now, newBoot || stepped)
+	if newBoot {
+		t.lateRun, t.lateSeq = 0, 0
+	}
 	wasAlive := t.aliveLocked(now)
 	t.accepted[path]++
 	t.pathHeard[path] = now
@@ -230,6 +247,35 @@ func (t *PeerTracker) Receive(path int, b []byte, now time.Time) (Heartbeat, err
 		t.update(hb, now, wasAlive)
 	}
 	return hb, nil
+}
+
+// lateRunStep is how many heartbeats in a row, each with a new sequence
+// number and late by the same amount, show that the peer's clock stepped
+// back (NTP stepping a clock that ran ahead) rather than a replay: the
+// second is accepted, so that the peer is silent for two intervals at
+// most, less than dead_after.
+const lateRunStep = 2
+
+// clockSteppedLocked reports whether hb, late by late and not yet accepted
+// on path, completes a run of heartbeats that are all equally late: the
+// peer's clock stepped back. Heartbeats sent at the peer's pace keep their
+// lateness; replays, sent faster than they were recorded, fall further
+// behind with each one. t.mu is held.
+func (t *PeerTracker) clockSteppedLocked(path int, hb Heartbeat, late time.Duration) bool {
+	switch {
+	case hb.Seq <= t.lateSeq || t.guard.Seen(path, hb):
+		return false // a copy from another path, or a replay: no news
+	case t.lateRun > 0 && (late-t.lateBy).Abs() <= t.delayTolerance()/2:
+		t.lateRun++
+	default:
+		t.lateRun, t.lateBy = 1, late
+	}
+	t.lateSeq = hb.Seq
+	if t.lateRun < lateRunStep {
+		return false
+	}
+	t.lateRun = 0
+	return true
 }
 
 // Admit decides whether packet b, just arrived on path, is worth queueing:

@@ -253,6 +253,69 @@ func TestPeerTrackerDelayed(t *testing.T) {
 	})
 }
 
+// TestPeerTrackerClockStep: when the peer's clock steps (NTP correcting a
+// clock that ran ahead or behind), its heartbeats go on being accepted and
+// the peer never counts as dead, while a slow replay after such a step is
+// still stale.
+func TestPeerTrackerClockStep(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	const flight = 10 * time.Millisecond
+	for _, tc := range []struct {
+		name      string
+		step      time.Duration
+		maxDrops  uint64
+		wantDrops uint64
+		offset    time.Duration // measured after the step
+	}{
+		{"back 1s", -time.Second, 1, 1, -time.Second - flight},
+		{"back 40s", -40 * time.Second, 1, 1, -40*time.Second - flight},
+		// Within the tolerance the estimate, the largest offset of the last
+		// 30 to 60s, learns the step only once it has forgotten the old.
+		{"back 300ms, within the tolerance", -300 * time.Millisecond, 0, 0, -flight},
+		{"forward 1s", time.Second, 0, 0, time.Second - flight},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTestTracker(t, 2)
+			seq := uint64(0)
+			for k := range 100 {
+				now := t0.Add(time.Duration(k) * 200 * time.Millisecond)
+				sent := now.Add(-flight)
+				if k >= 20 {
+					sent = sent.Add(tc.step)
+				}
+				seq++
+				for path := range 2 {
+					tr.Receive(path, peerPacket(t, seq, sent, nil), now.Add(time.Duration(path)*time.Millisecond))
+				}
+				if !tr.Alive(now) {
+					t.Fatalf("heartbeat %d: the peer is dead, want alive through the step", k)
+				}
+			}
+			_, drops := tr.Counters()
+			// One heartbeat is dropped on each path before the step is
+			// seen; its copy on the second path is no news either.
+			if got := drops["stale"]; got > 2*tc.maxDrops || got < tc.wantDrops {
+				t.Errorf("stale drops: got %d, want %d to %d", got, tc.wantDrops, 2*tc.maxDrops)
+			}
+			if off := tr.View(t0).ClockOffset; off != tc.offset {
+				t.Errorf("clock offset after the step: got %s, want %s", off, tc.offset)
+			}
+			// A replay of what was heard, played slower than recorded.
+			base := t0.Add(20 * time.Second)
+			accepted := 0
+			for k := range 10 {
+				seq++
+				if _, err := tr.Receive(0, peerPacket(t, seq, base.Add(tc.step+time.Duration(k)*200*time.Millisecond), nil), base.Add(5*time.Second+time.Duration(k)*900*time.Millisecond)); err == nil {
+					accepted++
+				}
+			}
+			if accepted > 0 {
+				t.Errorf("a slow replay after the step: %d of 10 accepted, want none", accepted)
+			}
+		})
+	}
+}
+
 // TestPeerTrackerKeys: a heartbeat signed with the current or the next key
 // is accepted, one with neither key is a bad MAC, and SetKeys swaps them.
 func TestPeerTrackerKeys(t *testing.T) {
@@ -304,5 +367,49 @@ func TestPeerTrackerKeys(t *testing.T) {
 	ps := tr.Paths(t0)
 	if ps[0].Accepted != 3 || ps[0].Drops["bad_mac"] != 2 {
 		t.Errorf("path 0: got %d accepted, %v dropped; want 3 and 2 bad_mac", ps[0].Accepted, ps[0].Drops)
+	}
+}
+
+// BenchmarkAdmit measures what one forged packet costs the reader that
+// filters it (PeerTracker.Admit), per kind a flood sends: 1024 bytes of
+// garbage after the magic, a heartbeat with a wrong MAC (checked against
+// the current key only, and against both keys during a key change), and a
+// replay of an accepted heartbeat.
+func BenchmarkAdmit(b *testing.B) {
+	garbage := bytes.Repeat([]byte{0x42}, MaxPacket)
+	copy(garbage, magic[:])
+	h := sampleHeartbeat()
+	h.Seq, h.Sent = 1, time.Now()
+	otherKey := bytes.Repeat([]byte{0x17}, MinKeySize)
+	badMAC, err := Encode(otherKey, h)
+	if err != nil {
+		b.Fatal(err)
+	}
+	good := mustEncode(b, h)
+	for _, tc := range []struct {
+		name   string
+		keys   Keys
+		packet []byte
+	}{
+		{"garbage", Keys{Current: testKey}, garbage},
+		{"bad_mac", Keys{Current: testKey}, badMAC},
+		{"bad_mac_two_keys", Keys{Current: testKey, Next: bytes.Repeat([]byte{0x33}, MinKeySize)}, badMAC},
+		{"replay", Keys{Current: testKey}, good},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			tr, err := NewPeerTracker(TrackerConfig{Cluster: "pbx-pair", Node: "node-b", Keys: tc.keys, Paths: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := tr.Receive(0, good, h.Sent); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if tr.Admit(0, tc.packet) == nil {
+					b.Fatal("admitted a forged packet")
+				}
+			}
+		})
 	}
 }

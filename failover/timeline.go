@@ -18,6 +18,10 @@ type Timeline struct {
 	VIPDown   time.Time // the VIP was removed
 	DBDemoted time.Time // the database no longer takes writes (demoted or stopped)
 	Released  time.Time // all done; the node sets it to Release's return when zero
+	// FilesSynced is, for a takeover with file sync, when the files were
+	// last synced complete from the old primary: Details reports their age
+	// at Detected as files_age_ms. Zero: no file sync, or never synced.
+	FilesSynced time.Time
 }
 
 // timelineStep is one named step of a Timeline.
@@ -50,6 +54,10 @@ func (t Timeline) Details() map[string]any {
 		if !s.at.IsZero() {
 			d[s.key] = t.Since(s.at).Milliseconds()
 		}
+	}
+	if !t.FilesSynced.IsZero() {
+		d["files_synced"] = t.FilesSynced.Format(time.RFC3339Nano)
+		d["files_age_ms"] = t.Detected.Sub(t.FilesSynced).Milliseconds()
 	}
 	return d
 }

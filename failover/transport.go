@@ -32,7 +32,10 @@ type Filtered interface {
 }
 
 // Counted is a Transport that counts the packets it drops itself, per path,
-// by reason ("foreign", "garbage", "overflow"), before any filter.
+// by reason ("foreign", "garbage", "overflow"; "rcvbuf" for those the kernel
+// dropped unread, its socket buffer full), before any filter. The node
+// takes a rise in "rcvbuf" or "overflow" for a flood that may have taken
+// real heartbeats with it (Observation.HeartbeatLossAt).
 type Counted interface {
 	Drops() []map[string]uint64
 }

@@ -2,6 +2,7 @@ package failover
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,9 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // Path is one heartbeat path: this node's socket address and the peer's. The
@@ -24,9 +28,10 @@ func (p Path) String() string { return p.Local.String() + "->" + p.Peer.String()
 
 // PathStats counts one UDP path's traffic. Foreign and Garbage packets are
 // dropped before decoding; Overflow counts packets dropped because the
-// receiver fell behind.
+// receiver fell behind; Rcvbuf those the kernel dropped because the
+// socket's receive buffer was full (a flood faster than the reader).
 type PathStats struct {
-	Sent, SendErrors, Received, Foreign, Garbage, Overflow uint64
+	Sent, SendErrors, Received, Foreign, Garbage, Overflow, Rcvbuf uint64
 }
 
 // recvQueue is how many received packets wait for the reader before new ones
@@ -43,7 +48,11 @@ type udpPath struct {
 	cfg  Path
 	conn *net.UDPConn
 
-	sent, sendErrors, received, foreign, garbage, overflow atomic.Uint64
+	sent, sendErrors, received, foreign, garbage, overflow, rcvbuf atomic.Uint64
+
+	// kernelDrops is the socket's drop count as the kernel last told it
+	// (SO_RXQ_OVFL); only the path's reader touches it.
+	kernelDrops uint32
 }
 
 // UDPTransport is the Transport over real UDP sockets: one socket per path,
@@ -76,7 +85,7 @@ func (t *UDPTransport) Drops() []map[string]uint64 {
 	out := make([]map[string]uint64, len(t.paths))
 	for i, p := range t.paths {
 		out[i] = map[string]uint64{}
-		for reason, n := range map[string]uint64{"foreign": p.foreign.Load(), "garbage": p.garbage.Load(), "overflow": p.overflow.Load()} {
+		for reason, n := range map[string]uint64{"foreign": p.foreign.Load(), "garbage": p.garbage.Load(), "overflow": p.overflow.Load(), "rcvbuf": p.rcvbuf.Load()} {
 			if n > 0 {
 				out[i][reason] = n
 			}
@@ -127,6 +136,9 @@ func NewUDP(conns []*net.UDPConn, peers []netip.AddrPort, log *slog.Logger) (*UD
 	t := &UDPTransport{recv: make(chan Packet, recvQueue), log: log}
 	for i, c := range conns {
 		local := c.LocalAddr().(*net.UDPAddr).AddrPort()
+		if err := reportDrops(c); err != nil {
+			log.Warn("failover: heartbeat socket will not report the datagrams the kernel drops", "path", i, "err", err)
+		}
 		t.paths = append(t.paths, &udpPath{cfg: Path{Local: local, Peer: peers[i]}, conn: c})
 	}
 	for i, p := range t.paths {
@@ -150,16 +162,21 @@ func (t *UDPTransport) LocalAddr(i int) netip.AddrPort {
 func (t *UDPTransport) read(i int, p *udpPath) {
 	defer t.wg.Done()
 	buf := make([]byte, MaxPacket+1)
+	oob := make([]byte, unix.CmsgSpace(4))
 	peer := p.cfg.Peer
 	peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
 	for {
-		n, from, err := p.conn.ReadFromUDPAddrPort(buf)
+		n, oobn, _, from, err := p.conn.ReadMsgUDPAddrPort(buf, oob)
 		if errors.Is(err, net.ErrClosed) {
 			return
 		}
 		if err != nil {
 			t.log.Debug("failover: heartbeat read failed", "path", i, "err", err)
 			continue
+		}
+		if drops, ok := kernelDrops(oob[:oobn]); ok && drops != p.kernelDrops {
+			p.rcvbuf.Add(uint64(drops - p.kernelDrops)) // modulo 2^32, as the kernel counts
+			p.kernelDrops = drops
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 		switch {
@@ -221,8 +238,43 @@ func (t *UDPTransport) Stats() []PathStats {
 	for i, p := range t.paths {
 		s[i] = PathStats{
 			Sent: p.sent.Load(), SendErrors: p.sendErrors.Load(), Received: p.received.Load(),
-			Foreign: p.foreign.Load(), Garbage: p.garbage.Load(), Overflow: p.overflow.Load(),
+			Foreign: p.foreign.Load(), Garbage: p.garbage.Load(), Overflow: p.overflow.Load(), Rcvbuf: p.rcvbuf.Load(),
 		}
 	}
 	return s
+}
+
+// reportDrops asks the kernel to tell, with every datagram read from c, how
+// many datagrams it has dropped on c's socket so far for lack of room in its
+// receive buffer (SO_RXQ_OVFL).
+func reportDrops(c *net.UDPConn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// kernelDrops finds the SO_RXQ_OVFL count in a datagram's control messages:
+// the drops of its socket so far, modulo 2^32. The kernel sends it only
+// once there was a drop.
+func kernelDrops(oob []byte) (uint32, bool) {
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		size := uint64(h.Len) // uint32 on 32-bit systems
+		if size < unix.SizeofCmsghdr || size > uint64(len(oob)) {
+			return 0, false
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && size >= uint64(unix.CmsgLen(4)) {
+			return binary.NativeEndian.Uint32(oob[unix.CmsgLen(0):]), true
+		}
+		oob = oob[min(unix.CmsgSpace(int(size)-unix.CmsgLen(0)), len(oob)):]
+	}
+	return 0, false
 }

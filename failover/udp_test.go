@@ -2,10 +2,16 @@ package failover
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"net"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 func listenLoopback(t *testing.T, ip string) *net.UDPConn {
@@ -121,6 +127,61 @@ func TestUDPTransportDrops(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUDPKernelDrops: datagrams the kernel drops because a path's socket
+// buffer is full (the reader stalled under a flood) are counted on that
+// path as rcvbuf, from what the kernel reports with the next datagram read.
+func TestUDPKernelDrops(t *testing.T) {
+	a, b := udpPair(t)
+	release := make(chan struct{})
+	var once sync.Once
+	b.SetFilter(func(path int, data []byte) error {
+		if path == 0 {
+			once.Do(func() { <-release }) // the reader stalls on the first datagram
+		}
+		return errors.New("not queued")
+	})
+	flood := bytes.Repeat([]byte{0x42}, MaxPacket)
+	copy(flood, magic[:])
+	send := func(n int) {
+		for range n {
+			a.paths[0].conn.WriteToUDPAddrPort(flood, a.paths[0].cfg.Peer)
+		}
+	}
+	send(4 * recvBuffer / MaxPacket) // four times what the buffer holds
+	close(release)
+	for i := 0; i < 500 && b.Drops()[0]["rcvbuf"] == 0; i++ {
+		send(1) // read after the drops: it carries their count
+		time.Sleep(10 * time.Millisecond)
+	}
+	s := b.Stats()
+	if got := b.Drops()[0]["rcvbuf"]; got == 0 || s[0].Rcvbuf != got {
+		t.Fatalf("got path 0 rcvbuf drops %d (stats %+v), want them counted", got, s[0])
+	}
+	if s[1].Rcvbuf != 0 {
+		t.Errorf("got path 1 rcvbuf drops %d, want none", s[1].Rcvbuf)
+	}
+}
+
+// FuzzKernelDrops: control messages of any shape never panic the reader.
+func FuzzKernelDrops(f *testing.F) {
+	good := make([]byte, unix.CmsgSpace(4))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&good[0]))
+	h.Level, h.Type = unix.SOL_SOCKET, unix.SO_RXQ_OVFL
+	h.SetLen(unix.CmsgLen(4))
+	binary.NativeEndian.PutUint32(good[unix.CmsgLen(0):], 7)
+	if n, ok := kernelDrops(good); !ok || n != 7 {
+		f.Fatalf("got %d, %v from a SO_RXQ_OVFL message of 7, want 7, true", n, ok)
+	}
+	f.Add(good)
+	f.Add(append(bytes.Clone(good), good...))
+	f.Add(good[:unix.SizeofCmsghdr])
+	f.Add([]byte{})
+	f.Add(bytes.Repeat([]byte{0xff}, 40))
+	f.Fuzz(func(t *testing.T, oob []byte) {
+		kernelDrops(oob)
+	})
 }
 
 func TestUDPTransportClose(t *testing.T) {

@@ -82,6 +82,8 @@ func (m *Metrics) SetHA(ha HA) {
 		"peer_heard":      newDesc("pbxha_peer_last_heard_seconds", "Seconds since the last valid heartbeat on any path (absent before the first)."),
 		"path_up":         newDesc("pbxha_peer_path_up", "1 while a valid heartbeat arrived on the path within dead_after.", "path", "local", "peer"),
 		"path_heard":      newDesc("pbxha_peer_path_last_heard_seconds", "Seconds since the last valid heartbeat on the path (absent before the first).", "path", "local", "peer"),
+		"hb_accepted":     newDesc("pbxha_heartbeats_accepted_total", "Heartbeats accepted on the path since start.", "path", "local", "peer"),
+		"hb_dropped":      newDesc("pbxha_heartbeats_dropped_total", "Packets dropped on the heartbeat path since start, by reason (bad_mac, replay, stale, foreign, garbage, version...).", "path", "local", "peer", "reason"),
 		"vip_held":        newDesc("pbxha_vip_held", "1 when this node holds the service address (VIP)."),
 		"db_role":         newDesc("pbxha_database_role", "1 for this node's database role as its pg probe last read it.", "role"),
 		"db_lag":          newDesc("pbxha_database_lag_bytes", "How far this node's database is behind the peer's announced WAL position (standby only)."),
@@ -175,6 +177,10 @@ func (c *haCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(ch, d["path_up"], b2f(p.Alive), idx, p.Local, p.Peer)
 		if p.LastHeard != nil {
 			gauge(ch, d["path_heard"], now.Sub(*p.LastHeard).Seconds(), idx, p.Local, p.Peer)
+		}
+		ch <- prometheus.MustNewConstMetric(d["hb_accepted"], prometheus.CounterValue, float64(p.Accepted), idx, p.Local, p.Peer)
+		for reason, n := range p.Drops {
+			ch <- prometheus.MustNewConstMetric(d["hb_dropped"], prometheus.CounterValue, float64(n), idx, p.Local, p.Peer, reason)
 		}
 	}
 	for _, n := range pr.Nodes {

@@ -30,7 +30,8 @@ func haFixture() HA {
 		Pair: func() (control.Pair, bool) {
 			return control.Pair{Epoch: 7, UnprotectedCause: "no_tie_breaker", ClockOffsetMS: -12.5,
 				Peer: control.PeerState{Node: "node-a", Alive: true, Role: "primary", Epoch: 7, LastHeard: &heard,
-					Paths: []control.PathState{{Local: "10.0.0.2:5405", Peer: "10.0.0.1:5405", Alive: true, LastHeard: &heard}}},
+					Paths: []control.PathState{{Local: "10.0.0.2:5405", Peer: "10.0.0.1:5405", Alive: true, LastHeard: &heard,
+						Accepted: 1200, Drops: map[string]uint64{"bad_mac": 3, "stale": 2}}}},
 				// Both lags set, so that every family shows (a real pair has one).
 				Nodes: []control.ClusterNode{{Node: "node-b", Self: true, DB: "standby", LagBytes: &lag}, {Node: "node-a", DB: "primary", LagBytes: &lag}},
 			}, true
@@ -73,6 +74,9 @@ func TestHAMetrics(t *testing.T) {
 		`pbxha_peer_alive 1`,
 		`pbxha_peer_role{role="primary"} 1`,
 		`pbxha_peer_path_up{local="10.0.0.2:5405",path="0",peer="10.0.0.1:5405"} 1`,
+		`pbxha_heartbeats_accepted_total{local="10.0.0.2:5405",path="0",peer="10.0.0.1:5405"} 1200`,
+		`pbxha_heartbeats_dropped_total{local="10.0.0.2:5405",path="0",peer="10.0.0.1:5405",reason="bad_mac"} 3`,
+		`pbxha_heartbeats_dropped_total{local="10.0.0.2:5405",path="0",peer="10.0.0.1:5405",reason="stale"} 2`,
 		`pbxha_vip_held 0`,
 		`pbxha_database_role{role="standby"} 1`,
 		`pbxha_database_lag_bytes 4096`,

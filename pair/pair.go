@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +42,14 @@ type Config struct {
 	Rejoin bool
 	// LeaveTimeout bounds the release of a primary that stops.
 	LeaveTimeout time.Duration
+	// FilesSynced and OnRejoinFailed go to the act stage (act.Config):
+	// the files' age in a takeover's timeline, and what follows a failed
+	// rejoin. Either may be nil.
+	FilesSynced    func() time.Time
+	OnRejoinFailed func(error)
+	// RejoinAdvice is act.Config.RejoinAdvice: what a failed rejoin's
+	// event tells the operator to do ("": pbxha standby rebuild).
+	RejoinAdvice string
 	// TrackInterfaces are watched for carrier (failover.track_interfaces).
 	TrackInterfaces []string
 	// UnprotectedGrace and MaxClockOffset tune the pair_unprotected and
@@ -66,7 +75,8 @@ type Pair struct {
 	tb   *act.TieBreaker
 	log  *slog.Logger
 
-	vipState atomic.Uint32 // failover.VIPState, from the VIP watcher
+	vipMu    sync.Mutex    // orders the stores of vipState (see vipstate.go)
+	vipState atomic.Uint32 // failover.VIPState: from the VIP watcher, and the node's own adds and removals
 	resumed  bool          // this process resumed as primary after a restart that kept the role
 	keepRole atomic.Bool   // KeepRoleOnStop was called
 	linkDown atomic.Value  // string, from the link watcher
@@ -87,7 +97,7 @@ func New(cfg Config) (_ *Pair, err error) {
 	cfg.OnEvent = logged(cfg.OnEvent, p.log)
 	cfg.Resources.VIP, cfg.Resources.Witness = nil, nil
 	if cfg.VIP != nil {
-		cfg.Resources.VIP = trackedVIP{VIP: cfg.VIP, state: &p.vipState}
+		cfg.Resources.VIP = trackedVIP{VIP: cfg.VIP, p: p}
 		if cfg.Policy.Witness && cfg.VIP.CanWitness() {
 			cfg.Resources.Witness = cfg.VIP
 		}
@@ -97,6 +107,7 @@ func New(cfg Config) (_ *Pair, err error) {
 	p.act = act.New(act.Config{
 		Node: cfg.Node, VIPAddr: cfg.VIPAddr, PeerHost: cfg.Paths[0].Peer.Addr().String(),
 		Rejoin: cfg.Rejoin, Logger: p.log, OnEvent: cfg.OnEvent,
+		FilesSynced: cfg.FilesSynced, OnRejoinFailed: cfg.OnRejoinFailed, RejoinAdvice: cfg.RejoinAdvice,
 	}, cfg.Resources)
 	if p.tr, err = failover.ListenUDP(cfg.Paths, p.log); err != nil {
 		return nil, err
@@ -175,16 +186,14 @@ func (p *Pair) watch(ctx context.Context) {
 	if v := p.cfg.VIP; v != nil {
 		go func() {
 			err := v.Watch(ctx, func(held bool) {
-				st := failover.VIPAbsent
-				if held {
-					st = failover.VIPHeld
-				}
-				p.vipState.Store(uint32(st))
+				p.vipChanged(held)
 				p.node.Poke()
 			})
 			if err != nil {
 				p.log.Error("VIP watch stopped: the VIP is no longer tracked", "err", err)
+				p.vipMu.Lock()
 				p.vipState.Store(uint32(failover.VIPUntracked))
+				p.vipMu.Unlock()
 			}
 		}()
 	}
@@ -280,6 +289,22 @@ func (p *Pair) Status() (string, control.Pair) {
 	}
 	out.Nodes = p.nodes(ns, out.Peer.LagBytes, time.Now())
 	return ns.Role.String(), out
+}
+
+// View is the pair as the node's other parts see it (file sync, the
+// standby rebuild): this node's role and maintenance mode, the peer as its
+// heartbeats tell it, and the peer's address on the first heartbeat path.
+type View struct {
+	Role        failover.Role
+	Maintenance bool // on this node
+	Peer        failover.PeerView
+	PeerHost    string
+}
+
+// View returns the pair now. It does not block.
+func (p *Pair) View() View {
+	ns := p.node.Status()
+	return View{Role: ns.Role, Maintenance: ns.Maintenance, Peer: ns.Peer, PeerHost: p.cfg.Paths[0].Peer.Addr().String()}
 }
 
 // Problem returns why this node cannot do its part of the pair though it

@@ -20,34 +20,52 @@ import (
 	"github.com/pbxha/pbxha/internal/testenv"
 )
 
-// bins holds the binaries built once for the whole package.
-var bins struct {
+// binSet is one build of pbxha and the test PBX, made once for the package.
+type binSet struct {
 	once           sync.Once
 	err            error
 	pbxha, testpbx string
 }
 
-// build compiles pbxha and the test PBX into a temp dir shared by the tests.
+// bins are built with the race detector, for the tests; plainBins without
+// it, for the benchmarks that measure the daemon's CPU.
+var bins, plainBins binSet
+
+// build compiles pbxha and the test PBX with -race into a temp dir shared by
+// the tests.
 func build(t testing.TB) (pbxha, testpbx string) {
 	t.Helper()
-	bins.once.Do(func() {
+	return bins.build(t, "-race")
+}
+
+// buildPlain compiles them without the race detector, whose cost per
+// operation would swamp what a benchmark measures.
+func buildPlain(t testing.TB) (pbxha, testpbx string) {
+	t.Helper()
+	return plainBins.build(t)
+}
+
+func (bs *binSet) build(t testing.TB, flags ...string) (pbxha, testpbx string) {
+	t.Helper()
+	bs.once.Do(func() {
 		dir, err := os.MkdirTemp("", "pbxha-bin-")
 		if err != nil {
-			bins.err = err
+			bs.err = err
 			return
 		}
-		bins.pbxha, bins.testpbx = filepath.Join(dir, "pbxha"), filepath.Join(dir, "testpbx")
-		for out, pkg := range map[string]string{bins.pbxha: "../cmd/pbxha", bins.testpbx: "./testpbx"} {
-			if b, err := exec.Command("go", "build", "-race", "-o", out, pkg).CombinedOutput(); err != nil {
-				bins.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+		bs.pbxha, bs.testpbx = filepath.Join(dir, "pbxha"), filepath.Join(dir, "testpbx")
+		for out, pkg := range map[string]string{bs.pbxha: "../cmd/pbxha", bs.testpbx: "./testpbx"} {
+			args := append(append([]string{"build"}, flags...), "-o", out, pkg)
+			if b, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+				bs.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
 				return
 			}
 		}
 	})
-	if bins.err != nil {
-		t.Fatal(bins.err)
+	if bs.err != nil {
+		t.Fatal(bs.err)
 	}
-	return bins.pbxha, bins.testpbx
+	return bs.pbxha, bs.testpbx
 }
 
 // proc is a child process with its output collected.

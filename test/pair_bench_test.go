@@ -89,13 +89,23 @@ func outage(b testing.TB, p *sipPinger, client string, cause func(), limit time.
 
 // BenchmarkPairOutage measures the SIP outage a client sees through the VIP,
 // per scenario, over b.N trials each, on one pair in network namespaces
-// running with the default timings (startPairNode):
+// running with the default timings (startPairNode) — once with the VIP
+// witness as it is by default (auto: on, with a netlink IPv4 VIP), once
+// with it off:
 //
-//	go test -run '^$' -bench BenchmarkPairOutage -benchtime 9x ./test
+//	go test -run '^$' -bench 'BenchmarkPairOutage/witness_auto' -benchtime 9x ./test
+//	go test -run '^$' -bench 'BenchmarkPairOutage/witness_off/node_lost' -benchtime 9x ./test
 //
 // It reports the median, min and max in milliseconds.
 func BenchmarkPairOutage(b *testing.B) {
-	f := startPair(b, "")
+	for _, w := range []string{"auto", "off"} {
+		b.Run("witness_"+w, func(b *testing.B) { pairOutage(b, "  witness: \""+w+"\"\n") })
+	}
+}
+
+// pairOutage is BenchmarkPairOutage on a pair with failoverExtra.
+func pairOutage(b *testing.B, failoverExtra string) {
+	f := startPair(b, failoverExtra)
 	f.wait(30*time.Second, "one primary holding and serving the VIP", f.settled(nil))
 	p := newSIPPinger(b, f)
 	client := f.client.IP.String()

@@ -179,6 +179,9 @@ func startPGPairNode(t testing.TB, host *netns.Host, paths []pgPath, db *pgtest.
 	}
 	quote := func(argv []string) string { return `["` + strings.Join(argv, `", "`) + `"]` }
 	stop := pgtest.AsOwner(t, filepath.Join(bin, "pg_ctl"), "stop", "-D", db.DataDir, "-m", "fast", "-w")
+	// The standby rebuild's start command (pbxha standby rebuild).
+	startDB := pgtest.AsOwner(t, filepath.Join(bin, "pg_ctl"), "start", "-D", db.DataDir, "-w", "-t", "60",
+		"-l", db.DataDir+".start.log", "-o", "-p 5432")
 	// The demote command's PRIMARY_CONNINFO is its default: the peer's
 	// address on the first path (PBXHA_PEER_HOST), port 5432. Its output
 	// is also kept beside the data directory for the failure dump.
@@ -208,8 +211,10 @@ database:
   stop_command: %[14]s
   stop_timeout: 30s
   env: ["PGDATA=%[15]s", "PGBIN=%[16]s", "PG_CTL_OPTS=-p 5432", "PG_STOP_TIMEOUT=20"]
+  data_dir: %[15]s
+  start_command: %[19]s
 `, host.Name, n.socket, dir, host.IP, pathsYAML.String(), key, tieBreaker, host.Link, pairVIP, host.Link+":vip",
-		db.DSN(), pgMaxLag, demote, quote(stop), db.DataDir, bin, db.DataDir+".demote.log", failoverExtra)
+		db.DSN(), pgMaxLag, demote, quote(stop), db.DataDir, bin, db.DataDir+".demote.log", failoverExtra, quote(startDB))
 	cfgPath := filepath.Join(dir, "pbxha.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -438,6 +443,13 @@ func (l *dbLoad) ackedWithTimes() ([]int32, []time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]int32(nil), l.acked...), append([]time.Time(nil), l.ackedAt...)
+}
+
+// ackTimes returns when each write acknowledged so far was acknowledged.
+func (l *dbLoad) ackTimes() []time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]time.Time(nil), l.ackedAt...)
 }
 
 func (l *dbLoad) stop() {

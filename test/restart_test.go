@@ -61,7 +61,7 @@ func TestPairRestartKeepsRole(t *testing.T) {
 		t.Errorf("the client is not served through the VIP while the sidecar restarts")
 	}
 
-	prim.startAgain(t)
+	prim.startDaemon(t)
 	f.waitOneHolder(30*time.Second, prim.host.Name+" primary again, heard by the standby", func() bool {
 		s, err := stby.status(t)
 		return prim.role(t) == "primary" && prim.holdsVIP(t) && err == nil && s.Pair != nil && s.Pair.Peer.Alive && s.Pair.Peer.Role == "primary"

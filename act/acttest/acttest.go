@@ -7,6 +7,7 @@ package acttest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -55,6 +56,7 @@ type World struct {
 	calls    []Call
 	behave   map[string]func(ctx context.Context) error
 	dbRole   dbrole.Role // primary, standby or stopped
+	refusing bool        // the database refuses new sessions (Role)
 	vipHeld  bool
 	pbxRuns  bool
 	fault    bool
@@ -134,6 +136,9 @@ func (w *World) do(ctx context.Context, c Call, change func()) error {
 	w.calls = append(w.calls, c)
 	if err == nil && change != nil {
 		change()
+		if c.Op == DBPromote || c.Op == DBDemote || c.Op == DBStop || c.Op == DBRejoin {
+			w.refusing = false
+		}
 	}
 	return err
 }
@@ -182,6 +187,14 @@ func (w *World) DBRole() dbrole.Role {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.dbRole
+}
+
+// SetDBRefusing makes the database refuse new sessions (as one shutting
+// down does) until its role next changes, or until set off.
+func (w *World) SetDBRefusing(on bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.refusing = on
 }
 
 // HoldsVIP reports whether the VIP is up here.
@@ -249,6 +262,17 @@ func (d *Database) Rejoin(ctx context.Context, _ dbrole.DemoteArgs) (dbrole.Resu
 	before := d.w.DBRole()
 	err := d.w.do(ctx, Call{Op: DBRejoin}, func() { d.w.dbRole = dbrole.RoleStandby })
 	return d.result("rejoin", before), err
+}
+
+// Role reads the database's role; while SetDBRefusing is on, RoleUnknown
+// with an error matching dbrole.ErrRefusing. It is not recorded.
+func (d *Database) Role(ctx context.Context) (dbrole.Role, error) {
+	d.w.mu.Lock()
+	defer d.w.mu.Unlock()
+	if d.w.refusing {
+		return dbrole.RoleUnknown, fmt.Errorf("acttest: %w", dbrole.ErrRefusing)
+	}
+	return d.w.dbRole, nil
 }
 
 // Target names the fake.

@@ -71,6 +71,8 @@ func newRootCmd(g *globals) *cobra.Command {
 		newEventsCmd(g),
 		newKeygenCmd(g),
 		newSwitchoverCmd(g),
+		newSyncCmd(g),
+		newStandbyCmd(g),
 		newGenCmd(g),
 	)
 	return root

@@ -44,6 +44,18 @@ func newPair(cfg *configs.Config, d *daemon) (*pair.Pair, error) {
 		Checks:      func() []probe.Check { return d.agent.Checks() },
 		Maintenance: func() bool { return d.agent.Maintenance() },
 		DB:          cfg.Database.DSN != "", OnEvent: emit, Logger: log,
+		// File sync and rebuilds are built after the pair: read them
+		// through the daemon.
+		FilesSynced: func() time.Time {
+			if d.sync == nil {
+				return time.Time{}
+			}
+			return d.sync.LastSynced()
+		},
+		OnRejoinFailed: rebuildOnRejoinFailure(cfg, d),
+	}
+	if cfg.DatabaseKind().MySQLFamily() {
+		pc.RejoinAdvice = "point it at the new primary by hand (docs/mysql.md)"
 	}
 	if d.sup != nil {
 		pc.Resources.PBX = act.Supervised(d.sup)

@@ -17,11 +17,13 @@ import (
 	"github.com/pbxha/pbxha/configs"
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/event"
+	"github.com/pbxha/pbxha/filesync"
 	"github.com/pbxha/pbxha/hooks"
 	"github.com/pbxha/pbxha/internal/httpguard"
 	"github.com/pbxha/pbxha/metrics"
 	"github.com/pbxha/pbxha/pair"
 	"github.com/pbxha/pbxha/probe"
+	"github.com/pbxha/pbxha/rebuild"
 	"github.com/pbxha/pbxha/sdnotify"
 	"github.com/pbxha/pbxha/sipcheck"
 	"github.com/pbxha/pbxha/statuspage"
@@ -87,15 +89,17 @@ func exportDaemonEnv(cfg *configs.Config) error {
 
 // daemon is one running pbxha: the parts that live from start to stop.
 type daemon struct {
-	g      *globals
-	log    *slog.Logger
-	level  *slog.LevelVar
-	events *event.Publisher
-	agent  *agent.Agent
-	m      *metrics.Metrics       // nil without metrics.listen
-	sup    *supervisor.Supervisor // nil with pbx.supervise.mode none
-	alerts *alert.Dispatcher      // nil without alerts.endpoints
-	pair   *pair.Pair             // nil in mode single (no peer.paths)
+	g       *globals
+	log     *slog.Logger
+	level   *slog.LevelVar
+	events  *event.Publisher
+	agent   *agent.Agent
+	m       *metrics.Metrics       // nil without metrics.listen
+	sup     *supervisor.Supervisor // nil with pbx.supervise.mode none
+	alerts  *alert.Dispatcher      // nil without alerts.endpoints
+	pair    *pair.Pair             // nil in mode single (no peer.paths)
+	sync    *filesync.Syncer       // nil without sync.directories
+	rebuild *rebuild.Rebuilder     // nil without database.data_dir and start_command
 }
 
 // runDaemon runs pbxha on cfg until ctx is done. SIGHUP reloads from the
@@ -134,6 +138,7 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	if d.alerts != nil {
 		d.events.Sinks = append(d.events.Sinks, d.alerts)
 	}
+	d.events.Sinks = append(d.events.Sinks, syncPoker{d})
 	checks, err := buildChecks(cfg, logger)
 	if err != nil {
 		return usageErr(err)
@@ -143,6 +148,13 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 			checks.Close()
 			return &exitError{code: exitFailure, err: err}
 		}
+	}
+	if d.sync, err = newSyncer(cfg, d); err == nil {
+		d.rebuild, err = newRebuilder(cfg, d)
+	}
+	if err != nil {
+		checks.Close()
+		return &exitError{code: exitFailure, err: err}
 	}
 	ln, err := control.Listen(cfg.Control.Socket)
 	if err != nil {
@@ -164,6 +176,17 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		}
 		if d.alerts != nil {
 			d.m.AlertFuncs(alertCounters(d.alerts))
+		}
+		if d.sync != nil || d.rebuild != nil {
+			var sy func() control.Sync
+			var rb func() *control.Rebuild
+			if d.sync != nil {
+				sy = d.sync.Status
+			}
+			if d.rebuild != nil {
+				rb = d.rebuild.Status
+			}
+			d.m.SyncFuncs(sy, rb)
 		}
 		d.events.Sinks = append(d.events.Sinks, d.m) // takeovers and PBX restarts
 	}
@@ -206,6 +229,17 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		api.Switchover = func(rctx context.Context, to string, drain time.Duration, force bool) (control.SwitchoverResult, error) {
 			return d.pair.Switchover(rctx, to, drain, force)
 		}
+	}
+	if d.sync != nil {
+		wg.Go(func() {
+			if err := d.sync.Run(ctx); err != nil {
+				logger.Error("file sync stopped", "err", err)
+			}
+		})
+	}
+	if d.rebuild != nil {
+		wg.Go(func() { d.rebuild.Run(ctx) })
+		api.Rebuild = func(rctx context.Context) error { return d.rebuild.Start(rctx, "operator") }
 	}
 	if d.sup != nil {
 		api.PBX = pbxAction(d.sup)
@@ -282,6 +316,12 @@ func (d *daemon) agentConfig(cfg *configs.Config, checks *checkSet) agent.Config
 	}
 	if d.pair != nil {
 		ac.Pair = d.pair.Status
+	}
+	if d.sync != nil {
+		ac.Sync = d.sync.Status
+	}
+	if d.rebuild != nil {
+		ac.Rebuild = d.rebuild.Status
 	}
 	if d.sup != nil {
 		sup, sc := d.sup, cfg.PBX.Supervise

@@ -2,8 +2,9 @@
 // bridge, and host namespaces wired to it by veth pairs, addressed in
 // 198.18.0.0/24 (RFC 2544 benchmarking space) and, on request,
 // fd00:198:18::/64; on request also point-to-point links between two hosts
-// beside the switch (a crossover cable), each with a /30 of its own. A lab has no route out of those subnets and no link to
-// the machine's own network. Hosts can run processes, enter their namespace
+// beside the switch (a crossover cable), each with a /30 of its own, and
+// cables between two hosts, each with a /31. A lab has no route out of
+// those subnets and no link to the machine's own network. Hosts can run processes, enter their namespace
 // from Go, lose their link and read their neighbour table. Close kills the
 // processes a lab started, by PID, and deletes every namespace it created;
 // RemoveStale deletes what a killed process left behind.
@@ -35,8 +36,9 @@ import (
 )
 
 // Address plan: hosts get 198.18.0.11, .12, ... in order (and
-// fd00:198:18::b, ::c, ...); service addresses (a VIP) go at .100 and above;
-// point-to-point links take /30s from .252 down to .224 (see LinkAddr).
+// fd00:198:18::b, ::c, ...); service addresses (a VIP) go at .100 to .199;
+// cables between two hosts take /31s from .200 up to .223; point-to-point
+// links take /30s from .252 down to .224 (see LinkAddr).
 const (
 	firstHost  = 11
 	maxHosts   = 80     // .11 to .90, below the .100 service addresses
@@ -44,6 +46,8 @@ const (
 	hostLink   = "eth0" // the interface inside every host namespace
 	bridge     = "br0"  // the bridge inside the switch namespace
 	cmdTimeout = 30 * time.Second
+	firstCable = 200 // the first cable's ends: .200 and .201
+	maxCables  = 12  // .200 to .223 (point-to-point links take .224 up)
 )
 
 // NamePrefix starts the name of every namespace a lab creates. The creating
@@ -94,6 +98,7 @@ type Lab struct {
 	mu      sync.Mutex
 	created []string    // namespaces to delete, in creation order
 	procs   []*exec.Cmd // started by Host.Start, killed by Close
+	cables  int         // cables made so far
 }
 
 // Host is one namespace on the switch.
@@ -553,4 +558,56 @@ func ip(ctx context.Context, args ...string) error {
 		return fmt.Errorf("netlab: ip %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
 	return nil
+}
+
+// Cable is a back-to-back link between two hosts beside the switch, as a
+// dedicated heartbeat link between two servers would be: a veth pair with
+// one end in each host, named Link in both, addressed with a /31 that only
+// the two of them share (198.18.0.200 and .201 for a lab's first cable,
+// .202 and .203 for its second...). Traffic between the two cable
+// addresses never crosses the switch.
+type Cable struct {
+	A, B     *Host
+	Link     string     // the interface name at both ends: "c0", "c1"...
+	AIP, BIP netip.Addr // the ends' addresses
+}
+
+// Cable wires hosts a and b of the lab together (see Cable). A lab has room
+// for 27 cables; Close removes them with the namespaces.
+func (lab *Lab) Cable(ctx context.Context, a, b *Host) (*Cable, error) {
+	if a == nil || b == nil || a == b || a.lab != lab || b.lab != lab {
+		return nil, errors.New("netlab: cable: want two different hosts of this lab")
+	}
+	lab.mu.Lock()
+	k := lab.cables
+	if k < maxCables {
+		lab.cables++
+	}
+	lab.mu.Unlock()
+	if k >= maxCables {
+		return nil, fmt.Errorf("netlab: cable %s-%s: the lab has its %d cables already", a.Name, b.Name, maxCables)
+	}
+	c := &Cable{A: a, B: b, Link: "c" + strconv.Itoa(k), AIP: Addr(firstCable + 2*k), BIP: Addr(firstCable + 2*k + 1)}
+	for _, args := range [][]string{
+		{"-n", a.NS, "link", "add", c.Link, "type", "veth", "peer", "name", c.Link, "netns", b.NS},
+		{"-n", a.NS, "addr", "add", c.AIP.String() + "/31", "dev", c.Link},
+		{"-n", b.NS, "addr", "add", c.BIP.String() + "/31", "dev", c.Link},
+		{"-n", a.NS, "link", "set", c.Link, "up"},
+		{"-n", b.NS, "link", "set", c.Link, "up"},
+	} {
+		if err := ip(ctx, args...); err != nil {
+			return nil, fmt.Errorf("netlab: cable %s-%s: %w", a.Name, b.Name, err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, h := range []*Host{a, b} {
+		state, err := operState(ctx, h.ns, c.Link, deadline)
+		if err != nil {
+			return nil, fmt.Errorf("netlab: cable %s-%s: %s: %w", a.Name, b.Name, h.Name, err)
+		}
+		if state != netlink.OperUp {
+			return nil, fmt.Errorf("netlab: cable %s-%s: %s: got state %s, want up within 10s", a.Name, b.Name, h.Name, state)
+		}
+	}
+	return c, nil
 }

@@ -467,3 +467,69 @@ func ip(ctx context.Context, args ...string) error {
 	}
 	return nil
 }
+
+// TestCable joins two hosts of a lab by a cable: a datagram between the
+// cable's addresses arrives from the sender's cable address over the cable
+// interface, and a second cable takes the next /31.
+func TestCable(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.LookPath(t, "ip")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lab, err := netlab.New(ctx, netlab.Options{Hosts: []string{"a", "b", "c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lab.Close()
+	a, b, c := lab.Host("a"), lab.Host("b"), lab.Host("c")
+	if _, err := lab.Cable(ctx, a, a); err == nil {
+		t.Errorf("cable from a to a: got no error, want a refusal")
+	}
+	ab, err := lab.Cable(ctx, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc, err := lab.Cable(ctx, b, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, got, want string }{
+		{"first cable a end", ab.AIP.String(), "198.18.0.200"},
+		{"first cable b end", ab.BIP.String(), "198.18.0.201"},
+		{"second cable b end", bc.AIP.String(), "198.18.0.202"},
+		{"second cable link", bc.Link, "c1"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: got %s, want %s", tc.name, tc.got, tc.want)
+		}
+	}
+	var pc net.PacketConn
+	if err := b.Do(func() (err error) { pc, err = net.ListenPacket("udp", ab.BIP.String()+":0"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if err := a.Do(func() error {
+		c, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ab.AIP, 0)), pc.LocalAddr().(*net.UDPAddr))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("over the cable"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 32)
+	n, from, err := pc.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != "over the cable" || from.(*net.UDPAddr).AddrPort().Addr() != ab.AIP {
+		t.Fatalf("got %q from %v (%v), want \"over the cable\" from %s", buf[:n], from, err, ab.AIP)
+	}
+	out, err := b.Run("cat", "/sys/class/net/"+ab.Link+"/statistics/rx_packets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rx, err := strconv.Atoi(strings.TrimSpace(string(out))); err != nil || rx < 1 {
+		t.Errorf("b's cable end: got %q packets received, want at least 1", out)
+	}
+}

@@ -102,3 +102,14 @@ func (h *Host) MustRun(args ...string) []byte {
 	}
 	return out
 }
+
+// Cable wires hosts a and b together beside the switch (see netlab.Cable),
+// failing the test on error.
+func (topo *Topology) Cable(a, b *Host) *netlab.Cable {
+	topo.t.Helper()
+	c, err := topo.lab.Cable(topo.t.Context(), a.Host, b.Host)
+	if err != nil {
+		topo.t.Fatalf("netns: %v", err)
+	}
+	return c
+}
