@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -70,6 +71,12 @@ func (b BootID) String() string { return hex.EncodeToString(b[:]) }
 type ProbeSummary struct {
 	OK, Degraded, Failed, Unknown uint8    // counts, saturating at 255
 	Failing                       []string // names of probes not ok, at most MaxFailing
+}
+
+// equal reports whether s and o say the same.
+func (s ProbeSummary) equal(o ProbeSummary) bool {
+	return s.OK == o.OK && s.Degraded == o.Degraded && s.Failed == o.Failed && s.Unknown == o.Unknown &&
+		slices.Equal(s.Failing, o.Failing)
 }
 
 // Summarize builds a ProbeSummary from settled probe states, truncating names

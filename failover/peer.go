@@ -192,10 +192,19 @@ func (t *PeerTracker) noteOffset(off time.Duration, now time.Time, newBoot bool)
 // are the peer's clock stepping back instead: the second is accepted and
 // the offset measured afresh.
 func (t *PeerTracker) Receive(path int, b []byte, now time.Time) (Heartbeat, error) {
+	hb, _, _, err := t.receive(path, b, now)
+	return hb, err
+}
+
+// receive is Receive, and also reports whether the heartbeat was fresh (the
+// first copy of its sequence number) and whether it changed the view in
+// more than its times (see update): the peer came back, or what it says of
+// itself changed.
+func (t *PeerTracker) receive(path int, b []byte, now time.Time) (hb Heartbeat, fresh, changed bool, err error) {
 	t.mu.Lock()
 	keys := t.keys
 	t.mu.Unlock()
-	hb, err := keys.Decode(t.cfg.Cluster, b)
+	hb, err = keys.Decode(t.cfg.Cluster, b)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err == nil && hb.Node == t.cfg.Node {
@@ -221,7 +230,6 @@ func (t *PeerTracker) Receive(path int, b []byte, now time.Time) (Heartbeat, err
 			}
 		}
 	}
-	var fresh bool
 	if err == nil {
 		fresh, err = t.guard.Check(path, hb, now)
 		if err != nil {
@@ -230,11 +238,11 @@ func (t *PeerTracker) Receive(path int, b []byte, now time.Time) (Heartbeat, err
 	}
 	if path < 0 || path >= len(t.drops) {
 		t.badPath++
-		return Heartbeat{}, fmt.Errorf("failover: receive heartbeat: %w: %d of %d", ErrPath, path, len(t.drops))
+		return Heartbeat{}, false, false, fmt.Errorf("failover: receive heartbeat: %w: %d of %d", ErrPath, path, len(t.drops))
 	}
 	if err != nil {
 		t.dropLocked(path, err, now)
-		return Heartbeat{}, err
+		return Heartbeat{}, false, false, err
 	}
 	t.noteOffset(hb.Sent.Sub(now), now, newBoot || stepped)
 	if newBoot {
@@ -243,10 +251,11 @@ func (t *PeerTracker) Receive(path int, b []byte, now time.Time) (Heartbeat, err
 	wasAlive := t.aliveLocked(now)
 	t.accepted[path]++
 	t.pathHeard[path] = now
+	changed = !wasAlive
 	if fresh {
-		t.update(hb, now, wasAlive)
+		changed = t.update(hb, now, wasAlive) || changed
 	}
-	return hb, nil
+	return hb, fresh, changed, nil
 }
 
 // lateRunStep is how many heartbeats in a row, each with a new sequence
@@ -312,10 +321,17 @@ func (t *PeerTracker) dropLocked(path int, err error, now time.Time) {
 }
 
 // update replaces the view with a fresh heartbeat; wasAlive says whether
-// the peer was alive just before it. t.mu is held.
-func (t *PeerTracker) update(hb Heartbeat, now time.Time, wasAlive bool) {
+// the peer was alive just before it. It reports whether the view changed in
+// more than the times every heartbeat moves on (Seq, Sent, LastHeard,
+// HeardSeq): those only put off the deadlines that count from them. t.mu
+// is held.
+func (t *PeerTracker) update(hb Heartbeat, now time.Time, wasAlive bool) bool {
 	v := &t.view
 	restarted := v.Heard && hb.Boot != v.Boot
+	changed := !v.Heard || restarted || v.Node != hb.Node || v.Epoch != hb.Epoch || v.Role != hb.Role ||
+		v.Health != hb.Health || !v.Probes.equal(hb.Probes) || v.DB != hb.DB || v.WAL != hb.WAL ||
+		v.Maintenance != hb.Maintenance || v.Eligible != hb.Eligible || v.Switchover != hb.Switchover ||
+		v.Version != hb.Version || v.HeardBoot != hb.HeardBoot || v.StepDown != hb.StepDown || v.Restarting != hb.Restarting
 	switch {
 	case hb.Health != probe.Healthy:
 		v.HealthySince = time.Time{}
@@ -330,6 +346,7 @@ func (t *PeerTracker) update(hb Heartbeat, now time.Time, wasAlive bool) {
 	v.Maintenance, v.Eligible, v.Switchover = hb.Maintenance, hb.Eligible, hb.Switchover
 	v.Sent, v.LastHeard = hb.Sent, now
 	v.Version, v.HeardBoot, v.HeardSeq, v.StepDown, v.Restarting = hb.Version, hb.HeardBoot, hb.HeardSeq, hb.StepDown, hb.Restarting
+	return changed
 }
 
 // Alive reports whether an accepted heartbeat arrived on any path within
@@ -371,6 +388,22 @@ func (t *PeerTracker) Paths(now time.Time) []PathState {
 		ps[i] = PathState{Alive: t.pathAliveLocked(i, now), LastHeard: h, Accepted: t.accepted[i], Drops: maps.Clone(t.drops[i])}
 	}
 	return ps
+}
+
+// nextPathDeath returns the first instant after now at which a path alive
+// at now goes silent for DeadAfter unless heard again (zero: none alive).
+func (t *PeerTracker) nextPathDeath(now time.Time) time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var first time.Time
+	for i, h := range t.pathHeard {
+		if t.pathAliveLocked(i, now) {
+			if d := h.Add(t.cfg.DeadAfter); first.IsZero() || d.Before(first) {
+				first = d
+			}
+		}
+	}
+	return first
 }
 
 // View returns the peer's view at now, with Alive computed for now.

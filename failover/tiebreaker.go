@@ -55,9 +55,9 @@ func (p Policy) tieBreakerLead() time.Duration {
 //
 // An answer can matter to a primary when its isolation step-down comes
 // near — its peer's acknowledgement is late (see tieBreakerLead) — and to
-// any other node when a takeover may come: no live primary is heard, a
-// primary's heartbeat is a quarter interval late, a switchover is asked
-// for, the primary does not hear this node, or the node stepped down as cut
+// any other node when a takeover may come: no live primary is heard (from
+// the moment the primary's silence reaches dead_after), a switchover is
+// asked for, the primary does not hear this node, or the node stepped down as cut
 // off and needs an answer from after it. Then rounds follow each other
 // every dead_after/5, as they always did; otherwise every
 // TieBreakerCalmEvery.
@@ -100,8 +100,11 @@ func tieBreakerMatters(o Observation, p Policy) (time.Time, bool) {
 	if !calm {
 		return o.Now, true
 	}
-	// Calm until the primary's next heartbeat is a quarter interval late.
-	return v.LastHeard.Add(iv + iv/4), true
+	// Calm until the primary dies: a takeover comes TakeoverWait after its
+	// last heartbeat, at least dead_after, and needs an answer from
+	// within isolation_after (and dead_after/2) before it; rounds from the
+	// death on, every dead_after/5, bring one.
+	return v.deadAt(p), true
 }
 
 // tieBreakerReachable: the last round answered, recently enough.
