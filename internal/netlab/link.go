@@ -2,8 +2,10 @@ package netlab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -138,4 +140,56 @@ func (l *Link) set(state string) error {
 		}
 	}
 	return nil
+}
+
+// Cable is a back-to-back link between two hosts beside the switch, as a
+// dedicated heartbeat link between two servers would be: a veth pair with
+// one end in each host, named Link in both, addressed with a /31 that only
+// the two of them share (198.18.0.200 and .201 for a lab's first cable,
+// .202 and .203 for its second...). Traffic between the two cable
+// addresses never crosses the switch.
+type Cable struct {
+	A, B     *Host
+	Link     string     // the interface name at both ends: "c0", "c1"...
+	AIP, BIP netip.Addr // the ends' addresses
+}
+
+// Cable wires hosts a and b of the lab together (see Cable). A lab has room
+// for 27 cables; Close removes them with the namespaces.
+func (lab *Lab) Cable(ctx context.Context, a, b *Host) (*Cable, error) {
+	if a == nil || b == nil || a == b || a.lab != lab || b.lab != lab {
+		return nil, errors.New("netlab: cable: want two different hosts of this lab")
+	}
+	lab.mu.Lock()
+	k := lab.cables
+	if k < maxCables {
+		lab.cables++
+	}
+	lab.mu.Unlock()
+	if k >= maxCables {
+		return nil, fmt.Errorf("netlab: cable %s-%s: the lab has its %d cables already", a.Name, b.Name, maxCables)
+	}
+	c := &Cable{A: a, B: b, Link: "c" + strconv.Itoa(k), AIP: Addr(firstCable + 2*k), BIP: Addr(firstCable + 2*k + 1)}
+	for _, args := range [][]string{
+		{"-n", a.NS, "link", "add", c.Link, "type", "veth", "peer", "name", c.Link, "netns", b.NS},
+		{"-n", a.NS, "addr", "add", c.AIP.String() + "/31", "dev", c.Link},
+		{"-n", b.NS, "addr", "add", c.BIP.String() + "/31", "dev", c.Link},
+		{"-n", a.NS, "link", "set", c.Link, "up"},
+		{"-n", b.NS, "link", "set", c.Link, "up"},
+	} {
+		if err := ip(ctx, args...); err != nil {
+			return nil, fmt.Errorf("netlab: cable %s-%s: %w", a.Name, b.Name, err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, h := range []*Host{a, b} {
+		state, err := operState(ctx, h.ns, c.Link, deadline)
+		if err != nil {
+			return nil, fmt.Errorf("netlab: cable %s-%s: %s: %w", a.Name, b.Name, h.Name, err)
+		}
+		if state != netlink.OperUp {
+			return nil, fmt.Errorf("netlab: cable %s-%s: %s: got state %s, want up within 10s", a.Name, b.Name, h.Name, state)
+		}
+	}
+	return c, nil
 }
