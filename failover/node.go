@@ -98,6 +98,8 @@ type Node struct {
 	answer  chan struct{} // asks the sender to answer the primary's heartbeat
 	poke    chan struct{} // asks the decision loop for a decision now
 	done    chan *job     // actions that finished
+	sendMu  sync.Mutex    // the sender's, and at stop leave's or pause's
+	sendBuf []byte        // the heartbeat being sent, reused (Transport.Send keeps nothing)
 	jobs    sync.WaitGroup
 
 	mu          sync.Mutex

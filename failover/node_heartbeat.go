@@ -154,10 +154,13 @@ func (n *Node) sendHeartbeat() {
 			hb.Version = max(view.Version, MinVersion)
 		}
 	}
-	b, err := Encode(n.keys().Current, hb)
+	n.sendMu.Lock()
+	b, err := AppendEncode(n.sendBuf[:0], n.keys().Current, hb)
 	if err == nil {
+		n.sendBuf = b
 		err = n.cfg.Transport.Send(b)
 	}
+	n.sendMu.Unlock()
 	if err != nil {
 		n.mu.Lock()
 		n.sendErrors++

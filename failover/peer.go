@@ -202,9 +202,9 @@ func (t *PeerTracker) Receive(path int, b []byte, now time.Time) (Heartbeat, err
 // itself changed.
 func (t *PeerTracker) receive(path int, b []byte, now time.Time) (hb Heartbeat, fresh, changed bool, err error) {
 	t.mu.Lock()
-	keys := t.keys
+	keys, known := t.keys, t.view.Node
 	t.mu.Unlock()
-	hb, err = keys.Decode(t.cfg.Cluster, b)
+	hb, err = keys.decodeKnown(t.cfg.Cluster, b, known)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err == nil && hb.Node == t.cfg.Node {
@@ -294,9 +294,9 @@ func (t *PeerTracker) clockSteppedLocked(path int, hb Heartbeat, late time.Durat
 // never reach the queue; Receive checks what passes again, in full.
 func (t *PeerTracker) Admit(path int, b []byte) error {
 	t.mu.Lock()
-	keys := t.keys
+	keys, known := t.keys, t.view.Node
 	t.mu.Unlock()
-	hb, err := keys.Decode(t.cfg.Cluster, b)
+	hb, err := keys.decodeKnown(t.cfg.Cluster, b, known)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err == nil && t.guard.Seen(path, hb) {
