@@ -3,6 +3,7 @@ package failover
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,9 +155,9 @@ func TestNextDeadline(t *testing.T) {
 // observations whose every time lies within a few seconds of Now.
 func TestNextDeadlineRandom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 1))
-	n := 20000
+	n := 5000
 	if testing.Short() {
-		n = 2000
+		n = 1000
 	}
 	for i := range n {
 		o, p := randomObservation(rng)
@@ -227,4 +228,55 @@ func randomObservation(rng *rand.Rand) (Observation, Policy) {
 		p.PreferredNode = "node-b"
 	}
 	return o, p
+}
+
+// TestTieBreakerDue: the calm cadence while no answer can matter, at once
+// or every dead_after/5 while one can.
+func TestTieBreakerDue(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	p := DefaultPolicy()
+	for _, tc := range []struct {
+		name       string
+		obs        Observation
+		edit       func(*Observation)
+		last       time.Duration // the last round asked this long before Now; 0: never
+		want       time.Duration // due after Now
+		wantUrgent bool
+	}{
+		{name: "standby at rest: a second after the last round", obs: standbyObs(), last: ms(300), want: ms(700)},
+		{name: "standby, never asked: now", obs: standbyObs(), want: 0},
+		{name: "standby, its primary dies before the calm round: from the death", obs: standbyObs(), last: ms(100),
+			edit: func(o *Observation) { o.Peer.DeadAt = o.Now.Add(ms(300)) }, want: ms(300), wantUrgent: true},
+		{name: "standby, primary silent: every dead_after/5", obs: standbyObs(), last: ms(50),
+			edit: peerDead, want: ms(150), wantUrgent: true},
+		{name: "standby, the primary released: at once", obs: standbyObs(), last: ms(500),
+			edit: func(o *Observation) { o.Peer.Role, o.Peer.Eligible = RoleStandby, false }, want: 0, wantUrgent: true},
+		// The primary wakes for it, and sleeps on when an ack came.
+		{name: "primary at rest, acked just now: urgent only if no ack comes first", obs: primaryObs(), last: ms(300),
+			edit: func(o *Observation) { o.ConfirmedAt = o.Now }, want: p.IsolationAfter - p.tieBreakerLead(), wantUrgent: true},
+		{name: "primary without isolation: calm", obs: primaryObs(), last: ms(300),
+			edit: func(o *Observation) { o.ConfirmedAt = o.Now }, want: ms(700)},
+		{name: "primary, acks late: before the isolation step-down", obs: primaryObs(), last: ms(900),
+			edit: func(o *Observation) { o.ConfirmedAt, o.TieBreakerAt = o.Now.Add(-ms(200)), o.Now.Add(-ms(900)) },
+			want: p.IsolationAfter - p.tieBreakerLead() - ms(200), wantUrgent: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tc.obs
+			if tc.edit != nil {
+				tc.edit(&o)
+			}
+			var last time.Time
+			if tc.last > 0 {
+				last = o.Now.Add(-tc.last)
+			}
+			pol := p
+			if strings.HasPrefix(tc.name, "primary without isolation") {
+				pol.IsolationAfter = 0
+			}
+			due, urgent := TieBreakerDue(o, pol, last)
+			if got := due.Sub(o.Now); got != tc.want || urgent != tc.wantUrgent {
+				t.Errorf("got due +%s urgent %v, want +%s urgent %v", got, urgent, tc.want, tc.wantUrgent)
+			}
+		})
+	}
 }
