@@ -245,6 +245,8 @@ func TestTieBreakerDue(t *testing.T) {
 	}{
 		{name: "standby at rest: a second after the last round", obs: standbyObs(), last: ms(300), want: ms(700)},
 		{name: "standby, never asked: now", obs: standbyObs(), want: 0},
+		{name: "standby whose last round got no answer: every dead_after/5", obs: standbyObs(), last: ms(50),
+			edit: func(o *Observation) { o.TieBreakerOK = false }, want: ms(150), wantUrgent: true},
 		{name: "standby, its primary dies before the calm round: from the death", obs: standbyObs(), last: ms(100),
 			edit: func(o *Observation) { o.Peer.DeadAt = o.Now.Add(ms(300)) }, want: ms(300), wantUrgent: true},
 		{name: "standby, primary silent: every dead_after/5", obs: standbyObs(), last: ms(50),

@@ -53,7 +53,8 @@ func (p Policy) tieBreakerLead() time.Duration {
 // (TieBreakerCalmEvery) and may start a little early, with a decision taken
 // for another reason, so that it costs no wake-up of its own.
 //
-// An answer can matter to a primary when its isolation step-down comes
+// An answer can matter to any node whose last round got none (it is not
+// eligible until one comes); to a primary when its isolation step-down comes
 // near — its peer's acknowledgement is late (see tieBreakerLead) — and to
 // any other node when a takeover may come: no live primary is heard (from
 // the moment the primary's silence reaches dead_after), a switchover is
@@ -85,6 +86,14 @@ func TieBreakerDue(o Observation, p Policy, last time.Time) (due time.Time, urge
 func tieBreakerMatters(o Observation, p Policy) (time.Time, bool) {
 	if p.Single {
 		return time.Time{}, false
+	}
+	if !o.TieBreakerOK {
+		// The last round got no answer: this node is not eligible until
+		// one comes, which the next round should find out soon, not a
+		// calm round later (a node whose link came back would otherwise
+		// stay ineligible, and its eligibility hold unstarted, for up
+		// to a second more).
+		return o.Now, true
 	}
 	v, iv := o.Peer, p.interval()
 	if o.Role == RolePrimary {
