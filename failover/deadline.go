@@ -15,7 +15,8 @@ import (
 // The node decides at that instant or on an event, whichever comes first,
 // so that every rule that waits for time to pass — dead_after, the
 // takeover wait, isolation_after after ConfirmedAt and TieBreakerAt,
-// init_dead, restart_grace, the eligibility hold, retry delays,
+// init_dead, restart_grace, the eligibility hold, retry delays, the
+// hold after heartbeats were lost unread,
 // restart_hold, failback_delay and failback_drain, the failback window,
 // the tie-breaker's freshness — acts on time, not up to a tick later.
 //
@@ -85,6 +86,7 @@ func deadlines(o Observation, p Policy) []time.Time {
 		// decides (a zero one is as old as can be).
 		after(later(o.ConfirmedAt, o.TieBreakerAt), p.IsolationAfter)
 	}
+	after(o.HeartbeatLossAt, p.deadAfter())
 	after(o.TieBreakerAt, p.tieBreakerFresh())
 	after(o.TieBreakerAt, p.tieBreakerStale())
 	after(o.StartedAt, p.InitDead)

@@ -121,6 +121,11 @@ func TestNextDeadline(t *testing.T) {
 		{name: "a failed release waits for its retry", obs: primaryObs(), edit: func(o *Observation) {
 			o.Health, o.RetryAt = probe.HealthFailed, map[Action]time.Time{ActionRelease: o.Now.Add(ms(200))}
 		}, want: ms(200)},
+		{name: "standby, peer silent: heartbeats lost unread hold the takeover for dead_after", obs: standbyObs(),
+			edit: func(o *Observation) {
+				peerDead(o)
+				o.TieBreakerAt, o.HeartbeatLossAt = o.Now, o.Now.Add(-ms(800))
+			}, want: ms(200)},
 		{name: "primary: failback_delay", obs: primaryObs(), edit: func(o *Observation) {
 			o.Peer.HealthySince = o.Now.Add(-5*time.Minute + ms(300))
 		}, want: ms(300)},
@@ -187,6 +192,9 @@ func randomObservation(rng *rand.Rand) (Observation, Policy) {
 		TieBreakerOK: pick(4) != 0, TieBreakerAt: when(), Fence: FenceState(pick(3)), RestartPending: pick(4) == 0,
 		FailedSince: when(), EligibleSince: when(), ConfirmedAt: when(), LastAnnounce: when(),
 		Witness: WitnessState(pick(3)), SteppedDownAt: when(), FailbackDueSince: when(),
+	}
+	if pick(4) == 0 {
+		o.HeartbeatLossAt = when()
 	}
 	if pick(3) == 0 {
 		o.RetryAt = map[Action]time.Time{Action(pick(int(ActionFailback) + 1)): now.Add(time.Duration(rng.Int64N(int64(3 * time.Second))))}
