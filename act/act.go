@@ -44,6 +44,12 @@ type Config struct {
 	// to do when OnRejoinFailed is nil; "" means run pbxha standby rebuild
 	// on this node (PostgreSQL). MariaDB and MySQL have no standby rebuild.
 	RejoinAdvice string
+	// DBFirst: a release stops the database before it removes the VIP,
+	// for standbys that stream from the primary through the VIP (with
+	// coordination etcd no node knows the next leader's own address). In
+	// the other order the old primary's fast shutdown waits for its WAL
+	// senders, whose connections died with the address.
+	DBFirst bool
 }
 
 // Actuators carry out the failover node's decisions over Resources; they
@@ -156,8 +162,9 @@ func (a *Actuators) TakeOver(ctx context.Context, m failover.Move) (failover.Tim
 // With Config.Rejoin the database is only stopped before Release returns
 // (the peer may promote once it no longer takes writes) and the demote
 // command makes it a standby of the new primary in the background; the
-// timeline's DBDemoted is then the stop. A VIP or database step that fails
-// ends the release with its error, and the node stays primary and retries.
+// timeline's DBDemoted is then the stop. With Config.DBFirst the database
+// step comes before the VIP's. A VIP or database step that fails ends the
+// release with its error, and the node stays primary and retries.
 func (a *Actuators) Release(ctx context.Context, m failover.Move) (failover.Timeline, error) {
 	var tl failover.Timeline
 	now := a.cfg.Clock.Now
@@ -167,17 +174,30 @@ func (a *Actuators) Release(ctx context.Context, m failover.Move) (failover.Time
 		}
 		tl.HooksRan = now()
 	}
-	if a.r.VIP != nil {
-		if err := a.r.VIP.Down(ctx); err != nil {
+	vipDown := func() error {
+		if a.r.VIP != nil {
+			if err := a.r.VIP.Down(ctx); err != nil {
+				return err
+			}
+			tl.VIPDown = now()
+		}
+		return nil
+	}
+	if !a.cfg.DBFirst {
+		if err := vipDown(); err != nil {
 			return tl, err
 		}
-		tl.VIPDown = now()
 	}
 	if a.r.DB != nil {
 		if err := a.releaseDB(ctx); err != nil {
 			return tl, err
 		}
 		tl.DBDemoted = now()
+	}
+	if a.cfg.DBFirst {
+		if err := vipDown(); err != nil {
+			return tl, err
+		}
 	}
 	return tl, nil
 }

@@ -138,6 +138,34 @@ func TestReleaseOrder(t *testing.T) {
 	})
 }
 
+// TestReleaseOrderDBFirst: with Config.DBFirst (coordination etcd, whose
+// standbys stream through the VIP) the database stops before the VIP goes.
+func TestReleaseOrderDBFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := acttest.New(nil)
+		a := act.New(act.Config{Node: "node-b", VIPAddr: "198.18.0.100/24", DBFirst: true, Logger: quiet()}, w.Resources())
+		if _, err := a.TakeOver(t.Context(), move); err != nil {
+			t.Fatal(err)
+		}
+		every(w, 10*time.Millisecond, allOps...)
+		t0 := time.Now()
+		tl, err := a.Release(t.Context(), move)
+		if err != nil {
+			t.Fatalf("Release: got %v, want nil", err)
+		}
+		got := w.Ops()[5:]
+		if want := []string{acttest.HooksRelease, acttest.DBDemote, acttest.VIPDown}; !slices.Equal(got, want) {
+			t.Errorf("got steps %q, want %q", got, want)
+		}
+		if tl.HooksRan.Sub(t0) != 10*time.Millisecond || tl.DBDemoted.Sub(t0) != 20*time.Millisecond || tl.VIPDown.Sub(t0) != 30*time.Millisecond {
+			t.Errorf("timeline %+v, want hooks at 10ms, database at 20ms, VIP down at 30ms", tl)
+		}
+		if w.Writable() || w.HoldsVIP() {
+			t.Errorf("after the release: writable %v VIP %v, want neither", w.Writable(), w.HoldsVIP())
+		}
+	})
+}
+
 // TestTakeOverFailsPartway: the first step that fails ends the takeover
 // with an error naming it and runs nothing after it; the release the node
 // then runs to undo it leaves no writable database and no VIP. A VIP that

@@ -3,7 +3,6 @@ package act
 import (
 	"context"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,7 +17,7 @@ import (
 // Its methods are safe for concurrent use.
 type TieBreaker struct {
 	targets []string
-	timeout time.Duration // each connect's deadline: dead_after/5
+	timeout time.Duration // each connect's deadline: dead_after/2
 	clock   clock.Clock
 	last    atomic.Int64 // unix nanoseconds of the last answer
 	ok      atomic.Bool  // the last round (or the one under way) got an answer
@@ -39,11 +38,15 @@ func dialTCP(ctx context.Context, target string, timeout time.Duration) error {
 	return c.Close()
 }
 
-// NewTieBreaker sizes the checks to dead_after: each connect gets
-// dead_after/5, the time between two rounds while an answer can matter. c
-// is the clock (clock.Real when nil).
+// NewTieBreaker sizes the checks to dead_after: each connect may take
+// dead_after/2, as long as an answer counts for a takeover — longer than
+// the dead_after/5 between two rounds while an answer can matter: with a
+// deadline of dead_after/5 (30ms under the fast profile) a loaded host's
+// late wakeup lost the tie-breaker, and a primary under 20 % heartbeat loss
+// stepped down as isolated several times in minutes. c is the clock
+// (clock.Real when nil).
 func NewTieBreaker(targets []string, deadAfter time.Duration, c clock.Clock) *TieBreaker {
-	return &TieBreaker{targets: targets, timeout: deadAfter / 5, clock: clock.Or(c), dial: dialTCP,
+	return &TieBreaker{targets: targets, timeout: deadAfter / 2, clock: clock.Or(c), dial: dialTCP,
 		ask: make(chan struct{}, 1)}
 }
 
@@ -81,34 +84,47 @@ func (t *TieBreaker) Run(ctx context.Context) {
 	}
 }
 
+// RunEvery is Run for a caller that does not ask at its own cadence: it
+// runs a round at once, then every `every` and whenever asked, until ctx
+// is done (the etcd runtime: every lease TTL/5).
+func (t *TieBreaker) RunEvery(ctx context.Context, every time.Duration) {
+	tick := t.clock.NewTimer(every)
+	defer tick.Stop()
+	for {
+		t.round(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C():
+		case <-t.ask:
+			tick.Stop()
+		}
+		tick.Reset(every)
+	}
+}
+
 // round dials every target concurrently, each within t.timeout, stores the
-// time of the latest answer and, on the first, notifies when the round is
-// urgent or OK turns; it returns when all dials have ended, with OK false
-// (notified) if none answered.
+// time of the first answer and, when the round is urgent or OK turns,
+// notifies; it returns then, or once every dial failed (OK false,
+// notified when it turns); the dials still running end with it.
 func (t *TieBreaker) round(ctx context.Context) {
-	var wg sync.WaitGroup
-	var answered atomic.Bool
 	urgent := t.urgent.Swap(false)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	answered := make(chan bool, len(t.targets))
 	for _, target := range t.targets {
-		wg.Go(func() {
-			if t.dial(ctx, target, t.timeout) != nil {
-				return
-			}
-			now := t.clock.Now().UnixNano()
-			for {
-				// Keep the latest answer: two may land in one round.
-				old := t.last.Load()
-				if old >= now || t.last.CompareAndSwap(old, now) {
-					break
-				}
-			}
-			if !answered.Swap(true) && (!t.ok.Swap(true) || urgent) {
+		go func() { answered <- t.dial(ctx, target, t.timeout) == nil }()
+	}
+	for range t.targets {
+		if <-answered {
+			t.last.Store(t.clock.Now().UnixNano())
+			if !t.ok.Swap(true) || urgent {
 				t.notifyNode()
 			}
-		})
+			return
+		}
 	}
-	wg.Wait()
-	if !answered.Load() && t.ok.Swap(false) {
+	if t.ok.Swap(false) {
 		t.notifyNode()
 	}
 }

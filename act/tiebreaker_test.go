@@ -22,8 +22,8 @@ func TestTieBreakerRounds(t *testing.T) {
 	}
 	testenv.ServeAccepts(t, ln)
 	tb := NewTieBreaker([]string{"127.0.0.1:1", ln.Addr().String()}, 500*time.Millisecond, nil) // the first target refuses
-	if tb.timeout != 100*time.Millisecond {
-		t.Fatalf("got connect timeout %s, want dead_after/5", tb.timeout)
+	if tb.timeout != 250*time.Millisecond {
+		t.Fatalf("got connect timeout %s, want dead_after/2", tb.timeout)
 	}
 	var notified atomic.Int32
 	tb.Notify(func() { notified.Add(1) })
@@ -78,7 +78,60 @@ func TestTieBreakerSlowTargets(t *testing.T) {
 			if !tb.OK() || tb.Last().Before(asked) {
 				t.Errorf("round %d: got ok %v last %s, want ok with an answer after the ask", i, tb.OK(), tb.Last())
 			}
-			time.Sleep(tb.timeout + 10*time.Millisecond) // the round ends
+			time.Sleep(10 * time.Millisecond) // the round ends at its first answer
+		}
+	})
+}
+
+// TestTieBreakerLateAnswer: a target that answers later than the
+// dead_after/5 between urgent rounds, but within dead_after/2, still
+// counts, round after round. (With each connect's deadline at dead_after/5
+// it never answered in time, and a primary on a loaded host could step
+// down as isolated with its gateway up.)
+func TestTieBreakerLateAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tb := NewTieBreaker([]string{"late"}, time.Second, nil)
+		late := 300 * time.Millisecond // past dead_after/5, within dead_after/2
+		tb.dial = func(ctx context.Context, target string, timeout time.Duration) error {
+			select {
+			case <-time.After(min(late, timeout)):
+				if late > timeout {
+					return errors.New("i/o timeout")
+				}
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { tb.Run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		for i := range 5 {
+			asked := time.Now()
+			tb.Ask(true)
+			time.Sleep(late + time.Millisecond)
+			if !tb.OK() || tb.Last().Before(asked) {
+				t.Fatalf("round %d: got ok %v, last answer %s; want an answer %s after the ask (connect deadline %s)", i, tb.OK(), tb.Last(), late, tb.timeout)
+			}
+		}
+	})
+}
+
+// TestTieBreakerRunEvery: without asks, RunEvery runs a round at once and
+// then every period (the etcd runtime's use).
+func TestTieBreakerRunEvery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tb := NewTieBreaker([]string{"live"}, time.Second, nil)
+		var dials atomic.Int32
+		tb.dial = func(context.Context, string, time.Duration) error { dials.Add(1); return nil }
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { tb.RunEvery(ctx, 200*time.Millisecond); close(done) }()
+		defer func() { cancel(); <-done }()
+		time.Sleep(time.Second + time.Millisecond)
+		if got := dials.Load(); got != 6 || !tb.OK() {
+			t.Errorf("got %d rounds in 1s (ok %v), want 6 (at once, then every 200ms) and ok", got, tb.OK())
 		}
 	})
 }

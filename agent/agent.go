@@ -56,6 +56,9 @@ type Config struct {
 	// Pair, when set, puts the node in mode pair: it reports the failover
 	// state, whose role replaces the single-node role.
 	Pair func() (role string, pair control.Pair)
+	// Mode names the mode Pair reports in status ("pair" when empty;
+	// "etcd" for a node coordinated through etcd).
+	Mode string
 	// Sync and Rebuild, when set, report file sync and the last standby
 	// rebuild (nil: none ran) for status.
 	Sync    func() control.Sync
@@ -299,7 +302,11 @@ func roleOf(cfg Config, maint bool) (role, mode string, pbx *control.PBX, pair *
 	}
 	if cfg.Pair != nil {
 		r, p := cfg.Pair()
-		return r, "pair", pbx, &p
+		mode := cfg.Mode
+		if mode == "" {
+			mode = "pair"
+		}
+		return r, mode, pbx, &p
 	}
 	return singleRole(maint, pbx), "single", pbx, nil
 }

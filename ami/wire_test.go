@@ -2,6 +2,7 @@ package ami_test
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbxha/pbxha/ami"
 	"github.com/pbxha/pbxha/ami/amitest"
 )
 
@@ -56,6 +58,8 @@ func TestDoubleRendersFixtures(t *testing.T) {
 		{"event_fullybooted.txt", amitest.FullyBooted(fixtureStatus, booted)},
 		{"event_devicestate.txt", amitest.DeviceStateEvent()},
 		{"logoff.txt", amitest.Reply("Goodbye", "pbxha-9", "Thanks for all the fish.")},
+		{"core_show_calls.txt", amitest.CoreShowCalls("pbxha-7", amitest.Status{CurrentCalls: 1, ProcessedCalls: 12})},
+		{"coreshowchannels.txt", amitest.CoreShowChannels("pbxha-8", amitest.Status{CurrentCalls: 1}, time.Unix(1700000000, 0))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -140,5 +144,36 @@ func TestDoubleRejectsLogin(t *testing.T) {
 	}
 	if want := fixture(t, "banner.txt") + fixture(t, "login_failed.txt"); string(got) != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestDoubleFollowsCalls: with SetCalls, CoreStatus, "core show calls" and
+// CoreShowChannels report the live counts.
+func TestDoubleFollowsCalls(t *testing.T) {
+	srv, err := amitest.Start(amitest.Options{Status: fixtureStatus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	active := 7
+	srv.SetCalls(func() (int, int) { return active, 30 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := ami.Dial(ctx, srv.Addr(), "pbxha", "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	st, err := c.CoreStatus(ctx, time.UTC)
+	if err != nil || st.CurrentCalls != 7 {
+		t.Errorf("CoreStatus: got %+v, %v; want 7 current calls", st, err)
+	}
+	out, err := c.Command(ctx, "core show calls")
+	if err != nil || out != "7 active calls\n30 calls processed" {
+		t.Errorf("core show calls: got %q, %v; want 7 active calls, 30 calls processed", out, err)
+	}
+	m, err := c.Do(ctx, "CoreShowChannels")
+	if err != nil || m.Get("EventList") != "start" {
+		t.Errorf("CoreShowChannels: got %v, %v; want the list's start", m, err)
 	}
 }

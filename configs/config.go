@@ -8,22 +8,26 @@ import "time"
 // Config is the whole pbxha.yaml. Only cmd/pbxha and this package know it;
 // every other package takes its own small config struct.
 type Config struct {
-	Node     Node     `mapstructure:"node" yaml:"node" json:"node"`                // this server and the pair it belongs to
-	Log      Log      `mapstructure:"log" yaml:"log" json:"log"`                   // log format and level
-	Control  Control  `mapstructure:"control" yaml:"control" json:"control"`       // the local control API
-	Metrics  Metrics  `mapstructure:"metrics" yaml:"metrics" json:"metrics"`       // the optional Prometheus listener
-	StateDir string   `mapstructure:"state_dir" yaml:"state_dir" json:"state_dir"` // where the epoch, the event log and the alert outbox are kept; an absolute path
-	History  int      `mapstructure:"history" yaml:"history" json:"history"`       // how many past results of each probe status keeps (probes[].history), 1 to 1000
-	Events   Events   `mapstructure:"events" yaml:"events" json:"events"`          // the local event log behind `pbxha events`
-	Probes   Probes   `mapstructure:"probes" yaml:"probes" json:"probes"`          // the health checks, a list per kind
-	PBX      PBX      `mapstructure:"pbx" yaml:"pbx" json:"pbx"`                   // the local PBX process and how pbxha keeps it running
-	Alerts   Alerts   `mapstructure:"alerts" yaml:"alerts" json:"alerts"`          // webhook alerts and their durable outbox
-	Peer     Peer     `mapstructure:"peer" yaml:"peer" json:"peer"`                // the other node of the pair; without paths this node runs alone
-	Failover Failover `mapstructure:"failover" yaml:"failover" json:"failover"`    // the failover policy, the same on both nodes
-	VIP      VIP      `mapstructure:"vip" yaml:"vip" json:"vip"`                   // the service address the primary holds
-	Database Database `mapstructure:"database" yaml:"database" json:"database"`    // the PostgreSQL, MariaDB or MySQL server whose primary role moves with the VIP
-	Hooks    Hooks    `mapstructure:"hooks" yaml:"hooks" json:"hooks"`             // commands run on takeover and release
-	Sync     Sync     `mapstructure:"sync" yaml:"sync" json:"sync"`                // directories (recordings, voicemail, prompts) the standby pulls from the primary with rsync
+	Node     Node    `mapstructure:"node" yaml:"node" json:"node"`                // this server and the pair it belongs to
+	Log      Log     `mapstructure:"log" yaml:"log" json:"log"`                   // log format and level
+	Control  Control `mapstructure:"control" yaml:"control" json:"control"`       // the local control API
+	Metrics  Metrics `mapstructure:"metrics" yaml:"metrics" json:"metrics"`       // the optional Prometheus listener
+	StateDir string  `mapstructure:"state_dir" yaml:"state_dir" json:"state_dir"` // where the epoch, the event log and the alert outbox are kept; an absolute path
+	History  int     `mapstructure:"history" yaml:"history" json:"history"`       // how many past results of each probe status keeps (probes[].history), 1 to 1000
+	Events   Events  `mapstructure:"events" yaml:"events" json:"events"`          // the local event log behind `pbxha events`
+	Probes   Probes  `mapstructure:"probes" yaml:"probes" json:"probes"`          // the health checks, a list per kind
+	PBX      PBX     `mapstructure:"pbx" yaml:"pbx" json:"pbx"`                   // the local PBX process and how pbxha keeps it running
+	Alerts   Alerts  `mapstructure:"alerts" yaml:"alerts" json:"alerts"`          // webhook alerts and their durable outbox
+	Peer     Peer    `mapstructure:"peer" yaml:"peer" json:"peer"`                // the other node of the pair; without paths this node runs alone
+	// Coordination is peer (two nodes over heartbeats, peer.paths) or etcd
+	// (any number of nodes through an etcd cluster, etcd).
+	Coordination string   `mapstructure:"coordination" yaml:"coordination" json:"coordination"`
+	Etcd         Etcd     `mapstructure:"etcd" yaml:"etcd" json:"etcd"`             // the etcd cluster that coordinates the nodes (coordination etcd)
+	Failover     Failover `mapstructure:"failover" yaml:"failover" json:"failover"` // the failover policy, the same on both nodes
+	VIP          VIP      `mapstructure:"vip" yaml:"vip" json:"vip"`                // the service address the primary holds
+	Database     Database `mapstructure:"database" yaml:"database" json:"database"` // the PostgreSQL, MariaDB or MySQL server whose primary role moves with the VIP
+	Hooks        Hooks    `mapstructure:"hooks" yaml:"hooks" json:"hooks"`          // commands run on takeover and release
+	Sync         Sync     `mapstructure:"sync" yaml:"sync" json:"sync"`             // directories (recordings, voicemail, prompts) the standby pulls from the primary with rsync
 
 	// Source names where the file came from: its path, or "embedded default".
 	Source string `mapstructure:"-" yaml:"-" json:"-"`
@@ -240,8 +244,22 @@ type PeerPath struct {
 	Peer  string `mapstructure:"peer" yaml:"peer" json:"peer"`    // the peer's ip:port on the path
 }
 
+// Etcd is the etcd cluster that coordinates the nodes (coordination etcd):
+// the leader holds a key bound to a lease it renews, and steps down before
+// the lease can expire when it cannot renew it (docs/etcd.md).
+type Etcd struct {
+	Endpoints []string      `mapstructure:"endpoints" yaml:"endpoints" json:"endpoints"` // the etcd members' client URLs, e.g. https://10.1.1.11:2379 (required with coordination etcd)
+	Prefix    string        `mapstructure:"prefix" yaml:"prefix" json:"prefix"`          // the keys live under <prefix>/<node.cluster>/; starts with /
+	LeaseTTL  time.Duration `mapstructure:"lease_ttl" yaml:"lease_ttl" json:"lease_ttl"` // the lease's time to live, whole seconds: a lost leader is replaced about this long after its last renewal; at least twice the step-down budget plus 0.2s
+	Priority  int           `mapstructure:"priority" yaml:"priority" json:"priority"`    // this node's priority: the highest healthy node leads (then the least lag); 0: never leads
+	CAFile    string        `mapstructure:"ca_file" yaml:"ca_file" json:"ca_file"`       // PEM CA bundle that signs the etcd servers' certificates; empty: the system's
+	CertFile  string        `mapstructure:"cert_file" yaml:"cert_file" json:"cert_file"` // PEM client certificate for etcd (with key_file); empty: none
+	KeyFile   string        `mapstructure:"key_file" yaml:"key_file" json:"key_file"`    // PEM private key of cert_file
+}
+
 // Failover is the policy both nodes of the pair share.
 type Failover struct {
+	Profile          string        `mapstructure:"profile" yaml:"profile" json:"profile"`                               // default, or fast: the defaults of peer.interval (50ms), peer.dead_after (150ms), isolation_after (100ms), step_down_budget (20ms; 1s with a database) and the sip probes' interval and timeout (100ms, 80ms) for a takeover under 0.3s; keys set explicitly still win
 	Mode             string        `mapstructure:"mode" yaml:"mode" json:"mode"`                                        // failover_first (move the VIP, then restart the PBX) or restart_first (restart first, fail over after restart_grace)
 	RestartGrace     time.Duration `mapstructure:"restart_grace" yaml:"restart_grace" json:"restart_grace"`             // restart_first: how long the local restart gets
 	Failback         string        `mapstructure:"failback" yaml:"failback" json:"failback"`                            // off (a recovered node stays standby) or auto (the role goes back to preferred_node)

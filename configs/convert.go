@@ -145,14 +145,16 @@ func (c *Config) FailoverPolicy() (failover.Policy, error) {
 	return p, nil
 }
 
-// StepDownBudget is failover.step_down_budget, or its default: 100ms, or
-// 1s with a managed database.
+// StepDownBudget is failover.step_down_budget, or its default: 100ms (20ms
+// under the fast profile), or 1s with a managed database.
 func (c *Config) StepDownBudget() time.Duration {
 	switch {
 	case c.Failover.StepDownBudget > 0:
 		return c.Failover.StepDownBudget
 	case c.Database.DSN != "":
 		return DefaultStepDownWithDB
+	case c.Failover.Profile == ProfileFast:
+		return failover.FastStepDown
 	}
 	return failover.DefaultStepDown
 }

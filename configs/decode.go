@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pbxha/pbxha/probe"
 )
 
 // envValue is a setting that came from an environment variable: raw text to
@@ -25,6 +27,7 @@ type decoder struct {
 	file    string            // source name of values that came from the file
 	ps      *problems         // where problems go
 	origins map[string]string // key path -> source name of the value set there; absent = default
+	fast    bool              // failover.profile fast: its sip probe defaults
 }
 
 // acceptsNumber reports whether a text key also takes a bare YAML number,
@@ -93,6 +96,9 @@ func (d *decoder) list(path, kind string, data any, v reflect.Value) {
 	}
 	out := reflect.MakeSlice(v.Type(), len(items), len(items))
 	def := reflect.ValueOf(defaultProbe(kind))
+	if d.fast && kind == string(probe.KindSIP) {
+		def = reflect.ValueOf(fastSIP())
+	}
 	for i, item := range items {
 		key := fmt.Sprintf("%s[%d]", path, i)
 		ev := out.Index(i)

@@ -8,6 +8,7 @@ import (
 	"github.com/pbxha/pbxha/ami"
 	"github.com/pbxha/pbxha/dbrole"
 	"github.com/pbxha/pbxha/esl"
+	"github.com/pbxha/pbxha/etcdha"
 	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/failover"
 	"github.com/pbxha/pbxha/filesync"
@@ -50,6 +51,19 @@ const (
 	WitnessOff  = "off"
 )
 
+// Spellings of failover.profile.
+const (
+	ProfileDefault = "default"
+	ProfileFast    = "fast"
+)
+
+// The sip probes' schedule under the fast profile: a hung PBX is failed
+// after two misses, interval/2 + timeout + interval ≈ 230ms on average.
+const (
+	FastSIPInterval = 100 * time.Millisecond
+	FastSIPTimeout  = 80 * time.Millisecond
+)
+
 // DefaultStepDownWithDB is the step-down budget of a node with a managed
 // database: a fast shutdown of PostgreSQL takes a few hundred
 // milliseconds.
@@ -59,14 +73,16 @@ const DefaultStepDownWithDB = time.Second
 func defaults() Config {
 	pol := failover.DefaultPolicy()
 	return Config{
-		Node:     Node{Cluster: DefaultCluster},
-		Log:      Log{Format: "text", Level: "info"},
-		Control:  Control{Socket: DefaultSocket},
-		StateDir: DefaultState,
-		History:  DefaultHistory,
-		Events:   Events{Keep: event.DefaultKeep, MaxAge: event.DefaultMaxAge},
-		Peer:     Peer{KeyFile: DefaultKeyFile, Interval: failover.DefaultInterval, DeadAfter: pol.DeadAfter, InitDead: pol.InitDead},
-		Failover: Failover{Mode: pol.Mode.String(), RestartGrace: pol.RestartGrace, Failback: pol.Failback.String(),
+		Node:         Node{Cluster: DefaultCluster},
+		Log:          Log{Format: "text", Level: "info"},
+		Control:      Control{Socket: DefaultSocket},
+		StateDir:     DefaultState,
+		History:      DefaultHistory,
+		Events:       Events{Keep: event.DefaultKeep, MaxAge: event.DefaultMaxAge},
+		Peer:         Peer{KeyFile: DefaultKeyFile, Interval: failover.DefaultInterval, DeadAfter: pol.DeadAfter, InitDead: pol.InitDead},
+		Coordination: CoordinationPeer,
+		Etcd:         Etcd{Prefix: etcdha.DefaultPrefix, LeaseTTL: etcdha.DefaultLeaseTTL, Priority: etcdha.DefaultPriority},
+		Failover: Failover{Profile: ProfileDefault, Mode: pol.Mode.String(), RestartGrace: pol.RestartGrace, Failback: pol.Failback.String(),
 			FailbackDelay: pol.FailbackDelay, FenceTimeout: hooks.DefaultTimeout, IsolationAfter: pol.IsolationAfter,
 			Witness: WitnessAuto, FailbackDrain: pol.FailbackDrain, UnprotectedGrace: failover.DefaultUnprotectedGrace,
 			MaxClockOffset: failover.DefaultMaxClockOffset, RestartHold: failover.DefaultRestartHold},
@@ -89,6 +105,24 @@ func defaults() Config {
 			BackoffFactor: supervisor.DefaultBackoffFactor, MaxRestarts: supervisor.DefaultMaxRestarts, Window: supervisor.DefaultWindow,
 		}, TakeoverESLTimeout: 15 * time.Second, TakeoverAMITimeout: 15 * time.Second},
 	}
+}
+
+// withProfile returns c with the defaults of a timing profile: the fast
+// one's peer and failover timings (its sip probe schedule is fastSIP).
+func withProfile(c Config, profile string) Config {
+	if profile == ProfileFast {
+		c.Failover.Profile = ProfileFast
+		c.Peer.Interval, c.Peer.DeadAfter = failover.FastInterval, failover.FastDeadAfter
+		c.Failover.IsolationAfter = failover.FastIsolationAfter
+	}
+	return c
+}
+
+// fastSIP returns the sip probe defaults of the fast profile.
+func fastSIP() SIPProbe {
+	p := DefaultSIP()
+	p.Interval, p.Timeout = FastSIPInterval, FastSIPTimeout
+	return p
 }
 
 // schedule returns the schedule defaults of a probe kind. The SIP probe

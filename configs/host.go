@@ -96,6 +96,7 @@ func (c *Config) checkHost(ps *problems) {
 	for i, e := range c.Alerts.Endpoints {
 		ck.secretFile(fmt.Sprintf("alerts.endpoints[%d].secret_file", i), e.Secret, e.SecretFile, false)
 	}
+	ck.etcdHost(c)
 	if len(c.Peer.Paths) == 0 {
 		return // mode single: no key, no heartbeat sockets, no epoch, no VIP
 	}

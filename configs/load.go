@@ -114,8 +114,9 @@ func parse(name string, data []byte) (*Config, *problems) {
 	settings := v.AllSettings()
 	applied := envOverrides(settings, os.Environ(), bound, v.GetString, ps)
 
-	cfg := defaults()
-	d := &decoder{file: name, ps: ps, origins: map[string]string{}}
+	profile := profileOf(settings)
+	cfg := withProfile(defaults(), profile)
+	d := &decoder{file: name, ps: ps, origins: map[string]string{}, fast: profile == ProfileFast}
 	d.mapping("", settings, reflect.ValueOf(&cfg).Elem())
 	cfg.Source, cfg.Env, cfg.origins = name, applied, d.origins
 	if cfg.Node.Name == "" {
@@ -127,6 +128,20 @@ func parse(name string, data []byte) (*Config, *problems) {
 	}
 	cfg.validate(ps, true)
 	return &cfg, ps
+}
+
+// profileOf returns failover.profile as the file or the environment set
+// it ("" when neither did), so that its defaults apply before the keys are
+// decoded over them; decoding reports a value of the wrong type.
+func profileOf(settings map[string]any) string {
+	f, _ := settings["failover"].(map[string]any)
+	switch v := f["profile"].(type) {
+	case string:
+		return v
+	case envValue:
+		return v.raw
+	}
+	return ""
 }
 
 var (

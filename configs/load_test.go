@@ -59,21 +59,23 @@ func TestValidFixtures(t *testing.T) {
 	minimal.Probes.SIP = []SIPProbe{minimalSIP}
 
 	full := Config{
-		Node:     Node{Name: "node-b", Cluster: "lab"},
-		Log:      Log{Format: "json", Level: "debug"},
-		Control:  Control{Socket: "/tmp/pbxha.sock"},
-		Metrics:  Metrics{Listen: "[::1]:9464"},
-		StateDir: "/srv/pbxha",
-		History:  1000,
-		Events:   Events{Keep: event.DefaultKeep, MaxAge: event.DefaultMaxAge},
-		PBX:      defaults().PBX,
-		Alerts:   defaults().Alerts,
-		Peer:     defaults().Peer,
-		Failover: defaults().Failover,
-		VIP:      defaults().VIP,
-		Database: defaults().Database,
-		Hooks:    defaults().Hooks,
-		Sync:     defaults().Sync,
+		Node:         Node{Name: "node-b", Cluster: "lab"},
+		Log:          Log{Format: "json", Level: "debug"},
+		Control:      Control{Socket: "/tmp/pbxha.sock"},
+		Metrics:      Metrics{Listen: "[::1]:9464"},
+		StateDir:     "/srv/pbxha",
+		History:      1000,
+		Events:       Events{Keep: event.DefaultKeep, MaxAge: event.DefaultMaxAge},
+		PBX:          defaults().PBX,
+		Alerts:       defaults().Alerts,
+		Peer:         defaults().Peer,
+		Coordination: defaults().Coordination,
+		Etcd:         defaults().Etcd,
+		Failover:     defaults().Failover,
+		VIP:          defaults().VIP,
+		Database:     defaults().Database,
+		Hooks:        defaults().Hooks,
+		Sync:         defaults().Sync,
 	}
 	sip0 := DefaultSIP()
 	sip0.Name, sip0.Target, sip0.Critical, sip0.Rise, sip0.Fall = "sip-0", "sips:pbx.example.com:5061", false, 1, 1

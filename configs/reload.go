@@ -30,6 +30,8 @@ var restartOnly = []struct {
 	{"peer.interval", func(c *Config) any { return &c.Peer.Interval }},
 	{"peer.dead_after", func(c *Config) any { return &c.Peer.DeadAfter }},
 	{"peer.init_dead", func(c *Config) any { return &c.Peer.InitDead }},
+	{"coordination", func(c *Config) any { return &c.Coordination }},
+	{"etcd", func(c *Config) any { return &c.Etcd }},
 	{"failover", func(c *Config) any { return &c.Failover }},
 	{"vip", func(c *Config) any { return &c.VIP }},
 	{"database", func(c *Config) any { return &c.Database }},

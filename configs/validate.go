@@ -53,6 +53,7 @@ func (c *Config) validate(ps *problems, markDefaults bool) {
 	ck.supervise(c)
 	ck.alerts(c)
 	ck.pair(c)
+	ck.etcd(c)
 }
 
 func (ck *checker) bad(key, format string, args ...any) {
@@ -243,7 +244,7 @@ func parseHeader(h string) (name, value string, ok bool) {
 // pair checks peer, failover and vip: the two-node settings.
 func (ck *checker) pair(c *Config) {
 	p, f, v := &c.Peer, &c.Failover, &c.VIP
-	paired := len(p.Paths) > 0
+	paired := len(p.Paths) > 0 || c.Coordination == CoordinationEtcd
 	for i, path := range p.Paths {
 		k := fmt.Sprintf("peer.paths[%d]", i)
 		local, lerr := netip.ParseAddrPort(path.Local)
@@ -269,6 +270,7 @@ func (ck *checker) pair(c *Config) {
 	if p.InitDead < p.DeadAfter {
 		ck.bad("peer.init_dead", "%s must not be shorter than dead_after %s", ck.show("peer.init_dead", p.InitDead), p.DeadAfter)
 	}
+	oneOf(ck, "failover.profile", f.Profile, ProfileDefault, ProfileFast)
 	oneOf(ck, "failover.mode", f.Mode, failover.FailoverFirst.String(), failover.RestartFirst.String())
 	oneOf(ck, "failover.failback", f.Failback, failover.FailbackOff.String(), failover.FailbackAuto.String())
 	if f.RestartGrace <= 0 {
@@ -277,13 +279,13 @@ func (ck *checker) pair(c *Config) {
 	if f.PreferredNode != "" && !nodeNameRE.MatchString(f.PreferredNode) {
 		ck.bad("failover.preferred_node", "%q is not a node name", f.PreferredNode)
 	}
-	if f.Failback == failover.FailbackAuto.String() && f.PreferredNode == "" {
+	if f.Failback == failover.FailbackAuto.String() && f.PreferredNode == "" && c.Coordination != CoordinationEtcd {
 		ck.bad("failover.preferred_node", `is required with failback "auto": the node the primary role returns to`)
 	}
 	for i, tb := range f.TieBreakers {
 		ck.address(fmt.Sprintf("failover.tie_breakers[%d]", i), tb)
 	}
-	if paired && len(f.TieBreakers) == 0 {
+	if len(p.Paths) > 0 && len(f.TieBreakers) == 0 {
 		ck.bad("failover.tie_breakers", "must list at least one host:port (e.g. the gateway) with peer.paths set: a node that reaches none never takes over, which is what prevents split brain on a partition")
 	}
 	if len(f.FenceCommand) > 0 {

@@ -14,7 +14,7 @@ type Status struct {
 	SchemaVersion int       `json:"schema_version"`
 	Node          string    `json:"node"`
 	Cluster       string    `json:"cluster"`
-	Mode          string    `json:"mode"`   // "single": no peer configured; "pair": two nodes
+	Mode          string    `json:"mode"`   // "single": no peer configured; "pair": two nodes; "etcd": nodes coordinated through etcd
 	Role          string    `json:"role"`   // primary, standby, fault, maintenance, init
 	Health        string    `json:"health"` // healthy, degraded, failed, unknown
 	Version       string    `json:"version"`
@@ -139,9 +139,31 @@ type Pair struct {
 	VIP     string `json:"vip,omitempty"` // the service address
 	// Nodes is the one cluster view, like patronictl list: this node
 	// first, as it knows itself, then the peer, as its heartbeats tell.
-	Nodes       []ClusterNode `json:"nodes"`
-	Peer        PeerState     `json:"peer"`
+	Nodes []ClusterNode `json:"nodes"`
+	Peer  PeerState     `json:"peer"`
+	// Etcd is the coordination through etcd (mode etcd only); Peer is then
+	// empty and Nodes lists every live member.
+	Etcd        *Etcd         `json:"etcd,omitempty"`
 	RoleHistory []RoleHistory `json:"role_history"` // newest last
+}
+
+// Etcd is a node's view of the etcd coordination.
+type Etcd struct {
+	Endpoints []string `json:"endpoints"`
+	Prefix    string   `json:"prefix"` // the cluster's keys are under it
+	Leader    string   `json:"leader"` // the leader key's holder ("" none)
+	// LeaseTTLMS is the lease's time to live; RenewedAt when it was last
+	// renewed; SafeUntil until when it is certainly alive (a leader steps
+	// down before then unless renewed).
+	LeaseTTLMS int64      `json:"lease_ttl_ms"`
+	RenewedAt  *time.Time `json:"renewed_at,omitempty"`
+	SafeUntil  *time.Time `json:"safe_until,omitempty"`
+	// Error is the last renewal's error while renewals fail, since
+	// ErrorSince.
+	Error      string     `json:"error,omitempty"`
+	ErrorSince *time.Time `json:"error_since,omitempty"`
+	// Switchover is the request in force ("" none): "to n2 (asked on n1)".
+	Switchover string `json:"switchover,omitempty"`
 }
 
 // ClusterNode is one node in the cluster view.

@@ -134,6 +134,9 @@ func writePair(w io.Writer, now time.Time, pr *Pair) {
 	}
 	fmt.Fprintln(w)
 	writeNodes(w, now, pr.Nodes)
+	if e := pr.Etcd; e != nil {
+		writeEtcd(w, now, e)
+	}
 	p := pr.Peer
 	for _, path := range p.Paths {
 		state, heard := "down", "never heard"
@@ -168,6 +171,25 @@ func writePair(w io.Writer, now time.Time, pr *Pair) {
 	h := pr.RoleHistory
 	for _, c := range h[max(0, len(h)-3):] {
 		fmt.Fprintf(w, "  %s ago  %s -> %s  epoch %d  %s\n", age(now.Sub(c.At)), c.From, c.To, c.Epoch, c.Reason)
+	}
+}
+
+// writeEtcd prints the etcd coordination: the leader, the lease, the
+// request in force.
+func writeEtcd(w io.Writer, now time.Time, e *Etcd) {
+	fmt.Fprintf(w, "etcd %s  leader %s  lease ttl %s", strings.Join(e.Endpoints, ","), orDash(e.Leader), time.Duration(e.LeaseTTLMS)*time.Millisecond)
+	if e.RenewedAt != nil {
+		fmt.Fprintf(w, "  renewed %s ago", age(now.Sub(*e.RenewedAt)))
+	}
+	if e.SafeUntil != nil && e.SafeUntil.After(now) {
+		fmt.Fprintf(w, "  safe for %s", age(e.SafeUntil.Sub(now)))
+	}
+	fmt.Fprintln(w)
+	if e.Error != "" && e.ErrorSince != nil {
+		fmt.Fprintf(w, "ETCD UNREACHABLE for %s: %s\n", age(now.Sub(*e.ErrorSince)), firstLine(e.Error))
+	}
+	if e.Switchover != "" {
+		fmt.Fprintf(w, "switchover %s\n", e.Switchover)
 	}
 }
 

@@ -12,6 +12,7 @@
 # then the medians per node and the ratio keepalived / pbxha.
 #
 #   test/bench-pair-idle.sh [TRIALS] [SECONDS]     # as root; default 3 trials of 30s
+#   PBXHA_FAILOVER_PROFILE=fast test/bench-pair-idle.sh   # the fast profile: the nodes read it
 #
 # With PROFILE=DIR, each pbxha node writes a CPU profile and an allocation
 # profile of its last trial to DIR (node-a.cpu, node-a.allocs, ...);

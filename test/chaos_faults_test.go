@@ -56,6 +56,25 @@ var (
 	pauseLong  = [2]time.Duration{2 * time.Second, 8 * time.Second}
 )
 
+// faultKindNamed returns the kind whose String is name, or -1.
+func faultKindNamed(name string) faultKind {
+	for k := range numFaultKinds {
+		if k.String() == name {
+			return k
+		}
+	}
+	return -1
+}
+
+// faultKindNames lists the kinds' names, comma-separated.
+func faultKindNames() string {
+	var names []string
+	for k := range numFaultKinds {
+		names = append(names, k.String())
+	}
+	return strings.Join(names, ", ")
+}
+
 func (k faultKind) String() string {
 	if k < 0 || k >= numFaultKinds {
 		return fmt.Sprintf("fault(%d)", int(k))

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +32,8 @@ type chaosConfig struct {
 	duration  time.Duration // long: faults are applied until this much time has passed
 	maxFaults int           // short: one of each kind, in a random order
 	budget    time.Duration // bound of the client and the watchers
+	profile   string        // PBXHA_CHAOS_PROFILE: the nodes' failover.profile; "": the default
+	kinds     []faultKind   // PBXHA_CHAOS_FAULTS: the kinds applied; all when empty
 }
 
 func chaosConfigFromEnv(t *testing.T) chaosConfig {
@@ -52,10 +55,28 @@ func chaosConfigFromEnv(t *testing.T) chaosConfig {
 		cfg.maxFaults = int(d / longFaultMin)
 		cfg.budget = d + 10*time.Minute
 	}
+	if s := os.Getenv("PBXHA_CHAOS_PROFILE"); s != "" {
+		if s != "default" && s != "fast" {
+			t.Fatalf("PBXHA_CHAOS_PROFILE=%q: want default or fast", s)
+		}
+		cfg.profile = s
+	}
+	if s := os.Getenv("PBXHA_CHAOS_FAULTS"); s != "" {
+		for _, name := range strings.Split(s, ",") {
+			k := faultKindNamed(strings.TrimSpace(name))
+			if k < 0 {
+				t.Fatalf("PBXHA_CHAOS_FAULTS=%q: %q is not a fault kind (%s)", s, name, faultKindNames())
+			}
+			cfg.kinds = append(cfg.kinds, k)
+		}
+		if !cfg.long {
+			cfg.maxFaults = len(cfg.kinds)
+		}
+	}
 	// pbxha reads every PBXHA_ variable as a config override and refuses
 	// the ones that name no key: the soak's own settings must not reach
 	// the nodes it starts. (No test of this package runs in parallel.)
-	for _, key := range []string{"PBXHA_CHAOS", "PBXHA_CHAOS_SEED", "PBXHA_CHAOS_DURATION"} {
+	for _, key := range []string{"PBXHA_CHAOS", "PBXHA_CHAOS_SEED", "PBXHA_CHAOS_DURATION", "PBXHA_CHAOS_PROFILE", "PBXHA_CHAOS_FAULTS"} {
 		if v, ok := os.LookupEnv(key); ok {
 			os.Unsetenv(key)
 			t.Cleanup(func() { os.Setenv(key, v) })
@@ -77,6 +98,16 @@ func (cfg chaosConfig) replay() string {
 	if cfg.long {
 		dur = " PBXHA_CHAOS_DURATION=" + cfg.duration.String()
 		timeout = " -timeout " + (cfg.budget + 5*time.Minute).Round(time.Minute).String()
+	}
+	if cfg.profile != "" {
+		dur += " PBXHA_CHAOS_PROFILE=" + cfg.profile
+	}
+	if len(cfg.kinds) > 0 {
+		var names []string
+		for _, k := range cfg.kinds {
+			names = append(names, k.String())
+		}
+		dur += " PBXHA_CHAOS_FAULTS=" + strings.Join(names, ",")
 	}
 	return fmt.Sprintf("PBXHA_CHAOS_SEED=%d%s go test -race -v%s -run TestChaosSoak ./test", cfg.seed, dur, timeout)
 }
@@ -127,7 +158,10 @@ type chaos struct {
 //
 // The short run (one fault of each kind) takes about two minutes;
 // PBXHA_CHAOS_DURATION=10m runs faults for ten minutes;
-// PBXHA_CHAOS_SEED replays a schedule. See docs/development.md.
+// PBXHA_CHAOS_SEED replays a schedule; PBXHA_CHAOS_PROFILE=fast runs the
+// nodes with failover.profile fast; PBXHA_CHAOS_FAULTS (e.g.
+// heartbeat-loss-20%) applies only the kinds named. See
+// docs/development.md.
 func TestChaosSoak(t *testing.T) {
 	cfg := chaosConfigFromEnv(t)
 	testenv.RequireRoot(t)
@@ -147,7 +181,7 @@ func TestChaosSoak(t *testing.T) {
 		t.Logf("chaos: FAILED with seed %d; replay: %s; status documents, rules and logs in %s", cfg.seed, cfg.replay(), dir)
 	})
 
-	f := startPGPairWith(t, pgPairOptions{crossover: true, tieBreakerHost: true, trackLAN: true})
+	f := startPGPairWith(t, pgPairOptions{crossover: true, tieBreakerHost: true, trackLAN: true, profile: cfg.profile})
 	c.f = f
 	t.Cleanup(func() { // before the pair's directories go
 		if t.Failed() {
@@ -194,9 +228,15 @@ func TestChaosSoak(t *testing.T) {
 func (c *chaos) run() {
 	t, cfg := c.t, c.cfg
 	r := rand.New(rand.NewPCG(cfg.seed, cfg.seed^0x9e3779b97f4a7c15))
+	kinds := cfg.kinds
+	if len(kinds) == 0 {
+		for k := range numFaultKinds {
+			kinds = append(kinds, k)
+		}
+	}
 	var order []int
 	if !cfg.long {
-		order = r.Perm(int(numFaultKinds))
+		order = r.Perm(len(kinds))
 	}
 	if why := c.waitProtected(protectWait); why != "" {
 		c.note(fmt.Sprintf("the first fault comes with the pair not whole after %s: %s", protectWait, why))
@@ -208,9 +248,9 @@ func (c *chaos) run() {
 		}
 		var k faultKind
 		if cfg.long {
-			k = faultKind(r.IntN(int(numFaultKinds)))
+			k = kinds[r.IntN(len(kinds))]
 		} else {
-			k = faultKind(order[i])
+			k = kinds[order[i]]
 		}
 		fl := drawFault(r, i+1, k, cfg.long)
 		c.mu.Lock()

@@ -29,7 +29,7 @@ const pairVIP = "198.18.0.100"
 type pairNode struct {
 	host   *netns.Host
 	socket string
-	pbx    []*exec.Cmd  // the test PBX: on the host address (probed) and on the VIP (served)
+	pbx    []*exec.Cmd  // the test PBX: on the host address (probed) and on the VIP (served), one process
 	pbxArg [][]string   // their command lines
 	cutTo  []netip.Addr // hosts it cannot reach (cut)
 	pbxha  *exec.Cmd    // the sidecar (ip netns exec → sh → exec pbxha: one pid)
@@ -65,6 +65,15 @@ func (n *pairNode) holdsVIP(t testing.TB) bool {
 	return strings.Contains(string(out), " "+pairVIP+"/")
 }
 
+// Where the test PBX of a pair node runs its FreeSWITCH event socket double
+// (on the node's own address), and how long it keeps a call whose BYE never
+// came (a PBX's media timeout): a lost node's calls are gone from the
+// count before the next trial.
+const (
+	pairESLPort = "8021"
+	pairMaxCall = "10s"
+)
+
 // pairOptions shapes a pair beyond startPair's defaults.
 type pairOptions struct {
 	// failoverExtra is YAML added to both nodes' failover section, each
@@ -88,6 +97,10 @@ type pairOptions struct {
 	// setup, when set, runs for each node's host before its pbxha starts
 	// (an interface to track, a double in its namespace).
 	setup func(h *netns.Host)
+	// calls adds an esl probe of the test PBX's event socket double that
+	// counts calls (count_calls, not critical, every 200ms), so that a
+	// switchover drains them.
+	calls bool
 }
 
 // nodeConf is what the tests change in a pair node's config file.
@@ -109,17 +122,25 @@ func startPairNode(t testing.TB, host, peer *netns.Host, cable *netlab.Cable, pb
 	// Like a real PBX of a pair, the test PBX listens on the host's own
 	// address (which the local probe checks) and on the VIP, bound even
 	// while the VIP is elsewhere (ip_nonlocal_bind), so that it answers from
-	// the VIP once this node holds it.
+	// the VIP once this node holds it. It answers calls on both, with the
+	// host's own address as Contact: the requests of an established call
+	// (ACK, BYE) go to the node that answered it, wherever the VIP is by
+	// then — as with a PBX whose SIP profile advertises the node's address.
 	if out, err := host.Run("sysctl", "-w", "net.ipv4.ip_nonlocal_bind=1"); err != nil {
 		t.Fatalf("%s: sysctl: %v\n%s", host.Name, err, out)
 	}
-	for _, addr := range []string{host.IP.String(), pairVIP} {
-		args := []string{testpbx, "-listen", addr + ":5060", "-transport", "udp"}
-		pbx, err := host.Start(args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n.pbx, n.pbxArg = append(n.pbx, pbx), append(n.pbxArg, args)
+	own := host.IP.String() + ":5060"
+	args := []string{testpbx, "-listen", own + "," + pairVIP + ":5060", "-transport", "udp",
+		"-contact", own, "-esl", net.JoinHostPort(host.IP.String(), pairESLPort), "-max-call", pairMaxCall}
+	pbx, err := host.Start(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.pbx, n.pbxArg = append(n.pbx, pbx), append(n.pbxArg, args)
+	probesExtra := ""
+	if opts.calls {
+		probesExtra = fmt.Sprintf("  esl:\n    - {name: calls, address: \"%s\", password: ClueCon, count_calls: true, critical: false, interval: 200ms, timeout: 150ms}\n",
+			net.JoinHostPort(host.IP.String(), pairESLPort))
 	}
 	label := host.Link + ":vip"
 	if len(label) > 15 {
@@ -157,7 +178,7 @@ state_dir: %[3]s
   interface: %[8]s
   address: %[9]s/32
   label: "%[10]s"
-`, host.Name, n.socket, dir, host.IP, paths, keys, tieBreaker, host.Link, pairVIP, label, metrics, opts.failoverExtra, opts.probes[host.Name])
+`, host.Name, n.socket, dir, host.IP, paths, keys, tieBreaker, host.Link, pairVIP, label, metrics, opts.failoverExtra, probesExtra+opts.probes[host.Name])
 	}
 	n.writeConf(t)
 	n.startDaemon(t)
@@ -435,9 +456,11 @@ func TestPairFailover(t *testing.T) {
 		t.Fatalf("pbxha switchover: %v\n%s", err, out)
 	}
 	t.Logf("pbxha switchover:\n%s", out)
-	// It prints the timeline as the old primary saw it, in order.
+	// It prints the timeline as the old primary saw it, in order; with no
+	// esl or ami probe, the drain says that nothing counted calls.
 	var at []int
-	for _, step := range []string{first.host.Name + " +switchover to " + second.host.Name + " requested",
+	for _, step := range []string{first.host.Name + ` +nothing counts calls \(no esl or ami probe reads them\): nothing drained`,
+		first.host.Name + " +switchover to " + second.host.Name + " requested",
 		first.host.Name + " +VIP down", first.host.Name + " +released", second.host.Name + " +seen primary",
 		first.host.Name + " +switchover done"} {
 		re := regexp.MustCompile(`(?m)^ +\d+ ms  ` + step + `$`)
@@ -620,7 +643,7 @@ func (n *pairNode) heal(t *testing.T) {
 }
 
 // restartPBX starts the node's test PBXs again after they were killed.
-func restartPBX(t *testing.T, n *pairNode) {
+func restartPBX(t testing.TB, n *pairNode) {
 	t.Helper()
 	for i, p := range n.pbx {
 		p.Wait()

@@ -56,6 +56,8 @@ type pgPairOptions struct {
 	// track_interfaces), as an operator whose clients come over the
 	// switch would: a primary whose port goes down hands over.
 	trackLAN bool
+	// profile, when set, is both nodes' failover.profile ("fast").
+	profile string
 }
 
 // tieBreakerPort is where the tie-breaker listens on its host.
@@ -131,6 +133,9 @@ func startPGPairWith(t testing.TB, opts pgPairOptions) *pgPair {
 		failoverExtra := ""
 		if opts.trackLAN {
 			failoverExtra = "  track_interfaces: [" + n.host.Link + "]\n"
+		}
+		if opts.profile != "" {
+			failoverExtra += "  profile: " + opts.profile + "\n"
 		}
 		node := startPGPairNode(t, n.host, paths, n.db, pbxha, testpbx, key, tbAddr, demote, f.bin, failoverExtra)
 		f.db[node] = n.db

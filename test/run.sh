@@ -2,17 +2,17 @@
 # Runs every pbxha test, the way CI does.
 #
 # As root it first installs what the tests use from Debian (PostgreSQL,
-# MariaDB, Kamailio, sipsak, iproute2, nftables, rsync) without starting their
-# system services; the tests start their own throwaway servers on loopback
-# and stop them by PID. Run by hand without root, tests that need those are
-# skipped; under CI=true such a skip is a failure.
+# MariaDB, Kamailio, sipsak, SIPp, etcd, iproute2, nftables, rsync) without
+# starting their system services; the tests start their own throwaway servers
+# on loopback and stop them by PID. Run by hand without root, tests that need
+# those are skipped; under CI=true such a skip is a failure.
 #
 #   test/run.sh                 # everything (as root)
 #   test/run.sh ./probe/...     # only some packages (extra args go to go test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(postgresql mariadb-server kamailio sipsak keepalived iproute2 procps nftables logrotate file man-db prometheus chromium rsync)
+packages=(postgresql mariadb-server kamailio sipsak keepalived sip-tester etcd-server iproute2 procps nftables logrotate file man-db prometheus chromium rsync)
 
 install_packages() {
 	local missing=()

@@ -3,7 +3,9 @@
 // (banner, Login, Ping, CoreStatus, CoreSettings, Logoff, errors for unknown
 // actions and for actions before login), with knobs for the ways a real
 // server misbehaves: silence, slowness, garbage, hanging up mid-response and
-// events interleaved with responses.
+// events interleaved with responses. Its call counts (CoreStatus,
+// CoreShowChannels, the CLI's "core show calls") can follow a live source
+// (SetCalls).
 package amitest
 
 import (
@@ -71,13 +73,17 @@ type Server struct {
 	actions       []string
 	commands      []string // CLI commands run with Action: Command
 	conns         map[net.Conn]struct{}
+	calls         func() (active, processed int)
 }
 
 // Start listens on 127.0.0.1 on a free port and serves until Close.
-func Start(o Options) (*Server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func Start(o Options) (*Server, error) { return Listen("127.0.0.1:0", o) }
+
+// Listen listens on addr (host:port) and serves until Close.
+func Listen(addr string, o Options) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("amitest: listen: %w", err)
+		return nil, fmt.Errorf("amitest: listen %s: %w", addr, err)
 	}
 	s := &Server{
 		ln:    ln,
@@ -117,6 +123,16 @@ func (s *Server) Close() error {
 
 // SetStatus changes what CoreStatus and CoreSettings report.
 func (s *Server) SetStatus(st Status) { s.mu.Lock(); s.status = st; s.mu.Unlock() }
+
+// SetCalls makes every answer report the calls f returns at that moment
+// (CoreCurrentCalls, CoreProcessedCalls, the channels of CoreShowChannels,
+// "core show calls"), in place of the Status's counts; f must be safe for
+// concurrent use. nil goes back to the Status.
+func (s *Server) SetCalls(f func() (active, processed int)) {
+	s.mu.Lock()
+	s.calls = f
+	s.mu.Unlock()
+}
 
 // SetFault makes the server misbehave (FaultNone: behave).
 func (s *Server) SetFault(f Fault) { s.mu.Lock(); s.fault = f; s.mu.Unlock() }
@@ -204,8 +220,12 @@ func (s *Server) acceptLoop() {
 // snapshot returns the knobs under the lock.
 func (s *Server) snapshot() (Status, Fault, time.Duration, int) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.status, s.fault, s.delay, s.interleave
+	st, f, d, n, calls := s.status, s.fault, s.delay, s.interleave, s.calls
+	s.mu.Unlock()
+	if calls != nil {
+		st.CurrentCalls, st.ProcessedCalls = calls()
+	}
+	return st, f, d, n
 }
 
 // wait sleeps d unless the server closes first; it reports whether to go on.
@@ -298,6 +318,9 @@ func (s *Server) serve(c net.Conn) {
 				s.commands = append(s.commands, cmd)
 				s.mu.Unlock()
 				out = CommandOutput(id, cmd)
+				if strings.TrimSpace(cmd) == "core show calls" {
+					out = CoreShowCalls(id, st)
+				}
 			}
 			if s.isDenied(action) {
 				out = Reply("Error", id, "Permission denied")
@@ -343,6 +366,8 @@ func (s *Server) answer(action, id string, st Status) string {
 		return CoreStatus(id, st)
 	case "coresettings":
 		return CoreSettings(id, st)
+	case "coreshowchannels":
+		return CoreShowChannels(id, st, s.now())
 	default:
 		return Reply("Error", id, "Invalid/unknown command: "+action+". Use Action: ListCommands to show available commands.")
 	}

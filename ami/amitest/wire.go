@@ -112,3 +112,42 @@ func CommandOutput(id, cmd string) string {
 	return "Response: Success\r\n" + idLine(id) + "Message: Command output follows\r\n" +
 		"Output: ran " + cmd + "\r\nOutput: done\r\n\r\n"
 }
+
+// CoreShowCalls is the answer to Action: Command "core show calls"
+// (main/cli.c handle_showcalls, no maxcalls set): the active calls and
+// the calls processed, each with Asterisk's plural.
+func CoreShowCalls(id string, st Status) string {
+	ess := func(n int) string {
+		if n == 1 {
+			return ""
+		}
+		return "s"
+	}
+	processed := max(st.ProcessedCalls, 0)
+	return "Response: Success\r\n" + idLine(id) + "Message: Command output follows\r\n" +
+		fmt.Sprintf("Output: %d active call%s\r\n", st.CurrentCalls, ess(st.CurrentCalls)) +
+		fmt.Sprintf("Output: %d call%s processed\r\n\r\n", processed, ess(processed))
+}
+
+// CoreShowChannels is the answer to CoreShowChannels at time now
+// (main/manager.c action_coreshowchannels): a list acknowledgement, one
+// CoreShowChannel event per channel — here one answered inbound PJSIP
+// channel per current call, each up for a second — and the completion
+// event with the count.
+func CoreShowChannels(id string, st Status, now time.Time) string {
+	var b strings.Builder
+	b.WriteString("Response: Success\r\n" + idLine(id) + "EventList: start\r\nMessage: Channels will follow\r\n\r\n")
+	base := now.Unix()
+	for i := range st.CurrentCalls {
+		uid := fmt.Sprintf("%d.%d", base, i+1)
+		fmt.Fprintf(&b, "Event: CoreShowChannel\r\n%s"+
+			"Channel: PJSIP/caller-%08x\r\nChannelState: 6\r\nChannelStateDesc: Up\r\n"+
+			"CallerIDNum: caller\r\nCallerIDName: <unknown>\r\nConnectedLineNum: <unknown>\r\nConnectedLineName: <unknown>\r\n"+
+			"Language: en\r\nAccountCode: \r\nContext: from-external\r\nExten: 1000\r\nPriority: 2\r\n"+
+			"Uniqueid: %s\r\nLinkedid: %s\r\n"+
+			"Application: Echo\r\nApplicationData: \r\nDuration: 00:00:01\r\nBridgeId: \r\n\r\n",
+			idLine(id), i+1, uid, uid)
+	}
+	fmt.Fprintf(&b, "Event: CoreShowChannelsComplete\r\n%sEventList: Complete\r\nListItems: %d\r\n\r\n", idLine(id), st.CurrentCalls)
+	return b.String()
+}

@@ -97,9 +97,22 @@ type daemon struct {
 	m       *metrics.Metrics       // nil without metrics.listen
 	sup     *supervisor.Supervisor // nil with pbx.supervise.mode none
 	alerts  *alert.Dispatcher      // nil without alerts.endpoints
-	pair    *pair.Pair             // nil in mode single (no peer.paths)
+	pair    *pair.Pair             // nil unless mode pair (peer.paths)
 	sync    *filesync.Syncer       // nil without sync.directories
 	rebuild *rebuild.Rebuilder     // nil without database.data_dir and start_command
+	// coord is the pair or the etcd runtime; nil in mode single.
+	coord coordinator
+}
+
+// coordinator is what the daemon runs to coordinate the nodes: the pair
+// (*pair.Pair) or the etcd runtime (*etcdha.Runtime).
+type coordinator interface {
+	Run(ctx context.Context)
+	Poke()
+	Status() (string, control.Pair)
+	Switchover(ctx context.Context, to string, drain time.Duration, force bool) (control.SwitchoverResult, error)
+	Problem() error
+	VIPHeld() (held, ok bool)
 }
 
 // runDaemon runs pbxha on cfg until ctx is done. SIGHUP reloads from the
@@ -143,11 +156,18 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	if err != nil {
 		return usageErr(err)
 	}
-	if len(cfg.Peer.Paths) > 0 {
+	switch {
+	case cfg.UsesEtcd():
+		if d.coord, err = newEtcd(cfg, d); err != nil {
+			checks.Close()
+			return &exitError{code: exitFailure, err: err}
+		}
+	case len(cfg.Peer.Paths) > 0:
 		if d.pair, err = newPair(cfg, d); err != nil {
 			checks.Close()
 			return &exitError{code: exitFailure, err: err}
 		}
+		d.coord = d.pair
 	}
 	if d.sync, err = newSyncer(cfg, d); err == nil {
 		d.rebuild, err = newRebuilder(cfg, d)
@@ -171,8 +191,8 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		// The metrics read the agent's health, and the agent feeds them.
 		d.m = metrics.New(func() probe.Health { return d.agent.Health() })
 		d.m.SetInfo(cfg.Node.Name, cfg.Node.Cluster, buildVersion(), func() string { return d.agent.Role() })
-		if d.pair != nil {
-			d.m.SetProblem(d.pair.Problem)
+		if d.coord != nil {
+			d.m.SetProblem(d.coord.Problem)
 		}
 		if d.alerts != nil {
 			d.m.AlertFuncs(alertCounters(d.alerts))
@@ -224,11 +244,9 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		case <-ctx.Done():
 		}
 	})
-	if d.pair != nil {
-		wg.Go(func() { d.pair.Run(ctx) })
-		api.Switchover = func(rctx context.Context, to string, drain time.Duration, force bool) (control.SwitchoverResult, error) {
-			return d.pair.Switchover(rctx, to, drain, force)
-		}
+	if d.coord != nil {
+		wg.Go(func() { d.coord.Run(ctx) })
+		api.Switchover = d.coord.Switchover
 	}
 	if d.sync != nil {
 		wg.Go(func() {
@@ -280,10 +298,10 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 // script without a check command.
 func (d *daemon) haMetrics(cfg *configs.Config) metrics.HA {
 	ha := metrics.HA{Role: d.agent.Role, Maintenance: d.agent.Maintenance, Reload: d.agent.ReloadState}
-	if d.pair != nil {
-		ha.Pair = func() (control.Pair, bool) { _, p := d.pair.Status(); return p, true }
+	if d.coord != nil {
+		ha.Pair = func() (control.Pair, bool) { _, p := d.coord.Status(); return p, true }
 		if cfg.VIP.Mode == string(vip.ModeNetlink) || (cfg.VIP.Mode == string(vip.ModeScript) && len(cfg.VIP.Script.Check) == 0) {
-			ha.VIPHeld = d.pair.VIPHeld
+			ha.VIPHeld = d.coord.VIPHeld
 		}
 	}
 	if d.sup != nil {
@@ -314,8 +332,11 @@ func (d *daemon) agentConfig(cfg *configs.Config, checks *checkSet) agent.Config
 	if d.alerts != nil {
 		ac.Alerts = func() control.Alerts { return alertsStatus(d.alerts) }
 	}
-	if d.pair != nil {
-		ac.Pair = d.pair.Status
+	if d.coord != nil {
+		ac.Pair = d.coord.Status
+		if cfg.UsesEtcd() {
+			ac.Mode = configs.CoordinationEtcd
+		}
 	}
 	if d.sync != nil {
 		ac.Sync = d.sync.Status
@@ -329,16 +350,16 @@ func (d *daemon) agentConfig(cfg *configs.Config, checks *checkSet) agent.Config
 		ac.OnServiceFailed = sup.ServiceFailed
 		ac.OnMaintenance = sup.SetMaintenance
 	}
-	if d.pair != nil {
+	if d.coord != nil {
 		// The node decides on events: a probe's change and maintenance
 		// mode are decided on at once.
-		ac.OnStateChange = d.pair.Poke
+		ac.OnStateChange = d.coord.Poke
 		onMaint := ac.OnMaintenance
 		ac.OnMaintenance = func(on bool) {
 			if onMaint != nil {
 				onMaint(on)
 			}
-			d.pair.Poke()
+			d.coord.Poke()
 		}
 	}
 	return ac

@@ -18,10 +18,12 @@ func newSwitchoverCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "switchover [--to NODE] [--drain-timeout D] [--force]",
-		Short: "Move the primary role to the other node, planned",
+		Short: "Move the primary role to another node, planned",
 		Long: `Move the primary role (the VIP and the service) to NODE, by default the node
-that is not primary now. Run on the primary, it first waits up to
---drain-timeout for the active calls its esl/ami probes count to end. The
+that is not primary now (with coordination etcd, which runs any number of
+nodes: the best other node, by priority, then the least lag). Run on the
+primary, it first waits up to --drain-timeout for the active calls its
+esl/ami probes count to end. The
 target takes over only when it is healthy and, with a database, caught up,
 and the primary releases only while a standby streams WAL from its database
 (its demotion then ships the rest); --force promotes past max_lag_bytes and
@@ -63,7 +65,7 @@ Exit codes: 0 done, 1 refused or timed out, 2 usage, 3 no daemon.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&socket, "socket", "", "control socket (default: control.socket from the config)")
-	f.StringVar(&to, "to", "", "node to make primary (default: the node that is not primary)")
+	f.StringVar(&to, "to", "", "node to make primary (default: the node that is not primary; with coordination etcd, the best other node)")
 	f.DurationVar(&drain, "drain-timeout", 30*time.Second, "on the primary, wait up to this long for active calls to end")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the move after the drain; the request then ends")
 	f.BoolVar(&force, "force", false, "promote even past max_lag_bytes")

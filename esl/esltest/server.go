@@ -55,6 +55,9 @@ type Options struct {
 	Responses map[string]string // api command ("status", "sofia status") -> body
 	Fault     Fault
 	Delays    map[string]time.Duration // api command -> delay before its reply
+	// Funcs answer api commands with what they return at the moment of
+	// the command; they take precedence over Responses.
+	Funcs map[string]func() string
 }
 
 // Server is a running double bound to a loopback port. Its methods are safe
@@ -128,6 +131,20 @@ func (s *Server) SetResponse(cmd, body string) {
 	s.opts.Responses = r
 }
 
+// SetResponseFunc makes the server answer an api command with what f
+// returns when the command arrives (StatusBody, CountBody, ...); f is called
+// from the connection's goroutine and must be safe for concurrent use.
+func (s *Server) SetResponseFunc(cmd string, f func() string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fs := maps.Clone(s.opts.Funcs)
+	if fs == nil {
+		fs = map[string]func() string{}
+	}
+	fs[cmd] = f
+	s.opts.Funcs = fs
+}
+
 // SetDelay delays the reply to an api command; 0 removes the delay.
 func (s *Server) SetDelay(cmd string, d time.Duration) {
 	s.mu.Lock()
@@ -172,6 +189,7 @@ func (s *Server) setOptions(o Options) {
 	if o.Responses == nil {
 		o.Responses = map[string]string{}
 	}
+	o.Funcs = maps.Clone(o.Funcs)
 	o.Delays = maps.Clone(o.Delays)
 	if o.Delays == nil {
 		o.Delays = map[string]time.Duration{}
@@ -279,6 +297,9 @@ func (s *Server) reply(c net.Conn, o Options, cmd string) bool {
 		}
 	}
 	body, ok := o.Responses[cmd]
+	if f := o.Funcs[cmd]; f != nil {
+		body, ok = f(), true
+	}
 	if !ok {
 		name, _, _ := strings.Cut(cmd, " ")
 		body = "-ERR " + name + " Command not found!\n"

@@ -134,3 +134,36 @@ func isTimeout(err error) bool {
 	ne, ok := err.(net.Error)
 	return ok && ne.Timeout()
 }
+
+// TestResponseFunc: a command answered by a function gets what it returns
+// at the moment of the command, ahead of a static response.
+func TestResponseFunc(t *testing.T) {
+	s, err := New(Options{Responses: map[string]string{"show calls count": "static"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	n := 0
+	s.SetResponseFunc("show calls count", func() string { n++; return CountBody(n) })
+	c, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	expect := func(send, want string) {
+		t.Helper()
+		if send != "" {
+			io.WriteString(c, send)
+		}
+		got := make([]byte, len(want))
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(br, got); err != nil || string(got) != want {
+			t.Fatalf("after %q: got %q (%v), want %q", send, got, err, want)
+		}
+	}
+	expect("", AuthRequest)
+	expect("auth ClueCon\n\n", AuthAccepted)
+	expect("api show calls count\n\n", APIResponse("\n1 total.\n"))
+	expect("api show calls count\n\n", APIResponse("\n2 total.\n"))
+}

@@ -1,7 +1,8 @@
 // Package siptest is a SIP server for tests: a sipgo-based responder on
 // loopback whose answer to OPTIONS can be switched at runtime (any code,
-// silence, a slow answer, garbage bytes, a hang), and a launcher for a real
-// Kamailio.
+// silence, a slow answer, garbage bytes, a hang), with a call side that
+// answers INVITE and keeps each dialog until its BYE (counting the calls
+// up, as a PBX's call counter does), and a launcher for a real Kamailio.
 package siptest
 
 import (
@@ -29,6 +30,17 @@ type Options struct {
 	TLSPort    int          // TLS port; 0 picks a free one
 	Cert       *Cert        // TLS certificate; default: a new self-signed one for Host
 	Logger     *slog.Logger // sipgo's logs; default: discarded
+	// AlsoUDP are more host:port addresses served over UDP by the same
+	// server, with the same calls: a PBX bound to its node's address and to
+	// a VIP.
+	AlsoUDP []string
+	// Contact is the host:port the answer to an INVITE puts in its Contact,
+	// where the caller sends the requests of the dialog (ACK, BYE); default
+	// the UDP/TCP listener's address.
+	Contact string
+	// MaxCall ends a call this long after it was answered, as a PBX's media
+	// timeout ends a call whose other side went away; 0: never.
+	MaxCall time.Duration
 }
 
 // Request is what the server saw of one OPTIONS request.
@@ -71,11 +83,13 @@ type Server struct {
 	tlsPort int
 	cert    *Cert
 
-	ua  *sipgo.UserAgent
-	srv *sipgo.Server
-	pc  net.PacketConn // nil without udp
-	lns []net.Listener
-	wg  sync.WaitGroup
+	ua      *sipgo.UserAgent
+	srv     *sipgo.Server
+	pc      net.PacketConn     // nil without udp
+	extra   []net.PacketConn   // AlsoUDP
+	extraUA []*sipgo.UserAgent // their stacks
+	lns     []net.Listener
+	wg      sync.WaitGroup
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -85,6 +99,12 @@ type Server struct {
 	gate     chan struct{} // closed while accepting
 	count    int
 	received []Request
+
+	contact   string
+	maxCall   time.Duration
+	calls     map[string]*call // by Call-ID
+	processed int
+	nextPort  int
 }
 
 // Start is Listen for tests: it fails the test on error and closes the server
@@ -110,28 +130,23 @@ func Listen(opts Options) (*Server, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+		opts.Logger = log
 	}
 	s := &Server{
 		host: opts.Host,
 		done: make(chan struct{}),
 		b:    behaviour{mode: modeAnswer, code: 200, reason: "OK"},
 		gate: make(chan struct{}),
+
+		contact: opts.Contact,
+		maxCall: opts.MaxCall,
+		calls:   map[string]*call{},
 	}
 	close(s.gate)
-	ua, err := sipgo.NewUA(
-		sipgo.WithUserAgent("siptest"),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)),
-	)
+	ua, srv, err := s.newStack(log)
 	if err != nil {
-		return nil, fmt.Errorf("siptest: new user agent: %w", err)
+		return nil, err
 	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
-	if err != nil {
-		_ = ua.Close()
-		return nil, fmt.Errorf("siptest: new server: %w", err)
-	}
-	srv.OnOptions(s.handle)
 	s.ua, s.srv = ua, srv
 
 	if err := s.listen(opts); err != nil {
@@ -139,6 +154,30 @@ func Listen(opts Options) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// newStack makes a sipgo user agent and server with the handlers.
+func (s *Server) newStack(log *slog.Logger) (*sipgo.UserAgent, *sipgo.Server, error) {
+	ua, err := sipgo.NewUA(
+		sipgo.WithUserAgent("siptest"),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("siptest: new user agent: %w", err)
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
+	if err != nil {
+		_ = ua.Close()
+		return nil, nil, fmt.Errorf("siptest: new server: %w", err)
+	}
+	srv.OnOptions(s.handle)
+	srv.OnInvite(s.handleInvite)
+	srv.OnAck(s.handleAck)
+	srv.OnBye(s.handleBye)
+	srv.OnUpdate(s.handleUpdate)
+	srv.OnCancel(s.handleCancel)
+	return ua, srv, nil
 }
 
 func (s *Server) listen(opts Options) error {
@@ -156,14 +195,38 @@ func (s *Server) listen(opts Options) error {
 		if pc != nil {
 			s.pc = pc
 			s.port = pc.LocalAddr().(*net.UDPAddr).Port
-			s.serve(func() error { return s.srv.ServeUDP(pc) })
 		}
 		if ln != nil {
 			s.port = ln.Addr().(*net.TCPAddr).Port
+		}
+		if s.contact == "" {
+			s.contact = s.Addr() // before anything is served: handlers read it
+		}
+		if pc != nil {
+			s.serve(func() error { return s.srv.ServeUDP(pc) })
+		}
+		if ln != nil {
 			g := &gateListener{Listener: ln, s: s}
 			s.lns = append(s.lns, g)
 			s.serve(func() error { return s.srv.ServeTCP(g) })
 		}
+	}
+	// Each AlsoUDP address gets a SIP stack of its own: sipgo sends a reply
+	// over any socket it has seen the client on, and a reply from the VIP's
+	// socket fails once the VIP has left. A PBX answers from where it was
+	// asked.
+	for _, addr := range opts.AlsoUDP {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return fmt.Errorf("siptest: listen udp %s: %w", addr, err)
+		}
+		s.extra = append(s.extra, pc)
+		ua, srv, err := s.newStack(opts.Logger)
+		if err != nil {
+			return err
+		}
+		s.extraUA = append(s.extraUA, ua)
+		s.serve(func() error { return srv.ServeUDP(pc) })
 	}
 	if want("tls") {
 		s.cert = opts.Cert
@@ -419,8 +482,8 @@ func isClosed(c chan struct{}) bool {
 	}
 }
 
-// Requests returns how many OPTIONS requests reached the server, including
-// retransmissions it did not absorb.
+// Requests returns how many requests (OPTIONS, and those of the call side)
+// reached the server, including retransmissions it did not absorb.
 func (s *Server) Requests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -461,11 +524,17 @@ func (s *Server) Close() error {
 		if s.pc != nil {
 			errs = append(errs, ignoreClosed(s.pc.Close()))
 		}
+		for _, pc := range s.extra {
+			errs = append(errs, ignoreClosed(pc.Close()))
+		}
 		for _, ln := range s.lns {
 			errs = append(errs, ignoreClosed(ln.Close()))
 		}
 		s.wg.Wait()
 		errs = append(errs, s.ua.Close())
+		for _, ua := range s.extraUA {
+			errs = append(errs, ua.Close())
+		}
 	})
 	return errors.Join(errs...)
 }
