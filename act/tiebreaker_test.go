@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -11,38 +12,41 @@ import (
 	"github.com/pbxha/pbxha/internal/testenv"
 )
 
-// TestTieBreakerWindow: ok only while a target answered within dead_after/2
-// — not before the first answer, and no longer once the target stopped
-// answering for that long (the answer that counts must come after the
-// peer went silent).
-func TestTieBreakerWindow(t *testing.T) {
+// TestTieBreakerRounds: a round runs only when asked; OK says whether the
+// last round got an answer — not before the first, no longer once the
+// target stopped answering — and each turn of OK is notified.
+func TestTieBreakerRounds(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	testenv.ServeAccepts(t, ln)
 	tb := NewTieBreaker([]string{"127.0.0.1:1", ln.Addr().String()}, 500*time.Millisecond, nil) // the first target refuses
-	if tb.every != 100*time.Millisecond || tb.window != 250*time.Millisecond {
-		t.Fatalf("got every %s window %s, want dead_after/5 and dead_after/2", tb.every, tb.window)
+	if tb.timeout != 250*time.Millisecond {
+		t.Fatalf("got connect timeout %s, want dead_after/2", tb.timeout)
 	}
-	if tb.OK() {
+	var notified atomic.Int32
+	tb.Notify(func() { notified.Add(1) })
+	if tb.OK() || !tb.Last().IsZero() {
 		t.Fatal("ok before any round, want not ok")
 	}
-	ctx := t.Context()
-	go tb.Run(ctx)
+	go tb.Run(t.Context())
+	tb.Ask(false)
 	testenv.WaitFor(t, 5*time.Second, "a target answers", tb.OK)
+	testenv.WaitFor(t, 5*time.Second, "the answer notified", func() bool { return notified.Load() == 1 })
+	first := tb.Last()
+	tb.Ask(false) // calm, OK stays: not notified
+	testenv.WaitFor(t, 5*time.Second, "a second answer", func() bool { return tb.Last().After(first) })
 	ln.Close()
-	start := time.Now()
+	tb.Ask(false)
 	testenv.WaitFor(t, 5*time.Second, "no target answers", func() bool { return !tb.OK() })
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("still ok %s after the last target closed, want about the window %s", d, tb.window)
-	}
+	testenv.WaitFor(t, 5*time.Second, "the loss notified", func() bool { return notified.Load() == 2 })
 }
 
 // TestTieBreakerSlowTargets: targets that time out do not delay one that
-// answers: with two of them listed first, a round still records an answer
-// at once, so answers come every round — not every three dial timeouts,
-// which would let a primary with a dead peer step down as isolated.
+// answers: with two of them listed first, an urgent round records and
+// notifies the answer at once, not after the dial timeouts, which would
+// let a primary with a dead peer step down as isolated.
 func TestTieBreakerSlowTargets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tb := NewTieBreaker([]string{"slow-1", "slow-2", "live"}, time.Second, nil)
@@ -58,42 +62,36 @@ func TestTieBreakerSlowTargets(t *testing.T) {
 				return ctx.Err()
 			}
 		}
+		notified := make(chan time.Time, 10)
+		tb.Notify(func() { notified <- time.Now() })
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
 		go func() { tb.Run(ctx); close(done) }()
 		defer func() { cancel(); <-done }()
-		var lastSeen time.Time
-		gap := time.Duration(0)
-		for range 20 {
-			time.Sleep(50 * time.Millisecond)
-			if l := tb.Last(); !l.IsZero() {
-				if !lastSeen.IsZero() && l.After(lastSeen) {
-					gap = max(gap, l.Sub(lastSeen))
-				}
-				lastSeen = l
+		for i := range 5 {
+			asked := time.Now()
+			tb.Ask(true)
+			at := <-notified
+			if d := at.Sub(asked); d > 10*time.Millisecond {
+				t.Errorf("round %d: answer notified %s after the ask, want about 1ms: slow targets held the live one up", i, d)
 			}
-		}
-		if lastSeen.IsZero() {
-			t.Fatal("no answer recorded")
-		}
-		if gap > tb.every+50*time.Millisecond {
-			t.Errorf("answers came %s apart, want about one round (%s): slow targets held the live one up", gap, tb.every)
-		}
-		if !tb.OK() {
-			t.Errorf("not ok with a live target")
+			if !tb.OK() || tb.Last().Before(asked) {
+				t.Errorf("round %d: got ok %v last %s, want ok with an answer after the ask", i, tb.OK(), tb.Last())
+			}
+			time.Sleep(10 * time.Millisecond) // the round ends at its first answer
 		}
 	})
 }
 
-// TestTieBreakerLateAnswer: a target that answers later than a round's
-// period but within the window still counts, round after round: the
-// tie-breaker stays ok. (With each connect's deadline at dead_after/5 it
-// never answered in time, and a primary on a loaded host could step down as
-// isolated with its gateway up.)
+// TestTieBreakerLateAnswer: a target that answers later than the
+// dead_after/5 between urgent rounds, but within dead_after/2, still
+// counts, round after round. (With each connect's deadline at dead_after/5
+// it never answered in time, and a primary on a loaded host could step
+// down as isolated with its gateway up.)
 func TestTieBreakerLateAnswer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tb := NewTieBreaker([]string{"late"}, time.Second, nil)
-		late := tb.every + tb.every/2 // 300ms: past a round, within the window (500ms)
+		late := 300 * time.Millisecond // past dead_after/5, within dead_after/2
 		tb.dial = func(ctx context.Context, target string, timeout time.Duration) error {
 			select {
 			case <-time.After(min(late, timeout)):
@@ -109,12 +107,31 @@ func TestTieBreakerLateAnswer(t *testing.T) {
 		done := make(chan struct{})
 		go func() { tb.Run(ctx); close(done) }()
 		defer func() { cancel(); <-done }()
-		time.Sleep(late + time.Millisecond)
-		for i := range 40 {
-			if !tb.OK() {
-				t.Fatalf("check %d, %s after the first answer: not ok, want ok (answers every %s, window %s)", i, time.Duration(i)*25*time.Millisecond, late, tb.window)
+		for i := range 5 {
+			asked := time.Now()
+			tb.Ask(true)
+			time.Sleep(late + time.Millisecond)
+			if !tb.OK() || tb.Last().Before(asked) {
+				t.Fatalf("round %d: got ok %v, last answer %s; want an answer %s after the ask (connect deadline %s)", i, tb.OK(), tb.Last(), late, tb.timeout)
 			}
-			time.Sleep(25 * time.Millisecond)
+		}
+	})
+}
+
+// TestTieBreakerRunEvery: without asks, RunEvery runs a round at once and
+// then every period (the etcd runtime's use).
+func TestTieBreakerRunEvery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tb := NewTieBreaker([]string{"live"}, time.Second, nil)
+		var dials atomic.Int32
+		tb.dial = func(context.Context, string, time.Duration) error { dials.Add(1); return nil }
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { tb.RunEvery(ctx, 200*time.Millisecond); close(done) }()
+		defer func() { cancel(); <-done }()
+		time.Sleep(time.Second + time.Millisecond)
+		if got := dials.Load(); got != 6 || !tb.OK() {
+			t.Errorf("got %d rounds in 1s (ok %v), want 6 (at once, then every 200ms) and ok", got, tb.OK())
 		}
 	})
 }

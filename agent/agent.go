@@ -43,6 +43,10 @@ type Config struct {
 	// the PBX (any kind but pg) is failed" turns true or false: the
 	// supervisor's hang detection.
 	OnServiceFailed func(bool)
+	// OnStateChange, when set, is called after every settled change of a
+	// probe's state, once the node's health is updated: the failover node
+	// decides on it. It must not block.
+	OnStateChange func()
 	// OnMaintenance, when set, is called when maintenance mode changes,
 	// and by New when it restores maintenance mode from MaintenanceFile.
 	OnMaintenance func(bool)
@@ -211,11 +215,14 @@ func (a *Agent) probeChanged(c probe.Change) {
 	failed := probe.PBXFailed(states)
 	health := probe.Aggregate(states)
 	a.mu.Lock()
-	prev, prevFailed, onFailed := a.health, a.svcFailed, a.cfg.OnServiceFailed
+	prev, prevFailed, onFailed, onChange := a.health, a.svcFailed, a.cfg.OnServiceFailed, a.cfg.OnStateChange
 	a.health, a.svcFailed = health, failed
 	a.mu.Unlock()
 	if failed != prevFailed && onFailed != nil {
 		onFailed(failed)
+	}
+	if onChange != nil {
+		onChange()
 	}
 	if health == prev {
 		return

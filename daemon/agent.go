@@ -40,11 +40,13 @@ func (d *daemon) agentConfig(cfg *configs.Config, checks *checkSet) agent.Config
 		ac.OnMaintenance = sup.SetMaintenance
 	}
 	if d.coord != nil {
-		// A failed service is decided on at once, not at the next tick.
-		onFailed := ac.OnServiceFailed
-		ac.OnServiceFailed = func(failed bool) {
-			if onFailed != nil {
-				onFailed(failed)
+		// The node decides on events: a probe's change and maintenance
+		// mode are decided on at once.
+		ac.OnStateChange = d.coord.Poke
+		onMaint := ac.OnMaintenance
+		ac.OnMaintenance = func(on bool) {
+			if onMaint != nil {
+				onMaint(on)
 			}
 			d.coord.Poke()
 		}

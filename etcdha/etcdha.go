@@ -184,7 +184,7 @@ func (r *Runtime) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	lctx, cancel := context.WithCancel(context.Background())
 	if r.tb != nil {
-		wg.Go(func() { r.tb.Run(lctx) })
+		wg.Go(func() { r.tb.RunEvery(lctx, r.cfg.Policy.LeaseTTL/5) })
 	}
 	wg.Go(func() { r.keepLease(lctx) })
 	wg.Go(func() { r.watchCluster(lctx) })

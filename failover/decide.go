@@ -23,7 +23,7 @@ type Observation struct {
 	Peer           PeerView          // the peer as last heard (PeerTracker.View)
 	DB             DBRole            // this node's database role
 	WAL            uint64            // primary: current WAL LSN; standby: replayed LSN
-	TieBreakerOK   bool              // at least one tie-breaker target answered recently
+	TieBreakerOK   bool              // the last round of tie-breaker checks got an answer (see TieBreakerAt for when)
 	Fence          FenceState        // outcome of the fence command for this takeover attempt
 	RestartPending bool              // a PBX restart is under way or waiting out its back-off
 	FailedSince    time.Time         // when Health last turned failed (restart_first grace)
@@ -322,7 +322,7 @@ func (s situation) lagOK() bool {
 // eligible: this node could take over now, as told to the peer.
 func (s situation) eligible() bool {
 	o := s.o
-	return !o.Maintenance && !o.PBXFault && serves(o.Health) && o.LinkDown == "" && o.TieBreakerOK &&
+	return !o.Maintenance && !o.PBXFault && serves(o.Health) && o.LinkDown == "" && s.tieBreakerReachable() &&
 		(o.Role == RolePrimary || s.lagOK())
 }
 

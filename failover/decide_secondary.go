@@ -74,10 +74,15 @@ func (s situation) secondary(d Decision) Decision {
 	switch {
 	case !serves(o.Health):
 		return d.with(ActionNone, fmt.Sprintf("%s, but this node is not eligible (health %s)", why, o.Health))
-	case !o.TieBreakerOK:
+	case !s.tieBreakerReachable():
 		return d.with(ActionNone, fmt.Sprintf("%s, but no tie-breaker target reachable: not taking over", why))
+	case s.since(o.TieBreakerAt) >= p.tieBreakerFresh():
+		// Reachable lately, but a takeover needs an answer from after
+		// the peer fell silent: the node asks for one at once.
+		return d.with(ActionNone, fmt.Sprintf("%s: taking over once a tie-breaker target answers again (last answer %s ago; a takeover needs one within %s)",
+			why, round(s.since(o.TieBreakerAt)), p.tieBreakerFresh()))
 	case s.isolated():
-		// TieBreakerOK counts an answer for dead_after/2, longer than
+		// A fresh answer counts for dead_after/2, longer than
 		// isolation_after at the defaults: right after an isolated
 		// primary stepped down, it would take the service back at
 		// once, from a peer still alive for a moment that takes over

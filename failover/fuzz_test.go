@@ -49,7 +49,7 @@ func FuzzDecodeSigned(f *testing.F) {
 		}
 		body = bytes.Clone(body)
 		binary.BigEndian.PutUint16(body[5:7], uint16(len(body)+macSize))
-		b := appendMAC(body, testKey)
+		b := appendMAC(body, 0, testKey)
 		h, err := Decode(testKey, "pbx-pair", b)
 		if err != nil {
 			checkDecodeError(t, err)

@@ -144,9 +144,14 @@ func (k Keys) check() error {
 // Decode authenticates b with Current, then Next, and parses it (see
 // Decode). A MAC that neither key makes is ErrBadMAC.
 func (k Keys) Decode(cluster string, b []byte) (Heartbeat, error) {
-	h, err := Decode(k.Current, cluster, b)
+	return k.decodeKnown(cluster, b, "")
+}
+
+// decodeKnown is Decode knowing the peer's node name (see decodeKnown).
+func (k Keys) decodeKnown(cluster string, b []byte, node string) (Heartbeat, error) {
+	h, err := decodeKnown(k.Current, cluster, b, node)
 	if errors.Is(err, ErrBadMAC) && len(k.Next) > 0 {
-		if hn, errn := Decode(k.Next, cluster, b); errn == nil {
+		if hn, errn := decodeKnown(k.Next, cluster, b, node); errn == nil {
 			return hn, nil
 		}
 	}

@@ -1,13 +1,17 @@
 package failover
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"math"
+	"slices"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -70,6 +74,12 @@ func (b BootID) String() string { return hex.EncodeToString(b[:]) }
 type ProbeSummary struct {
 	OK, Degraded, Failed, Unknown uint8    // counts, saturating at 255
 	Failing                       []string // names of probes not ok, at most MaxFailing
+}
+
+// equal reports whether s and o say the same.
+func (s ProbeSummary) equal(o ProbeSummary) bool {
+	return s.OK == o.OK && s.Degraded == o.Degraded && s.Failed == o.Failed && s.Unknown == o.Unknown &&
+		slices.Equal(s.Failing, o.Failing)
 }
 
 // Summarize builds a ProbeSummary from settled probe states, truncating names
@@ -175,6 +185,13 @@ type Heartbeat struct {
 // out-of-range enum or version, a key shorter than MinKeySize). Version 1
 // leaves out the fields it lacks.
 func Encode(key []byte, h Heartbeat) ([]byte, error) {
+	return AppendEncode(make([]byte, 0, 256), key, h)
+}
+
+// AppendEncode is Encode appending to dst: with a dst of enough capacity
+// (256 bytes hold any heartbeat without failing probe names), it allocates
+// nothing.
+func AppendEncode(dst, key []byte, h Heartbeat) ([]byte, error) {
 	if h.Version == 0 {
 		h.Version = Version
 	}
@@ -184,9 +201,9 @@ func Encode(key []byte, h Heartbeat) ([]byte, error) {
 	if len(key) < MinKeySize {
 		return nil, fmt.Errorf("failover: encode heartbeat %s/%s: key is %d bytes, want at least %d", h.Cluster, h.Node, len(key), MinKeySize)
 	}
-	b := make([]byte, headerSize, 256)
-	copy(b, magic[:])
-	b[4] = h.Version
+	start := len(dst)
+	b := append(dst, magic[:]...)
+	b = append(b, h.Version, 0, 0)
 	b = appendName(b, h.Cluster)
 	b = appendName(b, h.Node)
 	b = append(b, h.Boot[:]...)
@@ -225,8 +242,8 @@ func Encode(key []byte, h Heartbeat) ([]byte, error) {
 		b = binary.BigEndian.AppendUint64(b, h.HeardSeq)
 		b = binary.BigEndian.AppendUint32(b, uint32(min(h.StepDown.Milliseconds(), math.MaxUint32)))
 	}
-	binary.BigEndian.PutUint16(b[5:7], uint16(len(b)+macSize))
-	return appendMAC(b, key), nil
+	binary.BigEndian.PutUint16(b[start+5:start+7], uint16(len(b)-start+macSize))
+	return appendMAC(b, start, key), nil
 }
 
 func appendName(b []byte, s string) []byte {
@@ -234,10 +251,35 @@ func appendName(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-func appendMAC(b, key []byte) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write(b)
-	return m.Sum(b)
+// appendMAC appends the MAC of b[start:] under key.
+func appendMAC(b []byte, start int, key []byte) []byte {
+	m := getMAC(key)
+	defer macs.Put(m)
+	m.h.Write(b[start:])
+	return m.h.Sum(b)
+}
+
+// macState is a reusable HMAC-SHA256 of one key: hmac.New allocates its
+// digests on every call, and a node computes a MAC for every heartbeat it
+// sends, admits and receives.
+type macState struct {
+	key []byte
+	h   hash.Hash
+	sum [sha256.Size]byte
+}
+
+var macs sync.Pool // *macState
+
+// getMAC returns a reset HMAC of key from the pool (one of another key is
+// made anew); put it back with macs.Put.
+func getMAC(key []byte) *macState {
+	m, _ := macs.Get().(*macState)
+	if m == nil || !bytes.Equal(m.key, key) {
+		m = &macState{key: bytes.Clone(key), h: hmac.New(sha256.New, key)}
+		return m
+	}
+	m.h.Reset()
+	return m
 }
 
 // validate checks what the wire format can carry.
@@ -311,14 +353,20 @@ func checkName(what, s string, emptyOK bool) error {
 // The cluster name is compared before the MAC so that heartbeats of another
 // pair on the same network are counted as foreign rather than forged.
 func Decode(key []byte, cluster string, b []byte) (Heartbeat, error) {
-	h, err := decode(key, cluster, b)
+	return decodeKnown(key, cluster, b, "")
+}
+
+// decodeKnown is Decode for a receiver that knows its peer's node name: a
+// heartbeat naming it (and the cluster) allocates nothing for the names.
+func decodeKnown(key []byte, cluster string, b []byte, node string) (Heartbeat, error) {
+	h, err := decode(key, cluster, b, node)
 	if err != nil {
 		return Heartbeat{}, fmt.Errorf("failover: decode heartbeat: %w", err)
 	}
 	return h, nil
 }
 
-func decode(key []byte, cluster string, b []byte) (Heartbeat, error) {
+func decode(key []byte, cluster string, b []byte, node string) (Heartbeat, error) {
 	if len(b) < headerSize {
 		return Heartbeat{}, fmt.Errorf("%w: %d bytes", ErrTruncated, len(b))
 	}
@@ -340,7 +388,7 @@ func decode(key []byte, cluster string, b []byte) (Heartbeat, error) {
 	body := b[:total-macSize]
 	r := reader{b: body, off: headerSize}
 	h := Heartbeat{Version: b[4]}
-	h.Cluster = r.name()
+	h.Cluster = r.known(cluster)
 	if r.err != nil {
 		return Heartbeat{}, r.err
 	}
@@ -350,12 +398,14 @@ func decode(key []byte, cluster string, b []byte) (Heartbeat, error) {
 	if len(key) < MinKeySize {
 		return Heartbeat{}, fmt.Errorf("%w: key is %d bytes, want at least %d", ErrBadMAC, len(key), MinKeySize)
 	}
-	m := hmac.New(sha256.New, key)
-	m.Write(body)
-	if !hmac.Equal(m.Sum(nil), b[total-macSize:total]) {
+	m := getMAC(key)
+	m.h.Write(body)
+	ok := hmac.Equal(m.h.Sum(m.sum[:0]), b[total-macSize:total])
+	macs.Put(m)
+	if !ok {
 		return Heartbeat{}, ErrBadMAC
 	}
-	h.Node = r.name()
+	h.Node = r.known(node)
 	copy(h.Boot[:], r.bytes(len(h.Boot)))
 	h.Seq = r.u64()
 	h.Epoch = r.u64()
@@ -437,4 +487,14 @@ func (r *reader) u64() uint64 { return binary.BigEndian.Uint64(r.bytes(8)) }
 func (r *reader) name() string {
 	n := r.bytes(1)[0]
 	return string(r.bytes(int(n)))
+}
+
+// known reads a name, returning s itself, not a copy, when the name is s.
+func (r *reader) known(s string) string {
+	n := r.bytes(1)[0]
+	b := r.bytes(int(n))
+	if string(b) == s {
+		return s
+	}
+	return string(b)
 }

@@ -97,7 +97,7 @@ func TestDecodeRejects(t *testing.T) {
 	mod := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(good)) }
 	resign := func(f func(b []byte) []byte) []byte {
 		b := f(bytes.Clone(good[:len(good)-macSize]))
-		return appendMAC(b, testKey)
+		return appendMAC(b, 0, testKey)
 	}
 	for _, tc := range []struct {
 		name string
@@ -255,7 +255,7 @@ func TestVersion1(t *testing.T) {
 	flags := headerSize + 1 + 8 + 1 + 6 + 16 + 24 + 3
 	forged := bytes.Clone(b[:len(b)-macSize])
 	forged[flags] |= flagRestarting
-	if _, err := Decode(testKey, "pbx-pair", appendMAC(forged, testKey)); !errors.Is(err, ErrMalformed) {
+	if _, err := Decode(testKey, "pbx-pair", appendMAC(forged, 0, testKey)); !errors.Is(err, ErrMalformed) {
 		t.Errorf("version 1 with the restarting flag: got %v, want %v", err, ErrMalformed)
 	}
 }

@@ -14,9 +14,9 @@ import (
 
 // Node defaults.
 const (
-	// DefaultInterval is the heartbeat interval. The node decides four
-	// times as often (at least every 10ms), so that a peer that went silent
-	// or released is acted on within a quarter interval, not a whole one.
+	// DefaultInterval is the heartbeat interval. The node decides when
+	// something changes and at each instant a rule of Decide turns (see
+	// NextDeadline), not on a fixed tick.
 	DefaultInterval = 200 * time.Millisecond
 	// DefaultRetryDelay is the least time between two attempts of an action
 	// that failed or that must not repeat at once (restart_pbx, fence_peer).
@@ -39,14 +39,21 @@ type NodeConfig struct {
 	Cluster, Node string        // pair name and this node's name
 	Keys          Keys          // the heartbeat keys: Current signs, Current or Next is accepted
 	Policy        Policy        // decision settings, the same on both nodes
-	Interval      time.Duration // heartbeat interval (decisions: every Interval/4); DefaultInterval when 0
+	Interval      time.Duration // heartbeat interval; DefaultInterval when 0
 	StateDir      string        // holds the epoch file; required
 	Transport     Transport     // the heartbeat paths; owned by the caller, not closed by the node
 	// Tracker sets the number of paths (required), DeadAfter (Policy.DeadAfter
 	// when 0) and SkewWindow; Cluster, Node and Keys are filled in from here.
 	Tracker TrackerConfig
 	Local   func() LocalState // read once per decision; must not block long
-	Act     Actuators
+	// AskTieBreaker asks for a round of tie-breaker checks (it must not
+	// block; the answer reaches the node through Local, with a Poke when
+	// urgent or when the answer turns): the node asks at
+	// TieBreakerCalmEvery, or every dead_after/5 while an answer can
+	// matter (urgent; see TieBreakerDue). nil: the node asks nothing, and
+	// Local's tie-breaker fields come from elsewhere.
+	AskTieBreaker func(urgent bool)
+	Act           Actuators
 	// OnEvent receives role_change, failover, switchover, split_brain,
 	// action_failed, peer_path_lost (Resolved when the path is back) and
 	// state_dir_unwritable (Resolved when a write works again) events,
@@ -76,9 +83,10 @@ type NodeConfig struct {
 }
 
 // Node runs one side of the pair: it sends heartbeats, tracks the peer,
-// decides every quarter Interval (and at once when a heartbeat arrives, the
-// local health changes or an action finishes) and has the decision carried
-// out by its Actuators, apart from the decision loop. Its methods may be
+// decides when a heartbeat changes the peer's view, when poked (the local
+// health changed), when an action finishes and at the next instant a
+// decision is due (nextWake), and has the decision carried out by its
+// Actuators, apart from the decision loop. Its methods may be
 // called concurrently with Run.
 type Node struct {
 	cfg     NodeConfig
@@ -87,8 +95,11 @@ type Node struct {
 	tracker *PeerTracker
 	boot    BootID
 	wake    chan struct{} // asks the sender for a heartbeat now
+	answer  chan struct{} // asks the sender to answer the primary's heartbeat
 	poke    chan struct{} // asks the decision loop for a decision now
 	done    chan *job     // actions that finished
+	sendMu  sync.Mutex    // the sender's, and at stop leave's or pause's
+	sendBuf []byte        // the heartbeat being sent, reused (Transport.Send keeps nothing)
 	jobs    sync.WaitGroup
 
 	mu          sync.Mutex
@@ -166,7 +177,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	}
 	n := &Node{
 		cfg: cfg, clock: cfg.Clock, log: cfg.Logger.With("node", cfg.Node), tracker: tr, boot: boot,
-		wake: make(chan struct{}, 1), poke: make(chan struct{}, 1), done: make(chan *job, 2),
+		wake: make(chan struct{}, 1), answer: make(chan struct{}, 1), poke: make(chan struct{}, 1), done: make(chan *job, 2),
 	}
 	n.keyset = cfg.Keys
 	if f, ok := cfg.Transport.(Filtered); ok {
@@ -213,12 +224,12 @@ func (n *Node) Run(ctx context.Context) error {
 	}()
 	closed := make(chan struct{})
 	wg.Go(func() { n.receive(ctx, closed) })
-	n.tick(ctx)
 	wg.Go(func() { n.send(ctx) })
 
-	// A decision falls due every quarter interval, and the moment the
-	// peer's silence reaches dead_after, not up to a tick later.
-	next := n.clock.NewTimer(n.untilNextDecision())
+	// Decisions come on events (a heartbeat that changes the view, a
+	// poke, an action finishing, a tie-breaker round) and at the next
+	// instant one is due (see nextWake): nothing wakes the loop otherwise.
+	next := n.clock.NewTimer(n.tick(ctx).Sub(n.clock.Now()))
 	defer next.Stop()
 	for {
 		select {
@@ -237,34 +248,14 @@ func (n *Node) Run(ctx context.Context) error {
 		case <-next.C():
 		case <-n.poke:
 		}
-		n.tick(ctx)
-		next.Reset(n.untilNextDecision())
+		next.Reset(n.tick(ctx).Sub(n.clock.Now()))
 	}
 }
 
-// untilNextDecision is how long until the next decision falls due: a
-// quarter interval, or sooner the moment the live peer, unheard from now
-// on, is dead (a millisecond past dead_after), and the moment a silent
-// peer has been silent for the takeover wait.
-func (n *Node) untilNextDecision() time.Duration {
-	every := decideEvery(n.cfg.Interval)
-	now := n.clock.Now()
-	v := n.tracker.View(now)
-	if !v.Heard {
-		return every
-	}
-	next := every
-	for _, after := range []time.Duration{n.cfg.Tracker.DeadAfter, n.cfg.Policy.TakeoverWait(v.StepDown)} {
-		if d := v.LastHeard.Add(after).Sub(now) + time.Millisecond; d > 0 {
-			next = min(next, d)
-		}
-	}
-	return next
-}
-
-// Poke asks for a decision now rather than at the next tick: the daemon
+// Poke asks for a decision now rather than at the next one due: the daemon
 // calls it when the local health changes, the node itself when a heartbeat
-// arrives. It never blocks; pokes while a decision runs fold into one.
+// changes the peer's view. It never blocks; pokes while a decision runs
+// fold into one.
 func (n *Node) Poke() {
 	select {
 	case n.poke <- struct{}{}:
@@ -272,8 +263,10 @@ func (n *Node) Poke() {
 	}
 }
 
-// decideEvery is the decision period for a heartbeat interval: a quarter
-// of it, at least 10ms.
+// decideEvery was the decision period of the fixed tick, a quarter of
+// the heartbeat interval (at least 10ms). The loop decides on events now,
+// but Policy.TakeoverWait keeps two of these as a margin for the peer's
+// step-down, so that the timings the pair agreed on stay as they were.
 func decideEvery(interval time.Duration) time.Duration {
 	return max(interval/4, 10*time.Millisecond)
 }

@@ -3,6 +3,8 @@ package failover
 import (
 	"context"
 	"time"
+
+	"github.com/pbxha/pbxha/internal/clock"
 )
 
 // receive feeds every received packet to the tracker, stamped on arrival.
@@ -17,29 +19,102 @@ func (n *Node) receive(ctx context.Context, closed chan<- struct{}) {
 				close(closed)
 				return
 			}
-			if _, err := n.tracker.Receive(p.Path, p.Data, n.clock.Now()); err != nil {
+			now := n.clock.Now()
+			hb, fresh, changed, err := n.tracker.receive(p.Path, p.Data, now)
+			if err != nil {
 				n.log.Debug("heartbeat dropped", "path", p.Path, "reason", DropReason(err), "err", err)
 				continue
 			}
-			n.Poke() // the peer's news (a release, a role) is acted on at once
+			if changed || n.unacked(hb, now) {
+				n.Poke() // the peer's news (a release, a role) is acted on at once
+			}
+			if fresh && hb.Role == RolePrimary {
+				n.answerPrimary()
+			}
 		}
 	}
 }
 
+// unacked reports whether heartbeat hb, which arrived at now, says the peer
+// has not heard this node lately: it names no heartbeat of this boot, or
+// one sent 1.5 intervals or more before hb arrived (the peer answers
+// within about one interval while it hears this node). Decide's one-way
+// rules (Policy.OneWayAfter, and a standby's "does not hear this node")
+// count from that gap, which only heartbeats move, so such a heartbeat is
+// decided on; any other that changes nothing (see PeerTracker.receive)
+// only puts off deadlines, and the loop sleeps on.
+func (n *Node) unacked(hb Heartbeat, now time.Time) bool {
+	if hb.Version < 2 {
+		return false // its ConfirmedAt is its arrival
+	}
+	if hb.HeardBoot != n.boot {
+		return true
+	}
+	n.mu.Lock()
+	at, ok := n.sentAtLocked(hb.HeardSeq)
+	n.mu.Unlock()
+	return !ok || now.Sub(at) >= n.cfg.Interval+n.cfg.Interval/2
+}
+
+// answerPrimary asks the sender to answer the primary's heartbeat that
+// just arrived, when this node is not primary itself.
+func (n *Node) answerPrimary() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.st.Role == RolePrimary {
+		return // two primaries answering each other would ping-pong
+	}
+	select {
+	case n.answer <- struct{}{}:
+	default:
+	}
+}
+
 // send writes a heartbeat every Interval, and at once when the loop asks
-// (after a role change), whether or not an action runs.
+// (after a role change), whether or not an action runs. A node that is not
+// primary answers each of its primary's heartbeats at once instead
+// (answerPrimary), at most one a quarter interval, and on its own only
+// when the primary's next is a quarter interval late: the primary then
+// learns within a network round trip that its peer hears it, and its
+// ConfirmedAt is never much more than an interval old at rest, well inside
+// isolation_after, so that it need not ask its tie-breaker to stay primary.
 func (n *Node) send(ctx context.Context) {
 	t := n.clock.NewTimer(n.cfg.Interval)
 	defer t.Stop()
+	var answered time.Time // the last answer to the primary
 	for {
 		n.sendHeartbeat()
+		wait, answer, ok := n.nextSend(ctx, t, answered)
+		if !ok {
+			return
+		}
+		if answer {
+			answered = n.clock.Now()
+		}
+		t.Reset(wait)
+	}
+}
+
+// nextSend waits for the next heartbeat's turn and returns the wait after
+// it, and whether it answers the primary (the last answer was at
+// answered); false once ctx is done.
+func (n *Node) nextSend(ctx context.Context, t clock.Timer, answered time.Time) (wait time.Duration, answer, ok bool) {
+	for {
 		select {
 		case <-ctx.Done():
-			return
+			return 0, false, false
 		case <-t.C():
+			return n.cfg.Interval, false, true
 		case <-n.wake:
+			return n.cfg.Interval, false, true
+		case <-n.answer:
+			// At most one answer a quarter interval: a burst of the
+			// primary's (its last heartbeats when it stops) is answered
+			// once.
+			if n.clock.Now().Sub(answered) >= n.cfg.Interval/4 {
+				return n.cfg.Interval + n.cfg.Interval/4, true, true
+			}
 		}
-		t.Reset(n.cfg.Interval)
 	}
 }
 
@@ -79,10 +154,13 @@ func (n *Node) sendHeartbeat() {
 			hb.Version = max(view.Version, MinVersion)
 		}
 	}
-	b, err := Encode(n.keys().Current, hb)
+	n.sendMu.Lock()
+	b, err := AppendEncode(n.sendBuf[:0], n.keys().Current, hb)
 	if err == nil {
+		n.sendBuf = b
 		err = n.cfg.Transport.Send(b)
 	}
+	n.sendMu.Unlock()
 	if err != nil {
 		n.mu.Lock()
 		n.sendErrors++

@@ -48,6 +48,7 @@ type loopState struct {
 	lossAt      time.Time // Observation.HeartbeatLossAt
 	watch       watchState
 	sd          stateDirLoop // the state directory's checks and episode
+	tbAsked     time.Time    // when a tie-breaker round was last asked for (zero: never)
 }
 
 // job is one action carried out apart from the decision loop: what the
@@ -69,8 +70,10 @@ type job struct {
 	detail  string       // witness: what answered
 }
 
-// tick takes one snapshot, decides, and starts the action chosen, if any.
-func (n *Node) tick(ctx context.Context) {
+// tick takes one snapshot, decides, starts the action chosen, if any, and
+// asks the tie-breaker when a round is due. It returns when the next
+// decision is due if nothing happens before (nextWake).
+func (n *Node) tick(ctx context.Context) time.Time {
 	now := n.clock.Now()
 	local := n.cfg.Local()
 	view := n.tracker.View(now)
@@ -141,7 +144,7 @@ func (n *Node) tick(ctx context.Context) {
 			n.stateDirFailed(now, err, d.NextEpoch)
 			d.Reason = fmt.Sprintf("not acting, epoch %d cannot be persisted (state_dir unwritable): %s", d.NextEpoch, d.Reason)
 			n.publishStatus(now, local, maint, d, role, epoch, err.Error())
-			return
+			return n.nextWake(now, o, d)
 		}
 		n.stateDirWorked(now)
 		epoch = d.NextEpoch
@@ -164,6 +167,7 @@ func (n *Node) tick(ctx context.Context) {
 		n.roleChange(now, role, newRole, epoch, d.Reason)
 	}
 	n.publishStatus(now, local, maint, d, newRole, epoch, "")
+	return n.nextWake(now, o, d)
 }
 
 // transportLoss returns how many datagrams the transport has lost unread

@@ -65,7 +65,10 @@ func (n *Node) stateDirTick(now time.Time) {
 	}
 	sd.nextCheck, sd.checking = now.Add(every), now
 	dir, result := n.cfg.StateDir, sd.result
-	n.jobs.Go(func() { result <- CheckStateDir(dir) })
+	n.jobs.Go(func() {
+		result <- CheckStateDir(dir)
+		n.Poke()
+	})
 }
 
 // stateDirFailed opens an episode, or keeps the open one: the event and an

@@ -92,6 +92,7 @@ func newTestNode(t *testing.T, net *failovertest.Network, end int, name, dir str
 		t.Fatalf("NewNode %s: %v", name, err)
 	}
 	tn.node = n
+	tn.local.Notify(n.Poke) // as the daemon pokes its node when a probe changes
 	return tn
 }
 

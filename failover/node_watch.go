@@ -69,7 +69,7 @@ func Protection(o Observation, p Policy) (cause, why string) {
 		return UnprotectedNoStreaming, "no standby streams from this node's database: a failover would lose writes"
 	case o.DB == DBPrimary && v.DB != DBNone && o.WAL > v.WAL && o.WAL-v.WAL > p.MaxLagBytes && !p.AllowLagPromote:
 		return UnprotectedLag, fmt.Sprintf("the standby's database is %d bytes behind (max_lag_bytes %d): it would not promote", o.WAL-v.WAL, p.MaxLagBytes)
-	case !o.TieBreakerOK:
+	case !(situation{o: o, p: p}).tieBreakerReachable():
 		return UnprotectedNoTieBreaker, "no tie-breaker target answers this node"
 	}
 	return "", ""

@@ -61,6 +61,10 @@ type PeerView struct {
 	// BadMACAt is when a packet from the peer's address last failed the
 	// MAC (zero: never): the peer may live with another key.
 	BadMACAt time.Time
+	// DeadAt is when the peer counts as dead unless it is heard again:
+	// DeadAfter past the last accepted heartbeat on any path (zero: never
+	// heard). Alive is true before it.
+	DeadAt time.Time
 }
 
 // PathState is the liveness of one heartbeat path and what it carried.
@@ -188,10 +192,19 @@ func (t *PeerTracker) noteOffset(off time.Duration, now time.Time, newBoot bool)
 // are the peer's clock stepping back instead: the second is accepted and
 // the offset measured afresh.
 func (t *PeerTracker) Receive(path int, b []byte, now time.Time) (Heartbeat, error) {
+	hb, _, _, err := t.receive(path, b, now)
+	return hb, err
+}
+
+// receive is Receive, and also reports whether the heartbeat was fresh (the
+// first copy of its sequence number) and whether it changed the view in
+// more than its times (see update): the peer came back, or what it says of
+// itself changed.
+func (t *PeerTracker) receive(path int, b []byte, now time.Time) (hb Heartbeat, fresh, changed bool, err error) {
 	t.mu.Lock()
-	keys := t.keys
+	keys, known := t.keys, t.view.Node
 	t.mu.Unlock()
-	hb, err := keys.Decode(t.cfg.Cluster, b)
+	hb, err = keys.decodeKnown(t.cfg.Cluster, b, known)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err == nil && hb.Node == t.cfg.Node {
@@ -217,7 +230,6 @@ func (t *PeerTracker) Receive(path int, b []byte, now time.Time) (Heartbeat, err
 			}
 		}
 	}
-	var fresh bool
 	if err == nil {
 		fresh, err = t.guard.Check(path, hb, now)
 		if err != nil {
@@ -226,11 +238,11 @@ func (t *PeerTracker) Receive(path int, b []byte, now time.Time) (Heartbeat, err
 	}
 	if path < 0 || path >= len(t.drops) {
 		t.badPath++
-		return Heartbeat{}, fmt.Errorf("failover: receive heartbeat: %w: %d of %d", ErrPath, path, len(t.drops))
+		return Heartbeat{}, false, false, fmt.Errorf("failover: receive heartbeat: %w: %d of %d", ErrPath, path, len(t.drops))
 	}
 	if err != nil {
 		t.dropLocked(path, err, now)
-		return Heartbeat{}, err
+		return Heartbeat{}, false, false, err
 	}
 	t.noteOffset(hb.Sent.Sub(now), now, newBoot || stepped)
 	if newBoot {
@@ -239,10 +251,11 @@ func (t *PeerTracker) Receive(path int, b []byte, now time.Time) (Heartbeat, err
 	wasAlive := t.aliveLocked(now)
 	t.accepted[path]++
 	t.pathHeard[path] = now
+	changed = !wasAlive
 	if fresh {
-		t.update(hb, now, wasAlive)
+		changed = t.update(hb, now, wasAlive) || changed
 	}
-	return hb, nil
+	return hb, fresh, changed, nil
 }
 
 // lateRunStep is how many heartbeats in a row, each with a new sequence
@@ -281,9 +294,9 @@ func (t *PeerTracker) clockSteppedLocked(path int, hb Heartbeat, late time.Durat
 // never reach the queue; Receive checks what passes again, in full.
 func (t *PeerTracker) Admit(path int, b []byte) error {
 	t.mu.Lock()
-	keys := t.keys
+	keys, known := t.keys, t.view.Node
 	t.mu.Unlock()
-	hb, err := keys.Decode(t.cfg.Cluster, b)
+	hb, err := keys.decodeKnown(t.cfg.Cluster, b, known)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err == nil && t.guard.Seen(path, hb) {
@@ -308,10 +321,17 @@ func (t *PeerTracker) dropLocked(path int, err error, now time.Time) {
 }
 
 // update replaces the view with a fresh heartbeat; wasAlive says whether
-// the peer was alive just before it. t.mu is held.
-func (t *PeerTracker) update(hb Heartbeat, now time.Time, wasAlive bool) {
+// the peer was alive just before it. It reports whether the view changed in
+// more than the times every heartbeat moves on (Seq, Sent, LastHeard,
+// HeardSeq): those only put off the deadlines that count from them. t.mu
+// is held.
+func (t *PeerTracker) update(hb Heartbeat, now time.Time, wasAlive bool) bool {
 	v := &t.view
 	restarted := v.Heard && hb.Boot != v.Boot
+	changed := !v.Heard || restarted || v.Node != hb.Node || v.Epoch != hb.Epoch || v.Role != hb.Role ||
+		v.Health != hb.Health || !v.Probes.equal(hb.Probes) || v.DB != hb.DB || v.WAL != hb.WAL ||
+		v.Maintenance != hb.Maintenance || v.Eligible != hb.Eligible || v.Switchover != hb.Switchover ||
+		v.Version != hb.Version || v.HeardBoot != hb.HeardBoot || v.StepDown != hb.StepDown || v.Restarting != hb.Restarting
 	switch {
 	case hb.Health != probe.Healthy:
 		v.HealthySince = time.Time{}
@@ -326,6 +346,7 @@ func (t *PeerTracker) update(hb Heartbeat, now time.Time, wasAlive bool) {
 	v.Maintenance, v.Eligible, v.Switchover = hb.Maintenance, hb.Eligible, hb.Switchover
 	v.Sent, v.LastHeard = hb.Sent, now
 	v.Version, v.HeardBoot, v.HeardSeq, v.StepDown, v.Restarting = hb.Version, hb.HeardBoot, hb.HeardSeq, hb.StepDown, hb.Restarting
+	return changed
 }
 
 // Alive reports whether an accepted heartbeat arrived on any path within
@@ -369,12 +390,33 @@ func (t *PeerTracker) Paths(now time.Time) []PathState {
 	return ps
 }
 
+// nextPathDeath returns the first instant after now at which a path alive
+// at now goes silent for DeadAfter unless heard again (zero: none alive).
+func (t *PeerTracker) nextPathDeath(now time.Time) time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var first time.Time
+	for i, h := range t.pathHeard {
+		if t.pathAliveLocked(i, now) {
+			if d := h.Add(t.cfg.DeadAfter); first.IsZero() || d.Before(first) {
+				first = d
+			}
+		}
+	}
+	return first
+}
+
 // View returns the peer's view at now, with Alive computed for now.
 func (t *PeerTracker) View(now time.Time) PeerView {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	v := t.view
 	v.Alive = t.aliveLocked(now)
+	for _, h := range t.pathHeard {
+		if !h.IsZero() {
+			v.DeadAt = later(v.DeadAt, h.Add(t.cfg.DeadAfter))
+		}
+	}
 	v.Probes.Failing = append([]string(nil), v.Probes.Failing...)
 	v.ClockOffset, _ = t.offsetLocked()
 	return v

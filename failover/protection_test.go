@@ -11,7 +11,7 @@ import (
 func TestProtection(t *testing.T) {
 	protected := func() Observation {
 		return Observation{
-			Role: RolePrimary, DB: DBPrimary, WAL: 5000, TieBreakerOK: true,
+			Now: decideT0, Role: RolePrimary, DB: DBPrimary, WAL: 5000, TieBreakerOK: true, TieBreakerAt: decideT0,
 			Peer: PeerView{Alive: true, Role: RoleStandby, Health: probe.Healthy, Eligible: true, DB: DBStandby, WAL: 4000},
 		}
 	}

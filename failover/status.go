@@ -14,7 +14,7 @@ type LocalState struct {
 	RestartPending bool         // a PBX restart is under way or waiting out its back-off
 	DB             DBRole       // this node's database role (DBNone without a managed database)
 	WAL            uint64       // primary: current WAL LSN; standby: replayed LSN
-	TieBreakerOK   bool         // at least one tie-breaker target answered recently
+	TieBreakerOK   bool         // the last round of tie-breaker checks got an answer
 	Maintenance    bool         // maintenance mode is on (e.g. set over the control API)
 	// NoStreamingStandby: DB is DBPrimary and no standby streams WAL from
 	// it, as far as the last reading shows (an old or missing reading

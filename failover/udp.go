@@ -161,11 +161,17 @@ func (t *UDPTransport) LocalAddr(i int) netip.AddrPort {
 
 func (t *UDPTransport) read(i int, p *udpPath) {
 	defer t.wg.Done()
-	buf := make([]byte, MaxPacket+1)
+	// A ring of buffers instead of a copy per packet: a slot is written
+	// again only after recvQueue+1 later packets of this path were queued,
+	// when at most recvQueue of them wait in the queue — the receiver has
+	// taken the packet after it (see Packet).
+	ring := make([]byte, (recvQueue+2)*(MaxPacket+1))
+	slot := 0
 	oob := make([]byte, unix.CmsgSpace(4))
 	peer := p.cfg.Peer
 	peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
 	for {
+		buf := ring[slot*(MaxPacket+1) : (slot+1)*(MaxPacket+1)]
 		n, oobn, _, from, err := p.conn.ReadMsgUDPAddrPort(buf, oob)
 		if errors.Is(err, net.ErrClosed) {
 			return
@@ -196,7 +202,8 @@ func (t *UDPTransport) read(i int, p *udpPath) {
 			}
 		}
 		select {
-		case t.recv <- Packet{Path: i, Data: bytes.Clone(buf[:n])}:
+		case t.recv <- Packet{Path: i, Data: buf[:n:n]}:
+			slot = (slot + 1) % (recvQueue + 2)
 		default:
 			p.overflow.Add(1)
 			t.log.Debug("failover: dropped heartbeat packet", "path", i, "from", from, "reason", "overflow")

@@ -121,9 +121,10 @@ func New(cfg Config) (_ *Pair, err error) {
 	p.node, err = failover.NewNode(failover.NodeConfig{
 		Cluster: cfg.Cluster, Node: cfg.Node, Keys: cfg.Keys, Policy: cfg.Policy,
 		Interval: cfg.Interval, StateDir: cfg.StateDir, Transport: p.tr,
-		Tracker: failover.TrackerConfig{Paths: len(cfg.Paths), DeadAfter: cfg.DeadAfter},
-		Local:   func() failover.LocalState { return src.Local(time.Now()) },
-		Act:     p.act, OnEvent: cfg.OnEvent, Logger: p.log,
+		Tracker:       failover.TrackerConfig{Paths: len(cfg.Paths), DeadAfter: cfg.DeadAfter},
+		Local:         func() failover.LocalState { return src.Local(time.Now()) },
+		AskTieBreaker: p.tb.Ask,
+		Act:           p.act, OnEvent: cfg.OnEvent, Logger: p.log,
 		// Stopping as primary hands everything over, the database
 		// included.
 		ReleaseOnStop: true, LeaveTimeout: cfg.LeaveTimeout,
@@ -133,6 +134,7 @@ func New(cfg Config) (_ *Pair, err error) {
 	if err != nil {
 		return nil, err
 	}
+	p.tb.Notify(p.node.Poke)
 	return p, nil
 }
 

@@ -43,7 +43,8 @@ type Prober struct {
 	client *sipgo.Client
 
 	mu     sync.Mutex
-	source string // pooled path: cached local address toward the target, for From
+	source string       // pooled path: cached local address toward the target, for From
+	udp    *net.UDPConn // udp path: the socket the last transaction left (see optionsUDP)
 
 	closed atomic.Bool
 }
@@ -128,10 +129,20 @@ func New(cfg Config, logger *slog.Logger) (*Prober, error) {
 // Target returns the parsed target.
 func (p *Prober) Target() Target { return p.s.target }
 
-// Close releases the sipgo client and its pooled connection. Checks after
-// Close fail.
+// Close releases the sipgo client and its pooled connection, or the kept
+// UDP socket. Checks after Close fail.
 func (p *Prober) Close() error {
-	if p.closed.Swap(true) || p.ua == nil {
+	if p.closed.Swap(true) {
+		return nil
+	}
+	p.mu.Lock()
+	c := p.udp
+	p.udp = nil
+	p.mu.Unlock()
+	if c != nil {
+		c.Close()
+	}
+	if p.ua == nil {
 		return nil
 	}
 	return p.ua.Close()

@@ -11,20 +11,33 @@ import (
 // aLongTimeAgo is a deadline in the past: setting it wakes a blocked Read.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// optionsUDP runs one OPTIONS transaction on its own connected UDP socket.
-// Connecting the socket makes the kernel deliver ICMP port-unreachable as
-// ECONNREFUSED (sipgo's shared unconnected socket never sees it) and filters
-// out datagrams from anyone but the target. The request is retransmitted per
-// RFC 3261 Timer E (T1, doubling up to T2) until a final reply or the
-// context's deadline.
-func (p *Prober) optionsUDP(ctx context.Context) (Reply, error) {
-	conn, err := p.dialer.DialContext(ctx, "udp", p.s.target.Addr())
+// optionsUDP runs one OPTIONS transaction on a connected UDP socket of the
+// prober's. Connecting the socket makes the kernel deliver ICMP
+// port-unreachable as ECONNREFUSED (sipgo's shared unconnected socket never
+// sees it) and filters out datagrams from anyone but the target. The
+// request is retransmitted per RFC 3261 Timer E (T1, doubling up to T2)
+// until a final reply or the context's deadline.
+//
+// A transaction that got its final reply leaves the socket for the next
+// one (udpConn): a check then costs no socket, connect and close — the
+// bulk of an idle node's probing. Any error closes it, so that the next
+// check starts on a fresh socket as before; a late reply to an earlier
+// transaction on a kept socket is a stray and skipped.
+func (p *Prober) optionsUDP(ctx context.Context) (_ Reply, err error) {
+	conn, err := p.udpConn(ctx)
 	if err != nil {
 		return Reply{}, err
 	}
-	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(aLongTimeAgo) })
-	defer stop()
+	defer func() {
+		// Kept only if the AfterFunc never ran: it could otherwise wake
+		// the next transaction's read.
+		if stop() && err == nil {
+			p.keepUDP(conn)
+			return
+		}
+		conn.Close()
+	}()
 
 	local := conn.LocalAddr().(*net.UDPAddr)
 	host := orDefault(p.s.localHost, local.AddrPort().Addr().Unmap().String())
@@ -89,6 +102,36 @@ func (p *Prober) optionsUDP(ctx context.Context) (Reply, error) {
 			p.log.Debug("stray reply dropped", "target", p.s.target.String(), "err", err)
 			stray = err
 		}
+	}
+}
+
+// udpConn returns the socket a finished transaction left, or a new one
+// connected to the target.
+func (p *Prober) udpConn(ctx context.Context) (*net.UDPConn, error) {
+	p.mu.Lock()
+	c := p.udp
+	p.udp = nil
+	p.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	conn, err := p.dialer.DialContext(ctx, "udp", p.s.target.Addr())
+	if err != nil {
+		return nil, err
+	}
+	return conn.(*net.UDPConn), nil
+}
+
+// keepUDP keeps c for the next transaction; a prober closed meanwhile, or
+// one that keeps another already (concurrent checks), closes it.
+func (p *Prober) keepUDP(c *net.UDPConn) {
+	p.mu.Lock()
+	if p.udp == nil && !p.closed.Load() {
+		p.udp, c = c, nil
+	}
+	p.mu.Unlock()
+	if c != nil {
+		c.Close()
 	}
 }
 

@@ -3,6 +3,7 @@ package test
 import (
 	"cmp"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -117,6 +118,14 @@ func BenchmarkPairOutage(b *testing.B) {
 	}
 }
 
+// randomPhase waits a random part of a SIP probe interval (250ms), so
+// that a fault falls at a random moment of the probe's and the heartbeats'
+// schedules. Without it a trial starts a fixed time after the last one
+// recovered — itself tied to those schedules — and every trial of a run
+// can hit the same moment of them (a hung PBX measured 590–615ms in one
+// run, where detection alone spreads over 460–710ms).
+func randomPhase() { time.Sleep(rand.N(250 * time.Millisecond)) }
+
 // pairOutage is BenchmarkPairOutage on a pair with failoverExtra.
 func pairOutage(b *testing.B, failoverExtra string) {
 	f := startPair(b, failoverExtra)
@@ -167,6 +176,7 @@ func pairOutage(b *testing.B, failoverExtra string) {
 		for range b.N {
 			f.wait(30*time.Second, "a healthy pair, 3s after the last trial", steady)
 			prim := f.primary()
+			randomPhase()
 			ds = append(ds, outage(b, p, client, func() { prim.signalPBX(b, syscall.SIGSTOP) }, 30*time.Second))
 			prim.signalPBX(b, syscall.SIGCONT)
 			disturbed = time.Now()
@@ -178,6 +188,7 @@ func pairOutage(b *testing.B, failoverExtra string) {
 		for range b.N {
 			f.wait(30*time.Second, "a healthy pair, 3s after the last trial", steady)
 			prim := f.primary()
+			randomPhase()
 			ds = append(ds, outage(b, p, client, func() {
 				if err := prim.host.LinkDown(); err != nil {
 					b.Fatal(err)

@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(postgresql mariadb-server kamailio sipsak sip-tester etcd-server iproute2 procps nftables logrotate file man-db prometheus chromium rsync)
+packages=(postgresql mariadb-server kamailio sipsak keepalived sip-tester etcd-server iproute2 procps nftables logrotate file man-db prometheus chromium rsync)
 
 install_packages() {
 	local missing=()

@@ -19,7 +19,8 @@ import (
 )
 
 func newRunCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var prof profiles
+	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the sidecar: probe the PBX, serve status and metrics",
 		Long: `Run the sidecar in the foreground until SIGTERM or SIGINT.
@@ -39,9 +40,19 @@ Exit codes: 0 clean shutdown, 1 runtime failure (socket in use...), 2 bad config
 			if err := exportDaemonEnv(cfg); err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
-			return runDaemon(cmd.Context(), g, cfg)
+			stopProfiles, err := prof.start()
+			if err != nil {
+				return &exitError{code: exitFailure, err: err}
+			}
+			err = runDaemon(cmd.Context(), g, cfg)
+			if perr := stopProfiles(); err == nil && perr != nil {
+				err = &exitError{code: exitFailure, err: perr}
+			}
+			return err
 		},
 	}
+	prof.flags(cmd)
+	return cmd
 }
 
 // exportDaemonEnv sets PBXHA_CONFIG and PBXHA_SOCKET in the daemon's own

@@ -193,8 +193,17 @@ func (a *Actuators) Count(op Op) int {
 // Local is a settable source of failover.LocalState for NodeConfig.Local.
 // Its methods may be called concurrently.
 type Local struct {
-	mu sync.Mutex
-	s  failover.LocalState
+	mu     sync.Mutex
+	s      failover.LocalState
+	notify func()
+}
+
+// Notify sets f to be called after every Update, as the daemon pokes its
+// node when the local state changes (pass Node.Poke).
+func (l *Local) Notify(f func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.notify = f
 }
 
 // NewLocal returns a source that reports s until changed.
@@ -216,6 +225,10 @@ func (l *Local) Get() failover.LocalState {
 // Update changes the state with f.
 func (l *Local) Update(f func(s *failover.LocalState)) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	f(&l.s)
+	notify := l.notify
+	l.mu.Unlock()
+	if notify != nil {
+		notify()
+	}
 }

@@ -1,0 +1,292 @@
+package failover
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pbxha/pbxha/probe"
+)
+
+// deadlineSamples are the offsets from Now at which checkNextDeadline asks
+// Decide again: dense around the default timings, then sparse out to a day.
+var deadlineSamples = func() []time.Duration {
+	ds := []time.Duration{1, time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond}
+	for ms := 10; ms <= 3000; ms += 10 {
+		if ms <= 500 || ms%50 == 0 {
+			ds = append(ds, time.Duration(ms)*time.Millisecond)
+		}
+	}
+	for _, d := range []time.Duration{4 * time.Second, 5 * time.Second, 10 * time.Second, 20 * time.Second, 30 * time.Second,
+		time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, time.Hour, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour} {
+		ds = append(ds, d)
+	}
+	return ds
+}()
+
+// checkNextDeadline asserts NextDeadline's contract on o: Decide, with
+// nothing changing but the time (and the peer dying at its DeadAt), decides
+// the same at every sampled instant before NextDeadline and just before it,
+// and differently at it. samples thins the sampled offsets (every n-th).
+func checkNextDeadline(o Observation, p Policy, samples int) error {
+	d := Decide(o, p)
+	next := NextDeadline(o, p)
+	end := next
+	if end.IsZero() {
+		end = o.Now.Add(48 * time.Hour)
+	}
+	if !end.After(o.Now) {
+		return fmt.Errorf("NextDeadline %s is not after now %s", end, o.Now)
+	}
+	differs := func(t time.Time) error {
+		if e := Decide(o.at(t, p), p); !e.same(d) {
+			return fmt.Errorf("decision changed at +%s, before NextDeadline +%s: %s %s eligible %v %q → %s %s eligible %v %q",
+				t.Sub(o.Now), next.Sub(o.Now), d.Action, d.Role, d.Eligible, d.Reason, e.Action, e.Role, e.Eligible, e.Reason)
+		}
+		return nil
+	}
+	for i, off := range deadlineSamples {
+		t := o.Now.Add(off)
+		if !t.Before(end) {
+			break
+		}
+		if i%samples != 0 {
+			continue
+		}
+		if err := differs(t); err != nil {
+			return err
+		}
+	}
+	if err := differs(end.Add(-1)); err != nil {
+		return err
+	}
+	if !next.IsZero() && Decide(o.at(next, p), p).same(d) {
+		return fmt.Errorf("NextDeadline +%s: the decision (%s %s %q) does not change there", next.Sub(o.Now), d.Action, d.Role, d.Reason)
+	}
+	return nil
+}
+
+// TestNextDeadline names the deadlines a node must not miss, each with the
+// observation that waits for it.
+func TestNextDeadline(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	p := DefaultPolicy()
+	for _, tc := range []struct {
+		name string
+		obs  Observation
+		edit func(*Observation)
+		want time.Duration // after Now; 0: none
+	}{
+		// A standby at rest: the primary's death alone changes nothing
+		// Decide returns (a takeover needs a fresh tie-breaker answer,
+		// which the node asks for; see TieBreakerDue); the answer going
+		// stale makes it not eligible.
+		{name: "standby at rest: the tie-breaker answer goes stale", obs: standbyObs(), want: ms(3150)},
+		{name: "standby, peer silent: the takeover wait", obs: standbyObs(),
+			edit: func(o *Observation) {
+				peerDead(o)
+				o.Peer.LastHeard = o.Now.Add(-ms(1000))
+				o.TieBreakerAt = o.Now // fresh for dead_after/2
+			}, want: p.TakeoverWait(0) - ms(1000)},
+		{name: "standby, peer silent, answer no longer fresh: eligibility lapses", obs: standbyObs(),
+			edit: func(o *Observation) {
+				peerDead(o)
+				o.Peer.LastHeard = o.Now.Add(-ms(1000))
+				o.TieBreakerAt = o.Now.Add(-ms(400))
+			}, want: ms(2800)},
+		{name: "primary at rest: isolation unless an ack or an answer comes", obs: primaryObs(), edit: func(o *Observation) {
+			o.Peer.DeadAt = o.Now.Add(ms(900))
+		}, want: ms(350)},
+		{name: "primary, peer silent: isolation after the tie-breaker's answer", obs: primaryObs(),
+			edit: func(o *Observation) {
+				peerDead(o)
+				o.ConfirmedAt, o.TieBreakerAt = o.Now.Add(-ms(300)), o.Now.Add(-ms(100))
+			}, want: ms(300)},
+		{name: "primary, tie-breaker lost: isolation after the peer's last ack", obs: primaryObs(),
+			edit: func(o *Observation) {
+				o.ConfirmedAt, o.TieBreakerAt = o.Now.Add(-ms(350)), o.Now.Add(-ms(5000))
+			}, want: ms(50)},
+		{name: "init: init_dead", obs: standbyObs(), edit: func(o *Observation) {
+			o.Role, o.Peer, o.StartedAt = RoleInit, PeerView{}, o.Now.Add(-ms(2500))
+		}, want: ms(500)},
+		{name: "standby: the eligibility hold", obs: standbyObs(), edit: func(o *Observation) {
+			o.Peer.Role, o.Peer.Eligible = RoleStandby, false // released
+			o.EligibleSince, o.TieBreakerAt = o.Now.Add(-ms(1700)), o.Now
+		}, want: ms(300)},
+		{name: "failed primary, restart_first: restart_grace", obs: primaryObs(), edit: func(o *Observation) {
+			o.Health, o.FailedSince, o.RestartPending = probe.HealthFailed, o.Now.Add(-ms(9900)), true
+		}, want: ms(100)},
+		{name: "a failed release waits for its retry", obs: primaryObs(), edit: func(o *Observation) {
+			o.Health, o.RetryAt = probe.HealthFailed, map[Action]time.Time{ActionRelease: o.Now.Add(ms(200))}
+		}, want: ms(200)},
+		{name: "standby, peer silent: heartbeats lost unread hold the takeover for dead_after", obs: standbyObs(),
+			edit: func(o *Observation) {
+				peerDead(o)
+				o.TieBreakerAt, o.HeartbeatLossAt = o.Now, o.Now.Add(-ms(800))
+			}, want: ms(200)},
+		{name: "primary: failback_delay", obs: primaryObs(), edit: func(o *Observation) {
+			o.Peer.HealthySince = o.Now.Add(-5*time.Minute + ms(300))
+		}, want: ms(300)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, pol := tc.obs, p
+			if tc.name == "failed primary, restart_first: restart_grace" {
+				pol.Mode = RestartFirst
+			}
+			if tc.name == "primary: failback_delay" {
+				pol.Failback, pol.PreferredNode = FailbackAuto, o.Peer.Node
+			}
+			if tc.edit != nil {
+				tc.edit(&o)
+			}
+			next := NextDeadline(o, pol)
+			var got time.Duration
+			if !next.IsZero() {
+				got = next.Sub(o.Now)
+			}
+			if got != tc.want {
+				t.Errorf("NextDeadline: got +%s, want +%s (decision now: %q)", got, tc.want, Decide(o, pol).Reason)
+			}
+			if err := checkNextDeadline(o, pol, 1); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestNextDeadlineRandom checks NextDeadline's contract on random
+// observations whose every time lies within a few seconds of Now.
+func TestNextDeadlineRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 1))
+	n := 5000
+	if testing.Short() {
+		n = 1000
+	}
+	for i := range n {
+		o, p := randomObservation(rng)
+		if err := checkNextDeadline(o, p, 3); err != nil {
+			t.Fatalf("case %d: %v\nobservation %+v\npolicy %+v", i, err, o, p)
+		}
+	}
+}
+
+// randomObservation draws an observation of a pair: roles, health and the
+// peer's view at random, every time at random within 3s before Now (or
+// unset), and some policies.
+func randomObservation(rng *rand.Rand) (Observation, Policy) {
+	now := decideT0
+	pick := func(n int) int { return rng.IntN(n) }
+	when := func() time.Time {
+		if pick(4) == 0 {
+			return time.Time{}
+		}
+		return now.Add(-time.Duration(rng.Int64N(int64(3 * time.Second))))
+	}
+	flag := func() bool { return pick(2) == 0 }
+	o := Observation{
+		Now: now, Node: "node-b", Role: allRoles[pick(len(allRoles))], Epoch: uint64(1 + pick(2)),
+		Health: allHealth[pick(len(allHealth))], PBXFault: pick(8) == 0, Maintenance: pick(8) == 0,
+		StartedAt: now.Add(-time.Duration(rng.Int64N(int64(5 * time.Second)))), DB: DBStandby, WAL: 1 << 30,
+		TieBreakerOK: pick(4) != 0, TieBreakerAt: when(), Fence: FenceState(pick(3)), RestartPending: pick(4) == 0,
+		FailedSince: when(), EligibleSince: when(), ConfirmedAt: when(), LastAnnounce: when(),
+		Witness: WitnessState(pick(3)), SteppedDownAt: when(), FailbackDueSince: when(),
+	}
+	if pick(4) == 0 {
+		o.HeartbeatLossAt = when()
+	}
+	if pick(3) == 0 {
+		o.RetryAt = map[Action]time.Time{Action(pick(int(ActionFailback) + 1)): now.Add(time.Duration(rng.Int64N(int64(3 * time.Second))))}
+	}
+	if pick(6) == 0 {
+		o.Busy = ActionRelease
+	}
+	if pick(8) == 0 {
+		o.VIP = VIPState(pick(3))
+	}
+	if pick(3) != 0 {
+		heard := now.Add(-time.Duration(rng.Int64N(int64(3 * time.Second))))
+		o.Peer = PeerView{
+			Heard: true, Node: "node-a", Role: allRoles[pick(len(allRoles))], Epoch: uint64(1 + pick(2)),
+			Health: allHealth[pick(len(allHealth))], Maintenance: pick(8) == 0, Eligible: flag(), DB: DBPrimary, WAL: 1 << 30,
+			LastHeard: heard, HealthySince: when(), Version: uint8(1 + pick(2)), StepDown: DefaultStepDown,
+			Restarting: pick(6) == 0, BadMACAt: when(),
+		}
+		if dead := heard.Add(time.Second); dead.After(now) {
+			o.Peer.Alive, o.Peer.DeadAt = true, dead
+		}
+		if pick(4) == 0 {
+			o.Peer.Switchover = SwitchoverRequest{Target: []string{"node-a", "node-b", ""}[pick(3)], ID: 7}
+		}
+	}
+	if pick(6) == 0 {
+		o.Switchover = SwitchoverRequest{Target: []string{"node-a", "node-b", ""}[pick(3)], ID: 9}
+	}
+	p := DefaultPolicy()
+	p.Mode = Mode(pick(2))
+	p.NeedFence, p.Witness = pick(4) == 0, pick(4) == 0
+	p.RestartGrace = time.Duration(rng.Int64N(int64(3 * time.Second)))
+	if pick(3) == 0 {
+		p.Failback, p.PreferredNode, p.FailbackDelay = FailbackAuto, "node-a", time.Duration(rng.Int64N(int64(3*time.Second)))
+		p.FailbackDrain = time.Duration(rng.Int64N(int64(3 * time.Second)))
+		o.ActiveCalls, o.CallsCounted = pick(3), flag()
+	}
+	if pick(5) == 0 {
+		p.PreferredNode = "node-b"
+	}
+	return o, p
+}
+
+// TestTieBreakerDue: the calm cadence while no answer can matter, at once
+// or every dead_after/5 while one can.
+func TestTieBreakerDue(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	p := DefaultPolicy()
+	for _, tc := range []struct {
+		name       string
+		obs        Observation
+		edit       func(*Observation)
+		last       time.Duration // the last round asked this long before Now; 0: never
+		want       time.Duration // due after Now
+		wantUrgent bool
+	}{
+		{name: "standby at rest: a second after the last round", obs: standbyObs(), last: ms(300), want: ms(700)},
+		{name: "standby, never asked: now", obs: standbyObs(), want: 0},
+		{name: "standby whose last round got no answer: every dead_after/5", obs: standbyObs(), last: ms(50),
+			edit: func(o *Observation) { o.TieBreakerOK = false }, want: ms(150), wantUrgent: true},
+		{name: "standby, its primary dies before the calm round: from the death", obs: standbyObs(), last: ms(100),
+			edit: func(o *Observation) { o.Peer.DeadAt = o.Now.Add(ms(300)) }, want: ms(300), wantUrgent: true},
+		{name: "standby, primary silent: every dead_after/5", obs: standbyObs(), last: ms(50),
+			edit: peerDead, want: ms(150), wantUrgent: true},
+		{name: "standby, the primary released: at once", obs: standbyObs(), last: ms(500),
+			edit: func(o *Observation) { o.Peer.Role, o.Peer.Eligible = RoleStandby, false }, want: 0, wantUrgent: true},
+		// The primary wakes for it, and sleeps on when an ack came.
+		{name: "primary at rest, acked just now: urgent only if no ack comes first", obs: primaryObs(), last: ms(300),
+			edit: func(o *Observation) { o.ConfirmedAt = o.Now }, want: p.IsolationAfter - p.tieBreakerLead(), wantUrgent: true},
+		{name: "primary without isolation: calm", obs: primaryObs(), last: ms(300),
+			edit: func(o *Observation) { o.ConfirmedAt = o.Now }, want: ms(700)},
+		{name: "primary, acks late: before the isolation step-down", obs: primaryObs(), last: ms(900),
+			edit: func(o *Observation) { o.ConfirmedAt, o.TieBreakerAt = o.Now.Add(-ms(200)), o.Now.Add(-ms(900)) },
+			want: p.IsolationAfter - p.tieBreakerLead() - ms(200), wantUrgent: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tc.obs
+			if tc.edit != nil {
+				tc.edit(&o)
+			}
+			var last time.Time
+			if tc.last > 0 {
+				last = o.Now.Add(-tc.last)
+			}
+			pol := p
+			if strings.HasPrefix(tc.name, "primary without isolation") {
+				pol.IsolationAfter = 0
+			}
+			due, urgent := TieBreakerDue(o, pol, last)
+			if got := due.Sub(o.Now); got != tc.want || urgent != tc.wantUrgent {
+				t.Errorf("got due +%s urgent %v, want +%s urgent %v", got, urgent, tc.want, tc.wantUrgent)
+			}
+		})
+	}
+}
