@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/pbxha/pbxha/internal/buildinfo"
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 )
@@ -49,7 +50,7 @@ func newGenCmd(g *globals) *cobra.Command {
 // The date is left out so that two builds of one commit are identical.
 func genMan(root *cobra.Command, dir string) error {
 	root.DisableAutoGenTag = true
-	hdr := &doc.GenManHeader{Title: "PBXHA", Section: "1", Source: "pbxha " + buildVersion(), Manual: "pbxha manual"}
+	hdr := &doc.GenManHeader{Title: "PBXHA", Section: "1", Source: "pbxha " + buildinfo.String(), Manual: "pbxha manual"}
 	return doc.GenManTree(root, hdr, dir)
 }
 

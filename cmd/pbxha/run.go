@@ -12,6 +12,7 @@ import (
 	"github.com/pbxha/pbxha/configs"
 	"github.com/pbxha/pbxha/daemon"
 	"github.com/pbxha/pbxha/hooks"
+	"github.com/pbxha/pbxha/internal/buildinfo"
 	"github.com/pbxha/pbxha/internal/unitjob"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/sipcheck"
@@ -94,7 +95,7 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	defer signal.Stop(hup)
 	err = daemon.Run(ctx, cfg, daemon.Options{
 		Logger:      logger,
-		Version:     buildVersion(),
+		Version:     buildinfo.String(),
 		Reload:      hup,
 		Load:        func() (*configs.Config, error) { return startupConfig(g) },
 		SetLogLevel: func(name string) error { return setLevel(level, name) },

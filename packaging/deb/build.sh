@@ -39,11 +39,12 @@ install -d "$root/DEBIAN" "$root/usr/bin" "$root/usr/lib/systemd/system" "$root/
 
 # The binary: static, trimmed paths, the release and the commit recorded.
 # The go command stamps the commit into the build information in a plain
-# clone; main.commit carries it from a git worktree, where it does not.
-ldflags="-s -w -X main.version=$VERSION"
+# clone; buildinfo.Commit carries it from a git worktree, where it does not.
+bi=github.com/pbxha/pbxha/internal/buildinfo
+ldflags="-s -w -X $bi.Version=$VERSION"
 if rev=$(git -C "$repo" rev-parse HEAD 2>/dev/null); then
 	[ -n "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null)" ] && rev="$rev-modified"
-	ldflags="$ldflags -X main.commit=$rev"
+	ldflags="$ldflags -X $bi.Commit=$rev"
 fi
 (cd "$repo" && CGO_ENABLED=0 GOOS=linux GOARCH=$goarch go build -trimpath -buildvcs=auto \
 	-ldflags "$ldflags" -o "$root/usr/bin/pbxha" ./cmd/pbxha)

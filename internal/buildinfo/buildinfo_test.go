@@ -1,4 +1,4 @@
-package main
+package buildinfo
 
 import (
 	"runtime"
@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestVersionLine(t *testing.T) {
+func TestLine(t *testing.T) {
 	built := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
 		{Key: "CGO_ENABLED", Value: "0"},
 		{Key: "vcs.revision", Value: "0123456789abcdef0123456789abcdef01234567"},
@@ -27,17 +27,15 @@ func TestVersionLine(t *testing.T) {
 		{"no build info", "dev", nil, "pbxha dev commit unknown " + runtime.Version() + " " + platform},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := versionLine(tc.v, tc.bi); got != tc.want {
+			if got := line(tc.v, "", tc.bi); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
 	}
 }
 
-func TestVersionCommitFromLinker(t *testing.T) {
-	defer func(c string) { commit = c }(commit)
-	commit = "fedcba9876543210fedcba-modified"
-	if got, want := versionLine("1.0.0", nil), "pbxha 1.0.0 commit fedcba987654-modified "; !strings.HasPrefix(got, want) {
+func TestLineCommitFromLinker(t *testing.T) {
+	if got, want := line("1.0.0", "fedcba9876543210fedcba-modified", nil), "pbxha 1.0.0 commit fedcba987654-modified "; !strings.HasPrefix(got, want) {
 		t.Errorf("got %q, want it to start with %q", got, want)
 	}
 }
