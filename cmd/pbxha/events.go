@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/pbxha/pbxha/event"
@@ -51,7 +48,7 @@ Exit codes: 0, 1 the log cannot be read, 2 usage.`,
 				return &exitError{code: exitFailure, err: fmt.Errorf("events: no config to find state_dir in; give -c FILE")}
 			}
 			path := filepath.Join(cfg.StateDir, event.LogName)
-			out := newEventWriter(g.stdout, asJSON)
+			out := event.NewWriter(g.stdout, asJSON)
 			if !follow {
 				evs, err := event.ReadLog(path, f.Since)
 				if err != nil && !os.IsNotExist(err) {
@@ -59,10 +56,10 @@ Exit codes: 0, 1 the log cannot be read, 2 usage.`,
 				}
 				for _, e := range evs {
 					if f.Match(e) {
-						out.write(e)
+						_ = out.Write(e)
 					}
 				}
-				return out.flush()
+				return out.Flush()
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
@@ -103,51 +100,20 @@ func eventFilter(since time.Duration, kinds []string, severity string) (event.Fi
 
 // followEvents prints the kept events that pass f, then new ones as they
 // are appended, flushing each, until ctx ends.
-func followEvents(ctx context.Context, path string, f event.Filter, out *eventWriter) error {
+func followEvents(ctx context.Context, path string, f event.Filter, out *event.Writer) error {
 	err := event.Follow(ctx, path, 200*time.Millisecond, func(e event.Event, old bool) {
 		if f.Match(e) {
-			out.write(e)
+			_ = out.Write(e)
 			if !old {
-				_ = out.flush()
+				_ = out.Flush()
 			}
 		}
 	})
-	if ferr := out.flush(); err == nil {
+	if ferr := out.Flush(); err == nil {
 		err = ferr
 	}
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
 	return nil
-}
-
-// eventWriter prints events as a table (aligned per flush) or JSON lines.
-type eventWriter struct {
-	json   bool
-	w      io.Writer
-	tw     *tabwriter.Writer
-	header bool
-}
-
-func newEventWriter(w io.Writer, asJSON bool) *eventWriter {
-	return &eventWriter{json: asJSON, w: w, tw: tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
-}
-
-func (o *eventWriter) write(e event.Event) {
-	if o.json {
-		_ = json.NewEncoder(o.w).Encode(e)
-		return
-	}
-	if !o.header {
-		fmt.Fprintln(o.tw, "TIME\tSEVERITY\tKIND\tSUMMARY")
-		o.header = true
-	}
-	fmt.Fprintf(o.tw, "%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05.000"), e.Severity, e.Kind, e.Summary)
-}
-
-func (o *eventWriter) flush() error {
-	if o.json {
-		return nil
-	}
-	return o.tw.Flush()
 }

@@ -87,7 +87,7 @@ func TestEventsCommand(t *testing.T) {
 	buf := &syncBuffer{}
 	done := make(chan error, 1)
 	f, _ := eventFilter(0, nil, "warning")
-	go func() { done <- followEvents(ctx, filepath.Join(dir, event.LogName), f, newEventWriter(buf, true)) }()
+	go func() { done <- followEvents(ctx, filepath.Join(dir, event.LogName), f, event.NewWriter(buf, true)) }()
 	testenv.WaitFor(t, 5*time.Second, "the kept warnings", func() bool { return strings.Count(buf.String(), "\n") == 2 })
 	l, err = event.OpenLog(filepath.Join(dir, event.LogName), event.Retention{Keep: 100}, nil)
 	if err != nil {
