@@ -160,7 +160,7 @@ func (r *Runtime) decide(now time.Time) {
 // memberDoc is what this node publishes of itself now.
 func (r *Runtime) memberDoc(ls failover.LocalState, d coord.Decision) memberDoc {
 	m := memberDoc{Node: r.cfg.Node, Role: r.st.role.String(), Health: ls.Health.String(), Eligible: d.Eligible,
-		Priority: r.cfg.Priority, Maintenance: ls.Maintenance, Probes: summary(ls.Probes)}
+		Priority: r.cfg.Priority, Maintenance: ls.Maintenance, Probes: ls.Probes.Text()}
 	if r.cfg.DB {
 		m.DB, m.WAL = ls.DB.String(), ls.WAL
 	}

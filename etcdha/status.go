@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/pbxha/pbxha/control"
@@ -118,25 +117,4 @@ func (r *Runtime) VIPHeld() (held, ok bool) {
 	defer cancel()
 	h, err := r.cfg.VIP.Held(ctx)
 	return h, err == nil
-}
-
-// summary renders probe counts: "3 ok", "2 ok, 1 failed: sip".
-func summary(s failover.ProbeSummary) string {
-	var parts []string
-	for _, c := range []struct {
-		n    uint8
-		what string
-	}{{s.OK, "ok"}, {s.Degraded, "degraded"}, {s.Failed, "failed"}, {s.Unknown, "unknown"}} {
-		if c.n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
-		}
-	}
-	if len(parts) == 0 {
-		return "no probes"
-	}
-	out := strings.Join(parts, ", ")
-	if len(s.Failing) > 0 {
-		out += ": " + strings.Join(s.Failing, ", ")
-	}
-	return out
 }

@@ -11,6 +11,7 @@ import (
 	"hash"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode"
@@ -80,6 +81,28 @@ type ProbeSummary struct {
 func (s ProbeSummary) equal(o ProbeSummary) bool {
 	return s.OK == o.OK && s.Degraded == o.Degraded && s.Failed == o.Failed && s.Unknown == o.Unknown &&
 		slices.Equal(s.Failing, o.Failing)
+}
+
+// Text renders the counts for status: "3 ok", "2 ok, 1 failed: sip",
+// "no probes".
+func (s ProbeSummary) Text() string {
+	var parts []string
+	for _, c := range []struct {
+		n    uint8
+		what string
+	}{{s.OK, "ok"}, {s.Degraded, "degraded"}, {s.Failed, "failed"}, {s.Unknown, "unknown"}} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
+		}
+	}
+	if len(parts) == 0 {
+		return "no probes"
+	}
+	out := strings.Join(parts, ", ")
+	if len(s.Failing) > 0 {
+		out += ": " + strings.Join(s.Failing, ", ")
+	}
+	return out
 }
 
 // Summarize builds a ProbeSummary from settled probe states, truncating names

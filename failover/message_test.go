@@ -259,3 +259,22 @@ func TestVersion1(t *testing.T) {
 		t.Errorf("version 1 with the restarting flag: got %v, want %v", err, ErrMalformed)
 	}
 }
+
+func TestProbeSummaryText(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		s    ProbeSummary
+		want string
+	}{
+		{"no probes", ProbeSummary{}, "no probes"},
+		{"all ok", ProbeSummary{OK: 3}, "3 ok"},
+		{"one failed", ProbeSummary{OK: 2, Failed: 1, Failing: []string{"sip"}}, "2 ok, 1 failed: sip"},
+		{"every state", ProbeSummary{OK: 1, Degraded: 1, Failed: 1, Unknown: 1, Failing: []string{"pg", "esl"}}, "1 ok, 1 degraded, 1 failed, 1 unknown: pg, esl"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.s.Text(); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

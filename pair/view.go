@@ -1,8 +1,6 @@
 package pair
 
 import (
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/pbxha/pbxha/control"
@@ -23,7 +21,7 @@ func (p *Pair) nodes(ns failover.NodeStatus, peerLag uint64, now time.Time) []co
 	if p.cfg.States != nil {
 		states = p.cfg.States()
 	}
-	self.Probes = summary(failover.Summarize(states))
+	self.Probes = failover.Summarize(states).Text()
 	var localWAL uint64
 	if p.cfg.DB {
 		self.DB = failover.DBUnknown.String()
@@ -40,7 +38,7 @@ func (p *Pair) nodes(ns failover.NodeStatus, peerLag uint64, now time.Time) []co
 	pv := ns.Peer
 	if pv.Heard {
 		peer.Role, peer.Health, peer.Maintenance = pv.Role.String(), pv.Health.String(), pv.Maintenance
-		peer.Probes = summary(pv.Probes)
+		peer.Probes = pv.Probes.Text()
 		t := pv.LastHeard
 		peer.LastHeard = &t
 		if p.cfg.DB && pv.DB != failover.DBNone {
@@ -66,25 +64,4 @@ func (p *Pair) nodes(ns failover.NodeStatus, peerLag uint64, now time.Time) []co
 		}
 	}
 	return []control.ClusterNode{self, peer}
-}
-
-// summary renders probe counts: "3 ok", "2 ok, 1 failed: sip".
-func summary(s failover.ProbeSummary) string {
-	var parts []string
-	for _, c := range []struct {
-		n    uint8
-		what string
-	}{{s.OK, "ok"}, {s.Degraded, "degraded"}, {s.Failed, "failed"}, {s.Unknown, "unknown"}} {
-		if c.n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
-		}
-	}
-	if len(parts) == 0 {
-		return "no probes"
-	}
-	out := strings.Join(parts, ", ")
-	if len(s.Failing) > 0 {
-		out += ": " + strings.Join(s.Failing, ", ")
-	}
-	return out
 }
