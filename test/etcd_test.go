@@ -91,17 +91,7 @@ func startEtcdNode(t testing.TB, host *netns.Host, pbxha, testpbx string, endpoi
 	dir := t.TempDir()
 	n := &pairNode{host: host, socket: filepath.Join(dir, "pbxha.sock"), log: filepath.Join(dir, "pbxha.log"),
 		cfgPath: filepath.Join(dir, "pbxha.yaml"), pbxhaBin: pbxha}
-	if out, err := host.Run("sysctl", "-w", "net.ipv4.ip_nonlocal_bind=1"); err != nil {
-		t.Fatalf("%s: sysctl: %v\n%s", host.Name, err, out)
-	}
-	for _, addr := range []string{host.IP.String(), pairVIP} {
-		args := []string{testpbx, "-listen", addr + ":5060", "-transport", "udp"}
-		pbx, err := host.Start(args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n.pbx, n.pbxArg = append(n.pbx, pbx), append(n.pbxArg, args)
-	}
+	startNodePBXs(t, n, host, testpbx)
 	priority := 100
 	switch {
 	case o.priority < 0:

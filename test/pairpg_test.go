@@ -167,17 +167,7 @@ func startPGPairNode(t testing.TB, host *netns.Host, paths []pgPath, db *pgtest.
 	t.Helper()
 	dir := t.TempDir()
 	n := &pairNode{host: host, socket: filepath.Join(dir, "pbxha.sock"), log: filepath.Join(dir, "pbxha.log")}
-	if out, err := host.Run("sysctl", "-w", "net.ipv4.ip_nonlocal_bind=1"); err != nil {
-		t.Fatalf("%s: sysctl: %v\n%s", host.Name, err, out)
-	}
-	for _, addr := range []string{host.IP.String(), pairVIP} {
-		args := []string{testpbx, "-listen", addr + ":5060", "-transport", "udp"}
-		pbx, err := host.Start(args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n.pbx, n.pbxArg = append(n.pbx, pbx), append(n.pbxArg, args)
-	}
+	startNodePBXs(t, n, host, testpbx)
 	var pathsYAML strings.Builder
 	for _, p := range paths {
 		fmt.Fprintf(&pathsYAML, "    - {local: \"%s:7946\", peer: \"%s:7946\"}\n", p.local, p.peer)
@@ -691,5 +681,24 @@ func noStreamingWaits(t *testing.T, f *pgPair, prim, stby *pairNode, l *dbLoad) 
 			f.dump()
 			t.Fatalf("%s released after the switchover had timed out", prim.host.Name)
 		}
+	}
+}
+
+// startNodePBXs starts the test PBX of a node twice: on the host's own
+// address (which the local probe checks) and on the VIP, bound while the VIP
+// is elsewhere (ip_nonlocal_bind), so that it answers from the VIP once the
+// node holds it. Both are recorded in n.
+func startNodePBXs(t testing.TB, n *pairNode, host *netns.Host, testpbx string) {
+	t.Helper()
+	if out, err := host.Run("sysctl", "-w", "net.ipv4.ip_nonlocal_bind=1"); err != nil {
+		t.Fatalf("%s: sysctl: %v\n%s", host.Name, err, out)
+	}
+	for _, addr := range []string{host.IP.String(), pairVIP} {
+		args := []string{testpbx, "-listen", addr + ":5060", "-transport", "udp"}
+		pbx, err := host.Start(args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.pbx, n.pbxArg = append(n.pbx, pbx), append(n.pbxArg, args)
 	}
 }
