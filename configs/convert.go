@@ -134,6 +134,7 @@ func (c *Config) FailoverPolicy() (failover.Policy, error) {
 	p.NeedFence = len(c.Failover.FenceCommand) > 0
 	if c.Database.DSN != "" {
 		p.MaxLagBytes, p.AllowLagPromote = c.maxLag(), c.Database.AllowLag
+		p.LagTransactions = c.DatabaseKind().MySQLFamily()
 	}
 	p.Interval, p.IsolationAfter, p.StepDown = c.Peer.Interval, c.Failover.IsolationAfter, c.StepDownBudget()
 	p.Witness = c.WitnessOn()

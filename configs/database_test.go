@@ -58,6 +58,9 @@ func TestDatabaseKinds(t *testing.T) {
 			if p.MaxLagBytes != tc.wantLag {
 				t.Errorf("policy lag limit: got %d, want %d", p.MaxLagBytes, tc.wantLag)
 			}
+			if want := tc.kind != DatabasePostgreSQL; p.LagTransactions != want {
+				t.Errorf("policy lag in transactions: got %v, want %v", p.LagTransactions, want)
+			}
 			if got := c.DatabaseRejoins(); got != tc.wantRejoins {
 				t.Errorf("DatabaseRejoins: got %v, want %v", got, tc.wantRejoins)
 			}

@@ -96,7 +96,11 @@ func (s situation) secondary(d Decision) Decision {
 		// dead and might take over too, or have just stepped down for it.
 		return d.with(ActionNone, fmt.Sprintf("%s, but %s does not hear this node: not taking over", why, s.peer))
 	case !s.lagOK():
-		return d.with(ActionNone, fmt.Sprintf("%s, but %d WAL bytes behind %s (max_lag_bytes %d): not promoting without --force", why, s.lag(), s.peer, p.MaxLagBytes))
+		unit, key := "WAL bytes", "max_lag_bytes"
+		if p.LagTransactions {
+			unit, key = "transactions", "max_lag_transactions"
+		}
+		return d.with(ActionNone, fmt.Sprintf("%s, but %d %s behind %s (%s %d): not promoting without --force", why, s.lag(), unit, s.peer, key, p.MaxLagBytes))
 	case !designated && (o.EligibleSince.IsZero() || o.Now.Sub(o.EligibleSince) < p.hold()):
 		var heldFor time.Duration
 		if !o.EligibleSince.IsZero() {

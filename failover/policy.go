@@ -79,6 +79,7 @@ type Policy struct {
 	DeadAfter       time.Duration // the peer tracker's dead_after; a node takes over only after being eligible for twice this
 	MaxLagBytes     uint64        // a node this many WAL bytes behind the peer does not promote
 	AllowLagPromote bool          // promote past MaxLagBytes anyway (config override)
+	LagTransactions bool          // MaxLagBytes and positions count transactions (MariaDB/MySQL GTIDs), not WAL bytes
 	Mode            Mode          // failover_first or restart_first
 	RestartGrace    time.Duration // restart_first: time the local restart gets before releasing
 	Failback        Failback      // off or auto
