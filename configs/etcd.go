@@ -101,6 +101,7 @@ func (c *Config) CoordPolicy() coord.Policy {
 	p.Failback, _ = failover.ParseFailback(c.Failover.Failback)
 	if c.Database.DSN != "" {
 		p.MaxLagBytes, p.AllowLag = c.maxLag(), c.Database.AllowLag
+		p.LagTransactions = c.DatabaseKind().MySQLFamily()
 	}
 	return p
 }

@@ -117,6 +117,9 @@ type Policy struct {
 	// position does not lead, unless AllowLag or a forced switchover.
 	MaxLagBytes uint64
 	AllowLag    bool
+	// LagTransactions: positions and MaxLagBytes count transactions
+	// (MariaDB/MySQL GTIDs), not WAL bytes.
+	LagTransactions bool
 	// Mode, RestartGrace: a leader whose service failed hands over at
 	// once (failover_first) or gives a local restart RestartGrace first.
 	Mode         failover.Mode

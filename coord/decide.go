@@ -140,7 +140,11 @@ func (s situation) lagReason() string {
 		return "no leader ever announced a database position: a standby database does not lead without allow_lag"
 	}
 	if o.LeaderWAL > o.Local.WAL && o.LeaderWAL-o.Local.WAL > p.MaxLagBytes {
-		return fmt.Sprintf("database %d bytes behind the last announced position (max_lag_bytes %d)", o.LeaderWAL-o.Local.WAL, p.MaxLagBytes)
+		unit, key := "bytes", "max_lag_bytes"
+		if p.LagTransactions {
+			unit, key = "transactions", "max_lag_transactions"
+		}
+		return fmt.Sprintf("database %d %s behind the last announced position (%s %d)", o.LeaderWAL-o.Local.WAL, unit, key, p.MaxLagBytes)
 	}
 	return ""
 }

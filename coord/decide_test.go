@@ -211,6 +211,12 @@ func TestDecide(t *testing.T) {
 				o.Local.DB, o.Local.WAL, o.LeaderWAL = failover.DBStandby, 100, 2000
 			},
 			wantAction: failover.ActionNone, wantRole: failover.RoleStandby, wantReason: "1900 bytes behind", wantElig: new(bool)},
+		{name: "beyond max_lag_transactions (MariaDB): not eligible", follower: true,
+			obs: func(o *Observation) {
+				o.Local.DB, o.Local.WAL, o.LeaderWAL = failover.DBStandby, 100, 2000
+			},
+			policy:     func(p *Policy) { p.LagTransactions = true },
+			wantAction: failover.ActionNone, wantRole: failover.RoleStandby, wantReason: "1900 transactions behind the last announced position (max_lag_transactions", wantElig: new(bool)},
 		{name: "beyond max_lag_bytes with allow_lag", follower: true,
 			obs: func(o *Observation) {
 				o.Local.DB, o.Local.WAL, o.LeaderWAL = failover.DBStandby, 100, 2000
