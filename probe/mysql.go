@@ -37,6 +37,8 @@ const (
 	mysqlErrTableAccess      = 1142 // ER_TABLEACCESS_DENIED_ERROR
 	mysqlErrSpecificAccess   = 1227 // ER_SPECIFIC_ACCESS_DENIED_ERROR
 	mysqlErrCommandsDenied   = 1370 // ER_PROCACCESS_DENIED_ERROR
+	mysqlErrStatementTimeout = 1969 // MariaDB's ER_STATEMENT_TIMEOUT: max_statement_time exceeded
+	mysqlErrQueryTimeout     = 3024 // MySQL's ER_QUERY_TIMEOUT: max_execution_time exceeded
 )
 
 // MySQLConfig configures a MariaDB/MySQL probe. It mirrors
@@ -312,6 +314,10 @@ func classifyMySQL(ctx context.Context, err error) string {
 			return ClassAuth
 		case mysqlErrBadDB, mysqlErrDBAccessDenied, mysqlErrTableAccess, mysqlErrSpecificAccess, mysqlErrCommandsDenied:
 			return ClassConfig
+		case mysqlErrStatementTimeout, mysqlErrQueryTimeout:
+			// The server gave up at the check's deadline (the statement
+			// carries it), a moment before the client would have.
+			return ClassTimeout
 		}
 		return ClassBadResponse
 	}
