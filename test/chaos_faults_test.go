@@ -362,8 +362,6 @@ func (c *chaos) pgCtl(args ...string) []string {
 
 // linkIP is n's address on the direct link.
 func (c *chaos) linkIP(n *pairNode) string {
-	if c.f.link.A.Host.Name == n.host.Name {
-		return c.f.link.A.IP.String()
-	}
-	return c.f.link.B.IP.String()
+	local, _ := c.f.link.Ends(n.host.Host)
+	return local.String()
 }

@@ -387,7 +387,7 @@ func (c *chaos) pathList(paths []control.PathState) string {
 	var parts []string
 	for _, p := range paths {
 		name := "lan"
-		if ap, err := netip.ParseAddrPort(p.Local); err == nil && (ap.Addr() == c.f.link.A.IP || ap.Addr() == c.f.link.B.IP) {
+		if ap, err := netip.ParseAddrPort(p.Local); err == nil && (ap.Addr() == c.f.link.AIP || ap.Addr() == c.f.link.BIP) {
 			name = "direct"
 		}
 		state := "down"

@@ -148,10 +148,7 @@ func startPairNode(t testing.TB, host, peer *netns.Host, cable *netlab.Cable, pb
 	}
 	paths := fmt.Sprintf("    - {local: \"%s:7946\", peer: \"%s:7946\"}\n", host.IP, peer.IP)
 	if cable != nil {
-		local, remote := cable.AIP, cable.BIP
-		if cable.B == host.Host {
-			local, remote = remote, local
-		}
+		local, remote := cable.Ends(host.Host)
 		paths += fmt.Sprintf("    - {local: \"%s:7946\", peer: \"%s:7946\"}\n", local, remote)
 	}
 	var metrics string

@@ -36,10 +36,10 @@ const pgMaxLag = 1 << 20
 type pgPair struct {
 	*pairFixture
 	db     map[*pairNode]*pgtest.Cluster
-	tb     *netns.Host  // the tie-breaker's host: the client's, or "tb" (pgPairOptions)
-	link   *netlab.Link // the direct link between n1 and n2 (pgPairOptions.crossover), or nil
-	bin    string       // the PostgreSQL binaries
-	demote string       // configs/pg-demote.sh
+	tb     *netns.Host   // the tie-breaker's host: the client's, or "tb" (pgPairOptions)
+	link   *netlab.Cable // the direct cable between n1 and n2 (pgPairOptions.crossover), or nil
+	bin    string        // the PostgreSQL binaries
+	demote string        // configs/pg-demote.sh
 }
 
 // pgPairOptions shapes startPGPairWith's network.
@@ -79,9 +79,6 @@ func startPGPairWith(t testing.TB, opts pgPairOptions) *pgPair {
 	if opts.tieBreakerHost {
 		topts.Hosts = append(topts.Hosts, "tb")
 	}
-	if opts.crossover {
-		topts.Links = []netlab.LinkSpec{{A: "n1", B: "n2"}}
-	}
 	topo := netns.New(t, topts)
 	h1, h2, client := topo.Host("n1"), topo.Host("n2"), topo.Host("client")
 	tbHost := client
@@ -116,7 +113,7 @@ func startPGPairWith(t testing.TB, opts pgPairOptions) *pgPair {
 		demote:      demote,
 	}
 	if opts.crossover {
-		f.link = topo.Link("n1", "n2")
+		f.link = topo.Cable(h1, h2)
 	}
 	for _, n := range []struct {
 		host, peer *netns.Host
@@ -124,11 +121,8 @@ func startPGPairWith(t testing.TB, opts pgPairOptions) *pgPair {
 	}{{h1, h2, prim}, {h2, h1, stby}} {
 		paths := []pgPath{{n.host.IP.String(), n.peer.IP.String()}}
 		if f.link != nil {
-			local, peer := f.link.A, f.link.B
-			if n.host.Name != local.Host.Name {
-				local, peer = peer, local
-			}
-			paths = append(paths, pgPath{local.IP.String(), peer.IP.String()})
+			local, peer := f.link.Ends(n.host.Host)
+			paths = append(paths, pgPath{local.String(), peer.String()})
 		}
 		failoverExtra := ""
 		if opts.trackLAN {

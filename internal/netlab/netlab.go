@@ -1,10 +1,10 @@
 // Package netlab builds throwaway lab networks: a switch namespace holding a
 // bridge, and host namespaces wired to it by veth pairs, addressed in
 // 198.18.0.0/24 (RFC 2544 benchmarking space) and, on request,
-// fd00:198:18::/64; on request also point-to-point links between two hosts
-// beside the switch (a crossover cable), each with a /30 of its own, and
-// cables between two hosts, each with a /31. A lab has no route out of
-// those subnets and no link to the machine's own network. Hosts can run processes, enter their namespace
+// fd00:198:18::/64; on request also cables between two hosts beside the
+// switch (a crossover cable), each with a /31 of its own. A lab has no route
+// out of those subnets and no link to the machine's own network. Hosts can
+// run processes, enter their namespace
 // from Go, lose their link and read their neighbour table. Close kills the
 // processes a lab started, by PID, and deletes every namespace it created;
 // RemoveStale deletes what a killed process left behind.
@@ -37,8 +37,7 @@ import (
 
 // Address plan: hosts get 198.18.0.11, .12, ... in order (and
 // fd00:198:18::b, ::c, ...); service addresses (a VIP) go at .100 to .199;
-// cables between two hosts take /31s from .200 up to .223; point-to-point
-// links take /30s from .252 down to .224 (see LinkAddr).
+// cables between two hosts take /31s from .200 up to .251.
 const (
 	firstHost  = 11
 	maxHosts   = 80     // .11 to .90, below the .100 service addresses
@@ -47,7 +46,7 @@ const (
 	bridge     = "br0"  // the bridge inside the switch namespace
 	cmdTimeout = 30 * time.Second
 	firstCable = 200 // the first cable's ends: .200 and .201
-	maxCables  = 12  // .200 to .223 (point-to-point links take .224 up)
+	maxCables  = 26  // .200 to .251
 )
 
 // NamePrefix starts the name of every namespace a lab creates. The creating
@@ -84,16 +83,12 @@ type Options struct {
 	// IPv6 also gives every host fd00:198:18::X/64 (without duplicate
 	// address detection, so usable at once).
 	IPv6 bool
-	// Links are point-to-point links between two named hosts beside the
-	// switch, at most 8, one per pair of hosts (see Link and LinkAddr).
-	Links []LinkSpec
 }
 
 // Lab is a switch and the hosts wired to it.
 type Lab struct {
 	Switch string  // the switch namespace's name (ip netns list)
 	Hosts  []*Host // in the order of Options.Hosts
-	Links  []*Link // in the order of Options.Links
 
 	mu      sync.Mutex
 	created []string    // namespaces to delete, in creation order
@@ -149,9 +144,6 @@ func New(ctx context.Context, opts Options) (_ *Lab, err error) {
 		}
 		seen[name] = true
 	}
-	if err := checkLinks(opts.Links, seen); err != nil {
-		return nil, err
-	}
 	prefix, err := newPrefix()
 	if err != nil {
 		return nil, err
@@ -182,13 +174,6 @@ func New(ctx context.Context, opts Options) (_ *Lab, err error) {
 		if err != nil {
 			return nil, err
 		}
-	}
-	for i, spec := range opts.Links {
-		l, err := lab.addLink(ctx, i, spec)
-		if err != nil {
-			return nil, err
-		}
-		lab.Links = append(lab.Links, l)
 	}
 	if err := lab.waitCarrier(ctx); err != nil {
 		return nil, err
@@ -285,11 +270,6 @@ func (lab *Lab) waitCarrier(ctx context.Context) error {
 			if state != netlink.OperUp {
 				return fmt.Errorf("netlab: %s: link %s: got state %s, want up within 10s", h.Name, end.link, state)
 			}
-		}
-	}
-	for _, l := range lab.Links {
-		if err := l.waitUp(ctx, deadline); err != nil {
-			return err
 		}
 	}
 	return nil

@@ -286,53 +286,42 @@ func TestLabLinksAndProcesses(t *testing.T) {
 	}
 }
 
-// TestPointToPointLink builds a lab with a crossover link between a and b
-// beside the switch: datagrams between the link addresses cross it; while
-// it is down, none arrives, not even through the switch (b listens on every
-// address), and a socket bound to the link address before the cut works
-// again after Up, as a heartbeat socket must.
-func TestPointToPointLink(t *testing.T) {
+// TestCableDown takes a cable between two hosts down and up again: while it
+// is down no datagram between the cable addresses arrives, not even through
+// the switch (b listens on every address), and a socket bound to the cable
+// address before the cut works again after Up, as a heartbeat socket must.
+func TestCableDown(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.LookPath(t, "ip")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	lab, err := netlab.New(ctx, netlab.Options{Hosts: []string{"a", "b", "c"}, Links: []netlab.LinkSpec{{A: "a", B: "b"}, {A: "c", B: "a"}}})
+	lab, err := netlab.New(ctx, netlab.Options{Hosts: []string{"a", "b"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lab.Close() })
-	ab, ca := lab.Link("b", "a"), lab.Link("a", "c")
-	if ab == nil || ca == nil || lab.Link("b", "c") != nil || len(lab.Links) != 2 {
-		t.Fatalf("got links a-b %v, c-a %v, b-c %v; want the two given and no third", ab, ca, lab.Link("b", "c"))
+	ab, err := lab.Cable(ctx, lab.Host("a"), lab.Host("b"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		name      string
-		got, want string
-	}{
-		{"a-b a end", ab.A.IP.String() + " " + ab.A.Link, "198.18.0.253 p-b"},
-		{"a-b b end", ab.B.IP.String() + " " + ab.B.Link, "198.18.0.254 p-a"},
-		{"c-a c end", ca.A.IP.String() + " " + ca.A.Link, "198.18.0.249 p-a"},
-		{"c-a a end", ca.B.IP.String() + " " + ca.B.Link, "198.18.0.250 p-c"},
-	} {
-		if tc.got != tc.want {
-			t.Errorf("%s: got %s, want %s", tc.name, tc.got, tc.want)
-		}
+	if local, remote := ab.Ends(lab.Host("b")); local != ab.BIP || remote != ab.AIP {
+		t.Errorf("b's ends: got %s and %s, want %s and %s", local, remote, ab.BIP, ab.AIP)
 	}
-	out, err := lab.Host("a").Run("ip", "-o", "addr", "show", "dev", "p-b")
-	if err != nil || !strings.Contains(string(out), "198.18.0.253/30") {
-		t.Fatalf("a's link to b: got %q (%v), want 198.18.0.253/30", out, err)
+	out, err := lab.Host("a").Run("ip", "-o", "addr", "show", "dev", ab.Link)
+	if err != nil || !strings.Contains(string(out), ab.AIP.String()+"/31") {
+		t.Fatalf("a's cable end: got %q (%v), want %s/31", out, err, ab.AIP)
 	}
 
 	rx := udpRecv(t, lab.Host("b"), netip.IPv4Unspecified(), 40002)
 	var tx *net.UDPConn
 	if err := lab.Host("a").Do(func() (err error) {
-		tx, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ab.A.IP, 40002)))
+		tx, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ab.AIP, 40002)))
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	defer tx.Close()
-	to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(ab.B.IP, 40002))
+	to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(ab.BIP, 40002))
 	// send sends one datagram from tx and reports whether rx got it from
 	// a's link address within wait.
 	send := func(wait time.Duration) bool {
@@ -347,21 +336,21 @@ func TestPointToPointLink(t *testing.T) {
 			if err != nil {
 				return false
 			}
-			if bytes.Equal(buf[:n], msg) && from.AddrPort().Addr().Unmap() == ab.A.IP {
+			if bytes.Equal(buf[:n], msg) && from.AddrPort().Addr().Unmap() == ab.AIP {
 				return true
 			}
 		}
 		return false
 	}
 	if !send(5 * time.Second) {
-		t.Fatalf("a -> b over the link: got no datagram, want one")
+		t.Fatalf("a -> b over the cable: got no datagram, want one")
 	}
 	if err := ab.Down(); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
 		if send(300 * time.Millisecond) {
-			t.Fatalf("a -> b with the link down (try %d): got a datagram, want none", i)
+			t.Fatalf("a -> b with the cable down (try %d): got a datagram, want none", i)
 		}
 	}
 	if err := ab.Up(); err != nil {
@@ -376,32 +365,26 @@ func TestPointToPointLink(t *testing.T) {
 	}
 }
 
-// TestBadOptions checks that New refuses bad host names and links before
-// it creates anything.
+// TestBadOptions checks that New refuses bad host names before it creates
+// anything.
 func TestBadOptions(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.LookPath(t, "ip")
 	before, _ := os.ReadDir("/run/netns")
-	ab := []string{"a", "b"}
 	for _, tc := range []struct {
 		name  string
 		hosts []string
-		links []netlab.LinkSpec
 	}{
-		{"too long", []string{"abcdefghijklm"}, nil},
-		{"duplicate", []string{"n1", "n1"}, nil},
-		{"slash", []string{"a/b"}, nil},
-		{"space", []string{"a b"}, nil},
-		{"too many", make([]string, 81), nil},
-		{"link to an unknown host", ab, []netlab.LinkSpec{{A: "a", B: "x"}}},
-		{"link to itself", ab, []netlab.LinkSpec{{A: "a", B: "a"}}},
-		{"second link", ab, []netlab.LinkSpec{{A: "a", B: "b"}, {A: "b", B: "a"}}},
-		{"too many links", ab, slices.Repeat([]netlab.LinkSpec{{A: "a", B: "b"}}, 9)},
+		{"too long", []string{"abcdefghijklm"}},
+		{"duplicate", []string{"n1", "n1"}},
+		{"slash", []string{"a/b"}},
+		{"space", []string{"a b"}},
+		{"too many", make([]string, 81)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if lab, err := netlab.New(context.Background(), netlab.Options{Hosts: tc.hosts, Links: tc.links}); err == nil {
+			if lab, err := netlab.New(context.Background(), netlab.Options{Hosts: tc.hosts}); err == nil {
 				lab.Close()
-				t.Errorf("netlab.New(%q, links %v): got a lab, want an error", tc.hosts, tc.links)
+				t.Errorf("netlab.New(%q): got a lab, want an error", tc.hosts)
 			}
 		})
 	}

@@ -82,17 +82,6 @@ func (topo *Topology) Host(name string) *Host {
 	return nil
 }
 
-// Link returns the point-to-point link between the hosts called a and b
-// (Options.Links), failing the test if there is none.
-func (topo *Topology) Link(a, b string) *netlab.Link {
-	topo.t.Helper()
-	l := topo.lab.Link(a, b)
-	if l == nil {
-		topo.t.Fatalf("netns: no link between %q and %q", a, b)
-	}
-	return l
-}
-
 // MustRun is Run that fails the test on error.
 func (h *Host) MustRun(args ...string) []byte {
 	h.t.Helper()
