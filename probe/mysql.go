@@ -2,7 +2,6 @@ package probe
 
 import (
 	"context"
-	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -299,16 +297,11 @@ func isMySQLErr(err error, n uint16) bool {
 
 // classifyMySQL maps a check error to an error class.
 func classifyMySQL(ctx context.Context, err error) string {
+	if class, ok := classifyConn(ctx, err); ok {
+		return class
+	}
 	var me *mysql.MySQLError
-	var tlsErr *tls.CertificateVerificationError
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), ctx.Err() != nil:
-		return ClassTimeout
-	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT):
-		return ClassRefused
-	case errors.As(err, &tlsErr):
-		return ClassTLS
-	case errors.As(err, &me):
+	if errors.As(err, &me) {
 		switch me.Number {
 		case mysqlErrAccessDenied, mysqlErrAccessDeniedNoPw:
 			return ClassAuth
@@ -326,30 +319,15 @@ func classifyMySQL(ctx context.Context, err error) string {
 
 // mysqlFailDetail is the Detail line of a failed check.
 func mysqlFailDetail(st MySQLState, class string, err error) string {
-	what := "unreachable"
-	switch {
-	case st.Role != "" && class == ClassTimeout:
-		what = "write timeout"
-	case st.Role != "":
-		var me *mysql.MySQLError
-		if errors.As(err, &me) {
-			what = fmt.Sprintf("write failed: %s (error %d)", me.Message, me.Number)
-		} else {
-			what = "write failed"
-		}
-	case class == ClassTimeout:
-		what = "no answer"
-	case class == ClassRefused:
-		what = "connection refused"
-	case class == ClassAuth:
-		what = "authentication failed"
-	case class == ClassConfig:
-		what = "not allowed: " + err.Error()
+	f := dbFailure{Role: string(st.Role), Class: class, Timeout: "write timeout", Failed: "write failed"}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		f.ServerErr = fmt.Sprintf("%s (error %d)", me.Message, me.Number)
 	}
-	if st.Role != "" {
-		return fmt.Sprintf("%s, %s", st.Role, what)
+	if class == ClassConfig {
+		f.Config = err.Error()
 	}
-	return what
+	return f.Detail()
 }
 
 // LastMySQL returns what the first mysql check of checks last read, and

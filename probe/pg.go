@@ -2,7 +2,6 @@ package probe
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -101,6 +99,7 @@ const (
 	sqlstateDuplicateObject  = "42P07"
 	sqlstateUniqueViolation  = "23505"
 	sqlstateInsufficientPriv = "42501"
+	sqlstateQueryCanceled    = "57014" // statement_timeout, or a cancel
 )
 
 // NewPG validates cfg and prepares a connection pool. It does not connect:
@@ -500,22 +499,24 @@ func isPGCode(err error, code string) bool {
 
 // classifyPG maps a check error to an error class.
 func classifyPG(ctx context.Context, err error) string {
-	var pgErr *pgconn.PgError
-	var tlsErr *tls.CertificateVerificationError
-	var recErr tls.RecordHeaderError
-	switch {
-	case pgconn.Timeout(err), errors.Is(err, context.DeadlineExceeded), ctx.Err() != nil:
+	if pgconn.Timeout(err) {
 		return ClassTimeout
-	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT):
-		return ClassRefused
-	case errors.As(err, &tlsErr), errors.As(err, &recErr):
-		return ClassTLS
-	case errors.As(err, &pgErr):
+	}
+	if class, ok := classifyConn(ctx, err); ok {
+		return class
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case sqlstateInvalidPassword, sqlstateInvalidAuthSpec:
 			return ClassAuth
 		case sqlstateInvalidCatalog, sqlstateInsufficientPriv:
 			return ClassConfig
+		case sqlstateQueryCanceled:
+			// The server gave up at the check's deadline (the
+			// transaction carries it as statement_timeout), a moment
+			// before the client would have.
+			return ClassTimeout
 		}
 		return ClassBadResponse
 	}
@@ -524,28 +525,12 @@ func classifyPG(ctx context.Context, err error) string {
 
 // failDetail is the Detail line of a failed check.
 func failDetail(st PGState, class string, err error) string {
-	what := "unreachable"
-	switch {
-	case st.Role != "" && class == ClassTimeout:
-		what = "timeout"
-	case st.Role != "":
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) {
-			what = fmt.Sprintf("write failed: %s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
-		} else {
-			what = "failed"
-		}
-	case class == ClassTimeout:
-		what = "no answer"
-	case class == ClassRefused:
-		what = "connection refused"
-	case class == ClassAuth:
-		what = "authentication failed"
+	f := dbFailure{Role: string(st.Role), Class: class, Timeout: "timeout", Failed: "failed"}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		f.ServerErr = fmt.Sprintf("%s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
 	}
-	if st.Role != "" {
-		return fmt.Sprintf("%s, %s", st.Role, what)
-	}
-	return what
+	return f.Detail()
 }
 
 // PGDSNError returns the parse error of a PostgreSQL DSN without the wrappers that
