@@ -2,7 +2,6 @@ package test
 
 import (
 	"os/exec"
-	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -38,15 +37,6 @@ func BenchmarkEtcdOutage(b *testing.B) {
 	}
 	disturbed := time.Now()
 	steady := func() bool { return time.Since(disturbed) >= 3*time.Second && healthy() }
-	report := func(b *testing.B, ds []time.Duration) {
-		v := make([]float64, len(ds))
-		for i, d := range ds {
-			v[i] = ms(d)
-		}
-		b.ReportMetric(median(v), "median-ms")
-		b.ReportMetric(slices.Min(v), "min-ms")
-		b.ReportMetric(slices.Max(v), "max-ms")
-	}
 	b.Run("switchover", func(b *testing.B) {
 		var ds []time.Duration
 		for range b.N {
@@ -57,7 +47,7 @@ func BenchmarkEtcdOutage(b *testing.B) {
 			}, 30*time.Second))
 			disturbed = time.Now()
 		}
-		report(b, ds)
+		reportMS(b, "", ds)
 	})
 	b.Run("hung_pbx", func(b *testing.B) {
 		var ds []time.Duration
@@ -68,7 +58,7 @@ func BenchmarkEtcdOutage(b *testing.B) {
 			prim.signalPBX(b, syscall.SIGCONT)
 			disturbed = time.Now()
 		}
-		report(b, ds)
+		reportMS(b, "", ds)
 	})
 	b.Run("node_lost", func(b *testing.B) {
 		var ds []time.Duration
@@ -85,7 +75,7 @@ func BenchmarkEtcdOutage(b *testing.B) {
 			}
 			disturbed = time.Now()
 		}
-		report(b, ds)
+		reportMS(b, "", ds)
 	})
 	b.Run("cut_from_etcd", func(b *testing.B) {
 		var ds []time.Duration
@@ -102,6 +92,6 @@ func BenchmarkEtcdOutage(b *testing.B) {
 			}
 			disturbed = time.Now()
 		}
-		report(b, ds)
+		reportMS(b, "", ds)
 	})
 }

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -151,15 +150,6 @@ func pairOutage(b *testing.B, failoverExtra string) {
 	// milliseconds a node is failed after SIGCONT.)
 	disturbed := time.Now()
 	steady := func() bool { return time.Since(disturbed) >= 3*time.Second && healthyPair() }
-	report := func(b *testing.B, ds []time.Duration) {
-		v := make([]float64, len(ds))
-		for i, d := range ds {
-			v[i] = ms(d)
-		}
-		b.ReportMetric(median(v), "median-ms")
-		b.ReportMetric(slices.Min(v), "min-ms")
-		b.ReportMetric(slices.Max(v), "max-ms")
-	}
 	b.Run("switchover", func(b *testing.B) {
 		var ds []time.Duration
 		for range b.N {
@@ -169,7 +159,7 @@ func pairOutage(b *testing.B, failoverExtra string) {
 				go exec.Command(f.pbxha, "switchover", "--socket", prim.socket, "--drain-timeout", "0s").Run()
 			}, 30*time.Second))
 		}
-		report(b, ds)
+		reportMS(b, "", ds)
 	})
 	b.Run("hung_pbx", func(b *testing.B) {
 		var ds []time.Duration
@@ -181,7 +171,7 @@ func pairOutage(b *testing.B, failoverExtra string) {
 			prim.signalPBX(b, syscall.SIGCONT)
 			disturbed = time.Now()
 		}
-		report(b, ds)
+		reportMS(b, "", ds)
 	})
 	b.Run("node_lost", func(b *testing.B) {
 		var ds []time.Duration
@@ -199,6 +189,6 @@ func pairOutage(b *testing.B, failoverExtra string) {
 			}
 			disturbed = time.Now()
 		}
-		report(b, ds)
+		reportMS(b, "", ds)
 	})
 }

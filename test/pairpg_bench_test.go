@@ -3,7 +3,6 @@ package test
 import (
 	"context"
 	"os/exec"
-	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -161,15 +160,6 @@ func databaseOutage(b *testing.B, f *pairFixture, w *vipWriter, streams func(pri
 		}
 		return true
 	}
-	report := func(b *testing.B, prefix string, ds []time.Duration) {
-		v := make([]float64, len(ds))
-		for i, d := range ds {
-			v[i] = ms(d)
-		}
-		b.ReportMetric(median(v), prefix+"-median-ms")
-		b.ReportMetric(slices.Min(v), prefix+"-min-ms")
-		b.ReportMetric(slices.Max(v), prefix+"-max-ms")
-	}
 	trial := func(b *testing.B, cause func(prim *pairNode), after func(prim *pairNode)) (sip, write time.Duration) {
 		f.wait(90*time.Second, "a healthy pair with a streaming standby, 3s after the last trial", steady)
 		prim := f.primary()
@@ -192,8 +182,8 @@ func databaseOutage(b *testing.B, f *pairFixture, w *vipWriter, streams func(pri
 			sip, write := trial(b, cause, after)
 			sips, writes = append(sips, sip), append(writes, write)
 		}
-		report(b, "sip", sips)
-		report(b, "write", writes)
+		reportMS(b, "sip-", sips)
+		reportMS(b, "write-", writes)
 	}
 	b.Run("switchover", func(b *testing.B) {
 		// The target alternates: it is the standby of the moment.

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -346,15 +345,6 @@ func BenchmarkPatroniOutage(b *testing.B) {
 				hosts = append(hosts, n.host.IP.String()+":5432")
 			}
 			w := startWriter(b, newPGMultiConn(b, c.client, hosts))
-			report := func(b *testing.B, ds []time.Duration) {
-				v := make([]float64, len(ds))
-				for i, d := range ds {
-					v[i] = ms(d)
-				}
-				b.ReportMetric(median(v), "write-median-ms")
-				b.ReportMetric(slices.Min(v), "write-min-ms")
-				b.ReportMetric(slices.Max(v), "write-max-ms")
-			}
 			trial := func(b *testing.B, cause func(l *patroniNode), after func(l *patroniNode)) time.Duration {
 				disturbed := time.Now()
 				c.wait(180*time.Second, "a leader, a streaming replica and writes flowing", func() bool {
@@ -390,7 +380,7 @@ func BenchmarkPatroniOutage(b *testing.B) {
 						}
 					}, nil))
 				}
-				report(b, ds)
+				reportMS(b, "write-", ds)
 			})
 			b.Run("node_lost", func(b *testing.B) {
 				var ds []time.Duration
@@ -405,7 +395,7 @@ func BenchmarkPatroniOutage(b *testing.B) {
 						}
 					}))
 				}
-				report(b, ds)
+				reportMS(b, "write-", ds)
 			})
 			w.stop()
 			c.stop()

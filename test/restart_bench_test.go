@@ -115,3 +115,15 @@ func median(v []float64) float64 {
 	slices.Sort(v)
 	return v[len(v)/2]
 }
+
+// reportMS reports the median, minimum and maximum of ds in
+// milliseconds, as PREFIXmedian-ms, PREFIXmin-ms and PREFIXmax-ms.
+func reportMS(b *testing.B, prefix string, ds []time.Duration) {
+	v := make([]float64, len(ds))
+	for i, d := range ds {
+		v[i] = ms(d)
+	}
+	b.ReportMetric(median(v), prefix+"median-ms")
+	b.ReportMetric(slices.Min(v), prefix+"min-ms")
+	b.ReportMetric(slices.Max(v), prefix+"max-ms")
+}
