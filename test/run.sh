@@ -52,4 +52,4 @@ if [ $# -eq 0 ]; then
 	set -- ./...
 fi
 echo "test/run.sh: go test -race $*" >&2
-go test -race -count=1 -timeout 14m "$@"
+go test -race -count=1 -timeout 25m "$@"
