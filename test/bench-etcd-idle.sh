@@ -9,6 +9,9 @@
 # the medians. Loopback only.
 #
 #   test/bench-etcd-idle.sh [TRIALS] [SECONDS]     # default 3 trials of 30s
+#
+# With PROFILE=DIR, each pbxha node writes a CPU profile and an allocation
+# profile of its last trial to DIR (node-a.cpu, node-a.allocs, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 trials=${1:-3}
@@ -65,7 +68,9 @@ cpu=() rss=() ecpu=()
 for t in $(seq "$trials"); do
 	run=()
 	for n in a b c; do
-		"$work/pbxha" run -c "$work/$n/pbxha.yaml" 2>"$work/$n/pbxha.log" &
+		prof=()
+		[ -n "${PROFILE:-}" ] && prof=(--cpu-profile "$PROFILE/node-$n.cpu" --mem-profile "$PROFILE/node-$n.allocs")
+		"$work/pbxha" run -c "$work/$n/pbxha.yaml" "${prof[@]}" 2>"$work/$n/pbxha.log" &
 		run+=($!)
 		pids+=($!)
 	done
