@@ -110,8 +110,11 @@ type Policy struct {
 	// StepDown is the step-down budget: how long stopping the database's
 	// writes and removing the VIP take at most.
 	StepDown time.Duration
-	// Tick is the decision cadence (the runtime decides at least this
-	// often).
+	// Tick is how late a decision may come after the instant it is due
+	// (a timer firing late on a loaded host, a decision under way): the
+	// runtime decides on events and at NextDeadline, not on a cadence,
+	// and the step-down margin counts two ticks. It is also the pause
+	// before a failed etcd request is tried again.
 	Tick time.Duration
 	// MaxLagBytes: a node further behind the leader's last announced
 	// position does not lead, unless AllowLag or a forced switchover.
@@ -139,7 +142,7 @@ type Policy struct {
 	TieBreakers bool
 }
 
-// DefaultTick is the decision cadence when Policy.Tick is 0.
+// DefaultTick is Policy.Tick when it is 0.
 const DefaultTick = 50 * time.Millisecond
 
 func (p Policy) tick() time.Duration {
@@ -159,7 +162,7 @@ func (p Policy) initWait() time.Duration {
 // Margin is how long before its lease's earliest expiry a leader must have
 // finished stepping down, beyond the step-down budget: 1 % of the TTL for
 // clocks that run at slightly different rates (this node's and etcd's),
-// two decision ticks and 10 ms of scheduling.
+// two ticks for a decision that comes late, and 10 ms of scheduling.
 func (p Policy) Margin() time.Duration {
 	return p.LeaseTTL/100 + 2*p.tick() + 10*time.Millisecond
 }
