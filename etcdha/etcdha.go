@@ -19,6 +19,7 @@ import (
 	"github.com/pbxha/pbxha/coord"
 	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/failover"
+	"github.com/pbxha/pbxha/internal/clock"
 	"github.com/pbxha/pbxha/linkwatch"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/vip"
@@ -72,6 +73,10 @@ type Config struct {
 	DB          bool
 	OnEvent     func(event.Event) // must not block
 	Logger      *slog.Logger
+	// Clock is where the runtime reads the time and arms its timers
+	// (clock.Real when nil). etcd's own timing (the lease's TTL) runs on
+	// the server's clock.
+	Clock clock.Clock
 }
 
 // Runtime is one running node. Its methods may be called concurrently
@@ -84,11 +89,13 @@ type Runtime struct {
 	tb    *act.TieBreaker
 	src   act.Sources
 	log   *slog.Logger
+	clock clock.Clock
 	start time.Time
 
-	poke     chan struct{}
-	vipState atomic.Uint32
-	linkDown atomic.Value // string
+	poke      chan struct{}
+	decisions atomic.Uint64 // decisions taken, for tests
+	vipState  atomic.Uint32
+	linkDown  atomic.Value // string
 
 	mu sync.Mutex
 	st state // guarded by mu
@@ -109,7 +116,8 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.Policy.Tick <= 0 {
 		cfg.Policy.Tick = coord.DefaultTick
 	}
-	r := &Runtime{cfg: cfg, k: newKeys(cfg.Prefix, cfg.Cluster), log: cfg.Logger, poke: make(chan struct{}, 1), start: time.Now()}
+	clk := clock.Or(cfg.Clock)
+	r := &Runtime{cfg: cfg, k: newKeys(cfg.Prefix, cfg.Cluster), log: cfg.Logger, clock: clk, poke: make(chan struct{}, 1), start: clk.Now()}
 	r.linkDown.Store("")
 	r.st.view.members = map[string]memberDoc{}
 	r.st.role = failover.RoleInit
@@ -136,7 +144,8 @@ func New(cfg Config) (*Runtime, error) {
 	r.act = act.New(act.Config{Node: cfg.Node, VIPAddr: cfg.VIPAddr, Rejoin: cfg.Rejoin, RejoinAdvice: cfg.RejoinAdvice,
 		DBFirst: true, Logger: r.log, OnEvent: r.cfg.OnEvent}, res)
 	if len(cfg.TieBreakers) > 0 {
-		r.tb = act.NewTieBreaker(cfg.TieBreakers, cfg.Policy.LeaseTTL, nil)
+		r.tb = act.NewTieBreaker(cfg.TieBreakers, cfg.Policy.LeaseTTL, clk)
+		r.tb.Notify(r.Poke) // an answer turning decides at once
 		r.cfg.Policy.TieBreakers = true
 	}
 	r.src = act.Sources{States: cfg.States, Checks: cfg.Checks, Maintenance: cfg.Maintenance, DB: cfg.DB,

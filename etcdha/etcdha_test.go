@@ -470,3 +470,40 @@ func TestJoinAndLeave(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestQuietAtRest: a cluster at rest decides on events and at deadlines,
+// not on a cadence: over two seconds with nothing happening, each node
+// decides a few times (its rest wake-up once a second, the lease's
+// step-down point pushed on by renewals), where a 50ms ticker decided 40
+// times — and the leader keeps leading.
+func TestQuietAtRest(t *testing.T) {
+	_, nodes := startCluster(t, nodeOpts{ttl: 2 * time.Second}, "n1", "n2", "n3")
+	l := waitLeader(t, nodes, 10*time.Second)
+	// Let the start settle: every member listed by every node.
+	testenv.WaitFor(t, 5*time.Second, "every node lists three", func() bool {
+		for _, n := range nodes {
+			if _, st := n.rt.Status(); len(st.Nodes) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	before := make([]uint64, len(nodes))
+	for i, n := range nodes {
+		before[i] = n.rt.Decisions()
+	}
+	const rest = 2 * time.Second
+	time.Sleep(rest) // a bounded wait over which nothing may happen
+	for i, n := range nodes {
+		// 2 rest wake-ups, give or take one, and a few for events a
+		// loaded host may bring (a member key rewritten, a late renewal).
+		got := n.rt.Decisions() - before[i]
+		t.Logf("%s (%s): %d decisions in %s", n.name, n.role(), got, rest)
+		if got > 8 {
+			t.Errorf("%s: got %d decisions in %s at rest, want at most 8", n.name, got, rest)
+		}
+	}
+	if got := leaders(nodes); len(got) != 1 || got[0] != l.name {
+		t.Errorf("got primaries %v, want %s kept", got, l.name)
+	}
+}

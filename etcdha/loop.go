@@ -48,22 +48,38 @@ type state struct {
 	isolated            bool // stepped down for the lease; resolved once renewed
 	vipLost             bool // vip_lost raised; resolved once the VIP is back
 
-	published  memberDoc
-	publishing bool
+	published    memberDoc
+	publishing   bool      // a write of the member key is under way
+	republish    bool      // the doc may have changed during that write
+	publishRetry time.Time // a failed write is tried again from then
 
 	steps []failover.Step // the newest moves' steps, for switchover timelines
 }
 
-// loop decides every tick and at once when poked, until ctx is done.
+// restEvery is the longest the decision loop sleeps: what no event
+// announces — a new database reading (the position, published at most
+// every AnnounceEvery), the PBX supervisor's state, the database probe's
+// freshness — is looked at within this long.
+const restEvery = time.Second
+
+// loop decides on events — a key changed in etcd, a renewal failed or
+// came back, a probe's verdict, maintenance, the VIP or a tracked link
+// changed, an action ended, a switchover was asked for (Poke) — and at the
+// instant decide returns: the next instant the decision would change with
+// nothing else happening (coord.NextDeadline: the lease's step-down point,
+// the end of a takeover wait, a retry), or restEvery. It sleeps on one
+// timer between, until ctx is done.
 func (r *Runtime) loop(ctx context.Context) {
-	t := time.NewTicker(r.cfg.Policy.Tick)
+	t := r.clock.NewTimer(restEvery)
 	defer t.Stop()
 	for {
-		r.decide(time.Now())
+		now := r.clock.Now()
+		wake := r.decide(now)
+		t.Reset(max(wake.Sub(r.clock.Now()), 0))
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		case <-r.poke:
 		}
 	}
@@ -111,8 +127,12 @@ func (r *Runtime) observe(now time.Time, ls failover.LocalState) coord.Observati
 	return o
 }
 
-// decide runs one decision and starts its action.
-func (r *Runtime) decide(now time.Time) {
+// decide runs one decision, starts its action and publishes this node's
+// member key when it changed. It returns when the loop must decide again
+// if nothing happens before: the first of coord.NextDeadline, the
+// member key's next write due, and restEvery from now.
+func (r *Runtime) decide(now time.Time) time.Time {
+	r.decisions.Add(1)
 	ls := r.src.Local(now)
 	r.mu.Lock()
 	if ls.Health == probe.HealthFailed {
@@ -150,11 +170,24 @@ func (r *Runtime) decide(now time.Time) {
 	}
 	doc := r.memberDoc(ls, d)
 	leader := o.LeaderMine && r.st.role == failover.RolePrimary
+	// The deadline of the observation as it stands now that the action
+	// started (busy, its retry time, the new role): a step-down point
+	// falls due during a takeover too.
+	wake := now.Add(restEvery)
+	if j != nil || r.st.role != from {
+		o = r.observe(now, ls)
+	}
+	if next := coord.NextDeadline(o, p); !next.IsZero() && next.Before(wake) {
+		wake = next
+	}
 	r.mu.Unlock()
 	if j != nil {
 		go r.run(j)
 	}
-	r.publish(doc, leader, ls.WAL)
+	if next := r.publish(now, doc, leader, ls.WAL); !next.IsZero() && next.Before(wake) {
+		wake = next
+	}
+	return wake
 }
 
 // memberDoc is what this node publishes of itself now.
@@ -254,7 +287,7 @@ func (r *Runtime) run(j *job) {
 	case failover.ActionFailback:
 		err = r.request(context.Background(), j.d.Target, false)
 	}
-	now := time.Now()
+	now := r.clock.Now()
 	r.mu.Lock()
 	if j.d.Action == failover.ActionRestartPBX {
 		r.st.aux = failover.ActionNone
@@ -380,7 +413,7 @@ func (r *Runtime) takeOver(j *job) error {
 	if err == nil {
 		tl.Detected, tl.Decided = j.detected, j.decided
 		if tl.Ready.IsZero() {
-			tl.Ready = time.Now()
+			tl.Ready = r.clock.Now()
 		}
 		r.takeoverEvent(tl, epoch, j)
 		r.endRequest(j)
@@ -404,18 +437,18 @@ func (r *Runtime) takeOver(j *job) error {
 // release gives the resources up in reverse order, then the leader key, so
 // that the next leader takes over only once this one no longer serves.
 func (r *Runtime) release(j *job) error {
-	start := time.Now()
+	start := r.clock.Now()
 	tl, err := r.act.Release(j.ctx, r.move(j, j.o.Epoch))
 	if err != nil {
 		return err
 	}
-	r.measured(time.Since(start))
+	r.measured(r.clock.Now().Sub(start))
 	if err := r.resign(j.lease, r.cfg.Policy.LeaseTTL); err != nil {
 		// The key expires with the lease; until then nobody takes over.
 		r.log.Warn("could not give up the leader key; it expires with the lease", "err", err)
 	}
 	tl.Detected, tl.Decided = j.decided, j.decided
-	tl.Released = time.Now()
+	tl.Released = r.clock.Now()
 	r.record(tl.Steps(r.cfg.Node))
 	return nil
 }
@@ -423,15 +456,15 @@ func (r *Runtime) release(j *job) error {
 // stepDown gives the resources up database first for a leader whose lease
 // may lapse, then tries to give up the key.
 func (r *Runtime) stepDown(ctx context.Context, j *job) error {
-	start := time.Now()
+	start := r.clock.Now()
 	tl, err := r.act.StepDown(ctx, r.move(j, j.o.Epoch))
 	if err != nil {
 		return err
 	}
-	took := time.Since(start)
+	took := r.clock.Now().Sub(start)
 	r.measured(took)
 	tl.Detected, tl.Decided = j.decided, j.decided
-	tl.Released = time.Now()
+	tl.Released = r.clock.Now()
 	r.mu.Lock()
 	r.st.isolated = true
 	r.mu.Unlock()
@@ -536,14 +569,14 @@ func (r *Runtime) leave() {
 
 // waitIdle waits, up to within, for the move under way to end.
 func (r *Runtime) waitIdle(within time.Duration) {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
+	deadline := r.clock.Now().Add(within)
+	for r.clock.Now().Before(deadline) {
 		r.mu.Lock()
 		busy := r.st.busy
 		r.mu.Unlock()
 		if busy == failover.ActionNone {
 			return
 		}
-		time.Sleep(10 * time.Millisecond)
+		r.clock.Sleep(10 * time.Millisecond)
 	}
 }

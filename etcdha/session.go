@@ -20,18 +20,21 @@ import (
 // answered plus the TTL (etcd restarts the TTL when it receives the
 // renewal, which is after it was sent); that instant is the SafeUntil the
 // decision steps down before. A failed renewal is tried again after a
-// tick; a lease etcd no longer knows is replaced by a new grant.
+// tick; a lease etcd no longer knows is replaced by a new grant. A
+// renewal only moves the step-down point later, so it wakes the decision
+// loop only when the decision may change: a new lease, etcd answering
+// again, or an answer that came after the old step-down point.
 func (r *Runtime) keepLease(ctx context.Context) {
 	p := r.cfg.Policy
 	ttl := p.LeaseTTL
 	secs := max(int64(ttl/time.Second), 1)
 	wait := time.Duration(0)
 	for {
-		if !sleepCtx(ctx, wait) {
+		if !r.sleep(ctx, wait) {
 			return
 		}
 		id := r.leaseID()
-		sent := time.Now()
+		sent := r.clock.Now()
 		cctx, cancel := context.WithTimeout(ctx, p.RenewEvery())
 		var got int64
 		var err error
@@ -74,19 +77,30 @@ func (r *Runtime) leaseID() clientv3.LeaseID {
 	return r.st.lease
 }
 
-// renewed records a renewal (or a grant, or a lease lost: id 0).
+// renewed records a renewal (or a grant, or a lease lost: id 0) and pokes
+// the decision loop when the decision may change: a new lease (or none),
+// the first answer after failures, or an answer that came after the step-
+// down point of the lease as it stood (the loop, woken there, found the
+// node past it). Otherwise the loop sees the new SafeUntil when it next
+// wakes, which is no later than the old step-down point.
 func (r *Runtime) renewed(id clientv3.LeaseID, safe time.Time) {
+	now := r.clock.Now()
 	r.mu.Lock()
 	changed := r.st.lease != id
-	r.st.lease, r.st.safeUntil, r.st.renewedAt = id, safe, time.Now()
+	p := r.cfg.Policy
+	p.StepDown = r.st.budget
+	late := r.st.safeUntil.IsZero() || !now.Before(p.StepDownAt(r.st.safeUntil))
+	r.st.lease, r.st.safeUntil, r.st.renewedAt = id, safe, now
 	wasDown := r.st.etcdErr != ""
 	r.st.etcdErr = ""
-	r.mu.Unlock()
 	if changed || wasDown {
-		if wasDown {
-			r.log.Info("etcd reachable again")
-		}
-		r.publishNow()
+		r.publishNowLocked()
+	}
+	r.mu.Unlock()
+	if wasDown {
+		r.log.Info("etcd reachable again")
+	}
+	if changed || wasDown || late {
 		r.Poke()
 	}
 }
@@ -96,7 +110,7 @@ func (r *Runtime) renewFailed(err error) {
 	r.mu.Lock()
 	first := r.st.etcdErr == ""
 	r.st.etcdErr = err.Error()
-	r.st.etcdErrAt = time.Now()
+	r.st.etcdErrAt = r.clock.Now()
 	r.mu.Unlock()
 	if first {
 		r.log.Warn("etcd lease renewal failed", "err", err)
@@ -115,7 +129,7 @@ func (r *Runtime) watchCluster(ctx context.Context) {
 			if ctx.Err() == nil {
 				r.log.Debug("etcd read failed", "err", err)
 			}
-			sleepCtx(ctx, r.cfg.Policy.Tick)
+			r.sleep(ctx, r.cfg.Policy.Tick)
 			continue
 		}
 		v := view{rev: resp.Header.Revision, members: map[string]memberDoc{}}
@@ -155,39 +169,55 @@ func (r *Runtime) setView(v view) {
 	r.Poke()
 }
 
-// publishNow makes the next decision write the member key whatever
-// changed (a new lease needs it).
-func (r *Runtime) publishNow() {
-	r.mu.Lock()
-	r.st.published = memberDoc{}
-	r.mu.Unlock()
-}
-
 // publish writes this node's member key when it changed (the position: at
 // most every AnnounceEvery), bound to its lease; a leader also writes the
 // optime key, the last position it announced, which outlives it. It runs
-// one write at a time, apart from the decision loop.
-func (r *Runtime) publish(doc memberDoc, leader bool, wal uint64) {
+// one write at a time, apart from the decision loop: a write that ends
+// with something left to write (the doc changed meanwhile, or the write
+// failed: again after a tick) pokes the loop. It returns when it must be
+// called again if nothing else wakes the loop (zero: no need): a changed
+// position's AnnounceEvery, a failed write's retry.
+func (r *Runtime) publish(now time.Time, doc memberDoc, leader bool, wal uint64) time.Time {
 	r.mu.Lock()
-	id := r.st.lease
-	now := time.Now()
-	due := !doc.same(r.st.published) || (doc.WAL != r.st.published.WAL && now.Sub(r.st.published.At) >= AnnounceEvery)
-	if id == 0 || !due || r.st.publishing {
-		r.mu.Unlock()
-		return
+	defer r.mu.Unlock()
+	st := &r.st
+	id := st.lease
+	switch {
+	case id == 0:
+		return time.Time{} // a new lease pokes the loop
+	case st.publishing:
+		st.republish = true
+		return time.Time{}
+	case now.Before(st.publishRetry):
+		return st.publishRetry
+	}
+	if doc.same(st.published) {
+		if doc.WAL == st.published.WAL {
+			return time.Time{}
+		}
+		if at := st.published.At.Add(AnnounceEvery); now.Before(at) {
+			return at
+		}
 	}
 	doc.At = now
-	r.st.publishing = true
-	r.mu.Unlock()
+	st.publishing = true
 	go func() {
 		ok := r.put(doc, id, leader, wal)
 		r.mu.Lock()
-		r.st.publishing = false
+		st.publishing = false
 		if ok {
-			r.st.published = doc
+			st.published = doc
+		} else {
+			st.publishRetry = r.clock.Now().Add(r.cfg.Policy.Tick)
 		}
+		again := st.republish || !ok
+		st.republish = false
 		r.mu.Unlock()
+		if again {
+			r.Poke()
+		}
 	}()
+	return time.Time{}
 }
 
 // put writes the member key (and the optime for a leader).
@@ -212,17 +242,18 @@ func (r *Runtime) put(doc memberDoc, id clientv3.LeaseID, leader bool, wal uint6
 	return true
 }
 
-// sleepCtx waits d, or returns false when ctx ends first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
+// sleep waits d on the runtime's clock, or returns false when ctx ends
+// first.
+func (r *Runtime) sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
-	t := time.NewTimer(d)
+	t := r.clock.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
-	case <-t.C:
+	case <-t.C():
 		return true
 	}
 }

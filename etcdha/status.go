@@ -15,7 +15,7 @@ import (
 // decision, the etcd lease, and every live member (this node first, then
 // the others by name) as their member keys say.
 func (r *Runtime) Status() (string, control.Pair) {
-	now := time.Now()
+	now := r.clock.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := &r.st

@@ -30,11 +30,11 @@ func (r *Runtime) request(ctx context.Context, to string, force bool) error {
 }
 
 func (r *Runtime) putRequest(ctx context.Context, to string, force bool) (string, error) {
-	id := event.NewID(time.Now())
+	id := event.NewID(r.clock.Now())
 	r.mu.Lock()
 	away := r.st.view.leader
 	r.mu.Unlock()
-	doc := requestDoc{ID: id, To: to, Force: force, From: r.cfg.Node, Away: away, At: time.Now()}
+	doc := requestDoc{ID: id, To: to, Force: force, From: r.cfg.Node, Away: away, At: r.clock.Now()}
 	b, err := json.Marshal(doc)
 	if err != nil {
 		return "", err
@@ -89,7 +89,7 @@ func (r *Runtime) deleteRequest(id string) {
 // leads, or ctx ends — then the request is deleted, so that it moves
 // nothing after its caller stopped waiting.
 func (r *Runtime) Switchover(ctx context.Context, to string, drain time.Duration, force bool) (control.SwitchoverResult, error) {
-	start := time.Now()
+	start := r.clock.Now()
 	r.mu.Lock()
 	v := r.st.view
 	role := r.st.role
@@ -107,12 +107,12 @@ func (r *Runtime) Switchover(ctx context.Context, to string, drain time.Duration
 	var steps []failover.Step
 	if role == failover.RolePrimary && drain > 0 {
 		what := r.drain(ctx, drain, &res)
-		steps = append(steps, failover.Step{At: time.Now(), Node: r.cfg.Node, What: what})
+		steps = append(steps, failover.Step{At: r.clock.Now(), Node: r.cfg.Node, What: what})
 	}
 	r.mu.Lock()
 	mark := len(r.st.steps)
 	r.mu.Unlock()
-	asked := time.Now()
+	asked := r.clock.Now()
 	id, err := r.putRequest(ctx, to, force)
 	if err != nil {
 		return res, err
@@ -126,10 +126,10 @@ func (r *Runtime) Switchover(ctx context.Context, to string, drain time.Duration
 		r.mu.Unlock()
 		if leader != "" && leader != from && (to == "" || leader == to) {
 			res.Outcome = "done"
-			steps = append(steps, failover.Step{At: time.Now(), Node: leader, What: "seen leader"})
+			steps = append(steps, failover.Step{At: r.clock.Now(), Node: leader, What: "seen leader"})
 			break
 		}
-		if !sleepCtx(ctx, resultPoll) {
+		if !r.sleep(ctx, resultPoll) {
 			break
 		}
 	}
@@ -144,7 +144,7 @@ func (r *Runtime) Switchover(ctx context.Context, to string, drain time.Duration
 		res.Timeline = append(res.Timeline, control.TimelineStep{At: st.At, OffsetMS: ms(st.At.Sub(start)), Node: st.Node, What: st.What})
 	}
 	res.Target, res.Primary = cmp.Or(to, leader), leader
-	res.TookMS = ms(time.Since(start))
+	res.TookMS = ms(r.clock.Now().Sub(start))
 	return res, nil
 }
 
@@ -155,9 +155,9 @@ func (r *Runtime) drain(ctx context.Context, limit time.Duration, res *control.S
 		return "nothing counts calls (no esl or ami probe reads them): nothing drained"
 	}
 	res.Drained = calls
-	deadline := time.Now().Add(limit)
-	for calls > 0 && time.Now().Before(deadline) {
-		if !sleepCtx(ctx, drainPoll) {
+	deadline := r.clock.Now().Add(limit)
+	for calls > 0 && r.clock.Now().Before(deadline) {
+		if !r.sleep(ctx, drainPoll) {
 			break
 		}
 		calls, _ = probe.ActiveCalls(r.cfg.States())
