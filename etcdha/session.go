@@ -15,7 +15,8 @@ import (
 )
 
 // keepLease grants this node's lease and renews it every RenewEvery, one
-// keepalive at a time, each bounded by the renewal period. The lease is
+// keepalive at a time over one stream (keepalive), each bounded by the
+// renewal period. The lease is
 // certainly alive until the send time of the newest renewal etcd
 // answered plus the TTL (etcd restarts the TTL when it receives the
 // renewal, which is after it was sent); that instant is the SafeUntil the
@@ -29,27 +30,26 @@ func (r *Runtime) keepLease(ctx context.Context) {
 	ttl := p.LeaseTTL
 	secs := max(int64(ttl/time.Second), 1)
 	wait := time.Duration(0)
+	ka := newKeepalive(r.cli, r.clock)
+	defer ka.close()
 	for {
 		if !r.sleep(ctx, wait) {
 			return
 		}
 		id := r.leaseID()
 		sent := r.clock.Now()
-		cctx, cancel := context.WithTimeout(ctx, p.RenewEvery())
 		var got int64
 		var err error
 		if id == 0 {
+			cctx, cancel := context.WithTimeout(ctx, p.RenewEvery())
 			var resp *clientv3.LeaseGrantResponse
 			if resp, err = r.cli.Grant(cctx, secs); err == nil {
 				id, got = resp.ID, resp.TTL
 			}
+			cancel()
 		} else {
-			var resp *clientv3.LeaseKeepAliveResponse
-			if resp, err = r.cli.KeepAliveOnce(cctx, id); err == nil {
-				got = resp.TTL
-			}
+			got, err = ka.renew(ctx, id, p.RenewEvery())
 		}
-		cancel()
 		switch {
 		case ctx.Err() != nil:
 			return
