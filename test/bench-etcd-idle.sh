@@ -2,11 +2,20 @@
 # Measures what coordination through etcd costs at rest: CPU share and
 # resident memory of each of three `pbxha run` nodes on loopback (127.0.0.1,
 # .2, .3) with coordination etcd — a SIP probe every 250ms (PROBE_INTERVAL,
-# the default), decisions every 50ms, lease renewals every lease_ttl/4
-# (LEASE_TTL, default 2s, the default) — and, reported apart, of each member of the three-member etcd
-# (Debian's etcd-server, heartbeat 100ms, election 500ms) they use, over
-# TRIALS trials of SECONDS each after a 5s warm-up. Prints each trial and
-# the medians. Loopback only.
+# the default), decisions on events and at deadlines, lease renewals every
+# lease_ttl/4 (LEASE_TTL, default 2s, the default) — and, reported apart,
+# of each member of the three-member etcd (Debian's etcd-server, heartbeat
+# 100ms, election 500ms) they use, over TRIALS trials of SECONDS each after
+# a 5s warm-up. Prints each trial and the medians. Loopback only.
+#
+# In the same run, as the anchor issue 16 compares with: two nodes of
+# Debian's patroni on the same etcd (loop_wait 1, ttl 5, retry_timeout 2:
+# the tightest timings it accepts), each managing a PostgreSQL of its own
+# (a primary and its streaming replica), measured over the same windows:
+# the patroni process alone (its PostgreSQL apart), then the ratio
+# patroni / pbxha. Needs root (patroni and PostgreSQL run as postgres);
+# PATRONI=0, no root, or no patroni installed leaves it out. The loopback
+# addresses (127.0.0.1-3) and the etcd members are the same either way.
 #
 #   test/bench-etcd-idle.sh [TRIALS] [SECONDS]     # default 3 trials of 30s
 #
@@ -44,6 +53,59 @@ for i in 1 2 3; do
 	for _ in $(seq 300); do grep -q "serving client traffic" "$work/e$i.log" 2>/dev/null && break; sleep 0.1; done
 done
 
+# patroni on the same etcd: p1 bootstraps, p2 follows; both must be up
+# (a leader, and a replica) before the trials.
+patroni=()
+if [ "${PATRONI:-1}" != 0 ] && [ "$(id -u)" = 0 ] && command -v patroni >/dev/null && id postgres >/dev/null 2>&1; then
+	pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+	pdir="$work/patroni"
+	mkdir -p "$pdir"
+	chmod 755 "$work"
+	chown postgres: "$pdir"
+	hosts=""
+	for i in 1 2 3; do hosts+="${hosts:+,}127.0.0.1:${cport[$i]}"; done
+	declare -A papi
+	for n in p1 p2; do
+		papi[$n]=$(port)
+		pgport=$(port)
+		mkdir -p "$pdir/$n-sock" && chown postgres: "$pdir/$n-sock"
+		cat >"$pdir/$n.yml" <<EOF
+scope: bench
+namespace: /patroni/
+name: $n
+log: {level: WARNING}
+restapi: {listen: "127.0.0.1:${papi[$n]}", connect_address: "127.0.0.1:${papi[$n]}"}
+etcd3: {hosts: "$hosts"}
+bootstrap:
+  dcs: {ttl: 5, loop_wait: 1, retry_timeout: 2, maximum_lag_on_failover: 1048576}
+  initdb: [{encoding: UTF8}, {locale: C}]
+  pg_hba: ["local all all trust", "host all all 127.0.0.1/32 trust", "host replication all 127.0.0.1/32 trust"]
+postgresql:
+  listen: "127.0.0.1:$pgport"
+  connect_address: "127.0.0.1:$pgport"
+  data_dir: $pdir/$n
+  bin_dir: $pgbin
+  pgpass: $pdir/$n.pgpass
+  authentication: {superuser: {username: postgres}, replication: {username: postgres}}
+  parameters: {unix_socket_directories: "$pdir/$n-sock"}
+EOF
+		chown postgres: "$pdir/$n.yml"
+		setpriv --reuid=postgres --regid=postgres --init-groups -- patroni "$pdir/$n.yml" >"$pdir/$n.log" 2>&1 &
+		patroni+=($!)
+		pids+=($!)
+		# p1 bootstraps first; p2 then joins as its replica.
+		path=/primary
+		[ "$n" = p2 ] && path=/replica
+		code=""
+		for _ in $(seq 1200); do
+			code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${papi[$n]}$path" || true)
+			[ "$code" = 200 ] && break
+			sleep 0.1
+		done
+		[ "$code" = 200 ] || { echo "patroni $n did not come up; its log:" >&2; tail -30 "$pdir/$n.log" >&2; exit 1; }
+	done
+fi
+
 declare -A sip
 for n in a b c; do
 	ip=127.0.0.1; [ "$n" = b ] && ip=127.0.0.2; [ "$n" = c ] && ip=127.0.0.3
@@ -64,7 +126,7 @@ etcd:
 EOF
 done
 
-cpu=() rss=() ecpu=()
+cpu=() rss=() ecpu=() pcpu=() prss=()
 for t in $(seq "$trials"); do
 	run=()
 	for n in a b c; do
@@ -76,7 +138,7 @@ for t in $(seq "$trials"); do
 	done
 	sleep 5
 	declare -A t1
-	for p in "${run[@]}" "${epids[@]}"; do t1[$p]=$(cpu_ticks "$p"); done
+	for p in "${run[@]}" "${epids[@]}" "${patroni[@]}"; do t1[$p]=$(cpu_ticks "$p"); done
 	sleep "$seconds"
 	roles=""
 	for i in 0 1 2; do
@@ -93,7 +155,21 @@ for t in $(seq "$trials"); do
 		roles+=" etcd cpu ${c}%;"
 		ecpu+=("$c")
 	done
+	for p in "${patroni[@]}"; do
+		c=$(cpu_share $(($(cpu_ticks "$p") - t1[$p])) "$seconds")
+		r=$(rss_kib "$p")
+		roles+=" patroni cpu ${c}% rss $((r / 1024)) MiB;"
+		pcpu+=("$c") prss+=("$r")
+	done
 	for p in "${run[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
 	echo "trial $t:$roles"
 done
 echo "median per node over $trials trials of ${seconds}s (lease_ttl $ttl, probe every $interval): cpu $(median "${cpu[@]}")% of one core, rss $(($(median "${rss[@]}") / 1024)) MiB; etcd per member: cpu $(median "${ecpu[@]}")%"
+if [ ${#patroni[@]} -gt 0 ]; then
+	pc=$(median "${pcpu[@]}")
+	echo "patroni per node (loop_wait 1, same etcd; its PostgreSQL apart): cpu ${pc}% of one core, rss $(($(median "${prss[@]}") / 1024)) MiB; patroni / pbxha (cpu): $(awk -v a="$pc" -v b="$(median "${cpu[@]}")" 'BEGIN {printf "%.2f", a / b}')"
+	# patroni stops its PostgreSQL first on SIGTERM (a background job
+	# of a script ignores SIGINT).
+	for p in "${patroni[@]}"; do kill "$p"; done
+	for p in "${patroni[@]}"; do wait "$p" 2>/dev/null || true; done
+fi
