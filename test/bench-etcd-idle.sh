@@ -126,7 +126,7 @@ etcd:
 EOF
 done
 
-cpu=() rss=() ecpu=() pcpu=() prss=()
+cpu=() rss=() ecpu=() pcpu1=() pcpu2=() prss=()
 for t in $(seq "$trials"); do
 	run=()
 	for n in a b c; do
@@ -155,19 +155,26 @@ for t in $(seq "$trials"); do
 		roles+=" etcd cpu ${c}%;"
 		ecpu+=("$c")
 	done
-	for p in "${patroni[@]}"; do
+	for i in "${!patroni[@]}"; do
+		p=${patroni[$i]}
 		c=$(cpu_share $(($(cpu_ticks "$p") - t1[$p])) "$seconds")
 		r=$(rss_kib "$p")
-		roles+=" patroni cpu ${c}% rss $((r / 1024)) MiB;"
-		pcpu+=("$c") prss+=("$r")
+		role=primary
+		[ "$i" = 1 ] && role=replica
+		roles+=" patroni p$((i + 1)) ($role) cpu ${c}% rss $((r / 1024)) MiB;"
+		if [ "$i" = 0 ]; then pcpu1+=("$c"); else pcpu2+=("$c"); fi
+		prss+=("$r")
 	done
 	for p in "${run[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
 	echo "trial $t:$roles"
 done
 echo "median per node over $trials trials of ${seconds}s (lease_ttl $ttl, probe every $interval): cpu $(median "${cpu[@]}")% of one core, rss $(($(median "${rss[@]}") / 1024)) MiB; etcd per member: cpu $(median "${ecpu[@]}")%"
 if [ ${#patroni[@]} -gt 0 ]; then
-	pc=$(median "${pcpu[@]}")
-	echo "patroni per node (loop_wait 1, same etcd; its PostgreSQL apart): cpu ${pc}% of one core, rss $(($(median "${prss[@]}") / 1024)) MiB; patroni / pbxha (cpu): $(awk -v a="$pc" -v b="$(median "${cpu[@]}")" 'BEGIN {printf "%.2f", a / b}')"
+	# The primary's patroni works more than the replica's: the mean of
+	# the two medians is the per-node figure.
+	p1=$(median "${pcpu1[@]}") p2=$(median "${pcpu2[@]}")
+	pc=$(awk -v a="$p1" -v b="$p2" 'BEGIN {printf "%.3f", (a + b) / 2}')
+	echo "patroni per node (loop_wait 1, same etcd; its PostgreSQL apart): cpu ${pc}% of one core (primary ${p1}%, replica ${p2}%), rss $(($(median "${prss[@]}") / 1024)) MiB; patroni / pbxha (cpu): $(awk -v a="$pc" -v b="$(median "${cpu[@]}")" 'BEGIN {printf "%.2f", a / b}')"
 	# patroni stops its PostgreSQL first on SIGTERM (a background job
 	# of a script ignores SIGINT).
 	for p in "${patroni[@]}"; do kill "$p"; done
