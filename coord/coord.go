@@ -37,7 +37,8 @@ type Request struct {
 	Force bool   // promote past max_lag_bytes
 	// Away is the leader when the request was made: with To "", the
 	// node the service moves away from, which neither takes the vacant
-	// key back nor is waited for while the request is in force.
+	// key back nor is waited for while the request is in force; a leader
+	// other than Away has nothing to do for it.
 	Away string
 }
 

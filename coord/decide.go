@@ -25,8 +25,9 @@ import (
 // restart limit, whose tracked link is down or whose service failed hands
 // over to a healthy eligible member (restart_first: after RestartGrace of
 // local restarts) and otherwise keeps the service and restarts the PBX; a
-// leader hands over for a switchover once the target (or, with none named,
-// the best other member) is healthy and eligible and, with a database, a
+// leader hands over for a switchover once the target (or, with none named
+// and the request moving away from this node, the best other member) is
+// healthy and eligible and, with a database, a
 // standby streams from it (unless forced); it puts back a VIP that left
 // its interface; with failback auto it asks for a switchover to a live
 // member of higher priority eligible for FailbackDelay.
@@ -222,7 +223,7 @@ func (s situation) leader(d Decision) Decision {
 	case s.failed():
 		return s.leaderFailed(d, next, haveNext)
 	}
-	if r := o.Switchover; r.Active() && r.To != o.Node {
+	if r := o.Switchover; r.Active() && r.To != o.Node && !s.awayFromOther(r) {
 		return s.switchover(d, r)
 	}
 	if o.Local.VIP == failover.VIPAbsent {
@@ -351,6 +352,15 @@ func (s situation) follower(d Decision) Decision {
 		reason = fmt.Sprintf("switchover to this node: taking the leader key at epoch %d", o.Epoch+1)
 	}
 	return d.with(failover.ActionTakeOver, reason)
+}
+
+// awayFromOther reports whether r, a switchover without a target, moves
+// the service away from another node than this one: once this node leads
+// it is done. (The request is deleted once its new leader took over, but
+// that leader may decide before the watch brings it the deletion; it
+// must not hand over again for the same request.)
+func (s situation) awayFromOther(r Request) bool {
+	return r.To == "" && r.Away != "" && r.Away != s.o.Node
 }
 
 // movingAway reports whether a switchover without a target moves the

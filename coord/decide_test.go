@@ -129,6 +129,12 @@ func TestDecide(t *testing.T) {
 				o.Local.DB, o.Local.NoStreamingStandby = failover.DBPrimary, true
 			},
 			wantAction: failover.ActionRelease, wantRole: failover.RoleStandby},
+		{name: "switchover without a target away from this node releases",
+			obs:        func(o *Observation) { o.Switchover = Request{ID: "x", Away: "n1"} },
+			wantAction: failover.ActionRelease, wantRole: failover.RoleStandby, wantReason: "switchover to n2"},
+		{name: "switchover without a target away from another node is done: no release",
+			obs:        func(o *Observation) { o.Switchover = Request{ID: "x", Away: "n2"} },
+			wantAction: failover.ActionNone, wantRole: failover.RolePrimary, wantReason: "leader at epoch 4"},
 		{name: "switchover to this node is no release",
 			obs:        func(o *Observation) { o.Switchover = Request{ID: "x", To: "n1"} },
 			wantAction: failover.ActionNone, wantRole: failover.RolePrimary},
