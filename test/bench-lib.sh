@@ -11,7 +11,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$work/pbxha" ./cmd/pbxha
+# pbxha is built as the package ships it (packaging/deb/build.sh): static,
+# without cgo, so that what is measured is what an operator runs.
+CGO_ENABLED=0 go build -trimpath -o "$work/pbxha" ./cmd/pbxha
 go build -o "$work/testpbx" ./test/testpbx
 hz=$(getconf CLK_TCK)
 
