@@ -19,7 +19,6 @@ import (
 	"github.com/pbxha/pbxha/control"
 	"github.com/pbxha/pbxha/event"
 	"github.com/pbxha/pbxha/filesync"
-	"github.com/pbxha/pbxha/internal/exepages"
 	"github.com/pbxha/pbxha/internal/httpguard"
 	"github.com/pbxha/pbxha/metrics"
 	"github.com/pbxha/pbxha/pair"
@@ -80,6 +79,7 @@ type daemon struct {
 	rebuild *rebuild.Rebuilder     // nil without database.data_dir and start_command
 	// coord is the pair or the etcd runtime; nil in mode single.
 	coord coordinator
+	pages pageReleaser
 }
 
 // coordinator is what the daemon runs to coordinate the nodes: the pair
@@ -104,7 +104,8 @@ func Run(ctx context.Context, cfg *configs.Config, opts Options) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d := &daemon{opts: opts, log: logger, events: &event.Publisher{Node: cfg.Node.Name, Cluster: cfg.Node.Cluster}}
+	d := &daemon{opts: opts, log: logger, events: &event.Publisher{Node: cfg.Node.Name, Cluster: cfg.Node.Cluster},
+		pages: newPageReleaser()}
 	configErr := func(err error) error { return &ConfigError{Err: err} }
 
 	// Build everything that can fail on the config before anything starts.
@@ -127,7 +128,7 @@ func Run(ctx context.Context, cfg *configs.Config, opts Options) error {
 	if d.alerts != nil {
 		d.events.Sinks = append(d.events.Sinks, d.alerts)
 	}
-	d.events.Sinks = append(d.events.Sinks, syncPoker{d})
+	d.events.Sinks = append(d.events.Sinks, syncPoker{d}, &d.pages)
 	checks, err := buildChecks(cfg, logger)
 	if err != nil {
 		return configErr(err)
@@ -236,7 +237,7 @@ func Run(ctx context.Context, cfg *configs.Config, opts Options) error {
 	defer notifier.Close()
 	wg.Go(func() { sdnotify.KeepAlive(ctx, notifier, sdService{d.agent}, stuckAfter(checks), logger) })
 	wg.Go(func() { d.reloadOnRequest(ctx, opts.Reload, cfg) })
-	wg.Go(func() { releaseStartupPages(ctx, logger) })
+	wg.Go(func() { d.pages.run(ctx, logger) })
 
 	logger.Info("pbxha started", "version", opts.Version, "config", cfg.Source, "probes", len(checks.checks),
 		"pbx", cfg.PBX.Supervise.Mode, "peer_paths", len(cfg.Peer.Paths), "socket", cfg.Control.Socket, "pid", os.Getpid(), "fd_limit", httpguard.FDLimit())
@@ -248,26 +249,3 @@ func Run(ctx context.Context, cfg *configs.Config, opts Options) error {
 
 // eventLogPath is the local event log in the state directory.
 func eventLogPath(cfg *configs.Config) string { return filepath.Join(cfg.StateDir, event.LogName) }
-
-// startupPagesAfter is how long after start the daemon gives back the pages
-// of its executable that start-up touched: by then the probes, the peer and
-// the first decisions have run, and what they touch again comes back.
-const startupPagesAfter = 10 * time.Second
-
-// releaseStartupPages gives back the executable's start-up pages once,
-// startupPagesAfter after start (see package exepages).
-func releaseStartupPages(ctx context.Context, logger *slog.Logger) {
-	t := time.NewTimer(startupPagesAfter)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return
-	case <-t.C:
-	}
-	kib, err := exepages.Release()
-	if err != nil {
-		logger.Warn("could not give back the executable's start-up pages", "err", err)
-		return
-	}
-	logger.Debug("gave back the executable's start-up pages", "resident_kib", kib)
-}
