@@ -79,6 +79,7 @@ type daemon struct {
 	rebuild *rebuild.Rebuilder     // nil without database.data_dir and start_command
 	// coord is the pair or the etcd runtime; nil in mode single.
 	coord coordinator
+	pages pageReleaser
 }
 
 // coordinator is what the daemon runs to coordinate the nodes: the pair
@@ -103,7 +104,8 @@ func Run(ctx context.Context, cfg *configs.Config, opts Options) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d := &daemon{opts: opts, log: logger, events: &event.Publisher{Node: cfg.Node.Name, Cluster: cfg.Node.Cluster}}
+	d := &daemon{opts: opts, log: logger, events: &event.Publisher{Node: cfg.Node.Name, Cluster: cfg.Node.Cluster},
+		pages: newPageReleaser()}
 	configErr := func(err error) error { return &ConfigError{Err: err} }
 
 	// Build everything that can fail on the config before anything starts.
@@ -126,7 +128,7 @@ func Run(ctx context.Context, cfg *configs.Config, opts Options) error {
 	if d.alerts != nil {
 		d.events.Sinks = append(d.events.Sinks, d.alerts)
 	}
-	d.events.Sinks = append(d.events.Sinks, syncPoker{d})
+	d.events.Sinks = append(d.events.Sinks, syncPoker{d}, &d.pages)
 	checks, err := buildChecks(cfg, logger)
 	if err != nil {
 		return configErr(err)
@@ -235,6 +237,7 @@ func Run(ctx context.Context, cfg *configs.Config, opts Options) error {
 	defer notifier.Close()
 	wg.Go(func() { sdnotify.KeepAlive(ctx, notifier, sdService{d.agent}, stuckAfter(checks), logger) })
 	wg.Go(func() { d.reloadOnRequest(ctx, opts.Reload, cfg) })
+	wg.Go(func() { d.pages.run(ctx, logger) })
 
 	logger.Info("pbxha started", "version", opts.Version, "config", cfg.Source, "probes", len(checks.checks),
 		"pbx", cfg.PBX.Supervise.Mode, "peer_paths", len(cfg.Peer.Paths), "socket", cfg.Control.Socket, "pid", os.Getpid(), "fd_limit", httpguard.FDLimit())

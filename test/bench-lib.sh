@@ -11,7 +11,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$work/pbxha" ./cmd/pbxha
+# pbxha is built as the package ships it (packaging/deb/build.sh): static,
+# without cgo, so that what is measured is what an operator runs.
+CGO_ENABLED=0 go build -trimpath -o "$work/pbxha" ./cmd/pbxha
 go build -o "$work/testpbx" ./test/testpbx
 hz=$(getconf CLK_TCK)
 
@@ -34,5 +36,24 @@ cpu_share() { awk -v d="$1" -v hz="$hz" -v s="$2" 'BEGIN {printf "%.3f", 100 * d
 
 # rss_kib PID: resident memory in KiB.
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# peak_rss_during SECONDS PID...: waits SECONDS, reading each PID's resident
+# memory every second, and sets peak[PID] to the largest reading (KiB) and
+# elapsed to the seconds that really went by (for cpu_share).
+declare -A peak
+peak_rss_during() {
+	local s=$1 p r t0
+	shift
+	t0=$(date +%s.%N)
+	for p in "$@"; do peak[$p]=0; done
+	for _ in $(seq "$s"); do
+		sleep 1
+		for p in "$@"; do
+			r=$(rss_kib "$p")
+			[ "$r" -gt "${peak[$p]}" ] && peak[$p]=$r
+		done
+	done
+	elapsed=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.3f", b - a}')
+}
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

@@ -6,9 +6,10 @@
 # tie-breaker — the test PBX's TCP listener — asked every second at rest)
 # and Debian's keepalived (VRRPv3, advert_int 0.1, VIP 198.18.0.100, a
 # vrrp_script forking `sipsak -s` against the same test PBX every second).
-# Over TRIALS trials of SECONDS each, after a 5s warm-up, it prints each
+# Over TRIALS trials of SECONDS each, after a 12s warm-up, it prints each
 # node's CPU share (user + system; for keepalived with its reaped children,
-# the sipsak forks) and resident memory (keepalived: both its processes),
+# the sipsak forks) and resident memory (pbxha: the largest of readings
+# every second through the trial; keepalived: both its processes at the end),
 # then the medians per node and the ratio keepalived / pbxha.
 #
 #   test/bench-pair-idle.sh [TRIALS] [SECONDS]     # as root; default 3 trials of 30s
@@ -138,20 +139,22 @@ for t in $(seq "$trials"); do
 		ka+=($!)
 		pids+=($!)
 	done
-	sleep 5
+	# pbxha gives back its start-up pages 10s after it starts: the trial
+	# begins after that, so that the memory read is what a node keeps.
+	sleep 12
 	declare -A t1 k1 kp
 	for i in 0 1; do
 		t1[$i]=$(cpu_ticks "${run[$i]}")
 		kp[$i]=$(ka_pids "${ka[$i]}")
 		k1[$i]=$(ticks_all ${kp[$i]})
 	done
-	sleep "$seconds"
+	peak_rss_during "$seconds" "${run[@]}"
 	line=""
 	for i in 0 1; do
 		n=a; [ "$i" = 1 ] && n=b
 		t2=$(cpu_ticks "${run[$i]}") k2=$(ticks_all ${kp[$i]})
-		r=$(rss_kib "${run[$i]}") kr=$(rss_all ${kp[$i]})
-		c=$(cpu_share $((t2 - t1[$i])) "$seconds") kc=$(cpu_share $((k2 - k1[$i])) "$seconds")
+		r=${peak[${run[$i]}]} kr=$(rss_all ${kp[$i]})
+		c=$(cpu_share $((t2 - t1[$i])) "$elapsed") kc=$(cpu_share $((k2 - k1[$i])) "$elapsed")
 		role=$("$work/pbxha" status --json --socket "$work/$n/pbxha.sock" | sed -n 's/^  "role": "\(.*\)",$/\1/p')
 		vip=backup; in_ns "$n" ip -4 addr show | grep -q 198.18.0.100 && vip=master
 		line+=" node-$n: pbxha ${role:-?} ${c}% $((r / 1024)) MiB, keepalived $vip ${kc}% $((kr / 1024)) MiB;"
