@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Measures what coordination through etcd costs at rest: CPU share and
-# resident memory of each of three `pbxha run` nodes on loopback (127.0.0.1,
+# resident memory (the largest of readings every second) of each of three `pbxha run` nodes on loopback (127.0.0.1,
 # .2, .3) with coordination etcd — a SIP probe every 250ms (PROBE_INTERVAL,
 # the default), decisions on events and at deadlines, lease renewals every
 # lease_ttl/4 (LEASE_TTL, default 2s, the default) — and, reported apart,
 # of each member of the three-member etcd (Debian's etcd-server, heartbeat
 # 100ms, election 500ms) they use, over TRIALS trials of SECONDS each after
-# a 5s warm-up. Prints each trial and the medians. Loopback only.
+# a 12s warm-up. Prints each trial and the medians. Loopback only.
 #
 # In the same run, as the anchor issue 16 compares with: two nodes of
 # Debian's patroni on the same etcd (loop_wait 1, ttl 5, retry_timeout 2:
@@ -136,28 +136,30 @@ for t in $(seq "$trials"); do
 		run+=($!)
 		pids+=($!)
 	done
-	sleep 5
+	# pbxha gives back its start-up pages 10s after it starts: the trial
+	# begins after that, so that the memory read is what a node keeps.
+	sleep 12
 	declare -A t1
 	for p in "${run[@]}" "${epids[@]}" "${patroni[@]}"; do t1[$p]=$(cpu_ticks "$p"); done
-	sleep "$seconds"
+	peak_rss_during "$seconds" "${run[@]}"
 	roles=""
 	for i in 0 1 2; do
 		p=${run[$i]} n=a; [ "$i" = 1 ] && n=b; [ "$i" = 2 ] && n=c
 		t2=$(cpu_ticks "$p")
-		r=$(rss_kib "$p")
-		c=$(cpu_share $((t2 - t1[$p])) "$seconds")
+		r=${peak[$p]}
+		c=$(cpu_share $((t2 - t1[$p])) "$elapsed")
 		role=$("$work/pbxha" status --json --socket "$work/$n/pbxha.sock" | sed -n 's/^  "role": "\(.*\)",$/\1/p')
 		roles+=" node-$n ${role:-?} cpu ${c}% rss $((r / 1024)) MiB;"
 		cpu+=("$c") rss+=("$r")
 	done
 	for p in "${epids[@]}"; do
-		c=$(cpu_share $(($(cpu_ticks "$p") - t1[$p])) "$seconds")
+		c=$(cpu_share $(($(cpu_ticks "$p") - t1[$p])) "$elapsed")
 		roles+=" etcd cpu ${c}%;"
 		ecpu+=("$c")
 	done
 	for i in "${!patroni[@]}"; do
 		p=${patroni[$i]}
-		c=$(cpu_share $(($(cpu_ticks "$p") - t1[$p])) "$seconds")
+		c=$(cpu_share $(($(cpu_ticks "$p") - t1[$p])) "$elapsed")
 		r=$(rss_kib "$p")
 		role=primary
 		[ "$i" = 1 ] && role=replica
