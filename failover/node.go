@@ -234,7 +234,7 @@ func (n *Node) Run(ctx context.Context) error {
 	// instant one is due (see nextWake): nothing wakes the loop otherwise.
 	next := n.clock.NewTimer(restEvery)
 	defer func() {
-		n.wakeUp()
+		n.stopResting()
 		next.Stop()
 	}()
 	n.sleep(next, n.tick(ctx))

@@ -109,8 +109,8 @@ func (n *Node) sleep(t clock.Timer, wake time.Time) {
 	t.Reset(wake.Sub(n.clock.Now()))
 }
 
-// wakeUp forgets the loop's timer once the loop stops.
-func (n *Node) wakeUp() {
+// stopResting forgets the loop's timer once the loop stops: pushBack leaves it alone then.
+func (n *Node) stopResting() {
 	n.restMu.Lock()
 	defer n.restMu.Unlock()
 	n.resting = resting{}
