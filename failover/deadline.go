@@ -123,3 +123,43 @@ func (w Window) Next(t time.Time) time.Time {
 	}
 	return next
 }
+
+// rest is what the decision loop sleeps on between two decisions: the
+// observation of the last one as the next would start from (its
+// EligibleSince and FailbackDueSince brought up to date), whether the node
+// asks tie-breakers, and when it last asked for a round.
+type rest struct {
+	o          Observation
+	tieBreaker bool
+	tbAsked    time.Time
+}
+
+// until returns the first instant at which the node must decide again for
+// the decision's sake: the earlier of NextDeadline and, for a node that
+// asks tie-breakers, the next round due (TieBreakerDue). Zero when neither
+// comes.
+func (r rest) until(p Policy) time.Time {
+	wake := NextDeadline(r.o, p)
+	if r.tieBreaker && !p.Single {
+		if due, _ := TieBreakerDue(r.o, p, r.tbAsked); wake.IsZero() || due.Before(wake) {
+			wake = due
+		}
+	}
+	return wake
+}
+
+// heard returns r once a heartbeat arrived at now that changed the peer's
+// view in its times only: the peer is seen as v, and the newest heartbeat
+// of this node it says it heard was sent at confirmed (zero: none newer
+// than r's). It reports false when Decide decides otherwise on that than
+// on r: the node must then decide at once rather than sleep on.
+//
+// This is what lets a heartbeat put off the loop's wake-up instead of
+// waking it: at rest the primary's isolation round falls due a little
+// after each acknowledgement, and the next acknowledgement, which moves
+// it, always comes first.
+func (r rest) heard(p Policy, now time.Time, v PeerView, confirmed time.Time) (rest, bool) {
+	base := Decide(r.o, p)
+	r.o.Now, r.o.Peer, r.o.ConfirmedAt = now, v, later(r.o.ConfirmedAt, confirmed)
+	return r, Decide(r.o, p).same(base)
+}

@@ -290,3 +290,99 @@ func TestTieBreakerDue(t *testing.T) {
 		})
 	}
 }
+
+// TestRestHeard: a heartbeat that moves only the peer's times and this
+// node's confirmation changes no decision and puts the loop's wake-up off
+// by as much as it moved what the wake-up counts from; one that changes
+// the decision says so (the node then decides at once).
+func TestRestHeard(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	p := DefaultPolicy()
+	lead := p.IsolationAfter - p.tieBreakerLead() // a primary's round, after its last ack
+	// heardAfter returns the peer's view of a heartbeat arriving d after o.Now.
+	heardAfter := func(o Observation, d time.Duration) PeerView {
+		v := o.Peer
+		v.Alive, v.LastHeard, v.DeadAt = true, o.Now.Add(d), o.Now.Add(d+p.deadAfter())
+		return v
+	}
+	for _, tc := range []struct {
+		name      string
+		obs       Observation
+		edit      func(*Observation)
+		tb        bool
+		tbAsked   time.Duration // before Now
+		after     time.Duration // the heartbeat arrives this long after Now
+		view      func(o Observation, v *PeerView)
+		confirmed time.Duration // after Now; -1: none newer
+		wantUntil time.Duration // before the heartbeat, after Now
+		wantSame  bool
+		wantAfter time.Duration // after it, after Now
+	}{
+		{name: "primary at rest: the next ack puts the isolation round off", obs: primaryObs(), tb: true, tbAsked: ms(300),
+			edit:  func(o *Observation) { o.ConfirmedAt, o.TieBreakerAt = o.Now, o.Now.Add(-ms(300)) },
+			after: ms(200), confirmed: ms(200), wantUntil: lead, wantSame: true, wantAfter: ms(200) + lead},
+		{name: "primary: a heartbeat that acknowledges nothing newer leaves it", obs: primaryObs(), tb: true, tbAsked: ms(300),
+			edit:  func(o *Observation) { o.ConfirmedAt, o.TieBreakerAt = o.Now, o.Now.Add(-ms(300)) },
+			after: ms(200), confirmed: -1, wantUntil: lead, wantSame: true, wantAfter: lead},
+		{name: "primary without tie-breakers: the isolation step-down moves with the ack", obs: primaryObs(),
+			edit:  func(o *Observation) { o.ConfirmedAt, o.TieBreakerAt = o.Now, o.Now.Add(-ms(300)) },
+			after: ms(200), confirmed: ms(200), wantUntil: p.IsolationAfter, wantSame: true, wantAfter: ms(200) + p.IsolationAfter},
+		{name: "primary: the calm round stays where it was", obs: primaryObs(), tb: true, tbAsked: ms(900),
+			edit:  func(o *Observation) { o.ConfirmedAt, o.TieBreakerAt = o.Now, o.Now.Add(-ms(900)) },
+			after: ms(50), confirmed: ms(50), wantUntil: ms(100), wantSame: true, wantAfter: ms(100)},
+		{name: "standby at rest: the primary's heartbeat puts its death off to the calm round", obs: standbyObs(), tb: true, tbAsked: ms(50),
+			edit:  func(o *Observation) { o.Peer.DeadAt = o.Peer.LastHeard.Add(p.deadAfter()) },
+			after: ms(200), confirmed: ms(100), wantUntil: ms(900), wantSame: true, wantAfter: ms(950)},
+		{name: "primary: a peer now primary too changes the decision", obs: primaryObs(), tb: true, tbAsked: ms(300),
+			edit:  func(o *Observation) { o.ConfirmedAt, o.TieBreakerAt = o.Now, o.Now.Add(-ms(300)) },
+			after: ms(200), view: func(_ Observation, v *PeerView) { v.Role, v.Epoch = RolePrimary, 6 },
+			confirmed: ms(200), wantUntil: lead, wantSame: false},
+		{name: "standby of a silent primary: heard again changes the decision", obs: standbyObs(), tb: true,
+			edit: func(o *Observation) {
+				peerDead(o)
+				o.TieBreakerAt = o.Now
+			},
+			after: ms(10), confirmed: ms(10), wantUntil: 0, wantSame: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tc.obs
+			if tc.edit != nil {
+				tc.edit(&o)
+			}
+			r := rest{o: o, tieBreaker: tc.tb}
+			if tc.tbAsked > 0 {
+				r.tbAsked = o.Now.Add(-tc.tbAsked)
+			}
+			off := func(at time.Time) time.Duration {
+				if at.IsZero() {
+					return -1
+				}
+				return at.Sub(o.Now)
+			}
+			if got := off(r.until(p)); tc.wantUntil != 0 && got != tc.wantUntil {
+				t.Errorf("until before the heartbeat: got +%s, want +%s", got, tc.wantUntil)
+			}
+			v := heardAfter(o, tc.after)
+			if tc.view != nil {
+				tc.view(o, &v)
+			}
+			var confirmed time.Time
+			if tc.confirmed >= 0 {
+				confirmed = o.Now.Add(tc.confirmed)
+			}
+			r2, same := r.heard(p, o.Now.Add(tc.after), v, confirmed)
+			if same != tc.wantSame {
+				t.Fatalf("heard: got same %v, want %v (%q → %q)", same, tc.wantSame, Decide(o, p).Reason, Decide(r2.o, p).Reason)
+			}
+			if !same {
+				return
+			}
+			if got := off(r2.until(p)); got != tc.wantAfter {
+				t.Errorf("until after the heartbeat: got +%s, want +%s", got, tc.wantAfter)
+			}
+			if err := checkNextDeadline(r2.o, p, 1); err != nil {
+				t.Errorf("the observation after the heartbeat: %v", err)
+			}
+		})
+	}
+}

@@ -102,6 +102,9 @@ type Node struct {
 	sendBuf []byte        // the heartbeat being sent, reused (Transport.Send keeps nothing)
 	jobs    sync.WaitGroup
 
+	restMu  sync.Mutex
+	resting resting // the decision loop's sleep, which heartbeats may put off (pushBack)
+
 	mu          sync.Mutex
 	keyset      Keys // SetKeys; the current key signs
 	running     bool
@@ -229,8 +232,12 @@ func (n *Node) Run(ctx context.Context) error {
 	// Decisions come on events (a heartbeat that changes the view, a
 	// poke, an action finishing, a tie-breaker round) and at the next
 	// instant one is due (see nextWake): nothing wakes the loop otherwise.
-	next := n.clock.NewTimer(n.tick(ctx).Sub(n.clock.Now()))
-	defer next.Stop()
+	next := n.clock.NewTimer(restEvery)
+	defer func() {
+		n.stopResting()
+		next.Stop()
+	}()
+	n.sleep(next, n.tick(ctx))
 	for {
 		select {
 		case <-ctx.Done():
@@ -248,7 +255,7 @@ func (n *Node) Run(ctx context.Context) error {
 		case <-next.C():
 		case <-n.poke:
 		}
-		next.Reset(n.tick(ctx).Sub(n.clock.Now()))
+		n.sleep(next, n.tick(ctx))
 	}
 }
 

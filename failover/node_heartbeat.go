@@ -27,6 +27,8 @@ func (n *Node) receive(ctx context.Context, closed chan<- struct{}) {
 			}
 			if changed || n.unacked(hb, now) {
 				n.Poke() // the peer's news (a release, a role) is acted on at once
+			} else if fresh {
+				n.pushBack(now) // only its times: a wake-up it makes needless is put off
 			}
 			if fresh && hb.Role == RolePrimary {
 				n.answerPrimary()

@@ -49,6 +49,8 @@ type loopState struct {
 	watch       watchState
 	sd          stateDirLoop // the state directory's checks and episode
 	tbAsked     time.Time    // when a tie-breaker round was last asked for (zero: never)
+	rest        rest         // what the last nextWake saw, for pushBack
+	restOther   time.Time    // the earliest of nextWake's terms no heartbeat moves
 }
 
 // job is one action carried out apart from the decision loop: what the

@@ -130,3 +130,63 @@ func TestOptionsReply(t *testing.T) {
 		t.Errorf("got local %q, want 127.0.0.1:port", rep.Local)
 	}
 }
+
+// TestUDPKeptSocketHasNoDeadline: a check that got its reply leaves its
+// socket for the next one without a read deadline, whose timer would
+// otherwise fire for nothing once the check's timeout has passed — a
+// wake-up of the whole process per check. Read on the kept socket after
+// that timeout must wait for the next datagram, not fail at once.
+func TestUDPKeptSocketHasNoDeadline(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	from := make(chan net.Addr, 1)
+	go func() {
+		buf := make([]byte, 65535)
+		n, addr, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		if msg, err := sip.ParseMessage(buf[:n]); err == nil {
+			if req, ok := msg.(*sip.Request); ok {
+				_, _ = pc.WriteTo(response(req, 200, "OK", nil), addr)
+			}
+		}
+		from <- addr
+	}()
+	p := newProber(t, Config{Target: "sip:" + pc.LocalAddr().String()})
+	const timeout = 50 * time.Millisecond
+	if r, _ := check(p, timeout); r.Status != probe.OK {
+		t.Fatalf("got %s (%v), want ok", r.Status, r.Err)
+	}
+	p.mu.Lock()
+	conn := p.udp
+	p.mu.Unlock()
+	if conn == nil {
+		t.Fatal("got no kept socket after a check that got its reply, want one")
+	}
+	addr := <-from
+	time.Sleep(2 * timeout) // past the check's deadline: a deadline left set has expired
+	if _, err := pc.WriteTo([]byte("\r\n"), addr); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		n, err := conn.Read(make([]byte, 64))
+		got <- result{n, err}
+	}()
+	select {
+	case r := <-got:
+		if r.err != nil || r.n != 2 {
+			t.Errorf("Read on the kept socket: got %d bytes, %v; want the 2 bytes sent (no deadline left set)", r.n, r.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Read on the kept socket: got nothing within 5s, want the datagram sent")
+	}
+}
