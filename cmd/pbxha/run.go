@@ -91,12 +91,12 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 	logger = logger.With("node", cfg.Node.Name)
 	sipcheck.RouteLibraryLogs(logger.With("component", "sipgo"))
 	probe.RouteMySQLLogs(logger)
-	if !cfg.UsesEtcd() && os.Getenv("GOMAXPROCS") == "" {
-		// A pair node's Go code runs on one thread: its work at rest
-		// comes in small bursts (a heartbeat, a SIP check), and a second
-		// one only added a thread woken to spin at each hand-off — about
-		// a fifth of its CPU at rest (docs/BENCHMARKS.md, "A pair at
-		// rest"). GOMAXPROCS in the environment wins.
+	if os.Getenv("GOMAXPROCS") == "" {
+		// A node's Go code runs on one thread: its work at rest comes in
+		// small bursts (a heartbeat, a SIP check, a lease renewal), and a
+		// second one only added a thread woken to spin at each hand-off —
+		// a fifth of a pair node's CPU at rest, a third of an etcd
+		// node's (docs/BENCHMARKS.md). GOMAXPROCS in the environment wins.
 		runtime.GOMAXPROCS(1)
 	}
 	hup := make(chan os.Signal, 1)
