@@ -7,65 +7,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbxha/pbxha/internal/deadlinetest"
 	"github.com/pbxha/pbxha/probe"
 )
 
-// deadlineSamples are the offsets from Now at which checkNextDeadline asks
-// Decide again: dense around the default timings, then sparse out to a day.
-var deadlineSamples = func() []time.Duration {
-	ds := []time.Duration{1, time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond}
-	for ms := 10; ms <= 3000; ms += 10 {
-		if ms <= 500 || ms%50 == 0 {
-			ds = append(ds, time.Duration(ms)*time.Millisecond)
-		}
-	}
-	for _, d := range []time.Duration{4 * time.Second, 5 * time.Second, 10 * time.Second, 20 * time.Second, 30 * time.Second,
-		time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, time.Hour, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour} {
-		ds = append(ds, d)
-	}
-	return ds
-}()
-
-// checkNextDeadline asserts NextDeadline's contract on o: Decide, with
-// nothing changing but the time (and the peer dying at its DeadAt), decides
-// the same at every sampled instant before NextDeadline and just before it,
-// and differently at it. samples thins the sampled offsets (every n-th).
+// checkNextDeadline asserts NextDeadline's contract on o (deadlinetest),
+// the peer dying at its DeadAt as time passes; samples thins the sampled
+// offsets (every n-th).
 func checkNextDeadline(o Observation, p Policy, samples int) error {
-	d := Decide(o, p)
-	next := NextDeadline(o, p)
-	end := next
-	if end.IsZero() {
-		end = o.Now.Add(48 * time.Hour)
-	}
-	if !end.After(o.Now) {
-		return fmt.Errorf("NextDeadline %s is not after now %s", end, o.Now)
-	}
-	differs := func(t time.Time) error {
-		if e := Decide(o.at(t, p), p); !e.same(d) {
-			return fmt.Errorf("decision changed at +%s, before NextDeadline +%s: %s %s eligible %v %q → %s %s eligible %v %q",
-				t.Sub(o.Now), next.Sub(o.Now), d.Action, d.Role, d.Eligible, d.Reason, e.Action, e.Role, e.Eligible, e.Reason)
-		}
-		return nil
-	}
-	for i, off := range deadlineSamples {
-		t := o.Now.Add(off)
-		if !t.Before(end) {
-			break
-		}
-		if i%samples != 0 {
-			continue
-		}
-		if err := differs(t); err != nil {
-			return err
-		}
-	}
-	if err := differs(end.Add(-1)); err != nil {
-		return err
-	}
-	if !next.IsZero() && Decide(o.at(next, p), p).same(d) {
-		return fmt.Errorf("NextDeadline +%s: the decision (%s %s %q) does not change there", next.Sub(o.Now), d.Action, d.Role, d.Reason)
-	}
-	return nil
+	return deadlinetest.Check(deadlinetest.Contract[Decision]{
+		Now: o.Now, Next: NextDeadline(o, p), Every: samples,
+		Decide: func(t time.Time) Decision { return Decide(o.at(t, p), p) },
+		Same:   Decision.same,
+		Describe: func(d Decision) string {
+			return fmt.Sprintf("%s %s eligible %v %q", d.Action, d.Role, d.Eligible, d.Reason)
+		},
+	})
 }
 
 // TestNextDeadline names the deadlines a node must not miss, each with the
