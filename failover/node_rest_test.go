@@ -65,14 +65,7 @@ func TestNodeRestWakeups(t *testing.T) {
 			return tn
 		}
 		p := &pair{net: net, a: mk(0, "node-a"), b: mk(1, "node-b")}
-		p.a.start(t.Context())
-		p.b.start(t.Context())
-		t.Cleanup(func() {
-			p.a.cancel()
-			p.b.cancel()
-			<-p.a.done
-			<-p.b.done
-		})
+		p.start(t)
 		p.formed(t)
 		time.Sleep(2 * time.Second) // settle: the first rounds after forming
 		synctest.Wait()

@@ -127,6 +127,12 @@ func startPair(t *testing.T, mod func(*failover.NodeConfig)) *pair {
 	p := &pair{net: net,
 		a: newTestNode(t, net, 0, "node-a", t.TempDir(), mod),
 		b: newTestNode(t, net, 1, "node-b", t.TempDir(), mod)}
+	p.start(t)
+	return p
+}
+
+// start runs both nodes until the test ends.
+func (p *pair) start(t *testing.T) {
 	p.a.start(t.Context())
 	p.b.start(t.Context())
 	t.Cleanup(func() {
@@ -135,7 +141,6 @@ func startPair(t *testing.T, mod func(*failover.NodeConfig)) *pair {
 		<-p.a.done
 		<-p.b.done
 	})
-	return p
 }
 
 // formed waits for node-a primary at epoch 1 and node-b standby.
