@@ -260,30 +260,44 @@ type vipConn interface {
 	close()
 }
 
-// pgVIPConn is a vipConn to PostgreSQL as postgres.
-type pgVIPConn struct {
-	cfg  *pgx.ConnConfig
-	conn *pgx.Conn
+// pgConn is a vipConn to PostgreSQL as postgres, dialled from the client's
+// namespace: to the VIP (newPGVIPConn) or to whichever of several hosts
+// takes writes (newPGMultiConn). connectFor, when set, bounds a connect
+// apart from the write's own deadline.
+type pgConn struct {
+	cfg        *pgx.ConnConfig
+	conn       *pgx.Conn
+	connectFor time.Duration
 }
 
-func newPGVIPConn(t testing.TB, f *pairFixture, connectTimeout string) *pgVIPConn {
-	cfg, err := pgx.ParseConfig("postgres://postgres@" + pairVIP + ":5432/postgres?sslmode=disable" + connectTimeout)
+func newPGConn(t testing.TB, client *netns.Host, url string, connectFor time.Duration) *pgConn {
+	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.DialFunc = func(ctx context.Context, network, addr string) (c net.Conn, err error) {
-		err = f.client.Do(func() (err error) {
+		err = client.Do(func() (err error) {
 			c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
 			return err
 		})
 		return c, err
-	}
-	return &pgVIPConn{cfg: cfg}
+	} // also for a multi-host string's fallback hosts
+	return &pgConn{cfg: cfg, connectFor: connectFor}
 }
 
-func (c *pgVIPConn) write(ctx context.Context, id int32) error {
+func newPGVIPConn(t testing.TB, f *pairFixture, connectTimeout string) *pgConn {
+	return newPGConn(t, f.client, "postgres://postgres@"+pairVIP+":5432/postgres?sslmode=disable"+connectTimeout, 0)
+}
+
+func (c *pgConn) write(ctx context.Context, id int32) error {
 	if c.conn == nil {
-		conn, err := pgx.ConnectConfig(ctx, c.cfg)
+		cctx := ctx
+		if c.connectFor > 0 {
+			var cancel context.CancelFunc
+			cctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), c.connectFor)
+			defer cancel()
+		}
+		conn, err := pgx.ConnectConfig(cctx, c.cfg)
 		if err != nil {
 			return err
 		}
@@ -296,7 +310,7 @@ func (c *pgVIPConn) write(ctx context.Context, id int32) error {
 	return nil
 }
 
-func (c *pgVIPConn) close() {
+func (c *pgConn) close() {
 	if c.conn != nil {
 		closeQuick(c.conn)
 		c.conn = nil

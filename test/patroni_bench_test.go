@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/test/etcdtest"
 	"github.com/pbxha/pbxha/test/netns"
@@ -258,54 +257,12 @@ func (c *patroniCluster) wait(d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// pgMultiConn writes through a multi-host connection string to whichever
-// of the nodes takes writes (target_session_attrs=read-write), as a client
-// of a Patroni cluster without a VIP does.
-type pgMultiConn struct {
-	cfg  *pgx.ConnConfig
-	conn *pgx.Conn
-}
-
-func newPGMultiConn(t testing.TB, client *netns.Host, hosts []string) *pgMultiConn {
-	cfg, err := pgx.ParseConfig("postgres://postgres@" + strings.Join(hosts, ",") + "/postgres?sslmode=disable&target_session_attrs=read-write&connect_timeout=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dial := func(ctx context.Context, network, addr string) (c net.Conn, err error) {
-		err = client.Do(func() (err error) {
-			c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
-			return err
-		})
-		return c, err
-	}
-	cfg.DialFunc = dial // also for the fallback hosts
-	return &pgMultiConn{cfg: cfg}
-}
-
-func (c *pgMultiConn) write(ctx context.Context, id int32) error {
-	if c.conn == nil {
-		// Trying the hosts in turn (each one's read-only check included)
-		// takes longer than one write's bound: give the connect 2s.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		conn, err := pgx.ConnectConfig(cctx, c.cfg)
-		if err != nil {
-			return err
-		}
-		c.conn = conn
-	}
-	if _, err := c.conn.Exec(ctx, "INSERT INTO writes (id) VALUES ($1)", id); err != nil {
-		c.close()
-		return err
-	}
-	return nil
-}
-
-func (c *pgMultiConn) close() {
-	if c.conn != nil {
-		closeQuick(c.conn)
-		c.conn = nil
-	}
+// newPGMultiConn writes through a multi-host connection string to whichever
+// of hosts takes writes, as a client of Patroni does. Trying the hosts in
+// turn (each one's read-only check included) takes longer than one write's
+// bound: a connect gets 2s.
+func newPGMultiConn(t testing.TB, client *netns.Host, hosts []string) *pgConn {
+	return newPGConn(t, client, "postgres://postgres@"+strings.Join(hosts, ",")+"/postgres?sslmode=disable&target_session_attrs=read-write&connect_timeout=1", 2*time.Second)
 }
 
 // BenchmarkPatroniOutage measures, beside BenchmarkEtcdDatabaseOutage, the
