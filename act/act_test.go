@@ -108,62 +108,52 @@ func TestTakeOverWithoutResources(t *testing.T) {
 	}
 }
 
-// TestReleaseOrder: hooks, VIP, database — the reverse of a takeover.
+// TestReleaseOrder: hooks, VIP, database — the reverse of a takeover; with
+// Config.DBFirst (coordination etcd, whose standbys stream through the VIP)
+// the database stops before the VIP goes.
 func TestReleaseOrder(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		w := acttest.New(nil)
-		a := newAct(w, false)
-		if _, err := a.TakeOver(t.Context(), move); err != nil {
-			t.Fatal(err)
-		}
-		every(w, 10*time.Millisecond, allOps...)
-		t0 := time.Now()
-		tl, err := a.Release(t.Context(), move)
-		if err != nil {
-			t.Fatalf("Release: got %v, want nil", err)
-		}
-		got := w.Ops()[5:]
-		if want := []string{acttest.HooksRelease, acttest.VIPDown, acttest.DBDemote}; !slices.Equal(got, want) {
-			t.Errorf("got steps %q, want %q", got, want)
-		}
-		if tl.HooksRan.Sub(t0) != 10*time.Millisecond || tl.VIPDown.Sub(t0) != 20*time.Millisecond || tl.DBDemoted.Sub(t0) != 30*time.Millisecond {
-			t.Errorf("timeline %+v, want hooks at 10ms, VIP down at 20ms, database at 30ms", tl)
-		}
-		if w.Writable() || w.HoldsVIP() {
-			t.Errorf("after the release: writable %v VIP %v, want neither", w.Writable(), w.HoldsVIP())
-		}
-		if v := w.Calls()[5].Vars; v.Event != "release" || v.Role != "standby" {
-			t.Errorf("release hooks got %+v, want event release, role standby", v)
-		}
-	})
-}
-
-// TestReleaseOrderDBFirst: with Config.DBFirst (coordination etcd, whose
-// standbys stream through the VIP) the database stops before the VIP goes.
-func TestReleaseOrderDBFirst(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		w := acttest.New(nil)
-		a := act.New(act.Config{Node: "node-b", VIPAddr: "198.18.0.100/24", DBFirst: true, Logger: quiet()}, w.Resources())
-		if _, err := a.TakeOver(t.Context(), move); err != nil {
-			t.Fatal(err)
-		}
-		every(w, 10*time.Millisecond, allOps...)
-		t0 := time.Now()
-		tl, err := a.Release(t.Context(), move)
-		if err != nil {
-			t.Fatalf("Release: got %v, want nil", err)
-		}
-		got := w.Ops()[5:]
-		if want := []string{acttest.HooksRelease, acttest.DBDemote, acttest.VIPDown}; !slices.Equal(got, want) {
-			t.Errorf("got steps %q, want %q", got, want)
-		}
-		if tl.HooksRan.Sub(t0) != 10*time.Millisecond || tl.DBDemoted.Sub(t0) != 20*time.Millisecond || tl.VIPDown.Sub(t0) != 30*time.Millisecond {
-			t.Errorf("timeline %+v, want hooks at 10ms, database at 20ms, VIP down at 30ms", tl)
-		}
-		if w.Writable() || w.HoldsVIP() {
-			t.Errorf("after the release: writable %v VIP %v, want neither", w.Writable(), w.HoldsVIP())
-		}
-	})
+	tests := []struct {
+		name    string
+		dbFirst bool
+		want    []string
+		at      func(failover.Timeline) [3]time.Time // the want steps' times
+	}{
+		{"VIP first", false, []string{acttest.HooksRelease, acttest.VIPDown, acttest.DBDemote},
+			func(tl failover.Timeline) [3]time.Time { return [3]time.Time{tl.HooksRan, tl.VIPDown, tl.DBDemoted} }},
+		{"database first", true, []string{acttest.HooksRelease, acttest.DBDemote, acttest.VIPDown},
+			func(tl failover.Timeline) [3]time.Time { return [3]time.Time{tl.HooksRan, tl.DBDemoted, tl.VIPDown} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := acttest.New(nil)
+				a := act.New(act.Config{Node: "node-b", VIPAddr: "198.18.0.100/24", PeerHost: "198.18.0.1", DBFirst: tt.dbFirst, Logger: quiet()}, w.Resources())
+				if _, err := a.TakeOver(t.Context(), move); err != nil {
+					t.Fatal(err)
+				}
+				every(w, 10*time.Millisecond, allOps...)
+				t0 := time.Now()
+				tl, err := a.Release(t.Context(), move)
+				if err != nil {
+					t.Fatalf("Release: got %v, want nil", err)
+				}
+				if got := w.Ops()[5:]; !slices.Equal(got, tt.want) {
+					t.Errorf("got steps %q, want %q", got, tt.want)
+				}
+				for i, at := range tt.at(tl) {
+					if want := time.Duration(i+1) * 10 * time.Millisecond; at.Sub(t0) != want {
+						t.Errorf("timeline %+v: %s at %s, want %s", tl, tt.want[i], at.Sub(t0), want)
+					}
+				}
+				if w.Writable() || w.HoldsVIP() {
+					t.Errorf("after the release: writable %v VIP %v, want neither", w.Writable(), w.HoldsVIP())
+				}
+				if v := w.Calls()[5].Vars; v.Event != "release" || v.Role != "standby" {
+					t.Errorf("release hooks got %+v, want event release, role standby", v)
+				}
+			})
+		})
+	}
 }
 
 // TestTakeOverFailsPartway: the first step that fails ends the takeover
