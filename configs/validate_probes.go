@@ -189,7 +189,7 @@ func (ck *checker) pg(key string, p *PGProbe) {
 		}
 	}
 	oneOf(ck, key+".expect_role", p.ExpectRole, string(probe.PGRolePrimary), string(probe.PGRoleStandby), string(probe.PGRoleAny))
-	if !pgTableRE.MatchString(p.Table) {
+	if !validTable(p.Table) {
 		ck.bad(key+".table", "%q must be a plain lowercase identifier (letters, digits, \"_\", at most 63)", p.Table)
 	}
 	if p.FreshConnEvery < 0 {
@@ -215,7 +215,7 @@ func (ck *checker) mysql(key string, p *MySQLProbe) {
 		db, table = "", p.Table
 	}
 	switch {
-	case !pgTableRE.MatchString(table) || (qualified && !pgTableRE.MatchString(db)):
+	case !validTable(table) || (qualified && !validTable(db)):
 		ck.bad(key+".table", "%q must be a plain lowercase identifier (letters, digits, \"_\", at most 63), or database.table", p.Table)
 	case parsed:
 		if _, err := probe.QuoteMySQLTable(p.Table, dsnDB); err != nil {
