@@ -5,14 +5,14 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/pbxha/pbxha/internal/buildinfo"
 	"github.com/spf13/cobra"
-	"github.com/spf13/cobra/doc"
 )
 
 // newGenCmd builds the hidden `pbxha gen man|completions DIR`, which writes
 // what the Debian package ships from this very command tree: a man page per
-// command, and the bash, zsh and fish completion scripts.
+// command, and the bash, zsh and fish completion scripts. The man pages need
+// a binary built with -tags pbxha_gendoc (gen_man.go); packaging/deb/build.sh
+// builds one for them.
 func newGenCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:    "gen man|completions DIR",
@@ -44,14 +44,6 @@ func newGenCmd(g *globals) *cobra.Command {
 		},
 	}
 	return cmd
-}
-
-// genMan writes pbxha.1 and a page per subcommand (pbxha-status.1 ...).
-// The date is left out so that two builds of one commit are identical.
-func genMan(root *cobra.Command, dir string) error {
-	root.DisableAutoGenTag = true
-	hdr := &doc.GenManHeader{Title: "PBXHA", Section: "1", Source: "pbxha " + buildinfo.String(), Manual: "pbxha manual"}
-	return doc.GenManTree(root, hdr, dir)
 }
 
 // genCompletions writes the completion scripts under the names and in the

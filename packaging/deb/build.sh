@@ -6,7 +6,8 @@
 #
 # The binary is static (CGO_ENABLED=0) and records the commit in its build
 # information; man pages and shell completions come from the binary's own
-# command tree (`pbxha gen`). Prints the path of the .deb.
+# command tree (`pbxha gen`; the man pages from a build with -tags
+# pbxha_gendoc). Prints the path of the .deb.
 set -euo pipefail
 out=${1:?usage: build.sh OUTDIR}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -54,7 +55,10 @@ if [ "$goarch" != "$(go env GOARCH)" ]; then
 	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin" ./cmd/pbxha)
 fi
 
-"$bin" gen man "$stage/man" >/dev/null
+# The man pages come from a build of the same tree with the man page
+# generator, which the shipped binary leaves out (cmd/pbxha/gen_man.go).
+(cd "$repo" && CGO_ENABLED=0 go build -trimpath -tags pbxha_gendoc -ldflags "$ldflags" -o "$stage/pbxha-gendoc" ./cmd/pbxha)
+"$stage/pbxha-gendoc" gen man "$stage/man" >/dev/null
 for f in "$stage"/man/*.1; do gzip -9n <"$f" >"$root/usr/share/man/man1/$(basename "$f").gz"; done
 "$bin" gen completions "$stage/completions" >/dev/null
 install -D -m 0644 "$stage/completions/bash-completion/completions/pbxha" "$root/usr/share/bash-completion/completions/pbxha"
