@@ -38,6 +38,7 @@ type Prober struct {
 	parser *sip.Parser
 	dialer net.Dialer
 	bufs   sync.Pool // *[]byte datagram buffers
+	ids    *ids
 
 	ua     *sipgo.UserAgent // pooled TCP/TLS only
 	client *sipgo.Client
@@ -75,6 +76,7 @@ func New(cfg Config, logger *slog.Logger) (*Prober, error) {
 		s:      s,
 		log:    logger,
 		parser: sip.NewParser(),
+		ids:    newIDs(),
 	}
 	p.bufs.New = func() any { b := make([]byte, 65535); return &b }
 	if s.target.Transport == TransportUDP || s.fresh {
