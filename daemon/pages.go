@@ -49,12 +49,17 @@ func (p *pageReleaser) run(ctx context.Context, logger *slog.Logger) {
 		case <-p.poke:
 			t.Reset(p.after)
 		case <-t.C:
-			kib, err := exepages.Release()
+			pages, err := exepages.Find()
 			if err != nil {
 				logger.Warn("could not give back the executable's pages", "err", err)
 				continue
 			}
-			logger.Debug("gave back the executable's pages", "resident_kib", kib)
+			// Logged before, not after: the log's code and data are not
+			// used at rest, and a line after the release faulted them back.
+			logger.Debug("giving back the executable's pages", "resident_kib", pages.KiB)
+			if err := pages.Release(); err != nil {
+				logger.Warn("could not give back the executable's pages", "err", err)
+			}
 		}
 	}
 }

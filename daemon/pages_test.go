@@ -24,7 +24,7 @@ func TestPageReleaser(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	released := func() int {
 		b, _ := os.ReadFile(f.Name())
-		return strings.Count(string(b), "gave back the executable's pages")
+		return strings.Count(string(b), "giving back the executable's pages")
 	}
 	p := newPageReleaser()
 	p.after = 50 * time.Millisecond

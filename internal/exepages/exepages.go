@@ -126,38 +126,66 @@ func Releasable(ms []Mapping, dev string, inode uint64) []Mapping {
 	return out
 }
 
-// Release gives back the resident pages of the running executable's
-// read-only mappings and returns how many KiB were resident in them. The
-// executable is the file behind the mapping of Release's own code, in the
-// kernel's terms (device and inode as smaps prints them: on an overlay they
-// are not what stat says).
-func Release() (int64, error) {
+// Pages are the running executable's read-only mappings that Release
+// gives back, as Find read them.
+type Pages struct {
+	maps []Mapping
+	// KiB is how much of them is resident.
+	KiB int64
+}
+
+// Find reads which of the running executable's mappings Release would give
+// back, and how much of them is resident. The executable is the file behind
+// the mapping of Find's own code, in the kernel's terms (device and inode as
+// smaps prints them: on an overlay they are not what stat says). A caller
+// that logs what it gives back logs between Find and Release: code that
+// runs after Release faults its pages back in, and a log line's code and
+// data are not what a process at rest uses.
+func Find() (Pages, error) {
 	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
-		return 0, fmt.Errorf("exepages: release: %w", err)
+		return Pages{}, fmt.Errorf("exepages: release: %w", err)
 	}
 	ms, err := ParseSmaps(f)
 	f.Close()
 	if err != nil {
-		return 0, err
+		return Pages{}, err
 	}
 	self, ok := selfMapping(ms)
 	if !ok {
-		return 0, errors.New("exepages: release: no file mapping holds this package's code")
+		return Pages{}, errors.New("exepages: release: no file mapping holds this package's code")
 	}
-	var kib int64
-	for _, m := range Releasable(ms, self.Dev, self.Inode) {
-		if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, uintptr(m.Start), uintptr(m.End-m.Start), syscall.MADV_DONTNEED); e != 0 {
-			return kib, fmt.Errorf("exepages: release %x-%x %s: %w", m.Start, m.End, m.Path, e)
-		}
-		kib += m.RssKiB
+	p := Pages{maps: Releasable(ms, self.Dev, self.Inode)}
+	for _, m := range p.maps {
+		p.KiB += m.RssKiB
 	}
-	return kib, nil
+	return p, nil
 }
 
-// selfMapping is the file mapping that holds Release's code.
+// Release gives back the resident pages of p's mappings.
+func (p Pages) Release() error {
+	for _, m := range p.maps {
+		if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, uintptr(m.Start), uintptr(m.End-m.Start), syscall.MADV_DONTNEED); e != 0 {
+			return fmt.Errorf("exepages: release %x-%x %s: %w", m.Start, m.End, m.Path, e)
+		}
+	}
+	return nil
+}
+
+// Release gives back the resident pages of the running executable's
+// read-only mappings (Find, then Pages.Release) and returns how many KiB
+// were resident in them.
+func Release() (int64, error) {
+	p, err := Find()
+	if err != nil {
+		return 0, err
+	}
+	return p.KiB, p.Release()
+}
+
+// selfMapping is the file mapping that holds Find's code.
 func selfMapping(ms []Mapping) (Mapping, bool) {
-	code := uint64(reflect.ValueOf(Release).Pointer())
+	code := uint64(reflect.ValueOf(Find).Pointer())
 	for _, m := range ms {
 		if m.Start <= code && code < m.End && m.Inode != 0 {
 			return m, true

@@ -101,6 +101,28 @@ func TestRelease(t *testing.T) {
 	TestParseSmaps(t)
 }
 
+// TestFind: what Find reports resident is what smaps says, and nothing is
+// given back until Pages.Release.
+func TestFind(t *testing.T) {
+	p, err := Find()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.KiB <= 0 || len(p.maps) == 0 {
+		t.Fatalf("got %d KiB in %d mappings, want the executable's resident pages", p.KiB, len(p.maps))
+	}
+	before := exeRss(t)
+	if before < p.KiB/2 {
+		t.Errorf("got %d KiB resident after Find, %d found: want nothing given back yet", before, p.KiB)
+	}
+	if err := p.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if after := exeRss(t); after >= before {
+		t.Errorf("got %d KiB resident after Release, %d before: want fewer", after, before)
+	}
+}
+
 // exeRss is the resident KiB of the read-only mappings of the running executable.
 func exeRss(t *testing.T) int64 {
 	t.Helper()
