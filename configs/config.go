@@ -81,7 +81,7 @@ type Probes struct {
 type Schedule struct {
 	Name     string        `mapstructure:"name" yaml:"name" json:"name"`             // unique across all probes: lowercase letters, digits, "_", "." and "-"; default: the kind, or kind-N for the N-th of several
 	Interval time.Duration `mapstructure:"interval" yaml:"interval" json:"interval"` // time between the starts of two checks, at least 10ms
-	Timeout  time.Duration `mapstructure:"timeout" yaml:"timeout" json:"timeout"`    // deadline of one check, shorter than interval
+	Timeout  time.Duration `mapstructure:"timeout" yaml:"timeout" json:"timeout"`    // deadline of one check, not longer than interval
 	Rise     int           `mapstructure:"rise" yaml:"rise" json:"rise"`             // consecutive passes before the probe counts as ok
 	Fall     int           `mapstructure:"fall" yaml:"fall" json:"fall"`             // consecutive failures before the probe counts as failed
 	Critical bool          `mapstructure:"critical" yaml:"critical" json:"critical"` // whether a failure of this probe fails the node (else it degrades it)

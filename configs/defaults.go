@@ -126,15 +126,18 @@ func fastSIP() SIPProbe {
 }
 
 // schedule returns the schedule defaults of a probe kind. The SIP probe
-// decides failover, so it is the fastest: every 250ms with a 200ms deadline,
-// failed after 2 misses, which puts a hung PBX's median outage in a pair
-// below one second (docs/BENCHMARKS.md). tcp checks every second with a
+// decides failover, so it is the fastest: every 200ms with a 200ms
+// deadline, failed after 2 misses, which puts a hung PBX's median outage
+// in a pair near half a second (docs/BENCHMARKS.md). Its interval is the
+// heartbeat's: checks and heartbeats fall on the same points of the
+// clock's grid and share their wake-ups (clock.Grid), and the deadline of
+// a check ends where the next starts. tcp checks every second with a
 // 500ms deadline; the others every 2s with 1s, failed after 3.
 func schedule(kind probe.Kind) Schedule {
 	s := Schedule{Interval: 2 * time.Second, Timeout: time.Second, Rise: DefaultRise, Fall: DefaultFall}
 	switch kind {
 	case probe.KindSIP:
-		s.Interval, s.Timeout, s.Fall = 250*time.Millisecond, 200*time.Millisecond, 2
+		s.Interval, s.Timeout, s.Fall = failover.DefaultInterval, 200*time.Millisecond, 2
 	case probe.KindTCP:
 		s.Interval, s.Timeout = time.Second, 500*time.Millisecond
 	}

@@ -95,7 +95,7 @@ func TestEnvProblems(t *testing.T) {
 			[]string{`env PBXHA_PROBES_SIP_0_CRITICAL: probes.sip[0].critical: "yes" is not true or false`}},
 		{"invalid value is blamed on the variable", map[string]string{"PBXHA_PROBES_SIP_0_TIMEOUT": "2s", "PBXHA_LOG_FORMAT": "xml"},
 			[]string{`env PBXHA_LOG_FORMAT: log.format: "xml" must be one of text, json`,
-				"env PBXHA_PROBES_SIP_0_TIMEOUT: probes.sip[0].timeout: 2s must be shorter than interval 250ms (the default)"}},
+				"env PBXHA_PROBES_SIP_0_TIMEOUT: probes.sip[0].timeout: 2s must not be longer than interval 200ms (the default)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

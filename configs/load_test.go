@@ -176,7 +176,7 @@ func TestKindDefaults(t *testing.T) {
 		fall              int
 		critical          bool
 	}{
-		{"sip", c.Probes.SIP[0].Schedule, 250 * time.Millisecond, 200 * time.Millisecond, 2, true},
+		{"sip", c.Probes.SIP[0].Schedule, 200 * time.Millisecond, 200 * time.Millisecond, 2, true},
 		{"esl", c.Probes.ESL[0].Schedule, 2 * time.Second, time.Second, 3, true},
 		{"pg", c.Probes.PG[0].Schedule, 2 * time.Second, time.Second, 3, true},
 		{"ami", c.Probes.AMI[0].Schedule, 2 * time.Second, time.Second, 3, true},
@@ -279,7 +279,7 @@ func TestValidateAfterChange(t *testing.T) {
 	c.Probes.SIP[0].Timeout = 3 * time.Second
 	c.History = 0
 	want := "testdata/valid-minimal.yaml: history: 0 must be from 1 to 1000\n" +
-		"testdata/valid-minimal.yaml: probes.sip[0].timeout: 3s must be shorter than interval 250ms"
+		"testdata/valid-minimal.yaml: probes.sip[0].timeout: 3s must not be longer than interval 200ms"
 	if err := c.Validate(); err == nil || err.Error() != want {
 		t.Errorf("got %v, want %q", err, want)
 	}

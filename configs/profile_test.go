@@ -29,7 +29,7 @@ func TestFastProfile(t *testing.T) {
 	type timings struct {
 		interval, deadAfter, isolation, stepDown, sipInterval, sipTimeout, takeover time.Duration
 	}
-	def := timings{200 * time.Millisecond, time.Second, 400 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 200 * time.Millisecond, time.Second}
+	def := timings{200 * time.Millisecond, time.Second, 400 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond, time.Second}
 	fast := timings{50 * time.Millisecond, 150 * time.Millisecond, 100 * time.Millisecond, 20 * time.Millisecond, 100 * time.Millisecond, 80 * time.Millisecond, 207 * time.Millisecond}
 	tests := []struct {
 		name  string

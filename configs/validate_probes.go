@@ -57,8 +57,8 @@ func (ck *checker) schedule(key string, s *Schedule) {
 	switch {
 	case s.Timeout <= 0:
 		ck.bad(to, "%s must be positive", ck.show(to, s.Timeout))
-	case s.Timeout >= s.Interval && s.Interval >= MinInterval:
-		ck.bad(to, "%s must be shorter than interval %s", ck.show(to, s.Timeout), ck.show(iv, s.Interval))
+	case s.Timeout > s.Interval && s.Interval >= MinInterval:
+		ck.bad(to, "%s must not be longer than interval %s", ck.show(to, s.Timeout), ck.show(iv, s.Interval))
 	}
 	if s.Rise < 1 {
 		ck.bad(key+".rise", "%d must be at least 1", s.Rise)

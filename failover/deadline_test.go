@@ -208,7 +208,10 @@ func TestTieBreakerDue(t *testing.T) {
 		want       time.Duration // due after Now
 		wantUrgent bool
 	}{
-		{name: "standby at rest: a second after the last round", obs: standbyObs(), last: ms(300), want: ms(700)},
+		// Now is on the heartbeat interval's grid: a calm round is due at
+		// the last grid point within a second of the last.
+		{name: "standby at rest: a second after the last round, on the grid", obs: standbyObs(), last: ms(300), want: ms(600)},
+		{name: "standby at rest, the last round on the grid: a second after it", obs: standbyObs(), last: ms(400), want: ms(600)},
 		{name: "standby, never asked: now", obs: standbyObs(), want: 0},
 		{name: "standby whose last round got no answer: every dead_after/5", obs: standbyObs(), last: ms(50),
 			edit: func(o *Observation) { o.TieBreakerOK = false }, want: ms(150), wantUrgent: true},
@@ -222,8 +225,8 @@ func TestTieBreakerDue(t *testing.T) {
 		{name: "primary at rest, acked just now: urgent only if no ack comes first", obs: primaryObs(), last: ms(300),
 			edit: func(o *Observation) { o.ConfirmedAt = o.Now }, want: p.IsolationAfter - p.tieBreakerLead(), wantUrgent: true},
 		{name: "primary without isolation: calm", obs: primaryObs(), last: ms(300),
-			edit: func(o *Observation) { o.ConfirmedAt = o.Now }, want: ms(700)},
-		{name: "primary, acks late: before the isolation step-down", obs: primaryObs(), last: ms(900),
+			edit: func(o *Observation) { o.ConfirmedAt = o.Now }, want: ms(600)},
+		{name: "primary, acks late: before the isolation step-down", obs: primaryObs(), last: ms(800),
 			edit: func(o *Observation) { o.ConfirmedAt, o.TieBreakerAt = o.Now.Add(-ms(200)), o.Now.Add(-ms(900)) },
 			want: p.IsolationAfter - p.tieBreakerLead() - ms(200), wantUrgent: true},
 	} {
@@ -284,12 +287,12 @@ func TestRestHeard(t *testing.T) {
 		{name: "primary without tie-breakers: the isolation step-down moves with the ack", obs: primaryObs(),
 			edit:  func(o *Observation) { o.ConfirmedAt, o.TieBreakerAt = o.Now, o.Now.Add(-ms(300)) },
 			after: ms(200), confirmed: ms(200), wantUntil: p.IsolationAfter, wantSame: true, wantAfter: ms(200) + p.IsolationAfter},
-		{name: "primary: the calm round stays where it was", obs: primaryObs(), tb: true, tbAsked: ms(900),
-			edit:  func(o *Observation) { o.ConfirmedAt, o.TieBreakerAt = o.Now, o.Now.Add(-ms(900)) },
-			after: ms(50), confirmed: ms(50), wantUntil: ms(100), wantSame: true, wantAfter: ms(100)},
+		{name: "primary: the calm round stays where it was", obs: primaryObs(), tb: true, tbAsked: ms(800),
+			edit:  func(o *Observation) { o.ConfirmedAt, o.TieBreakerAt = o.Now, o.Now.Add(-ms(800)) },
+			after: ms(50), confirmed: ms(50), wantUntil: ms(200), wantSame: true, wantAfter: ms(200)},
 		{name: "standby at rest: the primary's heartbeat puts its death off to the calm round", obs: standbyObs(), tb: true, tbAsked: ms(50),
 			edit:  func(o *Observation) { o.Peer.DeadAt = o.Peer.LastHeard.Add(p.deadAfter()) },
-			after: ms(200), confirmed: ms(100), wantUntil: ms(900), wantSame: true, wantAfter: ms(950)},
+			after: ms(200), confirmed: ms(100), wantUntil: ms(800), wantSame: true, wantAfter: ms(800)},
 		{name: "primary: a peer now primary too changes the decision", obs: primaryObs(), tb: true, tbAsked: ms(300),
 			edit:  func(o *Observation) { o.ConfirmedAt, o.TieBreakerAt = o.Now, o.Now.Add(-ms(300)) },
 			after: ms(200), view: func(_ Observation, v *PeerView) { v.Role, v.Epoch = RolePrimary, 6 },

@@ -3,8 +3,10 @@ package failover
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pbxha/pbxha/event"
@@ -59,9 +61,15 @@ type NodeConfig struct {
 	// state_dir_unwritable (Resolved when a write works again) events,
 	// with Node, Cluster and Time set and ID left for the publisher. It
 	// must not block.
-	OnEvent           func(event.Event)
-	Logger            *slog.Logger  // slog.Default() when nil
-	Clock             clock.Clock   // clock.Real when nil: every time the node reads or waits on
+	OnEvent func(event.Event)
+	Logger  *slog.Logger // slog.Default() when nil
+	Clock   clock.Clock  // clock.Real when nil: every time the node reads or waits on
+	// KernelTimer: the decision loop sleeps on a kernel timer
+	// (clock.KernelTimer) instead of one of Clock's, so that a heartbeat
+	// putting its wake-up off (pushBack, five times a second at rest)
+	// wakes nothing; the system clock's time then. What pbxha runs; off
+	// on a fake clock.
+	KernelTimer       bool
 	RetryDelay        time.Duration // DefaultRetryDelay when 0
 	SwitchoverTimeout time.Duration // DefaultSwitchoverTimeout when 0
 	// ReleaseOnStop: when Run ends as primary, release and tell the peer
@@ -103,7 +111,8 @@ type Node struct {
 	jobs    sync.WaitGroup
 
 	restMu  sync.Mutex
-	resting resting // the decision loop's sleep, which heartbeats may put off (pushBack)
+	resting resting       // the decision loop's sleep, which heartbeats may put off (pushBack)
+	fresh   atomic.Uint64 // fresh heartbeats received, counted before their pushBack
 
 	mu          sync.Mutex
 	keyset      Keys // SetKeys; the current key signs
@@ -232,12 +241,15 @@ func (n *Node) Run(ctx context.Context) error {
 	// Decisions come on events (a heartbeat that changes the view, a
 	// poke, an action finishing, a tie-breaker round) and at the next
 	// instant one is due (see nextWake): nothing wakes the loop otherwise.
-	next := n.clock.NewTimer(restEvery)
+	next := n.loopTimer()
 	defer func() {
 		n.stopResting()
 		next.Stop()
+		if c, ok := next.(io.Closer); ok {
+			c.Close()
+		}
 	}()
-	n.sleep(next, n.tick(ctx))
+	n.decideAndSleep(ctx, next)
 	for {
 		select {
 		case <-ctx.Done():
@@ -255,8 +267,35 @@ func (n *Node) Run(ctx context.Context) error {
 		case <-next.C():
 		case <-n.poke:
 		}
-		n.sleep(next, n.tick(ctx))
+		n.decideAndSleep(ctx, next)
 	}
+}
+
+// decideAndSleep decides, then sets the loop's timer t for the next
+// decision. A heartbeat that arrived while it decided put off nothing (the
+// loop was not asleep): its pushBack runs then, on the sleep just set, so
+// that the wake-up does not stay where the older acknowledgement put it
+// (the primary's isolation round, a quarter interval after the grid point
+// that the heartbeat arrived at).
+func (n *Node) decideAndSleep(ctx context.Context, t clock.Timer) {
+	seen := n.fresh.Load()
+	n.sleep(t, n.tick(ctx))
+	if n.fresh.Load() != seen {
+		n.pushBack(n.clock.Now())
+	}
+}
+
+// loopTimer returns the decision loop's timer, set for restEvery: a
+// kernel timer with KernelTimer (a Go timer when the kernel gives none).
+func (n *Node) loopTimer() clock.Timer {
+	if n.cfg.KernelTimer {
+		t, err := clock.NewKernelTimer(restEvery)
+		if err == nil {
+			return t
+		}
+		n.log.Warn("decision loop on a Go timer: more wake-ups at rest", "err", err)
+	}
+	return n.clock.NewTimer(restEvery)
 }
 
 // Poke asks for a decision now rather than at the next one due: the daemon

@@ -28,6 +28,7 @@ func (n *Node) receive(ctx context.Context, closed chan<- struct{}) {
 			if changed || n.unacked(hb, now) {
 				n.Poke() // the peer's news (a release, a role) is acted on at once
 			} else if fresh {
+				n.fresh.Add(1)
 				n.pushBack(now) // only its times: a wake-up it makes needless is put off
 			}
 			if fresh && hb.Role == RolePrimary {
@@ -72,16 +73,19 @@ func (n *Node) answerPrimary() {
 	}
 }
 
-// send writes a heartbeat every Interval, and at once when the loop asks
-// (after a role change), whether or not an action runs. A node that is not
-// primary answers each of its primary's heartbeats at once instead
-// (answerPrimary), at most one a quarter interval, and on its own only
-// when the primary's next is a quarter interval late: the primary then
-// learns within a network round trip that its peer hears it, and its
-// ConfirmedAt is never much more than an interval old at rest, well inside
-// isolation_after, so that it need not ask its tie-breaker to stay primary.
+// send writes a heartbeat every Interval, on the wall clock's grid of the
+// interval (clock.Grid: where this node's probe checks of the same
+// interval fall too, and the peer's heartbeats when the clocks agree),
+// and at once when the loop asks (after a role change), whether or not an
+// action runs. A node that is not primary answers each of its primary's
+// heartbeats at once instead (answerPrimary), at most one a quarter
+// interval, and on its own only when the primary's next is a grid point
+// late: the primary then learns within a network round trip that its
+// peer hears it, and its ConfirmedAt is never much more than an interval
+// old at rest, well inside isolation_after, so that it need not ask its
+// tie-breaker to stay primary.
 func (n *Node) send(ctx context.Context) {
-	t := n.clock.NewTimer(n.cfg.Interval)
+	t := n.clock.NewTimer(n.untilGrid(0))
 	defer t.Stop()
 	var answered time.Time // the last answer to the primary
 	for {
@@ -106,18 +110,28 @@ func (n *Node) nextSend(ctx context.Context, t clock.Timer, answered time.Time) 
 		case <-ctx.Done():
 			return 0, false, false
 		case <-t.C():
-			return n.cfg.Interval, false, true
+			return n.untilGrid(0), false, true
 		case <-n.wake:
-			return n.cfg.Interval, false, true
+			return n.untilGrid(0), false, true
 		case <-n.answer:
 			// At most one answer a quarter interval: a burst of the
 			// primary's (its last heartbeats when it stops) is answered
-			// once.
+			// once. The next on its own is due a grid point after the
+			// primary's next: its timer, put off by each answer, then
+			// stays on the grid (a timer put off still wakes the runtime
+			// at the time it was set for).
 			if n.clock.Now().Sub(answered) >= n.cfg.Interval/4 {
-				return n.cfg.Interval + n.cfg.Interval/4, true, true
+				return n.untilGrid(n.cfg.Interval), true, true
 			}
 		}
 	}
+}
+
+// untilGrid returns how long from now to the first point of the
+// heartbeat interval's grid (clock.Grid) that is more than after from now.
+func (n *Node) untilGrid(after time.Duration) time.Duration {
+	now := n.clock.Now()
+	return clock.Grid(now.Add(after), n.cfg.Interval).Sub(now)
 }
 
 // sentRingSize is how many sent heartbeats the node remembers the send

@@ -47,6 +47,8 @@ func TestNodeRestWakeups(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var decisions [2]atomic.Int64
 		var tbs [2]restTieBreaker
+		var offGrid [2]atomic.Int64 // decisions between two points of the interval's grid
+		var counting atomic.Bool
 		net := failovertest.NewNetwork(1, 2, time.Now)
 		mk := func(i int, name string) *testNode {
 			var tn *testNode
@@ -55,6 +57,9 @@ func TestNodeRestWakeups(t *testing.T) {
 				c.AskTieBreaker = tbs[i].ask
 				c.Local = func() failover.LocalState {
 					decisions[i].Add(1)
+					if now := time.Now(); counting.Load() && !now.Equal(now.Truncate(failover.DefaultInterval)) {
+						offGrid[i].Add(1)
+					}
 					s := tn.local.Get()
 					tbs[i].mu.Lock()
 					s.TieBreakerAt = tbs[i].last
@@ -77,6 +82,7 @@ func TestNodeRestWakeups(t *testing.T) {
 			roundsBefore[i], urgentBefore[i] = tbs[i].counts()
 		}
 		ra, rb := len(p.a.node.Status().History), len(p.b.node.Status().History)
+		counting.Store(true)
 		hold(t, window, "pair at rest", func() bool {
 			return p.a.role() == failover.RolePrimary && p.b.role() == failover.RoleStandby
 		})
@@ -87,6 +93,12 @@ func TestNodeRestWakeups(t *testing.T) {
 			// round's phase and a rest tick between rounds.
 			if max := int64(2 * window / time.Second); got > max {
 				t.Errorf("%s decided %d times in %s at rest, want at most %d", name, got, window, max)
+			}
+			// The heartbeats, and so the decisions and the calm rounds,
+			// fall on the interval's grid (the test network delivers at
+			// once): a node at rest wakes only there.
+			if n := offGrid[i].Load(); n > 0 {
+				t.Errorf("%s decided %d times off the heartbeat interval's grid at rest, want none", name, n)
 			}
 			rounds, urgent := tbs[i].counts()
 			if urgent != urgentBefore[i] {

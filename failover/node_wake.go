@@ -25,7 +25,8 @@ const restEvery = time.Second
 //   - the background jobs' next steps: the switchover request's timeout,
 //     the state directory's check, a split brain's repeated alert,
 //     pair_unprotected's grace and heartbeat_auth_failed's window;
-//   - restEvery from now.
+//   - restEvery from now, or the grid point of the heartbeat interval
+//     before it (restUntil).
 //
 // The timers are coalesced into this one instant: the loop sleeps on a
 // single timer. The first three move with the peer's heartbeats; nextWake
@@ -34,7 +35,7 @@ const restEvery = time.Second
 // the loop to find it later.
 func (n *Node) nextWake(now time.Time, o Observation, d Decision) time.Time {
 	ls := &n.loopPrivate
-	other := now.Add(restEvery)
+	other := n.restUntil(now)
 	atOther := func(t time.Time) {
 		if !t.IsZero() && t.Before(other) {
 			other = t
@@ -88,6 +89,17 @@ func (n *Node) nextWake(now time.Time, o Observation, d Decision) time.Time {
 	// A deadline that passed while deciding is due at once; waking a
 	// moment after it keeps a timer from firing for nothing before it.
 	return later(wake, now)
+}
+
+// restUntil returns the latest wake-up a decision at now leaves the loop:
+// the last point of the heartbeat interval's grid (clock.Grid) within
+// restEvery, where this node's heartbeats and probe checks wake the
+// process anyway, or restEvery from now when the interval is longer.
+func (n *Node) restUntil(now time.Time) time.Time {
+	if t := clock.Grid(now.Add(restEvery-n.cfg.Interval), n.cfg.Interval); t.After(now) {
+		return t
+	}
+	return now.Add(restEvery)
 }
 
 // resting is the decision loop's sleep between two decisions, which the

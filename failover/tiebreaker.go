@@ -1,6 +1,10 @@
 package failover
 
-import "time"
+import (
+	"time"
+
+	"github.com/pbxha/pbxha/internal/clock"
+)
 
 // TieBreakerCalmEvery is how often a node asks its tie-breaker targets
 // while no answer can matter soon: often enough for TieBreakerOK (this
@@ -50,8 +54,9 @@ func (p Policy) tieBreakerLead() time.Duration {
 // should start, the last having been asked for at last (zero: never), and
 // whether it is urgent: an answer can matter by then, so the round starts
 // at that time. A round that is not urgent keeps the calm cadence
-// (TieBreakerCalmEvery) and may start a little early, with a decision taken
-// for another reason, so that it costs no wake-up of its own.
+// (TieBreakerCalmEvery, the last grid point of the heartbeat interval
+// within it: clock.Grid) and may start a little early, with a decision
+// taken for another reason, so that it costs no wake-up of its own.
 //
 // An answer can matter to any node whose last round got none (it is not
 // eligible until one comes); to a primary when its isolation step-down comes
@@ -65,7 +70,7 @@ func (p Policy) tieBreakerLead() time.Duration {
 func TieBreakerDue(o Observation, p Policy, last time.Time) (due time.Time, urgent bool) {
 	calm := o.Now
 	if !last.IsZero() {
-		calm = last.Add(TieBreakerCalmEvery)
+		calm = calmAfter(last, p.interval())
 	}
 	from, ok := tieBreakerMatters(o, p)
 	if !ok {
@@ -79,6 +84,17 @@ func TieBreakerDue(o Observation, p Policy, last time.Time) (due time.Time, urge
 		return fast, true
 	}
 	return calm, false
+}
+
+// calmAfter returns when a calm round is due after one asked for at last:
+// TieBreakerCalmEvery on, or the point of the heartbeat interval's grid
+// before that, where the node's heartbeats wake it anyway; a round asked
+// off the grid (an urgent one, or at start) brings the next onto it.
+func calmAfter(last time.Time, iv time.Duration) time.Time {
+	if iv >= TieBreakerCalmEvery {
+		return last.Add(TieBreakerCalmEvery)
+	}
+	return clock.Grid(last.Add(TieBreakerCalmEvery-iv), iv)
 }
 
 // tieBreakerMatters returns from when a tie-breaker answer can matter to

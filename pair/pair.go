@@ -130,6 +130,9 @@ func New(cfg Config) (_ *Pair, err error) {
 		ReleaseOnStop: true, LeaveTimeout: cfg.LeaveTimeout,
 		UnprotectedGrace: cfg.UnprotectedGrace, MaxClockOffset: cfg.MaxClockOffset,
 		Resume: p.resumed,
+		// The system clock, and the heartbeats put the loop's wake-up
+		// off five times a second at rest.
+		KernelTimer: true,
 	})
 	if err != nil {
 		return nil, err

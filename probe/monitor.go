@@ -2,10 +2,11 @@ package probe
 
 import (
 	"context"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/pbxha/pbxha/internal/clock"
 )
 
 // Check is one scheduled probe with its thresholds.
@@ -133,13 +134,14 @@ func (m *Monitor) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// loop runs one check: a random first delay within one interval so that checks
-// do not fire in step, then one check every Interval, start to start. A check
-// never overlaps the next: its timeout is shorter than its interval, and when
+// loop runs one check every Interval, start to start, each at a point of
+// the wall clock's grid of its interval (clock.Grid): checks of the same
+// or dividing intervals start together, with the node's heartbeats when
+// theirs is the same, and wake the process once for all. A check never
+// overlaps the next: its timeout is not longer than its interval, and when
 // it overruns anyway the next start waits for it.
 func (m *Monitor) loop(ctx context.Context, c Check) {
-	delay := time.Duration(rand.Int64N(int64(c.Interval)/2 + 1))
-	timer := time.NewTimer(delay)
+	timer := time.NewTimer(time.Until(clock.Grid(time.Now(), c.Interval)))
 	defer timer.Stop()
 	for {
 		select {
@@ -149,7 +151,7 @@ func (m *Monitor) loop(ctx context.Context, c Check) {
 		}
 		start := time.Now()
 		m.RunOnce(ctx, c)
-		timer.Reset(max(0, c.Interval-time.Since(start)))
+		timer.Reset(max(0, time.Until(clock.Grid(start, c.Interval))))
 	}
 }
 

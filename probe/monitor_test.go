@@ -48,13 +48,20 @@ func TestMonitorSchedulesAndSettles(t *testing.T) {
 		done := make(chan struct{})
 		go func() { m.Run(ctx); close(done) }()
 
-		// The first check starts within half an interval; then one per second.
-		time.Sleep(500*time.Millisecond + 6*time.Second + 100*time.Millisecond)
+		// The first check starts at the interval's next grid point
+		// (synctest's clock starts on one, so a whole interval on); then
+		// one per second, each on the grid.
+		time.Sleep(7*time.Second + 100*time.Millisecond)
 		synctest.Wait()
 		if got, want := p.count(), 7; got != want {
-			t.Fatalf("got %d checks after 6.6s, want %d", got, want)
+			t.Fatalf("got %d checks after 7.1s, want %d", got, want)
 		}
 		st := m.Snapshot()[0]
+		for _, r := range st.History {
+			if !r.Start.Equal(r.Start.Truncate(time.Second)) {
+				t.Errorf("a check started at %s, want on the grid of its interval (whole seconds)", r.Start.Format(time.StampMilli))
+			}
+		}
 		if st.State != Failed {
 			t.Errorf("got state %s, want failed", st.State)
 		}
@@ -164,4 +171,45 @@ func TestMonitorReloadCarriesState(t *testing.T) {
 	if got := old.Snapshot()[0].Checks; got != 1 {
 		t.Errorf("old monitor got %d checks after the new one ran, want 1", got)
 	}
+}
+
+// TestMonitorTimeoutAsLongAsInterval: a check whose timeout is its whole
+// interval and that times out every time is followed at once by the next
+// (its grid point came as it timed out), which starts on the grid: a
+// hung target is checked back to back, one check per interval.
+func TestMonitorTimeoutAsLongAsInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &blocking{}
+		iv := 200 * time.Millisecond
+		var mu sync.Mutex
+		var starts []time.Time
+		m := NewMonitor([]Check{{Name: "sip", Kind: "sip", Interval: iv, Timeout: iv, Rise: 1, Fall: 2, Probe: p}},
+			Options{OnResult: func(_ Check, r Result, _ CheckState) {
+				mu.Lock()
+				starts = append(starts, r.Start)
+				mu.Unlock()
+			}}, nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { m.Run(ctx); close(done) }()
+		time.Sleep(2*time.Second + iv/2)
+		cancel()
+		<-done
+		if got := p.maxInFlight.Load(); got != 1 {
+			t.Errorf("got %d checks in flight at once, want 1", got)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(starts) < 9 || len(starts) > 11 {
+			t.Fatalf("got %d checks in 2.1s of 200ms checks that all time out, want 9 to 11", len(starts))
+		}
+		for i, s := range starts {
+			if !s.Equal(s.Truncate(iv)) {
+				t.Errorf("check %d started at %s, want on the 200ms grid", i, s.Format(time.StampMilli))
+			}
+			if i > 0 && s.Sub(starts[i-1]) != iv {
+				t.Errorf("check %d started %s after the one before, want %s", i, s.Sub(starts[i-1]), iv)
+			}
+		}
+	})
 }

@@ -33,7 +33,7 @@ func (p *Prober) optionsUDP(ctx context.Context) (_ Reply, err error) {
 		// Kept only if the AfterFunc never ran: it could otherwise wake
 		// the next transaction's read. The read deadline goes with the
 		// transaction: left set, its timer would fire for nothing after
-		// the reply (at the check's timeout, 200ms into every 250ms at
+		// the reply (at the check's timeout, 200ms into every 200ms at
 		// the defaults), a wake-up of the whole process per check.
 		if stop() && err == nil && conn.SetReadDeadline(time.Time{}) == nil {
 			p.keepUDP(conn)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measures what coordination through etcd costs at rest: CPU share and
 # resident memory (the largest of readings every second) of each of three `pbxha run` nodes on loopback (127.0.0.1,
-# .2, .3) with coordination etcd — a SIP probe every 250ms (PROBE_INTERVAL,
+# .2, .3) with coordination etcd — a SIP probe every 200ms (PROBE_INTERVAL,
 # the default), decisions on events and at deadlines, lease renewals every
 # lease_ttl/4 (LEASE_TTL, default 2s, the default) — and, reported apart,
 # of each member of the three-member etcd (Debian's etcd-server, heartbeat
@@ -26,7 +26,7 @@ cd "$(dirname "$0")/.."
 trials=${1:-3}
 seconds=${2:-30}
 ttl=${LEASE_TTL:-2s}
-interval=${PROBE_INTERVAL:-250ms}
+interval=${PROBE_INTERVAL:-200ms}
 . test/bench-lib.sh
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

@@ -2,7 +2,7 @@
 # Measures what a pair costs at rest, side by side with keepalived: two
 # network namespaces joined by a veth pair (198.18.0.11 and 198.18.0.12),
 # each running the test PBX, a `pbxha run` node with the default timings
-# (SIP probe every 250ms, heartbeats every 200ms over the veth, the
+# (SIP probe every 200ms, heartbeats every 200ms over the veth, the
 # tie-breaker — the test PBX's TCP listener — asked every second at rest)
 # and Debian's keepalived (VRRPv3, advert_int 0.1, VIP 198.18.0.100, a
 # vrrp_script forking `sipsak -s` against the same test PBX every second).

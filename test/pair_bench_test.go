@@ -117,13 +117,13 @@ func BenchmarkPairOutage(b *testing.B) {
 	}
 }
 
-// randomPhase waits a random part of a SIP probe interval (250ms), so
+// randomPhase waits a random part of a SIP probe interval (200ms), so
 // that a fault falls at a random moment of the probe's and the heartbeats'
 // schedules. Without it a trial starts a fixed time after the last one
 // recovered — itself tied to those schedules — and every trial of a run
 // can hit the same moment of them (a hung PBX measured 590–615ms in one
 // run, where detection alone spreads over 460–710ms).
-func randomPhase() { time.Sleep(rand.N(250 * time.Millisecond)) }
+func randomPhase() { time.Sleep(rand.N(200 * time.Millisecond)) }
 
 // pairOutage is BenchmarkPairOutage on a pair with failoverExtra.
 func pairOutage(b *testing.B, failoverExtra string) {

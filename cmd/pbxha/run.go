@@ -14,6 +14,7 @@ import (
 	"github.com/pbxha/pbxha/daemon"
 	"github.com/pbxha/pbxha/hooks"
 	"github.com/pbxha/pbxha/internal/buildinfo"
+	"github.com/pbxha/pbxha/internal/timerslack"
 	"github.com/pbxha/pbxha/internal/unitjob"
 	"github.com/pbxha/pbxha/probe"
 	"github.com/pbxha/pbxha/sipcheck"
@@ -98,6 +99,13 @@ func runDaemon(ctx context.Context, g *globals, cfg *configs.Config) error {
 		// a fifth of a pair node's CPU at rest, a third of an etcd
 		// node's (docs/BENCHMARKS.md). GOMAXPROCS in the environment wins.
 		runtime.GOMAXPROCS(1)
+	}
+	// The kernel may fire the node's timers up to a millisecond late, so
+	// that it folds the runtime's wake-ups (package timerslack).
+	if n, err := timerslack.Set(timerslack.Default); err != nil {
+		logger.Info("timer slack not set on every thread (it needs root or CAP_SYS_NICE): more CPU at rest", "slack", timerslack.Default, "threads", n, "err", err)
+	} else {
+		logger.Debug("timer slack set", "slack", timerslack.Default, "threads", n)
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

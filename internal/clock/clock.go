@@ -50,3 +50,15 @@ func Or(c Clock) Clock {
 	}
 	return c
 }
+
+// Grid returns the first instant after t that is a whole multiple of
+// every, counted on the wall clock from the zero time (time.Truncate):
+// the process's periodic work — heartbeats, probe checks, the decision
+// loop's rest — falls on the grid of its interval, so that schedules of
+// the same or of dividing intervals share their wake-ups (one timer run,
+// one burst of work) instead of each waking the process on its own. Two
+// nodes whose clocks agree share the grid too: a heartbeat arrives when
+// the receiver is awake for its own. every must be positive.
+func Grid(t time.Time, every time.Duration) time.Time {
+	return t.Truncate(every).Add(every)
+}
