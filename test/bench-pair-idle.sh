@@ -157,7 +157,7 @@ for t in $(seq "$trials"); do
 		c=$(cpu_share $((t2 - t1[$i])) "$elapsed") kc=$(cpu_share $((k2 - k1[$i])) "$elapsed")
 		role=$("$work/pbxha" status --json --socket "$work/$n/pbxha.sock" | sed -n 's/^  "role": "\(.*\)",$/\1/p')
 		vip=backup; in_ns "$n" ip -4 addr show | grep -q 198.18.0.100 && vip=master
-		line+=" node-$n: pbxha ${role:-?} ${c}% $((r / 1024)) MiB, keepalived $vip ${kc}% $((kr / 1024)) MiB;"
+		line+=" node-$n: pbxha ${role:-?} ${c}% $(mib "$r") MiB, keepalived $vip ${kc}% $(mib "$kr") MiB;"
 		cpu+=("$c") rss+=("$r") kcpu+=("$kc") krss+=("$kr")
 	done
 	for p in "${run[@]}" "${ka[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
@@ -168,8 +168,8 @@ for t in $(seq "$trials"); do
 done
 pc=$(median "${cpu[@]}") pr=$(median "${rss[@]}") kc=$(median "${kcpu[@]}") kr=$(median "${krss[@]}")
 echo "median per node over $trials trials of ${seconds}s:"
-echo "  pbxha      cpu ${pc}% of one core, rss $((pr / 1024)) MiB"
-echo "  keepalived cpu ${kc}% of one core, rss $((kr / 1024)) MiB (both processes, sipsak forks included)"
+echo "  pbxha      cpu ${pc}% of one core, rss $(mib "$pr") MiB"
+echo "  keepalived cpu ${kc}% of one core, rss $(mib "$kr") MiB (both processes, sipsak forks included)"
 awk -v p="$pc" -v k="$kc" -v pr="$pr" -v kr="$kr" 'BEGIN {
 	if (p > 0) printf "  ratio keepalived / pbxha: cpu %.2f, rss %.2f\n", k / p, kr / pr
 	else printf "  ratio keepalived / pbxha: cpu (pbxha below the clock tick), rss %.2f\n", kr / pr }'
