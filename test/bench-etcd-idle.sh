@@ -149,7 +149,7 @@ for t in $(seq "$trials"); do
 		r=${peak[$p]}
 		c=$(cpu_share $((t2 - t1[$p])) "$elapsed")
 		role=$("$work/pbxha" status --json --socket "$work/$n/pbxha.sock" | sed -n 's/^  "role": "\(.*\)",$/\1/p')
-		roles+=" node-$n ${role:-?} cpu ${c}% rss $((r / 1024)) MiB;"
+		roles+=" node-$n ${role:-?} cpu ${c}% rss $(mib "$r") MiB;"
 		cpu+=("$c") rss+=("$r")
 	done
 	for p in "${epids[@]}"; do
@@ -163,20 +163,20 @@ for t in $(seq "$trials"); do
 		r=$(rss_kib "$p")
 		role=primary
 		[ "$i" = 1 ] && role=replica
-		roles+=" patroni p$((i + 1)) ($role) cpu ${c}% rss $((r / 1024)) MiB;"
+		roles+=" patroni p$((i + 1)) ($role) cpu ${c}% rss $(mib "$r") MiB;"
 		if [ "$i" = 0 ]; then pcpu1+=("$c"); else pcpu2+=("$c"); fi
 		prss+=("$r")
 	done
 	for p in "${run[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
 	echo "trial $t:$roles"
 done
-echo "median per node over $trials trials of ${seconds}s (lease_ttl $ttl, probe every $interval): cpu $(median "${cpu[@]}")% of one core, rss $(($(median "${rss[@]}") / 1024)) MiB; etcd per member: cpu $(median "${ecpu[@]}")%"
+echo "median per node over $trials trials of ${seconds}s (lease_ttl $ttl, probe every $interval): cpu $(median "${cpu[@]}")% of one core, rss $(mib "$(median "${rss[@]}")") MiB; etcd per member: cpu $(median "${ecpu[@]}")%"
 if [ ${#patroni[@]} -gt 0 ]; then
 	# The primary's patroni works more than the replica's: the mean of
 	# the two medians is the per-node figure.
 	p1=$(median "${pcpu1[@]}") p2=$(median "${pcpu2[@]}")
 	pc=$(awk -v a="$p1" -v b="$p2" 'BEGIN {printf "%.3f", (a + b) / 2}')
-	echo "patroni per node (loop_wait 1, same etcd; its PostgreSQL apart): cpu ${pc}% of one core (primary ${p1}%, replica ${p2}%), rss $(($(median "${prss[@]}") / 1024)) MiB; patroni / pbxha (cpu): $(awk -v a="$pc" -v b="$(median "${cpu[@]}")" 'BEGIN {printf "%.2f", a / b}')"
+	echo "patroni per node (loop_wait 1, same etcd; its PostgreSQL apart): cpu ${pc}% of one core (primary ${p1}%, replica ${p2}%), rss $(mib "$(median "${prss[@]}")") MiB; patroni / pbxha (cpu): $(awk -v a="$pc" -v b="$(median "${cpu[@]}")" 'BEGIN {printf "%.2f", a / b}')"
 	# patroni stops its PostgreSQL first on SIGTERM (a background job
 	# of a script ignores SIGINT).
 	for p in "${patroni[@]}"; do kill "$p"; done

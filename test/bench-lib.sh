@@ -34,6 +34,10 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # cpu_share TICKS SECONDS: TICKS used over SECONDS as a percentage of one core.
 cpu_share() { awk -v d="$1" -v hz="$hz" -v s="$2" 'BEGIN {printf "%.3f", 100 * d / hz / s}'; }
 
+# mib KIB: KiB as MiB with one decimal (a whole-MiB print would hide up
+# to 1023 KiB over a goal).
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+
 # rss_kib PID: resident memory in KiB.
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
