@@ -60,8 +60,4 @@ peak_rss_during() {
 	elapsed=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.3f", b - a}')
 }
 
-# mib KIB: KIB in MiB with one decimal (the memory goal is 15 MiB: a whole
-# number, rounded down, read 15.9 as 15).
-mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
-
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
