@@ -92,14 +92,11 @@ func (n *Node) nextWake(now time.Time, o Observation, d Decision) time.Time {
 }
 
 // restUntil returns the latest wake-up a decision at now leaves the loop:
-// the last point of the heartbeat interval's grid (clock.Grid) within
-// restEvery, where this node's heartbeats and probe checks wake the
-// process anyway, or restEvery from now when the interval is longer.
+// the last point of the heartbeat interval's grid within restEvery
+// (clock.GridWithin), where this node's heartbeats and probe checks wake
+// the process anyway.
 func (n *Node) restUntil(now time.Time) time.Time {
-	if t := clock.Grid(now.Add(restEvery-n.cfg.Interval), n.cfg.Interval); t.After(now) {
-		return t
-	}
-	return now.Add(restEvery)
+	return clock.GridWithin(now, restEvery, n.cfg.Interval)
 }
 
 // resting is the decision loop's sleep between two decisions, which the

@@ -70,7 +70,7 @@ func (p Policy) tieBreakerLead() time.Duration {
 func TieBreakerDue(o Observation, p Policy, last time.Time) (due time.Time, urgent bool) {
 	calm := o.Now
 	if !last.IsZero() {
-		calm = calmAfter(last, p.interval())
+		calm = clock.GridWithin(last, TieBreakerCalmEvery, p.interval())
 	}
 	from, ok := tieBreakerMatters(o, p)
 	if !ok {
@@ -84,17 +84,6 @@ func TieBreakerDue(o Observation, p Policy, last time.Time) (due time.Time, urge
 		return fast, true
 	}
 	return calm, false
-}
-
-// calmAfter returns when a calm round is due after one asked for at last:
-// TieBreakerCalmEvery on, or the point of the heartbeat interval's grid
-// before that, where the node's heartbeats wake it anyway; a round asked
-// off the grid (an urgent one, or at start) brings the next onto it.
-func calmAfter(last time.Time, iv time.Duration) time.Time {
-	if iv >= TieBreakerCalmEvery {
-		return last.Add(TieBreakerCalmEvery)
-	}
-	return clock.Grid(last.Add(TieBreakerCalmEvery-iv), iv)
 }
 
 // tieBreakerMatters returns from when a tie-breaker answer can matter to

@@ -62,3 +62,14 @@ func Or(c Clock) Clock {
 func Grid(t time.Time, every time.Duration) time.Time {
 	return t.Truncate(every).Add(every)
 }
+
+// GridWithin returns the last point of every's grid (Grid) that is no
+// later than t+d and after t, or t+d itself when none is: a wake-up that
+// may come early but not late, moved onto the grid where the process
+// wakes anyway.
+func GridWithin(t time.Time, d, every time.Duration) time.Time {
+	if g := Grid(t.Add(d-every), every); g.After(t) {
+		return g
+	}
+	return t.Add(d)
+}

@@ -37,3 +37,27 @@ func TestGrid(t *testing.T) {
 		}
 	}
 }
+
+func TestGridWithin(t *testing.T) {
+	base := time.Date(2026, 12, 6, 20, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	tests := []struct {
+		name      string
+		t         time.Time
+		d, every  time.Duration
+		wantAfter time.Duration // from base
+	}{
+		{"on the grid: d on", base, time.Second, ms(200), time.Second},
+		{"off the grid: the point before t+d", base.Add(ms(50)), time.Second, ms(200), time.Second},
+		{"t+d on a point", base.Add(ms(100)), ms(900), ms(200), time.Second},
+		{"no point after t within d: t+d", base.Add(ms(50)), ms(100), ms(200), ms(150)},
+		{"an interval longer than d: t+d", base.Add(ms(50)), time.Second, 3 * time.Second, ms(1050)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := GridWithin(tt.t, tt.d, tt.every).Sub(base); got != tt.wantAfter {
+				t.Errorf("GridWithin(+%s, %s, %s): got +%s, want +%s", tt.t.Sub(base), tt.d, tt.every, got, tt.wantAfter)
+			}
+		})
+	}
+}
