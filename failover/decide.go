@@ -375,5 +375,7 @@ func (s situation) peerState() string {
 	if !v.Eligible {
 		el = "not eligible"
 	}
-	return fmt.Sprintf("%s is %s, %s, %s", s.peer, v.Role, v.Health, el)
+	// The calm reason of every decision at rest: built without fmt, whose
+	// code and the type tables it reads stay resident only for this.
+	return s.peer + " is " + v.Role.String() + ", " + v.Health.String() + ", " + el
 }

@@ -2,6 +2,7 @@ package failover
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/pbxha/pbxha/probe"
@@ -134,7 +135,7 @@ func (s situation) primary(d Decision) Decision {
 	if why, ok := s.failback(&d); ok {
 		return why
 	}
-	return d.with(ActionNone, fmt.Sprintf("primary at epoch %d; %s", o.Epoch, s.peerState()))
+	return d.with(ActionNone, "primary at epoch "+strconv.FormatUint(o.Epoch, 10)+"; "+s.peerState())
 }
 
 // failback decides on a failback to the preferred peer: due once the peer

@@ -35,7 +35,7 @@ func (s situation) secondary(d Decision) Decision {
 		if r, ok := s.request(); ok && r.Target == o.Node {
 			return d.with(ActionNone, fmt.Sprintf("switchover %d: waiting for %s to release", r.ID, s.peer))
 		}
-		return d.with(ActionNone, fmt.Sprintf("standby; %s", s.peerState()))
+		return d.with(ActionNone, "standby; "+s.peerState())
 	}
 	// No live primary: decide whether this node should be the one.
 	var why string

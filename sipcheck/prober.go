@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -203,7 +204,7 @@ func (p *Prober) Check(ctx context.Context) probe.Result {
 		return r
 	}
 	r.Code, r.Latency = rep.Code, rep.RTT
-	r.Detail = fmt.Sprintf("%d %s", rep.Code, rep.Reason)
+	r.Detail = strconv.Itoa(rep.Code) + " " + rep.Reason // at every check: no fmt at rest
 	switch {
 	case p.s.accept.Has(rep.Code):
 		r.Status = probe.OK

@@ -43,6 +43,9 @@ type globals struct {
 	configPath string // -c/--config, else PBXHA_CONFIG; empty means /etc/pbxha/pbxha.yaml if it exists, else the embedded default
 	stdout     io.Writer
 	stderr     io.Writer
+	// daemon is what `pbxha run` left to run after the command line was
+	// parsed: run calls it once cobra's Execute has returned.
+	daemon func() error
 }
 
 func newRootCmd(g *globals) *cobra.Command {
@@ -84,6 +87,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd(g)
 	root.SetArgs(args)
 	err := root.Execute()
+	if err == nil && g.daemon != nil {
+		err = g.daemon()
+	}
 	if err == nil {
 		return exitOK
 	}

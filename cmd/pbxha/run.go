@@ -47,11 +47,20 @@ Exit codes: 0 clean shutdown, 1 runtime failure (socket in use...), 2 bad config
 			if err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
-			err = runDaemon(cmd.Context(), g, cfg)
-			if perr := stopProfiles(); err == nil && perr != nil {
-				err = &exitError{code: exitFailure, err: perr}
+			// The daemon runs once cobra has returned (run), so that
+			// the command line parser's frames are not on the stack a
+			// node keeps for its whole life: every garbage collection
+			// walks that stack through the executable's tables, and each
+			// function on it keeps pages of them resident.
+			ctx := cmd.Context()
+			g.daemon = func() error {
+				err := runDaemon(ctx, g, cfg)
+				if perr := stopProfiles(); err == nil && perr != nil {
+					err = &exitError{code: exitFailure, err: perr}
+				}
+				return err
 			}
-			return err
+			return nil
 		},
 	}
 	prof.flags(cmd)
