@@ -28,9 +28,9 @@ func NextDeadline(o Observation, p Policy) time.Time {
 	if p.Single {
 		return time.Time{} // a single node's role does not depend on time
 	}
-	base := Decide(o, p)
+	base := decide(o, p, false)
 	for _, t := range deadlines(o, p) {
-		if !Decide(o.at(t, p), p).same(base) {
+		if !decide(o.at(t, p), p, false).same(base) {
 			return t
 		}
 	}

@@ -141,8 +141,14 @@ const ReAnnounceEvery = time.Second
 // raises the epoch: the node learns the peer's epoch once it is standby
 // (heartbeats that said "primary at the peer's epoch" during a slow release
 // would tie, and a peer this node outranks would release too).
-func Decide(o Observation, p Policy) Decision {
-	s := situation{o: o, p: p, peer: o.Peer.Node}
+func Decide(o Observation, p Policy) Decision { return decide(o, p, true) }
+
+// decide is Decide; without why its decisions carry no reason (NextDeadline,
+// which compares what decisions do at many instants each time the node
+// decides: formatting their reasons ran fmt at every one of them, and kept
+// its code and the type tables it reads resident on a node at rest).
+func decide(o Observation, p Policy, why bool) Decision {
+	s := situation{o: o, p: p, peer: o.Peer.Node, why: why}
 	if s.peer == "" {
 		s.peer = "peer"
 	}
@@ -155,10 +161,14 @@ func Decide(o Observation, p Policy) Decision {
 	if o.Role == RolePrimary && o.Peer.Alive && o.Peer.Role == RolePrimary {
 		d.Alert = event.SplitBrain
 	}
+	stepDown, mustStepDown := "", false
+	if o.Role == RolePrimary {
+		stepDown, mustStepDown = s.stepDown()
+	}
 	switch {
-	case o.Role == RolePrimary && s.stepDownReason() != "":
+	case mustStepDown:
 		d.Role = RoleStandby
-		d = d.with(ActionStepDown, s.stepDownReason())
+		d = d.with(ActionStepDown, stepDown)
 	case o.Maintenance:
 		if o.Role != RolePrimary {
 			d.Role = RoleMaintenance
@@ -168,7 +178,7 @@ func Decide(o Observation, p Policy) Decision {
 		if o.Role == RoleInit || o.Role == RoleMaintenance {
 			d.Role = RoleStandby
 		}
-		d = d.with(ActionNone, fmt.Sprintf("peer %s in maintenance mode: automatic action frozen", s.peer))
+		d = d.with(ActionNone, s.sprintf("peer %s in maintenance mode: automatic action frozen", s.peer))
 	case o.Role == RolePrimary:
 		d = s.primary(d)
 	default:
@@ -212,14 +222,14 @@ func (s situation) hold(d Decision) Decision {
 	}
 	switch {
 	case o.Busy != ActionNone:
-		return keep(fmt.Sprintf("%s under way; %s", o.Busy, d.Reason))
+		return keep(s.sprintf("%s under way; %s", o.Busy, d.Reason))
 	case o.AuxBusy != ActionNone && d.Action == ActionNone:
-		d.Reason = fmt.Sprintf("%s under way; %s", o.AuxBusy, d.Reason)
+		d.Reason = s.sprintf("%s under way; %s", o.AuxBusy, d.Reason)
 		return d
 	case d.Action == ActionNone:
 		return d
 	case o.AuxBusy != ActionNone && !d.Action.Move():
-		return keep(fmt.Sprintf("%s under way; %s", o.AuxBusy, d.Reason))
+		return keep(s.sprintf("%s under way; %s", o.AuxBusy, d.Reason))
 	case d.Action == ActionFencePeer || d.Action == ActionWitness:
 		return d // their retry rules are in secondary
 	case d.Action == ActionReAnnounce && o.Now.Sub(o.LastAnnounce) < ReAnnounceEvery:
@@ -229,7 +239,7 @@ func (s situation) hold(d Decision) Decision {
 	if wait := o.RetryAt[d.Action].Sub(o.Now); wait > 0 {
 		// The same action failed (or, for restart_pbx, ran) a moment ago:
 		// wait, in the role held now.
-		return keep(fmt.Sprintf("%s; %s again in %s", d.Reason, d.Action, wait.Round(time.Millisecond)))
+		return keep(s.sprintf("%s; %s again in %s", d.Reason, d.Action, wait.Round(time.Millisecond)))
 	}
 	return d
 }
@@ -269,6 +279,15 @@ type situation struct {
 	o    Observation
 	p    Policy
 	peer string // peer's name for reasons
+	why  bool   // reasons wanted (see decide)
+}
+
+// sprintf formats a reason, or returns "" when none is wanted.
+func (s situation) sprintf(format string, a ...any) string {
+	if !s.why {
+		return ""
+	}
+	return fmt.Sprintf(format, a...)
 }
 
 // serves: health good enough to carry the service (healthy or degraded).
@@ -362,14 +381,17 @@ func stamp(t time.Time) string { return t.Format(stampLayout) }
 
 // peerState describes the peer in a few words.
 func (s situation) peerState() string {
+	if !s.why {
+		return ""
+	}
 	v := s.o.Peer
 	switch {
 	case !v.Heard:
-		return fmt.Sprintf("%s never heard", s.peer)
+		return s.sprintf("%s never heard", s.peer)
 	case !v.Alive:
-		return fmt.Sprintf("%s silent since %s", s.peer, stamp(v.LastHeard))
+		return s.sprintf("%s silent since %s", s.peer, stamp(v.LastHeard))
 	case v.Maintenance:
-		return fmt.Sprintf("%s in maintenance", s.peer)
+		return s.sprintf("%s in maintenance", s.peer)
 	}
 	el := "eligible"
 	if !v.Eligible {

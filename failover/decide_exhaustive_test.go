@@ -266,7 +266,7 @@ func checkInvariants(o Observation, p Policy, d Decision) error {
 		// Nor does an isolated node become primary: it may just have
 		// stepped down, and the peer that does not hear it takes over.
 		return fmt.Errorf("took over while isolated: unheard by the peer for %s, no tie-breaker for %s", s.since(o.ConfirmedAt), s.since(o.TieBreakerAt))
-	case d.Action == ActionStepDown && (o.Role != RolePrimary || s.stepDownReason() == ""):
+	case d.Action == ActionStepDown && (o.Role != RolePrimary || !stepsDown(s)):
 		return fmt.Errorf("step_down by a %s that is neither isolated nor unheard", o.Role)
 	case d.Eligible && o.LinkDown != "":
 		return fmt.Errorf("eligible with tracked link %s down", o.LinkDown)
@@ -344,6 +344,23 @@ func checkInvariants(o Observation, p Policy, d Decision) error {
 	return nil
 }
 
+// stepsDown reports whether s's primary must step down.
+func stepsDown(s situation) bool { _, ok := s.stepDown(); return ok }
+
+// checkQuiet checks that a decision without a reason (NextDeadline's) does
+// exactly what d, the decision with one, does.
+func checkQuiet(o Observation, p Policy, d Decision) error {
+	q := decide(o, p, false)
+	if q.Reason != "" && d.Reason == "" {
+		return fmt.Errorf("quiet decision has a reason %q", q.Reason)
+	}
+	q.Reason = d.Reason
+	if q != d {
+		return fmt.Errorf("quiet decision %+v differs from %+v", q, d)
+	}
+	return nil
+}
+
 func TestDecideExhaustive(t *testing.T) {
 	mods := allModifiers()
 	epochs := [][2]uint64{{1, 1}, {1, 2}, {2, 1}}
@@ -369,6 +386,9 @@ func TestDecideExhaustive(t *testing.T) {
 													o, p = allExtras[(n/len(allHolds))%len(allExtras)].with(o, p)
 													d := Decide(o, p)
 													n++
+													if err := checkQuiet(o, p, d); err != nil {
+														t.Fatalf("%v\nobservation %+v\npolicy %+v", err, o, p)
+													}
 													if err := checkInvariants(o, p, d); err != nil {
 														t.Fatalf("%v\nobservation %+v\npolicy %+v\ndecision %+v", err, o, p, d)
 													}
@@ -418,6 +438,9 @@ func TestDecideModifiers(t *testing.T) {
 								o, p = allExtras[(i+n/len(allHolds))%len(allExtras)].with(o, p)
 								d := Decide(o, p)
 								n++
+								if err := checkQuiet(o, p, d); err != nil {
+									t.Fatalf("%v\nobservation %+v\npolicy %+v", err, o, p)
+								}
 								if err := checkInvariants(o, p, d); err != nil {
 									t.Fatalf("%v\nobservation %+v\npolicy %+v\ndecision %+v", err, o, p, d)
 								}

@@ -1,15 +1,13 @@
 package failover
 
 import (
-	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/pbxha/pbxha/probe"
 )
 
-// stepDownReason says why this primary must step down now, or "" when it
-// need not. Its peer takes over from a silence of Policy.TakeoverWait; the
+// stepDown reports whether this primary must step down now, and why. Its peer takes over from a silence of Policy.TakeoverWait; the
 // step-down starts early enough to have ended by then:
 //
 //   - isolated: the peer has not heard this node (ConfirmedAt), and no
@@ -20,20 +18,20 @@ import (
 //     over soon (a one-way cut). A peer that went silent (dead, or the link
 //     cut both ways) says nothing of the kind: its last heartbeat heard
 //     this node.
-func (s situation) stepDownReason() string {
+func (s situation) stepDown() (why string, ok bool) {
 	o, p, v := s.o, s.p, s.o.Peer
 	if p.IsolationAfter <= 0 {
-		return ""
+		return "", false
 	}
 	if s.isolated() {
-		return fmt.Sprintf("%s: stepping down, database first, before %s may take over", s.isolation(), s.peer)
+		return s.sprintf("%s: stepping down, database first, before %s may take over", s.isolation(), s.peer), true
 	}
 	if p.oneWay() && v.Alive && v.Version >= 2 && (v.Role == RoleStandby || v.Role == RoleInit) && v.Eligible && !v.Maintenance &&
 		!o.ConfirmedAt.IsZero() && v.LastHeard.Sub(o.ConfirmedAt) >= p.OneWayAfter() {
-		return fmt.Sprintf("%s is heard but had not heard this node for %s when it last wrote, and could take over: stepping down, database first, before it does",
-			s.peer, round(v.LastHeard.Sub(o.ConfirmedAt)))
+		return s.sprintf("%s is heard but had not heard this node for %s when it last wrote, and could take over: stepping down, database first, before it does",
+			s.peer, round(v.LastHeard.Sub(o.ConfirmedAt))), true
 	}
-	return ""
+	return "", false
 }
 
 // isolated reports whether the peer has not heard this node, and no
@@ -48,7 +46,7 @@ func (s situation) isolated() bool {
 
 // isolation says for how long this node has been isolated.
 func (s situation) isolation() string {
-	return fmt.Sprintf("isolated: %s has not heard this node for %s and no tie-breaker target answered for %s (isolation_after %s)",
+	return s.sprintf("isolated: %s has not heard this node for %s and no tie-breaker target answered for %s (isolation_after %s)",
 		s.peer, round(s.since(s.o.ConfirmedAt)), round(s.since(s.o.TieBreakerAt)), s.p.IsolationAfter)
 }
 
@@ -66,9 +64,9 @@ func (s situation) primary(d Decision) Decision {
 	if v.Alive && v.Role == RolePrimary {
 		if v.Epoch > o.Epoch || (v.Epoch == o.Epoch && !s.wins()) {
 			d.Role = RoleStandby // the peer's epoch is learnt once released
-			return d.with(ActionRelease, fmt.Sprintf("split brain: %s is primary at epoch %d, ours %d: releasing", s.peer, v.Epoch, o.Epoch))
+			return d.with(ActionRelease, s.sprintf("split brain: %s is primary at epoch %d, ours %d: releasing", s.peer, v.Epoch, o.Epoch))
 		}
-		return d.with(ActionReAnnounce, fmt.Sprintf("split brain: %s is also primary at epoch %d, ours %d: staying primary, re-announcing the VIP", s.peer, v.Epoch, o.Epoch))
+		return d.with(ActionReAnnounce, s.sprintf("split brain: %s is also primary at epoch %d, ours %d: staying primary, re-announcing the VIP", s.peer, v.Epoch, o.Epoch))
 	}
 	release := func(role Role, reason string) Decision {
 		d.Role, d.NextEpoch = role, o.Epoch // the peer's epoch is learnt once released
@@ -89,26 +87,26 @@ func (s situation) primary(d Decision) Decision {
 	}
 	what := "service failed"
 	if o.LinkDown != "" {
-		what = fmt.Sprintf("tracked link %s lost carrier", o.LinkDown)
+		what = s.sprintf("tracked link %s lost carrier", o.LinkDown)
 	}
 	switch {
 	case o.PBXFault && s.peerReady():
-		return release(RoleFault, fmt.Sprintf("restart limit reached: releasing to healthy standby %s", s.peer))
+		return release(RoleFault, s.sprintf("restart limit reached: releasing to healthy standby %s", s.peer))
 	case o.PBXFault:
-		return d.with(ActionNone, fmt.Sprintf("restart limit reached, but %s is not a healthy standby (%s): keeping the VIP", s.peer, s.peerState()))
+		return d.with(ActionNone, s.sprintf("restart limit reached, but %s is not a healthy standby (%s): keeping the VIP", s.peer, s.peerState()))
 	case s.failed() && !s.peerReady():
-		return restart(fmt.Sprintf("%s, but %s is not a healthy standby (%s): keeping the VIP", what, s.peer, s.peerState()))
+		return restart(s.sprintf("%s, but %s is not a healthy standby (%s): keeping the VIP", what, s.peer, s.peerState()))
 	case s.failed() && p.Mode == RestartFirst && o.LinkDown == "":
 		var failedFor time.Duration
 		if !o.FailedSince.IsZero() {
 			failedFor = o.Now.Sub(o.FailedSince)
 		}
 		if failedFor >= p.RestartGrace {
-			return release(RoleStandby, fmt.Sprintf("service failed and restart_grace %s passed: releasing to healthy standby %s", p.RestartGrace, s.peer))
+			return release(RoleStandby, s.sprintf("service failed and restart_grace %s passed: releasing to healthy standby %s", p.RestartGrace, s.peer))
 		}
-		return restart(fmt.Sprintf("service failed: restart_first, %s of restart_grace %s left before releasing to %s", (p.RestartGrace - failedFor).Round(time.Millisecond), p.RestartGrace, s.peer))
+		return restart(s.sprintf("service failed: restart_first, %s of restart_grace %s left before releasing to %s", (p.RestartGrace - failedFor).Round(time.Millisecond), p.RestartGrace, s.peer))
 	case s.failed():
-		return release(RoleStandby, fmt.Sprintf("%s: moving the VIP to healthy standby %s first, the restart follows", what, s.peer))
+		return release(RoleStandby, s.sprintf("%s: moving the VIP to healthy standby %s first, the restart follows", what, s.peer))
 	case o.VIP == VIPAbsent:
 		return d.with(ActionRestoreVIP, "the VIP left this node's interface: putting it back and announcing it")
 	}
@@ -124,13 +122,13 @@ func (s situation) primary(d Decision) Decision {
 	if r, ok := s.request(); ok && r.Target != o.Node {
 		switch {
 		case !s.peerReady() || o.Peer.Health != probe.Healthy || r.Target != v.Node:
-			return d.with(ActionNone, fmt.Sprintf("switchover %d to %s waits: it is not a healthy eligible standby (%s)", r.ID, r.Target, s.peerState()))
+			return d.with(ActionNone, s.sprintf("switchover %d to %s waits: it is not a healthy eligible standby (%s)", r.ID, r.Target, s.peerState()))
 		case o.NoStreamingStandby && !r.Force:
-			return d.with(ActionNone, fmt.Sprintf("switchover %d to %s waits: %s; --force moves anyway", r.ID, s.peer, noStreaming))
+			return d.with(ActionNone, s.sprintf("switchover %d to %s waits: %s; --force moves anyway", r.ID, s.peer, noStreaming))
 		case o.NoStreamingStandby:
-			return release(RoleStandby, fmt.Sprintf("switchover %d to %s, forced: releasing although %s", r.ID, s.peer, noStreaming))
+			return release(RoleStandby, s.sprintf("switchover %d to %s, forced: releasing although %s", r.ID, s.peer, noStreaming))
 		}
-		return release(RoleStandby, fmt.Sprintf("switchover %d to %s: releasing", r.ID, s.peer))
+		return release(RoleStandby, s.sprintf("switchover %d to %s: releasing", r.ID, s.peer))
 	}
 	if why, ok := s.failback(&d); ok {
 		return why
@@ -152,24 +150,24 @@ func (s situation) failback(d *Decision) (Decision, bool) {
 	}
 	healthy := o.Now.Sub(v.HealthySince)
 	if healthy < p.FailbackDelay {
-		return d.with(ActionNone, fmt.Sprintf("primary at epoch %d; failback to preferred node %s once it has been healthy for %s (%s so far)",
+		return d.with(ActionNone, s.sprintf("primary at epoch %d; failback to preferred node %s once it has been healthy for %s (%s so far)",
 			o.Epoch, s.peer, p.FailbackDelay, healthy.Round(time.Second))), true
 	}
 	d.FailbackDue = true
 	switch {
 	case !p.FailbackWindow.Open(o.Now):
-		return d.with(ActionNone, fmt.Sprintf("failback to preferred node %s waits for its window %s", s.peer, p.FailbackWindow)), true
+		return d.with(ActionNone, s.sprintf("failback to preferred node %s waits for its window %s", s.peer, p.FailbackWindow)), true
 	case o.CallsCounted && o.ActiveCalls > 0 && (o.FailbackDueSince.IsZero() || o.Now.Sub(o.FailbackDueSince) < p.FailbackDrain):
 		var due time.Duration
 		if !o.FailbackDueSince.IsZero() {
 			due = o.Now.Sub(o.FailbackDueSince)
 		}
-		return d.with(ActionNone, fmt.Sprintf("failback to preferred node %s waits for %d active call(s) to end (%s of failback_drain %s left)",
+		return d.with(ActionNone, s.sprintf("failback to preferred node %s waits for %d active call(s) to end (%s of failback_drain %s left)",
 			s.peer, o.ActiveCalls, (p.FailbackDrain-due).Round(time.Second), p.FailbackDrain)), true
 	case o.NoStreamingStandby:
-		return d.with(ActionNone, fmt.Sprintf("failback to preferred node %s waits: %s", s.peer, noStreaming)), true
+		return d.with(ActionNone, s.sprintf("failback to preferred node %s waits: %s", s.peer, noStreaming)), true
 	}
-	return d.with(ActionFailback, fmt.Sprintf("failback to preferred node %s, healthy for %s: asking it to take over as in a switchover", s.peer, healthy.Round(time.Second))), true
+	return d.with(ActionFailback, s.sprintf("failback to preferred node %s, healthy for %s: asking it to take over as in a switchover", s.peer, healthy.Round(time.Second))), true
 }
 
 // noStreaming says why a planned release waits for a streaming standby.
