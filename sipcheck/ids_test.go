@@ -10,23 +10,23 @@ func TestIDs(t *testing.T) {
 	a, b := newIDs(), newIDs()
 	seen := map[string]bool{}
 	for i := range 1000 {
-		h := a.hex(12)
+		h := a.hex(24)
 		if len(h) != 24 {
-			t.Fatalf("hex(12) = %q: got %d characters, want 24", h, len(h))
+			t.Fatalf("hex(24) = %q: got %d characters, want 24", h, len(h))
 		}
 		if _, err := hex.DecodeString(h); err != nil {
-			t.Fatalf("hex(12) = %q: %v", h, err)
+			t.Fatalf("hex(24) = %q: %v", h, err)
 		}
 		if seen[h] {
-			t.Fatalf("hex(12) repeated %q after %d draws", h, i)
+			t.Fatalf("hex(24) repeated %q after %d draws", h, i)
 		}
 		seen[h] = true
-		if c := a.cseq(); c < 1 || c > 0x7fff {
-			t.Fatalf("cseq() = %d, want 1..32767", c)
+		if c := a.cseq(); c < 10000 || c > 0x7fff {
+			t.Fatalf("cseq() = %d, want 10000..32767 (five digits)", c)
 		}
 	}
 	// Each prober has its own key: two never draw the same sequence.
-	if x, y := newIDs().hex(16), b.hex(16); x == y {
+	if x, y := newIDs().hex(32), b.hex(32); x == y {
 		t.Errorf("two generators drew the same Call-ID %q", x)
 	}
 }
@@ -39,10 +39,10 @@ func TestIDsConcurrent(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			for range 200 {
-				h := s.hex(8)
+				h := s.hex(16)
 				mu.Lock()
 				if seen[h] {
-					t.Errorf("hex(8) repeated %q across goroutines", h)
+					t.Errorf("hex(16) repeated %q across goroutines", h)
 				}
 				seen[h] = true
 				mu.Unlock()

@@ -45,8 +45,8 @@ type Prober struct {
 	client *sipgo.Client
 
 	mu     sync.Mutex
-	source string       // pooled path: cached local address toward the target, for From
-	udp    *net.UDPConn // udp path: the socket the last transaction left (see optionsUDP)
+	source string     // pooled path: cached local address toward the target, for From
+	udp    *udpSocket // udp path: the socket the last transaction left (see optionsUDP)
 
 	closed atomic.Bool
 }
@@ -143,7 +143,7 @@ func (p *Prober) Close() error {
 	p.udp = nil
 	p.mu.Unlock()
 	if c != nil {
-		c.Close()
+		c.conn.Close()
 	}
 	if p.ua == nil {
 		return nil
@@ -219,17 +219,33 @@ func (p *Prober) Check(ctx context.Context) probe.Result {
 }
 
 func newReply(res *sip.Response, transport string, rtt time.Duration, local string) Reply {
-	rep := Reply{
-		Code:      res.StatusCode,
-		Reason:    oneLine(res.Reason, 80),
+	return headOf(res).reply(transport, rtt, local)
+}
+
+// replyHead is what a Reply keeps of a response, as it came off the wire.
+type replyHead struct {
+	code   int
+	reason string
+	server string // the first Server header's value, else the first User-Agent's
+}
+
+func headOf(res *sip.Response) replyHead {
+	h := replyHead{code: res.StatusCode, reason: res.Reason}
+	if s := res.GetHeader("Server"); s != nil {
+		h.server = s.Value()
+	} else if ua := res.GetHeader("User-Agent"); ua != nil {
+		h.server = ua.Value()
+	}
+	return h
+}
+
+func (h replyHead) reply(transport string, rtt time.Duration, local string) Reply {
+	return Reply{
+		Code:      h.code,
+		Reason:    oneLine(h.reason, 80),
 		RTT:       rtt,
+		Server:    oneLine(h.server, 120),
 		Transport: transport,
 		Local:     local,
 	}
-	if h := res.GetHeader("Server"); h != nil {
-		rep.Server = oneLine(h.Value(), 120)
-	} else if h := res.GetHeader("User-Agent"); h != nil {
-		rep.Server = oneLine(h.Value(), 120)
-	}
-	return rep
 }

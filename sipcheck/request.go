@@ -30,14 +30,20 @@ type via struct {
 	rport     bool
 }
 
-// newRequest builds an OPTIONS request. With v nil no Via is added (sipgo's
-// client adds its own); the returned txID then has no branch.
+// newRequest builds an OPTIONS request with fresh IDs. With v nil no Via is
+// added (sipgo's client adds its own); the returned txID then has no branch.
 func (p *Prober) newRequest(v *via, fromHost string) (*sip.Request, txID) {
+	id, tag := p.ids.draw(v != nil)
+	return p.buildRequest(v, fromHost, id, tag), id
+}
+
+// buildRequest builds the OPTIONS request that carries id and the From tag.
+// It is the one builder of the request: the UDP template (wire.go) is its
+// output with the IDs rewritten in place.
+func (p *Prober) buildRequest(v *via, fromHost string, id txID, tag string) *sip.Request {
 	t := p.s.target
 	req := sip.NewRequest(sip.OPTIONS, t.URI)
-	id := txID{callID: p.ids.hex(16), cseq: p.ids.cseq()}
 	if v != nil {
-		id.branch = sip.RFC3261BranchMagicCookie + "." + p.ids.hex(12)
 		h := &sip.ViaHeader{
 			ProtocolName:    "SIP",
 			ProtocolVersion: "2.0",
@@ -54,7 +60,7 @@ func (p *Prober) newRequest(v *via, fromHost string) (*sip.Request, txID) {
 		req.AppendHeader(&mf)
 	}
 	from := &sip.FromHeader{Address: sip.Uri{Scheme: t.URI.Scheme, User: p.s.fromUser, Host: fromHost}}
-	from.Params.Add("tag", p.ids.hex(8))
+	from.Params.Add("tag", tag)
 	req.AppendHeader(from)
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: t.URI.Scheme, User: t.URI.User, Host: t.URI.Host, Port: t.URI.Port}})
 	callID := sip.CallIDHeader(id.callID)
@@ -63,7 +69,7 @@ func (p *Prober) newRequest(v *via, fromHost string) (*sip.Request, txID) {
 	req.AppendHeader(sip.NewHeader("User-Agent", p.s.userAgent))
 	req.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
 	req.SetBody(nil) // Content-Length: 0, required on stream transports
-	return req, id
+	return req
 }
 
 // ids draws a prober's Call-IDs, branches, tags and CSeq numbers from a
@@ -83,21 +89,56 @@ func newIDs() *ids {
 	return &ids{g: rand.NewChaCha8(key)}
 }
 
-// hex returns n random bytes in hexadecimal.
-func (s *ids) hex(n int) string {
-	b := make([]byte, n)
-	s.mu.Lock()
-	_, _ = s.g.Read(b) // never fails
-	s.mu.Unlock()
-	return hex.EncodeToString(b)
+// The IDs' lengths in hexadecimal digits, fixed so that the UDP template
+// (wire.go) can rewrite them in place.
+const (
+	callIDHex = 32
+	branchHex = 24 // after branchPrefix
+	tagHex    = 16
+)
+
+// branchPrefix starts every branch we send (RFC 3261 8.1.1.7).
+const branchPrefix = sip.RFC3261BranchMagicCookie + "."
+
+// draw returns a transaction's IDs (with a branch if withBranch) and a From
+// tag. The UDP template draws in the same order (udpRequest.next), so that
+// two generators with one key give both builders the same IDs.
+func (s *ids) draw(withBranch bool) (id txID, tag string) {
+	id.callID = s.hex(callIDHex)
+	id.cseq = s.cseq()
+	if withBranch {
+		id.branch = branchPrefix + s.hex(branchHex)
+	}
+	return id, s.hex(tagHex)
 }
 
-// cseq returns a CSeq number in 1..0x7fff.
+// hex returns n random hexadecimal digits; n is even.
+func (s *ids) hex(n int) string {
+	b := make([]byte, n)
+	s.fill(b)
+	return string(b)
+}
+
+// fill writes len(dst) random hexadecimal digits into dst, at most 64;
+// len(dst) is even.
+func (s *ids) fill(dst []byte) {
+	var raw [32]byte
+	r := raw[:len(dst)/2]
+	s.mu.Lock()
+	_, _ = s.g.Read(r) // never fails
+	s.mu.Unlock()
+	hex.Encode(dst, r)
+}
+
+// cseq returns a CSeq number in 10000..32767. Always five digits, so that
+// the UDP template rewrites it in place without moving the bytes after it;
+// the Call-ID and branch carry the entropy that tells one check from the
+// next, and the bound stays the 0x7fff of before, far below RFC 3261's 2**31.
 func (s *ids) cseq() uint32 {
 	s.mu.Lock()
 	v := s.g.Uint64()
 	s.mu.Unlock()
-	return uint32(v%0x7fff) + 1
+	return uint32(v%(0x7fff-10000+1)) + 10000
 }
 
 // replyKind sorts what arrived on a probe's socket.
@@ -149,18 +190,27 @@ func matchReply(msg sip.Message, id txID) (res *sip.Response, kind replyKind, er
 	if v == nil || cseq == nil || callID == nil {
 		return nil, replyGarbage, fmt.Errorf("%w: missing Via, CSeq or Call-ID", errMalformed)
 	}
-	if id.branch != "" {
-		if b, _ := v.Params.Get("branch"); b != id.branch {
-			return nil, replyStray, fmt.Errorf("branch %q is not ours", b)
-		}
+	branch, _ := v.Params.Get("branch")
+	kind, err = id.match(res.StatusCode, branch, string(*callID), cseq.SeqNo, string(cseq.MethodName))
+	if err != nil {
+		return nil, kind, err
 	}
-	if string(*callID) != id.callID || cseq.SeqNo != id.cseq || cseq.MethodName != sip.OPTIONS {
-		return nil, replyStray, errors.New("Call-ID or CSeq is not ours")
+	return res, kind, nil
+}
+
+// match sorts a response (code 100..699) by the top Via's branch, Call-ID
+// and CSeq against id, for sipgo's path and the fast one (wire.go) alike.
+func (id txID) match(code int, branch, callID string, cseq uint32, method string) (replyKind, error) {
+	if id.branch != "" && branch != id.branch {
+		return replyStray, fmt.Errorf("branch %q is not ours", branch)
 	}
-	if res.StatusCode < 200 {
-		return res, replyProvisional, nil
+	if callID != id.callID || cseq != id.cseq || method != string(sip.OPTIONS) {
+		return replyStray, errors.New("Call-ID or CSeq is not ours")
 	}
-	return res, replyFinal, nil
+	if code < 200 {
+		return replyProvisional, nil
+	}
+	return replyFinal, nil
 }
 
 // oneLine makes a reason phrase or header from the wire safe for a log line.

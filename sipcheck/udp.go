@@ -22,12 +22,15 @@ var aLongTimeAgo = time.Unix(1, 0)
 // one (udpConn): a check then costs no socket, connect and close — the
 // bulk of an idle node's probing. Any error closes it, so that the next
 // check starts on a fresh socket as before; a late reply to an earlier
-// transaction on a kept socket is a stray and skipped.
+// transaction on a kept socket is a stray and skipped. The request is the
+// socket's template with fresh IDs, and replies are read by parseWire where
+// it can (wire.go): a check at rest runs no sipgo code.
 func (p *Prober) optionsUDP(ctx context.Context) (_ Reply, err error) {
-	conn, err := p.udpConn(ctx)
+	sock, err := p.udpConn(ctx)
 	if err != nil {
 		return Reply{}, err
 	}
+	conn := sock.conn
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(aLongTimeAgo) })
 	defer func() {
 		// Kept only if the AfterFunc never ran: it could otherwise wake
@@ -36,16 +39,14 @@ func (p *Prober) optionsUDP(ctx context.Context) (_ Reply, err error) {
 		// the reply (at the check's timeout, 200ms into every 200ms at
 		// the defaults), a wake-up of the whole process per check.
 		if stop() && err == nil && conn.SetReadDeadline(time.Time{}) == nil {
-			p.keepUDP(conn)
+			p.keepUDP(sock)
 			return
 		}
 		conn.Close()
 	}()
 
-	local := conn.LocalAddr().(*net.UDPAddr)
-	host := orDefault(p.s.localHost, local.AddrPort().Addr().Unmap().String())
-	req, id := p.newRequest(&via{transport: "UDP", host: host, port: local.Port, rport: true}, host)
-	msg := []byte(req.String())
+	id := sock.req.next(p.ids)
+	msg := sock.req.msg
 
 	deadline, _ := ctx.Deadline()
 	sent := time.Now()
@@ -91,10 +92,10 @@ func (p *Prober) optionsUDP(ctx context.Context) (_ Reply, err error) {
 		if isKeepAlive(buf[:n]) {
 			continue
 		}
-		res, kind, err := parseReply(p.parser, buf[:n], id)
+		head, kind, err := readReply(p.parser, buf[:n], id)
 		switch kind {
 		case replyFinal:
-			return newReply(res, TransportUDP, time.Since(sent), local.String()), nil
+			return head.reply(TransportUDP, time.Since(sent), sock.req.local), nil
 		case replyProvisional:
 			// RFC 3261 17.1.2.2: in Proceeding, retransmit every T2.
 			interval = timerT2
@@ -108,33 +109,46 @@ func (p *Prober) optionsUDP(ctx context.Context) (_ Reply, err error) {
 	}
 }
 
+// udpSocket is a connected UDP socket and the request template built for
+// its local address.
+type udpSocket struct {
+	conn *net.UDPConn
+	req  *udpRequest
+}
+
 // udpConn returns the socket a finished transaction left, or a new one
-// connected to the target.
-func (p *Prober) udpConn(ctx context.Context) (*net.UDPConn, error) {
+// connected to the target, with its request template.
+func (p *Prober) udpConn(ctx context.Context) (*udpSocket, error) {
 	p.mu.Lock()
-	c := p.udp
+	s := p.udp
 	p.udp = nil
 	p.mu.Unlock()
-	if c != nil {
-		return c, nil
+	if s != nil {
+		return s, nil
 	}
 	conn, err := p.dialer.DialContext(ctx, "udp", p.s.target.Addr())
 	if err != nil {
 		return nil, err
 	}
-	return conn.(*net.UDPConn), nil
+	c := conn.(*net.UDPConn)
+	req, err := p.newUDPRequest(c.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return &udpSocket{conn: c, req: req}, nil
 }
 
-// keepUDP keeps c for the next transaction; a prober closed meanwhile, or
+// keepUDP keeps s for the next transaction; a prober closed meanwhile, or
 // one that keeps another already (concurrent checks), closes it.
-func (p *Prober) keepUDP(c *net.UDPConn) {
+func (p *Prober) keepUDP(s *udpSocket) {
 	p.mu.Lock()
 	if p.udp == nil && !p.closed.Load() {
-		p.udp, c = c, nil
+		p.udp, s = s, nil
 	}
 	p.mu.Unlock()
-	if c != nil {
-		c.Close()
+	if s != nil {
+		s.conn.Close()
 	}
 }
 

@@ -162,11 +162,12 @@ func TestUDPKeptSocketHasNoDeadline(t *testing.T) {
 		t.Fatalf("got %s (%v), want ok", r.Status, r.Err)
 	}
 	p.mu.Lock()
-	conn := p.udp
+	sock := p.udp
 	p.mu.Unlock()
-	if conn == nil {
+	if sock == nil {
 		t.Fatal("got no kept socket after a check that got its reply, want one")
 	}
+	conn := sock.conn
 	addr := <-from
 	time.Sleep(2 * timeout) // past the check's deadline: a deadline left set has expired
 	if _, err := pc.WriteTo([]byte("\r\n"), addr); err != nil {
