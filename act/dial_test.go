@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/pbxha/pbxha/internal/testenv"
-	"golang.org/x/sys/unix"
 )
 
 // TestDialTCP checks each outcome of dialTCP against real sockets on
@@ -24,7 +23,7 @@ import (
 func TestDialTCP(t *testing.T) {
 	ok := testenv.TieBreaker(t)
 	refused := testenv.FreeAddr(t)
-	silent := silentTarget(t)
+	silent := testenv.SilentTCP(t)
 	canceled, cancel := context.WithCancel(t.Context())
 	cancel()
 	for _, tc := range []struct {
@@ -100,7 +99,7 @@ func TestDialTCPIPv6(t *testing.T) {
 // target answered), long before its own deadline. The context is canceled
 // once the SYN is out, so that the wait is what gets canceled.
 func TestDialTCPCanceledWhileWaiting(t *testing.T) {
-	silent := silentTarget(t)
+	silent := testenv.SilentTCP(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
 		defer cancel()
@@ -118,7 +117,7 @@ func TestDialTCPCanceledWhileWaiting(t *testing.T) {
 // 50 and 5) as before (the server closes its side on its own goroutine:
 // wait for it).
 func TestDialTCPNoFDLeak(t *testing.T) {
-	ok, refused, silent := testenv.TieBreaker(t), testenv.FreeAddr(t), silentTarget(t)
+	ok, refused, silent := testenv.TieBreaker(t), testenv.FreeAddr(t), testenv.SilentTCP(t)
 	before := openFDs(t)
 	for range 50 {
 		if err := dialTCP(t.Context(), ok, 5*time.Second); err != nil {
@@ -145,7 +144,7 @@ func TestDialTCPNoFDLeak(t *testing.T) {
 // target's dial waits until the silent one's SYN is out, so that the round
 // cancels a connect under way, not one yet to start.
 func TestTieBreakerRoundCancelsDials(t *testing.T) {
-	ok, silent := testenv.TieBreaker(t), silentTarget(t)
+	ok, silent := testenv.TieBreaker(t), testenv.SilentTCP(t)
 	before := openFDs(t)
 	tb := NewTieBreaker([]string{silent, ok}, time.Minute, nil) // a 30s connect deadline
 	tb.dial = func(ctx context.Context, target string, timeout time.Duration) error {
@@ -212,42 +211,6 @@ func timedDial(t testing.TB, ctx context.Context, target string, timeout time.Du
 		t.Fatalf("%s: check still running after 10s (timeout %s)", target, timeout)
 		return 0, nil
 	}
-}
-
-// silentTarget returns a loopback address whose SYNs go unanswered until
-// the test ends: a socket listening with a backlog of 0 that never
-// accepts, its accept queue filled first, so that the kernel drops new
-// SYNs. It fails t when the queue does not fill within 8 connections.
-func silentTarget(t testing.TB) string {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*unix.SockaddrInet4).Port)).String()
-	for range 8 {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err != nil {
-			if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
-				t.Fatalf("filling the accept queue of %s: %v", addr, err)
-			}
-			return addr // full: this SYN went unanswered
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	t.Fatalf("%s still answers after 8 connections to a listener with backlog 0 that never accepts", addr)
-	return ""
 }
 
 // port returns the port of addr ("127.0.0.1:5060").

@@ -4,50 +4,12 @@ import (
 	"context"
 	"net"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pbxha/pbxha/internal/testenv"
 	"github.com/pbxha/pbxha/probe"
 )
-
-// fullBacklogListener returns the address of a loopback socket that listens
-// with a backlog of 0 and never accepts, after filling its accept queue: the
-// kernel then drops further SYNs, so a connect hangs as it does towards a
-// frozen or firewalled server.
-func fullBacklogListener(t *testing.T) string {
-	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := (&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*syscall.SockaddrInet4).Port}).String()
-	// Connect until one connect hangs: the queue is full from then on.
-	for i := range 16 {
-		c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
-		if err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				return addr
-			}
-			t.Fatalf("filling the backlog, connect %d: %v", i, err)
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	t.Fatal("the accept queue never filled")
-	return ""
-}
 
 func TestTCPCheck(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -66,7 +28,7 @@ func TestTCPCheck(t *testing.T) {
 	}{
 		{"listening", ln.Addr().String(), 10 * time.Second, probe.OK, "", "connected to " + ln.Addr().String()},
 		{"closed port", testenv.FreeAddr(t), 10 * time.Second, probe.Failed, probe.ClassRefused, "connection refused"},
-		{"accept queue full", fullBacklogListener(t), 300 * time.Millisecond, probe.Failed, probe.ClassTimeout, "no answer"},
+		{"accept queue full", testenv.SilentTCP(t), 300 * time.Millisecond, probe.Failed, probe.ClassTimeout, "no answer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

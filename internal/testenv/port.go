@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/pbxha/pbxha/internal/netlab"
 	"golang.org/x/sys/unix"
@@ -60,4 +61,41 @@ func BindUDPAs(t testing.TB, uid int, addr string) {
 		t.Fatalf("testenv: bind udp %s as uid %d: %v", addr, uid, err)
 	}
 	t.Cleanup(func() { c.Close() })
+}
+
+// SilentTCP returns "127.0.0.1:PORT" of a socket that listens with a
+// backlog of 0 and never accepts, its accept queue filled first: the kernel
+// then drops further SYNs, so a connect there hangs as it does towards a
+// frozen or firewalled server, until the test ends. It fails t when the
+// queue does not fill within 16 connections.
+func SilentTCP(t testing.TB) string {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: loopback.As4()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := netip.AddrPortFrom(loopback, uint16(sa.(*unix.SockaddrInet4).Port)).String()
+	for i := range 16 {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				return addr // full: this SYN went unanswered
+			}
+			t.Fatalf("testenv: filling the accept queue of %s, connect %d: %v", addr, i, err)
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	t.Fatalf("testenv: %s still answers after 16 connections to a listener with backlog 0 that never accepts", addr)
+	return ""
 }
