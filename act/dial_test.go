@@ -74,7 +74,7 @@ func TestDialTCP(t *testing.T) {
 func TestDialTCPIPv6(t *testing.T) {
 	ln, err := net.Listen("tcp", "[::1]:0")
 	if err != nil {
-		t.Skipf("skipped: no IPv6 on loopback: %v", err)
+		testenv.Unavailable(t, "no IPv6 on loopback: "+err.Error())
 	}
 	testenv.ServeAccepts(t, ln)
 	ok := ln.Addr().String()
@@ -118,7 +118,7 @@ func TestDialTCPCanceledWhileWaiting(t *testing.T) {
 // wait for it).
 func TestDialTCPNoFDLeak(t *testing.T) {
 	ok, refused, silent := testenv.TieBreaker(t), testenv.FreeAddr(t), testenv.SilentTCP(t)
-	before := openFDs(t)
+	before := testenv.OpenFDs(t, os.Getpid())
 	for range 50 {
 		if err := dialTCP(t.Context(), ok, 5*time.Second); err != nil {
 			t.Fatal(err)
@@ -133,7 +133,7 @@ func TestDialTCPNoFDLeak(t *testing.T) {
 		}
 	}
 	testenv.WaitForReason(t, 5*time.Second, "descriptors back to their count", func() (bool, string) {
-		n := openFDs(t)
+		n := testenv.OpenFDs(t, os.Getpid())
 		return n == before, fmt.Sprintf("%d open, %d before", n, before)
 	})
 }
@@ -145,7 +145,7 @@ func TestDialTCPNoFDLeak(t *testing.T) {
 // cancels a connect under way, not one yet to start.
 func TestTieBreakerRoundCancelsDials(t *testing.T) {
 	ok, silent := testenv.TieBreaker(t), testenv.SilentTCP(t)
-	before := openFDs(t)
+	before := testenv.OpenFDs(t, os.Getpid())
 	tb := NewTieBreaker([]string{silent, ok}, time.Minute, nil) // a 30s connect deadline
 	tb.dial = func(ctx context.Context, target string, timeout time.Duration) error {
 		if target == ok {
@@ -162,7 +162,7 @@ func TestTieBreakerRoundCancelsDials(t *testing.T) {
 	tb.Ask(false)
 	testenv.WaitFor(t, 5*time.Second, "a target answers", tb.OK)
 	testenv.WaitForReason(t, 5*time.Second, "the connect to the silent target ended, its socket closed", func() (bool, string) {
-		n := openFDs(t)
+		n := testenv.OpenFDs(t, os.Getpid())
 		syn, why := synSent(silent)
 		return n == before && !syn, fmt.Sprintf("%d descriptors open, %d before; %s", n, before, why)
 	})
@@ -244,14 +244,4 @@ func synSent(addr string) (bool, string) {
 		}
 	}
 	return n > 0, fmt.Sprintf("%d connects to %s under way", n, addr)
-}
-
-// openFDs counts this process's open descriptors.
-func openFDs(t testing.TB) int {
-	t.Helper()
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(fds)
 }

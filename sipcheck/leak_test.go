@@ -11,15 +11,6 @@ import (
 	"github.com/pbxha/pbxha/probe"
 )
 
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
-
 func heapInUse() uint64 {
 	runtime.GC()
 	runtime.GC()
@@ -61,14 +52,14 @@ func TestNoGrowthOverManyProbes(t *testing.T) {
 				}
 			}
 			run(100) // warm-up: pooled connection, buffers
-			g0, fd0, h0 := runtime.NumGoroutine(), openFDs(t), heapInUse()
+			g0, fd0, h0 := runtime.NumGoroutine(), testenv.OpenFDs(t, os.Getpid()), heapInUse()
 			run(tc.count)
 			// Let closed connections' goroutines end; the checks below
 			// report whatever did not settle.
 			_ = testenv.Poll(10*time.Second, func() (bool, string) {
-				return runtime.NumGoroutine() <= g0+1 && openFDs(t) <= fd0+1, ""
+				return runtime.NumGoroutine() <= g0+1 && testenv.OpenFDs(t, os.Getpid()) <= fd0+1, ""
 			})
-			g1, fd1, h1 := runtime.NumGoroutine(), openFDs(t), heapInUse()
+			g1, fd1, h1 := runtime.NumGoroutine(), testenv.OpenFDs(t, os.Getpid()), heapInUse()
 			t.Logf("goroutines %d -> %d, fds %d -> %d, heap in use %d KiB -> %d KiB", g0, g1, fd0, fd1, h0>>10, h1>>10)
 			if g1 > g0+1 {
 				t.Errorf("got %d goroutines after %d checks, want at most %d", g1, tc.count, g0+1)

@@ -34,16 +34,6 @@ func rssKiB(t *testing.T, pid int) int {
 	return 0
 }
 
-// openFDs returns how many file descriptors a process has open.
-func openFDs(t *testing.T, pid int) int {
-	t.Helper()
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
-
 // TestMetricsFloodSparesProbes opens thousands of idle keep-alive
 // connections to a running daemon's metrics listener: its file
 // descriptors and memory stay bounded, the SIP probe never fails, a scrape
@@ -146,7 +136,7 @@ func TestMetricsFloodSparesProbes(t *testing.T) {
 				if p.State != "ok" || p.ConsecutiveFailures > 0 {
 					t.Fatalf("under the flood got probe %s with %d failures (%+v), want ok\n%s", p.State, p.ConsecutiveFailures, p.Last, d.output())
 				}
-				peakFDs = max(peakFDs, openFDs(t, pid))
+				peakFDs = max(peakFDs, testenv.OpenFDs(t, pid))
 				time.Sleep(100 * time.Millisecond) // pacing the samples, not waiting for a state
 			}
 			if err := scrape(); err != nil {

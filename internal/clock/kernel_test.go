@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pbxha/pbxha/internal/testenv"
 )
 
 // within waits at most d for the timer to fire.
@@ -90,13 +92,7 @@ func TestKernelTimer(t *testing.T) {
 // TestKernelTimerClose: Close releases the descriptor and ends the
 // timer's goroutine.
 func TestKernelTimerClose(t *testing.T) {
-	fds := func() int {
-		e, err := os.ReadDir("/proc/self/fd")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(e)
-	}
+	fds := func() int { return testenv.OpenFDs(t, os.Getpid()) }
 	before := fds()
 	var ks []*KernelTimer
 	for range 10 {

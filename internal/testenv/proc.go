@@ -124,3 +124,14 @@ func WaitExited(t testing.TB, pid int, within time.Duration) {
 		return false, "thread states " + string(states)
 	})
 }
+
+// OpenFDs returns how many file descriptors process pid has open
+// (os.Getpid() for the test's own).
+func OpenFDs(t testing.TB, pid int) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
